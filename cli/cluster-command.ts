@@ -1,0 +1,59 @@
+/** `ciliate cluster up | down | status | kubeconfig | env`. */
+import { ClusterRunningError, down, kubeconfigPath, status, up } from '../cluster/cluster.ts';
+import { clusterPaths } from '../cluster/paths.ts';
+import { readJson, type ClusterConfig } from '../cluster/config.ts';
+import { join } from 'node:path';
+import { flag, type Args } from './args.ts';
+
+/** Usage text of the cluster command. */
+export const CLUSTER_USAGE = `usage: ciliate cluster <up|down|status|kubeconfig|env> [--name NAME]
+  up          build (first time) and start a local control plane; prints the kubeconfig path
+  down        stop it and remove every process, file and link it made
+  status      show each component, with the log of any that died
+  kubeconfig  print the admin kubeconfig path
+  env         print shell exports (KUBECONFIG, PATH with kubectl and helm)`;
+
+/** Runs the cluster command; returns the exit code. */
+export async function clusterCommand(args: Args): Promise<number> {
+  const name = flag(args, 'name');
+  const sub = args.words[1];
+  switch (sub) {
+    case 'up': {
+      try {
+        const c = await up({ name });
+        process.stderr.write(`cluster "${c.name}" is up; use it with:\n  export KUBECONFIG=${c.kubeconfig}\n`);
+        console.log(c.kubeconfig);
+        return 0;
+      } catch (err) {
+        if (err instanceof ClusterRunningError) {
+          console.error(err.message);
+          return 1;
+        }
+        throw err;
+      }
+    }
+    case 'down':
+      if (!(await down({ name }))) console.error(`cluster "${name ?? 'ciliate'}" is not running`);
+      return 0;
+    case 'status': {
+      const s = await status({ name });
+      console.log(s.text);
+      return s.running ? 0 : 1;
+    }
+    case 'kubeconfig':
+      console.log(kubeconfigPath({ name }));
+      return 0;
+    case 'env': {
+      const config = readJson<ClusterConfig>(join(clusterPaths(name ?? 'ciliate').dir, 'config.json'));
+      if (!config) {
+        console.error(`cluster "${name ?? 'ciliate'}" is not running`);
+        return 1;
+      }
+      console.log(`export KUBECONFIG=${kubeconfigPath({ name })}\nexport PATH=${config.binDir}:$PATH`);
+      return 0;
+    }
+    default:
+      console.error(CLUSTER_USAGE);
+      return 2;
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * `ciliate cluster up | down | status | kubeconfig`: a local Kubernetes control plane built from
+ * upstream sources, run as plain processes, with no container engine.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, closeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KUBERNETES_SERVICE_IP, SERVICE_CIDR, writeJsonAtomic, readJson, type ClusterConfig } from './config.ts';
+import { createNodeNetwork, deleteNodeNetwork, bridgeName } from './network.ts';
+import { checkClusterName, clusterPaths, DEFAULT_CLUSTER } from './paths.ts';
+import { createPki, writeKubeconfig } from './pki.ts';
+import { freePort, preferredPort } from './ports.ts';
+import { progress } from './progress.ts';
+import { alive, readState, type ClusterState } from './state.ts';
+import { ensureToolchain } from './toolchain.ts';
+
+const SUPERVISOR = join(dirname(fileURLToPath(import.meta.url)), 'supervisor-main.ts');
+const REPO_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const UP_TIMEOUT_MS = 180_000;
+
+/** Options of `up`. */
+export interface UpOptions {
+  name?: string;
+  /** Root of the clusters' state (default CILIATE_STATE_DIR or /var/lib/ciliate). */
+  stateRoot?: string;
+  quiet?: boolean;
+}
+
+/** What `up` returns. */
+export interface RunningCluster {
+  name: string;
+  kubeconfig: string;
+  binDir: string;
+  config: ClusterConfig;
+}
+
+/** Thrown when `up` finds the cluster already running. */
+export class ClusterRunningError extends Error {}
+
+/** Starts a cluster and resolves once its API answers. */
+export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
+  const name = opts.name ?? DEFAULT_CLUSTER;
+  checkClusterName(name);
+  const paths = clusterPaths(name, opts.stateRoot);
+  const p = progress(opts.quiet);
+  const existing = readState(paths.state);
+  if (existing && alive(existing.supervisorPid)) {
+    throw new ClusterRunningError(`cluster "${name}" is already running (supervisor pid ${existing.supervisorPid}); run "ciliate cluster down${name === DEFAULT_CLUSTER ? '' : ` --name ${name}`}" first`);
+  }
+  if (existsSync(paths.dir)) await down({ name, stateRoot: opts.stateRoot, quiet: true });
+
+  const binDir = await p.step('control-plane binaries (built from source on first use)', () => ensureToolchain());
+  mkdirSync(paths.logs, { recursive: true });
+  try {
+    const network = await p.step(`node network on link ${bridgeName(name)}`, () => createNodeNetwork(name));
+    const config: ClusterConfig = {
+      name, dir: paths.dir, binDir, network, serviceCIDR: SERVICE_CIDR,
+      ports: {
+        apiserver: await preferredPort(6443, network.gateway),
+        loopback: await preferredPort(6443),
+        etcdClient: await freePort(), etcdPeer: await freePort(),
+        controllerManager: await freePort(), scheduler: await freePort(),
+      },
+    };
+    await p.step('certificates and kubeconfigs', () => writeCredentials(config));
+    await writeJsonAtomic(join(paths.dir, 'config.json'), config);
+    await p.step('etcd, kube-apiserver, kube-controller-manager, kube-scheduler', () => startSupervisor(paths.dir, paths.state));
+    return { name, kubeconfig: paths.kubeconfig, binDir, config };
+  } catch (err) {
+    await down({ name, stateRoot: opts.stateRoot, quiet: true, keepLogs: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function writeCredentials(c: ClusterConfig): Promise<void> {
+  const pkiDir = join(c.dir, 'pki');
+  const sans = ['IP:127.0.0.1', `IP:${c.network.gateway}`, `IP:${KUBERNETES_SERVICE_IP}`, 'DNS:localhost', 'DNS:kubernetes',
+    'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local'];
+  const pki = await createPki(pkiDir, sans);
+  const direct = `https://${c.network.gateway}:${c.ports.apiserver}`;
+  await writeKubeconfig(join(c.dir, 'admin.kubeconfig'), c.name, `https://127.0.0.1:${c.ports.loopback}`, pki.ca.cert, pki.admin, 'admin');
+  await writeKubeconfig(join(c.dir, 'controller-manager.kubeconfig'), c.name, direct, pki.ca.cert, pki.controllerManager, 'system:kube-controller-manager');
+  await writeKubeconfig(join(c.dir, 'scheduler.kubeconfig'), c.name, direct, pki.ca.cert, pki.scheduler, 'system:kube-scheduler');
+}
+
+async function startSupervisor(dir: string, statePath: string): Promise<void> {
+  const log = openSync(join(dir, 'logs', 'supervisor.log'), 'a');
+  // --import resolves 'tsx' from the working directory: the repository root.
+  const child = spawn(process.execPath, ['--import', 'tsx', SUPERVISOR, dir], {
+    cwd: REPO_ROOT, detached: true, stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  child.unref();
+  const deadline = Date.now() + UP_TIMEOUT_MS;
+  for (;;) {
+    const s = readState(statePath);
+    if (s?.phase === 'running') return;
+    if (s?.phase === 'failed' || !alive(child.pid)) {
+      throw new Error(describeFailure(s, join(dir, 'logs', 'supervisor.log')));
+    }
+    if (Date.now() > deadline) throw new Error(`the control plane did not come up within ${UP_TIMEOUT_MS / 1000}s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A failure message with the tail of the log of the component that failed. */
+export function describeFailure(s: ClusterState | undefined, supervisorLog: string): string {
+  const failed = Object.entries(s?.components ?? {}).find(([, c]) => c.phase === 'exited');
+  const log = failed ? failed[1].log : supervisorLog;
+  return `${s?.error ?? 'the supervisor exited'}\n--- last lines of ${log} ---\n${tail(log, 25)}`;
+}
+
+function tail(path: string, lines: number): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Options of `down`. */
+export interface DownOptions {
+  name?: string;
+  stateRoot?: string;
+  quiet?: boolean;
+  /** Keep the logs folder (used when `up` fails, so the logs can be read). */
+  keepLogs?: boolean;
+}
+
+/** Stops a cluster and removes every process, file and link `up` made. Safe to repeat. */
+export async function down(opts: DownOptions = {}): Promise<boolean> {
+  const name = opts.name ?? DEFAULT_CLUSTER;
+  checkClusterName(name);
+  const paths = clusterPaths(name, opts.stateRoot);
+  const p = progress(opts.quiet);
+  const state = readState(paths.state);
+  const existed = existsSync(paths.dir);
+  if (state && alive(state.supervisorPid)) {
+    await p.step('stopping the control plane', async () => {
+      process.kill(state.supervisorPid, 'SIGTERM');
+      const deadline = Date.now() + 15_000;
+      while (alive(state.supervisorPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      if (alive(state.supervisorPid)) process.kill(state.supervisorPid, 'SIGKILL');
+    });
+  }
+  for (const c of Object.values(state?.components ?? {})) if (alive(c.pid)) process.kill(c.pid!, 'SIGKILL');
+  await deleteNodeNetwork(name);
+  if (opts.keepLogs) {
+    for (const f of ['etcd', 'pki', 'state.json', 'config.json']) rmSync(join(paths.dir, f), { recursive: true, force: true });
+  } else {
+    rmSync(paths.dir, { recursive: true, force: true });
+  }
+  if (existed && !opts.quiet) p.info(`cluster "${name}" removed`);
+  return existed;
+}
+
+/** A human-readable report of a cluster: phase, components, endpoints. */
+export interface StatusReport {
+  name: string;
+  running: boolean;
+  text: string;
+}
+
+/** Reports on a cluster, naming any component that died and showing its log. */
+export async function status(opts: { name?: string; stateRoot?: string } = {}): Promise<StatusReport> {
+  const name = opts.name ?? DEFAULT_CLUSTER;
+  checkClusterName(name);
+  const paths = clusterPaths(name, opts.stateRoot);
+  const state = readState(paths.state);
+  const config = readJson<ClusterConfig>(join(paths.dir, 'config.json'));
+  if (!state || !config) return { name, running: false, text: `cluster "${name}" is not running` };
+  const supervisorUp = alive(state.supervisorPid);
+  const lines = [
+    `cluster "${name}": ${supervisorUp ? state.phase : 'supervisor not running'}`,
+    `  apiserver   https://127.0.0.1:${config.ports.loopback} (https://${config.network.gateway}:${config.ports.apiserver} on ${config.network.bridge})`,
+    `  kubeconfig  ${paths.kubeconfig}`,
+  ];
+  for (const [n, c] of Object.entries(state.components)) {
+    const live = c.phase !== 'exited' && alive(c.pid);
+    lines.push(`  ${n.padEnd(24)} ${live ? c.phase : `exited (${c.signal ?? `code ${c.exitCode ?? '?'}`})`}  pid ${c.pid ?? '-'}`);
+    if (!live) lines.push(`--- last lines of ${c.log} ---`, tail(c.log, 20), '---');
+  }
+  if (state.error) lines.push(`  error: ${state.error}`);
+  const running = supervisorUp && state.phase === 'running';
+  return { name, running, text: lines.join('\n') };
+}
+
+/** The admin kubeconfig path of a cluster. */
+export function kubeconfigPath(opts: { name?: string; stateRoot?: string } = {}): string {
+  return clusterPaths(opts.name ?? DEFAULT_CLUSTER, opts.stateRoot).kubeconfig;
+}

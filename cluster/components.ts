@@ -1,0 +1,82 @@
+/**
+ * Command lines of the control-plane components, and how to tell each one is healthy.
+ * Every listener binds to loopback or to the cluster bridge's address, never to all addresses.
+ */
+import { join } from 'node:path';
+import { pkiFiles } from './pki.ts';
+import type { ClusterConfig } from './config.ts';
+
+/** One process the supervisor runs. */
+export interface ComponentSpec {
+  name: 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler';
+  command: string;
+  args: string[];
+  /** URL polled until it answers 200; `tls` says whether the admin client certificate is presented. */
+  health: { url: string; clientCert: boolean };
+}
+
+/** The four components in start order. */
+export function componentSpecs(c: ClusterConfig): ComponentSpec[] {
+  const pki = pkiFiles(join(c.dir, 'pki'));
+  const bin = (n: string) => join(c.binDir, n);
+  const gw = c.network.gateway;
+  const etcdUrl = `http://127.0.0.1:${c.ports.etcdClient}`;
+  const peerUrl = `http://127.0.0.1:${c.ports.etcdPeer}`;
+  return [
+    {
+      name: 'etcd',
+      command: bin('etcd'),
+      args: [
+        `--name=${c.name}`, `--data-dir=${join(c.dir, 'etcd')}`,
+        `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`,
+        `--initial-cluster=${c.name}=${peerUrl}`, '--unsafe-no-fsync', '--log-level=warn',
+        '--listen-metrics-urls=',
+      ],
+      health: { url: `${etcdUrl}/health`, clientCert: false },
+    },
+    {
+      name: 'kube-apiserver',
+      command: bin('kube-apiserver'),
+      args: [
+        `--etcd-servers=${etcdUrl}`,
+        `--bind-address=${gw}`, `--advertise-address=${gw}`, `--secure-port=${c.ports.apiserver}`,
+        `--tls-cert-file=${pki.apiserver.cert}`, `--tls-private-key-file=${pki.apiserver.key}`,
+        `--client-ca-file=${pki.ca.cert}`,
+        '--service-account-issuer=https://kubernetes.default.svc',
+        `--service-account-key-file=${pki.serviceAccountPub}`,
+        `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+        `--service-cluster-ip-range=${c.serviceCIDR}`,
+        '--authorization-mode=Node,RBAC', '--allow-privileged=true', '--profiling=false',
+        '--enable-admission-plugins=NodeRestriction',
+      ],
+      health: { url: `https://${gw}:${c.ports.apiserver}/readyz`, clientCert: true },
+    },
+    {
+      name: 'kube-controller-manager',
+      command: bin('kube-controller-manager'),
+      args: [
+        `--kubeconfig=${join(c.dir, 'controller-manager.kubeconfig')}`,
+        `--authentication-kubeconfig=${join(c.dir, 'controller-manager.kubeconfig')}`,
+        `--authorization-kubeconfig=${join(c.dir, 'controller-manager.kubeconfig')}`,
+        '--bind-address=127.0.0.1', `--secure-port=${c.ports.controllerManager}`, '--leader-elect=false',
+        `--service-account-private-key-file=${pki.serviceAccountKey}`, `--root-ca-file=${pki.ca.cert}`,
+        `--cluster-signing-cert-file=${pki.ca.cert}`, `--cluster-signing-key-file=${pki.ca.key}`,
+        `--service-cluster-ip-range=${c.serviceCIDR}`, '--use-service-account-credentials', '--controllers=*',
+        '--profiling=false',
+      ],
+      health: { url: `https://127.0.0.1:${c.ports.controllerManager}/healthz`, clientCert: false },
+    },
+    {
+      name: 'kube-scheduler',
+      command: bin('kube-scheduler'),
+      args: [
+        `--kubeconfig=${join(c.dir, 'scheduler.kubeconfig')}`,
+        `--authentication-kubeconfig=${join(c.dir, 'scheduler.kubeconfig')}`,
+        `--authorization-kubeconfig=${join(c.dir, 'scheduler.kubeconfig')}`,
+        '--bind-address=127.0.0.1', `--secure-port=${c.ports.scheduler}`, '--leader-elect=false', '--profiling=false',
+      ],
+      health: { url: `https://127.0.0.1:${c.ports.scheduler}/healthz`, clientCert: false },
+    },
+  ];
+}

@@ -1,0 +1,44 @@
+/** The settings of one local cluster, written by `up` and read by its supervisor. */
+import { readFileSync } from 'node:fs';
+import { writeFile, rename } from 'node:fs/promises';
+import type { NodeNetwork } from './network.ts';
+
+/** The service ClusterIP range of every local cluster. */
+export const SERVICE_CIDR = '10.96.0.0/16';
+/** The ClusterIP of the `kubernetes` Service. */
+export const KUBERNETES_SERVICE_IP = '10.96.0.1';
+
+/** Everything the supervisor needs to start a cluster's control plane. */
+export interface ClusterConfig {
+  name: string;
+  dir: string;
+  binDir: string;
+  network: NodeNetwork;
+  ports: {
+    /** The apiserver's port on the bridge address. */
+    apiserver: number;
+    /** The loopback port forwarded to the apiserver. */
+    loopback: number;
+    etcdClient: number;
+    etcdPeer: number;
+    controllerManager: number;
+    scheduler: number;
+  };
+  serviceCIDR: string;
+}
+
+/** Writes a JSON file atomically (temporary file, then rename). */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(value, null, 2) + '\n');
+  await rename(tmp, path);
+}
+
+/** Reads a JSON file, or returns undefined when it is missing or unreadable. */
+export function readJson<T>(path: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The cluster's own link: a bridge that carries the node network. The apiserver listens on the
+ * bridge's first address so that node network namespaces attached later can reach it. Only a
+ * connected route for the bridge's own /24 exists: nothing here routes toward the uplink.
+ */
+import { run } from './exec.ts';
+
+/** The node network of a cluster. */
+export interface NodeNetwork {
+  bridge: string;
+  /** The /24 prefix, e.g. 172.29.3.0/24. */
+  cidr: string;
+  /** The bridge's (and apiserver's) address, e.g. 172.29.3.1. */
+  gateway: string;
+}
+
+/** Second octet range the node networks are carved from: 172.29.<k>.0/24. */
+const BASE = '172.29';
+
+/** The bridge name of a cluster. */
+export function bridgeName(cluster: string): string {
+  return `cil-${cluster}`;
+}
+
+async function usedThirdOctets(): Promise<Set<number>> {
+  const out = await run('ip', ['-j', 'addr', 'show']);
+  const used = new Set<number>();
+  for (const link of JSON.parse(out) as { addr_info?: { local?: string }[] }[]) {
+    for (const a of link.addr_info ?? []) {
+      const m = a.local?.match(/^172\.29\.(\d+)\./);
+      if (m) used.add(Number(m[1]));
+    }
+  }
+  return used;
+}
+
+/** Whether a link with this name exists. */
+export async function linkExists(name: string): Promise<boolean> {
+  try {
+    await run('ip', ['link', 'show', 'dev', name]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Creates the cluster's bridge with the first free 172.29.<k>.0/24 prefix. */
+export async function createNodeNetwork(cluster: string): Promise<NodeNetwork> {
+  const bridge = bridgeName(cluster);
+  if (await linkExists(bridge)) await deleteNodeNetwork(cluster);
+  const used = await usedThirdOctets();
+  let k = 1;
+  while (used.has(k) && k < 255) k++;
+  if (k >= 255) throw new Error('no free 172.29.<k>.0/24 node network left for a new cluster');
+  const gateway = `${BASE}.${k}.1`;
+  await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
+  try {
+    await run('ip', ['addr', 'add', `${gateway}/24`, 'dev', bridge]);
+    await run('ip', ['link', 'set', bridge, 'up']);
+  } catch (err) {
+    await run('ip', ['link', 'del', bridge]).catch(() => undefined);
+    throw err;
+  }
+  return { bridge, cidr: `${BASE}.${k}.0/24`, gateway };
+}
+
+/** Deletes the cluster's bridge; a missing bridge is not an error. */
+export async function deleteNodeNetwork(cluster: string): Promise<void> {
+  const bridge = bridgeName(cluster);
+  if (await linkExists(bridge)) await run('ip', ['link', 'del', bridge]);
+}

@@ -1,0 +1,120 @@
+/**
+ * The supervisor: a detached process per local cluster that starts the control-plane components in
+ * order, forwards a loopback port to the apiserver, records every component's state, and on
+ * SIGTERM stops them all. A component that dies is recorded with its exit status and stays dead,
+ * so `ciliate cluster status` shows it with its log.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { createServer, connect, type Server } from 'node:net';
+import { join } from 'node:path';
+import { componentSpecs, type ComponentSpec } from './components.ts';
+import { readJson, writeJsonAtomic, type ClusterConfig } from './config.ts';
+import { waitHealthy } from './health.ts';
+import { pkiFiles } from './pki.ts';
+import type { ClusterState, ComponentState } from './state.ts';
+
+const STOP_GRACE_MS = 5000;
+
+/** Runs the control plane of the cluster whose folder is `dir` until SIGTERM. */
+export async function superviseCluster(dir: string): Promise<void> {
+  const config = readJson<ClusterConfig>(join(dir, 'config.json'));
+  if (!config) throw new Error(`no cluster config in ${dir}`);
+  const statePath = join(dir, 'state.json');
+  const state: ClusterState = { supervisorPid: process.pid, phase: 'starting', startedAt: new Date().toISOString(), components: {} };
+  const children = new Map<string, ChildProcess>();
+  let forwarder: Server | undefined;
+  let stopping = false;
+  let writes = Promise.resolve();
+  const save = () => (writes = writes.then(() => writeJsonAtomic(statePath, state)).catch(() => undefined));
+
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    state.phase = state.phase === 'failed' ? 'failed' : 'stopping';
+    await save();
+    forwarder?.close();
+    for (const name of [...children.keys()].reverse()) await stopChild(children.get(name)!);
+    await writes;
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void stop(0));
+  process.on('SIGINT', () => void stop(0));
+
+  const startComponent = (spec: ComponentSpec) => {
+    const log = join(dir, 'logs', `${spec.name}.log`);
+    const fd = openSync(log, 'a');
+    const child = spawn(spec.command, spec.args, { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    children.set(spec.name, child);
+    const cs: ComponentState = { pid: child.pid, log, phase: 'starting' };
+    state.components[spec.name] = cs;
+    child.on('exit', (code, signal) => {
+      Object.assign(cs, { phase: 'exited', exitCode: code, signal });
+      if (!stopping) {
+        const why = `${spec.name} exited (${signal ?? `code ${code}`}); its log is ${log}`;
+        state.error = state.error ? `${state.error}; ${why}` : why;
+        state.phase = state.phase === 'running' ? 'degraded' : 'failed';
+      }
+      void save();
+    });
+    child.on('error', (err) => {
+      Object.assign(cs, { phase: 'exited', exitCode: null });
+      state.error = `${spec.name} could not start: ${err.message}`;
+      state.phase = 'failed';
+      void save();
+    });
+    void save();
+    return cs;
+  };
+
+  const pki = pkiFiles(join(dir, 'pki'));
+  try {
+    for (const spec of componentSpecs(config)) {
+      const cs = startComponent(spec);
+      const tls = spec.health.clientCert ? { ca: pki.ca.cert, cert: pki.admin.cert, key: pki.admin.key } : {};
+      await waitHealthy(spec.health.url, tls, 90_000, () => (cs.phase === 'exited' ? state.error : undefined));
+      cs.phase = 'running';
+      await save();
+    }
+    forwarder = await forwardLoopback(config.ports.loopback, config.network.gateway, config.ports.apiserver);
+    state.phase = 'running';
+    await save();
+  } catch (err) {
+    state.phase = 'failed';
+    state.error = state.error ?? (err as Error).message;
+    await save();
+    await stop(1);
+  }
+}
+
+/** Stops a child with SIGTERM, then SIGKILL after a grace period. */
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Forwards 127.0.0.1:`port` to `host`:`targetPort`, byte for byte. */
+function forwardLoopback(port: number, host: string, targetPort: number): Promise<Server> {
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, host);
+    client.pipe(upstream).pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', close);
+    upstream.on('error', close);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}

@@ -1,0 +1,83 @@
+/**
+ * The test suite's local cluster: started on first use with a unique name and its own state folder,
+ * shared by every test in the run, and removed by the global teardown even when tests fail.
+ * Set CILIATE_TEST_CLUSTER=<name> to reuse an already running cluster instead (it is left running).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { KubeConfig } from '@kubernetes/client-node';
+import { down, up, type RunningCluster } from '../../cluster/cluster.ts';
+import { clusterPaths } from '../../cluster/paths.ts';
+import { readJson, type ClusterConfig } from '../../cluster/config.ts';
+
+let started: Promise<RunningCluster> | undefined;
+let owned: { name: string; stateRoot: string } | undefined;
+
+/** A unique, valid cluster name for this run. */
+export function uniqueClusterName(prefix = 't'): string {
+  return `${prefix}${process.pid % 100000}${Math.random().toString(36).slice(2, 5)}`.slice(0, 11);
+}
+
+/** The shared test cluster, started on first call. */
+export function testCluster(): Promise<RunningCluster> {
+  if (!started) {
+    const reuse = process.env.CILIATE_TEST_CLUSTER;
+    if (reuse) {
+      const config = readJson<ClusterConfig>(join(clusterPaths(reuse).dir, 'config.json'));
+      if (!config) throw new Error(`CILIATE_TEST_CLUSTER=${reuse} is not running`);
+      started = Promise.resolve({ name: reuse, kubeconfig: clusterPaths(reuse).kubeconfig, binDir: config.binDir, config });
+    } else {
+      const stateRoot = mkdtempSync(join(tmpdir(), 'ciliate-test-'));
+      owned = { name: uniqueClusterName(), stateRoot };
+      started = up({ name: owned.name, stateRoot, quiet: !process.env.CILIATE_TEST_VERBOSE });
+    }
+  }
+  return started;
+}
+
+/** A client configuration for the shared test cluster. */
+export async function testKubeConfig(): Promise<KubeConfig> {
+  const c = await testCluster();
+  const kc = new KubeConfig();
+  kc.loadFromFile(c.kubeconfig);
+  return kc;
+}
+
+/** The result of running a command. */
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the cluster's own kubectl (or helm) with its kubeconfig; never throws on a non-zero exit. */
+export async function kubectl(args: string[], opts: { input?: string; tool?: 'kubectl' | 'helm' } = {}): Promise<CommandResult> {
+  const c = await testCluster();
+  return runCommand(join(c.binDir, opts.tool ?? 'kubectl'), args, { KUBECONFIG: c.kubeconfig }, opts.input);
+}
+
+/** Runs a command with extra environment, collecting its output. */
+export function runCommand(cmd: string, args: string[], env: Record<string, string> = {}, input?: string): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** Removes the shared test cluster if this run started it. */
+export async function teardownTestCluster(): Promise<void> {
+  if (!owned) return;
+  const { name, stateRoot } = owned;
+  owned = undefined;
+  await started?.catch(() => undefined);
+  await down({ name, stateRoot, quiet: true });
+  rmSync(stateRoot, { recursive: true, force: true });
+}
