@@ -1,34 +1,14 @@
 // Recording Kubernetes Events (events.k8s.io/v1), aggregating repeats into an event series.
-import {
-  EventsV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  V1MicroTime,
-  type EventsV1Event,
-  type KubeConfig,
-  type KubernetesObject,
-  type V1ObjectReference,
-} from '@kubernetes/client-node';
+import type { EventsV1Event, KubernetesObject, V1ObjectReference } from '@kubernetes/client-node';
 import { realClock, type Clock, type TimerHandle } from './clock.ts';
 import { nopLogger, type Logger } from './logger.ts';
 
-/** Where events are written; {@link eventsV1Sink} writes them to the API server. */
+/** Where events are written; `eventsV1Sink` (kube-event-sink.ts) writes them to the API server. */
 export interface EventSink {
   /** Creates an event; resolves with the stored event (its name is needed for patches). */
   create(event: EventsV1Event): Promise<EventsV1Event>;
   /** Merge-patches an existing event (used to bump its series). */
   patch(namespace: string, name: string, patch: Record<string, unknown>): Promise<void>;
-}
-
-/** An {@link EventSink} over EventsV1Api; series updates are sent as merge patches. */
-export function eventsV1Sink(kc: KubeConfig): EventSink {
-  const api = kc.makeApiClient(EventsV1Api);
-  return {
-    create: (event) => api.createNamespacedEvent({ namespace: event.metadata?.namespace ?? 'default', body: event }),
-    async patch(namespace, name, body) {
-      await api.patchNamespacedEvent({ namespace, name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
-    },
-  };
 }
 
 /** Event type: `Normal` or `Warning`. */
@@ -113,7 +93,7 @@ export class EventRecorder {
       apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
       metadata: { namespace: s.namespace, generateName: `${ref.name}.` },
-      eventTime: new V1MicroTime(now),
+      eventTime: new Date(now),
       type,
       reason,
       action,
@@ -156,7 +136,7 @@ export class EventRecorder {
     const count = s.count;
     try {
       await this.opts.sink.patch(s.namespace, s.name, {
-        series: { count, lastObservedTime: new V1MicroTime(s.lastSeen).toISOString().replace('Z', '000Z') },
+        series: { count, lastObservedTime: microTime(s.lastSeen) },
       });
       s.written = Math.max(s.written, count);
     } catch (err) {
@@ -183,4 +163,9 @@ export function referenceOf(obj: KubernetesObject): V1ObjectReference {
     uid: obj.metadata?.uid,
     resourceVersion: obj.metadata?.resourceVersion,
   };
+}
+
+/** RFC 3339 with microseconds, the wire form of a MicroTime. */
+function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, '000Z');
 }

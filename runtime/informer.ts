@@ -1,7 +1,7 @@
 // A shared informer: a list/watch-fed cache of one resource that notifies handlers of changes.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { realClock, sleep, type Clock } from './clock.ts';
-import { statusCodeOf } from './kube-request.ts';
+import { statusCodeOf } from './api-errors.ts';
 import type { ListWatchSource, WatchEvent, WatchHandle } from './list-watch.ts';
 import { nopLogger, type Logger } from './logger.ts';
 import { ExponentialBackoff } from './rate-limiter.ts';

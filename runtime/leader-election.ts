@@ -1,10 +1,10 @@
 // Leader election on a coordination.k8s.io/v1 Lease with optimistic concurrency.
-import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import type { V1Lease } from '@kubernetes/client-node';
 import { realClock, sleep, type Clock } from './clock.ts';
-import { statusCodeOf } from './kube-request.ts';
+import { statusCodeOf } from './api-errors.ts';
 import { nopLogger, type Logger } from './logger.ts';
 
-/** The Lease operations leader election needs; {@link leaseClient} implements them over the API. */
+/** The Lease operations leader election needs; `leaseClient` (kube-lease-client.ts) implements them over the API. */
 export interface LeaseClient {
   /** Reads the lease, or undefined if it does not exist. */
   get(namespace: string, name: string): Promise<V1Lease | undefined>;
@@ -12,24 +12,6 @@ export interface LeaseClient {
   create(lease: V1Lease): Promise<V1Lease>;
   /** Replaces the lease; rejects with code 409 if its resourceVersion is stale. */
   replace(lease: V1Lease): Promise<V1Lease>;
-}
-
-/** A {@link LeaseClient} backed by CoordinationV1Api. */
-export function leaseClient(kc: KubeConfig): LeaseClient {
-  const api = kc.makeApiClient(CoordinationV1Api);
-  return {
-    async get(namespace, name) {
-      try {
-        return await api.readNamespacedLease({ namespace, name });
-      } catch (err) {
-        if (statusCodeOf(err) === 404) return undefined;
-        throw err;
-      }
-    },
-    create: (lease) => api.createNamespacedLease({ namespace: lease.metadata?.namespace ?? '', body: lease }),
-    replace: (lease) =>
-      api.replaceNamespacedLease({ namespace: lease.metadata?.namespace ?? '', name: lease.metadata?.name ?? '', body: lease }),
-  };
 }
 
 /** Configuration of a {@link LeaderElector}. */
@@ -158,7 +140,7 @@ export class LeaderElector {
   /** The lease as we want it: held by us, renewed now; `taking` marks a change of holder. */
   private desired(base: V1Lease, now: number, taking: boolean): V1Lease {
     const spec = base.spec ?? {};
-    const stamp = new V1MicroTime(now);
+    const stamp = new Date(now);
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
@@ -192,7 +174,7 @@ export class LeaderElector {
   private async release(): Promise<void> {
     if (!this.lease || this.lease.spec?.holderIdentity !== this.cfg.identity) return;
     try {
-      const now = new V1MicroTime(this.clock.now());
+      const now = new Date(this.clock.now());
       await this.cfg.client.replace({
         ...this.lease,
         spec: { ...this.lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now },

@@ -1,10 +1,7 @@
 // Writing the /status subresource with an RFC 6902 JSON Patch or an RFC 7396 merge patch.
-import { PatchStrategy, type KubeConfig } from '@kubernetes/client-node';
 import fastJsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
-import { kubeRequester, type KubeRequester } from './kube-request.ts';
 import type { Request } from './reconcile.ts';
-import { resourcePath, type ResourceRef } from './resource.ts';
 
 export { findCondition, removeCondition, setCondition, type Condition, type ConditionUpdate } from './conditions.ts';
 
@@ -45,18 +42,4 @@ export interface StatusWriter {
   jsonPatch(req: Request, ops: JsonPatchOp[]): Promise<unknown>;
   /** Applies a merge patch such as `{ status: { phase: 'Ready' } }`. Returns the object. */
   mergePatch(req: Request, patch: Record<string, unknown>): Promise<unknown>;
-}
-
-/**
- * A {@link StatusWriter} for `ref` (core or custom) on the cluster of `kc`, sending PATCH to
- * `.../{name}/status` with the content type of client-node's PatchStrategy.
- */
-export function statusWriter(kc: KubeConfig, ref: ResourceRef, requester?: KubeRequester): StatusWriter {
-  const request = requester ?? kubeRequester(kc);
-  const patch = (req: Request, body: unknown, contentType: string): Promise<unknown> =>
-    request({ method: 'PATCH', path: resourcePath(ref, req.namespace, req.name, 'status'), body, contentType });
-  return {
-    jsonPatch: (req, ops) => (ops.length === 0 ? Promise.resolve(undefined) : patch(req, ops, PatchStrategy.JsonPatch)),
-    mergePatch: (req, body) => patch(req, body, PatchStrategy.MergePatch),
-  };
 }
