@@ -38,7 +38,7 @@ export function kubeListWatch<T extends KubernetesObject>(
     async list() {
       const items: T[] = [];
       let cont: string | undefined;
-      let resourceVersion = '';
+      let resourceVersion: string;
       do {
         const page = (await request({
           method: 'GET',
