@@ -2,6 +2,7 @@
 import type { EventsV1Event, KubernetesObject, V1ObjectReference } from '@kubernetes/client-node';
 import { realClock, type Clock, type TimerHandle } from './clock.ts';
 import { nopLogger, type Logger } from './logger.ts';
+import { microTime, MicroTime } from './micro-time.ts';
 
 /** Where events are written; `eventsV1Sink` (kube-event-sink.ts) writes them to the API server. */
 export interface EventSink {
@@ -93,7 +94,7 @@ export class EventRecorder {
       apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
       metadata: { namespace: s.namespace, generateName: `${ref.name}.` },
-      eventTime: new Date(now),
+      eventTime: new MicroTime(now),
       type,
       reason,
       action,
@@ -165,7 +166,3 @@ export function referenceOf(obj: KubernetesObject): V1ObjectReference {
   };
 }
 
-/** RFC 3339 with microseconds, the wire form of a MicroTime. */
-function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/Z$/, '000Z');
-}

@@ -3,6 +3,7 @@ import type { V1Lease } from '@kubernetes/client-node';
 import { realClock, sleep, type Clock } from './clock.ts';
 import { statusCodeOf } from './api-errors.ts';
 import { nopLogger, type Logger } from './logger.ts';
+import { MicroTime } from './micro-time.ts';
 
 /** The Lease operations leader election needs; `leaseClient` (kube-lease-client.ts) implements them over the API. */
 export interface LeaseClient {
@@ -140,7 +141,7 @@ export class LeaderElector {
   /** The lease as we want it: held by us, renewed now; `taking` marks a change of holder. */
   private desired(base: V1Lease, now: number, taking: boolean): V1Lease {
     const spec = base.spec ?? {};
-    const stamp = new Date(now);
+    const stamp = new MicroTime(now);
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
@@ -174,7 +175,7 @@ export class LeaderElector {
   private async release(): Promise<void> {
     if (!this.lease || this.lease.spec?.holderIdentity !== this.cfg.identity) return;
     try {
-      const now = new Date(this.clock.now());
+      const now = new MicroTime(this.clock.now());
       await this.cfg.client.replace({
         ...this.lease,
         spec: { ...this.lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now },
