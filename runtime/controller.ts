@@ -8,8 +8,11 @@ import { keysForChange, mapSelf, type KeyMapper } from './handlers.ts';
 import type { CacheReader, Informer } from './informer.ts';
 import { nopLogger, type Logger } from './logger.ts';
 import type { RateLimiter } from './rate-limiter.ts';
-import { isTerminal, requestOf, type Reconciler, type Result } from './reconcile.ts';
+import { isTerminal, requestOf, type Reconciler, type Request, type Result } from './reconcile.ts';
 import { WorkQueue } from './workqueue.ts';
+
+/** Decides how to retry a failed reconcile; see {@link ControllerOptions.errorPolicy}. */
+export type ErrorPolicy = (req: Request, err: unknown, attempts: number) => Result | undefined;
 
 /** Options for {@link Controller}. */
 export interface ControllerOptions {
@@ -24,8 +27,14 @@ export interface ControllerOptions {
    * for missed changes and drift; 0 or omitted disables it.
    */
   resyncIntervalMs?: number;
-  /** Error backoff; default 5 ms → 5 min per key. */
+  /** Error backoff; default 5 ms → 5 min per key plus an overall 10/s token bucket. */
   rateLimiter?: RateLimiter;
+  /**
+   * Optional retry policy for retryable errors, a named and testable function: return a Result
+   * with `requeueAfterMs` to retry after that delay, or undefined to use the rate limiter.
+   * `attempts` counts consecutive failures of this key including this one.
+   */
+  errorPolicy?: ErrorPolicy;
   /** Clock for delays, backoff and durations. */
   clock?: Clock;
   /** Logger; default discards. */
@@ -59,6 +68,8 @@ export class Controller {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly metrics: ControllerMetrics | undefined;
+  private readonly errorPolicy: ErrorPolicy | undefined;
+  private readonly attempts = new Map<string, number>();
   private readonly caches: CacheReader<unknown>[] = [];
   private primary: CacheReader<unknown> | undefined;
 
@@ -74,6 +85,7 @@ export class Controller {
     this.queue = new WorkQueue({ name: opts.name, clock: this.clock, rateLimiter: opts.rateLimiter, registry: opts.registry });
     this.metrics = opts.registry ? controllerMetrics(opts.registry, opts.name) : undefined;
     this.metrics?.maxWorkers(this.workers);
+    this.errorPolicy = opts.errorPolicy;
   }
 
   /** Watches the primary resource: its own key is reconciled, and resync walks its cache. */
@@ -119,6 +131,20 @@ export class Controller {
     }
   }
 
+  /** Schedules a retry of a failed `key`: by the error policy if it decides, else with backoff. */
+  private retry(key: string, err: unknown, log: Logger): void {
+    const attempts = (this.attempts.get(key) ?? 0) + 1;
+    this.attempts.set(key, attempts);
+    const decided = this.errorPolicy?.(requestOf(key), err, attempts);
+    if (decided?.requeueAfterMs !== undefined) {
+      log.error('reconcile failed, retrying per error policy', { err, attempts, requeueAfterMs: decided.requeueAfterMs });
+      this.queue.addAfter(key, decided.requeueAfterMs);
+      return;
+    }
+    log.error('reconcile failed, retrying with backoff', { err, attempts });
+    this.queue.addRateLimited(key);
+  }
+
   private async worker(signal: AbortSignal): Promise<void> {
     for (;;) {
       const key = await this.queue.get();
@@ -147,6 +173,7 @@ export class Controller {
       } else {
         this.queue.forget(key);
       }
+      this.attempts.delete(key);
     } catch (err) {
       outcome = 'error';
       const terminal = isTerminal(err);
@@ -154,9 +181,9 @@ export class Controller {
       if (terminal) {
         log.error('reconcile failed terminally, not retrying', { err });
         this.queue.forget(key);
+        this.attempts.delete(key);
       } else {
-        log.error('reconcile failed, retrying with backoff', { err, retries: this.queue.numRequeues(key) });
-        this.queue.addRateLimited(key);
+        this.retry(key, err, log);
       }
     } finally {
       this.metrics?.activeWorkers(-1);

@@ -1,6 +1,7 @@
 // A ListWatchSource for any resource, backed by client-node's Watch and raw JSON lists.
 import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { kubeRequester, type KubeRequester } from './kube-request.ts';
+import { Informer, type InformerOptions } from './informer.ts';
 import type { ListWatchSource } from './list-watch.ts';
 import { resourcePath, type ResourceRef } from './resource.ts';
 
@@ -58,4 +59,14 @@ export function kubeListWatch<T extends KubernetesObject>(
       return { abort: () => ctrl.abort() };
     },
   };
+}
+
+/** Shorthand for `new Informer(kubeListWatch(kc, ref, opts), { name: ref.plural, ...informerOpts })`. */
+export function kubeInformer<T extends KubernetesObject>(
+  kc: KubeConfig,
+  ref: ResourceRef,
+  opts: KubeListWatchOptions = {},
+  informerOpts: InformerOptions = {},
+): Informer<T> {
+  return new Informer<T>(kubeListWatch<T>(kc, ref, opts), { name: ref.plural, ...informerOpts });
 }

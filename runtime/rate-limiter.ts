@@ -52,3 +52,84 @@ export class ExponentialBackoff implements RateLimiter {
     return this.failures.get(key) ?? 0;
   }
 }
+
+/** Options for {@link TokenBucket}. */
+export interface TokenBucketOptions {
+  /** Sustained rate in items per second; default 10. */
+  perSecond?: number;
+  /** Burst size; default 100. */
+  burst?: number;
+  /** Time source (ms); default Date.now. */
+  now?: () => number;
+}
+
+/**
+ * An overall rate limit shared by all keys: each `when` takes a token and returns how long to
+ * wait until that token is available. Protects the API server when many keys fail at once.
+ */
+export class TokenBucket implements RateLimiter {
+  private readonly perMs: number;
+  private readonly burst: number;
+  private readonly now: () => number;
+  private tokens: number;
+  private last: number;
+
+  /** Creates a full bucket. */
+  constructor(opts: TokenBucketOptions = {}) {
+    this.perMs = (opts.perSecond ?? 10) / 1000;
+    this.burst = opts.burst ?? 100;
+    this.now = opts.now ?? Date.now;
+    this.tokens = this.burst;
+    this.last = this.now();
+  }
+
+  /** {@inheritDoc RateLimiter.when} */
+  when(_key: string): number {
+    const now = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + (now - this.last) * this.perMs);
+    this.last = now;
+    this.tokens -= 1;
+    return this.tokens >= 0 ? 0 : Math.ceil(-this.tokens / this.perMs);
+  }
+
+  /** Buckets keep no per-key state. */
+  forget(_key: string): void {}
+
+  /** Buckets keep no per-key state. */
+  retries(_key: string): number {
+    return 0;
+  }
+}
+
+/** Combines limiters: the delay is the longest any of them asks for. */
+export class MaxOf implements RateLimiter {
+  private readonly limiters: RateLimiter[];
+
+  /** Combines `limiters` (the first one's retry count is reported). */
+  constructor(...limiters: RateLimiter[]) {
+    this.limiters = limiters;
+  }
+
+  /** {@inheritDoc RateLimiter.when} */
+  when(key: string): number {
+    return Math.max(0, ...this.limiters.map((l) => l.when(key)));
+  }
+
+  /** {@inheritDoc RateLimiter.forget} */
+  forget(key: string): void {
+    for (const l of this.limiters) l.forget(key);
+  }
+
+  /** {@inheritDoc RateLimiter.retries} */
+  retries(key: string): number {
+    return this.limiters[0]?.retries(key) ?? 0;
+  }
+}
+
+/**
+ * The default controller limiter: per-key exponential backoff (5 ms → 5 min) combined with an
+ * overall 10/s, burst 100 token bucket.
+ */
+export function defaultRateLimiter(now: () => number = Date.now): RateLimiter {
+  return new MaxOf(new ExponentialBackoff(), new TokenBucket({ now }));
+}

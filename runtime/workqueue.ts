@@ -1,7 +1,7 @@
 // A key-only, deduplicating, rate-limited work queue: the heart of level-triggered controllers.
 import type { Registry } from 'prom-client';
 import { realClock, type Clock, type TimerHandle } from './clock.ts';
-import { ExponentialBackoff, type RateLimiter } from './rate-limiter.ts';
+import { defaultRateLimiter, type RateLimiter } from './rate-limiter.ts';
 import { noWorkQueueMetrics, workQueueMetrics, type WorkQueueMetrics } from './workqueue-metrics.ts';
 
 /** Options for {@link WorkQueue}. */
@@ -10,7 +10,7 @@ export interface WorkQueueOptions {
   name: string;
   /** Time source for delays and metrics; default the real clock. */
   clock?: Clock;
-  /** Retry policy for {@link WorkQueue.addRateLimited}; default 5 ms → 5 min exponential backoff. */
+  /** Retry policy for {@link WorkQueue.addRateLimited}; default {@link defaultRateLimiter} on `clock`. */
   rateLimiter?: RateLimiter;
   /** Registry for metrics; omit to record none. */
   registry?: Registry;
@@ -48,7 +48,7 @@ export class WorkQueue {
   constructor(opts: WorkQueueOptions) {
     this.name = opts.name;
     this.clock = opts.clock ?? realClock;
-    this.limiter = opts.rateLimiter ?? new ExponentialBackoff();
+    this.limiter = opts.rateLimiter ?? defaultRateLimiter(() => this.clock.now());
     this.metrics = opts.registry ? workQueueMetrics(opts.registry, opts.name) : noWorkQueueMetrics;
   }
 

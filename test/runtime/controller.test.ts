@@ -109,6 +109,34 @@ describe('runtime/controller', () => {
     expect(line).to.include({ controller: 'term', key: 'default/a', reconcileId: r.calls[0]!.id, level: 'error' });
   });
 
+  it('lets an error policy choose the retry delay, falling back to backoff', async () => {
+    source.items = [obj('a', '1')];
+    const r = new ScriptedReconciler(clock, (_req, n) => (n <= 3 ? new Error(`fail ${n}`) : {}));
+    const attempts: number[] = [];
+    const c = new Controller({
+      name: 't',
+      reconciler: r,
+      clock,
+      errorPolicy: (req, err, n) => {
+        attempts.push(n);
+        expect(req).to.deep.equal({ namespace: 'default', name: 'a' });
+        expect((err as Error).message).to.equal(`fail ${n}`);
+        return n === 1 ? { requeueAfterMs: 7_000 } : undefined;
+      },
+    }).for(informer);
+    startAll(c);
+    await flush();
+    await clock.advance(6_999);
+    expect(r.calls).to.have.length(1);
+    await clock.advance(1);
+    expect(r.calls).to.have.length(2);
+    await clock.advance(5);
+    expect(r.calls).to.have.length(3);
+    await clock.advance(10);
+    expect(r.calls).to.have.length(4);
+    expect(attempts).to.deep.equal([1, 2, 3]);
+  });
+
   it('honours requeueAfterMs', async () => {
     source.items = [obj('a', '1')];
     const r = new ScriptedReconciler(clock, () => ({ requeueAfterMs: 1000 }));

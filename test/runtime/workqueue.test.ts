@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { ExponentialBackoff } from '../../runtime/rate-limiter.ts';
+import { ExponentialBackoff, MaxOf, TokenBucket, defaultRateLimiter } from '../../runtime/rate-limiter.ts';
 import { WorkQueue } from '../../runtime/workqueue.ts';
 import { FakeClock, flush } from './fake-clock.ts';
 
@@ -78,6 +78,23 @@ describe('runtime/workqueue', () => {
     expect(Math.max(...delays)).to.equal(300_000);
     expect(delays[19]).to.equal(300_000);
     expect(rl.when('b')).to.equal(5);
+  });
+
+  it('token bucket allows a burst then paces at the sustained rate; MaxOf takes the longest', () => {
+    let now = 0;
+    const bucket = new TokenBucket({ perSecond: 10, burst: 3, now: () => now });
+    expect([bucket.when('a'), bucket.when('b'), bucket.when('c')]).to.deep.equal([0, 0, 0]);
+    expect(bucket.when('d')).to.equal(100);
+    expect(bucket.when('e')).to.equal(200);
+    now = 1000;
+    expect(bucket.when('f')).to.equal(0);
+    const both = new MaxOf(new ExponentialBackoff({ baseMs: 1 }), new TokenBucket({ perSecond: 1, burst: 1, now: () => now }));
+    expect(both.when('k')).to.equal(1);
+    expect(both.when('k')).to.equal(1000);
+    expect(both.retries('k')).to.equal(2);
+    both.forget('k');
+    expect(both.retries('k')).to.equal(0);
+    expect(defaultRateLimiter(() => now).when('x')).to.equal(5);
   });
 
   it('addRateLimited grows the delay, forget resets it', async () => {
