@@ -15,6 +15,7 @@
  * This entry point never loads @kubernetes/client-node at run time, so unit tests of
  * reconcilers can import it anywhere; the API-backed adapters are in `./kube.ts`.
  */
+export * from './cached-reconciler.ts';
 export * from './clock.ts';
 export * from './api-errors.ts';
 export * from './conditions.ts';

@@ -32,6 +32,17 @@ export interface ManagerOptions {
    * `(cb) => new LeaderElector({ ... }, cb)`.
    */
   leaderElection?: (callbacks: LeaderCallbacks) => Elector;
+  /** How long stopping runnables may take before {@link Manager.start} gives up; default 30 s. */
+  gracefulShutdownTimeoutMs?: number;
+}
+
+/** Thrown by {@link Manager.start} when runnables did not stop within the grace period. */
+export class ShutdownTimeoutError extends Error {
+  /** Creates the error for a grace period of `ms`. */
+  constructor(ms: number) {
+    super(`runnables did not stop within ${ms} ms`);
+    this.name = 'ShutdownTimeoutError';
+  }
 }
 
 /** Thrown by {@link Manager.start} when leadership is lost while running. */
@@ -104,17 +115,40 @@ export class Manager {
       await new Promise<void>((resolve) =>
         stop.signal.aborted ? resolve() : stop.signal.addEventListener('abort', () => resolve(), { once: true }),
       );
-      // Runnables may be added to `running` while earlier ones settle.
-      for (let settled = 0; settled < running.length; ) {
-        const batch = running.slice(settled);
-        settled = running.length;
-        await Promise.all(batch);
-      }
+      if (!(await this.settle(running))) failure ??= new ShutdownTimeoutError(this.graceMs);
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
     this.log.info('stopped');
     if (failure !== undefined) throw failure;
+  }
+
+  private get graceMs(): number {
+    return this.opts.gracefulShutdownTimeoutMs ?? 30_000;
+  }
+
+  /** Waits for every runnable (including ones started meanwhile); false if the grace period ends first. */
+  private async settle(running: Promise<void>[]): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.graceMs);
+      timer.unref();
+    });
+    const all = (async () => {
+      for (let settled = 0; settled < running.length; ) {
+        const batch = running.slice(settled);
+        settled = running.length;
+        await Promise.all(batch);
+      }
+      return true as const;
+    })();
+    try {
+      const ok = await Promise.race([all, timeout]);
+      if (!ok) this.log.error('runnables did not stop within the grace period', { graceMs: this.graceMs });
+      return ok;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Starts leader-only runnables directly, or under the configured leader election. */

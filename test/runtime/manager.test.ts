@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { LeaderCallbacks } from '../../runtime/leader-election.ts';
 import { createLogger } from '../../runtime/logger.ts';
-import { LeaderElectionLostError, Manager, type Runnable, type SyncingRunnable } from '../../runtime/manager.ts';
+import { LeaderElectionLostError, Manager, ShutdownTimeoutError, type Runnable, type SyncingRunnable } from '../../runtime/manager.ts';
 import { flush } from './fake-clock.ts';
 
 /** Records start/stop of a runnable into a shared log. */
@@ -90,6 +90,20 @@ describe('runtime/manager', () => {
     expect((error as Error).message).to.equal('port in use');
     expect(log).to.deep.equal(['start:other', 'stop:other']);
     expect(lines.some((l) => JSON.parse(l).msg === 'runnable failed, stopping')).to.equal(true);
+  });
+});
+
+describe('runtime/manager shutdown', () => {
+  it('rejects with ShutdownTimeoutError when a runnable ignores the stop signal', async () => {
+    const stuck: Runnable = { start: () => new Promise<void>(() => undefined) };
+    const m = new Manager({ gracefulShutdownTimeoutMs: 20 }).add(stuck);
+    const stop = new AbortController();
+    const done = m.start(stop.signal);
+    await flush();
+    stop.abort();
+    let error: unknown;
+    await done.catch((e: unknown) => (error = e));
+    expect(error).to.be.instanceOf(ShutdownTimeoutError);
   });
 });
 
