@@ -1,5 +1,6 @@
 // Runtime pieces against a real kube-apiserver; skipped when test/support/cluster.ts has none.
 // Runtime adapters that load client-node are imported lazily, after the skip decision.
+import './node-compat.ts';
 import { expect } from 'chai';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { testKubeConfig } from '../support/cluster.ts';
@@ -29,12 +30,7 @@ describe('runtime against a kube-apiserver', function () {
   this.timeout(60_000);
   let kc: KubeConfig;
   let req: KubeRequester;
-  let adapters: {
-    kubeListWatch: typeof import('../../runtime/kube-list-watch.ts').kubeListWatch;
-    leaseClient: typeof import('../../runtime/kube-lease-client.ts').leaseClient;
-    eventsV1Sink: typeof import('../../runtime/kube-event-sink.ts').eventsV1Sink;
-    statusWriter: typeof import('../../runtime/kube-status-writer.ts').statusWriter;
-  };
+  let adapters: typeof import('../../runtime/kube.ts');
   const ns = `rt-${Math.random().toString(36).slice(2, 8)}`;
   const stop = new AbortController();
 
@@ -42,14 +38,8 @@ describe('runtime against a kube-apiserver', function () {
     const config = await testKubeConfig();
     if (!config) return this.skip();
     kc = config;
-    const { kubeRequester } = await import('../../runtime/kube-request.ts');
-    adapters = {
-      ...(await import('../../runtime/kube-list-watch.ts')),
-      ...(await import('../../runtime/kube-lease-client.ts')),
-      ...(await import('../../runtime/kube-event-sink.ts')),
-      ...(await import('../../runtime/kube-status-writer.ts')),
-    };
-    req = kubeRequester(kc);
+    adapters = await import('../../runtime/kube.ts');
+    req = adapters.kubeRequester(kc);
     await req({ method: 'POST', path: '/api/v1/namespaces', body: { metadata: { name: ns } } });
   });
 

@@ -55,6 +55,14 @@ describe('runtime/controller', () => {
     running.push(informer.start(stop.signal), c.start(stop.signal));
   }
 
+  /** For each [ms, n]: advance the clock by ms, then expect n reconcile calls in total. */
+  async function expectCalls(r: ScriptedReconciler, steps: Array<[number, number]>): Promise<void> {
+    for (const [ms, n] of steps) {
+      await clock.advance(ms);
+      expect(r.calls, `after +${ms} ms`).to.have.length(n);
+    }
+  }
+
   it('reconciles every object of the primary cache once synced', async () => {
     source.items = [obj('a', '1'), obj('b', '1', 'other')];
     const r = new ScriptedReconciler(clock, () => ({}));
@@ -73,19 +81,9 @@ describe('runtime/controller', () => {
     const r = new ScriptedReconciler(clock, (_req, n) => (n <= 3 ? new Error('boom') : {}));
     const c = new Controller({ name: 't', reconciler: r, clock }).for(informer);
     startAll(c);
-    await flush();
-    expect(r.calls).to.have.length(1);
-    await clock.advance(5);
-    expect(r.calls).to.have.length(2);
-    await clock.advance(9);
-    expect(r.calls).to.have.length(2);
-    await clock.advance(1);
-    expect(r.calls).to.have.length(3);
-    await clock.advance(20);
-    expect(r.calls).to.have.length(4);
+    await expectCalls(r, [[0, 1], [5, 2], [9, 2], [1, 3], [20, 4]]);
     expect(c.queue.numRequeues('default/a')).to.equal(0);
-    await clock.advance(60_000);
-    expect(r.calls).to.have.length(4);
+    await expectCalls(r, [[60_000, 4]]);
   });
 
   it('does not retry a TerminalError and counts it', async () => {
@@ -125,15 +123,7 @@ describe('runtime/controller', () => {
       },
     }).for(informer);
     startAll(c);
-    await flush();
-    await clock.advance(6_999);
-    expect(r.calls).to.have.length(1);
-    await clock.advance(1);
-    expect(r.calls).to.have.length(2);
-    await clock.advance(5);
-    expect(r.calls).to.have.length(3);
-    await clock.advance(10);
-    expect(r.calls).to.have.length(4);
+    await expectCalls(r, [[6_999, 1], [1, 2], [5, 3], [10, 4]]);
     expect(attempts).to.deep.equal([1, 2, 3]);
   });
 

@@ -30,21 +30,11 @@ describe('runtime kube adapters (mock API server)', () => {
   let kc: KubeConfig;
   let seen: Seen[];
   let route: Route;
-  let mod: {
-    kubeListWatch: typeof import('../../runtime/kube-list-watch.ts').kubeListWatch;
-    leaseClient: typeof import('../../runtime/kube-lease-client.ts').leaseClient;
-    eventsV1Sink: typeof import('../../runtime/kube-event-sink.ts').eventsV1Sink;
-    statusWriter: typeof import('../../runtime/kube-status-writer.ts').statusWriter;
-  };
+  let mod: typeof import('../../runtime/kube.ts');
 
   before(async () => {
     const { KubeConfig } = await import('@kubernetes/client-node');
-    mod = {
-      ...(await import('../../runtime/kube-list-watch.ts')),
-      ...(await import('../../runtime/kube-lease-client.ts')),
-      ...(await import('../../runtime/kube-event-sink.ts')),
-      ...(await import('../../runtime/kube-status-writer.ts')),
-    };
+    mod = await import('../../runtime/kube.ts');
     server = createServer((req: IncomingMessage, res: ServerResponse) => {
       let raw = '';
       req.on('data', (d) => (raw += d));
