@@ -93,7 +93,7 @@ export class EventRecorder {
     const body: EventsV1Event = {
       apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
-      metadata: { namespace: s.namespace, generateName: `${ref.name}.` },
+      metadata: { namespace: s.namespace, name: eventName(ref.name ?? 'event', now) },
       eventTime: new MicroTime(now),
       type,
       reason,
@@ -166,3 +166,12 @@ export function referenceOf(obj: KubernetesObject): V1ObjectReference {
   };
 }
 
+
+/**
+ * A unique Event name `<object>.<hex time><hex random>`. (events.k8s.io rejects a generateName
+ * ending in '.', so the suffix is chosen here.)
+ */
+function eventName(objectName: string, now: number): string {
+  const suffix = now.toString(16) + Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0');
+  return `${objectName.slice(0, 200)}.${suffix}`;
+}

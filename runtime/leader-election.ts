@@ -152,7 +152,7 @@ export class LeaderElector {
         leaseDurationSeconds: Math.ceil(this.cfg.leaseDurationMs / 1000),
         renewTime: stamp,
         acquireTime: taking ? stamp : spec.acquireTime ?? stamp,
-        leaseTransitions: taking && spec.holderIdentity ? (spec.leaseTransitions ?? 0) + 1 : spec.leaseTransitions ?? 0,
+        leaseTransitions: taking && base.spec ? (spec.leaseTransitions ?? 0) + 1 : (spec.leaseTransitions ?? 0),
       },
     };
   }
