@@ -10,7 +10,9 @@ import { Informer } from '../../runtime/informer.ts';
 import { Controller } from '../../runtime/controller.ts';
 import { LeaderElector } from '../../runtime/leader-election.ts';
 import { EventRecorder } from '../../runtime/events.ts';
-import { setCondition, statusJsonPatch, type Condition } from '../../runtime/status.ts';
+import { findCondition, setCondition, statusJsonPatch, type Condition } from '../../runtime/status.ts';
+import { cachedReconciler } from '../../runtime/cached-reconciler.ts';
+import { Manager } from '../../runtime/manager.ts';
 
 const configMaps: ResourceRef = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true };
 const widgets: ResourceRef = { apiVersion: 'test.ciliate.io/v1', kind: 'Widget', plural: 'widgets', namespaced: true };
@@ -47,6 +49,33 @@ describe('runtime against a kube-apiserver', function () {
     stop.abort();
     if (req) await req({ method: 'DELETE', path: `/api/v1/namespaces/${ns}` }).catch(() => undefined);
   });
+
+  /** Creates the test Widget CRD (namespaced, with a status subresource) unless it exists. */
+  async function ensureWidgetCrd(): Promise<void> {
+    await req({
+      method: 'POST',
+      path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
+      body: {
+        metadata: { name: 'widgets.test.ciliate.io' },
+        spec: {
+          group: 'test.ciliate.io',
+          scope: 'Namespaced',
+          names: { plural: 'widgets', singular: 'widget', kind: 'Widget' },
+          versions: [
+            {
+              name: 'v1',
+              served: true,
+              storage: true,
+              subresources: { status: {} },
+              schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+            },
+          ],
+        },
+      },
+    }).catch((err: { code?: number }) => {
+      if (err.code !== 409) throw err;
+    });
+  }
 
   const cmPath = (name?: string) => `/api/v1/namespaces/${ns}/configmaps${name ? `/${name}` : ''}`;
 
@@ -112,30 +141,7 @@ describe('runtime against a kube-apiserver', function () {
   });
 
   it('writes /status with JSON patch and merge patch on a CRD with a status subresource', async () => {
-    const crdName = `${widgets.plural}.test.ciliate.io`;
-    await req({
-      method: 'POST',
-      path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
-      body: {
-        metadata: { name: crdName },
-        spec: {
-          group: 'test.ciliate.io',
-          scope: 'Namespaced',
-          names: { plural: 'widgets', singular: 'widget', kind: 'Widget' },
-          versions: [
-            {
-              name: 'v1',
-              served: true,
-              storage: true,
-              subresources: { status: {} },
-              schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
-            },
-          ],
-        },
-      },
-    }).catch((err: { code?: number }) => {
-      if (err.code !== 409) throw err;
-    });
+    await ensureWidgetCrd();
     const base = `/apis/test.ciliate.io/v1/namespaces/${ns}/widgets`;
     const created = (await eventually(
       () => req({ method: 'POST', path: base, body: { apiVersion: 'test.ciliate.io/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { x: 1 } } }).catch(() => undefined),
@@ -154,7 +160,57 @@ describe('runtime against a kube-apiserver', function () {
     got = (await req({ method: 'GET', path: `${base}/w` })) as typeof got;
     expect(got.status.phase).to.equal('Running');
     expect(got.spec).to.deep.equal({ x: 1 });
-    await req({ method: 'DELETE', path: `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crdName}` }).catch(() => undefined);
+  });
+
+  it('manager runs a leader-elected controller that sets a Ready condition on widgets', async () => {
+    await ensureWidgetCrd();
+    const base = `/apis/test.ciliate.io/v1/namespaces/${ns}/widgets`;
+    await eventually(
+      () => req({ method: 'POST', path: base, body: { apiVersion: 'test.ciliate.io/v1', kind: 'Widget', metadata: { name: 'm1' }, spec: { size: 2 } } }).catch(() => undefined),
+      'widget created',
+    );
+    type Widget = KubernetesObject & { spec?: { size?: number }; status?: { conditions?: Condition[] } };
+    const informer = adapters.kubeInformer<Widget>(kc, widgets, { namespace: ns });
+    const writer = adapters.statusWriter(kc, widgets);
+    const ctrl = new Controller({
+      name: 'widget',
+      reconciler: cachedReconciler(informer, {
+        async apply(_ctx, w, r) {
+          const next = setCondition(w.status?.conditions, {
+            type: 'Ready',
+            status: 'True',
+            reason: 'Sized',
+            message: `size ${w.spec?.size}`,
+            observedGeneration: w.metadata?.generation,
+          });
+          if (next.changed) await writer.jsonPatch(r, statusJsonPatch(w, { status: { ...w.status, conditions: next.conditions } }));
+        },
+      }),
+    }).for(informer);
+    const manager = new Manager({
+      leaderElection: (cb) =>
+        new LeaderElector(
+          { namespace: ns, name: 'widget-manager', identity: 'm', client: adapters.leaseClient(kc), leaseDurationMs: 4_000, renewDeadlineMs: 3_000, retryPeriodMs: 500 },
+          cb,
+        ),
+    })
+      .addCache(informer)
+      .add(ctrl);
+    const mstop = new AbortController();
+    const running = manager.start(mstop.signal);
+    const ready = await eventually(async () => {
+      const w = (await req({ method: 'GET', path: `${base}/m1` })) as Widget;
+      return findCondition(w.status?.conditions, 'Ready');
+    }, 'Ready condition');
+    expect(ready).to.include({ status: 'True', reason: 'Sized', message: 'size 2', observedGeneration: 1 });
+    // A spec change is picked up through the watch.
+    await req({ method: 'PATCH', path: `${base}/m1`, body: { spec: { size: 3 } }, contentType: 'application/merge-patch+json' });
+    await eventually(async () => {
+      const w = (await req({ method: 'GET', path: `${base}/m1` })) as Widget;
+      return findCondition(w.status?.conditions, 'Ready')?.message === 'size 3';
+    }, 'updated condition');
+    mstop.abort();
+    await running;
   });
 
   it('records events and aggregates repeats into a series', async () => {
