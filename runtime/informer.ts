@@ -55,6 +55,8 @@ interface WatchOutcome {
   readonly gone: boolean;
   /** At least one event arrived before the end. */
   readonly progressed: boolean;
+  /** How long the watch was open. */
+  readonly durationMs: number;
 }
 
 /**
@@ -159,7 +161,7 @@ export class Informer<T extends KubernetesObject> implements CacheReader<T> {
       } else if (outcome.err && !isTimeout(outcome.err)) {
         this.log.warn('watch failed, retrying', { err: outcome.err });
         await sleep(this.clock, this.backoff.when(''), signal);
-      } else if (!outcome.progressed && !outcome.err) {
+      } else if (!outcome.progressed && !outcome.err && outcome.durationMs < 1000) {
         // A watch that closes at once without events could otherwise spin.
         await sleep(this.clock, this.backoff.when(''), signal);
       }
@@ -173,12 +175,13 @@ export class Informer<T extends KubernetesObject> implements CacheReader<T> {
       let progressed = false;
       let handle: WatchHandle | undefined;
       let finished = false;
+      const started = this.clock.now();
       const onAbort = (): void => handle?.abort();
       const finish = (err: unknown): void => {
         if (finished) return;
         finished = true;
         signal.removeEventListener('abort', onAbort);
-        resolve({ err, gone: gone || statusCodeOf(err) === 410, progressed });
+        resolve({ err, gone: gone || statusCodeOf(err) === 410, progressed, durationMs: this.clock.now() - started });
       };
       const onEvent = (ev: WatchEvent): void => {
         if (finished) return;

@@ -114,8 +114,19 @@ export class LeaderElector {
     this.callbacks.onStoppedLeading();
   }
 
-  /** One attempt; true if we hold the lease afterwards. Errors count as failure. */
+  /** One attempt, abandoned (as a failure) if the API does not answer within the renew deadline. */
   private async tryAcquireOrRenew(): Promise<boolean> {
+    const timeout = new AbortController();
+    const timedOut = sleep(this.clock, this.cfg.renewDeadlineMs, timeout.signal).then(() => false);
+    try {
+      return await Promise.race([this.attempt(), timedOut]);
+    } finally {
+      timeout.abort();
+    }
+  }
+
+  /** One attempt; true if we hold the lease afterwards. Errors count as failure. */
+  private async attempt(): Promise<boolean> {
     const { namespace, name, identity } = this.cfg;
     const now = this.clock.now();
     try {

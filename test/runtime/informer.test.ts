@@ -102,6 +102,21 @@ describe('runtime/informer', () => {
     expect(events).to.deep.equal([]);
   });
 
+  it('re-watches at once after a quiet watch that stayed open, but backs off instant closes', async () => {
+    running = informer.start(stop.signal);
+    await informer.waitForSync();
+    await flush();
+    await clock.advance(60_000);
+    source.current.end(null);
+    await flush();
+    expect(source.watches).to.have.length(2);
+    source.current.end(null);
+    await flush();
+    expect(source.watches).to.have.length(2);
+    await clock.advance(500);
+    expect(source.watches).to.have.length(3);
+  });
+
   it('retries a failing list with backoff and only then reports synced', async () => {
     source.failLists = 2;
     running = informer.start(stop.signal);

@@ -8,7 +8,9 @@ class FakeLeases implements LeaseClient {
   lease: V1Lease | undefined;
   private rv = 0;
   failing = false;
+  hanging = false;
   async get(): Promise<V1Lease | undefined> {
+    if (this.hanging) return new Promise(() => undefined);
     if (this.failing) throw new Error('unavailable');
     return this.lease && structuredClone(this.lease);
   }
@@ -92,6 +94,18 @@ describe('runtime/leader-election', () => {
     b.stop.abort();
     a.stop.abort();
     await Promise.all([a.done, b.done]);
+  });
+
+  it('steps down when the API hangs past the renew deadline', async () => {
+    const a = candidate('a');
+    await flush();
+    leases.hanging = true;
+    await clock.advance(2_000 + 9_999);
+    expect(a.elector.isLeader()).to.equal(true);
+    await clock.advance(1);
+    expect(a.elector.isLeader()).to.equal(false);
+    expect(a.log).to.deep.equal(['leader:a', 'start', 'stop']);
+    await a.done;
   });
 
   it('hands over at once when the leader releases', async () => {
