@@ -1,6 +1,6 @@
 // Mapping informer changes to queue keys: self, owner, or any custom mapping.
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { ChangeEvent } from './informer.ts';
+import type { CacheReader, ChangeEvent } from './informer.ts';
 import { objectKey } from './resource.ts';
 
 /** Maps an object to the keys (`namespace/name` or `name`) of the objects to reconcile. */
@@ -31,6 +31,15 @@ export function mapOwner<T extends KubernetesObject>(
     }
     return keys;
   };
+}
+
+/**
+ * Reconcile every object of `cache` that `matches` the changed object, e.g. every policy whose
+ * selector matches a changed pod, or every object in a changed namespace. Cost is one predicate
+ * call per cached object per change, so keep `matches` cheap.
+ */
+export function mapMatching<P extends KubernetesObject, T>(cache: CacheReader<P>, matches: (candidate: P, changed: T) => boolean): KeyMapper<T> {
+  return (changed) => cache.list().filter((candidate) => matches(candidate, changed)).map(objectKey);
 }
 
 /** Keys to enqueue for one change: mapped from the new and, for updates, the old object. */

@@ -24,8 +24,8 @@ export type ChangeHandler<T> = (event: ChangeEvent<T>) => void;
 export interface CacheReader<T> {
   /** The object with key `namespace/name` (or `name`), if cached. */
   get(key: string): T | undefined;
-  /** Every cached object (a snapshot; safe to iterate while the cache changes). */
-  list(): T[];
+  /** Every cached object, or those in `namespace` (a snapshot; safe to keep while the cache changes). */
+  list(namespace?: string): T[];
   /** Every cached key. */
   keys(): string[];
   /** Whether the first full list has been loaded. */
@@ -106,8 +106,9 @@ export class Informer<T extends KubernetesObject> implements CacheReader<T> {
   }
 
   /** {@inheritDoc CacheReader.list} */
-  list(): T[] {
-    return [...this.store.values()];
+  list(namespace?: string): T[] {
+    const all = [...this.store.values()];
+    return namespace === undefined ? all : all.filter((o) => o.metadata?.namespace === namespace);
   }
 
   /** {@inheritDoc CacheReader.keys} */

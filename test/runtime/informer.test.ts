@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { keysForChange, mapOwner } from '../../runtime/handlers.ts';
+import { keysForChange, mapMatching, mapOwner } from '../../runtime/handlers.ts';
 import { Informer, type ChangeEvent } from '../../runtime/informer.ts';
 import { FakeClock, flush } from './fake-clock.ts';
 import { FakeSource, obj } from './fake-source.ts';
@@ -148,6 +148,20 @@ describe('runtime/informer', () => {
 });
 
 describe('runtime/handlers', () => {
+  it('maps a change to the matching objects of another cache', async () => {
+    const source = new FakeSource();
+    source.items = [obj('p1', '1', 'a'), obj('p2', '1', 'b'), obj('p3', '1', 'a')];
+    const policies = new Informer(source);
+    const stop = new AbortController();
+    const running = policies.start(stop.signal);
+    await policies.waitForSync();
+    const byNamespace = mapMatching(policies, (p, ns: KubernetesObject) => p.metadata?.namespace === ns.metadata?.name);
+    expect([...byNamespace({ metadata: { name: 'a' } })]).to.deep.equal(['a/p1', 'a/p3']);
+    expect(policies.list('b').map((o) => o.metadata?.name)).to.deep.equal(['p2']);
+    stop.abort();
+    await running;
+  });
+
   it('maps to the controlling owner, old and new', () => {
     const owned = (owner: string) =>
       obj('pod', '1', 'ns', {
