@@ -166,14 +166,12 @@ export class Controller {
     let outcome: ReconcileOutcome = 'success';
     try {
       const result: Result = (await this.reconciler.reconcile({ signal, log, reconcileId }, requestOf(key))) ?? {};
+      this.queue.forget(key);
+      this.attempts.delete(key);
       if (result.requeueAfterMs !== undefined && result.requeueAfterMs > 0) {
         outcome = 'requeue_after';
-        this.queue.forget(key);
         this.queue.addAfter(key, result.requeueAfterMs);
-      } else {
-        this.queue.forget(key);
       }
-      this.attempts.delete(key);
     } catch (err) {
       outcome = 'error';
       const terminal = isTerminal(err);
