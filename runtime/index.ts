@@ -12,6 +12,19 @@
  *   leader-only work under a {@link LeaderElector} (leader-election.ts).
  * - status.ts/conditions.ts and events.ts report back to users.
  *
+ * Typical wiring (see test/runtime/cluster.test.ts for a running version):
+ * ```ts
+ * const policies = kubeInformer<CNP>(kc, cnpRef);                  // from ./kube.ts
+ * const pods = kubeInformer<V1Pod>(kc, podRef);
+ * const ctrl = new Controller({ name: 'cnp', registry, log, resyncIntervalMs: 600_000,
+ *     reconciler: cachedReconciler(policies, { apply: async (ctx, cnp, req) => { ... } }) })
+ *   .for(policies)
+ *   .watches(pods, mapMatching(policies, (cnp, pod) => selects(cnp, pod)));
+ * await new Manager({ log, leaderElection: (cb) => new LeaderElector({ ... }, cb) })
+ *   .addCache(policies).addCache(pods).add(ctrl)
+ *   .start(signal);
+ * ```
+ *
  * This entry point never loads @kubernetes/client-node at run time, so unit tests of
  * reconcilers can import it anywhere; the API-backed adapters are in `./kube.ts`.
  */
