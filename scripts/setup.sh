@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs everything Ciliate needs on a fresh Debian machine, idempotently:
+# Debian packages, the npm dependencies, and the control-plane toolchain built from source.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+[ -d /usr/local/go/bin ] && export PATH="/usr/local/go/bin:$PATH"
+
+# Debian packages (each listed by the command it provides).
+need=()
+for pair in openssl:openssl ip:iproute2 nsenter:util-linux flock:util-linux python3:python3 \
+            clang:clang llc:llvm bpftool:bpftool pkg-config:pkg-config iptables:iptables \
+            iperf3:iperf3 nc:netcat-openbsd make:make g++:g++; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+for pair in /usr/include/bpf/libbpf.h:libbpf-dev /usr/include/libelf.h:libelf-dev /usr/include/zlib.h:zlib1g-dev; do
+  [ -e "${pair%%:*}" ] || need+=("${pair#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing Debian packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+command -v node >/dev/null || { log "Node.js 20 or newer is required"; exit 1; }
+command -v go >/dev/null || { log "Go 1.24 or newer is required to build the control plane"; exit 1; }
+
+# bpffs, where the agent pins its maps.
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+log "control-plane toolchain"
+bash cluster/toolchain/build.sh >/dev/null
