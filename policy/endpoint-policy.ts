@@ -1,0 +1,333 @@
+/**
+ * The per-endpoint policy computation: from the rules selecting an endpoint and the selector
+ * cache to exactly the map state the datapath needs, kept up to date incrementally.
+ *
+ * Model: every (rule element, peer selector) becomes a *template* carrying the key parts
+ * (protocol/port blocks, L7) and the deny flag. A template contributes, for each identity its
+ * selector currently selects, one *contribution* per key part. The entry of a key is a pure
+ * function of the contributions of that key's identity (deny wins, L7 merged, origins listed), so
+ * any change (a rule, an identity) only re-derives the entries of the identities it touched, and
+ * the result is the same as computing from scratch.
+ *
+ * Flow: `setRules()` swaps rule templates; selector-cache callbacks mark identities dirty;
+ * `flush()` re-derives dirty identities and returns the diff applied to `state`.
+ */
+import type { LabelSet } from '../identity/labels.ts';
+import { ReservedIdentity } from '../identity/numeric.ts';
+import type { Direction, L7Rules, PeerSelector, PolicyRule, RuleOrigin } from './api/model.ts';
+import { MapState, entryFingerprint } from './mapstate.ts';
+import {
+  type L7Redirect, type MapStateDiff, type MapStateRow, type PolicyEntry, type PolicyKey, formatOrigin, keyCovers, keyString,
+} from './mapstate-types.ts';
+import { type KeyPart, type NamedPort, type NamedPortResolver, keyParts } from './ports.ts';
+import type { SelectionListener, SelectorCache } from './selector-cache.ts';
+
+/** Policy enforcement mode (Helm `policyEnforcementMode`). */
+export type EnforcementMode = 'default' | 'always' | 'never';
+
+/** The endpoint whose map state is computed. */
+export interface EndpointInfo {
+  /** Endpoint id (agent-local). */
+  readonly id: number;
+  /** Its security identity. */
+  readonly identity: number;
+  /** Its full label set (used to decide which rules select it). */
+  readonly labels: LabelSet;
+  /** Its named container ports (resolve named ports on ingress). */
+  readonly namedPorts?: readonly NamedPort[];
+}
+
+/** Options of the computation. */
+export interface PolicyOptions {
+  readonly enforcementMode?: EnforcementMode;
+  /** Let the local host reach the endpoint (upstream `allow-localhost` auto/always). Default true. */
+  readonly allowLocalhost?: boolean;
+  /** Proxy port for a redirect; default: a fixed port per parser and direction. */
+  readonly proxyPortFor?: (parser: L7Rules['parser'], direction: Direction) => number;
+  /** Named ports of peers, for egress rules naming ports. */
+  readonly egressNamedPorts?: (name: string) => readonly NamedPort[];
+}
+
+/** Default proxy ports, until the proxy subsystem assigns real ones. */
+export function defaultProxyPort(parser: L7Rules['parser'], direction: Direction): number {
+  const base = { http: 15000, dns: 15053, kafka: 15090, l7proto: 15100 }[parser];
+  return base + (direction === 'egress' && parser !== 'dns' ? 1 : 0);
+}
+
+interface Template {
+  readonly ruleKey: string;
+  readonly selKey: string;
+  readonly direction: Direction;
+  readonly deny: boolean;
+  readonly origin: RuleOrigin;
+  readonly parts: readonly KeyPart[];
+  readonly sortKey: string;
+}
+
+/** What a template is made from: a selector (or one fixed identity) and its key parts. */
+interface TemplateSpec {
+  readonly target: PeerSelector | number;
+  readonly direction: Direction;
+  readonly deny: boolean;
+  readonly origin: RuleOrigin;
+  readonly parts: readonly KeyPart[];
+}
+
+interface Contribution {
+  readonly template: Template;
+  readonly key: PolicyKey;
+  readonly l7?: L7Rules;
+}
+
+const IMPLICIT = '#implicit';
+const FIXED = '#identity:';
+
+function implicitOrigin(name: string): RuleOrigin {
+  return { kind: 'Implicit', name, ruleIndex: -1 };
+}
+
+/** Identifies a rule: policy kind, namespace, name and rule index. */
+export function ruleKeyOf(rule: PolicyRule): string {
+  return formatOrigin({ ...rule.origin, path: undefined });
+}
+
+/** Whether each direction of an endpoint is enforced, given the rules selecting it. */
+export function enforcement(rules: readonly PolicyRule[], mode: EnforcementMode): Record<Direction, boolean> {
+  if (mode === 'never') return { ingress: false, egress: false };
+  if (mode === 'always') return { ingress: true, egress: true };
+  return {
+    ingress: rules.some((r) => r.defaultDeny.ingress),
+    egress: rules.some((r) => r.defaultDeny.egress),
+  };
+}
+
+/** The live policy of one endpoint. */
+export class EndpointPolicy {
+  /** The current map state (do not mutate; use the diffs). */
+  readonly state = new MapState();
+  readonly #cache: SelectorCache;
+  readonly #opts: PolicyOptions;
+  readonly #endpoint: EndpointInfo;
+  readonly #rules = new Map<string, PolicyRule>();
+  readonly #byRule = new Map<string, Template[]>();
+  readonly #bySel = new Map<string, Set<Template>>();
+  readonly #contrib = new Map<number, Map<string, Contribution[]>>();
+  readonly #dirty = new Set<number>();
+  readonly #listener: SelectionListener = (sel, added, removed) => this.#selectionChanged(sel, added, removed);
+
+  constructor(endpoint: EndpointInfo, cache: SelectorCache, options: PolicyOptions = {}) {
+    this.#endpoint = endpoint;
+    this.#cache = cache;
+    this.#opts = options;
+  }
+
+  /** The endpoint this policy is for. */
+  get endpoint(): EndpointInfo {
+    return this.#endpoint;
+  }
+
+  /**
+   * Replaces the set of rules selecting the endpoint; returns the resulting diff. Rules are
+   * compared by object identity per rule key, so only changed rules are re-derived. New
+   * templates are registered before old ones are dropped, so shared selectors stay cached.
+   */
+  setRules(rules: readonly PolicyRule[]): MapStateDiff {
+    const next = new Map(rules.map((r) => [ruleKeyOf(r), r]));
+    const stale: Template[] = [];
+    for (const [key, rule] of this.#rules) {
+      if (next.get(key) !== rule) stale.push(...this.#takeGroup(key));
+    }
+    const fresh = [...next].filter(([key, rule]) => this.#rules.get(key) !== rule);
+    this.#rules.clear();
+    for (const [k, r] of next) this.#rules.set(k, r);
+    for (const [key, rule] of fresh) this.#addGroup(key, this.#templatesOf(rule));
+    stale.push(...this.#takeGroup(IMPLICIT));
+    this.#addGroup(IMPLICIT, this.#implicitTemplates());
+    this.#dropTemplates(stale);
+    return this.flush();
+  }
+
+  /** Re-derives the entries of identities touched since the last flush; returns the diff. */
+  flush(): MapStateDiff {
+    const added: MapStateRow[] = [];
+    const changed: MapStateRow[] = [];
+    const removed: MapStateRow[] = [];
+    for (const id of [...this.#dirty].sort((a, b) => a - b)) {
+      const next = this.#derive(id);
+      for (const direction of ['ingress', 'egress'] as const) {
+        for (const old of this.state.rowsFor(direction, id)) {
+          if (!next.has(keyString(old.key))) removed.push(this.state.delete(old.key)!);
+        }
+      }
+      for (const row of next.values()) {
+        const old = this.state.get(row.key);
+        if (!old) added.push(row);
+        else if (entryFingerprint(old) !== entryFingerprint(row.entry)) changed.push(row);
+        else continue;
+        this.state.set(row.key, row.entry);
+      }
+    }
+    this.#dirty.clear();
+    return { added, changed, removed };
+  }
+
+  /** Unregisters from the selector cache. */
+  dispose(): void {
+    for (const key of [...this.#byRule.keys()]) this.#dropTemplates(this.#takeGroup(key));
+    this.#dirty.clear();
+  }
+
+  #templatesOf(rule: PolicyRule): TemplateSpec[] {
+    const resolve: NamedPortResolver = (name, direction) =>
+      direction === 'ingress'
+        ? (this.#endpoint.namedPorts ?? []).filter((p) => p.name === name)
+        : (this.#opts.egressNamedPorts?.(name) ?? []);
+    return rule.peerRules.flatMap((pr) => {
+      const parts = keyParts(pr.portRules, pr.direction, resolve);
+      return pr.peers.map((target) => ({ target, direction: pr.direction, deny: pr.deny, origin: pr.origin, parts }));
+    });
+  }
+
+  #implicitTemplates(): TemplateSpec[] {
+    const enforced = enforcement([...this.#rules.values()], this.#opts.enforcementMode ?? 'default');
+    const parts: KeyPart[] = [{ protocol: 0, port: 0, portPrefixLen: 0 }];
+    const out: TemplateSpec[] = [];
+    for (const direction of ['ingress', 'egress'] as const) {
+      if (enforced[direction]) continue;
+      const origin = implicitOrigin(`${direction}-enforcement-disabled`);
+      out.push({ target: { kind: 'wildcard' }, direction, deny: false, origin, parts });
+    }
+    if (this.#opts.allowLocalhost ?? true) {
+      out.push({ target: ReservedIdentity.host, direction: 'ingress', deny: false, origin: implicitOrigin('allow-localhost'), parts });
+    }
+    return out;
+  }
+
+  #addGroup(ruleKey: string, specs: readonly TemplateSpec[]): void {
+    const stored: Template[] = [];
+    for (const spec of specs) {
+      const reg = typeof spec.target === 'number'
+        ? { key: `${FIXED}${spec.target}`, selections: [spec.target] }
+        : this.#cache.addSelector(spec.target, this.#listener);
+      const t: Template = {
+        ruleKey, selKey: reg.key, direction: spec.direction, deny: spec.deny, origin: spec.origin, parts: spec.parts,
+        sortKey: formatOrigin(spec.origin),
+      };
+      stored.push(t);
+      let set = this.#bySel.get(t.selKey);
+      if (!set) this.#bySel.set(t.selKey, (set = new Set()));
+      set.add(t);
+      for (const id of reg.selections) this.#contribute(t, id);
+    }
+    this.#byRule.set(ruleKey, stored);
+  }
+
+  #takeGroup(ruleKey: string): Template[] {
+    const templates = this.#byRule.get(ruleKey) ?? [];
+    this.#byRule.delete(ruleKey);
+    return templates;
+  }
+
+  #dropTemplates(templates: readonly Template[]): void {
+    for (const t of templates) {
+      const fixed = t.selKey.startsWith(FIXED);
+      const selections = fixed ? [Number(t.selKey.slice(FIXED.length))] : this.#cache.selections(t.selKey);
+      for (const id of selections) this.#withdraw(t, id);
+      const set = this.#bySel.get(t.selKey);
+      set?.delete(t);
+      if (set?.size === 0) this.#bySel.delete(t.selKey);
+      if (!fixed) this.#cache.removeSelector(t.selKey, this.#listener);
+    }
+  }
+
+  #selectionChanged(selKey: string, added: readonly number[], removed: readonly number[]): void {
+    for (const t of this.#bySel.get(selKey) ?? []) {
+      for (const id of removed) this.#withdraw(t, id);
+      for (const id of added) this.#contribute(t, id);
+    }
+  }
+
+  #contribute(t: Template, identity: number): void {
+    let byKey = this.#contrib.get(identity);
+    if (!byKey) this.#contrib.set(identity, (byKey = new Map()));
+    for (const part of t.parts) {
+      const key: PolicyKey = {
+        direction: t.direction, identity, protocol: part.protocol, port: part.port, portPrefixLen: part.portPrefixLen,
+      };
+      const ks = keyString(key);
+      const list = byKey.get(ks);
+      const c: Contribution = part.l7 ? { template: t, key, l7: part.l7 } : { template: t, key };
+      if (list) list.push(c);
+      else byKey.set(ks, [c]);
+    }
+    this.#dirty.add(identity);
+  }
+
+  #withdraw(t: Template, identity: number): void {
+    const byKey = this.#contrib.get(identity);
+    if (!byKey) return;
+    for (const [ks, list] of byKey) {
+      const kept = list.filter((c) => c.template !== t);
+      if (kept.length === list.length) continue;
+      if (kept.length === 0) byKey.delete(ks);
+      else byKey.set(ks, kept);
+    }
+    if (byKey.size === 0) this.#contrib.delete(identity);
+    this.#dirty.add(identity);
+  }
+
+  /** Entries of one identity, from its contributions alone. */
+  #derive(identity: number): Map<string, MapStateRow> {
+    const out = new Map<string, MapStateRow>();
+    const byKey = this.#contrib.get(identity);
+    if (!byKey) return out;
+    const denies: MapStateRow[] = [];
+    for (const [ks, list] of byKey) {
+      const row = { key: list[0]!.key, entry: this.#merge(list) };
+      out.set(ks, row);
+      if (row.entry.deny) denies.push(row);
+    }
+    if (denies.length === 0) return out;
+    for (const [ks, row] of out) {
+      if (row.entry.deny) continue;
+      const cover = denies.filter((d) => keyCovers(d.key, row.key));
+      if (cover.length > 0) {
+        out.set(ks, { key: row.key, entry: { deny: true, proxyPort: 0, derivedFrom: uniqueOrigins(cover.flatMap((d) => d.entry.derivedFrom)) } });
+      }
+    }
+    return out;
+  }
+
+  #merge(list: readonly Contribution[]): PolicyEntry {
+    const sorted = [...list].sort((a, b) => compareContributions(a, b));
+    const deny = sorted.filter((c) => c.template.deny);
+    if (deny.length > 0) return { deny: true, proxyPort: 0, derivedFrom: uniqueOrigins(deny.map((c) => c.template.origin)) };
+    const derivedFrom = uniqueOrigins(sorted.map((c) => c.template.origin));
+    const l7 = sorted.filter((c) => c.l7 !== undefined);
+    if (l7.length === 0) return { deny: false, proxyPort: 0, derivedFrom };
+    const parser = l7[0]!.l7!.parser;
+    const rules = uniqueRules(l7.filter((c) => c.l7!.parser === parser).map((c) => c.l7!));
+    const redirect: L7Redirect = { parser, rules, allowAll: sorted.some((c) => c.l7 === undefined) };
+    const proxyPort = (this.#opts.proxyPortFor ?? defaultProxyPort)(parser, sorted[0]!.key.direction);
+    return { deny: false, proxyPort, redirect, derivedFrom };
+  }
+}
+
+function compareContributions(a: Contribution, b: Contribution): number {
+  if (a.template.sortKey !== b.template.sortKey) return a.template.sortKey < b.template.sortKey ? -1 : 1;
+  const la = a.l7 ? JSON.stringify(a.l7) : '';
+  const lb = b.l7 ? JSON.stringify(b.l7) : '';
+  return la < lb ? -1 : la > lb ? 1 : 0;
+}
+
+function uniqueOrigins(origins: readonly RuleOrigin[]): RuleOrigin[] {
+  const seen = new Map<string, RuleOrigin>();
+  for (const o of origins) seen.set(formatOrigin(o), o);
+  return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o);
+}
+
+function uniqueRules(rules: readonly L7Rules[]): L7Rules[] {
+  const seen = new Map<string, L7Rules>();
+  for (const r of rules) seen.set(JSON.stringify(r), r);
+  return [...seen.values()];
+}
