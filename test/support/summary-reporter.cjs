@@ -1,8 +1,9 @@
 // Mocha reporter: mocha's spec output, then one plain closing line "N passed, N failed, N skipped"
 // that CI reads to count what ran.
 'use strict';
-const Spec = require('mocha/lib/reporters/spec');
-const { EVENT_RUN_END } = require('mocha/lib/runner').constants;
+const mocha = require('mocha');
+const Spec = mocha.reporters.Spec;
+const { EVENT_RUN_END } = mocha.Runner.constants;
 
 class SummaryReporter extends Spec {
   constructor(runner, options) {
