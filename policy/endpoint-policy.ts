@@ -3,11 +3,11 @@
  * cache to exactly the map state the datapath needs, kept up to date incrementally.
  *
  * Model: every (rule element, peer selector) becomes a *template* carrying the key parts
- * (protocol/port blocks, L7) and the deny flag. A template contributes, for each identity its
- * selector currently selects, one *contribution* per key part. The entry of a key is a pure
- * function of the contributions of that key's identity (deny wins, L7 merged, origins listed), so
- * any change (a rule, an identity) only re-derives the entries of the identities it touched, and
- * the result is the same as computing from scratch.
+ * (protocol/port blocks, L7) and the deny flag. The entries of one remote identity are a pure
+ * function of the templates whose selector currently selects it (deny wins, L7 merged, origins
+ * listed), so a change (a rule, an identity) only re-derives the identities it touched, and the
+ * result is the same as computing from scratch. Which templates select an identity is read from
+ * the selector cache's sorted selections, so nothing per identity is stored here.
  *
  * Flow: `setRules()` swaps rule templates; selector-cache callbacks mark identities dirty;
  * `flush()` re-derives dirty identities and returns the diff applied to `state`.
@@ -15,9 +15,9 @@
 import type { LabelSet } from '../identity/labels.ts';
 import { ReservedIdentity } from '../identity/numeric.ts';
 import type { Direction, L7Rules, PeerSelector, PolicyRule, RuleOrigin } from './api/model.ts';
-import { MapState, entryFingerprint } from './mapstate.ts';
+import { MapState, entriesEqual } from './mapstate.ts';
 import {
-  type L7Redirect, type MapStateDiff, type MapStateRow, type PolicyEntry, type PolicyKey, formatOrigin, keyCovers, keyString,
+  type L7Redirect, type MapStateDiff, type MapStateRow, type PolicyEntry, type PolicyKey, encodeKey, formatOrigin, keyCovers,
 } from './mapstate-types.ts';
 import { type KeyPart, type NamedPort, type NamedPortResolver, keyParts } from './ports.ts';
 import type { SelectionListener, SelectorCache } from './selector-cache.ts';
@@ -55,6 +55,7 @@ export function defaultProxyPort(parser: L7Rules['parser'], direction: Direction
 }
 
 interface Template {
+  readonly id: number;
   readonly ruleKey: string;
   readonly selKey: string;
   readonly direction: Direction;
@@ -62,6 +63,8 @@ interface Template {
   readonly origin: RuleOrigin;
   readonly parts: readonly KeyPart[];
   readonly sortKey: string;
+  /** Entries for a key only this template's part `i` produces, built on first use. */
+  readonly single: (PolicyEntry | undefined)[];
 }
 
 /** What a template is made from: a selector (or one fixed identity) and its key parts. */
@@ -73,14 +76,15 @@ interface TemplateSpec {
   readonly parts: readonly KeyPart[];
 }
 
+/** One template part producing a key. */
 interface Contribution {
   readonly template: Template;
-  readonly key: PolicyKey;
-  readonly l7?: L7Rules;
+  readonly part: number;
 }
 
 const IMPLICIT = '#implicit';
 const FIXED = '#identity:';
+let nextTemplateId = 1;
 
 function implicitOrigin(name: string): RuleOrigin {
   return { kind: 'Implicit', name, ruleIndex: -1 };
@@ -111,7 +115,7 @@ export class EndpointPolicy {
   readonly #rules = new Map<string, PolicyRule>();
   readonly #byRule = new Map<string, Template[]>();
   readonly #bySel = new Map<string, Set<Template>>();
-  readonly #contrib = new Map<number, Map<string, Contribution[]>>();
+  readonly #merged = new Map<string, PolicyEntry>();
   readonly #dirty = new Set<number>();
   readonly #listener: SelectionListener = (sel, added, removed) => this.#selectionChanged(sel, added, removed);
 
@@ -144,6 +148,7 @@ export class EndpointPolicy {
     stale.push(...this.#takeGroup(IMPLICIT));
     this.#addGroup(IMPLICIT, this.#implicitTemplates());
     this.#dropTemplates(stale);
+    if (stale.length > 0) this.#merged.clear();
     return this.flush();
   }
 
@@ -152,22 +157,23 @@ export class EndpointPolicy {
     const added: MapStateRow[] = [];
     const changed: MapStateRow[] = [];
     const removed: MapStateRow[] = [];
-    for (const id of [...this.#dirty].sort((a, b) => a - b)) {
+    const dirty = [...this.#dirty].sort((a, b) => a - b);
+    this.#dirty.clear();
+    for (const id of dirty) {
       const next = this.#derive(id);
       for (const direction of ['ingress', 'egress'] as const) {
         for (const old of this.state.rowsFor(direction, id)) {
-          if (!next.has(keyString(old.key))) removed.push(this.state.delete(old.key)!);
+          if (!next.has(encodeKey(old.key))) removed.push(this.state.delete(old.key)!);
         }
       }
       for (const row of next.values()) {
         const old = this.state.get(row.key);
         if (!old) added.push(row);
-        else if (entryFingerprint(old) !== entryFingerprint(row.entry)) changed.push(row);
+        else if (!entriesEqual(old, row.entry)) changed.push(row);
         else continue;
         this.state.set(row.key, row.entry);
       }
     }
-    this.#dirty.clear();
     return { added, changed, removed };
   }
 
@@ -203,6 +209,10 @@ export class EndpointPolicy {
     return out;
   }
 
+  #selectionsOf(selKey: string): readonly number[] {
+    return selKey.startsWith(FIXED) ? [Number(selKey.slice(FIXED.length))] : this.#cache.selections(selKey);
+  }
+
   #addGroup(ruleKey: string, specs: readonly TemplateSpec[]): void {
     const stored: Template[] = [];
     for (const spec of specs) {
@@ -210,14 +220,14 @@ export class EndpointPolicy {
         ? { key: `${FIXED}${spec.target}`, selections: [spec.target] }
         : this.#cache.addSelector(spec.target, this.#listener);
       const t: Template = {
-        ruleKey, selKey: reg.key, direction: spec.direction, deny: spec.deny, origin: spec.origin, parts: spec.parts,
-        sortKey: formatOrigin(spec.origin),
+        id: nextTemplateId++, ruleKey, selKey: reg.key, direction: spec.direction, deny: spec.deny, origin: spec.origin,
+        parts: spec.parts, sortKey: formatOrigin(spec.origin), single: [],
       };
       stored.push(t);
       let set = this.#bySel.get(t.selKey);
       if (!set) this.#bySel.set(t.selKey, (set = new Set()));
       set.add(t);
-      for (const id of reg.selections) this.#contribute(t, id);
+      for (const id of reg.selections) this.#dirty.add(id);
     }
     this.#byRule.set(ruleKey, stored);
   }
@@ -230,91 +240,96 @@ export class EndpointPolicy {
 
   #dropTemplates(templates: readonly Template[]): void {
     for (const t of templates) {
-      const fixed = t.selKey.startsWith(FIXED);
-      const selections = fixed ? [Number(t.selKey.slice(FIXED.length))] : this.#cache.selections(t.selKey);
-      for (const id of selections) this.#withdraw(t, id);
+      for (const id of this.#selectionsOf(t.selKey)) this.#dirty.add(id);
       const set = this.#bySel.get(t.selKey);
       set?.delete(t);
       if (set?.size === 0) this.#bySel.delete(t.selKey);
-      if (!fixed) this.#cache.removeSelector(t.selKey, this.#listener);
+      if (!t.selKey.startsWith(FIXED)) this.#cache.removeSelector(t.selKey, this.#listener);
     }
   }
 
   #selectionChanged(selKey: string, added: readonly number[], removed: readonly number[]): void {
-    for (const t of this.#bySel.get(selKey) ?? []) {
-      for (const id of removed) this.#withdraw(t, id);
-      for (const id of added) this.#contribute(t, id);
-    }
+    if (!this.#bySel.has(selKey)) return;
+    for (const id of removed) this.#dirty.add(id);
+    for (const id of added) this.#dirty.add(id);
   }
 
-  #contribute(t: Template, identity: number): void {
-    let byKey = this.#contrib.get(identity);
-    if (!byKey) this.#contrib.set(identity, (byKey = new Map()));
-    for (const part of t.parts) {
-      const key: PolicyKey = {
-        direction: t.direction, identity, protocol: part.protocol, port: part.port, portPrefixLen: part.portPrefixLen,
-      };
-      const ks = keyString(key);
-      const list = byKey.get(ks);
-      const c: Contribution = part.l7 ? { template: t, key, l7: part.l7 } : { template: t, key };
-      if (list) list.push(c);
-      else byKey.set(ks, [c]);
+  /** Entries of one identity, from the templates selecting it alone. */
+  #derive(identity: number): Map<number, MapStateRow> {
+    const byKey = new Map<number, { key: PolicyKey; list: Contribution[] }>();
+    for (const [selKey, templates] of this.#bySel) {
+      if (!sortedHas(this.#selectionsOf(selKey), identity)) continue;
+      for (const t of templates) {
+        t.parts.forEach((part, i) => {
+          const key: PolicyKey = { direction: t.direction, identity, protocol: part.protocol, port: part.port, portPrefixLen: part.portPrefixLen };
+          const code = encodeKey(key);
+          const slot = byKey.get(code);
+          if (slot) slot.list.push({ template: t, part: i });
+          else byKey.set(code, { key, list: [{ template: t, part: i }] });
+        });
+      }
     }
-    this.#dirty.add(identity);
-  }
-
-  #withdraw(t: Template, identity: number): void {
-    const byKey = this.#contrib.get(identity);
-    if (!byKey) return;
-    for (const [ks, list] of byKey) {
-      const kept = list.filter((c) => c.template !== t);
-      if (kept.length === list.length) continue;
-      if (kept.length === 0) byKey.delete(ks);
-      else byKey.set(ks, kept);
-    }
-    if (byKey.size === 0) this.#contrib.delete(identity);
-    this.#dirty.add(identity);
-  }
-
-  /** Entries of one identity, from its contributions alone. */
-  #derive(identity: number): Map<string, MapStateRow> {
-    const out = new Map<string, MapStateRow>();
-    const byKey = this.#contrib.get(identity);
-    if (!byKey) return out;
+    const out = new Map<number, MapStateRow>();
     const denies: MapStateRow[] = [];
-    for (const [ks, list] of byKey) {
-      const row = { key: list[0]!.key, entry: this.#merge(list) };
-      out.set(ks, row);
+    for (const [code, { key, list }] of byKey) {
+      const row = { key, entry: this.#entryFor(list) };
+      out.set(code, row);
       if (row.entry.deny) denies.push(row);
     }
     if (denies.length === 0) return out;
-    for (const [ks, row] of out) {
+    for (const [code, row] of out) {
       if (row.entry.deny) continue;
       const cover = denies.filter((d) => keyCovers(d.key, row.key));
       if (cover.length > 0) {
-        out.set(ks, { key: row.key, entry: { deny: true, proxyPort: 0, derivedFrom: uniqueOrigins(cover.flatMap((d) => d.entry.derivedFrom)) } });
+        out.set(code, { key: row.key, entry: { deny: true, proxyPort: 0, derivedFrom: uniqueOrigins(cover.flatMap((d) => d.entry.derivedFrom)) } });
       }
     }
     return out;
   }
 
+  /** The (shared) entry for a set of contributions. */
+  #entryFor(list: readonly Contribution[]): PolicyEntry {
+    if (list.length === 1) {
+      const { template: t, part } = list[0]!;
+      return (t.single[part] ??= this.#merge(list));
+    }
+    const sig = list.map((c) => `${c.template.id}.${c.part}`).sort().join(',');
+    let e = this.#merged.get(sig);
+    if (!e) this.#merged.set(sig, (e = this.#merge(list)));
+    return e;
+  }
+
   #merge(list: readonly Contribution[]): PolicyEntry {
-    const sorted = [...list].sort((a, b) => compareContributions(a, b));
-    const deny = sorted.filter((c) => c.template.deny);
-    if (deny.length > 0) return { deny: true, proxyPort: 0, derivedFrom: uniqueOrigins(deny.map((c) => c.template.origin)) };
-    const derivedFrom = uniqueOrigins(sorted.map((c) => c.template.origin));
-    const l7 = sorted.filter((c) => c.l7 !== undefined);
+    const items = list.map((c) => ({ t: c.template, l7: c.template.parts[c.part]!.l7 }));
+    items.sort((a, b) => compareItems(a, b));
+    const deny = items.filter((c) => c.t.deny);
+    if (deny.length > 0) return { deny: true, proxyPort: 0, derivedFrom: uniqueOrigins(deny.map((c) => c.t.origin)) };
+    const derivedFrom = uniqueOrigins(items.map((c) => c.t.origin));
+    const l7 = items.filter((c) => c.l7 !== undefined);
     if (l7.length === 0) return { deny: false, proxyPort: 0, derivedFrom };
     const parser = l7[0]!.l7!.parser;
     const rules = uniqueRules(l7.filter((c) => c.l7!.parser === parser).map((c) => c.l7!));
-    const redirect: L7Redirect = { parser, rules, allowAll: sorted.some((c) => c.l7 === undefined) };
-    const proxyPort = (this.#opts.proxyPortFor ?? defaultProxyPort)(parser, sorted[0]!.key.direction);
+    const redirect: L7Redirect = { parser, rules, allowAll: items.some((c) => c.l7 === undefined) };
+    const proxyPort = (this.#opts.proxyPortFor ?? defaultProxyPort)(parser, items[0]!.t.direction);
     return { deny: false, proxyPort, redirect, derivedFrom };
   }
 }
 
-function compareContributions(a: Contribution, b: Contribution): number {
-  if (a.template.sortKey !== b.template.sortKey) return a.template.sortKey < b.template.sortKey ? -1 : 1;
+function sortedHas(arr: readonly number[], v: number): boolean {
+  let lo = 0;
+  let hi = arr.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const m = arr[mid]!;
+    if (m === v) return true;
+    if (m < v) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+function compareItems(a: { t: Template; l7?: L7Rules }, b: { t: Template; l7?: L7Rules }): number {
+  if (a.t.sortKey !== b.t.sortKey) return a.t.sortKey < b.t.sortKey ? -1 : 1;
   const la = a.l7 ? JSON.stringify(a.l7) : '';
   const lb = b.l7 ? JSON.stringify(b.l7) : '';
   return la < lb ? -1 : la > lb ? 1 : 0;

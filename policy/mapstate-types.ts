@@ -128,3 +128,29 @@ export function formatRow(r: MapStateRow): string {
   const verdict = r.entry.deny ? 'deny' : r.entry.proxyPort ? `redirect:${r.entry.proxyPort}` : 'allow';
   return `${k.direction} id=${k.identity} proto=${k.protocol || '*'} port=${port} ${verdict} <- ${r.entry.derivedFrom.map(formatOrigin).join(', ')}`;
 }
+
+const PROTOCOL_INDEX = new Map<number, number>([[0, 0], [1, 1], [6, 2], [17, 3], [58, 4], [132, 5]]);
+const PROTOCOL_BY_INDEX = [0, 1, 6, 17, 58, 132];
+
+/**
+ * Packs a key into one safe integer (identity 26 bits, direction 1, protocol index 3, port 16,
+ * prefix length 5), a cheap Map key. Only the protocols policies produce are encodable.
+ */
+export function encodeKey(k: PolicyKey): number {
+  const p = PROTOCOL_INDEX.get(k.protocol);
+  if (p === undefined) throw new Error(`policy key: unsupported protocol ${k.protocol}`);
+  return ((((k.identity * 2 + (k.direction === 'egress' ? 1 : 0)) * 8 + p) * 65536 + k.port) * 32) + k.portPrefixLen;
+}
+
+/** Inverse of {@link encodeKey}. */
+export function decodeKey(code: number): PolicyKey {
+  const portPrefixLen = code % 32;
+  let rest = (code - portPrefixLen) / 32;
+  const port = rest % 65536;
+  rest = (rest - port) / 65536;
+  const p = rest % 8;
+  rest = (rest - p) / 8;
+  const dir = rest % 2;
+  const identity = (rest - dir) / 2;
+  return { direction: dir === 1 ? 'egress' : 'ingress', identity, protocol: PROTOCOL_BY_INDEX[p]!, port, portPrefixLen };
+}

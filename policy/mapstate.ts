@@ -1,19 +1,36 @@
 /**
  * MapState: the per-endpoint policy map as a keyed collection, with an index for lookups and
- * diffs between states.
+ * diffs between states. Keys are stored packed (see `encodeKey`); entries are often shared
+ * between keys, so never mutate one.
  */
 import type { Direction } from './api/model.ts';
-import { type MapStateDiff, type MapStateRow, type PolicyEntry, type PolicyKey, keyString } from './mapstate-types.ts';
+import {
+  type MapStateDiff, type MapStateRow, type PolicyEntry, type PolicyKey, decodeKey, encodeKey,
+} from './mapstate-types.ts';
 
-/** Canonical text of an entry, for equality. */
+const fingerprints = new WeakMap<PolicyEntry, string>();
+
+/** Canonical text of an entry, for equality (cached per entry object). */
 export function entryFingerprint(e: PolicyEntry): string {
-  return JSON.stringify([e.deny, e.proxyPort, e.redirect ?? null, e.derivedFrom]);
+  let f = fingerprints.get(e);
+  if (f === undefined) {
+    f = JSON.stringify([e.deny, e.proxyPort, e.redirect ?? null, e.derivedFrom]);
+    fingerprints.set(e, f);
+  }
+  return f;
 }
+
+/** True when two entries are equal. */
+export function entriesEqual(a: PolicyEntry, b: PolicyEntry): boolean {
+  return a === b || entryFingerprint(a) === entryFingerprint(b);
+}
+
+const indexKey = (direction: Direction, identity: number) => identity * 2 + (direction === 'egress' ? 1 : 0);
 
 /** A mutable policy map state. */
 export class MapState {
-  readonly #rows = new Map<string, MapStateRow>();
-  readonly #byIdentity = new Map<string, Set<string>>();
+  readonly #entries = new Map<number, PolicyEntry>();
+  readonly #byIdentity = new Map<number, Set<number>>();
 
   /** Builds a state from rows. */
   static of(rows: Iterable<MapStateRow>): MapState {
@@ -24,46 +41,46 @@ export class MapState {
 
   /** Number of entries. */
   get size(): number {
-    return this.#rows.size;
+    return this.#entries.size;
   }
 
   /** The entry for `key`, if any. */
   get(key: PolicyKey): PolicyEntry | undefined {
-    return this.#rows.get(keyString(key))?.entry;
+    return this.#entries.get(encodeKey(key));
   }
 
   /** Sets an entry. */
   set(key: PolicyKey, entry: PolicyEntry): void {
-    const ks = keyString(key);
-    this.#rows.set(ks, { key, entry });
-    const ik = `${key.direction}/${key.identity}`;
+    const code = encodeKey(key);
+    this.#entries.set(code, entry);
+    const ik = indexKey(key.direction, key.identity);
     let set = this.#byIdentity.get(ik);
     if (!set) this.#byIdentity.set(ik, (set = new Set()));
-    set.add(ks);
+    set.add(code);
   }
 
   /** Removes an entry; returns the removed row. */
   delete(key: PolicyKey): MapStateRow | undefined {
-    const ks = keyString(key);
-    const row = this.#rows.get(ks);
-    if (!row) return undefined;
-    this.#rows.delete(ks);
-    const ik = `${key.direction}/${key.identity}`;
+    const code = encodeKey(key);
+    const entry = this.#entries.get(code);
+    if (!entry) return undefined;
+    this.#entries.delete(code);
+    const ik = indexKey(key.direction, key.identity);
     const set = this.#byIdentity.get(ik);
-    set?.delete(ks);
+    set?.delete(code);
     if (set?.size === 0) this.#byIdentity.delete(ik);
-    return row;
+    return { key, entry };
   }
 
   /** Rows keyed by one direction and remote identity. */
   rowsFor(direction: Direction, identity: number): MapStateRow[] {
-    const set = this.#byIdentity.get(`${direction}/${identity}`);
-    return set ? [...set].map((k) => this.#rows.get(k)!) : [];
+    const set = this.#byIdentity.get(indexKey(direction, identity));
+    return set ? [...set].map((c) => ({ key: decodeKey(c), entry: this.#entries.get(c)! })) : [];
   }
 
-  /** All rows, sorted by key text (stable output). */
+  /** All rows, sorted by packed key (identity, direction, protocol, port). */
   rows(): MapStateRow[] {
-    return [...this.#rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+    return [...this.#entries.keys()].sort((a, b) => a - b).map((c) => ({ key: decodeKey(c), entry: this.#entries.get(c)! }));
   }
 
   /** Applies a diff in datapath order (adds and changes, then removes). */
@@ -81,7 +98,7 @@ export function diffMapStates(from: MapState, to: MapState): MapStateDiff {
   for (const r of to.rows()) {
     const old = from.get(r.key);
     if (!old) added.push(r);
-    else if (entryFingerprint(old) !== entryFingerprint(r.entry)) changed.push(r);
+    else if (!entriesEqual(old, r.entry)) changed.push(r);
   }
   for (const r of from.rows()) if (!to.get(r.key)) removed.push(r);
   return { added, changed, removed };
