@@ -15,9 +15,10 @@
 import type { LabelSet } from '../identity/labels.ts';
 import { ReservedIdentity } from '../identity/numeric.ts';
 import type { Direction, L7Rules, PeerSelector, PolicyRule, RuleOrigin } from './api/model.ts';
-import { MapState, entriesEqual } from './mapstate.ts';
+import { MapState, entriesEqual, packedRow } from './mapstate.ts';
 import {
-  type L7Redirect, type MapStateDiff, type MapStateRow, type PolicyEntry, type PolicyKey, encodeKey, formatOrigin, keyCovers,
+  type L7Redirect, type MapStateDiff, type MapStateRow, type PolicyEntry, type PolicyKey, decodeParts, formatOrigin,
+  identityIndex, keyCovers, subKey,
 } from './mapstate-types.ts';
 import { type KeyPart, type NamedPort, type NamedPortResolver, keyParts } from './ports.ts';
 import type { SelectionListener, SelectorCache } from './selector-cache.ts';
@@ -62,6 +63,8 @@ interface Template {
   readonly deny: boolean;
   readonly origin: RuleOrigin;
   readonly parts: readonly KeyPart[];
+  /** `subKey` of each part (the protocol/port half of the packed key). */
+  readonly partSubs: readonly number[];
   readonly sortKey: string;
   /** Entries for a key only this template's part `i` produces, built on first use. */
   readonly single: (PolicyEntry | undefined)[];
@@ -117,6 +120,7 @@ export class EndpointPolicy {
   readonly #bySel = new Map<string, Set<Template>>();
   readonly #merged = new Map<string, PolicyEntry>();
   readonly #dirty = new Set<number>();
+  readonly #scratch = new Map<number, PolicyEntry>();
   readonly #listener: SelectionListener = (sel, added, removed) => this.#selectionChanged(sel, added, removed);
 
   constructor(endpoint: EndpointInfo, cache: SelectorCache, options: PolicyOptions = {}) {
@@ -154,27 +158,55 @@ export class EndpointPolicy {
 
   /** Re-derives the entries of identities touched since the last flush; returns the diff. */
   flush(): MapStateDiff {
-    const added: MapStateRow[] = [];
-    const changed: MapStateRow[] = [];
-    const removed: MapStateRow[] = [];
+    const diff = { added: [] as MapStateRow[], changed: [] as MapStateRow[], removed: [] as MapStateRow[] };
     const dirty = [...this.#dirty].sort((a, b) => a - b);
     this.#dirty.clear();
+    const selecting = this.#templatesSelecting(dirty);
     for (const id of dirty) {
-      const next = this.#derive(id);
+      const templates = selecting.get(id) ?? [];
       for (const direction of ['ingress', 'egress'] as const) {
-        for (const old of this.state.rowsFor(direction, id)) {
-          if (!next.has(encodeKey(old.key))) removed.push(this.state.delete(old.key)!);
-        }
-      }
-      for (const row of next.values()) {
-        const old = this.state.get(row.key);
-        if (!old) added.push(row);
-        else if (!entriesEqual(old, row.entry)) changed.push(row);
-        else continue;
-        this.state.set(row.key, row.entry);
+        this.#sync(identityIndex(direction, id), this.#derive(templates.filter((t) => t.direction === direction)), diff);
       }
     }
-    return { added, changed, removed };
+    return diff;
+  }
+
+  /** Makes the state's slot `index` equal `next`, recording the changes. */
+  #sync(index: number, next: Map<number, PolicyEntry>, diff: { added: MapStateRow[]; changed: MapStateRow[]; removed: MapStateRow[] }): void {
+    for (const sub of this.state.subsOf(index)) {
+      if (!next.has(sub)) diff.removed.push(packedRow(index, sub, this.state.deletePacked(index, sub)!));
+    }
+    for (const [sub, entry] of next) {
+      const old = this.state.getPacked(index, sub);
+      if (old !== undefined && entriesEqual(old, entry)) continue;
+      (old === undefined ? diff.added : diff.changed).push(packedRow(index, sub, entry));
+      this.state.setPacked(index, sub, entry);
+    }
+  }
+
+  /**
+   * The templates selecting each of `ids`. Few ids: look each up in every selector's sorted
+   * selection; many ids: walk the selections once.
+   */
+  #templatesSelecting(ids: readonly number[]): Map<number, Template[]> {
+    const out = new Map<number, Template[]>();
+    const push = (id: number, templates: Iterable<Template>) => {
+      const list = out.get(id);
+      if (list) list.push(...templates);
+      else out.set(id, [...templates]);
+    };
+    if (ids.length <= 32) {
+      for (const [selKey, templates] of this.#bySel) {
+        const sel = this.#selectionsOf(selKey);
+        for (const id of ids) if (sortedHas(sel, id)) push(id, templates);
+      }
+      return out;
+    }
+    const wanted = new Set(ids);
+    for (const [selKey, templates] of this.#bySel) {
+      for (const id of this.#selectionsOf(selKey)) if (wanted.has(id)) push(id, templates);
+    }
+    return out;
   }
 
   /** Unregisters from the selector cache. */
@@ -222,6 +254,7 @@ export class EndpointPolicy {
       const t: Template = {
         id: nextTemplateId++, ruleKey, selKey: reg.key, direction: spec.direction, deny: spec.deny, origin: spec.origin,
         parts: spec.parts, sortKey: formatOrigin(spec.origin), single: [],
+        partSubs: spec.parts.map((p) => subKey(p.protocol, p.port, p.portPrefixLen)),
       };
       stored.push(t);
       let set = this.#bySel.get(t.selKey);
@@ -254,34 +287,46 @@ export class EndpointPolicy {
     for (const id of added) this.#dirty.add(id);
   }
 
-  /** Entries of one identity, from the templates selecting it alone. */
-  #derive(identity: number): Map<number, MapStateRow> {
-    const byKey = new Map<number, { key: PolicyKey; list: Contribution[] }>();
-    for (const [selKey, templates] of this.#bySel) {
-      if (!sortedHas(this.#selectionsOf(selKey), identity)) continue;
-      for (const t of templates) {
-        t.parts.forEach((part, i) => {
-          const key: PolicyKey = { direction: t.direction, identity, protocol: part.protocol, port: part.port, portPrefixLen: part.portPrefixLen };
-          const code = encodeKey(key);
-          const slot = byKey.get(code);
-          if (slot) slot.list.push({ template: t, part: i });
-          else byKey.set(code, { key, list: [{ template: t, part: i }] });
-        });
+  /**
+   * Entries (by sub-key) of one identity and direction, from the templates of that direction
+   * selecting it alone. The returned map is reused by the next call.
+   */
+  #derive(templates: readonly Template[]): Map<number, PolicyEntry> {
+    const out = this.#scratch;
+    out.clear();
+    if (templates.length === 0) return out;
+    if (templates.length === 1) {
+      const t = templates[0]!;
+      const subs = t.partSubs;
+      if (subs.length === 1 || new Set(subs).size === subs.length) {
+        for (let i = 0; i < subs.length; i++) out.set(subs[i]!, (t.single[i] ??= this.#merge([{ template: t, part: i }])));
+        return out;
       }
     }
-    const out = new Map<number, MapStateRow>();
-    const denies: MapStateRow[] = [];
-    for (const [code, { key, list }] of byKey) {
-      const row = { key, entry: this.#entryFor(list) };
-      out.set(code, row);
-      if (row.entry.deny) denies.push(row);
+    const bySub = new Map<number, Contribution[]>();
+    for (const t of templates) {
+      for (let i = 0; i < t.partSubs.length; i++) {
+        const sub = t.partSubs[i]!;
+        const list = bySub.get(sub);
+        if (list) list.push({ template: t, part: i });
+        else bySub.set(sub, [{ template: t, part: i }]);
+      }
     }
+    for (const [sub, list] of bySub) out.set(sub, this.#entryFor(list));
+    return this.#applyDenyCover(out);
+  }
+
+  /** Turns allows covered by a deny of the same identity into denies (see mapstate-types.ts). */
+  #applyDenyCover(out: Map<number, PolicyEntry>): Map<number, PolicyEntry> {
+    const denies: { key: PolicyKey; entry: PolicyEntry }[] = [];
+    for (const [sub, entry] of out) if (entry.deny) denies.push({ key: decodeParts(0, sub), entry });
     if (denies.length === 0) return out;
-    for (const [code, row] of out) {
-      if (row.entry.deny) continue;
-      const cover = denies.filter((d) => keyCovers(d.key, row.key));
+    for (const [sub, entry] of out) {
+      if (entry.deny) continue;
+      const key = decodeParts(0, sub);
+      const cover = denies.filter((d) => keyCovers(d.key, key));
       if (cover.length > 0) {
-        out.set(code, { key: row.key, entry: { deny: true, proxyPort: 0, derivedFrom: uniqueOrigins(cover.flatMap((d) => d.entry.derivedFrom)) } });
+        out.set(sub, { deny: true, proxyPort: 0, derivedFrom: uniqueOrigins(cover.flatMap((d) => d.entry.derivedFrom)) });
       }
     }
     return out;

@@ -55,11 +55,10 @@ export class PolicyEngine {
   upsertEndpoint(endpoint: EndpointInfo): MapStateDiff {
     const previous = this.#endpoints.get(endpoint.id);
     const ep = new EndpointPolicy(endpoint, this.selectorCache, this.#options);
-    ep.setRules(this.repository.rulesSelecting(endpoint.labels));
+    const initial = ep.setRules(this.repository.rulesSelecting(endpoint.labels));
     previous?.dispose();
     this.#endpoints.set(endpoint.id, ep);
-    if (!previous) return { added: ep.state.rows(), changed: [], removed: [] };
-    return diffMapStates(previous.state, ep.state);
+    return previous ? diffMapStates(previous.state, ep.state) : initial;
   }
 
   /** Forgets an endpoint. */

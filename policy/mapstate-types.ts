@@ -132,25 +132,44 @@ export function formatRow(r: MapStateRow): string {
 const PROTOCOL_INDEX = new Map<number, number>([[0, 0], [1, 1], [6, 2], [17, 3], [58, 4], [132, 5]]);
 const PROTOCOL_BY_INDEX = [0, 1, 6, 17, 58, 132];
 
+/** Number of distinct sub-keys: protocol index (3 bits), port (16), prefix length (5). */
+export const SUB_KEY_SPACE = 8 * 65536 * 32;
+
 /**
- * Packs a key into one safe integer (identity 26 bits, direction 1, protocol index 3, port 16,
- * prefix length 5), a cheap Map key. Only the protocols policies produce are encodable.
+ * Packs direction and identity into one small integer (identity * 2 + direction), the first half
+ * of a packed key. Identities below 2^26 keep it a small integer.
  */
+export function identityIndex(direction: Direction, identity: number): number {
+  return identity * 2 + (direction === 'egress' ? 1 : 0);
+}
+
+/**
+ * Packs protocol, port and prefix length into an integer below {@link SUB_KEY_SPACE}, the second
+ * half of a packed key. Only the protocols policies produce are encodable.
+ */
+export function subKey(protocol: number, port: number, portPrefixLen: number): number {
+  const p = PROTOCOL_INDEX.get(protocol);
+  if (p === undefined) throw new Error(`policy key: unsupported protocol ${protocol}`);
+  return (p * 65536 + port) * 32 + portPrefixLen;
+}
+
+/** The whole key packed into one safe integer: `identityIndex * SUB_KEY_SPACE + subKey`. */
 export function encodeKey(k: PolicyKey): number {
-  const p = PROTOCOL_INDEX.get(k.protocol);
-  if (p === undefined) throw new Error(`policy key: unsupported protocol ${k.protocol}`);
-  return ((((k.identity * 2 + (k.direction === 'egress' ? 1 : 0)) * 8 + p) * 65536 + k.port) * 32) + k.portPrefixLen;
+  return identityIndex(k.direction, k.identity) * SUB_KEY_SPACE + subKey(k.protocol, k.port, k.portPrefixLen);
+}
+
+/** Rebuilds a key from its two packed halves. */
+export function decodeParts(index: number, sub: number): PolicyKey {
+  const portPrefixLen = sub % 32;
+  const rest = (sub - portPrefixLen) / 32;
+  const port = rest % 65536;
+  const p = (rest - port) / 65536;
+  const dir = index % 2;
+  return { direction: dir === 1 ? 'egress' : 'ingress', identity: (index - dir) / 2, protocol: PROTOCOL_BY_INDEX[p]!, port, portPrefixLen };
 }
 
 /** Inverse of {@link encodeKey}. */
 export function decodeKey(code: number): PolicyKey {
-  const portPrefixLen = code % 32;
-  let rest = (code - portPrefixLen) / 32;
-  const port = rest % 65536;
-  rest = (rest - port) / 65536;
-  const p = rest % 8;
-  rest = (rest - p) / 8;
-  const dir = rest % 2;
-  const identity = (rest - dir) / 2;
-  return { direction: dir === 1 ? 'egress' : 'ingress', identity, protocol: PROTOCOL_BY_INDEX[p]!, port, portPrefixLen };
+  const sub = code % SUB_KEY_SPACE;
+  return decodeParts((code - sub) / SUB_KEY_SPACE, sub);
 }

@@ -1,11 +1,12 @@
 /**
  * MapState: the per-endpoint policy map as a keyed collection, with an index for lookups and
- * diffs between states. Keys are stored packed (see `encodeKey`); entries are often shared
- * between keys, so never mutate one.
+ * diffs between states. Keys are stored packed in two halves (direction+identity, then
+ * protocol+port+prefix, see mapstate-types.ts) so both stay small integers; entries are often
+ * shared between keys, so never mutate one.
  */
 import type { Direction } from './api/model.ts';
 import {
-  type MapStateDiff, type MapStateRow, type PolicyEntry, type PolicyKey, decodeKey, encodeKey,
+  type MapStateDiff, type MapStateRow, type PolicyEntry, type PolicyKey, decodeParts, identityIndex, subKey,
 } from './mapstate-types.ts';
 
 const fingerprints = new WeakMap<PolicyEntry, string>();
@@ -25,12 +26,30 @@ export function entriesEqual(a: PolicyEntry, b: PolicyEntry): boolean {
   return a === b || entryFingerprint(a) === entryFingerprint(b);
 }
 
-const indexKey = (direction: Direction, identity: number) => identity * 2 + (direction === 'egress' ? 1 : 0);
+/** A row whose key is decoded from its packed halves on first access. */
+class PackedRow implements MapStateRow {
+  #key: PolicyKey | undefined;
+  constructor(readonly index: number, readonly sub: number, readonly entry: PolicyEntry) {}
+  get key(): PolicyKey {
+    return (this.#key ??= decodeParts(this.index, this.sub));
+  }
+}
+
+/** A row for a packed key (the key object is only built when read). */
+export function packedRow(index: number, sub: number, entry: PolicyEntry): MapStateRow {
+  return new PackedRow(index, sub, entry);
+}
+
+/** The keys (sub-key halves) and entries of one direction+identity. */
+interface Slot {
+  readonly subs: number[];
+  readonly entries: PolicyEntry[];
+}
 
 /** A mutable policy map state. */
 export class MapState {
-  readonly #entries = new Map<number, PolicyEntry>();
-  readonly #byIdentity = new Map<number, Set<number>>();
+  readonly #slots = new Map<number, Slot>();
+  #size = 0;
 
   /** Builds a state from rows. */
   static of(rows: Iterable<MapStateRow>): MapState {
@@ -41,46 +60,85 @@ export class MapState {
 
   /** Number of entries. */
   get size(): number {
-    return this.#entries.size;
+    return this.#size;
   }
 
   /** The entry for `key`, if any. */
   get(key: PolicyKey): PolicyEntry | undefined {
-    return this.#entries.get(encodeKey(key));
+    return this.getPacked(identityIndex(key.direction, key.identity), subKey(key.protocol, key.port, key.portPrefixLen));
   }
 
   /** Sets an entry. */
   set(key: PolicyKey, entry: PolicyEntry): void {
-    const code = encodeKey(key);
-    this.#entries.set(code, entry);
-    const ik = indexKey(key.direction, key.identity);
-    let set = this.#byIdentity.get(ik);
-    if (!set) this.#byIdentity.set(ik, (set = new Set()));
-    set.add(code);
+    this.setPacked(identityIndex(key.direction, key.identity), subKey(key.protocol, key.port, key.portPrefixLen), entry);
   }
 
   /** Removes an entry; returns the removed row. */
   delete(key: PolicyKey): MapStateRow | undefined {
-    const code = encodeKey(key);
-    const entry = this.#entries.get(code);
-    if (!entry) return undefined;
-    this.#entries.delete(code);
-    const ik = indexKey(key.direction, key.identity);
-    const set = this.#byIdentity.get(ik);
-    set?.delete(code);
-    if (set?.size === 0) this.#byIdentity.delete(ik);
-    return { key, entry };
+    const entry = this.deletePacked(identityIndex(key.direction, key.identity), subKey(key.protocol, key.port, key.portPrefixLen));
+    return entry && { key, entry };
+  }
+
+  /** The entry under a packed key. */
+  getPacked(index: number, sub: number): PolicyEntry | undefined {
+    const slot = this.#slots.get(index);
+    if (!slot) return undefined;
+    const i = slot.subs.indexOf(sub);
+    return i < 0 ? undefined : slot.entries[i];
+  }
+
+  /** Sets the entry under a packed key. */
+  setPacked(index: number, sub: number, entry: PolicyEntry): void {
+    const slot = this.#slots.get(index);
+    if (!slot) {
+      this.#slots.set(index, { subs: [sub], entries: [entry] });
+      this.#size++;
+      return;
+    }
+    const i = slot.subs.indexOf(sub);
+    if (i >= 0) {
+      slot.entries[i] = entry;
+      return;
+    }
+    slot.subs.push(sub);
+    slot.entries.push(entry);
+    this.#size++;
+  }
+
+  /** Removes a packed key; returns the removed entry. */
+  deletePacked(index: number, sub: number): PolicyEntry | undefined {
+    const slot = this.#slots.get(index);
+    const i = slot ? slot.subs.indexOf(sub) : -1;
+    if (!slot || i < 0) return undefined;
+    const entry = slot.entries[i]!;
+    slot.subs.splice(i, 1);
+    slot.entries.splice(i, 1);
+    if (slot.subs.length === 0) this.#slots.delete(index);
+    this.#size--;
+    return entry;
+  }
+
+  /** Sub-key halves stored for one packed direction+identity (a copy). */
+  subsOf(index: number): number[] {
+    return [...(this.#slots.get(index)?.subs ?? [])];
   }
 
   /** Rows keyed by one direction and remote identity. */
   rowsFor(direction: Direction, identity: number): MapStateRow[] {
-    const set = this.#byIdentity.get(indexKey(direction, identity));
-    return set ? [...set].map((c) => ({ key: decodeKey(c), entry: this.#entries.get(c)! })) : [];
+    const index = identityIndex(direction, identity);
+    const slot = this.#slots.get(index);
+    return slot ? slot.subs.map((sub, i) => packedRow(index, sub, slot.entries[i]!)) : [];
   }
 
-  /** All rows, sorted by packed key (identity, direction, protocol, port). */
+  /** All rows, sorted by identity, direction, then protocol/port. */
   rows(): MapStateRow[] {
-    return [...this.#entries.keys()].sort((a, b) => a - b).map((c) => ({ key: decodeKey(c), entry: this.#entries.get(c)! }));
+    const out: MapStateRow[] = [];
+    for (const index of [...this.#slots.keys()].sort((a, b) => a - b)) {
+      const slot = this.#slots.get(index)!;
+      const order = slot.subs.map((sub, i) => [sub, i] as const).sort((a, b) => a[0] - b[0]);
+      for (const [sub, i] of order) out.push(packedRow(index, sub, slot.entries[i]!));
+    }
+    return out;
   }
 
   /** Applies a diff in datapath order (adds and changes, then removes). */

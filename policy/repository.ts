@@ -21,22 +21,33 @@ export function ruleSelects(rule: PolicyRule, labels: LabelSet): boolean {
   return m(labels);
 }
 
+function reuseIfEqual(rule: PolicyRule, previous: PolicyRule | undefined): PolicyRule {
+  return previous !== undefined && JSON.stringify(previous) === JSON.stringify(rule) ? previous : rule;
+}
+
 /** All parsed policies. Invalid policies are stored but contribute no rules. */
 export class PolicyRepository {
   readonly #policies = new Map<string, PolicyParseResult>();
   #revision = 0;
+  #rules: PolicyRule[] | undefined;
 
   /** Grows by one on every change. */
   get revision(): number {
     return this.#revision;
   }
 
-  /** Stores (or replaces) a parsed policy; returns the previous version. */
+  /**
+   * Stores (or replaces) a parsed policy; returns the previous version. Rules equal to the
+   * previous version's rule at the same index keep their old object, so consumers comparing
+   * rules by identity skip them.
+   */
   upsert(result: PolicyParseResult): PolicyParseResult | undefined {
     const key = policyKey(result.kind, result.namespace, result.name);
     const old = this.#policies.get(key);
-    this.#policies.set(key, result);
+    const stored = old ? { ...result, rules: result.rules.map((r, i) => reuseIfEqual(r, old.rules[i])) } : result;
+    this.#policies.set(key, stored);
     this.#revision++;
+    this.#rules = undefined;
     return old;
   }
 
@@ -47,13 +58,14 @@ export class PolicyRepository {
     if (old) {
       this.#policies.delete(key);
       this.#revision++;
+      this.#rules = undefined;
     }
     return old;
   }
 
   /** Every rule of every valid policy. */
-  rules(): PolicyRule[] {
-    return [...this.#policies.values()].flatMap((p) => p.rules);
+  rules(): readonly PolicyRule[] {
+    return (this.#rules ??= [...this.#policies.values()].flatMap((p) => p.rules));
   }
 
   /** The rules whose subject selects `labels`. */
