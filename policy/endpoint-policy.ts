@@ -164,17 +164,18 @@ export class EndpointPolicy {
     const selecting = this.#templatesSelecting(dirty);
     for (const id of dirty) {
       const templates = selecting.get(id) ?? [];
-      for (const direction of ['ingress', 'egress'] as const) {
-        this.#sync(identityIndex(direction, id), this.#derive(templates.filter((t) => t.direction === direction)), diff);
-      }
+      this.#sync(identityIndex('ingress', id), this.#derive(templates, 'ingress'), diff);
+      this.#sync(identityIndex('egress', id), this.#derive(templates, 'egress'), diff);
     }
     return diff;
   }
 
   /** Makes the state's slot `index` equal `next`, recording the changes. */
   #sync(index: number, next: Map<number, PolicyEntry>, diff: { added: MapStateRow[]; changed: MapStateRow[]; removed: MapStateRow[] }): void {
-    for (const sub of this.state.subsOf(index)) {
-      if (!next.has(sub)) diff.removed.push(packedRow(index, sub, this.state.deletePacked(index, sub)!));
+    const current = this.state.subsOf(index);
+    if (current.length > 0) {
+      const gone = current.filter((sub) => !next.has(sub));
+      for (const sub of gone) diff.removed.push(packedRow(index, sub, this.state.deletePacked(index, sub)!));
     }
     for (const [sub, entry] of next) {
       const old = this.state.getPacked(index, sub);
@@ -191,9 +192,9 @@ export class EndpointPolicy {
   #templatesSelecting(ids: readonly number[]): Map<number, Template[]> {
     const out = new Map<number, Template[]>();
     const push = (id: number, templates: Iterable<Template>) => {
-      const list = out.get(id);
-      if (list) list.push(...templates);
-      else out.set(id, [...templates]);
+      let list = out.get(id);
+      if (!list) out.set(id, (list = []));
+      for (const t of templates) list.push(t);
     };
     if (ids.length <= 32) {
       for (const [selKey, templates] of this.#bySel) {
@@ -291,9 +292,10 @@ export class EndpointPolicy {
    * Entries (by sub-key) of one identity and direction, from the templates of that direction
    * selecting it alone. The returned map is reused by the next call.
    */
-  #derive(templates: readonly Template[]): Map<number, PolicyEntry> {
+  #derive(all: readonly Template[], direction: Direction): Map<number, PolicyEntry> {
     const out = this.#scratch;
     out.clear();
+    const templates = all.length === 1 ? (all[0]!.direction === direction ? all : []) : all.filter((t) => t.direction === direction);
     if (templates.length === 0) return out;
     if (templates.length === 1) {
       const t = templates[0]!;

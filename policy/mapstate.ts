@@ -118,9 +118,9 @@ export class MapState {
     return entry;
   }
 
-  /** Sub-key halves stored for one packed direction+identity (a copy). */
-  subsOf(index: number): number[] {
-    return [...(this.#slots.get(index)?.subs ?? [])];
+  /** Sub-key halves stored for one packed direction+identity (do not mutate). */
+  subsOf(index: number): readonly number[] {
+    return this.#slots.get(index)?.subs ?? [];
   }
 
   /** Rows keyed by one direction and remote identity. */
