@@ -109,3 +109,14 @@ export function cidrIdentityLabels(p: Prefix, dualStack = false): LabelSet {
   const world = dualStack ? (p.family === 4 ? 'world-ipv4' : 'world-ipv6') : 'world';
   return new LabelSet([cidrLabel(p), label('reserved', world)]);
 }
+
+/** `cidrgroup:` label key prefix carried by identities of a CiliumCIDRGroup's prefixes. */
+export const CIDR_GROUP_LABEL_PREFIX = 'io.cilium.policy.cidrgroupname/';
+
+/**
+ * Labels of the node-local identity for a prefix listed in CiliumCIDRGroups `groups`: the CIDR
+ * identity labels plus one `cidrgroup:io.cilium.policy.cidrgroupname/<group>` per group.
+ */
+export function cidrGroupIdentityLabels(p: Prefix, groups: readonly string[], dualStack = false): LabelSet {
+  return cidrIdentityLabels(p, dualStack).with(groups.map((g) => label('cidrgroup', CIDR_GROUP_LABEL_PREFIX + g)));
+}

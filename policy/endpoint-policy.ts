@@ -21,7 +21,7 @@ import {
   identityIndex, keyCovers, subKey,
 } from './mapstate-types.ts';
 import { type KeyPart, type NamedPort, type NamedPortResolver, keyParts } from './ports.ts';
-import type { SelectionListener, SelectorCache } from './selector-cache.ts';
+import { type SelectionListener, type SelectorCache, sortedIncludes } from './selector-cache.ts';
 
 /** Policy enforcement mode (Helm `policyEnforcementMode`). */
 export type EnforcementMode = 'default' | 'always' | 'never';
@@ -199,7 +199,7 @@ export class EndpointPolicy {
     if (ids.length <= 32) {
       for (const [selKey, templates] of this.#bySel) {
         const sel = this.#selectionsOf(selKey);
-        for (const id of ids) if (sortedHas(sel, id)) push(id, templates);
+        for (const id of ids) if (sortedIncludes(sel, id)) push(id, templates);
       }
       return out;
     }
@@ -360,19 +360,6 @@ export class EndpointPolicy {
     const proxyPort = (this.#opts.proxyPortFor ?? defaultProxyPort)(parser, items[0]!.t.direction);
     return { deny: false, proxyPort, redirect, derivedFrom };
   }
-}
-
-function sortedHas(arr: readonly number[], v: number): boolean {
-  let lo = 0;
-  let hi = arr.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const m = arr[mid]!;
-    if (m === v) return true;
-    if (m < v) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
 }
 
 function compareItems(a: { t: Template; l7?: L7Rules }, b: { t: Template; l7?: L7Rules }): number {

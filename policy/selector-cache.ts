@@ -111,7 +111,7 @@ export class SelectorCache {
       for (const id of touched) {
         const labels = this.#identities.get(id);
         const now = labels !== undefined && cs.match(labels);
-        const before = binaryHas(cs.selections, id);
+        const before = sortedIncludes(cs.selections, id);
         if (now && !before) plus.push(id);
         else if (!now && before) minus.push(id);
       }
@@ -127,7 +127,8 @@ export class SelectorCache {
   }
 }
 
-function binaryHas(arr: readonly number[], v: number): boolean {
+/** Binary search in a sorted list of identities. */
+export function sortedIncludes(arr: readonly number[], v: number): boolean {
   let lo = 0;
   let hi = arr.length - 1;
   while (lo <= hi) {

@@ -7,13 +7,10 @@
  *   - CIDR group refs: the identity carries the group's `cidrgroup:` label (and is not excepted);
  *   - FQDN selectors: see fqdn.ts; the wildcard selects identity 0 only (handled by the cache).
  */
-import { type Prefix, parseCidrLabelKey, parsePrefix, prefixContains } from '../identity/cidr.ts';
+import { CIDR_GROUP_LABEL_PREFIX, type Prefix, parseCidrLabelKey, parsePrefix, prefixContains } from '../identity/cidr.ts';
 import type { LabelSet } from '../identity/labels.ts';
 import type { CidrGroupSelectorSpec, CidrSelectorSpec, PeerSelector, Requirement } from './api/model.ts';
 import { dnsNameMatcher, fqdnSelects } from './fqdn.ts';
-
-/** `cidrgroup:` label key carried by identities of a CiliumCIDRGroup's prefixes. */
-export const CIDR_GROUP_LABEL_PREFIX = 'io.cilium.policy.cidrgroupname/';
 
 /** Canonical text of a selector; equal selectors have equal keys. */
 export function selectorKey(sel: PeerSelector): string {

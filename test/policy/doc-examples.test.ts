@@ -25,30 +25,13 @@ spec:
         protocol: TCP
 `;
 
-const swL7 = `
-apiVersion: "cilium.io/v2"
-kind: CiliumNetworkPolicy
-metadata:
-  name: "rule1"
-spec:
-  description: "L7 policy to restrict access to specific HTTP call"
-  endpointSelector:
-    matchLabels:
-      org: empire
-      class: deathstar
-  ingress:
-  - fromEndpoints:
-    - matchLabels:
-        org: empire
-    toPorts:
-    - ports:
-      - port: "80"
-        protocol: TCP
-      rules:
+const swL7 = swL3L4
+  .replace('L3-L4 policy to restrict deathstar access to empire ships only', 'L7 policy to restrict access to specific HTTP call')
+  .concat(`      rules:
         http:
         - method: "POST"
           path: "/v1/request-landing"
-`;
+`);
 
 const swDeny = `
 apiVersion: cilium.io/v2

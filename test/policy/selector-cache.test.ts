@@ -1,6 +1,6 @@
 // The selector cache: one entry per distinct selector, sorted selections, incremental updates.
 import { expect } from 'chai';
-import { cidrIdentityLabels, parsePrefix } from '../../identity/cidr.ts';
+import { cidrGroupIdentityLabels, cidrIdentityLabels, parsePrefix } from '../../identity/cidr.ts';
 import { LabelSet } from '../../identity/labels.ts';
 import { labelSelector, requirement } from '../../policy/api/parse-selector.ts';
 import { SelectorCache } from '../../policy/selector-cache.ts';
@@ -24,7 +24,9 @@ describe('selector matching', () => {
     { name: '0.0.0.0/0 not world-ipv6', sel: { kind: 'cidr', cidr: '0.0.0.0/0', except: [] }, labels: LabelSet.parse(['reserved:world-ipv6', 'reserved:world']), want: false },
     { name: 'IPv6 cidr', sel: { kind: 'cidr', cidr: 'fd00::/8', except: [] }, labels: cidrIdentityLabels(parsePrefix('fd00:1::/64')!), want: true },
     { name: 'pods are never CIDR-selected', sel: { kind: 'cidr', cidr: '0.0.0.0/0', except: [] }, labels: web, want: false },
-    { name: 'cidr group ref', sel: { kind: 'cidrgroup', group: 'g1', except: [] }, labels: LabelSet.parse(['cidrgroup:io.cilium.policy.cidrgroupname/g1', 'cidr:1.2.3.0/24']), want: true },
+    { name: 'cidr group ref', sel: { kind: 'cidrgroup', group: 'g1', except: [] }, labels: cidrGroupIdentityLabels(parsePrefix('1.2.3.0/24')!, ['g1']), want: true },
+    { name: 'cidr group ref, excepted', sel: { kind: 'cidrgroup', group: 'g1', except: ['1.2.0.0/16'] }, labels: cidrGroupIdentityLabels(parsePrefix('1.2.3.0/24')!, ['g1']), want: false },
+    { name: 'other cidr group', sel: { kind: 'cidrgroup', group: 'g2', except: [] }, labels: cidrGroupIdentityLabels(parsePrefix('1.2.3.0/24')!, ['g1']), want: false },
   ];
   for (const t of table) it(t.name, () => expect(compileSelector(t.sel)(t.labels)).to.equal(t.want));
 });

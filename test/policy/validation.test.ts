@@ -131,3 +131,27 @@ describe('Valid condition', () => {
     expect(flipped.lastTransitionTime).to.equal('2027-01-01T00:00:00.000Z');
   });
 });
+
+describe('Kubernetes NetworkPolicy validation', () => {
+  const knp = (spec: unknown) => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'k', namespace: 'ns' }, spec });
+  const cases: { name: string; spec: unknown; path: string; message: RegExp }[] = [
+    { name: 'unknown protocol', spec: { podSelector: {}, ingress: [{ ports: [{ protocol: 'ICMP', port: 1 }] }] }, path: 'spec.ingress[0].ports[0].protocol', message: /unsupported protocol/ },
+    { name: 'port 0', spec: { podSelector: {}, ingress: [{ ports: [{ port: 0 }] }] }, path: 'spec.ingress[0].ports[0].port', message: /out of range/ },
+    { name: 'endPort below port', spec: { podSelector: {}, egress: [{ ports: [{ port: 90, endPort: 80 }] }], policyTypes: ['Egress'] }, path: 'spec.egress[0].ports[0].endPort', message: /must be in 90-65535/ },
+    { name: 'bad port name', spec: { podSelector: {}, ingress: [{ ports: [{ port: 'Not Valid' }] }] }, path: 'spec.ingress[0].ports[0].port', message: /invalid port name/ },
+    { name: 'ipBlock except outside cidr', spec: { podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['11.0.0.0/8'] } }] }] }, path: 'spec.ingress[0].from[0].ipBlock.except[0]', message: /not a CIDR inside/ },
+    { name: 'bad policyType', spec: { podSelector: {}, policyTypes: ['Sideways'] }, path: 'spec.policyTypes[0]', message: /Ingress or Egress/ },
+  ];
+  for (const c of cases) {
+    it(`rejects ${c.name}`, () => {
+      const res = parsePolicy(knp(c.spec));
+      expect(res.rules).to.have.length(0);
+      expect(res.errors.some((e) => e.path === c.path && c.message.test(e.message)), JSON.stringify(res.errors)).to.equal(true);
+    });
+  }
+  it('defaults policyTypes to Ingress plus Egress when egress rules exist', () => {
+    const res = parsePolicy(knp({ podSelector: {}, egress: [{}] }));
+    expect(res.rules[0]!.hasDirection).to.deep.equal({ ingress: true, egress: true });
+    expect(res.rules[0]!.defaultDeny).to.deep.equal({ ingress: true, egress: true });
+  });
+});
