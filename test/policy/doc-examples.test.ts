@@ -254,3 +254,45 @@ spec:
     });
   });
 });
+
+describe('deny policies documentation table (allow L3 client + deny L4 80, then + deny L3 client)', () => {
+  const allowClient = `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: allow-client}
+spec:
+  endpointSelector: {matchLabels: {kind: echo}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {name: client}}]
+`;
+  const denyPort80 = `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: deny-80}
+spec:
+  endpointSelector: {matchLabels: {kind: echo}}
+  ingressDeny:
+  - toPorts: [{ports: [{port: "80", protocol: TCP}]}]
+`;
+  const denyClient = `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: deny-client}
+spec:
+  endpointSelector: {matchLabels: {kind: echo}}
+  ingressDeny:
+  - fromEndpoints: [{matchLabels: {name: client}}]
+`;
+  it('deny on port 80 only: 81 allowed, 80 denied, ping allowed', () => {
+    const e = engineWith([allowClient, denyPort80]);
+    expect(connect(e, ID.client, ID.echoSame, 'TCP', 81).result).to.equal('OK');
+    expect(connect(e, ID.client, ID.echoSame, 'TCP', 80).result).to.equal('PolicyDenyIngressDrop');
+    expect(connect(e, ID.client, ID.echoSame, 'ICMP', 8).result).to.equal('OK');
+  });
+  it('plus deny on the client: everything denied', () => {
+    const e = engineWith([allowClient, denyPort80, denyClient]);
+    expect(connect(e, ID.client, ID.echoSame, 'TCP', 81).result).to.equal('PolicyDenyIngressDrop');
+    expect(connect(e, ID.client, ID.echoSame, 'TCP', 80).result).to.equal('PolicyDenyIngressDrop');
+    expect(connect(e, ID.client, ID.echoSame, 'ICMP', 8).result).to.equal('PolicyDenyIngressDrop');
+  });
+});
