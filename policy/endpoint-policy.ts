@@ -18,7 +18,7 @@ import type { Direction, L7Rules, PeerSelector, PolicyRule, RuleOrigin } from '.
 import { MapState, entriesEqual, packedRow } from './mapstate.ts';
 import {
   type L7Redirect, type MapStateDiff, type MapStateRow, type PolicyEntry, type PolicyKey, decodeParts, formatOrigin,
-  identityIndex, keyCovers, subKey,
+  formatRow, identityIndex, keyCovers, subKey,
 } from './mapstate-types.ts';
 import { type KeyPart, type NamedPort, type NamedPortResolver, keyParts } from './ports.ts';
 import { type SelectionListener, type SelectorCache, sortedIncludes } from './selector-cache.ts';
@@ -138,9 +138,11 @@ export class EndpointPolicy {
    * Replaces the set of rules selecting the endpoint; returns the resulting diff. Rules are
    * compared by object identity per rule key, so only changed rules are re-derived. New
    * templates are registered before old ones are dropped, so shared selectors stay cached.
+   * With enforcement mode `never` no rule applies (deny rules included).
    */
   setRules(rules: readonly PolicyRule[]): MapStateDiff {
-    const next = new Map(rules.map((r) => [ruleKeyOf(r), r]));
+    const effective = this.#opts.enforcementMode === 'never' ? [] : rules;
+    const next = new Map(effective.map((r) => [ruleKeyOf(r), r]));
     const stale: Template[] = [];
     for (const [key, rule] of this.#rules) {
       if (next.get(key) !== rule) stale.push(...this.#takeGroup(key));
@@ -208,6 +210,18 @@ export class EndpointPolicy {
       for (const id of this.#selectionsOf(selKey)) if (wanted.has(id)) push(id, templates);
     }
     return out;
+  }
+
+  /**
+   * L7 conflicts: keys where rules of different L7 parsers meet (upstream treats this as an
+   * invalid policy). The entry keeps the first parser in rule order; callers should report these.
+   */
+  get l7Conflicts(): readonly string[] {
+    const out = new Set<string>();
+    for (const r of this.state.rows()) {
+      for (const c of r.entry.redirect?.conflicts ?? []) out.add(`${formatRow(r)}: ${c}`);
+    }
+    return [...out].sort();
   }
 
   /** Unregisters from the selector cache. */
@@ -355,8 +369,11 @@ export class EndpointPolicy {
     const l7 = items.filter((c) => c.l7 !== undefined);
     if (l7.length === 0) return { deny: false, proxyPort: 0, derivedFrom };
     const parser = l7[0]!.l7!.parser;
+    const conflicts = l7.filter((c) => c.l7!.parser !== parser).map((c) => `${c.l7!.parser} rules of ${c.t.sortKey} ignored`);
     const rules = uniqueRules(l7.filter((c) => c.l7!.parser === parser).map((c) => c.l7!));
-    const redirect: L7Redirect = { parser, rules, allowAll: items.some((c) => c.l7 === undefined) };
+    const redirect: L7Redirect = {
+      parser, rules, allowAll: items.some((c) => c.l7 === undefined), ...(conflicts.length > 0 && { conflicts: [...new Set(conflicts)] }),
+    };
     const proxyPort = (this.#opts.proxyPortFor ?? defaultProxyPort)(parser, items[0]!.t.direction);
     return { deny: false, proxyPort, redirect, derivedFrom };
   }

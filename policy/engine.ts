@@ -72,6 +72,11 @@ export class PolicyEngine {
     return this.#endpoints.get(id)?.state;
   }
 
+  /** L7 parser conflicts of an endpoint's policy (see EndpointPolicy.l7Conflicts). */
+  l7Conflicts(id: number): readonly string[] {
+    return this.#endpoints.get(id)?.l7Conflicts ?? [];
+  }
+
   /** Decides a packet for an endpoint (default deny for an unknown endpoint). */
   verdict(id: number, packet: PacketInfo): Verdict {
     const state = this.mapState(id);

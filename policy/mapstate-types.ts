@@ -46,6 +46,8 @@ export interface L7Redirect {
   readonly rules: readonly L7Rules[];
   /** True when an L4-only allow covers the same key: the proxy sees traffic but allows all. */
   readonly allowAll: boolean;
+  /** Rules of another L7 parser that met this key and were ignored (upstream: invalid policy). */
+  readonly conflicts?: readonly string[];
 }
 
 /** A policy map value. */

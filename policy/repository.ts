@@ -14,8 +14,12 @@ export function policyKey(kind: PolicyKind, namespace: string | undefined, name:
 
 const subjectMatchers = new WeakMap<PolicyRule, (labels: LabelSet) => boolean>();
 
-/** True when `rule` applies to an endpoint with `labels`. */
+/**
+ * True when `rule` applies to an endpoint with `labels`. Host policies (nodeSelector) apply only
+ * to the host endpoint (`reserved:host`), and endpointSelector rules never do.
+ */
 export function ruleSelects(rule: PolicyRule, labels: LabelSet): boolean {
+  if (rule.hostPolicy !== labels.has('reserved', 'host')) return false;
   let m = subjectMatchers.get(rule);
   if (!m) subjectMatchers.set(rule, (m = compileSelector(rule.subject)));
   return m(labels);

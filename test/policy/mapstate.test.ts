@@ -6,7 +6,10 @@ import {
   type MapStateRow, type PolicyKey, formatRow, keyCovers, portRangeToPrefixes,
 } from '../../policy/mapstate-types.ts';
 import { verdict } from '../../policy/verdict.ts';
-import { ID, connect, engineWith, policyFromYaml } from './support/world.ts';
+import { reservedIdentityLabels } from '../../identity/reserved-labels.ts';
+import { parsePolicy } from '../../policy/api/parse-policy.ts';
+import { ruleSelects } from '../../policy/repository.ts';
+import { ID, connect, engineWith, podLabels, policyFromYaml } from './support/world.ts';
 
 const key = (identity: number, protocol: number, port: number, portPrefixLen: number): PolicyKey =>
   ({ direction: 'ingress', identity, protocol, port, portPrefixLen });
@@ -226,5 +229,47 @@ spec:
     expect(e.mapState(ID.echoSame)!.rows().map(formatRow)).to.not.deep.equal(before);
     e.deletePolicy('CiliumNetworkPolicy', 'cilium-test-1', 'tmp');
     expect(e.mapState(ID.echoSame)!.rows().map(formatRow)).to.deep.equal(before);
+  });
+});
+
+describe('policy details', () => {
+  it('reports L7 rules of different parsers on one key as a conflict', () => {
+    const mk = (name: string, rules: string) => `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: ${name}}
+spec:
+  endpointSelector: {matchLabels: {name: client}}
+  egress:
+  - toEndpoints: [{matchLabels: {kind: echo}}]
+    toPorts: [{ports: [{port: "9092", protocol: TCP}], rules: ${rules}}]
+`;
+    const e = engineWith([mk('http', '{http: [{method: GET}]}'), mk('kafka', '{kafka: [{topic: t}]}')]);
+    const v = connect(e, ID.client, ID.echoSame, 'TCP', 9092);
+    expect(v.egress!.match!.entry.redirect!.parser).to.equal('http');
+    expect(e.l7Conflicts(ID.client).length).to.be.greaterThan(0);
+    expect(e.l7Conflicts(ID.client)[0]).to.match(/kafka rules of CiliumNetworkPolicy\/cilium-test-1\/kafka\[0\]/);
+  });
+
+  it('enforcement mode never ignores deny rules too', () => {
+    const deny = `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: d}
+spec:
+  endpointSelector: {}
+  ingressDeny: [{fromEntities: [all]}]
+`;
+    expect(connect(engineWith([deny], { enforcementMode: 'never' }), ID.client, ID.echoSame, 'TCP', 8080).result).to.equal('OK');
+  });
+
+  it('endpointSelector rules do not select the host endpoint; nodeSelector rules only it', () => {
+    const host = reservedIdentityLabels('host');
+    const ep = parsePolicy({ kind: 'CiliumClusterwideNetworkPolicy', metadata: { name: 'a' }, spec: { endpointSelector: {} } }).rules[0]!;
+    const node = parsePolicy({ kind: 'CiliumClusterwideNetworkPolicy', metadata: { name: 'b' }, spec: { nodeSelector: {} } }).rules[0]!;
+    expect(ruleSelects(ep, host)).to.equal(false);
+    expect(ruleSelects(node, host)).to.equal(true);
+    expect(ruleSelects(node, podLabels('n', { app: 'x' }))).to.equal(false);
+    expect(ruleSelects(ep, podLabels('n', { app: 'x' }))).to.equal(true);
   });
 });
