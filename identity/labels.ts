@@ -110,7 +110,19 @@ export class LabelSet {
 
   /** True when a label with this source (or any source, for `any`) and key is present. */
   has(source: LabelSource, key: string): boolean {
-    return this.find(source, key).length > 0;
+    return source === 'any' ? this.#byKey.has(key) : this.#bySourceKey.has(`${source}:${key}`);
+  }
+
+  /** True when a label with this source (or any, for `any`) and key has one of `values` (no allocation). */
+  hasValueIn(source: LabelSource, key: string, values: readonly string[]): boolean {
+    if (source !== 'any') {
+      const l = this.#bySourceKey.get(`${source}:${key}`);
+      return l !== undefined && values.includes(l.value);
+    }
+    const list = this.#byKey.get(key);
+    if (list === undefined) return false;
+    for (const l of list) if (values.includes(l.value)) return true;
+    return false;
   }
 
   /** All labels of one source. */

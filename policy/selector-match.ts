@@ -29,16 +29,15 @@ export function selectorKey(sel: PeerSelector): string {
 }
 
 function requirementHolds(r: Requirement, labels: LabelSet): boolean {
-  const found = labels.find(r.source, r.key);
   switch (r.operator) {
     case 'Exists':
-      return found.length > 0;
+      return labels.has(r.source, r.key);
     case 'DoesNotExist':
-      return found.length === 0;
+      return !labels.has(r.source, r.key);
     case 'In':
-      return found.some((l) => r.values.includes(l.value));
+      return labels.hasValueIn(r.source, r.key, r.values);
     case 'NotIn':
-      return !found.some((l) => r.values.includes(l.value));
+      return !labels.hasValueIn(r.source, r.key, r.values);
   }
 }
 

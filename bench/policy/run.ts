@@ -23,7 +23,7 @@ const APPS = 20;
 const VERSIONS = 5;
 const RULES = 1000;
 const LOCAL_ENDPOINTS = 100;
-const SAMPLES = 300;
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 300);
 
 /** Deterministic PRNG so runs are comparable. */
 function prng(seed: number): () => number {
