@@ -161,6 +161,7 @@ export class EndpointPolicy {
   /** Re-derives the entries of identities touched since the last flush; returns the diff. */
   flush(): MapStateDiff {
     const diff = { added: [] as MapStateRow[], changed: [] as MapStateRow[], removed: [] as MapStateRow[] };
+    if (this.#dirty.size === 0) return diff;
     const dirty = [...this.#dirty].sort((a, b) => a - b);
     this.#dirty.clear();
     const selecting = this.#templatesSelecting(dirty);
