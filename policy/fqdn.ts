@@ -1,0 +1,45 @@
+/**
+ * toFQDNs selectors. They select node-local identities whose `fqdn:<name>` labels say which DNS
+ * names resolved to the identity's IP; such identities appear once the DNS proxy has seen an
+ * answer, and the selector cache picks them up like any other identity.
+ */
+import { cidrIdentityLabels, parsePrefix } from '../identity/cidr.ts';
+import { type LabelSet, label } from '../identity/labels.ts';
+import type { FqdnSelectorSpec } from './api/model.ts';
+
+/** Lower-cases a DNS name and adds the trailing dot. */
+export function normalizeDnsName(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.endsWith('.') ? lower : `${lower}.`;
+}
+
+/**
+ * A predicate over normalized DNS names for a matchName / matchPattern. In a pattern `*` matches
+ * zero or more DNS characters inside one label; a bare `*` matches every name.
+ */
+export function dnsNameMatcher(spec: { matchName?: string; matchPattern?: string }): (name: string) => boolean {
+  if (spec.matchName !== undefined) {
+    const want = normalizeDnsName(spec.matchName);
+    return (name) => name === want;
+  }
+  const pattern = normalizeDnsName(spec.matchPattern ?? '');
+  if (pattern === '*.') return () => true;
+  const body = pattern.split('*').map((part) => part.replace(/[.\\+?^${}()|[\]-]/g, '\\$&')).join('[-a-z0-9_]*');
+  const re = new RegExp(`^${body}$`);
+  return (name) => re.test(name);
+}
+
+/** True when an identity's labels contain an `fqdn:` name the selector matches. */
+export function fqdnSelects(spec: FqdnSelectorSpec, labels: LabelSet, matcher = dnsNameMatcher(spec)): boolean {
+  return labels.ofSource('fqdn').some((l) => matcher(l.key));
+}
+
+/**
+ * Labels of the node-local identity for an IP learned from DNS answers for `names`:
+ * `cidr:<ip>/32|128`, `reserved:world` and one `fqdn:<name>` per name.
+ */
+export function fqdnIdentityLabels(ip: string, names: readonly string[], dualStack = false): LabelSet {
+  const prefix = parsePrefix(ip);
+  if (!prefix) throw new Error(`fqdnIdentityLabels: invalid IP ${JSON.stringify(ip)}`);
+  return cidrIdentityLabels(prefix, dualStack).with(names.map((n) => label('fqdn', normalizeDnsName(n))));
+}

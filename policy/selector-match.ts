@@ -1,0 +1,97 @@
+/**
+ * Matching peer selectors against identity label sets, and their canonical keys.
+ *
+ *   - label selectors: every requirement holds (`any` source matches a label of any source);
+ *   - CIDR selectors: the identity carries a `cidr:` prefix inside the CIDR and outside every
+ *     except; a /0 also selects the bare world identities of its family;
+ *   - CIDR group refs: the identity carries the group's `cidrgroup:` label (and is not excepted);
+ *   - FQDN selectors: see fqdn.ts; the wildcard selects identity 0 only (handled by the cache).
+ */
+import { CIDR_GROUP_LABEL_PREFIX, type Prefix, parseCidrLabelKey, parsePrefix, prefixContains } from '../identity/cidr.ts';
+import type { LabelSet } from '../identity/labels.ts';
+import type { CidrGroupSelectorSpec, CidrSelectorSpec, PeerSelector, Requirement } from './api/model.ts';
+import { dnsNameMatcher, fqdnSelects } from './fqdn.ts';
+
+/** Canonical text of a selector; equal selectors have equal keys. */
+export function selectorKey(sel: PeerSelector): string {
+  switch (sel.kind) {
+    case 'labels':
+      return `labels:${sel.requirements.map((r) => `${r.source}:${r.key} ${r.operator} ${r.values.join(',')}`).join('&')}`;
+    case 'cidr':
+      return `cidr:${sel.cidr}${sel.except.length > 0 ? ` except ${[...sel.except].sort().join(',')}` : ''}`;
+    case 'cidrgroup':
+      return `cidrgroup:${sel.group}${sel.except.length > 0 ? ` except ${[...sel.except].sort().join(',')}` : ''}`;
+    case 'fqdn':
+      return sel.matchName !== undefined ? `fqdn:name=${sel.matchName.toLowerCase()}` : `fqdn:pattern=${sel.matchPattern!.toLowerCase()}`;
+    case 'wildcard':
+      return 'wildcard';
+  }
+}
+
+function requirementHolds(r: Requirement, labels: LabelSet): boolean {
+  switch (r.operator) {
+    case 'Exists':
+      return labels.has(r.source, r.key);
+    case 'DoesNotExist':
+      return !labels.has(r.source, r.key);
+    case 'In':
+      return labels.hasValueIn(r.source, r.key, r.values);
+    case 'NotIn':
+      return !labels.hasValueIn(r.source, r.key, r.values);
+  }
+}
+
+const prefixCache = new Map<string, Prefix | undefined>();
+function cachedPrefix(key: string, parse: (k: string) => Prefix | undefined): Prefix | undefined {
+  if (!prefixCache.has(key)) {
+    if (prefixCache.size > 100_000) prefixCache.clear();
+    prefixCache.set(key, parse(key));
+  }
+  return prefixCache.get(key);
+}
+
+function identityPrefixes(labels: LabelSet): Prefix[] {
+  return labels.ofSource('cidr').map((l) => cachedPrefix(`l:${l.key}`, () => parseCidrLabelKey(l.key))).filter((p) => p !== undefined);
+}
+
+function excepted(prefixes: Prefix[], except: readonly string[]): boolean {
+  return except.some((e) => {
+    const ep = cachedPrefix(e, parsePrefix);
+    return ep !== undefined && prefixes.some((p) => prefixContains(ep, p));
+  });
+}
+
+function cidrSelects(sel: CidrSelectorSpec, labels: LabelSet): boolean {
+  const outer = cachedPrefix(sel.cidr, parsePrefix);
+  if (!outer) return false;
+  const prefixes = identityPrefixes(labels);
+  if (prefixes.length === 0) {
+    if (outer.length !== 0) return false;
+    const world = outer.family === 4 ? 'world-ipv4' : 'world-ipv6';
+    return labels.size > 0 && labels.labels.every((l) => l.source === 'reserved' && (l.key === 'world' || l.key === world));
+  }
+  return prefixes.some((p) => prefixContains(outer, p)) && !excepted(prefixes, sel.except);
+}
+
+function cidrGroupSelects(sel: CidrGroupSelectorSpec, labels: LabelSet): boolean {
+  if (!labels.has('cidrgroup', CIDR_GROUP_LABEL_PREFIX + sel.group)) return false;
+  return !excepted(identityPrefixes(labels), sel.except);
+}
+
+/** A compiled predicate for one selector (compile once, match many identities). */
+export function compileSelector(sel: PeerSelector): (labels: LabelSet) => boolean {
+  switch (sel.kind) {
+    case 'labels':
+      return (labels) => sel.requirements.every((r) => requirementHolds(r, labels));
+    case 'cidr':
+      return (labels) => cidrSelects(sel, labels);
+    case 'cidrgroup':
+      return (labels) => cidrGroupSelects(sel, labels);
+    case 'fqdn': {
+      const m = dnsNameMatcher(sel);
+      return (labels) => fqdnSelects(sel, labels, m);
+    }
+    case 'wildcard':
+      return () => false;
+  }
+}
