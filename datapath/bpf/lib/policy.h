@@ -99,8 +99,6 @@ static __always_inline int policy_prefer_wildcard(const struct policy_entry *l3,
 {
 	if (!l3)
 		return 1;
-	if (!any)
-		return 0;
 	if ((l3->flags ^ any->flags) & POLICY_F_DENY)
 		return !!(any->flags & POLICY_F_DENY);
 	return any->prefix_len > l3->prefix_len;
@@ -135,11 +133,13 @@ static __always_inline struct policy_verdict policy_check(const struct pkt *p)
 	l3 = bpf_map_lookup_elem(&cilium_policy_v2, &key);
 	key.sec_label = 0;
 	any = bpf_map_lookup_elem(&cilium_policy_v2, &key);
-	if (l3 || any) {
-		wildcard = policy_prefer_wildcard(l3, any);
-		hit = wildcard ? any : l3;
-		if (!hit)
-			return v;
+	hit = l3;
+	wildcard = 0;
+	if (any && policy_prefer_wildcard(l3, any)) {
+		hit = any;
+		wildcard = 1;
+	}
+	if (hit) {
 		v.matched = 1;
 		v.entry_id = hit->entry_id;
 		v.proxy_port = hit->proxy_port;
