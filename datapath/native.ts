@@ -103,6 +103,7 @@ export interface NativeApi {
   linkDetach(linkFd: number): void;
   tcAttach(ifindex: number, dir: 'ingress' | 'egress', progFd: number, handle: number, priority: number): void;
   tcDetach(ifindex: number, dir: 'ingress' | 'egress', handle: number, priority: number): void;
+  setNetns(nsFd: number): void;
 
   RingReader: RingReaderCtor;
 }
