@@ -13,7 +13,7 @@ import { POLICY_CODECS, type PolicyConfigMap, type PolicyMap, type PolicyStatsMa
 import { METRICS_CODECS, type EventStatsMap, type MetricsMap } from './maps/metrics.ts';
 import { perCpuCodec, u32Codec, u64Codec } from './maps/percpu.ts';
 import { ctEntryCodec, ctKeyCodec, dropAggrCodec, type CtEntry, type CtKey, type DropAggr } from './codecs/generated.ts';
-import { VerifierError, isErrno } from './errors.ts';
+import { BpfObject } from './object.ts';
 import { ensureBpffs } from './bpffs.ts';
 
 /** Default location of the compiled endpoint object. */
@@ -120,18 +120,17 @@ function configOf(spec: EndpointSpec): EndpointConfig {
 /**
  * Loads the endpoint object. Flow: open -> patch ciliate_config -> reuse compatible pinned maps
  * (an incompatible pin is replaced) -> load -> pin new maps -> dup fds -> close the object.
- * Guarantees: on failure every fd is released; a verifier rejection throws VerifierError with the log.
+ * Guarantees: the object and any reused pinned fds are closed on every path; a verifier rejection
+ * throws VerifierError with the log.
  */
 export function loadEndpoint(spec: EndpointSpec, opts: LoadOptions = {}): LoadedEndpoint {
   const n = native();
-  const handle = n.objOpen(opts.objectPath ?? ENDPOINT_OBJECT);
+  const obj = BpfObject.open(opts.objectPath ?? ENDPOINT_OBJECT);
   const reused: number[] = [];
   try {
-    const rodata = n.objMaps(handle).find((m) => m.name.endsWith('.rodata'));
-    if (!rodata) throw new Error('endpoint object has no .rodata');
-    n.objSetInitialValue(handle, rodata.name, RODATA_OFFSETS.ciliate_config, endpointConfigCodec.encode(configOf(spec)));
-    for (const [name, max] of Object.entries(opts.maxEntries ?? {})) if (max !== undefined) n.objSetMaxEntries(handle, name, max);
-    const descs = n.objMaps(handle).filter((m) => !m.name.includes('.'));
+    obj.setRodata(RODATA_OFFSETS.ciliate_config, endpointConfigCodec.encode(configOf(spec)));
+    for (const [name, max] of Object.entries(opts.maxEntries ?? {})) if (max !== undefined) obj.setMaxEntries(name, max);
+    const descs = obj.maps().filter((m) => !m.name.includes('.'));
     if (opts.pinRoot) {
       ensureBpffs();
       for (const d of descs) {
@@ -139,34 +138,20 @@ export function loadEndpoint(spec: EndpointSpec, opts: LoadOptions = {}): Loaded
         if (!existsSync(path)) continue;
         const fd = n.objGet(path);
         reused.push(fd);
-        if (compatible(d, fd)) n.objReuseMapFd(handle, d.name, fd);
-        else throw new Error(`pinned map ${path} is incompatible with the object; remove it to upgrade`);
+        if (!compatible(d, fd)) throw new Error(`pinned map ${path} is incompatible with the object; remove it to upgrade`);
+        obj.reuseMap(d.name, fd);
       }
     }
-    try {
-      n.objLoad(handle);
-    } catch (err) {
-      if (isErrno(err)) {
-        const e = err as unknown as { verifierLog?: string; libbpfLog?: string };
-        throw new VerifierError(`load endpoint ${spec.endpointId}: ${err.message}`, err.code, e.verifierLog ?? '', e.libbpfLog ?? '', { cause: err });
-      }
-      throw err;
-    }
-    const loaded = n.objMaps(handle);
+    obj.load();
     if (opts.pinRoot) {
-      for (const d of loaded.filter((m) => !m.name.includes('.'))) {
+      for (const d of descs) {
         const path = mapPinPath(opts.pinRoot, d.name, spec.endpointId);
         if (existsSync(path)) continue;
         mkdirSync(join(path, '..'), { recursive: true });
-        n.objPin(d.fd, path);
+        n.objPin(obj.mapFd(d.name), path);
       }
     }
-    const fdOf = (name: string): number => {
-      const d = loaded.find((m) => m.name === name);
-      if (!d || d.fd < 0) throw new Error(`endpoint object lacks map ${name}`);
-      return d.fd;
-    };
-    const wrap = <K, V>(name: string, k: Codec<K>, v: Codec<V>): BpfMap<K, V> => BpfMap.fromFd(fdOf(name), k, v);
+    const wrap = <K, V>(name: string, k: Codec<K>, v: Codec<V>): BpfMap<K, V> => BpfMap.fromFd(obj.mapFd(name), k, v);
     const maps: EndpointMaps = {
       ipcache: wrap('cilium_ipcache', IPCACHE_CODECS.key, IPCACHE_CODECS.value),
       conntrack: wrap('cilium_ct4_global', ctKeyCodec, ctEntryCodec),
@@ -176,18 +161,13 @@ export function loadEndpoint(spec: EndpointSpec, opts: LoadOptions = {}): Loaded
       policy: wrap('cilium_policy_v2', POLICY_CODECS.key, POLICY_CODECS.value),
       policyStats: wrap('policy_stats', u32Codec, perCpuCodec(POLICY_CODECS.statsValue)),
       policyConfig: wrap('policy_config', u32Codec, POLICY_CODECS.configValue),
-      eventsFd: n.fdDup(fdOf('cilium_events')),
+      eventsFd: n.fdDup(obj.mapFd('cilium_events')),
     };
-    const progs = n.objProgs(handle);
-    const progFd = (name: string): number => {
-      const p = progs.find((x) => x.name === name);
-      if (!p || p.fd < 0) throw new Error(`endpoint object lacks program ${name}`);
-      return n.fdDup(p.fd);
-    };
-    return new LoadedEndpoint(spec, maps, { fromContainer: progFd('cil_from_container'), toContainer: progFd('cil_to_container') });
+    const progs = { fromContainer: n.fdDup(obj.progFd('cil_from_container')), toContainer: n.fdDup(obj.progFd('cil_to_container')) };
+    return new LoadedEndpoint(spec, maps, progs);
   } finally {
     for (const fd of reused) n.fdClose(fd);
-    n.objClose(handle);
+    obj.close();
   }
 }
 

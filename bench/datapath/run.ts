@@ -10,6 +10,8 @@ import { ipcacheEntry } from '../../datapath/maps/ipcache.ts';
 import { policyEntries, setEnforcement } from '../../datapath/maps/policy.ts';
 import { readEventStats } from '../../datapath/maps/metrics.ts';
 import { FlowEventReader } from '../../datapath/events.ts';
+import { native } from '../../datapath/native.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createTopology, nsSpawn, type Topology } from '../../test/datapath/support/netns.ts';
 import { flushRules, installRules } from './iptables.ts';
 import { median, requestResponse, tcpThroughput } from './tools.ts';
@@ -45,10 +47,16 @@ function ciliate(name: string, scale: boolean, perPacketEvents: boolean): Config
       setEnforcement(ep.maps.policyConfig, true, true);
       ep.maps.policy.updateBatch(policyEntries({ direction: 'egress', identity: A_ID, protocol: 6, entryId: 2 }));
       const att = inNetns(t.nodePath, () => attachEndpoint(t.ifindexB, ep.progs));
+      const runStats = (): { ns: number; count: number } => [ep.progs.fromContainer, ep.progs.toContainer]
+        .map((fd) => native().progInfo(fd)).reduce((a, i) => ({ ns: a.ns + i.runTimeNs, count: a.count + i.runCount }), { ns: 0, count: 0 });
+      const before = runStats();
       return () => {
         reader.drain();
+        const after = runStats();
         const st = readEventStats(ep.maps.eventStats);
-        stats.set(name, { events: (stats.get(name)?.events ?? 0) + events, lost: (stats.get(name)?.lost ?? 0n) + st.lost });
+        const prev = stats.get(name) ?? { events: 0, lost: 0n, nsPerRun: [] };
+        const nsPerRun = after.count > before.count ? [(after.ns - before.ns) / (after.count - before.count)] : [];
+        stats.set(name, { events: prev.events + events, lost: prev.lost + st.lost, nsPerRun: [...prev.nsPerRun, ...nsPerRun] });
         reader.close();
         inNetns(t.nodePath, () => att.detach());
         ep.close();
@@ -61,7 +69,9 @@ function iptables(n: number): Config {
   return { name: `iptables-nft, ${n} rules`, setup: (t) => { installRules(t.node, n); return () => flushRules(t.node); } };
 }
 
-const stats = new Map<string, { events: number; lost: bigint }>();
+const stats = new Map<string, { events: number; lost: bigint; nsPerRun: number[] }>();
+
+const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
 
 const CONFIGS: Config[] = [
   { name: 'bare veth path', setup: () => () => undefined },
@@ -78,6 +88,8 @@ async function main(): Promise<void> {
   const topo = createTopology();
   const servers: ChildProcess[] = [];
   const results = new Map<string, { gbps: number[]; rr: number[] }>();
+  const statsWas = readFileSync(BPF_STATS, 'utf8').trim();
+  writeFileSync(BPF_STATS, '1');
   try {
     servers.push(nsSpawn(topo.podB, 'taskset', '-c', '1', 'iperf3', '-s', '-p', '5201'));
     servers.push(nsSpawn(topo.podB, 'taskset', '-c', '1', 'sockperf', 'server', '--tcp', '-i', topo.ipB, '-p', '11111'));
@@ -99,17 +111,18 @@ async function main(): Promise<void> {
   } finally {
     for (const s of servers) s.kill('SIGKILL');
     topo.destroy();
+    writeFileSync(BPF_STATS, statsWas);
   }
   const bare = results.get(CONFIGS[0]!.name)!;
   const g0 = median(bare.gbps), r0 = median(bare.rr);
   console.log(`\nMedians of ${reps} interleaved runs, ${seconds} s each; ratios to the bare path.\n`);
-  console.log('| path | TCP Gbit/s | x | request/response per s | x | events received | events lost |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('| path | TCP Gbit/s | x | request/response per s | x | BPF ns/packet | events received | events lost |');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const c of CONFIGS) {
     const r = results.get(c.name)!;
     const g = median(r.gbps), q = median(r.rr);
     const s = stats.get(c.name);
-    console.log(`| ${c.name} | ${g.toFixed(1)} | ${(g / g0).toFixed(2)} | ${Math.round(q).toLocaleString('en-US')} | ${(q / r0).toFixed(2)} | ${s ? s.events : '-'} | ${s ? s.lost : '-'} |`);
+    console.log(`| ${c.name} | ${g.toFixed(1)} | ${(g / g0).toFixed(2)} | ${Math.round(q).toLocaleString('en-US')} | ${(q / r0).toFixed(2)} | ${s?.nsPerRun.length ? Math.round(median(s.nsPerRun)) : '-'} | ${s ? s.events : '-'} | ${s ? s.lost : '-'} |`);
   }
 }
 

@@ -18,26 +18,19 @@ export function perCpuCodec<V>(inner: Codec<V>, cpus = native().possibleCpus()):
   };
 }
 
+function scalarCodec<T>(size: number, write: (b: Buffer, v: T, off: number) => void, read: (b: Buffer, off: number) => T): Codec<T> {
+  return {
+    size,
+    encode(v: T, buf = Buffer.alloc(size), off = 0): Buffer {
+      write(buf, v, off);
+      return buf;
+    },
+    decode: (buf: Buffer, off = 0): T => read(buf, off),
+  };
+}
+
 /** Codec of a plain u32 (array map keys). */
-export const u32Codec: Codec<number> = {
-  size: 4,
-  encode(v: number, buf = Buffer.alloc(4), off = 0): Buffer {
-    buf.writeUInt32LE(v, off);
-    return buf;
-  },
-  decode(buf: Buffer, off = 0): number {
-    return buf.readUInt32LE(off);
-  },
-};
+export const u32Codec: Codec<number> = scalarCodec(4, (b, v, o) => b.writeUInt32LE(v, o), (b, o) => b.readUInt32LE(o));
 
 /** Codec of a plain u64 (counters). */
-export const u64Codec: Codec<bigint> = {
-  size: 8,
-  encode(v: bigint, buf = Buffer.alloc(8), off = 0): Buffer {
-    buf.writeBigUInt64LE(v, off);
-    return buf;
-  },
-  decode(buf: Buffer, off = 0): bigint {
-    return buf.readBigUInt64LE(off);
-  },
-};
+export const u64Codec: Codec<bigint> = scalarCodec(8, (b, v, o) => b.writeBigUInt64LE(v, o), (b, o) => b.readBigUInt64LE(o));

@@ -53,6 +53,17 @@ struct ct_result {
 	struct ct_entry *entry;
 };
 
+/* The conntrack key of a packet in its own orientation. */
+static __always_inline struct ct_key ct_key_of(const struct pkt *p)
+{
+	struct ct_key key = {
+		.saddr = p->saddr, .daddr = p->daddr, .sport = p->sport, .dport = p->dport,
+		.proto = p->proto, .dir = p->dir,
+	};
+
+	return key;
+}
+
 static __always_inline __u64 ct_lifetime(const struct pkt *p)
 {
 	return p->proto == IPPROTO_TCP ? ciliate_config.ct_lifetime_tcp_ns : ciliate_config.ct_lifetime_other_ns;
@@ -78,10 +89,7 @@ static __always_inline void ct_touch(const struct pkt *p, struct ct_entry *e, __
 /* Looks the packet up as a forward packet, then as a reply. Expired entries count as new. */
 static __always_inline struct ct_result ct_lookup(const struct pkt *p, __u64 now)
 {
-	struct ct_key key = {
-		.saddr = p->saddr, .daddr = p->daddr, .sport = p->sport, .dport = p->dport,
-		.proto = p->proto, .dir = p->dir,
-	};
+	struct ct_key key = ct_key_of(p);
 	struct ct_result res = { .state = CT_NEW };
 	struct ct_entry *e;
 
@@ -113,10 +121,7 @@ static __always_inline struct ct_result ct_lookup(const struct pkt *p, __u64 now
 static __always_inline struct ct_entry *ct_create(const struct pkt *p, __u64 now, __u32 entry_id,
 						  __u16 proxy_port, __u8 match_type)
 {
-	struct ct_key key = {
-		.saddr = p->saddr, .daddr = p->daddr, .sport = p->sport, .dport = p->dport,
-		.proto = p->proto, .dir = p->dir,
-	};
+	struct ct_key key = ct_key_of(p);
 	struct ct_entry e = {
 		.packets = 1, .bytes = p->len, .last_seen_ns = now,
 		.src_identity = p->remote_identity, .entry_id = entry_id,

@@ -159,10 +159,7 @@ static __always_inline void event_flow_packet(const struct pkt *p, struct ct_ent
  * aggregation interval, carrying the number of drops folded into it. */
 static __always_inline void event_drop(const struct pkt *p, const struct event_info *base, __u64 now)
 {
-	struct ct_key key = {
-		.saddr = p->saddr, .daddr = p->daddr, .sport = p->sport, .dport = p->dport,
-		.proto = p->proto, .dir = p->dir,
-	};
+	struct ct_key key = ct_key_of(p);
 	struct drop_aggr *a = bpf_map_lookup_elem(&cilium_drop_aggr, &key);
 	struct event_info info = *base;
 
