@@ -111,15 +111,17 @@ export class BpfMap<K, V> implements Disposable {
     const buf = Buffer.alloc(ks * keys.length);
     keys.forEach((k, i) => this.keyCodec.encode(k, buf, i * ks));
     return run(this.name, 'deleteBatch', () => {
-      if (!NO_BATCH.has(this.type)) {
-        try {
-          return native().mapDeleteBatch(this.fd, buf, keys.length);
-        } catch (err) {
-          // A missing key stops the kernel batch; finish element-wise, which tolerates misses.
-          if (!isErrno(err, 'ENOENT', 'EINVAL', 'EOPNOTSUPP', 'E524')) throw err;
-        }
+      if (NO_BATCH.has(this.type)) return native().mapDeleteEach(this.fd, buf, keys.length);
+      try {
+        return native().mapDeleteBatch(this.fd, buf, keys.length);
+      } catch (err) {
+        // The kernel stops at the first missing key after deleting `processed` keys; skip the
+        // missing one and finish element-wise, which tolerates further misses.
+        if (!isErrno(err, 'ENOENT')) throw err;
+        const done = Number((err as { processed?: number }).processed ?? 0);
+        const rest = keys.length - done - 1;
+        return done + (rest > 0 ? native().mapDeleteEach(this.fd, buf.subarray((done + 1) * ks), rest) : 0);
       }
-      return native().mapDeleteEach(this.fd, buf, keys.length);
     });
   }
 
