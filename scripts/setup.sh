@@ -7,15 +7,11 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 [ -d /usr/local/go/bin ] && export PATH="/usr/local/go/bin:$PATH"
 
-# Debian packages (each listed by the command it provides).
+# Debian packages: the datapath's (clang, libbpf, bpftool, iproute2, ...; also mounts bpffs), then ours.
+bash scripts/setup-datapath.sh
 need=()
-for pair in openssl:openssl ip:iproute2 nsenter:util-linux flock:util-linux python3:python3 \
-            clang:clang llc:llvm bpftool:bpftool pkg-config:pkg-config iptables:iptables \
-            iperf3:iperf3 nc:netcat-openbsd make:make g++:g++; do
+for pair in openssl:openssl python3:python3 flock:util-linux make:make g++:g++; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
-done
-for pair in /usr/include/bpf/libbpf.h:libbpf-dev /usr/include/libelf.h:libelf-dev /usr/include/zlib.h:zlib1g-dev; do
-  [ -e "${pair%%:*}" ] || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
   log "installing Debian packages: ${need[*]}"
@@ -26,9 +22,6 @@ fi
 
 command -v node >/dev/null || { log "Node.js 20 or newer is required"; exit 1; }
 command -v go >/dev/null || { log "Go 1.24 or newer is required to build the control plane"; exit 1; }
-
-# bpffs, where the agent pins its maps.
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "npm ci"

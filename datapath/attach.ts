@@ -1,0 +1,116 @@
+// Attaching endpoint programs: tcx links where the kernel has them, clsact filters otherwise;
+// atomic replacement (link update / filter replace at the same handle) and detach; cgroup links.
+import { closeSync, openSync } from 'node:fs';
+import { native } from './native.ts';
+import { isErrno } from './errors.ts';
+import type { EndpointProgs } from './loader.ts';
+
+/** How programs are attached to an interface. */
+export type AttachMode = 'tcx' | 'clsact';
+
+const TC_HANDLE = 1;
+const TC_PRIORITY = 1;
+
+let tcxProbe: boolean | undefined;
+
+/** Programs attached to both directions of one interface. */
+export class InterfaceAttachment {
+  private detached = false;
+
+  /** Use attachEndpoint(). */
+  constructor(
+    readonly ifindex: number,
+    readonly mode: AttachMode,
+    private readonly ingressLink: number,
+    private readonly egressLink: number,
+  ) {}
+
+  /** Swaps in new programs with no moment in which the interface runs none. */
+  replace(progs: EndpointProgs): void {
+    if (this.mode === 'tcx') {
+      native().linkUpdate(this.ingressLink, progs.fromContainer);
+      native().linkUpdate(this.egressLink, progs.toContainer);
+    } else {
+      native().tcAttach(this.ifindex, 'ingress', progs.fromContainer, TC_HANDLE, TC_PRIORITY);
+      native().tcAttach(this.ifindex, 'egress', progs.toContainer, TC_HANDLE, TC_PRIORITY);
+    }
+  }
+
+  /** Detaches both programs; idempotent, and a vanished interface counts as detached. */
+  detach(): void {
+    if (this.detached) return;
+    this.detached = true;
+    if (this.mode === 'tcx') {
+      for (const fd of [this.ingressLink, this.egressLink]) {
+        try {
+          native().linkDetach(fd);
+        } catch (err) {
+          if (!isErrno(err, 'ENOLINK', 'ENODEV', 'EINVAL')) throw err;
+        } finally {
+          native().fdClose(fd);
+        }
+      }
+    } else {
+      for (const dir of ['ingress', 'egress'] as const) {
+        try {
+          native().tcDetach(this.ifindex, dir, TC_HANDLE, TC_PRIORITY);
+        } catch (err) {
+          if (!isErrno(err, 'ENODEV', 'ENOENT')) throw err;
+        }
+      }
+    }
+  }
+
+  /** Same as detach(). */
+  [Symbol.dispose](): void {
+    this.detach();
+  }
+}
+
+/**
+ * Attaches cil_from_container to ingress and cil_to_container to egress of ifindex (a host-side veth).
+ * mode 'auto' uses tcx and falls back to clsact when the kernel rejects tcx.
+ */
+export function attachEndpoint(ifindex: number, progs: EndpointProgs, mode: AttachMode | 'auto' = 'auto'): InterfaceAttachment {
+  if (mode === 'clsact' || (mode === 'auto' && tcxProbe === false)) {
+    native().tcAttach(ifindex, 'ingress', progs.fromContainer, TC_HANDLE, TC_PRIORITY);
+    try {
+      native().tcAttach(ifindex, 'egress', progs.toContainer, TC_HANDLE, TC_PRIORITY);
+    } catch (err) {
+      native().tcDetach(ifindex, 'ingress', TC_HANDLE, TC_PRIORITY);
+      throw err;
+    }
+    return new InterfaceAttachment(ifindex, 'clsact', -1, -1);
+  }
+  let ingress: number;
+  try {
+    ingress = native().tcxAttach(progs.fromContainer, ifindex, 'ingress');
+    tcxProbe = true;
+  } catch (err) {
+    if (mode === 'auto' && isErrno(err, 'EINVAL', 'EOPNOTSUPP', 'E524')) {
+      tcxProbe = false;
+      return attachEndpoint(ifindex, progs, 'clsact');
+    }
+    throw err;
+  }
+  try {
+    return new InterfaceAttachment(ifindex, 'tcx', ingress, native().tcxAttach(progs.toContainer, ifindex, 'egress'));
+  } catch (err) {
+    native().linkDetach(ingress);
+    native().fdClose(ingress);
+    throw err;
+  }
+}
+
+/** Kernel attach types for cgroup programs. */
+export const CgroupAttachType = { INET_INGRESS: 0, INET_EGRESS: 1, INET4_CONNECT: 10, INET4_SENDMSG: 14 } as const;
+
+/** Attaches a cgroup program to a cgroup v2 directory with a link; returns the link fd (close or linkDetach). */
+export function attachCgroup(progFd: number, cgroupPath: string, attachType: number): number {
+  const cg = openSync(cgroupPath, 'r');
+  try {
+    return native().cgroupAttach(progFd, cg, attachType);
+  } finally {
+    closeSync(cg);
+  }
+}

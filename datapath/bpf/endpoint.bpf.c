@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Per-endpoint programs for the host side of a pod's veth.
+ * cil_from_container: tc ingress of the host veth = traffic the pod sends (endpoint egress).
+ * cil_to_container:   tc egress of the host veth  = traffic to the pod (endpoint ingress).
+ * Stages: parse -> lb (seam) -> ipcache -> conntrack -> policy -> overlay (seam); counters and
+ * aggregated flow events at every verdict. */
+#include "lib/common.h"
+#include "lib/config.h"
+#include "lib/parse.h"
+#include "lib/lb.h"
+#include "lib/ipcache.h"
+#include "lib/conntrack.h"
+#include "lib/policy.h"
+#include "lib/counters.h"
+#include "lib/events.h"
+#include "lib/overlay.h"
+
+/* Upstream's mark for packets to hand to the L7 proxy; the proxy port sits in the upper 16 bits. */
+#define MARK_MAGIC_TO_PROXY 0x0200
+
+static __always_inline int drop_packet(const struct pkt *p, __u8 reason, __u8 match_type, __u32 entry_id,
+				       __u64 now)
+{
+	struct event_info info = {
+		.type = EVENT_DROP, .reason = reason, .match_type = match_type,
+		.ct_state = CT_NEW, .entry_id = entry_id,
+	};
+
+	metrics_count(reason, p->dir, p->len);
+	event_drop(p, &info, now);
+	return CTX_ACT_DROP;
+}
+
+static __always_inline int handle_new_flow(struct __sk_buff *skb, struct pkt *p, __u64 now)
+{
+	struct policy_verdict v = policy_check(p);
+
+	if (v.verdict != VERDICT_FORWARDED)
+		return drop_packet(p, v.verdict, v.match_type, v.entry_id, now);
+	ct_create(p, now, v.entry_id, v.proxy_port, v.match_type);
+	if (v.proxy_port)
+		skb->mark = ((__u32)bpf_ntohs(v.proxy_port) << 16) | MARK_MAGIC_TO_PROXY;
+	metrics_count(VERDICT_FORWARDED, p->dir, p->len);
+	struct event_info info = {
+		.type = EVENT_POLICY_VERDICT, .reason = VERDICT_FORWARDED, .match_type = v.match_type,
+		.ct_state = CT_NEW, .entry_id = v.entry_id, .proxy_port = v.proxy_port,
+		.packets = 1, .bytes = p->len,
+	};
+	event_emit(p, &info, now);
+	return overlay_forward(skb, p);
+}
+
+static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
+{
+	struct pkt p = { .dir = dir, .ifindex = skb->ifindex, .local_identity = ciliate_config.identity };
+	__u64 now = bpf_ktime_get_ns();
+	struct ct_result ct;
+	int rc;
+
+	rc = parse_packet(skb, &p);
+	if (rc == PARSE_NOT_IPV4)
+		return CTX_ACT_OK;
+	if (rc != PARSE_OK)
+		return drop_packet(&p, DROP_INVALID_PACKET, POLICY_MATCH_NONE, 0, now);
+	rc = lb_translate(skb, &p);
+	if (rc != CTX_ACT_OK)
+		return rc;
+	ipcache_resolve(&p);
+	ct = ct_lookup(&p, now);
+	if (ct.state == CT_NEW)
+		return handle_new_flow(skb, &p, now);
+	if (ct.entry) {
+		event_flow_packet(&p, ct.entry, ct.state == CT_REPLY, ct.state, now);
+		if (ct.entry->proxy_port && ct.state == CT_ESTABLISHED)
+			skb->mark = ((__u32)bpf_ntohs(ct.entry->proxy_port) << 16) | MARK_MAGIC_TO_PROXY;
+	}
+	metrics_count(VERDICT_FORWARDED, p.dir, p.len);
+	return overlay_forward(skb, &p);
+}
+
+SEC("tc")
+int cil_from_container(struct __sk_buff *skb)
+{
+	return handle(skb, DIR_EGRESS);
+}
+
+SEC("tc")
+int cil_to_container(struct __sk_buff *skb)
+{
+	return handle(skb, DIR_INGRESS);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,26 @@
+/* Load-time constants of one endpoint program pair, set by the loader before load. */
+#ifndef CILIATE_CONFIG_H
+#define CILIATE_CONFIG_H
+
+#include "common.h"
+
+/* Everything the loader configures per endpoint; one struct so TypeScript has one codec for it. */
+struct endpoint_config {
+	__u32 endpoint_id;
+	__u32 identity;
+	__u64 aggregation_interval_ns;
+	__u64 ct_lifetime_tcp_ns;
+	__u64 ct_lifetime_other_ns;
+	__u32 wakeup_bytes;
+	__u32 pad;
+};
+
+/* The single rodata variable; its BTF offset lets the loader patch it by name. */
+const volatile struct endpoint_config ciliate_config = {
+	.aggregation_interval_ns = 1000000000ULL,
+	.ct_lifetime_tcp_ns = 21600ULL * 1000000000ULL,
+	.ct_lifetime_other_ns = 60ULL * 1000000000ULL,
+	.wakeup_bytes = 1 << 20,
+};
+
+#endif

@@ -1,0 +1,175 @@
+// Loads the endpoint object: open, set load-time constants, reuse pinned maps, load, pin, and hand
+// back typed maps and program fds. Shared maps live in <pinRoot>/, per-endpoint maps in
+// <pinRoot>/endpoints/<id>/ with upstream names (cilium_policy_v2_<id5>).
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { native, type NativeMapDesc } from './native.ts';
+import { endpointConfigCodec, flowEventCodec, RODATA_OFFSETS, type EndpointConfig } from './codecs/generated.ts';
+import type { Codec } from './codecs/codec.ts';
+import { BpfMap } from './maps/bpf-map.ts';
+import { IPCACHE_CODECS, type IpcacheMap } from './maps/ipcache.ts';
+import { POLICY_CODECS, type PolicyConfigMap, type PolicyMap, type PolicyStatsMap } from './maps/policy.ts';
+import { METRICS_CODECS, type EventStatsMap, type MetricsMap } from './maps/metrics.ts';
+import { perCpuCodec, u32Codec, u64Codec } from './maps/percpu.ts';
+import { ctEntryCodec, ctKeyCodec, dropAggrCodec, type CtEntry, type CtKey, type DropAggr } from './codecs/generated.ts';
+import { BpfObject } from './object.ts';
+import { ensureBpffs } from './bpffs.ts';
+
+/** Default location of the compiled endpoint object. */
+export const ENDPOINT_OBJECT = fileURLToPath(new URL('./bpf/build/endpoint.bpf.o', import.meta.url));
+
+/** Maps shared by every endpoint (pinned once under the pin root). */
+export const SHARED_MAPS = ['cilium_ipcache', 'cilium_ct4_global', 'cilium_metrics', 'cilium_events', 'cilium_drop_aggr', 'cilium_events_stats'] as const;
+/** Maps owned by one endpoint. */
+export const ENDPOINT_MAPS = ['cilium_policy_v2', 'policy_stats', 'policy_config'] as const;
+
+/** What to load for one endpoint. */
+export interface EndpointSpec {
+  endpointId: number;
+  identity: number;
+  /** Events for one flow are folded together for this long (default 1 s). */
+  aggregationIntervalNs?: bigint;
+  /** Wake the event reader only once this many bytes are queued (default 1 MiB). */
+  wakeupBytes?: number;
+  ctLifetimeTcpNs?: bigint;
+  ctLifetimeOtherNs?: bigint;
+}
+
+/** Where to pin; without pinRoot nothing is pinned or reused. */
+export interface LoadOptions {
+  pinRoot?: string;
+  objectPath?: string;
+  /** Override map sizes (e.g. smaller conntrack in tests). */
+  maxEntries?: Partial<Record<string, number>>;
+}
+
+/** Typed handles on every map of a loaded endpoint. */
+export interface EndpointMaps {
+  ipcache: IpcacheMap;
+  conntrack: BpfMap<CtKey, CtEntry>;
+  metrics: MetricsMap;
+  dropAggr: BpfMap<CtKey, DropAggr>;
+  eventStats: EventStatsMap;
+  policy: PolicyMap;
+  policyStats: PolicyStatsMap;
+  policyConfig: PolicyConfigMap;
+  /** Raw fd of the ring buffer (owned by this endpoint; see events.ts). */
+  eventsFd: number;
+}
+
+/** Program fds of the endpoint pair. */
+export interface EndpointProgs {
+  /** For tc ingress of the host-side veth (traffic leaving the pod). */
+  fromContainer: number;
+  /** For tc egress of the host-side veth (traffic to the pod). */
+  toContainer: number;
+}
+
+function pad5(n: number): string {
+  return String(n).padStart(5, '0');
+}
+
+/** The pinned path of a map for an endpoint (upstream naming for per-endpoint maps). */
+export function mapPinPath(pinRoot: string, name: string, endpointId: number): string {
+  if ((SHARED_MAPS as readonly string[]).includes(name)) return join(pinRoot, name);
+  return join(pinRoot, 'endpoints', pad5(endpointId), `${name}_${pad5(endpointId)}`);
+}
+
+function compatible(desc: NativeMapDesc, fd: number): boolean {
+  const info = native().mapInfo(fd);
+  return info.type === desc.type && info.keySize === desc.keySize && info.valueSize === desc.valueSize &&
+    info.maxEntries === desc.maxEntries && info.flags === desc.flags;
+}
+
+/** A loaded endpoint: typed maps and program fds. Close to release its fds (pins stay). */
+export class LoadedEndpoint implements Disposable {
+  private closed = false;
+
+  /** Use loadEndpoint(). */
+  constructor(readonly spec: EndpointSpec, readonly maps: EndpointMaps, readonly progs: EndpointProgs) {}
+
+  /** Releases every fd this object holds; pinned maps and attached links are unaffected. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const m = this.maps;
+    for (const map of [m.ipcache, m.conntrack, m.metrics, m.dropAggr, m.eventStats, m.policy, m.policyStats, m.policyConfig]) map.close();
+    native().fdClose(m.eventsFd);
+    native().fdClose(this.progs.fromContainer);
+    native().fdClose(this.progs.toContainer);
+  }
+
+  /** Same as close(). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function configOf(spec: EndpointSpec): EndpointConfig {
+  return {
+    endpointId: spec.endpointId,
+    identity: spec.identity,
+    aggregationIntervalNs: spec.aggregationIntervalNs ?? 1_000_000_000n,
+    ctLifetimeTcpNs: spec.ctLifetimeTcpNs ?? 21600n * 1_000_000_000n,
+    ctLifetimeOtherNs: spec.ctLifetimeOtherNs ?? 60n * 1_000_000_000n,
+    wakeupBytes: spec.wakeupBytes ?? 1 << 20,
+  };
+}
+
+/**
+ * Loads the endpoint object. Flow: open -> patch ciliate_config -> reuse compatible pinned maps
+ * (an incompatible pin is replaced) -> load -> pin new maps -> dup fds -> close the object.
+ * Guarantees: the object and any reused pinned fds are closed on every path; a verifier rejection
+ * throws VerifierError with the log.
+ */
+export function loadEndpoint(spec: EndpointSpec, opts: LoadOptions = {}): LoadedEndpoint {
+  const n = native();
+  const obj = BpfObject.open(opts.objectPath ?? ENDPOINT_OBJECT);
+  const reused: number[] = [];
+  try {
+    obj.setRodata(RODATA_OFFSETS.ciliate_config, endpointConfigCodec.encode(configOf(spec)));
+    for (const [name, max] of Object.entries(opts.maxEntries ?? {})) if (max !== undefined) obj.setMaxEntries(name, max);
+    const descs = obj.maps().filter((m) => !m.name.includes('.'));
+    if (opts.pinRoot) {
+      ensureBpffs();
+      for (const d of descs) {
+        const path = mapPinPath(opts.pinRoot, d.name, spec.endpointId);
+        if (!existsSync(path)) continue;
+        const fd = n.objGet(path);
+        reused.push(fd);
+        if (!compatible(d, fd)) throw new Error(`pinned map ${path} is incompatible with the object; remove it to upgrade`);
+        obj.reuseMap(d.name, fd);
+      }
+    }
+    obj.load();
+    if (opts.pinRoot) {
+      for (const d of descs) {
+        const path = mapPinPath(opts.pinRoot, d.name, spec.endpointId);
+        if (existsSync(path)) continue;
+        mkdirSync(join(path, '..'), { recursive: true });
+        n.objPin(obj.mapFd(d.name), path);
+      }
+    }
+    const wrap = <K, V>(name: string, k: Codec<K>, v: Codec<V>): BpfMap<K, V> => BpfMap.fromFd(obj.mapFd(name), k, v);
+    const maps: EndpointMaps = {
+      ipcache: wrap('cilium_ipcache', IPCACHE_CODECS.key, IPCACHE_CODECS.value),
+      conntrack: wrap('cilium_ct4_global', ctKeyCodec, ctEntryCodec),
+      metrics: wrap('cilium_metrics', METRICS_CODECS.key, perCpuCodec(METRICS_CODECS.value)),
+      dropAggr: wrap('cilium_drop_aggr', ctKeyCodec, dropAggrCodec),
+      eventStats: wrap('cilium_events_stats', u32Codec, perCpuCodec(u64Codec)),
+      policy: wrap('cilium_policy_v2', POLICY_CODECS.key, POLICY_CODECS.value),
+      policyStats: wrap('policy_stats', u32Codec, perCpuCodec(POLICY_CODECS.statsValue)),
+      policyConfig: wrap('policy_config', u32Codec, POLICY_CODECS.configValue),
+      eventsFd: n.fdDup(obj.mapFd('cilium_events')),
+    };
+    const progs = { fromContainer: n.fdDup(obj.progFd('cil_from_container')), toContainer: n.fdDup(obj.progFd('cil_to_container')) };
+    return new LoadedEndpoint(spec, maps, progs);
+  } finally {
+    for (const fd of reused) n.fdClose(fd);
+    obj.close();
+  }
+}
+
+/** Size of one flow event record (from BTF). */
+export const FLOW_EVENT_SIZE = flowEventCodec.size;

@@ -1,0 +1,127 @@
+// Typed surface of the native module (datapath/native): fds and syscalls only. Everything here throws
+// fs-style errors (code, errno, syscall); see errors.ts for the sentinels built on them.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** A map as libbpf describes it inside an object (fd is -1 before load). */
+export interface NativeMapDesc {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  fd: number;
+}
+
+/** A program inside an object (fd is -1 before load). */
+export interface NativeProgDesc {
+  name: string;
+  section: string;
+  type: number;
+  fd: number;
+}
+
+/** Kernel-reported facts about a map fd. */
+export interface NativeMapInfo {
+  type: number;
+  id: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  name: string;
+}
+
+/** Options for BPF_PROG_TEST_RUN. */
+export interface TestRunOptions {
+  repeat?: number;
+  ctx?: Buffer;
+  dataOutSize?: number;
+  ctxOutSize?: number;
+}
+
+/** Result of BPF_PROG_TEST_RUN. */
+export interface TestRunResult {
+  retval: number;
+  durationNs: number;
+  data: Buffer;
+  ctx?: Buffer;
+}
+
+/** Ring buffer reader living in Node's event loop. */
+export interface NativeRingReader {
+  /** Drains up to the batch limit now; calls onBatch once if anything was read; returns records read. */
+  consume(): number;
+  /** Also drain whenever the kernel wakes the ring's epoll fd. */
+  start(): void;
+  /** Stops polling and frees the reader. */
+  close(): void;
+}
+
+/** Constructor of NativeRingReader: onBatch gets records as [u32 len][u32 0][record][pad to 8]. */
+export type RingReaderCtor = new (
+  mapFd: number,
+  onBatch: (batch: Buffer, count: number) => void,
+  maxBatchBytes?: number,
+) => NativeRingReader;
+
+/** The complete native API. */
+export interface NativeApi {
+  objOpen(path: string): number;
+  objMaps(handle: number): NativeMapDesc[];
+  objProgs(handle: number): NativeProgDesc[];
+  objSetInitialValue(handle: number, mapName: string, offset: number, bytes: Buffer): void;
+  objReuseMapFd(handle: number, mapName: string, fd: number): void;
+  objSetMaxEntries(handle: number, mapName: string, maxEntries: number): void;
+  objLoad(handle: number): void;
+  objClose(handle: number): void;
+
+  mapLookup(fd: number, key: Buffer, valueSize: number): Buffer | null;
+  mapUpdate(fd: number, key: Buffer, value: Buffer, flags?: number): void;
+  mapDelete(fd: number, key: Buffer): boolean;
+  mapNextKey(fd: number, key: Buffer | null, keySize: number): Buffer | null;
+  mapDump(fd: number, keySize: number, valueSize: number, max: number): { keys: Buffer; values: Buffer; count: number };
+  mapUpdateBatch(fd: number, keys: Buffer, values: Buffer, count: number, flags?: number): number;
+  mapDeleteBatch(fd: number, keys: Buffer, count: number): number;
+  mapUpdateEach(fd: number, keys: Buffer, values: Buffer, count: number, flags?: number): number;
+  mapDeleteEach(fd: number, keys: Buffer, count: number): number;
+  mapInfo(fd: number): NativeMapInfo;
+  objPin(fd: number, path: string): void;
+  objGet(path: string): number;
+  fdDup(fd: number): number;
+  fdClose(fd: number): void;
+  possibleCpus(): number;
+
+  progTestRun(fd: number, data: Buffer, opts?: TestRunOptions): TestRunResult;
+  progInfo(fd: number): { id: number; type: number; name: string; runTimeNs: number; runCount: number };
+
+  tcxAttach(progFd: number, ifindex: number, dir: 'ingress' | 'egress'): number;
+  cgroupAttach(progFd: number, cgroupFd: number, attachType: number): number;
+  linkUpdate(linkFd: number, progFd: number): void;
+  linkDetach(linkFd: number): void;
+  tcAttach(ifindex: number, dir: 'ingress' | 'egress', progFd: number, handle: number, priority: number): void;
+  tcDetach(ifindex: number, dir: 'ingress' | 'egress', handle: number, priority: number): void;
+  setNetns(nsFd: number): void;
+
+  RingReader: RingReaderCtor;
+}
+
+/** Path of the compiled addon (built by `npm run build:native`). */
+export const NATIVE_PATH = fileURLToPath(new URL('./native/build/Release/ciliate_bpf.node', import.meta.url));
+
+let cached: NativeApi | undefined;
+
+/** Loads the addon once; throws with a build hint when it has not been built. */
+export function native(): NativeApi {
+  if (cached) return cached;
+  if (!existsSync(NATIVE_PATH)) throw new Error(`native datapath module missing at ${NATIVE_PATH}: run npm run build:datapath`);
+  cached = createRequire(import.meta.url)(NATIVE_PATH) as NativeApi;
+  return cached;
+}
+
+/** True when the addon has been built. */
+export function nativeAvailable(): boolean {
+  return existsSync(NATIVE_PATH);
+}

@@ -1,0 +1,18 @@
+// Compiles test-only BPF fixtures (test/datapath/fixtures/*.bpf.c) into a temporary directory.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const DIR = fileURLToPath(new URL('../fixtures/', import.meta.url));
+let out: string | undefined;
+
+/** Path of the compiled fixture object (compiled once per process). */
+export function compileFixture(name: string): string {
+  out ??= mkdtempSync(join(tmpdir(), 'ciliate-bpf-'));
+  const obj = join(out, `${name}.o`);
+  execFileSync('clang', ['-target', 'bpf', '-O2', '-g', `-I/usr/include/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
+    '-c', join(DIR, `${name}.bpf.c`), '-o', obj]);
+  return obj;
+}
