@@ -1,6 +1,7 @@
 // Attaching endpoint programs: tcx links where the kernel has them, clsact filters otherwise;
 // atomic replacement (link update / filter replace at the same handle) and detach; cgroup links.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { native } from './native.ts';
 import { isErrno } from './errors.ts';
 import type { EndpointProgs } from './loader.ts';
@@ -61,10 +62,42 @@ export class InterfaceAttachment {
     }
   }
 
+  /**
+   * Pins the tcx links under `dir`, so they outlive this process (an unpinned tcx link is detached
+   * when its last fd closes); clsact filters need no pin. Reopen them with reopenAttachment().
+   */
+  pin(dir: string): void {
+    if (this.mode !== 'tcx') return;
+    mkdirSync(dir, { recursive: true });
+    for (const [name, fd] of [['link_ingress', this.ingressLink], ['link_egress', this.egressLink]] as const) {
+      const path = join(dir, name);
+      if (!existsSync(path)) native().objPin(fd, path);
+    }
+  }
+
+  /** Closes this process's link fds without detaching (pinned links and clsact filters keep running). */
+  release(): void {
+    if (this.detached) return;
+    this.detached = true;
+    if (this.mode === 'tcx') for (const fd of [this.ingressLink, this.egressLink]) native().fdClose(fd);
+  }
+
   /** Same as detach(). */
   [Symbol.dispose](): void {
     this.detach();
   }
+}
+
+/**
+ * Reopens an attachment a previous process pinned under `dir` (tcx) or left installed (clsact), so
+ * its programs can be swapped with replace(); undefined when nothing was pinned there.
+ */
+export function reopenAttachment(ifindex: number, dir: string, mode: AttachMode): InterfaceAttachment | undefined {
+  if (mode === 'clsact') return new InterfaceAttachment(ifindex, 'clsact', -1, -1);
+  const ingress = join(dir, 'link_ingress');
+  const egress = join(dir, 'link_egress');
+  if (!existsSync(ingress) || !existsSync(egress)) return undefined;
+  return new InterfaceAttachment(ifindex, 'tcx', native().objGet(ingress), native().objGet(egress));
 }
 
 /**

@@ -1,0 +1,153 @@
+// The enforcer on real namespaces, veths and TCP: policy from the engine flips traffic, drops carry
+// their reason, and an agent restart (enforcer closed, a new one restored from pins) keeps enforcing
+// and loses no established connection.
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inNetns } from '../../datapath/netns.ts';
+import { makePinDir, removePinDir } from '../../datapath/bpffs.ts';
+import { FlowEventReader, type FlowEvent } from '../../datapath/events.ts';
+import { DropReason } from '../../datapath/constants.ts';
+import { PolicyEngine } from '../../policy/engine.ts';
+import { parsePolicy } from '../../policy/api/parse-policy.ts';
+import { sanitizePodLabels } from '../../identity/pod-labels.ts';
+import { nopLogger } from '../../runtime/logger.ts';
+import { EndpointEnforcer, type EndpointRequest } from '../../agent/endpoint-enforcer.ts';
+import { requireBpf } from '../datapath/support/env.ts';
+import { createTopology, nsSpawn, tcpConnects, type Topology } from '../datapath/support/netns.ts';
+
+const PORT = 8080;
+const ECHO_SERVER = `
+import socket, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', ${PORT})); s.listen(16)
+def serve(c):
+    while True:
+        d = c.recv(4096)
+        if not d: return
+        c.sendall(d)
+while True:
+    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+`;
+const STREAM_CLIENT = (ip: string, n: number) => `
+import socket, sys, time
+c = socket.create_connection(('${ip}', ${PORT}), timeout=3)
+for i in range(${n}):
+    c.sendall(b'x'); assert c.recv(1) == b'x'; time.sleep(0.02)
+print('done', flush=True)
+`;
+
+function policy(allowFrom: string) {
+  return parsePolicy({
+    apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'server-ingress', namespace: 'default', uid: 'u1' },
+    spec: {
+      endpointSelector: { matchLabels: { app: 'server' } },
+      ingress: [{ fromEndpoints: [{ matchLabels: { app: allowFrom } }], toPorts: [{ ports: [{ port: String(PORT), protocol: 'TCP' }] }] }],
+    },
+  });
+}
+
+function exited(p: ChildProcess): Promise<number | null> {
+  return new Promise((r) => p.once('close', (code) => r(code)));
+}
+
+describe('endpoint enforcer on real namespaces and TCP', function () {
+  this.timeout(60_000);
+  let topo: Topology;
+  let pinRoot = '';
+  let stateDir = '';
+  let server: ChildProcess | undefined;
+  let enforcer: EndpointEnforcer | undefined;
+  let engine: PolicyEngine;
+  const labels = { client: { app: 'client' }, server: { app: 'server' } };
+  const identities = new Map([['client', 30001], ['server', 30002]]);
+  let requests: Record<'client' | 'server', EndpointRequest>;
+
+  const newEnforcer = (): EndpointEnforcer => {
+    engine = new PolicyEngine();
+    return new EndpointEnforcer({
+      pinRoot, stateDir, engine, log: nopLogger,
+      maxEntries: { cilium_ct4_global: 16384, cilium_drop_aggr: 4096 },
+      inNodeNetns: (fn) => inNetns(topo.nodePath, fn),
+      podFacts: async (ns, name) => ({ labels: sanitizePodLabels({ namespace: ns, podLabels: labels[name as 'client' | 'server'] }) }),
+      allocateIdentity: async (ls) => identities.get(ls.find('k8s', 'app')[0]!.value)!,
+    });
+  };
+  const addBoth = async (e: EndpointEnforcer) => {
+    await e.add(requests.server);
+    await e.add(requests.client);
+  };
+
+  before(async function () {
+    requireBpf(this);
+    topo = createTopology();
+    pinRoot = makePinDir(`ciliate-enforcer-${topo.suffix}`);
+    stateDir = mkdtempSync(join(tmpdir(), 'ciliate-enforcer-'));
+    requests = {
+      server: { key: 'srv/eth0', ip: topo.ipB, hostIf: topo.lxcB, podNamespace: 'default', podName: 'server', containerId: 'srv' },
+      client: { key: 'cli/eth0', ip: topo.ipA, hostIf: topo.lxcA, podNamespace: 'default', podName: 'client', containerId: 'cli' },
+    };
+    server = nsSpawn(topo.podB, 'python3', '-c', ECHO_SERVER);
+    await new Promise((r) => setTimeout(r, 400));
+    enforcer = newEnforcer();
+    await addBoth(enforcer);
+  });
+
+  after(() => {
+    server?.kill('SIGKILL');
+    if (enforcer) {
+      for (const ep of enforcer.endpoints()) enforcer.remove(ep.request.key);
+      enforcer.close();
+    }
+    topo?.destroy();
+    if (pinRoot) removePinDir(pinRoot);
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('lets traffic through while no policy selects the server', () => {
+    expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(true);
+  });
+
+  it('drops the client once a policy allows only others, with reason policy-denied', async () => {
+    const events: FlowEvent[] = [];
+    const reader = new FlowEventReader(enforcer!.sharedMaps.eventsFd, (evs) => events.push(...evs), { intervalMs: 20 });
+    try {
+      enforcer!.applyDiffs(engine.upsertPolicy(policy('someone-else')));
+      expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(false);
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      reader.close();
+    }
+    const drop = events.find((e) => e.type === 'DROP' && e.dstPort === PORT);
+    expect(drop).to.include({ dropReason: DropReason.POLICY_DENIED, srcIdentity: 30001, dstIdentity: 30002 });
+  });
+
+  it('lets the client through when the policy allows it', () => {
+    enforcer!.applyDiffs(engine.upsertPolicy(policy('client')));
+    expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(true);
+  });
+
+  it('keeps enforcing across an agent restart and loses no established connection', async () => {
+    const stream = spawn('nsenter', [`--net=/run/netns/${topo.podA}`, 'python3', '-c', STREAM_CLIENT(topo.ipB, 120)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const done = exited(stream);
+    let out = '';
+    stream.stdout?.on('data', (d) => (out += d));
+    await new Promise((r) => setTimeout(r, 500));
+    // The agent stops: fds released, kernel state left in place.
+    enforcer!.close();
+    enforcer = undefined;
+    expect(tcpConnects(topo.podA, topo.ipB, PORT), 'still allowed while no agent runs').to.equal(true);
+    // A new agent comes back and restores from the pins, with the same policy.
+    const restarted = newEnforcer();
+    restarted.applyDiffs(engine.upsertPolicy(policy('client')));
+    await addBoth(restarted);
+    enforcer = restarted;
+    expect(restarted.reconcile().pruned).to.equal(0);
+    expect(await done).to.equal(0);
+    expect(out).to.contain('done');
+    // And it enforces changes again.
+    enforcer.applyDiffs(engine.upsertPolicy(policy('someone-else')));
+    expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(false);
+  });
+});
