@@ -9,7 +9,7 @@ import { verdict } from '../../policy/verdict.ts';
 import { reservedIdentityLabels } from '../../identity/reserved-labels.ts';
 import { parsePolicy } from '../../policy/api/parse-policy.ts';
 import { ruleSelects } from '../../policy/repository.ts';
-import { cnp, connect, engineWith, ID, podLabels, policyFromYaml } from './support/world.ts';
+import { cnp, connect, endpointFor, engineWith, ID, podLabels, policyFromYaml } from './support/world.ts';
 
 const key = (identity: number, protocol: number, port: number, portPrefixLen: number): PolicyKey =>
   ({ direction: 'ingress', identity, protocol, port, portPrefixLen });
@@ -231,5 +231,25 @@ spec:
     expect(ruleSelects(node, host)).to.equal(true);
     expect(ruleSelects(node, podLabels('n', { app: 'x' }))).to.equal(false);
     expect(ruleSelects(ep, podLabels('n', { app: 'x' }))).to.equal(true);
+  });
+});
+
+describe('policy engine sharing', () => {
+  it('computes once for endpoints of one identity and reports diffs to each', () => {
+    const e = engineWith([]);
+    const before = e.computationCount;
+    const twin = { ...endpointFor(ID.echoSame, [{ name: 'http', port: 8080, protocol: 'TCP' }]), id: 9001 };
+    const first = e.upsertEndpoint(twin);
+    expect(e.computationCount).to.equal(before);
+    expect(first.added.length).to.equal(e.mapState(ID.echoSame)!.size);
+    const diffs = e.upsertPolicy(policyFromYaml(cnp('deny-all', `
+  endpointSelector: {matchLabels: {name: echo-same-node}}
+  ingress: [{}]
+`)));
+    expect([...diffs.keys()].sort((a, b) => a - b)).to.deep.equal([ID.echoSame, 9001]);
+    e.removeEndpoint(ID.echoSame);
+    expect(e.computationCount).to.equal(before);
+    e.removeEndpoint(9001);
+    expect(e.computationCount).to.equal(before - 1);
   });
 });
