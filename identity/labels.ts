@@ -108,6 +108,16 @@ export class LabelSet {
     return l ? [l] : [];
   }
 
+  /** The label stored under `source:key` (a specific source). */
+  getSourceKey(sourceKey: string): Label | undefined {
+    return this.#bySourceKey.get(sourceKey);
+  }
+
+  /** Every label with this key, whatever its source. */
+  getKey(key: string): readonly Label[] | undefined {
+    return this.#byKey.get(key);
+  }
+
   /** True when a label with this source (or any source, for `any`) and key is present. */
   has(source: LabelSource, key: string): boolean {
     return source === 'any' ? this.#byKey.has(key) : this.#bySourceKey.has(`${source}:${key}`);

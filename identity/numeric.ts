@@ -41,7 +41,7 @@ export const IDENTITY_SCOPE_LOCAL = 1 << 24;
 export const IDENTITY_SCOPE_REMOTE_NODE = 2 << 24;
 /** Mask selecting the scope byte. */
 export const IDENTITY_SCOPE_MASK = 0xff000000;
-/** Smallest and largest node-local identity. */
+/** Smallest node-local identity. */
 export const MIN_LOCAL_IDENTITY = IDENTITY_SCOPE_LOCAL + 1;
 /** Largest node-local identity (scope 1, all 24 low bits set). */
 export const MAX_LOCAL_IDENTITY = IDENTITY_SCOPE_LOCAL + 0xffffff;

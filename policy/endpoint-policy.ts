@@ -15,11 +15,9 @@
 import type { LabelSet } from '../identity/labels.ts';
 import { ReservedIdentity } from '../identity/numeric.ts';
 import type { Direction, L7Rules, PeerSelector, PolicyRule, RuleOrigin } from './api/model.ts';
+import { applyDenyCover, mergeEntry } from './entry-merge.ts';
 import { MapState, entriesEqual, packedRow } from './mapstate.ts';
-import {
-  type L7Redirect, type MapStateDiff, type MapStateRow, type PolicyEntry, type PolicyKey, decodeParts, formatOrigin,
-  formatRow, identityIndex, keyCovers, subKey,
-} from './mapstate-types.ts';
+import { type MapStateDiff, type MapStateRow, type PolicyEntry, formatOrigin, formatRow, identityIndex, subKey } from './mapstate-types.ts';
 import { type KeyPart, type NamedPort, type NamedPortResolver, keyParts } from './ports.ts';
 import { type SelectionListener, type SelectorCache, sortedIncludes } from './selector-cache.ts';
 
@@ -330,23 +328,7 @@ export class EndpointPolicy {
       }
     }
     for (const [sub, list] of bySub) out.set(sub, this.#entryFor(list));
-    return this.#applyDenyCover(out);
-  }
-
-  /** Turns allows covered by a deny of the same identity into denies (see mapstate-types.ts). */
-  #applyDenyCover(out: Map<number, PolicyEntry>): Map<number, PolicyEntry> {
-    const denies: { key: PolicyKey; entry: PolicyEntry }[] = [];
-    for (const [sub, entry] of out) if (entry.deny) denies.push({ key: decodeParts(0, sub), entry });
-    if (denies.length === 0) return out;
-    for (const [sub, entry] of out) {
-      if (entry.deny) continue;
-      const key = decodeParts(0, sub);
-      const cover = denies.filter((d) => keyCovers(d.key, key));
-      if (cover.length > 0) {
-        out.set(sub, { deny: true, proxyPort: 0, derivedFrom: uniqueOrigins(cover.flatMap((d) => d.entry.derivedFrom)) });
-      }
-    }
-    return out;
+    return applyDenyCover(out);
   }
 
   /** The (shared) entry for a set of contributions. */
@@ -362,39 +344,9 @@ export class EndpointPolicy {
   }
 
   #merge(list: readonly Contribution[]): PolicyEntry {
-    const items = list.map((c) => ({ t: c.template, l7: c.template.parts[c.part]!.l7 }));
-    items.sort((a, b) => compareItems(a, b));
-    const deny = items.filter((c) => c.t.deny);
-    if (deny.length > 0) return { deny: true, proxyPort: 0, derivedFrom: uniqueOrigins(deny.map((c) => c.t.origin)) };
-    const derivedFrom = uniqueOrigins(items.map((c) => c.t.origin));
-    const l7 = items.filter((c) => c.l7 !== undefined);
-    if (l7.length === 0) return { deny: false, proxyPort: 0, derivedFrom };
-    const parser = l7[0]!.l7!.parser;
-    const conflicts = l7.filter((c) => c.l7!.parser !== parser).map((c) => `${c.l7!.parser} rules of ${c.t.sortKey} ignored`);
-    const rules = uniqueRules(l7.filter((c) => c.l7!.parser === parser).map((c) => c.l7!));
-    const redirect: L7Redirect = {
-      parser, rules, allowAll: items.some((c) => c.l7 === undefined), ...(conflicts.length > 0 && { conflicts: [...new Set(conflicts)] }),
-    };
-    const proxyPort = (this.#opts.proxyPortFor ?? defaultProxyPort)(parser, items[0]!.t.direction);
-    return { deny: false, proxyPort, redirect, derivedFrom };
+    const contributors = list.map(({ template: t, part }) => ({
+      origin: t.origin, sortKey: t.sortKey, deny: t.deny, direction: t.direction, l7: t.parts[part]!.l7,
+    }));
+    return mergeEntry(contributors, this.#opts.proxyPortFor ?? defaultProxyPort);
   }
-}
-
-function compareItems(a: { t: Template; l7?: L7Rules }, b: { t: Template; l7?: L7Rules }): number {
-  if (a.t.sortKey !== b.t.sortKey) return a.t.sortKey < b.t.sortKey ? -1 : 1;
-  const la = a.l7 ? JSON.stringify(a.l7) : '';
-  const lb = b.l7 ? JSON.stringify(b.l7) : '';
-  return la < lb ? -1 : la > lb ? 1 : 0;
-}
-
-function uniqueOrigins(origins: readonly RuleOrigin[]): RuleOrigin[] {
-  const seen = new Map<string, RuleOrigin>();
-  for (const o of origins) seen.set(formatOrigin(o), o);
-  return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o);
-}
-
-function uniqueRules(rules: readonly L7Rules[]): L7Rules[] {
-  const seen = new Map<string, L7Rules>();
-  for (const r of rules) seen.set(JSON.stringify(r), r);
-  return [...seen.values()];
 }

@@ -22,21 +22,43 @@ function isEmpty(d: MapStateDiff): boolean {
   return d.added.length === 0 && d.changed.length === 0 && d.removed.length === 0;
 }
 
-/** Pure policy engine for one node. */
+/** Endpoints that share one computed policy (same identity, labels and named ports). */
+interface PolicyGroup {
+  readonly policy: EndpointPolicy;
+  readonly members: Set<number>;
+}
+
+function groupKey(ep: EndpointInfo): string {
+  return `${ep.identity}|${ep.labels.canonical}|${JSON.stringify(ep.namedPorts ?? [])}`;
+}
+
+/**
+ * Pure policy engine for one node. Endpoints with the same identity, labels and named ports get
+ * the same map state, so their policy is computed once and shared (the distillery idea); diffs
+ * are still reported per endpoint id.
+ */
 export class PolicyEngine {
   readonly selectorCache = new SelectorCache();
   readonly repository = new PolicyRepository();
-  readonly #endpoints = new Map<number, EndpointPolicy>();
+  readonly #groups = new Map<string, PolicyGroup>();
+  readonly #groupOf = new Map<number, PolicyGroup>();
   readonly #options: PolicyOptions;
 
   constructor(options: PolicyOptions = {}) {
     this.#options = options;
   }
 
+  /** Number of distinct policy computations (endpoints sharing one count once). */
+  get computationCount(): number {
+    return this.#groups.size;
+  }
+
   /** Adds/relabels and removes identities. */
   updateIdentities(added: Iterable<readonly [number, LabelSet]>, removed: Iterable<number> = []): EndpointDiffs {
     this.selectorCache.updateIdentities(added, removed);
-    return this.#flushAll([...this.#endpoints.values()]);
+    const out: EndpointDiffs = new Map();
+    for (const g of this.#groups.values()) this.#report(out, g, g.policy.flush());
+    return out;
   }
 
   /** Adds or replaces a parsed policy. */
@@ -51,30 +73,42 @@ export class PolicyEngine {
     return old ? this.#reselect(old.rules) : new Map();
   }
 
-  /** Adds an endpoint (or recomputes it from scratch); returns its diff from the previous state. */
+  /** Adds an endpoint or updates it (new labels, identity or ports); returns its diff from the previous state. */
   upsertEndpoint(endpoint: EndpointInfo): MapStateDiff {
-    const previous = this.#endpoints.get(endpoint.id);
-    const ep = new EndpointPolicy(endpoint, this.selectorCache, this.#options);
-    const initial = ep.setRules(this.repository.rulesSelecting(endpoint.labels));
-    previous?.dispose();
-    this.#endpoints.set(endpoint.id, ep);
-    return previous ? diffMapStates(previous.state, ep.state) : initial;
+    const previous = this.#groupOf.get(endpoint.id);
+    const key = groupKey(endpoint);
+    let group = this.#groups.get(key);
+    let initial: MapStateDiff | undefined;
+    if (!group) {
+      const policy = new EndpointPolicy(endpoint, this.selectorCache, this.#options);
+      initial = policy.setRules(this.repository.rulesSelecting(endpoint.labels));
+      group = { policy, members: new Set() };
+      this.#groups.set(key, group);
+    }
+    if (previous === group) return { added: [], changed: [], removed: [] };
+    group.members.add(endpoint.id);
+    this.#groupOf.set(endpoint.id, group);
+    if (previous) {
+      this.#leave(previous, endpoint.id);
+      return diffMapStates(previous.policy.state, group.policy.state);
+    }
+    return initial ?? { added: group.policy.state.rows(), changed: [], removed: [] };
   }
 
   /** Forgets an endpoint. */
   removeEndpoint(id: number): void {
-    this.#endpoints.get(id)?.dispose();
-    this.#endpoints.delete(id);
+    const group = this.#groupOf.get(id);
+    if (group) this.#leave(group, id);
   }
 
-  /** The current map state of an endpoint. */
+  /** The current map state of an endpoint (shared between endpoints of one identity: read only). */
   mapState(id: number): MapState | undefined {
-    return this.#endpoints.get(id)?.state;
+    return this.#groupOf.get(id)?.policy.state;
   }
 
   /** L7 parser conflicts of an endpoint's policy (see EndpointPolicy.l7Conflicts). */
   l7Conflicts(id: number): readonly string[] {
-    return this.#endpoints.get(id)?.l7Conflicts ?? [];
+    return this.#groupOf.get(id)?.policy.l7Conflicts ?? [];
   }
 
   /** Decides a packet for an endpoint (default deny for an unknown endpoint). */
@@ -83,22 +117,26 @@ export class PolicyEngine {
     return state ? verdict(state, packet) : { verdict: 'default-deny', derivedFrom: [] };
   }
 
+  #leave(group: PolicyGroup, id: number): void {
+    group.members.delete(id);
+    if (this.#groupOf.get(id) === group) this.#groupOf.delete(id);
+    if (group.members.size > 0) return;
+    group.policy.dispose();
+    this.#groups.delete(groupKey(group.policy.endpoint));
+  }
+
   #reselect(touchedRules: readonly PolicyRule[]): EndpointDiffs {
-    const affected = [...this.#endpoints.values()].filter((ep) => touchedRules.some((r) => ruleSelects(r, ep.endpoint.labels)));
     const out: EndpointDiffs = new Map();
-    for (const ep of affected) {
-      const d = ep.setRules(this.repository.rulesSelecting(ep.endpoint.labels));
-      if (!isEmpty(d)) out.set(ep.endpoint.id, d);
+    for (const g of this.#groups.values()) {
+      const labels = g.policy.endpoint.labels;
+      if (!touchedRules.some((r) => ruleSelects(r, labels))) continue;
+      this.#report(out, g, g.policy.setRules(this.repository.rulesSelecting(labels)));
     }
     return out;
   }
 
-  #flushAll(eps: readonly EndpointPolicy[]): EndpointDiffs {
-    const out: EndpointDiffs = new Map();
-    for (const ep of eps) {
-      const d = ep.flush();
-      if (!isEmpty(d)) out.set(ep.endpoint.id, d);
-    }
-    return out;
+  #report(out: EndpointDiffs, group: PolicyGroup, diff: MapStateDiff): void {
+    if (isEmpty(diff)) return;
+    for (const id of group.members) out.set(id, diff);
   }
 }

@@ -40,14 +40,19 @@ export function packedRow(index: number, sub: number, entry: PolicyEntry): MapSt
   return new PackedRow(index, sub, entry);
 }
 
-/** The keys (sub-key halves) and entries of one direction+identity. */
+/** The keys (sub-key halves) and entries of one direction+identity holding several keys. */
 interface Slot {
   readonly subs: number[];
   readonly entries: PolicyEntry[];
 }
 
-/** A mutable policy map state. */
+/**
+ * A mutable policy map state. Most direction+identity pairs hold one key, so those live in two
+ * flat maps (no per-key object); pairs with more keys get a {@link Slot}.
+ */
 export class MapState {
+  readonly #oneSub = new Map<number, number>();
+  readonly #oneEntry = new Map<number, PolicyEntry>();
   readonly #slots = new Map<number, Slot>();
   #size = 0;
 
@@ -81,6 +86,7 @@ export class MapState {
 
   /** The entry under a packed key. */
   getPacked(index: number, sub: number): PolicyEntry | undefined {
+    if (this.#oneSub.get(index) === sub) return this.#oneEntry.get(index);
     const slot = this.#slots.get(index);
     if (!slot) return undefined;
     const i = slot.subs.indexOf(sub);
@@ -89,54 +95,78 @@ export class MapState {
 
   /** Sets the entry under a packed key. */
   setPacked(index: number, sub: number, entry: PolicyEntry): void {
+    const one = this.#oneSub.get(index);
+    if (one === sub) {
+      this.#oneEntry.set(index, entry);
+      return;
+    }
     const slot = this.#slots.get(index);
-    if (!slot) {
-      this.#slots.set(index, { subs: [sub], entries: [entry] });
+    if (one === undefined && !slot) {
+      this.#oneSub.set(index, sub);
+      this.#oneEntry.set(index, entry);
       this.#size++;
       return;
     }
-    const i = slot.subs.indexOf(sub);
-    if (i >= 0) {
-      slot.entries[i] = entry;
+    if (one !== undefined) {
+      this.#slots.set(index, { subs: [one, sub], entries: [this.#oneEntry.get(index)!, entry] });
+      this.#oneSub.delete(index);
+      this.#oneEntry.delete(index);
+      this.#size++;
       return;
     }
-    slot.subs.push(sub);
-    slot.entries.push(entry);
+    const i = slot!.subs.indexOf(sub);
+    if (i >= 0) {
+      slot!.entries[i] = entry;
+      return;
+    }
+    slot!.subs.push(sub);
+    slot!.entries.push(entry);
     this.#size++;
   }
 
   /** Removes a packed key; returns the removed entry. */
   deletePacked(index: number, sub: number): PolicyEntry | undefined {
+    if (this.#oneSub.get(index) === sub) {
+      const entry = this.#oneEntry.get(index);
+      this.#oneSub.delete(index);
+      this.#oneEntry.delete(index);
+      this.#size--;
+      return entry;
+    }
     const slot = this.#slots.get(index);
     const i = slot ? slot.subs.indexOf(sub) : -1;
     if (!slot || i < 0) return undefined;
     const entry = slot.entries[i]!;
     slot.subs.splice(i, 1);
     slot.entries.splice(i, 1);
-    if (slot.subs.length === 0) this.#slots.delete(index);
+    if (slot.subs.length === 1) {
+      this.#slots.delete(index);
+      this.#oneSub.set(index, slot.subs[0]!);
+      this.#oneEntry.set(index, slot.entries[0]!);
+    }
     this.#size--;
     return entry;
   }
 
   /** Sub-key halves stored for one packed direction+identity (do not mutate). */
   subsOf(index: number): readonly number[] {
-    return this.#slots.get(index)?.subs ?? [];
+    const one = this.#oneSub.get(index);
+    if (one !== undefined) return [one];
+    return this.#slots.get(index)?.subs ?? NONE;
   }
 
   /** Rows keyed by one direction and remote identity. */
   rowsFor(direction: Direction, identity: number): MapStateRow[] {
     const index = identityIndex(direction, identity);
-    const slot = this.#slots.get(index);
-    return slot ? slot.subs.map((sub, i) => packedRow(index, sub, slot.entries[i]!)) : [];
+    return this.subsOf(index).map((sub) => packedRow(index, sub, this.getPacked(index, sub)!));
   }
 
   /** All rows, sorted by identity, direction, then protocol/port. */
   rows(): MapStateRow[] {
     const out: MapStateRow[] = [];
-    for (const index of [...this.#slots.keys()].sort((a, b) => a - b)) {
-      const slot = this.#slots.get(index)!;
-      const order = slot.subs.map((sub, i) => [sub, i] as const).sort((a, b) => a[0] - b[0]);
-      for (const [sub, i] of order) out.push(packedRow(index, sub, slot.entries[i]!));
+    const indexes = [...this.#oneSub.keys(), ...this.#slots.keys()].sort((a, b) => a - b);
+    for (const index of indexes) {
+      for (const sub of [...this.subsOf(index)].sort((a, b) => a - b)) out.push(packedRow(index, sub, this.getPacked(index, sub)!));
     }
     return out;
   }
@@ -147,6 +177,8 @@ export class MapState {
     for (const r of diff.removed) this.delete(r.key);
   }
 }
+
+const NONE: readonly number[] = Object.freeze([]);
 
 /** The diff that turns `from` into `to`. */
 export function diffMapStates(from: MapState, to: MapState): MapStateDiff {

@@ -28,16 +28,27 @@ export function selectorKey(sel: PeerSelector): string {
   }
 }
 
-function requirementHolds(r: Requirement, labels: LabelSet): boolean {
+/** A requirement compiled to a predicate; the `source:key` text is built once. */
+function compileRequirement(r: Requirement): (labels: LabelSet) => boolean {
+  const sourceKey = `${r.source}:${r.key}`;
+  const valueIn = r.source === 'any'
+    ? (labels: LabelSet) => labels.getKey(r.key)?.some((l) => r.values.includes(l.value)) ?? false
+    : (labels: LabelSet) => {
+      const l = labels.getSourceKey(sourceKey);
+      return l !== undefined && r.values.includes(l.value);
+    };
+  const exists = r.source === 'any'
+    ? (labels: LabelSet) => labels.getKey(r.key) !== undefined
+    : (labels: LabelSet) => labels.getSourceKey(sourceKey) !== undefined;
   switch (r.operator) {
     case 'Exists':
-      return labels.has(r.source, r.key);
+      return exists;
     case 'DoesNotExist':
-      return !labels.has(r.source, r.key);
+      return (labels) => !exists(labels);
     case 'In':
-      return labels.hasValueIn(r.source, r.key, r.values);
+      return valueIn;
     case 'NotIn':
-      return !labels.hasValueIn(r.source, r.key, r.values);
+      return (labels) => !valueIn(labels);
   }
 }
 
@@ -81,8 +92,13 @@ function cidrGroupSelects(sel: CidrGroupSelectorSpec, labels: LabelSet): boolean
 /** A compiled predicate for one selector (compile once, match many identities). */
 export function compileSelector(sel: PeerSelector): (labels: LabelSet) => boolean {
   switch (sel.kind) {
-    case 'labels':
-      return (labels) => sel.requirements.every((r) => requirementHolds(r, labels));
+    case 'labels': {
+      const reqs = sel.requirements.map(compileRequirement);
+      return (labels) => {
+        for (const holds of reqs) if (!holds(labels)) return false;
+        return true;
+      };
+    }
     case 'cidr':
       return (labels) => cidrSelects(sel, labels);
     case 'cidrgroup':

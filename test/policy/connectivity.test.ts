@@ -1,69 +1,45 @@
 // The connectivity-test policies (cilium connectivity test) with their expected verdicts.
 import { expect } from 'chai';
 import { formatOrigin } from '../../policy/mapstate-types.ts';
-import { ID, connect, engineWith } from './support/world.ts';
+import { cnp, connect, engineWith, ID } from './support/world.ts';
 
-const clientIngress = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: client-ingress}
-spec:
+const clientIngress = cnp('client-ingress', `
   endpointSelector: {matchLabels: {kind: client}}
   ingress:
   - fromEndpoints:
     - matchLabels: {other: client}
-`;
+`);
 
-const allIngressDeny = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: all-ingress-deny}
-spec:
+const allIngressDeny = cnp('all-ingress-deny', `
   endpointSelector: {}
   ingress:
   - {}
-`;
+`);
 
-const allEgressDeny = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: all-egress-deny}
-spec:
+const allEgressDeny = cnp('all-egress-deny', `
   endpointSelector: {}
   egress:
   - {}
-`;
+`);
 
-const allowAllIngress = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: allow-all-ingress}
-spec:
+const allowAllIngress = cnp('allow-all-ingress', `
   endpointSelector: {}
   ingress:
   - fromEntities: [all]
-`;
+`);
 
-const allowAllEgress = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: allow-all-egress}
-spec:
+const allowAllEgress = cnp('allow-all-egress', `
   endpointSelector: {}
   egress:
   - toEntities: [all]
-`;
+`);
 
-const echoIngressFromOtherClientDeny = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: echo-ingress-from-other-client-deny}
-spec:
+const echoIngressFromOtherClientDeny = cnp('echo-ingress-from-other-client-deny', `
   endpointSelector: {matchLabels: {kind: echo}}
   ingressDeny:
   - fromEndpoints:
     - matchLabels: {other: client}
-`;
+`);
 
 const dnsEgress = `
   - toEndpoints:
@@ -76,53 +52,37 @@ const dnsEgress = `
         dns: [{matchPattern: "*"}]
 `;
 
-const clientEgress = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: client-egress}
-spec:
+const clientEgress = cnp('client-egress', `
   endpointSelector: {matchLabels: {kind: client}}
   egress:
   - toEndpoints:
     - matchLabels: {kind: echo}
     toPorts:
     - ports: [{port: "8080", protocol: TCP}]
-${dnsEgress}`;
+${dnsEgress}`);
 
-const clientEgressToCidrDeny = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: client-egress-to-cidr-deny}
-spec:
+const clientEgressToCidrDeny = cnp('client-egress-to-cidr-deny', `
   endpointSelector: {matchLabels: {kind: client}}
   egressDeny:
   - toCIDRSet:
     - cidr: 1.0.0.1/32
-`;
+`);
 
-const toEntitiesWorld = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: to-entities-world}
-spec:
+const toEntitiesWorld = cnp('to-entities-world', `
   endpointSelector: {matchLabels: {kind: client}}
   egress:
   - toEntities: [world]
     toPorts:
     - ports: [{port: "80", protocol: TCP}]
-${dnsEgress}`;
+${dnsEgress}`);
 
-const toCidrExternal = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: to-cidr-external}
-spec:
+const toCidrExternal = cnp('to-cidr-external', `
   endpointSelector: {matchLabels: {kind: client}}
   egress:
   - toCIDRSet:
     - cidr: 1.0.0.0/8
       except: [1.0.0.1/32]
-`;
+`);
 
 interface Case {
   readonly from: number;

@@ -2,7 +2,7 @@
 // Kubernetes NetworkPolicy) with their documented outcomes.
 import { expect } from 'chai';
 import { fqdnIdentityLabels } from '../../policy/fqdn.ts';
-import { ID, connect, engineWith, policyFromYaml } from './support/world.ts';
+import { ccnp, cnp, connect, engineWith, ID, policyFromYaml } from './support/world.ts';
 
 const swL3L4 = `
 apiVersion: "cilium.io/v2"
@@ -33,33 +33,21 @@ const swL7 = swL3L4
           path: "/v1/request-landing"
 `);
 
-const swDeny = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: empire-default-deny}
-spec:
+const swDeny = cnp('empire-default-deny', `
   endpointSelector: {matchLabels: {org: empire}}
   ingress:
   - {}
-`;
+`);
 
-const externalLockdown = `
-apiVersion: cilium.io/v2
-kind: CiliumClusterwideNetworkPolicy
-metadata: {name: external-lockdown}
-spec:
+const externalLockdown = ccnp('external-lockdown', `
   endpointSelector: {}
   ingressDeny:
   - fromEntities: [world]
   ingress:
   - fromEntities: [all]
-`;
+`);
 
-const interceptAllDns = `
-apiVersion: cilium.io/v2
-kind: CiliumClusterwideNetworkPolicy
-metadata: {name: intercept-all-dns}
-spec:
+const interceptAllDns = ccnp('intercept-all-dns', `
   endpointSelector:
     matchExpressions:
     - {key: io.kubernetes.pod.namespace, operator: NotIn, values: [kube-system]}
@@ -71,13 +59,9 @@ spec:
     - ports: [{port: "53", protocol: TCP}, {port: "53", protocol: UDP}]
       rules:
         dns: [{matchPattern: "*"}]
-`;
+`);
 
-const dnsVisibility = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: tofqdn-dns-visibility}
-spec:
+const dnsVisibility = cnp('tofqdn-dns-visibility', `
   endpointSelector: {matchLabels: {any:org: alliance}}
   egress:
   - toEndpoints:
@@ -90,13 +74,9 @@ spec:
     - matchName: cilium.io
     - matchName: sub.cilium.io
     - matchPattern: "*.sub.cilium.io"
-`;
+`);
 
-const requiresPolicy = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: requires-empire}
-spec:
+const requiresPolicy = cnp('requires-empire', `
   endpointSelector: {matchLabels: {class: deathstar}}
   ingress:
   - fromRequires:
@@ -104,7 +84,7 @@ spec:
   - fromEndpoints:
     - matchLabels: {class: tiefighter}
     - matchLabels: {class: xwing}
-`;
+`);
 
 const knp = `
 apiVersion: networking.k8s.io/v1
@@ -227,14 +207,10 @@ spec:
       expect(res.warnings.join()).to.match(/replaced by the policy namespace a/);
     });
     it('gives CCNP peers "namespace exists"', () => {
-      const res = policyFromYaml(`
-apiVersion: cilium.io/v2
-kind: CiliumClusterwideNetworkPolicy
-metadata: {name: x}
-spec:
+      const res = policyFromYaml(ccnp('x', `
   endpointSelector: {}
   ingress: [{fromEndpoints: [{}]}]
-`);
+`));
       expect(res.rules[0]!.peerRules[0]!.peers).to.deep.equal([{
         kind: 'labels', requirements: [{ source: 'k8s', key: 'io.kubernetes.pod.namespace', operator: 'Exists', values: [] }],
       }]);
@@ -256,33 +232,21 @@ spec:
 });
 
 describe('deny policies documentation table (allow L3 client + deny L4 80, then + deny L3 client)', () => {
-  const allowClient = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: allow-client}
-spec:
+  const allowClient = cnp('allow-client', `
   endpointSelector: {matchLabels: {kind: echo}}
   ingress:
   - fromEndpoints: [{matchLabels: {name: client}}]
-`;
-  const denyPort80 = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: deny-80}
-spec:
+`);
+  const denyPort80 = cnp('deny-80', `
   endpointSelector: {matchLabels: {kind: echo}}
   ingressDeny:
   - toPorts: [{ports: [{port: "80", protocol: TCP}]}]
-`;
-  const denyClient = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: deny-client}
-spec:
+`);
+  const denyClient = cnp('deny-client', `
   endpointSelector: {matchLabels: {kind: echo}}
   ingressDeny:
   - fromEndpoints: [{matchLabels: {name: client}}]
-`;
+`);
   it('deny on port 80 only: 81 allowed, 80 denied, ping allowed', () => {
     const e = engineWith([allowClient, denyPort80]);
     expect(connect(e, ID.client, ID.echoSame, 'TCP', 81).result).to.equal('OK');

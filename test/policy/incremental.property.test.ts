@@ -25,6 +25,7 @@ const opArb = fc.oneof(
   fc.record({ op: fc.constant('removeIdentity' as const), id: fc.integer({ min: 1000, max: 1012 }) }),
   fc.record({ op: fc.constant('upsertPolicy' as const), policy: policyArb }),
   fc.record({ op: fc.constant('deletePolicy' as const), name: fc.constantFrom('p1', 'p2', 'p3'), ns: fc.constantFrom(...namespaces) }),
+  fc.record({ op: fc.constant('relabelEndpoint' as const), ns: fc.constantFrom(...namespaces), app: fc.constantFrom(...apps) }),
 );
 
 const baseIdentities = (): [number, LabelSet][] => [
@@ -33,9 +34,10 @@ const baseIdentities = (): [number, LabelSet][] => [
   [(1 << 24) + 2, cidrIdentityLabels(parsePrefix('10.1.2.0/24')!)],
 ];
 
-const endpoints: EndpointInfo[] = [
+const initialEndpoints: EndpointInfo[] = [
   { id: 1, identity: 500, labels: podLabels('n1', { app: 'a', tier: 'x' }), namedPorts: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
   { id: 2, identity: 501, labels: podLabels('n2', { app: 'b', tier: 'y' }) },
+  { id: 3, identity: 500, labels: podLabels('n1', { app: 'a', tier: 'x' }), namedPorts: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
 ];
 
 function render(s: MapState): string[] {
@@ -52,6 +54,7 @@ describe('incremental map state equals full recomputation (property)', () => {
           const identities = new Map<number, LabelSet>(baseIdentities());
           engine.updateIdentities(identities);
           const replay = new Map<number, MapState>();
+          const endpoints = [...initialEndpoints];
           for (const ep of endpoints) {
             const d = engine.upsertEndpoint(ep);
             replay.set(ep.id, MapState.of(d.added));
@@ -69,8 +72,12 @@ describe('incremental map state equals full recomputation (property)', () => {
               const res = parsePolicy({ kind: 'CiliumNetworkPolicy', metadata: { name: op.policy.name, namespace: op.policy.ns }, specs: op.policy.specs });
               expect(res.errors).to.deep.equal([]);
               diffs = engine.upsertPolicy(res);
-            } else {
+            } else if (op.op === 'deletePolicy') {
               diffs = engine.deletePolicy('CiliumNetworkPolicy', op.ns, op.name);
+            } else {
+              const labels = podLabels(op.ns, { app: op.app, tier: 'y' });
+              endpoints[1] = { id: 2, identity: 600 + apps.indexOf(op.app) * 2 + namespaces.indexOf(op.ns), labels };
+              diffs = new Map([[2, engine.upsertEndpoint(endpoints[1])]]);
             }
             for (const [id, d] of diffs) replay.get(id)!.apply(d);
             for (const ep of endpoints) {

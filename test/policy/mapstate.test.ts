@@ -9,7 +9,7 @@ import { verdict } from '../../policy/verdict.ts';
 import { reservedIdentityLabels } from '../../identity/reserved-labels.ts';
 import { parsePolicy } from '../../policy/api/parse-policy.ts';
 import { ruleSelects } from '../../policy/repository.ts';
-import { ID, connect, engineWith, podLabels, policyFromYaml } from './support/world.ts';
+import { cnp, connect, endpointFor, engineWith, ID, podLabels, policyFromYaml } from './support/world.ts';
 
 const key = (identity: number, protocol: number, port: number, portPrefixLen: number): PolicyKey =>
   ({ direction: 'ingress', identity, protocol, port, portPrefixLen });
@@ -69,63 +69,47 @@ describe('verdict precedence', () => {
 
 describe('map state computation', () => {
   it('turns an allow hidden behind a broader deny of the same identity into a deny', () => {
-    const e = engineWith([`
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: mix}
-spec:
+    const e = engineWith([cnp('mix', `
   endpointSelector: {matchLabels: {kind: echo}}
   ingress:
   - fromEndpoints: [{matchLabels: {name: client}}]
     toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
   ingressDeny:
   - fromEndpoints: [{matchLabels: {name: client}}]
-`]);
+`)]);
     const rows = e.mapState(ID.echoSame)!.rowsFor('ingress', ID.client);
     expect(rows.every((r) => r.entry.deny)).to.equal(true);
     expect(connect(e, ID.client, ID.echoSame, 'TCP', 8080).result).to.equal('PolicyDenyIngressDrop');
   });
 
   it('expands protocol ANY with a port to TCP, UDP and SCTP', () => {
-    const e = engineWith([`
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: anyproto}
-spec:
+    const e = engineWith([cnp('anyproto', `
   endpointSelector: {matchLabels: {name: echo-same-node}}
   ingress:
   - toPorts: [{ports: [{port: "5000"}]}]
-`]);
+`)]);
     const protos = e.mapState(ID.echoSame)!.rowsFor('ingress', 0).filter((r) => r.key.port === 5000).map((r) => r.key.protocol).sort((a, b) => a - b);
     expect(protos).to.deep.equal([6, 17, 132]);
   });
 
   it('resolves named ports on ingress against the endpoint', () => {
-    const e = engineWith([`
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: named}
-spec:
+    const e = engineWith([cnp('named', `
   endpointSelector: {matchLabels: {kind: echo}}
   ingress:
   - fromEndpoints: [{matchLabels: {kind: client}}]
     toPorts: [{ports: [{port: "http", protocol: TCP}]}]
-`]);
+`)]);
     expect(connect(e, ID.client, ID.echoSame, 'TCP', 8080).result).to.equal('OK');
     expect(connect(e, ID.client, ID.echoSame, 'TCP', 80).result).to.equal('DefaultDenyIngressDrop');
   });
 
   it('puts ICMP types in the port field', () => {
-    const e = engineWith([`
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: icmp}
-spec:
+    const e = engineWith([cnp('icmp', `
   endpointSelector: {matchLabels: {kind: echo}}
   ingress:
   - fromEndpoints: [{matchLabels: {kind: client}}]
     icmps: [{fields: [{type: EchoRequest}, {type: 128, family: IPv6}]}]
-`]);
+`)]);
     expect(connect(e, ID.client, ID.echoSame, 'ICMP', 8).result).to.equal('OK');
     expect(connect(e, ID.client, ID.echoSame, 'ICMPv6', 128).result).to.equal('OK');
     expect(connect(e, ID.client, ID.echoSame, 'ICMP', 0).result).to.equal('DefaultDenyIngressDrop');
@@ -149,28 +133,20 @@ spec:
     expect(v.ingress!.match!.entry.redirect!.rules).to.have.length(2);
     expect(v.ingress!.match!.entry.redirect!.allowAll).to.equal(false);
     expect(v.ingress!.derivedFrom.map((o) => o.name)).to.deep.equal(['get', 'put']);
-    e.upsertPolicy(policyFromYaml(`
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: l4}
-spec:
+    e.upsertPolicy(policyFromYaml(cnp('l4', `
   endpointSelector: {matchLabels: {kind: echo}}
   ingress:
   - fromEndpoints: [{matchLabels: {name: client}}]
     toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
-`));
+`)));
     expect(connect(e, ID.client, ID.echoSame, 'TCP', 8080).ingress!.match!.entry.redirect!.allowAll).to.equal(true);
   });
 
   it('enforcement mode never allows everything, always denies unselected endpoints', () => {
-    const deny = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: deny}
-spec:
+    const deny = cnp('deny', `
   endpointSelector: {}
   ingress: [{}]
-`;
+`);
     expect(connect(engineWith([deny], { enforcementMode: 'never' }), ID.client, ID.echoSame, 'TCP', 8080).result).to.equal('OK');
     expect(connect(engineWith([], { enforcementMode: 'always' }), ID.client, ID.echoSame, 'TCP', 8080).result).to.equal('DefaultDenyEgressDrop');
     const always = engineWith([], { enforcementMode: 'always', allowLocalhost: false });
@@ -178,30 +154,22 @@ spec:
   });
 
   it('a deny-only policy still applies where enforcement is disabled for the direction', () => {
-    const e = engineWith([`
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: d}
-spec:
+    const e = engineWith([cnp('d', `
   endpointSelector: {matchLabels: {kind: echo}}
   enableDefaultDeny: {ingress: false}
   ingressDeny: [{fromEndpoints: [{matchLabels: {name: client}}]}]
-`]);
+`)]);
     expect(connect(e, ID.client, ID.echoSame, 'TCP', 8080).result).to.equal('PolicyDenyIngressDrop');
     expect(connect(e, ID.client2, ID.echoSame, 'TCP', 8080).result).to.equal('OK');
   });
 
   it('returns the exact diff when a rule changes', () => {
-    const v1 = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: change}
-spec:
+    const v1 = cnp('change', `
   endpointSelector: {matchLabels: {name: echo-same-node}}
   ingress:
   - fromEndpoints: [{matchLabels: {name: client}}]
     toPorts: [{ports: [{port: "80", protocol: TCP}]}]
-`;
+`);
     const e = engineWith([v1]);
     const diffs = e.upsertPolicy(policyFromYaml(v1.replace('"80"', '"81"')));
     const d = diffs.get(ID.echoSame)!;
@@ -218,14 +186,10 @@ spec:
   it('removing a policy restores the previous state', () => {
     const e = engineWith([]);
     const before = e.mapState(ID.echoSame)!.rows().map(formatRow);
-    e.upsertPolicy(policyFromYaml(`
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: tmp}
-spec:
+    e.upsertPolicy(policyFromYaml(cnp('tmp', `
   endpointSelector: {}
   ingress: [{}]
-`));
+`)));
     expect(e.mapState(ID.echoSame)!.rows().map(formatRow)).to.not.deep.equal(before);
     e.deletePolicy('CiliumNetworkPolicy', 'cilium-test-1', 'tmp');
     expect(e.mapState(ID.echoSame)!.rows().map(formatRow)).to.deep.equal(before);
@@ -252,14 +216,10 @@ spec:
   });
 
   it('enforcement mode never ignores deny rules too', () => {
-    const deny = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: d}
-spec:
+    const deny = cnp('d', `
   endpointSelector: {}
   ingressDeny: [{fromEntities: [all]}]
-`;
+`);
     expect(connect(engineWith([deny], { enforcementMode: 'never' }), ID.client, ID.echoSame, 'TCP', 8080).result).to.equal('OK');
   });
 
@@ -271,5 +231,25 @@ spec:
     expect(ruleSelects(node, host)).to.equal(true);
     expect(ruleSelects(node, podLabels('n', { app: 'x' }))).to.equal(false);
     expect(ruleSelects(ep, podLabels('n', { app: 'x' }))).to.equal(true);
+  });
+});
+
+describe('policy engine sharing', () => {
+  it('computes once for endpoints of one identity and reports diffs to each', () => {
+    const e = engineWith([]);
+    const before = e.computationCount;
+    const twin = { ...endpointFor(ID.echoSame, [{ name: 'http', port: 8080, protocol: 'TCP' }]), id: 9001 };
+    const first = e.upsertEndpoint(twin);
+    expect(e.computationCount).to.equal(before);
+    expect(first.added.length).to.equal(e.mapState(ID.echoSame)!.size);
+    const diffs = e.upsertPolicy(policyFromYaml(cnp('deny-all', `
+  endpointSelector: {matchLabels: {name: echo-same-node}}
+  ingress: [{}]
+`)));
+    expect([...diffs.keys()].sort((a, b) => a - b)).to.deep.equal([ID.echoSame, 9001]);
+    e.removeEndpoint(ID.echoSame);
+    expect(e.computationCount).to.equal(before);
+    e.removeEndpoint(9001);
+    expect(e.computationCount).to.equal(before - 1);
   });
 });

@@ -96,3 +96,13 @@ function summarize(egress: Verdict | undefined, ingress: Verdict | undefined): s
   if (egress?.verdict === 'redirect' || ingress?.verdict === 'redirect') return 'Redirect';
   return 'OK';
 }
+
+/** A CiliumNetworkPolicy document; `spec` is the YAML under `spec:` (indented by two). */
+export function cnp(name: string, spec: string): string {
+  return `apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: ${name}}\nspec:\n${spec.replace(/^\n/, '')}`;
+}
+
+/** A CiliumClusterwideNetworkPolicy document (see {@link cnp}). */
+export function ccnp(name: string, spec: string): string {
+  return cnp(name, spec).replace('kind: CiliumNetworkPolicy', 'kind: CiliumClusterwideNetworkPolicy');
+}
