@@ -72,6 +72,20 @@ export function runCommand(cmd: string, args: string[], env: Record<string, stri
   });
 }
 
+let crdsInstalled: Promise<void> | undefined;
+
+/** Installs Ciliate's CRDs into the shared test cluster once per run and waits until they are Established. */
+export function ensureCrds(): Promise<void> {
+  crdsInstalled ??= (async () => {
+    const dir = join(import.meta.dirname, '..', '..', 'crds');
+    for (const args of [['apply', '--server-side', '-f', dir], ['wait', '--for=condition=Established', '--timeout=60s', '-f', dir]]) {
+      const r = await kubectl(args);
+      if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+    }
+  })();
+  return crdsInstalled;
+}
+
 /** Removes the shared test cluster if this run started it. */
 export async function teardownTestCluster(): Promise<void> {
   if (!owned) return;
