@@ -6,6 +6,7 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parsePolicy } from '../policy/api/parse-policy.ts';
+import { formatValidationError } from '../policy/api/errors.ts';
 import type { PolicyKind } from '../policy/api/model.ts';
 import type { EndpointDiffs, PolicyEngine } from '../policy/engine.ts';
 import { cachedReconciler } from '../runtime/cached-reconciler.ts';
@@ -23,7 +24,7 @@ export function policyReconciler(
       const parsed = parsePolicy(obj, { clusterName });
       const where = `${kind} ${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name}`;
       if (parsed.errors.length > 0) {
-        log.warn('invalid policy not applied; its previous version stays enforced', { policy: where, errors: parsed.errors.map(String) });
+        log.warn('invalid policy not applied; its previous version stays enforced', { policy: where, errors: parsed.errors.map(formatValidationError) });
         return {};
       }
       apply(engine.upsertPolicy(parsed));

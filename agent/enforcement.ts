@@ -1,0 +1,203 @@
+/**
+ * Policy enforcement for one node, assembled: the policy engine, the endpoint enforcer and the
+ * controllers that feed them from the cluster (policies, identities, CiliumEndpoints, Nodes). The
+ * agent adds `caches` and `runnables` to its Manager and installs `hooks` on its CNI endpoint
+ * manager, so that CNI ADD answers only once the pod's identity and policy are in the kernel.
+ *
+ * Start-up order and its guarantee: ADD waits until every cache has synced and the engine has been
+ * primed from them, so a new pod is never computed against a partial set of policies; after an agent
+ * restart the pinned maps keep enforcing the last state until `restore()` recomputes them from a
+ * synced view of the cluster.
+ */
+import { CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1Namespace, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import { K8sIdentityBackend } from '../identity/k8s-identity-backend.ts';
+import type { Registry } from 'prom-client';
+import { Counter } from 'prom-client';
+import { LabelFilter } from '../identity/label-filter.ts';
+import { sanitizePodLabels } from '../identity/pod-labels.ts';
+import { CrdIdentityAllocator } from '../identity/allocator.ts';
+import type { IdentityBackend } from '../identity/backend.ts';
+import type { CiliumIdentityObject } from '../identity/ciliumidentity.ts';
+import { labelsOfCiliumIdentity } from '../identity/ciliumidentity.ts';
+import { parsePolicy } from '../policy/api/parse-policy.ts';
+import type { PolicyKind } from '../policy/api/model.ts';
+import { PolicyEngine } from '../policy/engine.ts';
+import type { EnforcementMode } from '../policy/endpoint-policy.ts';
+import type { NamedPort } from '../policy/ports.ts';
+import { Controller } from '../runtime/controller.ts';
+import type { Informer } from '../runtime/informer.ts';
+import { kubeInformer } from '../runtime/kube-list-watch.ts';
+import { kubeRequester } from '../runtime/kube-request.ts';
+import type { Logger } from '../runtime/logger.ts';
+import type { Runnable } from '../runtime/manager.ts';
+import type { ResourceRef } from '../runtime/resource.ts';
+import { cepObject, deleteCep, writeCep } from './cep.ts';
+import { EndpointEnforcer, type EndpointRequest, type PodFacts } from './endpoint-enforcer.ts';
+import { identityReconciler } from './identity-controller.ts';
+import { endpointIpcacheReconciler, nodeIpcacheReconciler, type CiliumEndpointLike } from './ipcache-controllers.ts';
+import { policyReconciler } from './policy-controller.ts';
+import { CCNP_REF, CEP_REF, CNP_REF, IDENTITY_REF, KNP_REF, NODE_REF } from './resources.ts';
+
+/** The endpoint as the CNI side hands it over (structurally the CNI endpoint record). */
+export interface CniEndpoint {
+  key: string;
+  containerId: string;
+  ip: string;
+  hostIf: string;
+  podNamespace: string;
+  podName: string;
+  podUid: string;
+}
+
+/** Settings of a node's enforcement. */
+export interface EnforcementOptions {
+  kc: KubeConfig;
+  nodeName: string;
+  nodeIP: string;
+  /** bpffs folder for this node's pins. */
+  pinRoot: string;
+  stateDir: string;
+  clusterName: string;
+  enforcementMode: EnforcementMode;
+  log: Logger;
+  registry?: Registry;
+  /** Identity backend; default: CiliumIdentity objects through the API. */
+  identityBackend?: IdentityBackend;
+  /** How often every map is compared with the desired state (default 60 s). */
+  driftCheckIntervalMs?: number;
+  /** Runs interface work in the node's namespace (tests; the agent itself runs inside it). */
+  inNodeNetns?: <T>(fn: () => T) => T;
+}
+
+/** What the agent wires in. */
+export interface Enforcement {
+  engine: PolicyEngine;
+  enforcer: EndpointEnforcer;
+  caches: Informer<KubernetesObject>[];
+  runnables: Runnable[];
+  hooks: { beforeAddReturns(ep: CniEndpoint): Promise<void>; afterDelete(ep: CniEndpoint): Promise<void> };
+  /** Re-enforces endpoints that existed before a restart (call once; waits for the caches). */
+  restore(endpoints: CniEndpoint[]): Promise<void>;
+  /** Releases fds; the kernel keeps enforcing. */
+  close(): void;
+}
+
+const POLICY_KINDS: [PolicyKind, ResourceRef][] = [
+  ['CiliumNetworkPolicy', CNP_REF], ['CiliumClusterwideNetworkPolicy', CCNP_REF], ['NetworkPolicy', KNP_REF],
+];
+
+/** Builds a node's enforcement; nothing runs until the Manager starts the caches and runnables. */
+export function createEnforcement(o: EnforcementOptions): Enforcement {
+  const { kc, log } = o;
+  const request = kubeRequester(kc);
+  const engine = new PolicyEngine({ enforcementMode: o.enforcementMode });
+  const identityBackend = o.identityBackend ?? new K8sIdentityBackend(kc.makeApiClient(CustomObjectsApi));
+  const allocator = new CrdIdentityAllocator(identityBackend);
+  const filter = new LabelFilter();
+
+  const podFacts = async (namespace: string, name: string): Promise<PodFacts> => {
+    const pod = (await request({ method: 'GET', path: `/api/v1/namespaces/${namespace}/pods/${name}` })) as V1Pod;
+    const ns = (await request({ method: 'GET', path: `/api/v1/namespaces/${namespace}` })) as V1Namespace;
+    const all = sanitizePodLabels({
+      namespace, podLabels: pod.metadata?.labels ?? {}, namespaceLabels: ns.metadata?.labels ?? {},
+      serviceAccount: pod.spec?.serviceAccountName, clusterName: o.clusterName,
+    });
+    const namedPorts: NamedPort[] = (pod.spec?.containers ?? []).flatMap((c) => (c.ports ?? [])
+      .filter((p) => p.name).map((p) => ({ name: p.name!, port: p.containerPort, protocol: (p.protocol ?? 'TCP') as NamedPort['protocol'] })));
+    return { labels: filter.filter(all).identity, namedPorts };
+  };
+
+  const enforcer = new EndpointEnforcer({
+    pinRoot: o.pinRoot, stateDir: o.stateDir, engine, log: log.child({ component: 'enforcer' }), podFacts,
+    allocateIdentity: async (labels) => (await allocator.allocate(labels)).id,
+    ...(o.inNodeNetns ? { inNodeNetns: o.inNodeNetns } : {}),
+  });
+  const apply = (diffs: ReturnType<PolicyEngine['updateIdentities']>) => enforcer.applyDiffs(diffs);
+
+  const informer = <T extends KubernetesObject>(ref: ResourceRef) => kubeInformer<T>(kc, ref, {}, { log });
+  const policyCaches = POLICY_KINDS.map(([kind, ref]) => [kind, informer<KubernetesObject>(ref)] as const);
+  const identities = informer<CiliumIdentityObject & KubernetesObject>(IDENTITY_REF);
+  const ceps = informer<CiliumEndpointLike>(CEP_REF);
+  const nodes = informer<V1Node>(NODE_REF);
+  const caches = [...policyCaches.map(([, c]) => c), identities, ceps, nodes] as Informer<KubernetesObject>[];
+
+  const controller = (name: string, reconciler: ConstructorParameters<typeof Controller>[0]['reconciler']) =>
+    new Controller({ name, reconciler, log, registry: o.registry, needLeaderElection: false, resyncIntervalMs: 300_000 });
+  const controllers = [
+    ...policyCaches.map(([kind, cache]) => controller(`policy-${kind}`, policyReconciler(kind, cache, engine, apply, log, o.clusterName)).for(cache)),
+    controller('identities', identityReconciler(identities, engine, apply, (id) => enforcer.endpoints().some((e) => e.identity === id))).for(identities),
+    controller('ipcache-endpoints', endpointIpcacheReconciler(ceps, enforcer.ipcache)).for(ceps),
+    controller('ipcache-nodes', nodeIpcacheReconciler(nodes, enforcer.ipcache, o.nodeName)).for(nodes),
+  ];
+
+  // Before the first endpoint is computed: every cache synced, and the engine primed from them.
+  let ready: Promise<void> | undefined;
+  const whenReady = () => (ready ??= (async () => {
+    await Promise.all(caches.map((c) => c.waitForSync()));
+    apply(engine.updateIdentities(identities.list().flatMap((obj) => {
+      const id = Number(obj.metadata?.name);
+      return Number.isInteger(id) && id > 0 ? [[id, labelsOfCiliumIdentity(obj)] as const] : [];
+    })));
+    for (const [kind, cache] of policyCaches) {
+      for (const obj of cache.list()) {
+        const parsed = parsePolicy(obj, { clusterName: o.clusterName });
+        if (parsed.errors.length === 0) apply(engine.upsertPolicy(parsed));
+        else log.warn('invalid policy not applied', { kind, name: obj.metadata?.name });
+      }
+    }
+  })());
+
+  const drift = o.registry
+    ? new Counter({ name: 'ciliate_datapath_drift_repairs_total', help: 'Kernel map rows found different from the desired state and repaired', registers: [o.registry] })
+    : undefined;
+  const driftLoop: Runnable = {
+    needLeaderElection: false,
+    async start(signal) {
+      const every = o.driftCheckIntervalMs ?? 60_000;
+      while (!signal.aborted) {
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, every);
+          signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
+        });
+        if (signal.aborted || !ready) continue;
+        const r = enforcer.reconcile();
+        if (r.repaired + r.pruned > 0) {
+          log.warn('kernel state drifted from the desired state; repaired', { ...r });
+          drift?.inc(r.repaired + r.pruned);
+        }
+      }
+    },
+  };
+
+  const enforce = async (ep: CniEndpoint) => {
+    await whenReady();
+    const req: EndpointRequest = {
+      key: ep.key, ip: ep.ip, hostIf: ep.hostIf, podNamespace: ep.podNamespace, podName: ep.podName, containerId: ep.containerId,
+    };
+    const enforced = await enforcer.add(req);
+    if (ep.podNamespace && ep.podName) {
+      await writeCep(request, cepObject(enforced, { podUid: ep.podUid, nodeIP: o.nodeIP, state: engine.mapState(enforced.id) }));
+    }
+  };
+
+  return {
+    engine, enforcer, caches, runnables: [...controllers, driftLoop],
+    hooks: {
+      beforeAddReturns: enforce,
+      async afterDelete(ep) {
+        enforcer.remove(ep.key);
+        if (ep.podNamespace && ep.podName) await deleteCep(request, ep.podNamespace, ep.podName);
+      },
+    },
+    async restore(endpoints) {
+      for (const ep of endpoints) {
+        try {
+          await enforce(ep);
+        } catch (err) {
+          log.error('could not restore endpoint; its pinned state keeps enforcing', { endpoint: ep.key, err: (err as Error).message });
+        }
+      }
+    },
+    close: () => enforcer.close(),
+  };
+}
