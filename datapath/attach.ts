@@ -1,6 +1,7 @@
 // Attaching endpoint programs: tcx links where the kernel has them, clsact filters otherwise;
 // atomic replacement (link update / filter replace at the same handle) and detach; cgroup links.
 import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { native } from './native.ts';
 import { isErrno } from './errors.ts';
 import type { EndpointProgs } from './loader.ts';
@@ -34,6 +35,34 @@ export class InterfaceAttachment {
       native().tcAttach(this.ifindex, 'ingress', progs.fromContainer, TC_HANDLE, TC_PRIORITY);
       native().tcAttach(this.ifindex, 'egress', progs.toContainer, TC_HANDLE, TC_PRIORITY);
     }
+  }
+
+  /**
+   * Pins the tcx links as <dir>/ingress and <dir>/egress so the programs stay attached after this
+   * process exits; reopen with InterfaceAttachment.openPinned. clsact filters need no pinning.
+   */
+  pin(dir: string): void {
+    if (this.mode !== 'tcx') return;
+    native().objPin(this.ingressLink, join(dir, 'ingress'));
+    native().objPin(this.egressLink, join(dir, 'egress'));
+  }
+
+  /** Re-adopts tcx links pinned by pin() (e.g. after an agent restart). */
+  static openPinned(dir: string, ifindex: number): InterfaceAttachment {
+    const ingress = native().objGet(join(dir, 'ingress'));
+    try {
+      return new InterfaceAttachment(ifindex, 'tcx', ingress, native().objGet(join(dir, 'egress')));
+    } catch (err) {
+      native().fdClose(ingress);
+      throw err;
+    }
+  }
+
+  /** Closes the link fds without detaching (pinned links stay attached; unpinned ones go away). */
+  release(): void {
+    if (this.detached) return;
+    this.detached = true;
+    if (this.mode === 'tcx') for (const fd of [this.ingressLink, this.egressLink]) native().fdClose(fd);
   }
 
   /** Detaches both programs; idempotent, and a vanished interface counts as detached. */

@@ -70,6 +70,8 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	if (ct.state == CT_NEW)
 		return handle_new_flow(skb, &p, now);
 	if (ct.entry) {
+		/* Every packet of an admitted flow counts against the entry that admitted it. */
+		policy_count(ct.entry->entry_id, p.len);
 		event_flow_packet(&p, ct.entry, ct.state == CT_REPLY, ct.state, now);
 		if (ct.entry->proxy_port && ct.state == CT_ESTABLISHED)
 			skb->mark = ((__u32)bpf_ntohs(ct.entry->proxy_port) << 16) | MARK_MAGIC_TO_PROXY;

@@ -1,8 +1,9 @@
 // Mocha reporter: mocha's spec output, then one plain closing line "N passed, N failed, N skipped"
 // that CI reads to count what ran.
 'use strict';
-const Spec = require('mocha/lib/reporters/spec');
-const { EVENT_RUN_END } = require('mocha/lib/runner').constants;
+// mocha 12 exports classes by name from its lib files; take them from the package's index.
+const { Spec } = require('mocha').reporters;
+const { EVENT_RUN_END } = require('mocha').Runner.constants;
 
 class SummaryReporter extends Spec {
   constructor(runner, options) {

@@ -30,7 +30,8 @@ struct policy_key {
 };
 
 /* Rule outcome. prefix_len repeats the key's protocol+port bits (0..24), which an LPM lookup cannot return.
- * proxy_port is network order (0 = no L7 redirect); entry_id indexes policy_stats. */
+ * proxy_port is network order (0 = no L7 redirect); entry_id indexes policy_stats (0 is reserved for
+ * traffic no entry matched, i.e. default allow). */
 struct policy_entry {
 	__be16 proxy_port;
 	__u8 flags;
