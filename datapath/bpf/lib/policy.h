@@ -121,9 +121,9 @@ static __always_inline struct policy_verdict policy_check(const struct pkt *p)
 	struct policy_key key = {
 		.prefixlen = POLICY_FULL_PREFIX,
 		.sec_label = p->remote_identity,
-		.egress = p->dir == DIR_EGRESS,
-		.protocol = p->proto,
-		.dport = p->dport,
+		.egress = p->tuple.dir == DIR_EGRESS,
+		.protocol = p->tuple.proto,
+		.dport = p->tuple.dport,
 	};
 	struct policy_verdict v = {};
 	struct policy_entry *l3, *any, *hit;
@@ -150,7 +150,7 @@ static __always_inline struct policy_verdict policy_check(const struct pkt *p)
 		return v;
 	}
 	cfg = bpf_map_lookup_elem(&policy_config, &zero);
-	if (cfg && (p->dir == DIR_EGRESS ? cfg->egress_enforced : cfg->ingress_enforced))
+	if (cfg && (p->tuple.dir == DIR_EGRESS ? cfg->egress_enforced : cfg->ingress_enforced))
 		v.verdict = DROP_POLICY_DENIED;
 	return v;
 }
