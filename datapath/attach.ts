@@ -3,7 +3,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from './native.ts';
-import { isErrno } from './errors.ts';
+import { NotSupportedError, isErrno } from './errors.ts';
 import type { EndpointProgs } from './loader.ts';
 
 /** How programs are attached to an interface. */
@@ -98,7 +98,8 @@ export class InterfaceAttachment {
 
 /**
  * Attaches cil_from_container to ingress and cil_to_container to egress of ifindex (a host-side veth).
- * mode 'auto' uses tcx and falls back to clsact when the kernel rejects tcx.
+ * mode 'auto' uses tcx and falls back to clsact when the kernel rejects tcx; an explicit 'tcx' on such a
+ * kernel throws NotSupportedError.
  */
 export function attachEndpoint(ifindex: number, progs: EndpointProgs, mode: AttachMode | 'auto' = 'auto'): InterfaceAttachment {
   if (mode === 'clsact' || (mode === 'auto' && tcxProbe === false)) {
@@ -116,9 +117,10 @@ export function attachEndpoint(ifindex: number, progs: EndpointProgs, mode: Atta
     ingress = native().tcxAttach(progs.fromContainer, ifindex, 'ingress');
     tcxProbe = true;
   } catch (err) {
-    if (mode === 'auto' && isErrno(err, 'EINVAL', 'EOPNOTSUPP', 'E524')) {
+    if (isErrno(err, 'EINVAL', 'EOPNOTSUPP', 'E524')) {
       tcxProbe = false;
-      return attachEndpoint(ifindex, progs, 'clsact');
+      if (mode === 'auto') return attachEndpoint(ifindex, progs, 'clsact');
+      throw new NotSupportedError(`tcx attach on ifindex ${ifindex}: kernel has no tcx`, { cause: err });
     }
     throw err;
   }
