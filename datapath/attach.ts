@@ -1,9 +1,9 @@
 // Attaching endpoint programs: tcx links where the kernel has them, clsact filters otherwise;
 // atomic replacement (link update / filter replace at the same handle) and detach; cgroup links.
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from './native.ts';
-import { isErrno } from './errors.ts';
+import { NotSupportedError, isErrno } from './errors.ts';
 import type { EndpointProgs } from './loader.ts';
 
 /** How programs are attached to an interface. */
@@ -37,6 +37,34 @@ export class InterfaceAttachment {
     }
   }
 
+  /**
+   * Pins the tcx links as <dir>/ingress and <dir>/egress so the programs stay attached after this
+   * process exits; reopen with InterfaceAttachment.openPinned. clsact filters need no pinning.
+   */
+  pin(dir: string): void {
+    if (this.mode !== 'tcx') return;
+    native().objPin(this.ingressLink, join(dir, 'ingress'));
+    native().objPin(this.egressLink, join(dir, 'egress'));
+  }
+
+  /** Re-adopts tcx links pinned by pin() (e.g. after an agent restart). */
+  static openPinned(dir: string, ifindex: number): InterfaceAttachment {
+    const ingress = native().objGet(join(dir, 'ingress'));
+    try {
+      return new InterfaceAttachment(ifindex, 'tcx', ingress, native().objGet(join(dir, 'egress')));
+    } catch (err) {
+      native().fdClose(ingress);
+      throw err;
+    }
+  }
+
+  /** Closes the link fds without detaching (pinned links stay attached; unpinned ones go away). */
+  release(): void {
+    if (this.detached) return;
+    this.detached = true;
+    if (this.mode === 'tcx') for (const fd of [this.ingressLink, this.egressLink]) native().fdClose(fd);
+  }
+
   /** Detaches both programs; idempotent, and a vanished interface counts as detached. */
   detach(): void {
     if (this.detached) return;
@@ -62,26 +90,6 @@ export class InterfaceAttachment {
     }
   }
 
-  /**
-   * Pins the tcx links under `dir`, so they outlive this process (an unpinned tcx link is detached
-   * when its last fd closes); clsact filters need no pin. Reopen them with reopenAttachment().
-   */
-  pin(dir: string): void {
-    if (this.mode !== 'tcx') return;
-    mkdirSync(dir, { recursive: true });
-    for (const [name, fd] of [['link_ingress', this.ingressLink], ['link_egress', this.egressLink]] as const) {
-      const path = join(dir, name);
-      if (!existsSync(path)) native().objPin(fd, path);
-    }
-  }
-
-  /** Closes this process's link fds without detaching (pinned links and clsact filters keep running). */
-  release(): void {
-    if (this.detached) return;
-    this.detached = true;
-    if (this.mode === 'tcx') for (const fd of [this.ingressLink, this.egressLink]) native().fdClose(fd);
-  }
-
   /** Same as detach(). */
   [Symbol.dispose](): void {
     this.detach();
@@ -89,20 +97,9 @@ export class InterfaceAttachment {
 }
 
 /**
- * Reopens an attachment a previous process pinned under `dir` (tcx) or left installed (clsact), so
- * its programs can be swapped with replace(); undefined when nothing was pinned there.
- */
-export function reopenAttachment(ifindex: number, dir: string, mode: AttachMode): InterfaceAttachment | undefined {
-  if (mode === 'clsact') return new InterfaceAttachment(ifindex, 'clsact', -1, -1);
-  const ingress = join(dir, 'link_ingress');
-  const egress = join(dir, 'link_egress');
-  if (!existsSync(ingress) || !existsSync(egress)) return undefined;
-  return new InterfaceAttachment(ifindex, 'tcx', native().objGet(ingress), native().objGet(egress));
-}
-
-/**
  * Attaches cil_from_container to ingress and cil_to_container to egress of ifindex (a host-side veth).
- * mode 'auto' uses tcx and falls back to clsact when the kernel rejects tcx.
+ * mode 'auto' uses tcx and falls back to clsact when the kernel rejects tcx; an explicit 'tcx' on such a
+ * kernel throws NotSupportedError.
  */
 export function attachEndpoint(ifindex: number, progs: EndpointProgs, mode: AttachMode | 'auto' = 'auto'): InterfaceAttachment {
   if (mode === 'clsact' || (mode === 'auto' && tcxProbe === false)) {
@@ -120,9 +117,10 @@ export function attachEndpoint(ifindex: number, progs: EndpointProgs, mode: Atta
     ingress = native().tcxAttach(progs.fromContainer, ifindex, 'ingress');
     tcxProbe = true;
   } catch (err) {
-    if (mode === 'auto' && isErrno(err, 'EINVAL', 'EOPNOTSUPP', 'E524')) {
+    if (isErrno(err, 'EINVAL', 'EOPNOTSUPP', 'E524')) {
       tcxProbe = false;
-      return attachEndpoint(ifindex, progs, 'clsact');
+      if (mode === 'auto') return attachEndpoint(ifindex, progs, 'clsact');
+      throw new NotSupportedError(`tcx attach on ifindex ${ifindex}: kernel has no tcx`, { cause: err });
     }
     throw err;
   }

@@ -15,6 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createTopology, nsSpawn, type Topology } from '../../test/datapath/support/netns.ts';
 import { flushRules, installRules } from './iptables.ts';
 import { median, requestResponse, tcpThroughput } from './tools.ts';
+import { progRunBench } from './progrun.ts';
 
 const A_ID = 1000, B_ID = 5000;
 
@@ -126,4 +127,8 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.argv.includes('--prog-only')) await progRunBench();
+else {
+  await main();
+  await progRunBench();
+}

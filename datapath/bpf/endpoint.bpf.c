@@ -26,7 +26,7 @@ static __always_inline int drop_packet(const struct pkt *p, __u8 reason, __u8 ma
 		.ct_state = CT_NEW, .entry_id = entry_id,
 	};
 
-	metrics_count(reason, p->dir, p->len);
+	metrics_count(reason, p->tuple.dir, p->len);
 	event_drop(p, &info, now);
 	return CTX_ACT_DROP;
 }
@@ -40,7 +40,7 @@ static __always_inline int handle_new_flow(struct __sk_buff *skb, struct pkt *p,
 	ct_create(p, now, v.entry_id, v.proxy_port, v.match_type);
 	if (v.proxy_port)
 		skb->mark = ((__u32)bpf_ntohs(v.proxy_port) << 16) | MARK_MAGIC_TO_PROXY;
-	metrics_count(VERDICT_FORWARDED, p->dir, p->len);
+	metrics_count(VERDICT_FORWARDED, p->tuple.dir, p->len);
 	struct event_info info = {
 		.type = EVENT_POLICY_VERDICT, .reason = VERDICT_FORWARDED, .match_type = v.match_type,
 		.ct_state = CT_NEW, .entry_id = v.entry_id, .proxy_port = v.proxy_port,
@@ -52,7 +52,7 @@ static __always_inline int handle_new_flow(struct __sk_buff *skb, struct pkt *p,
 
 static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 {
-	struct pkt p = { .dir = dir, .ifindex = skb->ifindex, .local_identity = ciliate_config.identity };
+	struct pkt p = { .tuple = { .dir = dir }, .ifindex = skb->ifindex, .local_identity = ciliate_config.identity };
 	__u64 now = bpf_ktime_get_ns();
 	struct ct_result ct;
 	int rc;
@@ -70,11 +70,13 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	if (ct.state == CT_NEW)
 		return handle_new_flow(skb, &p, now);
 	if (ct.entry) {
+		/* Every packet of an admitted flow counts against the entry that admitted it. */
+		policy_count(ct.entry->entry_id, p.len);
 		event_flow_packet(&p, ct.entry, ct.state == CT_REPLY, ct.state, now);
 		if (ct.entry->proxy_port && ct.state == CT_ESTABLISHED)
 			skb->mark = ((__u32)bpf_ntohs(ct.entry->proxy_port) << 16) | MARK_MAGIC_TO_PROXY;
 	}
-	metrics_count(VERDICT_FORWARDED, p.dir, p.len);
+	metrics_count(VERDICT_FORWARDED, p.tuple.dir, p.len);
 	return overlay_forward(skb, &p);
 }
 

@@ -20,6 +20,9 @@ export const POLICY_CODECS = {
   key: policyKeyCodec, value: policyEntryCodec, statsValue: policyStatsCodec, configKey: u32Codec, configValue: policyConfigCodec,
 } as const;
 
+/** Capacity of the policy map and of its per-entry counters (upstream bpf-policy-map-max default). */
+export const POLICY_MAP_MAX = 16384;
+
 /** One computed policy rule for an endpoint. */
 export interface PolicyRule {
   /** Traffic direction relative to the endpoint. */
@@ -36,7 +39,7 @@ export interface PolicyRule {
   deny?: boolean;
   /** Redirect admitted traffic to this L7 proxy port. */
   proxyPort?: number;
-  /** Lets counters and events be mapped back to the rule (index into policy_stats, < 16384). */
+  /** Lets counters and events be mapped back to the rule: index into policy_stats, 1..16383 (0 = no entry). */
   entryId: number;
 }
 
@@ -59,6 +62,9 @@ export function portRangeToPrefixes(lo: number, hi: number): Array<{ port: numbe
 /** The LPM rows for one rule. */
 export function policyEntries(rule: PolicyRule): Array<[PolicyKey, PolicyEntry]> {
   if (rule.protocol === 0 && rule.port !== undefined) throw new Error('a port needs a protocol');
+  if (!Number.isInteger(rule.entryId) || rule.entryId < 1 || rule.entryId >= POLICY_MAP_MAX) {
+    throw new RangeError(`entryId ${rule.entryId} outside 1..${POLICY_MAP_MAX - 1}`);
+  }
   const prefixes = rule.protocol === 0
     ? [{ port: 0, bits: -8 }]
     : rule.port === undefined

@@ -3,15 +3,15 @@
 import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
 import { loadEndpoint, mapPinPath, type LoadedEndpoint } from '../../datapath/loader.ts';
-import { attachEndpoint, type InterfaceAttachment } from '../../datapath/attach.ts';
+import { attachEndpoint, InterfaceAttachment } from '../../datapath/attach.ts';
 import { inNetns } from '../../datapath/netns.ts';
 import { ipcacheEntry } from '../../datapath/maps/ipcache.ts';
 import { policyEntries, setEnforcement, type PolicyRule } from '../../datapath/maps/policy.ts';
 import { FlowEventReader, type FlowEvent } from '../../datapath/events.ts';
 import { makePinDir, removePinDir } from '../../datapath/bpffs.ts';
 import { requireBpf } from './support/env.ts';
-import { createTopology, nsSpawn, tcpConnects, type Topology } from './support/netns.ts';
-import { existsSync } from 'node:fs';
+import { createTopology, nsSpawn, sh, tcpConnects, type Topology } from './support/netns.ts';
+import { existsSync, mkdirSync } from 'node:fs';
 
 const A_IDENTITY = 1000;
 const B_IDENTITY = 5000;
@@ -102,5 +102,33 @@ describe('datapath in network namespaces', function () {
     const progs = ep2.progs;
     inNetns(t.nodePath, () => att!.replace(progs));
     expect(tcpConnects(t.podA, t.ipB, PORT, 2)).to.equal(true);
+  });
+
+  it('keeps pinned tcx links attached across a release and re-adopts them', function () {
+    const t = topo!;
+    const dir = `${pinRoot}/links-${t.lxcB}`;
+    mkdirSync(dir);
+    inNetns(t.nodePath, () => att!.pin(dir));
+    att!.release();
+    expect(tcpConnects(t.podA, t.ipB, PORT, 2)).to.equal(true);
+    att = InterfaceAttachment.openPinned(dir, t.ifindexB);
+    ep!.maps.policy.deleteBatch(policyEntries(rule).map(([k]) => k));
+    expect(tcpConnects(t.podA, t.ipB, PORT)).to.equal(false);
+  });
+
+  it('falls back to clsact filters: attach, replace in place, detach', function () {
+    const t = topo!;
+    const filters = (): string => sh('ip', 'netns', 'exec', t.node, 'tc', 'filter', 'show', 'dev', t.lxcA, 'ingress');
+    const progs = ep!.progs;
+    const cls = inNetns(t.nodePath, () => attachEndpoint(t.ifindexA, progs, 'clsact'));
+    try {
+      expect(cls.mode).to.equal('clsact');
+      expect(filters()).to.match(/bpf .*direct-action/);
+      inNetns(t.nodePath, () => cls.replace(ep2?.progs ?? progs));
+      expect(filters().match(/handle 0x1 /g)?.length).to.equal(1);
+    } finally {
+      inNetns(t.nodePath, () => cls.detach());
+    }
+    expect(filters()).to.not.match(/bpf/);
   });
 });

@@ -114,6 +114,8 @@ describe('datapath verdicts (BPF_PROG_TEST_RUN)', function () {
     // A new connection from the pod without the rule is denied.
     expect(fromPod({ sport: 40102, dport: 443 })).to.equal(DROP);
     expect(ep.maps.conntrack.entries().length).to.equal(1);
+    // SYN, reply and the established packet all count against the entry that admitted the flow.
+    expect(readPolicyStats(ep.maps.policyStats, 1).packets).to.equal(3n);
   });
 
   it('resolves CIDR identities by longest prefix in the ipcache', function () {

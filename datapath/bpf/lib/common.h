@@ -29,16 +29,23 @@
 #define CTX_ACT_OK TC_ACT_OK
 #define CTX_ACT_DROP TC_ACT_SHOT
 
-/* Per-packet state threaded through parse -> lb -> ipcache -> conntrack -> policy -> overlay. */
-struct pkt {
+/* A flow in one orientation plus the endpoint-relative direction: the packet's identity and, as stored
+ * in the map, the conntrack key (in the orientation of the flow's first packet). */
+struct ct_key {
 	__be32 saddr;
 	__be32 daddr;
 	__be16 sport;
 	__be16 dport;
 	__u8 proto;
 	__u8 dir;
+	__u16 pad;
+};
+
+/* Per-packet state threaded through parse -> lb -> ipcache -> conntrack -> policy -> overlay. */
+struct pkt {
+	struct ct_key tuple;
 	__u8 tcp_flags;
-	__u8 pad;
+	__u8 pad[3];
 	__u32 len;
 	__u32 ifindex;
 	__u32 local_identity;

@@ -14,17 +14,6 @@
 #define CT_F_CLOSING 0x1
 #define CT_F_PROXY 0x2
 
-/* A flow in the orientation of its first packet; dir is the endpoint-relative direction it was admitted in. */
-struct ct_key {
-	__be32 saddr;
-	__be32 daddr;
-	__be16 sport;
-	__be16 dport;
-	__u8 proto;
-	__u8 dir;
-	__u16 pad;
-};
-
 /* Per-flow state. last_report_ns/report_flags drive event aggregation for the flow, per side (0 forward, 1 reply). */
 struct ct_entry {
 	__u64 packets;
@@ -53,20 +42,9 @@ struct ct_result {
 	struct ct_entry *entry;
 };
 
-/* The conntrack key of a packet in its own orientation. */
-static __always_inline struct ct_key ct_key_of(const struct pkt *p)
-{
-	struct ct_key key = {
-		.saddr = p->saddr, .daddr = p->daddr, .sport = p->sport, .dport = p->dport,
-		.proto = p->proto, .dir = p->dir,
-	};
-
-	return key;
-}
-
 static __always_inline __u64 ct_lifetime(const struct pkt *p)
 {
-	return p->proto == IPPROTO_TCP ? ciliate_config.ct_lifetime_tcp_ns : ciliate_config.ct_lifetime_other_ns;
+	return p->tuple.proto == IPPROTO_TCP ? ciliate_config.ct_lifetime_tcp_ns : ciliate_config.ct_lifetime_other_ns;
 }
 
 static __always_inline int ct_expired(const struct pkt *p, const struct ct_entry *e, __u64 now)
@@ -89,7 +67,7 @@ static __always_inline void ct_touch(const struct pkt *p, struct ct_entry *e, __
 /* Looks the packet up as a forward packet, then as a reply. Expired entries count as new. */
 static __always_inline struct ct_result ct_lookup(const struct pkt *p, __u64 now)
 {
-	struct ct_key key = ct_key_of(p);
+	struct ct_key key = p->tuple;
 	struct ct_result res = { .state = CT_NEW };
 	struct ct_entry *e;
 
@@ -103,11 +81,11 @@ static __always_inline struct ct_result ct_lookup(const struct pkt *p, __u64 now
 		res.entry = e;
 		return res;
 	}
-	key.saddr = p->daddr;
-	key.daddr = p->saddr;
-	key.sport = p->dport;
-	key.dport = p->sport;
-	key.dir = p->dir == DIR_EGRESS ? DIR_INGRESS : DIR_EGRESS;
+	key.saddr = p->tuple.daddr;
+	key.daddr = p->tuple.saddr;
+	key.sport = p->tuple.dport;
+	key.dport = p->tuple.sport;
+	key.dir = p->tuple.dir == DIR_EGRESS ? DIR_INGRESS : DIR_EGRESS;
 	e = bpf_map_lookup_elem(&cilium_ct4_global, &key);
 	if (e && !ct_expired(p, e, now)) {
 		ct_touch(p, e, now);
@@ -121,7 +99,7 @@ static __always_inline struct ct_result ct_lookup(const struct pkt *p, __u64 now
 static __always_inline struct ct_entry *ct_create(const struct pkt *p, __u64 now, __u32 entry_id,
 						  __u16 proxy_port, __u8 match_type)
 {
-	struct ct_key key = ct_key_of(p);
+	struct ct_key key = p->tuple;
 	struct ct_entry e = {
 		.packets = 1, .bytes = p->len, .last_seen_ns = now,
 		.src_identity = p->remote_identity, .entry_id = entry_id,

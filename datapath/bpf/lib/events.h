@@ -110,17 +110,17 @@ static __always_inline void event_emit(const struct pkt *p, const struct event_i
 	ev->type = info->type;
 	ev->reason = info->reason;
 	ev->source = ciliate_config.endpoint_id;
-	ev->dir = p->dir;
+	ev->dir = p->tuple.dir;
 	ev->match_type = info->match_type;
-	ev->proto = p->proto;
+	ev->proto = p->tuple.proto;
 	ev->tcp_flags = p->tcp_flags;
 	ev->ts_ns = now;
-	ev->src_identity = p->dir == DIR_EGRESS ? p->local_identity : p->remote_identity;
-	ev->dst_identity = p->dir == DIR_EGRESS ? p->remote_identity : p->local_identity;
-	ev->saddr = p->saddr;
-	ev->daddr = p->daddr;
-	ev->sport = p->sport;
-	ev->dport = p->dport;
+	ev->src_identity = p->tuple.dir == DIR_EGRESS ? p->local_identity : p->remote_identity;
+	ev->dst_identity = p->tuple.dir == DIR_EGRESS ? p->remote_identity : p->local_identity;
+	ev->saddr = p->tuple.saddr;
+	ev->daddr = p->tuple.daddr;
+	ev->sport = p->tuple.sport;
+	ev->dport = p->tuple.dport;
 	ev->ifindex = p->ifindex;
 	ev->entry_id = info->entry_id;
 	ev->proxy_port = info->proxy_port;
@@ -159,8 +159,7 @@ static __always_inline void event_flow_packet(const struct pkt *p, struct ct_ent
  * aggregation interval, carrying the number of drops folded into it. */
 static __always_inline void event_drop(const struct pkt *p, const struct event_info *base, __u64 now)
 {
-	struct ct_key key = ct_key_of(p);
-	struct drop_aggr *a = bpf_map_lookup_elem(&cilium_drop_aggr, &key);
+	struct drop_aggr *a = bpf_map_lookup_elem(&cilium_drop_aggr, &p->tuple);
 	struct event_info info = *base;
 
 	if (a && a->reason == base->reason &&
@@ -172,7 +171,7 @@ static __always_inline void event_drop(const struct pkt *p, const struct event_i
 	info.packets = a ? a->packets + 1 : 1;
 	info.bytes = a ? a->bytes + p->len : p->len;
 	struct drop_aggr fresh = { .last_report_ns = now, .reason = base->reason };
-	bpf_map_update_elem(&cilium_drop_aggr, &key, &fresh, BPF_ANY);
+	bpf_map_update_elem(&cilium_drop_aggr, &p->tuple, &fresh, BPF_ANY);
 	event_emit(p, &info, now);
 }
 

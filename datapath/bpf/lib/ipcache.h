@@ -42,7 +42,7 @@ static __always_inline void ipcache_resolve(struct pkt *p)
 		.family = IPCACHE_FAMILY_IPV4,
 	};
 	struct remote_endpoint_info *info;
-	__be32 peer = p->dir == DIR_EGRESS ? p->daddr : p->saddr;
+	__be32 peer = p->tuple.dir == DIR_EGRESS ? p->tuple.daddr : p->tuple.saddr;
 
 	__builtin_memcpy(key.addr, &peer, sizeof(peer));
 	info = bpf_map_lookup_elem(&cilium_ipcache, &key);

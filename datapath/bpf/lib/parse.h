@@ -38,9 +38,9 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct pkt *p)
 	ihl = ip->ihl * 4;
 	if (ihl < sizeof(*ip))
 		return PARSE_INVALID;
-	p->saddr = ip->saddr;
-	p->daddr = ip->daddr;
-	p->proto = ip->protocol;
+	p->tuple.saddr = ip->saddr;
+	p->tuple.daddr = ip->daddr;
+	p->tuple.proto = ip->protocol;
 	p->len = skb->len;
 	/* Non-first fragments carry no ports. */
 	if (ip->frag_off & bpf_htons(0x1fff))
@@ -49,15 +49,15 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct pkt *p)
 		struct tcphdr *th = (void *)ip + ihl;
 		if ((void *)(th + 1) > data_end)
 			return PARSE_INVALID;
-		p->sport = th->source;
-		p->dport = th->dest;
+		p->tuple.sport = th->source;
+		p->tuple.dport = th->dest;
 		p->tcp_flags = ((__u8 *)th)[13];
 	} else if (ip->protocol == IPPROTO_UDP) {
 		struct udphdr *uh = (void *)ip + ihl;
 		if ((void *)(uh + 1) > data_end)
 			return PARSE_INVALID;
-		p->sport = uh->source;
-		p->dport = uh->dest;
+		p->tuple.sport = uh->source;
+		p->tuple.dport = uh->dest;
 	}
 	return PARSE_OK;
 }

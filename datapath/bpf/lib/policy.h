@@ -30,7 +30,8 @@ struct policy_key {
 };
 
 /* Rule outcome. prefix_len repeats the key's protocol+port bits (0..24), which an LPM lookup cannot return.
- * proxy_port is network order (0 = no L7 redirect); entry_id indexes policy_stats. */
+ * proxy_port is network order (0 = no L7 redirect); entry_id indexes policy_stats (0 is reserved for
+ * traffic no entry matched, i.e. default allow). */
 struct policy_entry {
 	__be16 proxy_port;
 	__u8 flags;
@@ -120,9 +121,9 @@ static __always_inline struct policy_verdict policy_check(const struct pkt *p)
 	struct policy_key key = {
 		.prefixlen = POLICY_FULL_PREFIX,
 		.sec_label = p->remote_identity,
-		.egress = p->dir == DIR_EGRESS,
-		.protocol = p->proto,
-		.dport = p->dport,
+		.egress = p->tuple.dir == DIR_EGRESS,
+		.protocol = p->tuple.proto,
+		.dport = p->tuple.dport,
 	};
 	struct policy_verdict v = {};
 	struct policy_entry *l3, *any, *hit;
@@ -149,7 +150,7 @@ static __always_inline struct policy_verdict policy_check(const struct pkt *p)
 		return v;
 	}
 	cfg = bpf_map_lookup_elem(&policy_config, &zero);
-	if (cfg && (p->dir == DIR_EGRESS ? cfg->egress_enforced : cfg->ingress_enforced))
+	if (cfg && (p->tuple.dir == DIR_EGRESS ? cfg->egress_enforced : cfg->ingress_enforced))
 		v.verdict = DROP_POLICY_DENIED;
 	return v;
 }
