@@ -10,9 +10,10 @@
  * releases fds only, links and maps stay pinned); after a restart `add()` of the same endpoint
  * reuses its maps and links, so established traffic is never dropped for want of a program.
  */
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { attachEndpoint, reopenAttachment, type AttachMode } from '../datapath/attach.ts';
+import { attachEndpoint, InterfaceAttachment, type AttachMode } from '../datapath/attach.ts';
 import { loadEndpoint, type LoadedEndpoint, type LoadOptions } from '../datapath/loader.ts';
 import { setEnforcement } from '../datapath/maps/policy.ts';
 import { removePinDir } from '../datapath/bpffs.ts';
@@ -66,7 +67,7 @@ export interface EnforcedEndpoint {
   labels: LabelSet;
   ifindex: number;
   loaded: LoadedEndpoint;
-  attachment: ReturnType<typeof attachEndpoint>;
+  attachment: InterfaceAttachment;
   policy: EndpointPolicyMap;
 }
 
@@ -129,12 +130,14 @@ export class EndpointEnforcer {
     const inNs = this.opts.inNodeNetns ?? ((fn) => fn());
     const { ifindex, attachment, previous } = inNs(() => {
       const ifindex = ifindexOf(req.hostIf);
-      const previous = reopenAttachment(ifindex, linkDir, mode === 'auto' ? 'tcx' : mode);
+      // A previous agent's pinned tcx links: swap the programs in place, never leaving the veth bare.
+      const previous = existsSync(join(linkDir, 'ingress')) ? InterfaceAttachment.openPinned(linkDir, ifindex) : undefined;
       if (previous) {
         previous.replace(loaded.progs);
         return { ifindex, attachment: previous, previous };
       }
       const attachment = attachEndpoint(ifindex, loaded.progs, mode);
+      mkdirSync(linkDir, { recursive: true });
       attachment.pin(linkDir);
       return { ifindex, attachment, previous };
     });

@@ -28,6 +28,11 @@ export function bpfRowsOf(row: MapStateRow, entryId: number): BpfPolicyRow[] {
   });
 }
 
+/** The kernel keys of a map-state row (the entry id only affects values). */
+export function bpfKeysOf(row: MapStateRow): BpfKey[] {
+  return bpfRowsOf(row, 1).map(([key]) => key);
+}
+
 function bpfKeyString(k: BpfKey): string {
   return `${k.prefixlen}/${k.secLabel}/${k.egress}/${k.protocol}/${k.dport}`;
 }
@@ -66,7 +71,7 @@ export class EndpointPolicyMap {
     const upserted = new Set(upserts.map(([k]) => bpfKeyString(k)));
     const removals: BpfKey[] = [];
     for (const row of diff.removed) {
-      for (const [key] of bpfRowsOf(row, 0)) {
+      for (const key of bpfKeysOf(row)) {
         const ks = bpfKeyString(key);
         // A removed block may have been re-added in the same diff under another row: keep it then.
         if (upserted.has(ks)) continue;

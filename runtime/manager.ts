@@ -1,4 +1,5 @@
 // The Manager: starts caches, waits for them to sync, then runs controllers and other runnables.
+import { setMaxListeners } from 'node:events';
 import type { LeaderCallbacks } from './leader-election.ts';
 import { nopLogger, type Logger } from './logger.ts';
 
@@ -88,6 +89,8 @@ export class Manager {
   /** Runs everything until `signal` aborts; resolves after a graceful stop. */
   async start(signal: AbortSignal): Promise<void> {
     const stop = new AbortController();
+    // Every cache, controller and worker listens on this one signal.
+    setMaxListeners(0, stop.signal);
     const onAbort = (): void => stop.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) stop.abort();

@@ -98,7 +98,7 @@ describe('agent enforcement against a real apiserver and kernel', function () {
     await enforcement.hooks.beforeAddReturns(endpoints.client!);
     expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(true);
     const out = await ok(['get', 'cep', '-n', ns, '-o', 'wide']);
-    expect(out).to.match(/server\s+\d+\s+ready\s+10\.231\.2\.2\s+<none>\s+non-enforcing\s+non-enforcing/);
+    expect(out).to.match(/server\s+\d+\s+ready\s+10\.231\.2\.2\s+non-enforcing\s+non-enforcing/);
     const id = (await ok(['get', 'cep', 'server', '-n', ns, '-o', 'jsonpath={.status.identity.id}'])).trim();
     const labels = await ok(['get', 'ciliumidentity', id, '-o', 'jsonpath={.security-labels}']);
     expect(JSON.parse(labels)).to.include({ 'k8s:app': 'server', [`k8s:io.kubernetes.pod.namespace`]: ns });
