@@ -1,0 +1,43 @@
+// Reporting IPAM problems on a CiliumNode: status.ipam.operator-status.error plus a Warning Event.
+import type { CiliumNode } from '../crds/types.generated.ts';
+import type { JsonPatchOp } from '../runtime/index.ts';
+import type { ReconcilerDeps } from './deps.ts';
+import { REFS } from './resources.ts';
+
+/** Event reason for a node whose pod CIDRs could not be allocated. */
+export const ALLOCATION_FAILED = 'IPAMAllocationFailed';
+
+/**
+ * Sets (or, with an empty `error`, clears) the node's `status.ipam.operator-status.error`, and
+ * records a Warning Event when an error is newly reported.
+ */
+export async function reportIpamError(deps: ReconcilerDeps, cn: CiliumNode, error: string): Promise<void> {
+  const current = cn.status?.ipam?.['operator-status']?.error ?? '';
+  if (error) deps.events.event(cn, 'Warning', ALLOCATION_FAILED, 'AllocatePodCIDR', error);
+  if (current === error) return;
+  await deps.status(REFS.ciliumNode).mergePatch({ name: cn.metadata?.name ?? '' }, {
+    status: { ipam: { 'operator-status': { error: error || null } } },
+  });
+}
+
+/** JSON Patch ops setting `/spec/ipam/<path>` to `value`, creating parents as needed, guarded by resourceVersion. */
+export function specIpamPatch(cn: CiliumNode, path: string[], value: unknown): JsonPatchOp[] {
+  const ops: JsonPatchOp[] = [{ op: 'test', path: '/metadata/resourceVersion', value: cn.metadata?.resourceVersion }];
+  let at: unknown = cn.spec?.ipam;
+  if (at === undefined) {
+    const nested = path.reduceRight<unknown>((v, key) => ({ [key]: v }), value);
+    return [...ops, { op: 'add', path: '/spec/ipam', value: nested }];
+  }
+  const walked: string[] = ['', 'spec', 'ipam'];
+  for (let i = 0; i < path.length; i++) {
+    const key = path[i]!;
+    const next = (at as Record<string, unknown>)[key];
+    walked.push(key);
+    if (next === undefined || i === path.length - 1) {
+      const nested = path.slice(i + 1).reduceRight<unknown>((v, k) => ({ [k]: v }), value);
+      return [...ops, { op: 'add', path: walked.join('/'), value: nested }];
+    }
+    at = next;
+  }
+  return ops;
+}
