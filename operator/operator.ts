@@ -1,5 +1,6 @@
 // Wiring of ciliate-operator: caches, reconcilers, leader election, metrics and health, under one Manager.
 import type { KubeConfig, KubernetesObject, V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
+import { setMaxListeners } from 'node:events';
 import { Registry } from 'prom-client';
 import type {
   CiliumClusterwideNetworkPolicy, CiliumEndpoint, CiliumIdentity, CiliumNetworkPolicy, CiliumNode, CiliumPodIPPool,
@@ -121,6 +122,7 @@ export function buildOperator(cfg: OperatorConfig, kc: KubeConfig, opts: Operato
   const healthServer = cfg.api && new HttpEndpoint('health', cfg.api, healthRoutes(health), log);
   return {
     async run(signal) {
+      setMaxListeners(100, signal); // every runnable, worker and sleep listens for the stop
       // The HTTP endpoints run outside the Manager so health answers (503) while caches sync.
       const servers = [metricsServer, healthServer].filter((s) => s !== undefined).map((s) => s.start(signal));
       try {

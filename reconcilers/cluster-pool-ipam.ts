@@ -33,8 +33,11 @@ export class ClusterPoolIpam implements Runnable {
     const reconciler = cachedReconciler<CiliumNode>(ciliumNodes, {
       apply: async (ctx, cn) => this.apply(cn),
       cleanup: async (ctx, req) => {
-        this.released(this.allocator.release(req.name));
+        const freed = this.allocator.release(req.name);
+        this.released(freed);
         this.deficit.delete(req.name);
+        // Nodes waiting on an exhausted pool can use the freed blocks now.
+        if (freed.length > 0) for (const key of this.deficit) this.controller.queue.add(key);
         this.updateGauges();
       },
     });
