@@ -1,5 +1,5 @@
 // STAND-IN policy validator, to be replaced by the full CiliumNetworkPolicy validator from policy/.
-// It only checks the overall shape: spec and/or specs present, and every rule selecting with
+// It only checks the overall shape: spec and/or specs present and not empty, and every rule selecting with
 // exactly one of endpointSelector / nodeSelector. The lead plugs the real validator into
 // `operator/operator.ts` (the `validate` option of buildOperator).
 
@@ -19,6 +19,7 @@ export const standInValidator: PolicyValidator = (obj) => {
   const o = (obj ?? {}) as { spec?: unknown; specs?: unknown };
   if (o.spec === undefined && o.specs === undefined) return { valid: false, message: 'policy has neither spec nor specs' };
   if (o.specs !== undefined && !Array.isArray(o.specs)) return { valid: false, message: 'specs must be a list of rules' };
+  if (o.spec === undefined && Array.isArray(o.specs) && o.specs.length === 0) return { valid: false, message: 'empty policy: specs has no rules' };
   const rules: Array<[string, unknown]> = [];
   if (o.spec !== undefined) rules.push(['spec', o.spec]);
   (Array.isArray(o.specs) ? o.specs : []).forEach((r, i) => rules.push([`specs[${i}]`, r]));
