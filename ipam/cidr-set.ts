@@ -5,7 +5,8 @@ import { contains, formatPrefix, parsePrefix, type Prefix } from './cidr.ts';
 export const MAX_BLOCKS = 1 << 24;
 
 /**
- * The blocks of length `maskSize` inside one CIDR. `allocate` hands out the lowest free block,
+ * The blocks of length `maskSize` inside one CIDR. `allocate` hands out the next free block
+ * after the last one handed out (next-fit, so a just-released block is not reused at once),
  * `occupy` marks a given block as taken (used when rebuilding state from the cluster),
  * `release` frees one, `exhausted` says whether none is left.
  */

@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { parsePrefix, type Family } from '../ipam/cidr.ts';
+import { overlaps, parsePrefix, type Family, type Prefix } from '../ipam/cidr.ts';
 import { MAX_BLOCKS } from '../ipam/cidr-set.ts';
 import { ConfigError, parseBool, parseDuration, parseInteger, parseList, parseListenAddress } from './settings.ts';
 
@@ -180,14 +180,17 @@ function familyPool(f: Family, get: (name: string) => string): { cidrs: string[]
   if (cidrs.length === 0) throw new ConfigError(cidrSetting, `required with ipam=cluster-pool and enable-${f}=true`);
   const width = f === 'ipv4' ? 32 : 128;
   const maskSize = parseInteger(maskSetting, get(maskSetting), 1, width);
+  const seen: Prefix[] = [];
   for (const c of cidrs) {
-    let p;
+    let p: Prefix;
     try {
       p = parsePrefix(c);
     } catch (err) {
       throw new ConfigError(cidrSetting, (err as Error).message);
     }
     if (p.family !== f) throw new ConfigError(cidrSetting, `${c} is not an ${f} CIDR`);
+    if (seen.some((q) => overlaps(p, q))) throw new ConfigError(cidrSetting, `${c} overlaps another entry of the list`);
+    seen.push(p);
     if (p.bits > maskSize) throw new ConfigError(maskSetting, `${maskSize} is shorter than the prefix of ${c}; use at least ${p.bits}`);
     if (2 ** (maskSize - p.bits) > MAX_BLOCKS) {
       throw new ConfigError(maskSetting, `${c} split into /${maskSize} blocks is more than ${MAX_BLOCKS} blocks`);
