@@ -4,8 +4,11 @@ import type { Family } from '../ipam/cidr.ts';
 import { ClusterPoolAllocator, type FamilyPoolConfig } from '../ipam/cluster-pool.ts';
 import { cachedReconciler, Controller, type Informer, type Runnable } from '../runtime/index.ts';
 import type { ReconcilerDeps } from './deps.ts';
-import { reportIpamError, specIpamPatch } from './ipam-status.ts';
+import { reportIpamError, setIpamGauges, specIpamPatch } from './ipam-status.ts';
 import { REFS } from './resources.ts';
+
+/** Every node is re-checked this often, as a backstop for missed changes. */
+export const RESYNC_MS = 5 * 60_000;
 
 /** How long a node whose pool is exhausted waits before trying again (a config reload also retries at once). */
 export const EXHAUSTED_RETRY_MS = 30_000;
@@ -41,8 +44,9 @@ export class ClusterPoolIpam implements Runnable {
         this.updateGauges();
       },
     });
-    this.controller = new Controller({ name: 'cluster-pool-ipam', reconciler, log: deps.log, registry: deps.registry, clock: deps.clock })
-      .for(ciliumNodes);
+    this.controller = new Controller({
+      name: 'cluster-pool-ipam', reconciler, log: deps.log, registry: deps.registry, clock: deps.clock, resyncIntervalMs: RESYNC_MS,
+    }).for(ciliumNodes);
   }
 
   /** Seeds the allocator from the API server, then runs the controller until `signal` aborts. */
@@ -91,17 +95,7 @@ export class ClusterPoolIpam implements Runnable {
   }
 
   private updateGauges(): void {
-    let used = 0;
-    let available = 0;
-    for (const pool of Object.values(this.allocator.pools)) {
-      if (!pool) continue;
-      const s = pool.stats();
-      used += s.allocated * s.blockSize;
-      available += (s.capacity - s.allocated) * s.blockSize;
-    }
-    this.deps.metrics.ipamIps.set({ type: 'used' }, used);
-    this.deps.metrics.ipamIps.set({ type: 'available' }, available);
-    this.deps.metrics.ipamNodes.set({ category: 'total' }, this.ciliumNodes.keys().length);
-    this.deps.metrics.ipamNodes.set({ category: 'in-deficit' }, this.deficit.size);
+    const stats = Object.values(this.allocator.pools).flatMap((p) => (p ? [p.stats()] : []));
+    setIpamGauges(this.deps.metrics, stats, this.ciliumNodes.keys().length, this.deficit.size);
   }
 }

@@ -1,6 +1,7 @@
 // Reporting IPAM problems on a CiliumNode: status.ipam.operator-status.error plus a Warning Event.
 import type { CiliumNode } from '../crds/types.generated.ts';
 import type { JsonPatchOp } from '../runtime/index.ts';
+import type { OperatorMetrics } from '../operator/metrics.ts';
 import type { ReconcilerDeps } from './deps.ts';
 import { REFS } from './resources.ts';
 
@@ -40,4 +41,23 @@ export function specIpamPatch(cn: CiliumNode, path: string[], value: unknown): J
     at = next;
   }
   return ops;
+}
+
+/** Sets the ipam_ips and ipam_nodes gauges from pool statistics and node counts. */
+export function setIpamGauges(
+  metrics: OperatorMetrics,
+  pools: ReadonlyArray<{ capacity: number; allocated: number; blockSize: number }>,
+  nodes: number,
+  inDeficit: number,
+): void {
+  let used = 0;
+  let available = 0;
+  for (const s of pools) {
+    used += s.allocated * s.blockSize;
+    available += (s.capacity - s.allocated) * s.blockSize;
+  }
+  metrics.ipamIps.set({ type: 'used' }, used);
+  metrics.ipamIps.set({ type: 'available' }, available);
+  metrics.ipamNodes.set({ category: 'total' }, nodes);
+  metrics.ipamNodes.set({ category: 'in-deficit' }, inDeficit);
 }

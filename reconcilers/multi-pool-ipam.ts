@@ -5,7 +5,7 @@ import { MultiPoolAllocator } from '../ipam/multi-pool.ts';
 import { poolForPod } from '../ipam/pool-selection.ts';
 import { cachedReconciler, Controller, type CacheReader, type Informer, type Runnable } from '../runtime/index.ts';
 import type { ReconcilerDeps } from './deps.ts';
-import { reportIpamError, specIpamPatch } from './ipam-status.ts';
+import { reportIpamError, setIpamGauges, specIpamPatch } from './ipam-status.ts';
 import { EXHAUSTED_RETRY_MS } from './cluster-pool-ipam.ts';
 import { REFS } from './resources.ts';
 
@@ -43,6 +43,7 @@ export class MultiPoolIpam implements Runnable {
   readonly needLeaderElection = true;
   private allocator = new MultiPoolAllocator();
   private readonly controller: Controller;
+  private readonly deficit = new Set<string>();
 
   /** Creates the reconciler; node keys are enqueued on changes to nodes, pods, namespaces and pools. */
   constructor(
@@ -52,7 +53,11 @@ export class MultiPoolIpam implements Runnable {
     const { ciliumNodes, pods, namespaces, pools } = caches;
     const reconciler = cachedReconciler<CiliumNode>(ciliumNodes, {
       apply: async (ctx, cn) => this.apply(cn),
-      cleanup: async (ctx, req) => this.allocator.release(req.name),
+      cleanup: async (ctx, req) => {
+        this.allocator.release(req.name);
+        this.deficit.delete(req.name);
+        this.updateGauges();
+      },
     });
     const allNodes = (): string[] => ciliumNodes.keys();
     this.controller = new Controller({ name: 'multi-pool-ipam', reconciler, log: deps.log, registry: deps.registry, clock: deps.clock })
@@ -77,6 +82,10 @@ export class MultiPoolIpam implements Runnable {
     await this.controller.start(signal);
   }
 
+  private updateGauges(): void {
+    setIpamGauges(this.deps.metrics, this.allocator.stats(), this.caches.ciliumNodes.keys().length, this.deficit.size);
+  }
+
   private upsert(pool: CiliumPodIPPool): string | undefined {
     return this.allocator.upsertPool(pool.metadata?.name ?? '', pool.spec ?? {});
   }
@@ -99,6 +108,9 @@ export class MultiPoolIpam implements Runnable {
     }
     if (a.changed) await this.deps.api.jsonPatch(REFS.ciliumNode, { name }, specIpamPatch(cn, ['pools', 'allocated'], a.allocated));
     errors.push(...a.errors);
+    if (errors.length) this.deficit.add(name);
+    else this.deficit.delete(name);
+    this.updateGauges();
     await reportIpamError(this.deps, cn, errors.join('; '));
     return errors.length ? { requeueAfterMs: EXHAUSTED_RETRY_MS } : {};
   }
