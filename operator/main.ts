@@ -1,4 +1,5 @@
 // ciliate-operator entry point: parse settings, connect, run until SIGTERM/SIGINT.
+import { setMaxListeners } from 'node:events';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../runtime/index.ts';
 import { ConfigError, loadConfig, type ConfigSources, type OperatorConfig } from './config.ts';
@@ -8,6 +9,8 @@ import { buildOperator } from './operator.ts';
 export const EXIT_BAD_CONFIG = 2;
 
 async function main(): Promise<number> {
+  setMaxListeners(100); // many runnables, workers and timers listen on the same stop signals
+
   const sources: ConfigSources = { argv: process.argv.slice(2), env: process.env };
   let cfg: OperatorConfig;
   try {
