@@ -8,7 +8,7 @@ import type { CiliumNode } from '../../crds/types.generated.ts';
 import { LEASE_NAME } from '../../operator/operator.ts';
 import type { KubeRequester } from '../../runtime/kube.ts';
 import { kubectl, testCluster } from '../support/cluster.ts';
-import { applyObjects, eventually, installCrds, listItems, nodeObject, ok, ROOT, testRequester } from './support.ts';
+import { applyObjects, eventually, httpGet, installCrds, listItems, nodeObject, ok, ROOT, testRequester } from './support.ts';
 
 interface Proc {
   child: ChildProcess;
@@ -84,6 +84,11 @@ describe('ciliate-operator processes on a real kube-apiserver', function () {
     it('never gives one CIDR to two nodes when the leader is SIGKILLed mid-allocation', async () => {
       const first = await eventually('a leader', holder, 60_000);
       const follower = first === 'op-a' ? 'op-b' : 'op-a';
+      const standby = procs[first === 'op-a' ? 'b' : 'a']!;
+      const port = await eventually('standby health port', () => /"msg":"health listening".*?"port":(\d+)/.exec(standby.stderr())?.[1]);
+      const standbyHealth = async () => JSON.parse((await httpGet(Number(port), '/healthz')).body) as { status: string; leader: boolean };
+      const synced = await eventually('standby caches synced', async () => ((await standbyHealth()).status === 'ok' ? standbyHealth() : undefined));
+      expect(synced.leader, 'standby is not leading').to.equal(false);
       await applyObjects(Array.from({ length: 40 }, (_, i) => nodeObject(`fo-${String(i).padStart(2, '0')}`, label)));
       // Kill as soon as allocation has started but before it has finished.
       const before = await eventually('allocation under way', async () => {
@@ -92,6 +97,7 @@ describe('ciliate-operator processes on a real kube-apiserver', function () {
       }, 60_000, 20);
       procs[first === 'op-a' ? 'a' : 'b']!.child.kill('SIGKILL');
       await eventually('the follower takes over', async () => (await holder()) === follower, 60_000);
+      await eventually('the standby reports leading', async () => (await standbyHealth()).leader);
       await applyObjects(Array.from({ length: 10 }, (_, i) => nodeObject(`fo-late-${i}`, label)));
       const all = await eventually('all 50 nodes allocated', async () => {
         const list = await nodes();
