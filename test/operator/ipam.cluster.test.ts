@@ -84,6 +84,11 @@ describe('operator IPAM on a real kube-apiserver', function () {
       await ok(['delete', 'node', 'fifty-07']);
       await eventually('CiliumNode fifty-07 removed', async () => !(await ciliumNodes(request, 'fifty')).some((n) => n.metadata?.name === 'fifty-07'));
     });
+
+    it('removes a CiliumNode that has no Node even without an ownerReference', async () => {
+      await applyObjects([{ apiVersion: 'cilium.io/v2', kind: 'CiliumNode', metadata: { name: 'fifty-orphan', labels: { 'ciliate-test': 'fifty' } }, spec: {} }]);
+      await eventually('orphan CiliumNode removed', async () => !(await ciliumNodes(request, 'fifty')).some((n) => n.metadata?.name === 'fifty-orphan'));
+    });
   });
 
   describe('cluster-pool exhaustion, release and recovery', () => {

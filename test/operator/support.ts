@@ -1,4 +1,5 @@
 // Shared helpers of the operator's real-apiserver tests.
+import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { kubectl, testKubeConfig } from '../support/cluster.ts';
@@ -89,6 +90,7 @@ export interface RunningOperator {
  * `config-dir` set, the directory's files sit between the defaults and the rest (and are re-read on reload).
  */
 export async function startOperator(settings: Record<string, string>): Promise<RunningOperator> {
+  setMaxListeners(100); // as operator/main.ts does: many runnables listen on the same stop signals
   const kc: KubeConfig = await testKubeConfig();
   const dir = settings['config-dir'];
   const compose = () => buildConfig({ ...SETTINGS, ...(dir ? readConfigDir(dir) : {}), ...TEST_SETTINGS, ...settings });
