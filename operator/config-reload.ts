@@ -33,7 +33,11 @@ export function configReloader(initial: OperatorConfig, reload: () => OperatorCo
             log.warn(`cluster-pool-${family}-mask-size cannot change on a running operator; restart to apply`);
             continue;
           }
-          ipam.addCidrs(family as 'ipv4' | 'ipv6', pool.cidrs);
+          try {
+            ipam.addCidrs(family as 'ipv4' | 'ipv6', pool.cidrs);
+          } catch (err) {
+            log.error(`cluster-pool-${family}-cidr: new entries not applied; restart to apply`, { err: (err as Error).message });
+          }
         }
       }
     },
