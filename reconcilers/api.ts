@@ -74,3 +74,19 @@ export function isConflict(err: unknown): boolean {
   const code = statusCodeOf(err);
   return code === 409 || code === 422;
 }
+
+/** Calls `fn` until it succeeds, waiting `delayMs` (doubling, at most 30 s) between failures; undefined if `signal` aborts first. */
+export async function retrying<T>(fn: () => Promise<T>, signal: AbortSignal, onError: (err: unknown) => void, delayMs = 500): Promise<T | undefined> {
+  for (let delay = delayMs; !signal.aborted; delay = Math.min(delay * 2, 30_000)) {
+    try {
+      return await fn();
+    } catch (err) {
+      onError(err);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      });
+    }
+  }
+  return undefined;
+}

@@ -4,7 +4,7 @@ import type { Family } from '../ipam/cidr.ts';
 import { ClusterPoolAllocator, type FamilyPoolConfig } from '../ipam/cluster-pool.ts';
 import { cachedReconciler, Controller, type Informer, type Runnable } from '../runtime/index.ts';
 import type { ReconcilerDeps } from './deps.ts';
-import { reportIpamError, setIpamGauges, specIpamPatch } from './ipam-status.ts';
+import { listForSeeding, reportIpamError, setIpamGauges, specIpamPatch } from './ipam-status.ts';
 import { REFS } from './resources.ts';
 
 /** Every node is re-checked this often, as a backstop for missed changes. */
@@ -51,7 +51,8 @@ export class ClusterPoolIpam implements Runnable {
 
   /** Seeds the allocator from the API server, then runs the controller until `signal` aborts. */
   async start(signal: AbortSignal): Promise<void> {
-    const nodes = await this.deps.api.list<CiliumNode>(REFS.ciliumNode);
+    const nodes = await listForSeeding(this.deps, signal);
+    if (!nodes) return;
     this.allocator = new ClusterPoolAllocator(this.config);
     this.allocator.seed(nodes.map((n) => ({ name: n.metadata?.name ?? '', podCIDRs: n.spec?.ipam?.podCIDRs ?? [], created: n.metadata?.creationTimestamp as string | undefined })));
     this.deps.log.info('cluster-pool allocator seeded', { nodes: nodes.length });

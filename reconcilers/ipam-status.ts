@@ -2,6 +2,7 @@
 import type { CiliumNode } from '../crds/types.generated.ts';
 import type { JsonPatchOp } from '../runtime/index.ts';
 import type { OperatorMetrics } from '../operator/metrics.ts';
+import { retrying } from './api.ts';
 import type { ReconcilerDeps } from './deps.ts';
 import { REFS } from './resources.ts';
 
@@ -60,4 +61,13 @@ export function setIpamGauges(
   metrics.ipamIps.set({ type: 'available' }, available);
   metrics.ipamNodes.set({ category: 'total' }, nodes);
   metrics.ipamNodes.set({ category: 'in-deficit' }, inDeficit);
+}
+
+/**
+ * Every CiliumNode straight from the API server (a quorum read, not the cache), retried until it
+ * succeeds: allocator state on a new leader is built from this, never from memory. Undefined if
+ * `signal` aborts first.
+ */
+export function listForSeeding(deps: ReconcilerDeps, signal: AbortSignal): Promise<CiliumNode[] | undefined> {
+  return retrying(() => deps.api.list<CiliumNode>(REFS.ciliumNode), signal, (err) => deps.log.warn('listing CiliumNodes failed, retrying', { err }));
 }

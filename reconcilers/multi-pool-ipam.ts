@@ -5,7 +5,7 @@ import { MultiPoolAllocator } from '../ipam/multi-pool.ts';
 import { poolForPod } from '../ipam/pool-selection.ts';
 import { cachedReconciler, Controller, type CacheReader, type Informer, type Runnable } from '../runtime/index.ts';
 import type { ReconcilerDeps } from './deps.ts';
-import { reportIpamError, setIpamGauges, specIpamPatch } from './ipam-status.ts';
+import { listForSeeding, reportIpamError, setIpamGauges, specIpamPatch } from './ipam-status.ts';
 import { EXHAUSTED_RETRY_MS } from './cluster-pool-ipam.ts';
 import { REFS } from './resources.ts';
 
@@ -69,7 +69,8 @@ export class MultiPoolIpam implements Runnable {
 
   /** Loads the pools and what nodes already hold (a quorum read), then runs the controller. */
   async start(signal: AbortSignal): Promise<void> {
-    const nodes = await this.deps.api.list<CiliumNode>(REFS.ciliumNode);
+    const nodes = await listForSeeding(this.deps, signal);
+    if (!nodes) return;
     this.allocator = new MultiPoolAllocator();
     for (const p of this.caches.pools.list()) this.upsert(p);
     this.allocator.seed(

@@ -4,7 +4,7 @@ import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import type { CiliumEndpoint, CiliumIdentity, CiliumNode } from '../../crds/types.generated.ts';
 import { operatorMetrics } from '../../operator/metrics.ts';
-import type { ObjectApi } from '../../reconcilers/api.ts';
+import { retrying, type ObjectApi } from '../../reconcilers/api.ts';
 import type { ReconcilerDeps } from '../../reconcilers/deps.ts';
 import { collectEndpoints, endpointMatchesPod } from '../../reconcilers/endpoint-gc.ts';
 import { collectIdentities, HEARTBEAT_ANNOTATION } from '../../reconcilers/identity-gc.ts';
@@ -152,5 +152,17 @@ describe('reconcilers/policy status and the stand-in validator', () => {
   it('turns a result into the Valid condition', () => {
     expect(validCondition({ valid: false, message: 'bad' }, 3)).to.deep.equal({ type: 'Valid', status: 'False', reason: 'Invalid', message: 'bad', observedGeneration: 3 });
     expect(validCondition({ valid: true }, undefined).status).to.equal('True');
+  });
+});
+
+describe('reconcilers/api retrying', () => {
+  it('retries until success and gives up when stopped', async () => {
+    let calls = 0;
+    const errors: unknown[] = [];
+    const got = await retrying(async () => (++calls < 3 ? Promise.reject(new Error('boom')) : 'ok'), new AbortController().signal, (e) => errors.push(e), 1);
+    expect([got, calls, errors.length]).to.deep.equal(['ok', 3, 2]);
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 20);
+    expect(await retrying(() => Promise.reject(new Error('down')), stop.signal, () => undefined, 5)).to.equal(undefined);
   });
 });
