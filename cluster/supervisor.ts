@@ -8,7 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
 import { join } from 'node:path';
-import { componentSpecs, type ComponentSpec } from './components.ts';
+import { componentSpecs, nodeComponentSpecs, type ComponentSpec } from './components.ts';
+import { ensureAgentRbac } from './node-rbac.ts';
 import { readJson, writeJsonAtomic, type ClusterConfig } from './config.ts';
 import { waitHealthy } from './health.ts';
 import { pkiFiles } from './pki.ts';
@@ -72,12 +73,19 @@ export async function superviseCluster(dir: string): Promise<void> {
   try {
     for (const spec of componentSpecs(config)) {
       const cs = startComponent(spec);
-      const tls = spec.health.clientCert ? { ca: pki.ca.cert, cert: pki.admin.cert, key: pki.admin.key } : {};
-      await waitHealthy(spec.health.url, tls, 90_000, () => (cs.phase === 'exited' ? state.error : undefined));
+      const tls = spec.health?.clientCert ? { ca: pki.ca.cert, cert: pki.admin.cert, key: pki.admin.key } : {};
+      if (spec.health) await waitHealthy(spec.health.url, tls, 90_000, () => (cs.phase === 'exited' ? state.error : undefined));
       cs.phase = 'running';
       await save();
     }
     forwarder = await forwardLoopback(config.ports.loopback, config.network.gateway, config.ports.apiserver);
+    if (config.nodes?.length) {
+      await ensureAgentRbac(join(dir, 'admin.kubeconfig'));
+      for (const spec of nodeComponentSpecs(config)) {
+        startComponent(spec).phase = 'running';
+        await save();
+      }
+    }
     state.phase = 'running';
     await save();
   } catch (err) {
