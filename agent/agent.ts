@@ -1,0 +1,59 @@
+/**
+ * A node's agent (the part built so far): keeps caches of Nodes and, when the cilium.io CRDs are
+ * served, CiliumNodes; installs native routes to the other nodes' pod CIDRs; and serves the CNI
+ * plugin on the node's root-only socket with host-local IPAM from this node's pod CIDRs.
+ * It runs inside the node's network namespace.
+ */
+import { join } from 'node:path';
+import { KubeConfig, type V1Node } from '@kubernetes/client-node';
+import type { ClusterConfig } from '../cluster/config.ts';
+import type { NodeConfig } from '../cluster/node-config.ts';
+import { Controller } from '../runtime/controller.ts';
+import { Manager } from '../runtime/manager.ts';
+import type { Logger } from '../runtime/logger.ts';
+import { kubeInformer } from '../runtime/kube-list-watch.ts';
+import { kubeRequester } from '../runtime/kube-request.ts';
+import type { Informer } from '../runtime/informer.ts';
+import { serveCni } from './cni-server.ts';
+import { EndpointManager } from './endpoints.ts';
+import { podCIDRsOf, type CiliumNodeLike } from './pod-cidrs.ts';
+import { routeReconciler } from './routes.ts';
+
+const NODES = { apiVersion: 'v1', kind: 'Node', plural: 'nodes', namespaced: false } as const;
+const CILIUM_NODES = { apiVersion: 'cilium.io/v2', kind: 'CiliumNode', plural: 'ciliumnodes', namespaced: false } as const;
+
+/** Whether the apiserver serves cilium.io/v2 ciliumnodes. */
+async function ciliumNodesServed(kc: KubeConfig): Promise<boolean> {
+  try {
+    const list = (await kubeRequester(kc)({ method: 'GET', path: '/apis/cilium.io/v2' })) as { resources?: { name: string }[] };
+    return Boolean(list.resources?.some((r) => r.name === 'ciliumnodes'));
+  } catch {
+    return false;
+  }
+}
+
+/** Runs the agent of `node` until `signal` aborts. */
+export async function runAgent(cluster: ClusterConfig, node: NodeConfig, log: Logger, signal: AbortSignal): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(node.agentKubeconfig);
+  const nodes = kubeInformer<V1Node>(kc, NODES, {}, { log });
+  const ciliumNodes: Informer<CiliumNodeLike> | undefined = (await ciliumNodesServed(kc))
+    ? kubeInformer<CiliumNodeLike>(kc, CILIUM_NODES, {}, { log })
+    : undefined;
+  const podCIDRs = () => podCIDRsOf(node.name, nodes, ciliumNodes);
+  const endpoints = new EndpointManager(join(node.dir, 'agent'), podCIDRs, log.child({ component: 'endpoints' }));
+  const server = await serveCni(node.socket, (req) => endpoints.handle(req));
+  log.info('CNI socket listening', { socket: node.socket, ciliumNodes: Boolean(ciliumNodes) });
+  const routes = new Controller({
+    name: 'routes', log, needLeaderElection: false,
+    reconciler: routeReconciler(node.name, cluster.network.cidr, nodes, ciliumNodes, log.child({ component: 'routes' })),
+  }).watches(nodes, () => ['routes']);
+  if (ciliumNodes) routes.watches(ciliumNodes, () => ['routes']);
+  const manager = new Manager({ log }).addCache(nodes).add(routes);
+  if (ciliumNodes) manager.addCache(ciliumNodes);
+  try {
+    await manager.start(signal);
+  } finally {
+    server.close();
+  }
+}

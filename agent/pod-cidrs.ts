@@ -1,0 +1,26 @@
+/**
+ * Where a node's pod CIDRs come from: CiliumNode.spec.ipam.podCIDRs when the operator has written
+ * them (and the cilium.io CRDs are installed), otherwise Node.spec.podCIDRs / podCIDR, which the
+ * node runner sets when it registers the Node (10.244.<i>.0/24 for node i).
+ */
+import type { KubernetesObject, V1Node } from '@kubernetes/client-node';
+import type { CacheReader } from '../runtime/informer.ts';
+import { isIPv4Cidr } from './ipv4.ts';
+
+/** The fields of a CiliumNode this module reads. */
+export interface CiliumNodeLike extends KubernetesObject {
+  spec?: { ipam?: { podCIDRs?: string[] } };
+}
+
+/** The IPv4 pod CIDRs of node `name`, from the caches (CiliumNode first, then Node). */
+export function podCIDRsOf(name: string, nodes: CacheReader<V1Node>, ciliumNodes?: CacheReader<CiliumNodeLike>): string[] {
+  const fromCilium = (ciliumNodes?.get(name)?.spec?.ipam?.podCIDRs ?? []).filter(isIPv4Cidr);
+  if (fromCilium.length > 0) return fromCilium;
+  const spec = nodes.get(name)?.spec;
+  return (spec?.podCIDRs?.length ? spec.podCIDRs : spec?.podCIDR ? [spec.podCIDR] : []).filter(isIPv4Cidr);
+}
+
+/** A node's InternalIP address, if it reports one. */
+export function internalIPOf(node: V1Node | undefined): string | undefined {
+  return node?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+}
