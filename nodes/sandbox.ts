@@ -80,7 +80,7 @@ export async function destroySandbox(cni: CniClient, record: SandboxRecord, dir:
 /** The sandbox records left under `nodeDir` (from a runner that stopped without cleaning up). */
 export function leftoverSandboxes(nodeDir: string): { dir: string; record: SandboxRecord }[] {
   const root = join(nodeDir, 'pods');
-  let dirs: string[] = [];
+  let dirs: string[];
   try {
     dirs = readdirSync(root);
   } catch {
