@@ -37,6 +37,39 @@ export function testCluster(): Promise<RunningCluster> {
   return started;
 }
 
+let startedWithNodes: Promise<RunningCluster> | undefined;
+let ownedWithNodes: { name: string; stateRoot: string } | undefined;
+
+/** Nodes of the shared node test cluster. */
+export const TEST_NODES = 2;
+
+/**
+ * A second shared test cluster that also runs {@link TEST_NODES} nodes (`up --nodes 2`), started on
+ * first call and removed by the global teardown. Set CILIATE_TEST_NODES_CLUSTER=<name> to reuse a
+ * running cluster that has nodes instead.
+ */
+export function testNodesCluster(): Promise<RunningCluster> {
+  if (!startedWithNodes) {
+    const reuse = process.env.CILIATE_TEST_NODES_CLUSTER;
+    if (reuse) {
+      const config = readJson<ClusterConfig>(join(clusterPaths(reuse).dir, 'config.json'));
+      if (!config) throw new Error(`CILIATE_TEST_NODES_CLUSTER=${reuse} is not running`);
+      startedWithNodes = Promise.resolve({ name: reuse, kubeconfig: clusterPaths(reuse).kubeconfig, binDir: config.binDir, config });
+    } else {
+      const stateRoot = mkdtempSync(join(tmpdir(), 'ciliate-test-'));
+      ownedWithNodes = { name: uniqueClusterName('n'), stateRoot };
+      startedWithNodes = up({ name: ownedWithNodes.name, stateRoot, nodes: TEST_NODES, quiet: !process.env.CILIATE_TEST_VERBOSE });
+    }
+  }
+  return startedWithNodes;
+}
+
+/** Runs the node test cluster's kubectl with its kubeconfig; never throws on a non-zero exit. */
+export async function nodesKubectl(args: string[], input?: string): Promise<CommandResult> {
+  const c = await testNodesCluster();
+  return runCommand(join(c.binDir, 'kubectl'), args, { KUBECONFIG: c.kubeconfig }, input);
+}
+
 /** A client configuration for the shared test cluster. */
 export async function testKubeConfig(): Promise<KubeConfig> {
   const c = await testCluster();
@@ -74,6 +107,13 @@ export function runCommand(cmd: string, args: string[], env: Record<string, stri
 
 /** Removes the shared test cluster if this run started it. */
 export async function teardownTestCluster(): Promise<void> {
+  if (ownedWithNodes) {
+    const { name, stateRoot } = ownedWithNodes;
+    ownedWithNodes = undefined;
+    await startedWithNodes?.catch(() => undefined);
+    await down({ name, stateRoot, quiet: true });
+    rmSync(stateRoot, { recursive: true, force: true });
+  }
   if (!owned) return;
   const { name, stateRoot } = owned;
   owned = undefined;
