@@ -29,11 +29,14 @@ export async function registerNode(request: KubeRequester, node: NodeConfig): Pr
   }
 }
 
-/** Writes the node's status; `networkError` (from CNI STATUS) makes it NotReady. */
-export async function reportNodeStatus(request: KubeRequester, node: NodeConfig, networkError: string | undefined): Promise<void> {
+/**
+ * Writes the node's status; `networkError` (from CNI STATUS) makes it NotReady. `since` is when
+ * the conditions last changed (their lastTransitionTime).
+ */
+export async function reportNodeStatus(request: KubeRequester, node: NodeConfig, networkError: string | undefined, since: string): Promise<void> {
   const now = new Date().toISOString();
   const cond = (type: string, status: string, reason: string, message: string) =>
-    ({ type, status, reason, message, lastHeartbeatTime: now, lastTransitionTime: now });
+    ({ type, status, reason, message, lastHeartbeatTime: now, lastTransitionTime: since });
   const ready = networkError === undefined;
   const status = {
     addresses: [{ type: 'InternalIP', address: node.address }, { type: 'Hostname', address: node.name }],

@@ -21,8 +21,8 @@ import { keyOf } from '../runtime/reconcile.ts';
 import { CniClient } from './cni-invoke.ts';
 import { containerEnv, restartDelayMs, shouldRestart, startContainer, stopContainer, type ContainerRun } from './containers.ts';
 import { registerNode, renewLease, reportNodeStatus } from './node-registration.ts';
-import { podStatus, type PodView } from './pod-status.ts';
-import { createSandbox, destroySandbox, leftoverSandboxes, podDir, type SandboxRecord } from './sandbox.ts';
+import { podPhase, podStatus, type PodView } from './pod-status.ts';
+import { createSandbox, destroySandbox, leftoverSandboxes, podDir, releaseNetwork, type SandboxRecord } from './sandbox.ts';
 
 const PODS = { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true } as const;
 const LEASE_EVERY_MS = 10_000;
@@ -74,11 +74,13 @@ export async function runNode(node: NodeConfig, log: Logger, signal: AbortSignal
 async function startHeartbeat(node: NodeConfig, cni: CniClient, request: KubeRequester, log: Logger, signal: AbortSignal): Promise<void> {
   let lastStatus = 0;
   let lastError: string | undefined | null = null;
+  let since = new Date().toISOString();
   while (!signal.aborted) {
     const networkError = await cni.status().then(() => undefined, (err: unknown) => (err as Error).message);
     try {
+      if ((networkError === undefined) !== (lastError === undefined)) since = new Date().toISOString();
       if (networkError !== lastError || Date.now() - lastStatus >= STATUS_EVERY_MS) {
-        await reportNodeStatus(request, node, networkError);
+        await reportNodeStatus(request, node, networkError, since);
         if (networkError !== lastError) log.info('node status', { ready: !networkError, networkError });
         lastStatus = Date.now();
         lastError = networkError;
@@ -131,6 +133,11 @@ class PodRunner {
     local.pod = pod;
     this.restartDue(local);
     await this.writeStatus(local);
+    const phase = podPhase(local);
+    if ((phase === 'Succeeded' || phase === 'Failed') && local.sandbox.attachment) {
+      await releaseNetwork(this.cni, local.sandbox, local.dir);
+      this.log.info('pod finished; network released', { pod: key, phase });
+    }
   }
 
   /** The pod is gone from the API (e.g. force-deleted): stop whatever still runs for it. */

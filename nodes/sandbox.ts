@@ -4,7 +4,7 @@
  * left behind.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { CniResult } from '../cni/spec.ts';
@@ -60,6 +60,16 @@ export async function createSandbox(cni: CniClient, nodeNetns: string, pod: V1Po
 
 /** CNI DEL (with the cached result), then deletes the namespace (killing what is left in it) and the folder. */
 export async function destroySandbox(cni: CniClient, record: SandboxRecord, dir: string): Promise<void> {
+  await releaseNetwork(cni, record, dir);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * CNI DEL (with the cached result) and deletion of the namespace, killing what is left in it; the
+ * folder and its logs stay. Used for pods that finished (Succeeded/Failed) so they do not hold an
+ * address until they are deleted. Repeating it is harmless.
+ */
+export async function releaseNetwork(cni: CniClient, record: SandboxRecord, dir: string): Promise<void> {
   let delError: unknown;
   if (record.attachment) {
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -74,7 +84,9 @@ export async function destroySandbox(cni: CniClient, record: SandboxRecord, dir:
   }
   if (record.netns) await deleteNetns(record.netns);
   if (delError) throw delError;
-  rmSync(dir, { recursive: true, force: true });
+  record.attachment = undefined;
+  record.netns = undefined;
+  if (existsSync(dir)) writeRecord(dir, record);
 }
 
 /** The sandbox records left under `nodeDir` (from a runner that stopped without cleaning up). */
