@@ -77,8 +77,10 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
     }
     await writeJsonAtomic(join(paths.dir, 'config.json'), config);
     await p.step('etcd, kube-apiserver, kube-controller-manager, kube-scheduler', () => startSupervisor(paths.dir, paths.state));
+    // The supervisor may have moved the loopback port (see supervisor.ts); report what it uses.
+    Object.assign(config, readJson<ClusterConfig>(join(paths.dir, 'config.json')) ?? {});
     if (config.nodes.length > 0) {
-      await p.step('nodes Ready (agents and node runners)', () => waitNodesReady(paths.kubeconfig, config.nodes!.map((n) => n.name)));
+      await p.step('nodes Ready (agents and node runners)', () => waitNodesReady(paths.kubeconfig, (config.nodes ?? []).map((n) => n.name)));
     }
     return { name, kubeconfig: paths.kubeconfig, binDir, config };
   } catch (err) {

@@ -5,8 +5,8 @@
  * so `ciliate cluster status` shows it with its log.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
-import { createServer, connect, type Server } from 'node:net';
+import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { componentSpecs, nodeComponentSpecs, type ComponentSpec } from './components.ts';
 import { ensureAgentRbac } from './node-rbac.ts';
@@ -78,7 +78,7 @@ export async function superviseCluster(dir: string): Promise<void> {
       cs.phase = 'running';
       await save();
     }
-    forwarder = await forwardLoopback(config.ports.loopback, config.network.gateway, config.ports.apiserver);
+    forwarder = await forwardLoopbackOrMove(dir, config);
     if (config.nodes?.length) {
       await ensureAgentRbac(join(dir, 'admin.kubeconfig'));
       for (const spec of nodeComponentSpecs(config)) {
@@ -107,6 +107,26 @@ function stopChild(child: ChildProcess): Promise<void> {
     });
     child.kill('SIGTERM');
   });
+}
+
+/**
+ * Starts the loopback forwarder on the configured port; if another process took that port since
+ * `up` chose it (clusters started side by side), moves to a free port and rewrites config.json and
+ * the admin kubeconfig to match before the cluster is reported running.
+ */
+async function forwardLoopbackOrMove(dir: string, config: ClusterConfig): Promise<Server> {
+  try {
+    return await forwardLoopback(config.ports.loopback, config.network.gateway, config.ports.apiserver);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+  }
+  const server = await forwardLoopback(0, config.network.gateway, config.ports.apiserver);
+  const old = `https://127.0.0.1:${config.ports.loopback}`;
+  config.ports.loopback = (server.address() as AddressInfo).port;
+  const kubeconfig = join(dir, 'admin.kubeconfig');
+  writeFileSync(kubeconfig, readFileSync(kubeconfig, 'utf8').replace(old, `https://127.0.0.1:${config.ports.loopback}`), { mode: 0o600 });
+  await writeJsonAtomic(join(dir, 'config.json'), config);
+  return server;
 }
 
 /** Forwards 127.0.0.1:`port` to `host`:`targetPort`, byte for byte. */
