@@ -32,27 +32,40 @@ async function ciliumNodesServed(kc: KubeConfig): Promise<boolean> {
   }
 }
 
+/** How often the agent looks for the cilium.io CRDs until they are installed. */
+const CRD_POLL_MS = 5000;
+
 /** Runs the agent of `node` until `signal` aborts. */
 export async function runAgent(cluster: ClusterConfig, node: NodeConfig, log: Logger, signal: AbortSignal): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromFile(node.agentKubeconfig);
   const nodes = kubeInformer<V1Node>(kc, NODES, {}, { log });
-  const ciliumNodes: Informer<CiliumNodeLike> | undefined = (await ciliumNodesServed(kc))
-    ? kubeInformer<CiliumNodeLike>(kc, CILIUM_NODES, {}, { log })
-    : undefined;
+  // Set once the cilium.io CRDs are served (they may be installed after the cluster starts).
+  let ciliumNodes: Informer<CiliumNodeLike> | undefined;
   const podCIDRs = () => podCIDRsOf(node.name, nodes, ciliumNodes);
   const endpoints = new EndpointManager(join(node.dir, 'agent'), podCIDRs, log.child({ component: 'endpoints' }));
   const server = await serveCni(node.socket, (req) => endpoints.handle(req));
-  log.info('CNI socket listening', { socket: node.socket, ciliumNodes: Boolean(ciliumNodes) });
+  log.info('CNI socket listening', { socket: node.socket });
   const routes = new Controller({
     name: 'routes', log, needLeaderElection: false,
-    reconciler: routeReconciler(node.name, cluster.network.cidr, nodes, ciliumNodes, log.child({ component: 'routes' })),
+    reconciler: routeReconciler(node.name, cluster.network.cidr, nodes, { get: (k) => ciliumNodes?.get(k), list: () => ciliumNodes?.list() ?? [] }, log.child({ component: 'routes' })),
   }).watches(nodes, () => ['routes']);
-  if (ciliumNodes) routes.watches(ciliumNodes, () => ['routes']);
-  const manager = new Manager({ log }).addCache(nodes).add(routes);
-  if (ciliumNodes) manager.addCache(ciliumNodes);
+  const watchCiliumNodes = async () => {
+    while (!signal.aborted && !(await ciliumNodesServed(kc))) {
+      await new Promise((r) => setTimeout(r, CRD_POLL_MS));
+    }
+    if (signal.aborted) return;
+    const informer = kubeInformer<CiliumNodeLike>(kc, CILIUM_NODES, {}, { log });
+    const running = informer.start(signal);
+    if (await informer.waitForSync(signal)) {
+      ciliumNodes = informer;
+      routes.watches(informer, () => ['routes']);
+      log.info('using CiliumNode pod CIDRs when present');
+    }
+    await running;
+  };
   try {
-    await manager.start(signal);
+    await Promise.all([new Manager({ log }).addCache(nodes).add(routes).start(signal), watchCiliumNodes()]);
   } finally {
     server.close();
   }

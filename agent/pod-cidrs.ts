@@ -13,11 +13,19 @@ export interface CiliumNodeLike extends KubernetesObject {
 }
 
 /** The IPv4 pod CIDRs of node `name`, from the caches (CiliumNode first, then Node). */
-export function podCIDRsOf(name: string, nodes: CacheReader<V1Node>, ciliumNodes?: CacheReader<CiliumNodeLike>): string[] {
+export function podCIDRsOf(name: string, nodes: Pick<CacheReader<V1Node>, 'get'>, ciliumNodes?: Pick<CacheReader<CiliumNodeLike>, 'get'>): string[] {
   const fromCilium = (ciliumNodes?.get(name)?.spec?.ipam?.podCIDRs ?? []).filter(isIPv4Cidr);
   if (fromCilium.length > 0) return fromCilium;
   const spec = nodes.get(name)?.spec;
   return (spec?.podCIDRs?.length ? spec.podCIDRs : spec?.podCIDR ? [spec.podCIDR] : []).filter(isIPv4Cidr);
+}
+
+/**
+ * Every IPv4 pod CIDR a node may have pods in: its CiliumNode CIDRs and its Node CIDRs together,
+ * so pods addressed before the operator wrote the CiliumNode stay reachable from other nodes.
+ */
+export function routedCIDRsOf(name: string, nodes: Pick<CacheReader<V1Node>, 'get'>, ciliumNodes?: Pick<CacheReader<CiliumNodeLike>, 'get'>): string[] {
+  return [...new Set([...podCIDRsOf(name, nodes, ciliumNodes), ...podCIDRsOf(name, nodes)])];
 }
 
 /** A node's InternalIP address, if it reports one. */
