@@ -80,7 +80,12 @@ async function startHeartbeat(node: NodeConfig, cni: CniClient, request: KubeReq
     try {
       if ((networkError === undefined) !== (lastError === undefined)) since = new Date().toISOString();
       if (networkError !== lastError || Date.now() - lastStatus >= STATUS_EVERY_MS) {
-        await reportNodeStatus(request, node, networkError, since);
+        await reportNodeStatus(request, node, networkError, since).catch(async (err: unknown) => {
+          if (statusCodeOf(err) !== 404) throw err;
+          log.warn('the Node object is gone; registering it again');
+          await registerNode(request, node);
+          await reportNodeStatus(request, node, networkError, since);
+        });
         if (networkError !== lastError) log.info('node status', { ready: !networkError, networkError });
         lastStatus = Date.now();
         lastError = networkError;
