@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { KubeConfig, type V1Node } from '@kubernetes/client-node';
 import type { ClusterConfig } from '../cluster/config.ts';
 import type { NodeConfig } from '../cluster/node-config.ts';
+import { realClock, sleep } from '../runtime/clock.ts';
 import { Controller } from '../runtime/controller.ts';
 import { Manager } from '../runtime/manager.ts';
 import type { Logger } from '../runtime/logger.ts';
@@ -45,6 +46,7 @@ export async function runAgent(cluster: ClusterConfig, node: NodeConfig, log: Lo
   const podCIDRs = () => podCIDRsOf(node.name, nodes, ciliumNodes);
   const endpoints = new EndpointManager(join(node.dir, 'agent'), podCIDRs, log.child({ component: 'endpoints' }));
   const server = await serveCni(node.socket, (req) => endpoints.handle(req));
+  signal.addEventListener('abort', () => server.close(), { once: true });
   log.info('CNI socket listening', { socket: node.socket });
   const routes = new Controller({
     name: 'routes', log, needLeaderElection: false,
@@ -52,7 +54,7 @@ export async function runAgent(cluster: ClusterConfig, node: NodeConfig, log: Lo
   }).watches(nodes, () => ['routes']);
   const watchCiliumNodes = async () => {
     while (!signal.aborted && !(await ciliumNodesServed(kc))) {
-      await new Promise((r) => setTimeout(r, CRD_POLL_MS));
+      await sleep(realClock, CRD_POLL_MS, signal);
     }
     if (signal.aborted) return;
     const informer = kubeInformer<CiliumNodeLike>(kc, CILIUM_NODES, {}, { log });

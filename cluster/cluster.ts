@@ -54,6 +54,7 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
   }
   if (existsSync(paths.dir)) await down({ name, stateRoot: opts.stateRoot, quiet: true });
 
+  nodeConfigs({ name, dir: paths.dir, network: { bridge: '', cidr: '', gateway: '0.0.0.0' } }, opts.nodes ?? 0); // validates the count early
   const binDir = await p.step('control-plane binaries (built from source on first use)', () => ensureToolchain());
   mkdirSync(paths.logs, { recursive: true });
   try {

@@ -133,7 +133,12 @@ class PodRunner {
     }
     if (!local) {
       if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return;
-      local = await this.start(pod);
+      try {
+        local = await this.start(pod);
+      } catch (err) {
+        await this.reportStartFailure(pod, err).catch(() => undefined);
+        throw err;
+      }
     }
     local.pod = pod;
     this.restartDue(local);
@@ -246,6 +251,17 @@ class PodRunner {
     await destroySandbox(this.cni, local.sandbox, local.dir);
     if (this.pods.get(local.key) === local) this.pods.delete(local.key);
     this.log.info('pod torn down', { pod: local.key });
+  }
+
+  /** Shows why the pod cannot start (sandbox or CNI failure) in its status; the start is retried with backoff. */
+  private async reportStartFailure(pod: V1Pod, err: unknown): Promise<void> {
+    const path = `/api/v1/namespaces/${pod.metadata?.namespace}/pods/${pod.metadata?.name}/status`;
+    const condition = {
+      type: 'PodReadyToStartContainers', status: 'False', reason: 'SandboxCreationFailed',
+      message: (err as Error).message.slice(0, 1000), lastTransitionTime: new Date().toISOString(),
+    };
+    const status = { phase: 'Pending', hostIP: this.node.address, hostIPs: [{ ip: this.node.address }], conditions: [condition, { type: 'PodScheduled', status: 'True' }] };
+    await this.request({ method: 'PATCH', path, body: { metadata: { uid: pod.metadata?.uid }, status }, contentType: 'application/merge-patch+json' });
   }
 
   /** Deletes the pod for good (grace period 0) once its processes and network are gone. */
