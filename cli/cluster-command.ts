@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { flag, type Args } from './args.ts';
 
 /** Usage text of the cluster command. */
-export const CLUSTER_USAGE = `usage: ciliate cluster <up|down|status|kubeconfig|env> [--name NAME]
-  up          build (first time) and start a local control plane; prints the kubeconfig path
+export const CLUSTER_USAGE = `usage: ciliate cluster <up|down|status|kubeconfig|env> [--name NAME] [--nodes N]
+  up          build (first time) and start a local control plane; prints the kubeconfig path;
+              --nodes N also runs N nodes (network namespace, agent, node runner each)
   down        stop it and remove every process, file and link it made
   status      show each component, with the log of any that died
   kubeconfig  print the admin kubeconfig path
@@ -20,7 +21,8 @@ export async function clusterCommand(args: Args): Promise<number> {
   switch (sub) {
     case 'up': {
       try {
-        const c = await up({ name });
+        const nodes = flag(args, 'nodes');
+        const c = await up({ name, nodes: nodes === undefined ? 0 : Number(nodes) });
         process.stderr.write(`cluster "${c.name}" is up; use it with:\n  export KUBECONFIG=${c.kubeconfig}\n`);
         console.log(c.kubeconfig);
         return 0;

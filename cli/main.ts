@@ -7,7 +7,7 @@ commands:
 ${CLUSTER_USAGE.replace(/^usage: ciliate /, '  ')}`;
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['name']);
+  const args = parseArgs(argv, ['name', 'nodes']);
   switch (args.words[0]) {
     case 'cluster':
       return clusterCommand(args);

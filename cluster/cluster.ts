@@ -14,6 +14,8 @@ import { freePort, preferredPort } from './ports.ts';
 import { progress } from './progress.ts';
 import { alive, readState, type ClusterState } from './state.ts';
 import { ensureToolchain } from './toolchain.ts';
+import { createNodeNetns, deleteClusterNodes, nodeConfigs, writeNodeFiles } from './nodes.ts';
+import { waitNodesReady } from './node-wait.ts';
 
 const SUPERVISOR = join(dirname(fileURLToPath(import.meta.url)), 'supervisor-main.ts');
 const REPO_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -25,6 +27,8 @@ export interface UpOptions {
   /** Root of the clusters' state (default CILIATE_STATE_DIR or /var/lib/ciliate). */
   stateRoot?: string;
   quiet?: boolean;
+  /** Simulated nodes to run, each in its own network namespace with an agent and a node runner (default 0). */
+  nodes?: number;
 }
 
 /** What `up` returns. */
@@ -50,6 +54,7 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
   }
   if (existsSync(paths.dir)) await down({ name, stateRoot: opts.stateRoot, quiet: true });
 
+  nodeConfigs({ name, dir: paths.dir, network: { bridge: '', cidr: '', gateway: '0.0.0.0' } }, opts.nodes ?? 0); // validates the count early
   const binDir = await p.step('control-plane binaries (built from source on first use)', () => ensureToolchain());
   mkdirSync(paths.logs, { recursive: true });
   try {
@@ -63,9 +68,21 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
         controllerManager: await freePort(), scheduler: await freePort(),
       },
     };
+    config.nodes = nodeConfigs(config, opts.nodes ?? 0);
     await p.step('certificates and kubeconfigs', () => writeCredentials(config));
+    for (const node of config.nodes) {
+      await p.step(`node ${node.name} (network namespace, ${node.address})`, async () => {
+        await writeNodeFiles(config, node, REPO_ROOT);
+        await createNodeNetns(node, network.bridge);
+      });
+    }
     await writeJsonAtomic(join(paths.dir, 'config.json'), config);
     await p.step('etcd, kube-apiserver, kube-controller-manager, kube-scheduler', () => startSupervisor(paths.dir, paths.state));
+    // The supervisor may have moved the loopback port (see supervisor.ts); report what it uses.
+    Object.assign(config, readJson<ClusterConfig>(join(paths.dir, 'config.json')) ?? {});
+    if (config.nodes.length > 0) {
+      await p.step('nodes Ready (agents and node runners)', () => waitNodesReady(paths.kubeconfig, (config.nodes ?? []).map((n) => n.name)));
+    }
     return { name, kubeconfig: paths.kubeconfig, binDir, config };
   } catch (err) {
     await down({ name, stateRoot: opts.stateRoot, quiet: true, keepLogs: true }).catch(() => undefined);
@@ -145,6 +162,7 @@ export async function down(opts: DownOptions = {}): Promise<boolean> {
     });
   }
   for (const c of Object.values(state?.components ?? {})) if (alive(c.pid)) process.kill(c.pid!, 'SIGKILL');
+  await deleteClusterNodes(name);
   await deleteNodeNetwork(name);
   if (opts.keepLogs) {
     for (const f of ['etcd', 'pki', 'state.json', 'config.json']) rmSync(join(paths.dir, f), { recursive: true, force: true });

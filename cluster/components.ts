@@ -2,17 +2,33 @@
  * Command lines of the control-plane components, and how to tell each one is healthy.
  * Every listener binds to loopback or to the cluster bridge's address, never to all addresses.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pkiFiles } from './pki.ts';
 import type { ClusterConfig } from './config.ts';
+import { netnsPath } from './nodes.ts';
+
+const REPO_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const TSX = join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
+
+/** Per node, its agent then its node runner, each run inside the node's network namespace. */
+export function nodeComponentSpecs(c: ClusterConfig): ComponentSpec[] {
+  return (c.nodes ?? []).flatMap((n) => (['agent', 'runner'] as const).map((role) => ({
+    name: `${role}-${n.name}`,
+    command: 'nsenter',
+    args: [`--net=${netnsPath(n.netns)}`, '--', process.execPath, '--import', TSX,
+      join(REPO_ROOT, role === 'agent' ? 'agent' : 'nodes', `${role}-main.ts`), c.dir, n.name],
+  })));
+}
 
 /** One process the supervisor runs. */
 export interface ComponentSpec {
-  name: 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler';
+  /** Component name: the control-plane binaries, or `agent-<node>` / `runner-<node>`. */
+  name: string;
   command: string;
   args: string[];
-  /** URL polled until it answers 200; `tls` says whether the admin client certificate is presented. */
-  health: { url: string; clientCert: boolean };
+  /** URL polled until it answers 200; `clientCert` says whether the admin certificate is presented. Absent: running once spawned. */
+  health?: { url: string; clientCert: boolean };
 }
 
 /** The four components in start order. */

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { writeFile, rename } from 'node:fs/promises';
 import type { NodeNetwork } from './network.ts';
+import type { NodeConfig } from './node-config.ts';
 
 /** The service ClusterIP range of every local cluster. */
 export const SERVICE_CIDR = '10.96.0.0/16';
@@ -25,6 +26,8 @@ export interface ClusterConfig {
     scheduler: number;
   };
   serviceCIDR: string;
+  /** Simulated nodes (`up --nodes N`); absent or empty for a control plane only. */
+  nodes?: NodeConfig[];
 }
 
 /** Writes a JSON file atomically (temporary file, then rename). */

@@ -5,10 +5,11 @@
  * so `ciliate cluster status` shows it with its log.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
-import { createServer, connect, type Server } from 'node:net';
+import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
-import { componentSpecs, type ComponentSpec } from './components.ts';
+import { componentSpecs, nodeComponentSpecs, type ComponentSpec } from './components.ts';
+import { ensureAgentRbac } from './node-rbac.ts';
 import { readJson, writeJsonAtomic, type ClusterConfig } from './config.ts';
 import { waitHealthy } from './health.ts';
 import { pkiFiles } from './pki.ts';
@@ -72,12 +73,19 @@ export async function superviseCluster(dir: string): Promise<void> {
   try {
     for (const spec of componentSpecs(config)) {
       const cs = startComponent(spec);
-      const tls = spec.health.clientCert ? { ca: pki.ca.cert, cert: pki.admin.cert, key: pki.admin.key } : {};
-      await waitHealthy(spec.health.url, tls, 90_000, () => (cs.phase === 'exited' ? state.error : undefined));
+      const tls = spec.health?.clientCert ? { ca: pki.ca.cert, cert: pki.admin.cert, key: pki.admin.key } : {};
+      if (spec.health) await waitHealthy(spec.health.url, tls, 90_000, () => (cs.phase === 'exited' ? state.error : undefined));
       cs.phase = 'running';
       await save();
     }
-    forwarder = await forwardLoopback(config.ports.loopback, config.network.gateway, config.ports.apiserver);
+    forwarder = await forwardLoopbackOrMove(dir, config);
+    if (config.nodes?.length) {
+      await ensureAgentRbac(join(dir, 'admin.kubeconfig'));
+      for (const spec of nodeComponentSpecs(config)) {
+        startComponent(spec).phase = 'running';
+        await save();
+      }
+    }
     state.phase = 'running';
     await save();
   } catch (err) {
@@ -99,6 +107,26 @@ function stopChild(child: ChildProcess): Promise<void> {
     });
     child.kill('SIGTERM');
   });
+}
+
+/**
+ * Starts the loopback forwarder on the configured port; if another process took that port since
+ * `up` chose it (clusters started side by side), moves to a free port and rewrites config.json and
+ * the admin kubeconfig to match before the cluster is reported running.
+ */
+async function forwardLoopbackOrMove(dir: string, config: ClusterConfig): Promise<Server> {
+  try {
+    return await forwardLoopback(config.ports.loopback, config.network.gateway, config.ports.apiserver);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+  }
+  const server = await forwardLoopback(0, config.network.gateway, config.ports.apiserver);
+  const old = `https://127.0.0.1:${config.ports.loopback}`;
+  config.ports.loopback = (server.address() as AddressInfo).port;
+  const kubeconfig = join(dir, 'admin.kubeconfig');
+  writeFileSync(kubeconfig, readFileSync(kubeconfig, 'utf8').replace(old, `https://127.0.0.1:${config.ports.loopback}`), { mode: 0o600 });
+  await writeJsonAtomic(join(dir, 'config.json'), config);
+  return server;
 }
 
 /** Forwards 127.0.0.1:`port` to `host`:`targetPort`, byte for byte. */

@@ -12,29 +12,58 @@ import { down, up, type RunningCluster } from '../../cluster/cluster.ts';
 import { clusterPaths } from '../../cluster/paths.ts';
 import { readJson, type ClusterConfig } from '../../cluster/config.ts';
 
-let started: Promise<RunningCluster> | undefined;
-let owned: { name: string; stateRoot: string } | undefined;
+/** One shared cluster of the run: how it was started and, if this run made it, what to remove. */
+interface SharedCluster {
+  started?: Promise<RunningCluster>;
+  owned?: { name: string; stateRoot: string };
+}
+
+const plain: SharedCluster = {};
+const withNodes: SharedCluster = {};
 
 /** A unique, valid cluster name for this run. */
 export function uniqueClusterName(prefix = 't'): string {
   return `${prefix}${process.pid % 100000}${Math.random().toString(36).slice(2, 5)}`.slice(0, 11);
 }
 
-/** The shared test cluster, started on first call. */
-export function testCluster(): Promise<RunningCluster> {
-  if (!started) {
-    const reuse = process.env.CILIATE_TEST_CLUSTER;
+/** Starts `slot`'s cluster on first call (or reuses the running cluster named by env `reuseVar`). */
+function shared(slot: SharedCluster, reuseVar: string, prefix: string, nodes: number): Promise<RunningCluster> {
+  if (!slot.started) {
+    const reuse = process.env[reuseVar];
     if (reuse) {
       const config = readJson<ClusterConfig>(join(clusterPaths(reuse).dir, 'config.json'));
-      if (!config) throw new Error(`CILIATE_TEST_CLUSTER=${reuse} is not running`);
-      started = Promise.resolve({ name: reuse, kubeconfig: clusterPaths(reuse).kubeconfig, binDir: config.binDir, config });
+      if (!config) throw new Error(`${reuseVar}=${reuse} is not running`);
+      slot.started = Promise.resolve({ name: reuse, kubeconfig: clusterPaths(reuse).kubeconfig, binDir: config.binDir, config });
     } else {
       const stateRoot = mkdtempSync(join(tmpdir(), 'ciliate-test-'));
-      owned = { name: uniqueClusterName(), stateRoot };
-      started = up({ name: owned.name, stateRoot, quiet: !process.env.CILIATE_TEST_VERBOSE });
+      slot.owned = { name: uniqueClusterName(prefix), stateRoot };
+      slot.started = up({ name: slot.owned.name, stateRoot, nodes, quiet: !process.env.CILIATE_TEST_VERBOSE });
     }
   }
-  return started;
+  return slot.started;
+}
+
+/** The shared test cluster (control plane only), started on first call. */
+export function testCluster(): Promise<RunningCluster> {
+  return shared(plain, 'CILIATE_TEST_CLUSTER', 't', 0);
+}
+
+/** Nodes of the shared node test cluster. */
+export const TEST_NODES = 2;
+
+/**
+ * A second shared test cluster that also runs {@link TEST_NODES} nodes (`up --nodes 2`), started on
+ * first call and removed by the global teardown. Set CILIATE_TEST_NODES_CLUSTER=<name> to reuse a
+ * running cluster that has nodes instead.
+ */
+export function testNodesCluster(): Promise<RunningCluster> {
+  return shared(withNodes, 'CILIATE_TEST_NODES_CLUSTER', 'n', TEST_NODES);
+}
+
+/** Runs the node test cluster's kubectl with its kubeconfig; never throws on a non-zero exit. */
+export async function nodesKubectl(args: string[], input?: string): Promise<CommandResult> {
+  const c = await testNodesCluster();
+  return runCommand(join(c.binDir, 'kubectl'), args, { KUBECONFIG: c.kubeconfig }, input);
 }
 
 /** A client configuration for the shared test cluster. */
@@ -86,12 +115,14 @@ export function ensureCrds(): Promise<void> {
   return crdsInstalled;
 }
 
-/** Removes the shared test cluster if this run started it. */
+/** Removes the shared test clusters this run started. */
 export async function teardownTestCluster(): Promise<void> {
-  if (!owned) return;
-  const { name, stateRoot } = owned;
-  owned = undefined;
-  await started?.catch(() => undefined);
-  await down({ name, stateRoot, quiet: true });
-  rmSync(stateRoot, { recursive: true, force: true });
+  for (const slot of [withNodes, plain]) {
+    if (!slot.owned) continue;
+    const { name, stateRoot } = slot.owned;
+    slot.owned = undefined;
+    await slot.started?.catch(() => undefined);
+    await down({ name, stateRoot, quiet: true });
+    rmSync(stateRoot, { recursive: true, force: true });
+  }
 }

@@ -1,0 +1,33 @@
+/** The shared `main` of the per-node processes (agent, node runner): argument parsing, logging and signals. */
+import { join } from 'node:path';
+import { readJson, type ClusterConfig } from '../cluster/config.ts';
+import type { NodeConfig } from '../cluster/node-config.ts';
+import { createLogger, type Logger } from '../runtime/logger.ts';
+
+/** What a per-node process runs until its signal aborts. */
+export type NodeProcess = (cluster: ClusterConfig, node: NodeConfig, log: Logger, signal: AbortSignal) => Promise<void>;
+
+/**
+ * Runs `body` for the node named by argv (`<cluster folder> <node name>`) until SIGTERM/SIGINT,
+ * then exits 0; exits 1 if it fails and 2 on bad arguments.
+ */
+export function nodeProcessMain(component: string, body: NodeProcess): void {
+  const [dir, nodeName] = process.argv.slice(2);
+  const cluster = dir ? readJson<ClusterConfig>(join(dir, 'config.json')) : undefined;
+  const node = cluster?.nodes?.find((n) => n.name === nodeName);
+  if (!cluster || !node) {
+    console.error(`usage: ${component}-main.ts <cluster folder> <node name>`);
+    process.exit(2);
+  }
+  const log = createLogger({ fields: { component, node: node.name } });
+  const stop = new AbortController();
+  process.on('SIGTERM', () => stop.abort());
+  process.on('SIGINT', () => stop.abort());
+  body(cluster, node, log, stop.signal).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      log.error(`${component} failed`, { err });
+      process.exit(1);
+    },
+  );
+}

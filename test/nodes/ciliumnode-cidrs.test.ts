@@ -1,0 +1,70 @@
+// Pod CIDRs from CiliumNode.spec.ipam.podCIDRs: once the cilium.io CRDs are installed and a
+// CiliumNode names CIDRs, its node's new pods get addresses from them and the other nodes route
+// them; removing the CiliumNode falls back to Node.spec.podCIDR.
+import { expect } from 'chai';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { contains } from '../../agent/ipv4.ts';
+import { run } from '../../cluster/exec.ts';
+import type { NodeConfig } from '../../cluster/node-config.ts';
+import { nodesKubectl, testNodesCluster } from '../support/cluster.ts';
+import { apply, commandPod, eventually, getJson, type PodJson } from './helpers.ts';
+
+const CRD_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'crds');
+const CIDR = '10.245.1.0/24';
+
+describe('pod CIDRs from CiliumNode', function () {
+  this.timeout(180_000);
+  const ns = `cn-${Math.random().toString(36).slice(2, 7)}`;
+  let nodes: NodeConfig[];
+
+  before(async function () {
+    this.timeout(300_000);
+    nodes = (await testNodesCluster()).config.nodes!;
+    for (const args of [['apply', '--server-side', '-f', CRD_DIR], ['wait', '--for=condition=Established', '--timeout=60s', 'crd/ciliumnodes.cilium.io'], ['create', 'namespace', ns]]) {
+      const r = await nodesKubectl(args);
+      expect(r.code, r.stderr).to.equal(0);
+    }
+  });
+
+  after(async () => {
+    await nodesKubectl(['delete', 'ciliumnode', nodes[1]!.name, '--ignore-not-found']);
+    await nodesKubectl(['delete', 'namespace', ns, '--wait=false']);
+  });
+
+  it('allocates from CiliumNode podCIDRs and routes them from the other node', async () => {
+    const [n0, n1] = [nodes[0]!, nodes[1]!];
+    await apply({ apiVersion: 'cilium.io/v2', kind: 'CiliumNode', metadata: { name: n1.name }, spec: { ipam: { podCIDRs: [CIDR] } } });
+    // The agents look for the CRDs every few seconds, then route the new CIDR.
+    await eventually(async () => (await run('ip', ['-n', n0.netns, 'route', 'show', CIDR])).includes(`via ${n1.address}`), `route to ${CIDR} on ${n0.name}`);
+    // Pods addressed from the Node's CIDR before stay routed.
+    expect(await run('ip', ['-n', n0.netns, 'route', 'show', n1.podCIDR])).to.contain(`via ${n1.address}`);
+    await apply(commandPod(ns, 'server', ['python3', '-m', 'http.server', '8080'], { nodeName: n1.name }));
+    const server = await eventually(async () => {
+      const p = await getJson<PodJson>(['pod', 'server', '-n', ns]);
+      return p?.status?.phase === 'Running' ? p : undefined;
+    }, 'server Running');
+    expect(contains(CIDR, server.status!.podIP!), server.status!.podIP).to.be.true;
+    const script = `import urllib.request; assert urllib.request.urlopen("http://${server.status!.podIP}:8080/", timeout=10).status == 200`;
+    await apply(commandPod(ns, 'client', ['python3', '-c', script], { nodeName: n0.name, restartPolicy: 'Never' }));
+    const phase = await eventually(async () => {
+      const p = (await getJson<PodJson>(['pod', 'client', '-n', ns]))?.status?.phase;
+      return p === 'Succeeded' || p === 'Failed' ? p : undefined;
+    }, 'client done');
+    expect(phase).to.equal('Succeeded');
+  });
+
+  it('falls back to Node.spec.podCIDR when the CiliumNode goes away', async () => {
+    const [n0, n1] = [nodes[0]!, nodes[1]!];
+    const r = await nodesKubectl(['delete', 'ciliumnode', n1.name]);
+    expect(r.code, r.stderr).to.equal(0);
+    await eventually(async () => !(await run('ip', ['-n', n0.netns, 'route', 'show', CIDR])).trim(), `route to ${CIDR} removed`);
+    expect(await run('ip', ['-n', n0.netns, 'route', 'show', n1.podCIDR])).to.contain(`via ${n1.address}`);
+    await apply(commandPod(ns, 'later', ['sleep', '300'], { nodeName: n1.name }));
+    const later = await eventually(async () => {
+      const p = await getJson<PodJson>(['pod', 'later', '-n', ns]);
+      return p?.status?.podIP ? p : undefined;
+    }, 'later has an IP');
+    expect(contains(n1.podCIDR, later.status!.podIP!)).to.be.true;
+  });
+});
