@@ -16,6 +16,10 @@ import { kubeInformer } from '../runtime/kube-list-watch.ts';
 import { kubeRequester } from '../runtime/kube-request.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { serveCni } from './cni-server.ts';
+import { createEnforcement } from './enforcement.ts';
+import { setEndpointHooks } from './hooks.ts';
+import { nodePinRoot } from '../cluster/node-config.ts';
+import { DEFAULT_CLUSTER_NAME } from '../identity/pod-labels.ts';
 import { EndpointManager } from './endpoints.ts';
 import { podCIDRsOf, type CiliumNodeLike } from './pod-cidrs.ts';
 import { routeReconciler } from './routes.ts';
@@ -66,9 +70,22 @@ export async function runAgent(cluster: ClusterConfig, node: NodeConfig, log: Lo
     }
     await running;
   };
+  // Policy enforcement: CNI ADD answers only once the pod's identity and policy are in the kernel.
+  const enforcement = createEnforcement({
+    kc, nodeName: node.name, nodeIP: node.address, pinRoot: nodePinRoot(cluster.name, node.name),
+    stateDir: join(node.dir, 'agent'), clusterName: DEFAULT_CLUSTER_NAME, enforcementMode: 'default',
+    log: log.child({ component: 'enforcement' }), nodes,
+  });
+  setEndpointHooks(enforcement.hooks);
+  const manager = new Manager({ log }).addCache(nodes).add(routes);
+  for (const c of enforcement.caches) manager.addCache(c);
+  for (const r of enforcement.runnables) manager.add(r);
+  // Endpoints from before a restart: their pinned state keeps enforcing until this recomputes it.
+  void enforcement.restore(endpoints.endpoints());
   try {
-    await Promise.all([new Manager({ log }).addCache(nodes).add(routes).start(signal), watchCiliumNodes()]);
+    await Promise.all([manager.start(signal), watchCiliumNodes()]);
   } finally {
     server.close();
+    enforcement.close();
   }
 }

@@ -67,6 +67,8 @@ export interface EnforcementOptions {
   driftCheckIntervalMs?: number;
   /** Runs interface work in the node's namespace (tests; the agent itself runs inside it). */
   inNodeNetns?: <T>(fn: () => T) => T;
+  /** An existing Node informer to share (the caller starts it); default: one of its own. */
+  nodes?: Informer<V1Node>;
 }
 
 /** What the agent wires in. */
@@ -118,8 +120,8 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   const policyCaches = POLICY_KINDS.map(([kind, ref]) => [kind, informer<KubernetesObject>(ref)] as const);
   const identities = informer<CiliumIdentityObject & KubernetesObject>(IDENTITY_REF);
   const ceps = informer<CiliumEndpointLike>(CEP_REF);
-  const nodes = informer<V1Node>(NODE_REF);
-  const caches = [...policyCaches.map(([, c]) => c), identities, ceps, nodes] as Informer<KubernetesObject>[];
+  const nodes = o.nodes ?? informer<V1Node>(NODE_REF);
+  const caches = [...policyCaches.map(([, c]) => c), identities, ceps, ...(o.nodes ? [] : [nodes])] as Informer<KubernetesObject>[];
 
   const controller = (name: string, reconciler: ConstructorParameters<typeof Controller>[0]['reconciler']) =>
     new Controller({ name, reconciler, log, registry: o.registry, needLeaderElection: false, resyncIntervalMs: 300_000 });
@@ -133,7 +135,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   // Before the first endpoint is computed: every cache synced, and the engine primed from them.
   let ready: Promise<void> | undefined;
   const whenReady = () => (ready ??= (async () => {
-    await Promise.all(caches.map((c) => c.waitForSync()));
+    await Promise.all([...caches, nodes].map((c) => c.waitForSync()));
     apply(engine.updateIdentities(identities.list().flatMap((obj) => {
       const id = Number(obj.metadata?.name);
       return Number.isInteger(id) && id > 0 ? [[id, labelsOfCiliumIdentity(obj)] as const] : [];

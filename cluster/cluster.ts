@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { KUBERNETES_SERVICE_IP, SERVICE_CIDR, writeJsonAtomic, readJson, type ClusterConfig } from './config.ts';
 import { createNodeNetwork, deleteNodeNetwork, bridgeName } from './network.ts';
 import { checkClusterName, clusterPaths, DEFAULT_CLUSTER } from './paths.ts';
+import { clusterPinRoot } from './node-config.ts';
 import { createPki, writeKubeconfig } from './pki.ts';
 import { freePort, preferredPort } from './ports.ts';
 import { progress } from './progress.ts';
@@ -164,6 +165,8 @@ export async function down(opts: DownOptions = {}): Promise<boolean> {
   for (const c of Object.values(state?.components ?? {})) if (alive(c.pid)) process.kill(c.pid!, 'SIGKILL');
   await deleteClusterNodes(name);
   await deleteNodeNetwork(name);
+  // The agents' pinned maps and links (they outlive agent restarts on purpose, not the cluster).
+  rmSync(clusterPinRoot(name), { recursive: true, force: true });
   if (opts.keepLogs) {
     for (const f of ['etcd', 'pki', 'state.json', 'config.json']) rmSync(join(paths.dir, f), { recursive: true, force: true });
   } else {
@@ -194,13 +197,15 @@ export async function status(opts: { name?: string; stateRoot?: string } = {}): 
     `  apiserver   https://127.0.0.1:${config.ports.loopback} (https://${config.network.gateway}:${config.ports.apiserver} on ${config.network.bridge})`,
     `  kubeconfig  ${paths.kubeconfig}`,
   ];
+  let allLive = true;
   for (const [n, c] of Object.entries(state.components)) {
     const live = c.phase !== 'exited' && alive(c.pid);
+    allLive &&= live;
     lines.push(`  ${n.padEnd(24)} ${live ? c.phase : `exited (${c.signal ?? `code ${c.exitCode ?? '?'}`})`}  pid ${c.pid ?? '-'}`);
     if (!live) lines.push(`--- last lines of ${c.log} ---`, tail(c.log, 20), '---');
   }
   if (state.error) lines.push(`  error: ${state.error}`);
-  const running = supervisorUp && state.phase === 'running';
+  const running = supervisorUp && state.phase === 'running' && allLive;
   return { name, running, text: lines.join('\n') };
 }
 

@@ -5,6 +5,16 @@ import type { NodeNetwork } from './network.ts';
 /** The range per-node pod CIDRs are carved from (one /24 per node) until the operator assigns them. */
 export const CLUSTER_POD_CIDR = '10.244.0.0/16';
 
+/** The bpffs folder holding the pinned maps and links of every node of `cluster`. */
+export function clusterPinRoot(cluster: string): string {
+  return `/sys/fs/bpf/ciliate/${cluster}`;
+}
+
+/** The bpffs folder of one node's pins. */
+export function nodePinRoot(cluster: string, node: string): string {
+  return `${clusterPinRoot(cluster)}/${node}`;
+}
+
 /** Where the agents' unix sockets live: one root-only folder per node. */
 export const AGENT_RUN_ROOT = '/run/ciliate';
 

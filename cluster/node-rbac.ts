@@ -5,7 +5,7 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubeRequester } from '../runtime/kube-request.ts';
-import { statusCodeOf } from '../runtime/api-errors.ts';
+import { serverSideApply } from './crd-install.ts';
 
 /** The agents' ClusterRole (and ClusterRoleBinding) name. */
 export const AGENT_ROLE = 'ciliate:agent';
@@ -15,7 +15,10 @@ const ROLE = {
   metadata: { name: AGENT_ROLE },
   rules: [
     { apiGroups: [''], resources: ['nodes', 'pods', 'namespaces'], verbs: ['get', 'list', 'watch'] },
-    { apiGroups: ['cilium.io'], resources: ['ciliumnodes', 'ciliumendpoints', 'ciliumidentities'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['cilium.io'], resources: ['ciliumnodes', 'ciliumnetworkpolicies', 'ciliumclusterwidenetworkpolicies', 'ciliumcidrgroups'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'watch'] },
+    // Endpoints and identities are the agent's to write (identities: create by name, heartbeat unmark).
+    { apiGroups: ['cilium.io'], resources: ['ciliumendpoints', 'ciliumidentities'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
   ],
 };
 
@@ -26,18 +29,12 @@ const BINDING = {
   subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'ciliate:agents' }],
 };
 
-/** Creates the agents' ClusterRole and binding with the admin kubeconfig; existing ones are kept. */
+/** Applies the agents' ClusterRole and binding with the admin kubeconfig (server-side apply: kept current). */
 export async function ensureAgentRbac(adminKubeconfig: string): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromFile(adminKubeconfig);
   const request = kubeRequester(kc);
-  const create = async (path: string, body: unknown) => {
-    try {
-      await request({ method: 'POST', path, body });
-    } catch (err) {
-      if (statusCodeOf(err) !== 409) throw err;
-    }
-  };
-  await create('/apis/rbac.authorization.k8s.io/v1/clusterroles', ROLE);
-  await create('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', BINDING);
+  const rbac = '/apis/rbac.authorization.k8s.io/v1';
+  await serverSideApply(request, `${rbac}/clusterroles/${encodeURIComponent(AGENT_ROLE)}`, ROLE);
+  await serverSideApply(request, `${rbac}/clusterrolebindings/${encodeURIComponent(AGENT_ROLE)}`, BINDING);
 }

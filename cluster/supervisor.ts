@@ -10,6 +10,7 @@ import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { componentSpecs, nodeComponentSpecs, type ComponentSpec } from './components.ts';
 import { ensureAgentRbac } from './node-rbac.ts';
+import { installCrds } from './crd-install.ts';
 import { readJson, writeJsonAtomic, type ClusterConfig } from './config.ts';
 import { waitHealthy } from './health.ts';
 import { pkiFiles } from './pki.ts';
@@ -79,6 +80,7 @@ export async function superviseCluster(dir: string): Promise<void> {
       await save();
     }
     forwarder = await forwardLoopbackOrMove(dir, config);
+    await installCrds(join(dir, 'admin.kubeconfig'));
     if (config.nodes?.length) {
       await ensureAgentRbac(join(dir, 'admin.kubeconfig'));
       for (const spec of nodeComponentSpecs(config)) {

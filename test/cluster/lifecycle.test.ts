@@ -54,7 +54,7 @@ describe('ciliate cluster lifecycle', function () {
     const pid = state.components['kube-scheduler']!.pid!;
     process.kill(pid, 'SIGKILL');
     let s = await status({ name, stateRoot });
-    for (let i = 0; i < 50 && !s.text.includes('exited'); i++) {
+    for (let i = 0; i < 50 && !s.text.includes('degraded'); i++) {
       await new Promise((r) => setTimeout(r, 100));
       s = await status({ name, stateRoot });
     }

@@ -1,0 +1,32 @@
+/**
+ * Installs Ciliate's CRDs into a cluster (server-side apply, so it also upgrades them) and waits until
+ * each is Established. The local cluster does this as soon as its apiserver answers, before any
+ * node agent starts, as upstream's operator registers its CRDs at start-up.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { CRDS, GROUP } from '../crds/definitions.ts';
+import { crdObject } from '../crds/render.ts';
+import { kubeRequester, type KubeRequester } from '../runtime/kube-request.ts';
+
+/** Applies an object with server-side apply as field manager `ciliate`. */
+export async function serverSideApply(request: KubeRequester, path: string, body: unknown): Promise<void> {
+  await request({ method: 'PATCH', path, query: { fieldManager: 'ciliate', force: true }, body, contentType: 'application/apply-patch+yaml' });
+}
+
+/** Installs every CRD and resolves once all are Established (or throws after `timeoutMs`). */
+export async function installCrds(adminKubeconfig: string, timeoutMs = 60_000): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(adminKubeconfig);
+  const request = kubeRequester(kc);
+  const path = (plural: string) => `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${plural}.${GROUP}`;
+  for (const crd of CRDS) await serverSideApply(request, path(crd.plural), crdObject(crd));
+  const deadline = Date.now() + timeoutMs;
+  for (const crd of CRDS) {
+    for (;;) {
+      const obj = (await request({ method: 'GET', path: path(crd.plural) })) as { status?: { conditions?: { type: string; status: string }[] } };
+      if (obj.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
+      if (Date.now() > deadline) throw new Error(`CRD ${crd.plural}.${GROUP} did not become Established`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
