@@ -17,6 +17,7 @@ import { kubeRequester } from '../runtime/kube-request.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { serveCni } from './cni-server.ts';
 import { createEnforcement } from './enforcement.ts';
+import { FLOW_LOG } from './flow-log.ts';
 import { setEndpointHooks } from './hooks.ts';
 import { nodePinRoot } from '../cluster/node-config.ts';
 import { DEFAULT_CLUSTER_NAME } from '../identity/pod-labels.ts';
@@ -74,7 +75,7 @@ export async function runAgent(cluster: ClusterConfig, node: NodeConfig, log: Lo
   const enforcement = createEnforcement({
     kc, nodeName: node.name, nodeIP: node.address, pinRoot: nodePinRoot(cluster.name, node.name),
     stateDir: join(node.dir, 'agent'), clusterName: DEFAULT_CLUSTER_NAME, enforcementMode: 'default',
-    log: log.child({ component: 'enforcement' }), nodes,
+    log: log.child({ component: 'enforcement' }), nodes, flowLogPath: join(node.dir, 'agent', FLOW_LOG),
   });
   setEndpointHooks(enforcement.hooks);
   const manager = new Manager({ log }).addCache(nodes).add(routes);

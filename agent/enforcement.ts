@@ -31,11 +31,12 @@ import { kubeRequester } from '../runtime/kube-request.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import type { ResourceRef } from '../runtime/resource.ts';
-import { cepObject, deleteCep, writeCep } from './cep.ts';
+import { cepObject, deleteCep, enforcementOf, writeCep } from './cep.ts';
 import { EndpointEnforcer, type EndpointRequest, type PodFacts } from './endpoint-enforcer.ts';
 import { identityReconciler } from './identity-controller.ts';
 import { endpointIpcacheReconciler, nodeIpcacheReconciler, type CiliumEndpointLike } from './ipcache-controllers.ts';
 import { policyReconciler } from './policy-controller.ts';
+import { flowLogRunnable } from './flow-log.ts';
 import { CCNP_REF, CEP_REF, CNP_REF, IDENTITY_REF, KNP_REF, NODE_REF } from './resources.ts';
 
 /** The endpoint as the CNI side hands it over (structurally the CNI endpoint record). */
@@ -67,6 +68,8 @@ export interface EnforcementOptions {
   driftCheckIntervalMs?: number;
   /** Runs interface work in the node's namespace (tests; the agent itself runs inside it). */
   inNodeNetns?: <T>(fn: () => T) => T;
+  /** Where flow events are logged (JSON lines); default: no flow log. */
+  flowLogPath?: string;
   /** An existing Node informer to share (the caller starts it); default: one of its own. */
   nodes?: Informer<V1Node>;
 }
@@ -114,7 +117,27 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     allocateIdentity: async (labels) => (await allocator.allocate(labels)).id,
     ...(o.inNodeNetns ? { inNodeNetns: o.inNodeNetns } : {}),
   });
-  const apply = (diffs: ReturnType<PolicyEngine['updateIdentities']>) => enforcer.applyDiffs(diffs);
+  // CiliumEndpoint status follows the enforcement state; rewritten only when it changes.
+  const written = new Map<number, string>();
+  const refreshCeps = (ids: Iterable<number>) => {
+    for (const id of ids) {
+      const ep = enforcer.endpoint(id);
+      if (!ep || !ep.request.podName) continue;
+      const state = JSON.stringify(enforcementOf(engine.mapState(id)));
+      if (written.get(id) === state) continue;
+      written.set(id, state);
+      const obj = cepObject(ep, { podUid: podUids.get(id) ?? '', nodeIP: o.nodeIP, state: engine.mapState(id) });
+      writeCep(request, obj).catch((err: unknown) => {
+        written.delete(id);
+        log.warn('could not update CiliumEndpoint', { endpointId: id, err: (err as Error).message });
+      });
+    }
+  };
+  const podUids = new Map<number, string>();
+  const apply = (diffs: ReturnType<PolicyEngine['updateIdentities']>) => {
+    enforcer.applyDiffs(diffs);
+    refreshCeps(diffs.keys());
+  };
 
   const informer = <T extends KubernetesObject>(ref: ResourceRef) => kubeInformer<T>(kc, ref, {}, { log });
   const policyCaches = POLICY_KINDS.map(([kind, ref]) => [kind, informer<KubernetesObject>(ref)] as const);
@@ -178,15 +201,24 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     };
     const enforced = await enforcer.add(req);
     if (ep.podNamespace && ep.podName) {
-      await writeCep(request, cepObject(enforced, { podUid: ep.podUid, nodeIP: o.nodeIP, state: engine.mapState(enforced.id) }));
+      podUids.set(enforced.id, ep.podUid);
+      const state = engine.mapState(enforced.id);
+      await writeCep(request, cepObject(enforced, { podUid: ep.podUid, nodeIP: o.nodeIP, state }));
+      written.set(enforced.id, JSON.stringify(enforcementOf(state)));
     }
   };
 
   return {
-    engine, enforcer, caches, runnables: [...controllers, driftLoop],
+    engine, enforcer, caches,
+    runnables: [...controllers, driftLoop, ...(o.flowLogPath ? [flowLogRunnable(enforcer, o.flowLogPath, o.nodeName, log)] : [])],
     hooks: {
       beforeAddReturns: enforce,
       async afterDelete(ep) {
+        const id = enforcer.endpoints().find((e) => e.request.key === ep.key)?.id;
+        if (id !== undefined) {
+          written.delete(id);
+          podUids.delete(id);
+        }
         enforcer.remove(ep.key);
         if (ep.podNamespace && ep.podName) await deleteCep(request, ep.podNamespace, ep.podName);
       },

@@ -8,7 +8,8 @@ import { flag, type Args } from './args.ts';
 /** Usage text of the cluster command. */
 export const CLUSTER_USAGE = `usage: ciliate cluster <up|down|status|kubeconfig|env> [--name NAME] [--nodes N]
   up          build (first time) and start a local control plane; prints the kubeconfig path;
-              --nodes N also runs N nodes (network namespace, agent, node runner each)
+              --nodes N also runs N nodes (network namespace, agent, node runner each);
+              the ciliate-operator runs too unless --no-operator
   down        stop it and remove every process, file and link it made
   status      show each component, with the log of any that died
   kubeconfig  print the admin kubeconfig path
@@ -22,7 +23,7 @@ export async function clusterCommand(args: Args): Promise<number> {
     case 'up': {
       try {
         const nodes = flag(args, 'nodes');
-        const c = await up({ name, nodes: nodes === undefined ? 0 : Number(nodes) });
+        const c = await up({ name, nodes: nodes === undefined ? 0 : Number(nodes), operator: !args.flags.has('no-operator') });
         process.stderr.write(`cluster "${c.name}" is up; use it with:\n  export KUBECONFIG=${c.kubeconfig}\n`);
         console.log(c.kubeconfig);
         return 0;

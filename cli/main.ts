@@ -1,16 +1,31 @@
 /** The ciliate command-line tool. */
 import { parseArgs } from './args.ts';
 import { clusterCommand, CLUSTER_USAGE } from './cluster-command.ts';
+import { execCommand, observeCommand, POD_USAGE } from './pod-commands.ts';
+import { flag } from './args.ts';
+import { starWarsDemo } from '../demo/star-wars.ts';
+import { DEFAULT_CLUSTER } from '../cluster/paths.ts';
 
 const USAGE = `usage: ciliate <command> ...
 commands:
-${CLUSTER_USAGE.replace(/^usage: ciliate /, '  ')}`;
+${CLUSTER_USAGE.replace(/^usage: ciliate /, '  ')}
+${POD_USAGE}
+  demo [--name C]                            the star-wars demo on a cluster started with --nodes 2`;
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['name', 'nodes']);
+  const dashes = argv.indexOf('--');
+  const command = dashes >= 0 ? argv.slice(dashes + 1) : [];
+  const args = parseArgs(dashes >= 0 ? argv.slice(0, dashes) : argv, ['name', 'nodes', 'verdict', 'pod', 'last']);
   switch (args.words[0]) {
     case 'cluster':
       return clusterCommand(args);
+    case 'exec':
+      return execCommand(args, command);
+    case 'observe':
+      return observeCommand(args);
+    case 'demo':
+      await starWarsDemo(flag(args, 'name') ?? DEFAULT_CLUSTER);
+      return 0;
     case undefined:
     case 'help':
       console.log(USAGE);

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KUBERNETES_SERVICE_IP, SERVICE_CIDR, writeJsonAtomic, readJson, type ClusterConfig } from './config.ts';
+import { KUBERNETES_SERVICE_IP, OPERATOR_POD_CIDR, SERVICE_CIDR, writeJsonAtomic, readJson, type ClusterConfig } from './config.ts';
 import { createNodeNetwork, deleteNodeNetwork, bridgeName } from './network.ts';
 import { checkClusterName, clusterPaths, DEFAULT_CLUSTER } from './paths.ts';
 import { clusterPinRoot } from './node-config.ts';
@@ -30,6 +30,8 @@ export interface UpOptions {
   quiet?: boolean;
   /** Simulated nodes to run, each in its own network namespace with an agent and a node runner (default 0). */
   nodes?: number;
+  /** Run the ciliate-operator too (cluster-pool IPAM from 10.245.0.0/16, GC, policy Valid status). */
+  operator?: boolean;
 }
 
 /** What `up` returns. */
@@ -70,6 +72,9 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
       },
     };
     config.nodes = nodeConfigs(config, opts.nodes ?? 0);
+    if (opts.operator) {
+      config.operator = { clusterPoolIPv4CIDR: OPERATOR_POD_CIDR, maskSize: 24, metricsPort: await freePort(), healthPort: await freePort() };
+    }
     await p.step('certificates and kubeconfigs', () => writeCredentials(config));
     for (const node of config.nodes) {
       await p.step(`node ${node.name} (network namespace, ${node.address})`, async () => {
@@ -201,7 +206,8 @@ export async function status(opts: { name?: string; stateRoot?: string } = {}): 
   for (const [n, c] of Object.entries(state.components)) {
     const live = c.phase !== 'exited' && alive(c.pid);
     allLive &&= live;
-    lines.push(`  ${n.padEnd(24)} ${live ? c.phase : `exited (${c.signal ?? `code ${c.exitCode ?? '?'}`})`}  pid ${c.pid ?? '-'}`);
+    const restarts = c.restarts ? `  restarts ${c.restarts}` : '';
+    lines.push(`  ${n.padEnd(24)} ${live ? c.phase : `exited (${c.signal ?? `code ${c.exitCode ?? '?'}`})`}  pid ${c.pid ?? '-'}${restarts}`);
     if (!live) lines.push(`--- last lines of ${c.log} ---`, tail(c.log, 20), '---');
   }
   if (state.error) lines.push(`  error: ${state.error}`);

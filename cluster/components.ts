@@ -18,7 +18,23 @@ export function nodeComponentSpecs(c: ClusterConfig): ComponentSpec[] {
     command: 'nsenter',
     args: [`--net=${netnsPath(n.netns)}`, '--', process.execPath, '--import', TSX,
       join(REPO_ROOT, role === 'agent' ? 'agent' : 'nodes', `${role}-main.ts`), c.dir, n.name],
+    restart: true,
   })));
+}
+
+/** The ciliate-operator, when the cluster runs one: cluster-pool IPAM, GC, policy status. */
+export function operatorComponentSpec(c: ClusterConfig): ComponentSpec | undefined {
+  const o = c.operator;
+  if (!o) return undefined;
+  return {
+    name: 'ciliate-operator',
+    command: process.execPath,
+    args: ['--import', TSX, join(REPO_ROOT, 'operator', 'main.ts'),
+      `--k8s-kubeconfig-path=${join(c.dir, 'admin.kubeconfig')}`, '--k8s-namespace=kube-system', `--operator-id=${c.name}`,
+      `--cluster-pool-ipv4-cidr=${o.clusterPoolIPv4CIDR}`, `--cluster-pool-ipv4-mask-size=${o.maskSize}`,
+      `--operator-prometheus-serve-addr=127.0.0.1:${o.metricsPort}`, `--operator-api-serve-addr=127.0.0.1:${o.healthPort}`],
+    health: { url: `http://127.0.0.1:${o.healthPort}/healthz`, clientCert: false },
+  };
 }
 
 /** One process the supervisor runs. */
@@ -29,6 +45,8 @@ export interface ComponentSpec {
   args: string[];
   /** URL polled until it answers 200; `clientCert` says whether the admin certificate is presented. Absent: running once spawned. */
   health?: { url: string; clientCert: boolean };
+  /** Restart it when it exits, as kubelet restarts a node's daemons (node components); others stay dead and are reported. */
+  restart?: boolean;
 }
 
 /** The four components in start order. */

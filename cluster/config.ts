@@ -28,6 +28,19 @@ export interface ClusterConfig {
   serviceCIDR: string;
   /** Simulated nodes (`up --nodes N`); absent or empty for a control plane only. */
   nodes?: NodeConfig[];
+  /** The ciliate-operator, when the cluster runs one (`up` from the CLI does). */
+  operator?: OperatorSettings;
+}
+
+/** The pool the local cluster's operator hands pod CIDRs from (apart from the nodes' fallback 10.244.0.0/16). */
+export const OPERATOR_POD_CIDR = '10.245.0.0/16';
+
+/** How the local cluster runs its operator. */
+export interface OperatorSettings {
+  clusterPoolIPv4CIDR: string;
+  maskSize: number;
+  metricsPort: number;
+  healthPort: number;
 }
 
 /** Writes a JSON file atomically (temporary file, then rename). */

@@ -8,6 +8,8 @@ export interface ComponentState {
   phase: 'starting' | 'running' | 'exited';
   exitCode?: number | null;
   signal?: string | null;
+  /** How often the supervisor restarted it (node components only). */
+  restarts?: number;
 }
 
 /** The supervisor's view of its cluster. */

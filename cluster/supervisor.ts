@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
-import { componentSpecs, nodeComponentSpecs, type ComponentSpec } from './components.ts';
+import { componentSpecs, nodeComponentSpecs, operatorComponentSpec, type ComponentSpec } from './components.ts';
 import { ensureAgentRbac } from './node-rbac.ts';
 import { installCrds } from './crd-install.ts';
 import { readJson, writeJsonAtomic, type ClusterConfig } from './config.ts';
@@ -43,17 +43,23 @@ export async function superviseCluster(dir: string): Promise<void> {
   process.on('SIGTERM', () => void stop(0));
   process.on('SIGINT', () => void stop(0));
 
-  const startComponent = (spec: ComponentSpec) => {
+  const startComponent = (spec: ComponentSpec, restarts = 0): ComponentState => {
     const log = join(dir, 'logs', `${spec.name}.log`);
     const fd = openSync(log, 'a');
     const child = spawn(spec.command, spec.args, { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     children.set(spec.name, child);
-    const cs: ComponentState = { pid: child.pid, log, phase: 'starting' };
+    const cs: ComponentState = { pid: child.pid, log, phase: restarts ? 'running' : 'starting', ...(restarts ? { restarts } : {}) };
     state.components[spec.name] = cs;
     child.on('exit', (code, signal) => {
       Object.assign(cs, { phase: 'exited', exitCode: code, signal });
-      if (!stopping) {
+      if (!stopping && spec.restart) {
+        // Back off 1 s, doubling to 30 s, as kubelet does for a crashing daemon.
+        const delay = Math.min(1000 * 2 ** Math.min(restarts, 5), 30_000);
+        setTimeout(() => {
+          if (!stopping) startComponent(spec, restarts + 1);
+        }, delay);
+      } else if (!stopping) {
         const why = `${spec.name} exited (${signal ?? `code ${code}`}); its log is ${log}`;
         state.error = state.error ? `${state.error}; ${why}` : why;
         state.phase = state.phase === 'running' ? 'degraded' : 'failed';
@@ -81,6 +87,13 @@ export async function superviseCluster(dir: string): Promise<void> {
     }
     forwarder = await forwardLoopbackOrMove(dir, config);
     await installCrds(join(dir, 'admin.kubeconfig'));
+    const operator = operatorComponentSpec(config);
+    if (operator) {
+      const cs = startComponent(operator);
+      await waitHealthy(operator.health!.url, {}, 90_000, () => (cs.phase === 'exited' ? state.error : undefined));
+      cs.phase = 'running';
+      await save();
+    }
     if (config.nodes?.length) {
       await ensureAgentRbac(join(dir, 'admin.kubeconfig'));
       for (const spec of nodeComponentSpecs(config)) {

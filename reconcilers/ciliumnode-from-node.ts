@@ -28,8 +28,21 @@ export function ciliumNodeFor(node: V1Node): CiliumNode {
 export function ciliumNodeFromNodeController(deps: ReconcilerDeps, nodes: Informer<V1Node>, ciliumNodes: Informer<CiliumNode>): Controller {
   const reconciler = cachedReconciler<V1Node>(nodes, {
     async apply(ctx, node, req) {
-      if (ciliumNodes.get(req.name) || node.metadata?.deletionTimestamp) return;
-      if (await deps.api.create(REFS.ciliumNode, ciliumNodeFor(node))) ctx.log.info('created CiliumNode');
+      if (node.metadata?.deletionTimestamp) return;
+      const existing = ciliumNodes.get(req.name);
+      const want = ciliumNodeFor(node);
+      if (!existing) {
+        if (await deps.api.create(REFS.ciliumNode, want)) ctx.log.info('created CiliumNode');
+        return;
+      }
+      // Addresses follow the Node (a Node often reports them only after it registered).
+      if (JSON.stringify(existing.spec?.addresses ?? []) !== JSON.stringify(want.spec.addresses)) {
+        await deps.api.jsonPatch(REFS.ciliumNode, req, [
+          { op: 'test', path: '/metadata/resourceVersion', value: existing.metadata?.resourceVersion },
+          { op: 'add', path: existing.spec ? '/spec/addresses' : '/spec', value: existing.spec ? want.spec.addresses : { addresses: want.spec.addresses } },
+        ]);
+        ctx.log.info('updated CiliumNode addresses');
+      }
     },
     async cleanup(ctx, req) {
       const cn = ciliumNodes.get(req.name);
@@ -42,4 +55,5 @@ export function ciliumNodeFromNodeController(deps: ReconcilerDeps, nodes: Inform
   return new Controller({ name: 'ciliumnode-from-node', reconciler, log: deps.log, registry: deps.registry, clock: deps.clock, workers: 2 })
     .for(nodes)
     .watches(ciliumNodes, mapSelf);
+
 }
