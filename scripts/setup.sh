@@ -10,7 +10,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # Debian packages: the datapath's (clang, libbpf, bpftool, iproute2, ...; also mounts bpffs), then ours.
 bash scripts/setup-datapath.sh
 need=()
-for pair in openssl:openssl python3:python3 flock:util-linux make:make g++:g++; do
+for pair in openssl:openssl python3:python3 flock:util-linux make:make g++:g++ curl:curl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
