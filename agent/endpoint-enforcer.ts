@@ -114,13 +114,18 @@ export class EndpointEnforcer {
     const existing = this.#byKey.get(req.key);
     if (existing) return existing;
     const { engine, log } = this.opts;
+    const t0 = performance.now();
     const id = this.#ids.idFor(req.key);
     const facts = await this.opts.podFacts(req.podNamespace, req.podName);
+    const tFacts = performance.now();
     const identity = await this.opts.allocateIdentity(facts.labels);
+    const tIdentity = performance.now();
     this.#apply(engine.updateIdentities([[identity, facts.labels]]));
     this.ipcache.upsert('endpoint', req.ip, { identity });
 
+    const tLoad0 = performance.now();
     const loaded = loadEndpoint({ endpointId: id, identity }, { pinRoot: this.opts.pinRoot, maxEntries: this.opts.maxEntries });
+    const tLoad = performance.now();
     const policy = new EndpointPolicyMap(loaded.maps.policy);
     setEnforcement(loaded.maps.policyConfig, true, true);
     engine.upsertEndpoint({ id, identity, labels: facts.labels, namedPorts: facts.namedPorts });
@@ -144,7 +149,11 @@ export class EndpointEnforcer {
     const ep: EnforcedEndpoint = { id, request: req, identity, labels: facts.labels, ifindex, loaded, attachment, policy };
     this.#byId.set(id, ep);
     this.#byKey.set(req.key, ep);
-    log.info('endpoint enforced', { endpointId: id, identity, ip: req.ip, pod: `${req.podNamespace}/${req.podName}`, restored: Boolean(previous) });
+    const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
+    log.info('endpoint enforced', {
+      endpointId: id, identity, ip: req.ip, pod: `${req.podNamespace}/${req.podName}`, restored: Boolean(previous),
+      ms: { podFacts: ms(t0, tFacts), identity: ms(tFacts, tIdentity), load: ms(tLoad0, tLoad), total: ms(t0, performance.now()) },
+    });
     return ep;
   }
 

@@ -37,7 +37,7 @@ import { identityReconciler } from './identity-controller.ts';
 import { endpointIpcacheReconciler, nodeIpcacheReconciler, type CiliumEndpointLike } from './ipcache-controllers.ts';
 import { policyReconciler } from './policy-controller.ts';
 import { flowLogRunnable } from './flow-log.ts';
-import { CCNP_REF, CEP_REF, CNP_REF, IDENTITY_REF, KNP_REF, NODE_REF } from './resources.ts';
+import { CCNP_REF, CEP_REF, CNP_REF, IDENTITY_REF, KNP_REF, NAMESPACE_REF, NODE_REF, POD_REF } from './resources.ts';
 
 /** The endpoint as the CNI side hands it over (structurally the CNI endpoint record). */
 export interface CniEndpoint {
@@ -101,8 +101,8 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   const filter = new LabelFilter();
 
   const podFacts = async (namespace: string, name: string): Promise<PodFacts> => {
-    const pod = (await request({ method: 'GET', path: `/api/v1/namespaces/${namespace}/pods/${name}` })) as V1Pod;
-    const ns = (await request({ method: 'GET', path: `/api/v1/namespaces/${namespace}` })) as V1Namespace;
+    const pod = pods.get(`${namespace}/${name}`) ?? (await request({ method: 'GET', path: `/api/v1/namespaces/${namespace}/pods/${name}` })) as V1Pod;
+    const ns = namespaces.get(namespace) ?? (await request({ method: 'GET', path: `/api/v1/namespaces/${namespace}` })) as V1Namespace;
     const all = sanitizePodLabels({
       namespace, podLabels: pod.metadata?.labels ?? {}, namespaceLabels: ns.metadata?.labels ?? {},
       serviceAccount: pod.spec?.serviceAccountName, clusterName: o.clusterName,
@@ -114,7 +114,13 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
 
   const enforcer = new EndpointEnforcer({
     pinRoot: o.pinRoot, stateDir: o.stateDir, engine, log: log.child({ component: 'enforcer' }), podFacts,
-    allocateIdentity: async (labels) => (await allocator.allocate(labels)).id,
+    allocateIdentity: async (labels) => {
+      // Fast path: a CiliumIdentity with exactly these labels is already known (the lowest number wins).
+      const known = identities.list()
+        .filter((obj) => !obj.metadata?.deletionTimestamp && labelsOfCiliumIdentity(obj).equals(labels))
+        .map((obj) => Number(obj.metadata?.name)).filter((n) => Number.isInteger(n)).sort((a, b) => a - b)[0];
+      return known ?? (await allocator.allocate(labels)).id;
+    },
     ...(o.inNodeNetns ? { inNodeNetns: o.inNodeNetns } : {}),
   });
   // CiliumEndpoint status follows the enforcement state; rewritten only when it changes.
@@ -129,7 +135,8 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
       const obj = cepObject(ep, { podUid: podUids.get(id) ?? '', nodeIP: o.nodeIP, state: engine.mapState(id) });
       writeCep(request, obj).catch((err: unknown) => {
         written.delete(id);
-        log.warn('could not update CiliumEndpoint', { endpointId: id, err: (err as Error).message });
+        log.warn('could not update CiliumEndpoint; retrying', { endpointId: id, err: (err as Error).message });
+        setTimeout(() => refreshCeps([id]), 1000).unref();
       });
     }
   };
@@ -139,12 +146,14 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     refreshCeps(diffs.keys());
   };
 
-  const informer = <T extends KubernetesObject>(ref: ResourceRef) => kubeInformer<T>(kc, ref, {}, { log });
+  const informer = <T extends KubernetesObject>(ref: ResourceRef, opts: Parameters<typeof kubeInformer>[2] = {}) => kubeInformer<T>(kc, ref, opts, { log });
   const policyCaches = POLICY_KINDS.map(([kind, ref]) => [kind, informer<KubernetesObject>(ref)] as const);
   const identities = informer<CiliumIdentityObject & KubernetesObject>(IDENTITY_REF);
+  const pods = informer<V1Pod>(POD_REF, { fieldSelector: `spec.nodeName=${o.nodeName}` });
+  const namespaces = informer<V1Namespace>(NAMESPACE_REF);
   const ceps = informer<CiliumEndpointLike>(CEP_REF);
   const nodes = o.nodes ?? informer<V1Node>(NODE_REF);
-  const caches = [...policyCaches.map(([, c]) => c), identities, ceps, ...(o.nodes ? [] : [nodes])] as Informer<KubernetesObject>[];
+  const caches = [...policyCaches.map(([, c]) => c), identities, ceps, pods, namespaces, ...(o.nodes ? [] : [nodes])] as Informer<KubernetesObject>[];
 
   const controller = (name: string, reconciler: ConstructorParameters<typeof Controller>[0]['reconciler']) =>
     new Controller({ name, reconciler, log, registry: o.registry, needLeaderElection: false, resyncIntervalMs: 300_000 });
@@ -201,10 +210,9 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     };
     const enforced = await enforcer.add(req);
     if (ep.podNamespace && ep.podName) {
+      // The CiliumEndpoint is reporting, not enforcement: written after ADD answers, retried by refreshes.
       podUids.set(enforced.id, ep.podUid);
-      const state = engine.mapState(enforced.id);
-      await writeCep(request, cepObject(enforced, { podUid: ep.podUid, nodeIP: o.nodeIP, state }));
-      written.set(enforced.id, JSON.stringify(enforcementOf(state)));
+      setImmediate(() => refreshCeps([enforced.id]));
     }
   };
 

@@ -13,3 +13,7 @@ export const IDENTITY_REF: ResourceRef = { apiVersion: 'cilium.io/v2', kind: 'Ci
 export const CEP_REF: ResourceRef = { apiVersion: 'cilium.io/v2', kind: 'CiliumEndpoint', plural: 'ciliumendpoints', namespaced: true };
 /** Node. */
 export const NODE_REF: ResourceRef = { apiVersion: 'v1', kind: 'Node', plural: 'nodes', namespaced: false };
+/** Pod. */
+export const POD_REF: ResourceRef = { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true };
+/** Namespace. */
+export const NAMESPACE_REF: ResourceRef = { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false };

@@ -25,9 +25,11 @@ async function ok(args: string[], input?: string): Promise<string> {
   return r.stdout;
 }
 
-async function eventually(check: () => boolean, ms = 5000): Promise<number> {
+async function eventually(check: () => boolean, ms = 5000, refresh?: () => Promise<unknown>): Promise<number> {
   const t0 = Date.now();
+  await refresh?.();
   while (!check()) {
+    await refresh?.();
     if (Date.now() - t0 > ms) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -97,7 +99,8 @@ describe('agent enforcement against a real apiserver and kernel', function () {
     await enforcement.hooks.beforeAddReturns(endpoints.server!);
     await enforcement.hooks.beforeAddReturns(endpoints.client!);
     expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(true);
-    const out = await ok(['get', 'cep', '-n', ns, '-o', 'wide']);
+    let out = '';
+    await eventually(() => /server/.test(out) && /client/.test(out), 10_000, async () => (out = await ok(['get', 'cep', '-n', ns, '-o', 'wide'])));
     expect(out).to.match(/server\s+\d+\s+ready\s+10\.231\.2\.2\s+non-enforcing\s+non-enforcing/);
     const id = (await ok(['get', 'cep', 'server', '-n', ns, '-o', 'jsonpath={.status.identity.id}'])).trim();
     const labels = await ok(['get', 'ciliumidentity', id, '-o', 'jsonpath={.security-labels}']);

@@ -2,15 +2,12 @@
 // CiliumNode names CIDRs, its node's new pods get addresses from them and the other nodes route
 // them; removing the CiliumNode falls back to Node.spec.podCIDR.
 import { expect } from 'chai';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { contains } from '../../agent/ipv4.ts';
 import { run } from '../../cluster/exec.ts';
 import type { NodeConfig } from '../../cluster/node-config.ts';
 import { nodesKubectl, testNodesCluster } from '../support/cluster.ts';
 import { apply, commandPod, eventually, getJson, type PodJson } from './helpers.ts';
 
-const CRD_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'crds');
 const CIDR = '10.245.1.0/24';
 
 describe('pod CIDRs from CiliumNode', function () {
@@ -21,7 +18,7 @@ describe('pod CIDRs from CiliumNode', function () {
   before(async function () {
     this.timeout(300_000);
     nodes = (await testNodesCluster()).config.nodes!;
-    for (const args of [['apply', '--server-side', '-f', CRD_DIR], ['wait', '--for=condition=Established', '--timeout=60s', 'crd/ciliumnodes.cilium.io'], ['create', 'namespace', ns]]) {
+    for (const args of [['wait', '--for=condition=Established', '--timeout=60s', 'crd/ciliumnodes.cilium.io'], ['create', 'namespace', ns]]) {
       const r = await nodesKubectl(args);
       expect(r.code, r.stderr).to.equal(0);
     }

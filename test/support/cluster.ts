@@ -103,11 +103,11 @@ export function runCommand(cmd: string, args: string[], env: Record<string, stri
 
 let crdsInstalled: Promise<void> | undefined;
 
-/** Installs Ciliate's CRDs into the shared test cluster once per run and waits until they are Established. */
+/** Waits until Ciliate's CRDs (the local cluster installs them at start-up) are Established. */
 export function ensureCrds(): Promise<void> {
   crdsInstalled ??= (async () => {
     const dir = join(import.meta.dirname, '..', '..', 'crds');
-    for (const args of [['apply', '--server-side', '-f', dir], ['wait', '--for=condition=Established', '--timeout=60s', '-f', dir]]) {
+    for (const args of [['wait', '--for=condition=Established', '--timeout=60s', '-f', dir]]) {
       const r = await kubectl(args);
       if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
     }

@@ -1,0 +1,143 @@
+/**
+ * bench/propagation: on a one-node local cluster with 100 pods,
+ *  1. pod creation -> CNI ADD returning (the agent logs each endpoint just before ADD answers), with
+ *     the scheduler's binding (a watch sees spec.nodeName) as the same-run baseline;
+ *  2. `kubectl apply` of a policy -> the entry present in the kernel policy map of all 100 endpoints
+ *     (pinned maps polled from here every millisecond), with a plain watch on the apiserver (the
+ *     floor every controller shares) as the same-run baseline.
+ * Prints medians, p99 and ratios. Usage: npx tsx bench/propagation/run.ts [pods=100] [policies=30]
+ */
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { down, up } from '../../cluster/cluster.ts';
+import { nodePinRoot } from '../../cluster/node-config.ts';
+import { BpfMap } from '../../datapath/maps/bpf-map.ts';
+import { POLICY_CODECS, policyEntries, type PolicyMap } from '../../datapath/maps/policy.ts';
+import { kubeRequester } from '../../runtime/kube-request.ts';
+
+const PODS = Number(process.argv[2] ?? 100);
+const POLICIES = Number(process.argv[3] ?? 30);
+const NS = 'bench';
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms  p99 ${pct(xs, 99).toFixed(1)} ms  (n=${xs.length})`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  const stateRoot = mkdtempSync(join(tmpdir(), 'ciliate-bench-'));
+  const name = `bp${process.pid % 10000}`;
+  console.log(`bench/propagation: cluster ${name}, 1 node, ${PODS} pods, ${POLICIES} policy applies`);
+  const cluster = await up({ name, stateRoot, nodes: 1, operator: true, quiet: true });
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromFile(cluster.kubeconfig);
+    const request = kubeRequester(kc);
+    await request({ method: 'POST', path: '/api/v1/namespaces', body: { metadata: { name: NS } } });
+    await sleep(1000); // the default ServiceAccount
+
+    // 1. Pod creation -> CNI ADD returning; baseline: creation -> bound by the scheduler.
+    const created = new Map<string, number>();
+    const bound = new Map<string, number>();
+    const watch = new Watch(kc);
+    const podWatch = await watch.watch(`/api/v1/namespaces/${NS}/pods`, {}, (_t, pod: { metadata: { name: string }; spec?: { nodeName?: string } }) => {
+      if (pod.spec?.nodeName && !bound.has(pod.metadata.name)) bound.set(pod.metadata.name, Date.now());
+    }, () => undefined);
+    for (let i = 0; i < PODS; i++) {
+      const pod = `p${i}`;
+      created.set(pod, Date.now());
+      await request({
+        method: 'POST', path: `/api/v1/namespaces/${NS}/pods`,
+        body: { metadata: { name: pod, labels: { app: 'bench' } }, spec: { containers: [{ name: 'c', image: 'none', command: ['sleep', 'infinity'] }] } },
+      });
+      await sleep(20);
+    }
+    const agentLog = join(stateRoot, 'clusters', name, 'logs', `agent-${name}-n0.log`);
+    const added = new Map<string, number>();
+    const phases = new Map<string, Record<string, number>>();
+    for (let t = 0; t < 300 && added.size < PODS; t++) {
+      await sleep(500);
+      for (const line of readFileSync(agentLog, 'utf8').split('\n')) {
+        if (!line.includes('"endpoint enforced"')) continue;
+        const rec = JSON.parse(line) as { ts: string; pod: string; ms?: Record<string, number> };
+        const pod = rec.pod.split('/')[1]!;
+        if (rec.pod.startsWith(`${NS}/`) && !added.has(pod)) {
+          added.set(pod, Date.parse(rec.ts));
+          if (rec.ms) phases.set(pod, rec.ms);
+        }
+      }
+    }
+    podWatch.abort();
+    const addMs = [...added].map(([p, t]) => t - created.get(p)!);
+    const bindMs = [...bound].map(([p, t]) => t - created.get(p)!);
+
+    // 2. Policy apply -> entry in the kernel maps of every endpoint; baseline: a plain watch event.
+    const pinRoot = nodePinRoot(name, `${name}-n0`);
+    const maps: PolicyMap[] = readdirSync(join(pinRoot, 'endpoints')).filter((d) => d !== '00000').map((d) =>
+      BpfMap.openPinned(join(pinRoot, 'endpoints', d, `cilium_policy_v2_${d}`), POLICY_CODECS.key, POLICY_CODECS.value));
+    const cep = (await request({ method: 'GET', path: `/apis/cilium.io/v2/namespaces/${NS}/ciliumendpoints/p0` })) as { status: { identity: { id: number } } };
+    const benchIdentity = cep.status.identity.id;
+    const seen = new Map<string, number>();
+    const cnpWatch = await watch.watch(`/apis/cilium.io/v2/namespaces/${NS}/ciliumnetworkpolicies`, {}, (_t, o: { metadata: { name: string } }) => {
+      if (!seen.has(o.metadata.name)) seen.set(o.metadata.name, performance.now());
+    }, () => undefined);
+    const watchMs: number[] = [];
+    const firstMs: number[] = [];
+    const allMs: number[] = [];
+    for (let i = 0; i < POLICIES; i++) {
+      const port = 20000 + i;
+      const policy = `pol${i}`;
+      const t0 = performance.now();
+      await request({
+        method: 'POST', path: `/apis/cilium.io/v2/namespaces/${NS}/ciliumnetworkpolicies`,
+        body: { apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: policy },
+          spec: { endpointSelector: { matchLabels: { app: 'bench' } }, ingress: [{ fromEndpoints: [{ matchLabels: { app: 'bench' } }], toPorts: [{ ports: [{ port: String(port), protocol: 'TCP' }] }] }] } },
+      });
+      const [key] = policyEntries({ direction: 'ingress', identity: benchIdentity, protocol: 6, port, entryId: 1 })[0]!;
+      const has = (m: PolicyMap) => m.lookup(key) !== undefined;
+      const done = new Set<number>();
+      let first = 0;
+      while (done.size < maps.length && performance.now() - t0 < 10_000) {
+        maps.forEach((m, idx) => {
+          if (!done.has(idx) && has(m)) {
+            done.add(idx);
+            if (!first) first = performance.now() - t0;
+          }
+        });
+        await sleep(2);
+      }
+      firstMs.push(first);
+      allMs.push(performance.now() - t0);
+      for (let w = 0; w < 100 && !seen.has(policy); w++) await sleep(1);
+      watchMs.push((seen.get(policy) ?? NaN) - t0);
+    }
+    cnpWatch.abort();
+    for (const m of maps) m.close();
+
+    console.log('\npod creation -> CNI ADD returned (identity and policy in the kernel)');
+    console.log(`  ciliate:                   ${fmt(addMs)}`);
+    console.log(`  baseline, scheduler bound: ${fmt(bindMs)}`);
+    console.log(`  ratio (p50):               ${(pct(addMs, 50) / pct(bindMs, 50)).toFixed(2)}x   goal: ADD p50 < 50 ms`);
+    for (const phase of ['podFacts', 'identity', 'load', 'total']) {
+      const xs = [...phases.values()].map((m) => m[phase] ?? 0);
+      if (xs.length) console.log(`  agent's own work, ${phase.padEnd(9)} ${fmt(xs)}`);
+    }
+    console.log(`\npolicy apply -> entry in the kernel policy maps (${maps.length} endpoints)`);
+    console.log(`  first endpoint:            ${fmt(firstMs)}`);
+    console.log(`  all endpoints:             ${fmt(allMs)}`);
+    console.log(`  baseline, a plain watch:   ${fmt(watchMs)}`);
+    console.log(`  ratio (p99, all/watch):    ${(pct(allMs, 99) / pct(watchMs, 99)).toFixed(2)}x   goal: policy p99 < 200 ms`);
+  } finally {
+    await down({ name, stateRoot, quiet: true });
+    rmSync(stateRoot, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
