@@ -16,27 +16,10 @@ import { sanitizePodLabels } from '../../identity/pod-labels.ts';
 import { nopLogger } from '../../runtime/logger.ts';
 import { EndpointEnforcer, type EndpointRequest } from '../../agent/endpoint-enforcer.ts';
 import { requireBpf } from '../datapath/support/env.ts';
+import { echoServer, streamClient } from '../support/tcp-programs.ts';
 import { createTopology, nsSpawn, tcpConnects, type Topology } from '../datapath/support/netns.ts';
 
 const PORT = 8080;
-const ECHO_SERVER = `
-import socket, threading
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', ${PORT})); s.listen(16)
-def serve(c):
-    while True:
-        d = c.recv(4096)
-        if not d: return
-        c.sendall(d)
-while True:
-    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
-`;
-const STREAM_CLIENT = (ip: string, n: number) => `
-import socket, sys, time
-c = socket.create_connection(('${ip}', ${PORT}), timeout=3)
-for i in range(${n}):
-    c.sendall(b'x'); assert c.recv(1) == b'x'; time.sleep(0.02)
-print('done', flush=True)
-`;
 
 function policy(allowFrom: string) {
   return parsePolicy({
@@ -88,7 +71,7 @@ describe('endpoint enforcer on real namespaces and TCP', function () {
       server: { key: 'srv/eth0', ip: topo.ipB, hostIf: topo.lxcB, podNamespace: 'default', podName: 'server', containerId: 'srv' },
       client: { key: 'cli/eth0', ip: topo.ipA, hostIf: topo.lxcA, podNamespace: 'default', podName: 'client', containerId: 'cli' },
     };
-    server = nsSpawn(topo.podB, 'python3', '-c', ECHO_SERVER);
+    server = nsSpawn(topo.podB, 'python3', '-c', echoServer(PORT));
     await new Promise((r) => setTimeout(r, 400));
     enforcer = newEnforcer();
     await addBoth(enforcer);
@@ -129,7 +112,7 @@ describe('endpoint enforcer on real namespaces and TCP', function () {
   });
 
   it('keeps enforcing across an agent restart and loses no established connection', async () => {
-    const stream = spawn('nsenter', [`--net=/run/netns/${topo.podA}`, 'python3', '-c', STREAM_CLIENT(topo.ipB, 120)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const stream = spawn('nsenter', [`--net=/run/netns/${topo.podA}`, 'python3', '-c', streamClient(topo.ipB, PORT, 120)], { stdio: ['ignore', 'pipe', 'inherit'] });
     const done = exited(stream);
     let out = '';
     stream.stdout?.on('data', (d) => (out += d));

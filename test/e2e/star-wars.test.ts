@@ -11,25 +11,8 @@ import { podEndpoints } from '../../cluster/pods.ts';
 import { readState, alive } from '../../cluster/state.ts';
 import { starWarsDemo, type DemoResult } from '../../demo/star-wars.ts';
 import { runCommand, uniqueClusterName } from '../support/cluster.ts';
+import { echoServer, streamClient } from '../support/tcp-programs.ts';
 
-const ECHO = `
-import socket, threading
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 9000)); s.listen(8)
-def serve(c):
-    while True:
-        d = c.recv(4096)
-        if not d: return
-        c.sendall(d)
-while True:
-    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
-`;
-const STREAM = (ip: string) => `
-import socket, time
-c = socket.create_connection(('${ip}', 9000), timeout=5)
-for i in range(200):
-    c.sendall(b'x'); assert c.recv(1) == b'x'; time.sleep(0.02)
-print('done', flush=True)
-`;
 
 describe('star-wars demo on a two-node local cluster', function () {
   this.timeout(300_000);
@@ -94,12 +77,12 @@ describe('star-wars demo on a two-node local cluster', function () {
       },
     };
     await runCommand(join(cluster.binDir, 'kubectl'), ['apply', '-f', '-'], { KUBECONFIG: cluster.kubeconfig }, JSON.stringify(policy));
-    const echo = spawn('nsenter', [`--net=${ds.netns}`, 'python3', '-c', ECHO], { stdio: 'ignore' });
+    const echo = spawn('nsenter', [`--net=${ds.netns}`, 'python3', '-c', echoServer(9000)], { stdio: 'ignore' });
     const curlFromXwing = () => runCommand('nsenter', [`--net=${xwing.netns}`, 'curl', '-s', '-m', '1', '-XPOST', `http://${ds.ip}/v1/request-landing`]);
     try {
       await new Promise((r) => setTimeout(r, 1500));
       expect((await curlFromXwing()).stdout).to.equal('');
-      const stream = spawn('nsenter', [`--net=${tie.netns}`, 'python3', '-c', STREAM(ds.ip)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const stream = spawn('nsenter', [`--net=${tie.netns}`, 'python3', '-c', streamClient(ds.ip, 9000, 200)], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       stream.stdout.on('data', (d) => (out += d));
       const done = new Promise<number | null>((r) => stream.on('close', (code) => r(code)));
