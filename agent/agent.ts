@@ -18,6 +18,11 @@ import type { Informer } from '../runtime/informer.ts';
 import { serveCni } from './cni-server.ts';
 import { createEnforcement } from './enforcement.ts';
 import { FLOW_LOG } from './flow-log.ts';
+import { Registry } from 'prom-client';
+import { HttpEndpoint, metricsRoutes } from '../runtime/http-endpoint.ts';
+
+/** The agent's metrics port (upstream's `prometheus-serve-addr` default). */
+export const AGENT_METRICS_PORT = 9962;
 import { setEndpointHooks } from './hooks.ts';
 import { nodePinRoot } from '../cluster/node-config.ts';
 import { DEFAULT_CLUSTER_NAME } from '../identity/pod-labels.ts';
@@ -71,14 +76,17 @@ export async function runAgent(cluster: ClusterConfig, node: NodeConfig, log: Lo
     }
     await running;
   };
+  const registry = new Registry();
   // Policy enforcement: CNI ADD answers only once the pod's identity and policy are in the kernel.
   const enforcement = createEnforcement({
     kc, nodeName: node.name, nodeIP: node.address, pinRoot: nodePinRoot(cluster.name, node.name),
     stateDir: join(node.dir, 'agent'), clusterName: DEFAULT_CLUSTER_NAME, enforcementMode: 'default',
-    log: log.child({ component: 'enforcement' }), nodes, flowLogPath: join(node.dir, 'agent', FLOW_LOG),
+    log: log.child({ component: 'enforcement' }), nodes, flowLogPath: join(node.dir, 'agent', FLOW_LOG), registry,
   });
   setEndpointHooks(enforcement.hooks);
-  const manager = new Manager({ log }).addCache(nodes).add(routes);
+  // Metrics (controllers, work queues, drift repairs) on the node's address, upstream's agent port.
+  const manager = new Manager({ log }).addCache(nodes).add(routes)
+    .add(new HttpEndpoint('metrics', { host: node.address, port: AGENT_METRICS_PORT }, metricsRoutes(registry), log));
   for (const c of enforcement.caches) manager.addCache(c);
   for (const r of enforcement.runnables) manager.add(r);
   // Endpoints from before a restart: their pinned state keeps enforcing until this recomputes it.

@@ -2,7 +2,8 @@
  * The agent's endpoint manager: serves the CNI operations the plugin forwards. ADD allocates an
  * address, plumbs the veth pair, records the endpoint and waits for the `beforeAddReturns` hook;
  * DEL undoes whatever exists and succeeds when nothing does; CHECK compares the recorded endpoint
- * with the kernel; STATUS says whether ADD can be served. Operations run one at a time.
+ * with the kernel; STATUS says whether ADD can be served. Operations on one container run one at a
+ * time, in arrival order; different containers' operations run concurrently.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +21,8 @@ export const DEFAULT_MTU = 1500;
 export class EndpointManager {
   private readonly ipam: HostLocalIpam;
   private readonly dir: string;
-  private chain: Promise<unknown> = Promise.resolve();
+  /** The tail of each container's queue of operations. */
+  private readonly chains = new Map<string, Promise<unknown>>();
 
   /**
    * @param stateDir where IPAM allocations and endpoint records persist
@@ -38,10 +40,15 @@ export class EndpointManager {
       .map((f) => JSON.parse(readFileSync(join(this.dir, f), 'utf8')) as Endpoint);
   }
 
-  /** Handles one request, serialised with all others, and never throws. */
+  /** Handles one request, after the earlier ones for the same container, and never throws. */
   handle(req: AgentRequest): Promise<AgentResponse> {
-    const run = this.chain.then(() => this.dispatch(req));
-    this.chain = run.catch(() => undefined);
+    const key = `${req.containerId}/${req.ifName}`;
+    const run = (this.chains.get(key) ?? Promise.resolve()).then(() => this.dispatch(req));
+    const tail = run.catch(() => undefined);
+    this.chains.set(key, tail);
+    void tail.then(() => {
+      if (this.chains.get(key) === tail) this.chains.delete(key);
+    });
     return run.then(
       (result) => ({ ok: true as const, ...(result ? { result } : {}) }),
       (err: unknown) => {

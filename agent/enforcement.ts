@@ -14,6 +14,7 @@ import { K8sIdentityBackend } from '../identity/k8s-identity-backend.ts';
 import type { Registry } from 'prom-client';
 import { Counter } from 'prom-client';
 import { LabelFilter } from '../identity/label-filter.ts';
+import { LabelSet } from '../identity/labels.ts';
 import { sanitizePodLabels } from '../identity/pod-labels.ts';
 import { CrdIdentityAllocator } from '../identity/allocator.ts';
 import type { IdentityBackend } from '../identity/backend.ts';
@@ -101,6 +102,8 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   const filter = new LabelFilter();
 
   const podFacts = async (namespace: string, name: string): Promise<PodFacts> => {
+    // An endpoint the runtime gave no pod for: the reserved init identity, as upstream's not-yet-known endpoints.
+    if (!namespace || !name) return { labels: LabelSet.parse(['reserved:init']) };
     const pod = pods.get(`${namespace}/${name}`) ?? (await request({ method: 'GET', path: `/api/v1/namespaces/${namespace}/pods/${name}` })) as V1Pod;
     const ns = namespaces.get(namespace) ?? (await request({ method: 'GET', path: `/api/v1/namespaces/${namespace}` })) as V1Namespace;
     const all = sanitizePodLabels({

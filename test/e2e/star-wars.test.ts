@@ -116,4 +116,39 @@ describe('star-wars demo on a two-node local cluster', function () {
       echo.kill('SIGKILL');
     }
   });
+
+  it('keeps enforcing while the apiserver is unreachable, and reconverges when it is back', async () => {
+    const pods = podEndpoints((await import('../../cluster/pods.ts')).clusterConfig(name, stateRoot));
+    const tie = pods.find((p) => p.name === 'tiefighter')!;
+    const xwing = pods.find((p) => p.name === 'xwing')!;
+    const ds = pods.find((p) => p.name.startsWith('deathstar-'))!;
+    const landFrom = async (p: typeof tie) => (await runCommand('nsenter', [`--net=${p.netns}`, 'curl', '-s', '-m', '1', '-XPOST', `http://${ds.ip}/v1/request-landing`])).stdout.trim();
+    const rule1 = join(import.meta.dirname, '..', '..', 'examples', 'star-wars', 'sw_l3_l4_policy.yaml');
+    await kubectl('apply', '-f', rule1);
+    for (let i = 0; i < 40 && (await landFrom(xwing)) !== ''; i++) await new Promise((r) => setTimeout(r, 100));
+    const apiserver = readState(clusterPaths(name, stateRoot).state)!.components['kube-apiserver']!.pid!;
+    process.kill(apiserver, 'SIGSTOP');
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await landFrom(tie), 'tiefighter lands with the apiserver stopped').to.equal('Ship landed');
+      expect(await landFrom(xwing), 'xwing dropped with the apiserver stopped').to.equal('');
+    } finally {
+      process.kill(apiserver, 'SIGCONT');
+    }
+    await kubectl('delete', '-f', rule1);
+    let answer = '';
+    for (let i = 0; i < 60 && answer !== 'Ship landed'; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      answer = await landFrom(xwing);
+    }
+    expect(answer, 'policy deletion applied after the apiserver came back').to.equal('Ship landed');
+  });
+
+  it("serves the agents' metrics: work queues, reconciles and drift repairs", async () => {
+    const node = cluster.config.nodes![0]!;
+    const r = await runCommand('curl', ['-s', '-m', '5', `http://${node.address}:9962/metrics`]);
+    expect(r.stdout).to.contain('workqueue_depth{name="policy-CiliumNetworkPolicy"}');
+    expect(r.stdout).to.match(/controller_runtime_reconcile_total\{controller="policy-CiliumNetworkPolicy",result="success"\} [1-9]/);
+    expect(r.stdout).to.contain('ciliate_datapath_drift_repairs_total');
+  });
 });

@@ -14,7 +14,7 @@ import { podNetnsName } from '../../nodes/sandbox.ts';
 import { hostIfName, POD_GATEWAY } from '../../agent/veth.ts';
 import { contains } from '../../agent/ipv4.ts';
 import type { CniResult } from '../../cni/spec.ts';
-import { runCommand, testNodesCluster } from '../support/cluster.ts';
+import { nodesKubectl, runCommand, testNodesCluster } from '../support/cluster.ts';
 import { linksIn } from './helpers.ts';
 
 const PLUGIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'ciliate-cni');
@@ -36,12 +36,19 @@ describe('ciliate-cni with a node agent', function () {
     cni = new CniClient(node.cniConfDir, readFileSync(join(node.dir, 'cni-path'), 'utf8').trim().split(':'));
     netns = podNetnsName(node.netns, containerId);
     await run('ip', ['netns', 'add', netns]);
+    // The pod the CNI call is for (the agent reads its labels for its identity); bound to a node no
+    // runner serves, so only this test plumbs it.
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'test', namespace: 'cni' }, spec: { nodeName: 'nowhere', containers: [{ name: 'c', image: 'none' }] } };
+    await nodesKubectl(['create', 'namespace', 'cni']);
+    const created = await nodesKubectl(['apply', '-f', '-'], JSON.stringify(pod));
+    expect(created.code, created.stderr).to.equal(0);
     attachment = { containerId, netns: netnsPath(netns), ifName: 'eth0', args: { K8S_POD_NAMESPACE: 'cni', K8S_POD_NAME: 'test' } };
   });
 
   after(async () => {
     if (attachment) await cni.del(attachment).catch(() => undefined);
     if (netns) await deleteNetns(netns);
+    await nodesKubectl(['delete', 'namespace', 'cni', '--wait=false']);
   });
 
   it('STATUS succeeds once the agent knows its pod CIDR', async () => {
