@@ -43,6 +43,7 @@ export function cepObject(ep: EnforcedEndpoint, ctx: CepContext): Record<string,
       networking: { addressing: [{ ipv4: req.ip }], node: ctx.nodeIP },
       state: 'ready',
       policy: { ingress: direction(enforced.ingress), egress: direction(enforced.egress) },
+      ...(ep.namedPorts.length ? { 'named-ports': ep.namedPorts.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })) } : {}),
       'external-identifiers': {
         'container-id': req.containerId, 'k8s-namespace': req.podNamespace, 'k8s-pod-name': req.podName, 'pod-name': `${req.podNamespace}/${req.podName}`,
       },

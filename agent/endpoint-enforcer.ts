@@ -65,6 +65,7 @@ export interface EnforcedEndpoint {
   request: EndpointRequest;
   identity: number;
   labels: LabelSet;
+  namedPorts: NamedPort[];
   ifindex: number;
   loaded: LoadedEndpoint;
   attachment: InterfaceAttachment;
@@ -146,7 +147,7 @@ export class EndpointEnforcer {
       attachment.pin(linkDir);
       return { ifindex, attachment, previous };
     });
-    const ep: EnforcedEndpoint = { id, request: req, identity, labels: facts.labels, ifindex, loaded, attachment, policy };
+    const ep: EnforcedEndpoint = { id, request: req, identity, labels: facts.labels, namedPorts: facts.namedPorts ?? [], ifindex, loaded, attachment, policy };
     this.#byId.set(id, ep);
     this.#byKey.set(req.key, ep);
     const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
@@ -155,6 +156,34 @@ export class EndpointEnforcer {
       ms: { podFacts: ms(t0, tFacts), identity: ms(tFacts, tIdentity), load: ms(tLoad0, tLoad), total: ms(t0, performance.now()) },
     });
     return ep;
+  }
+
+  /**
+   * Gives an endpoint new labels (its pod's or namespace's labels changed): a new identity means the
+   * programs are reloaded with it over the same pinned maps and swapped in atomically; the policy is
+   * recomputed either way. Returns false when the labels are unchanged.
+   */
+  async relabel(key: string, facts: PodFacts): Promise<boolean> {
+    const ep = this.#byKey.get(key);
+    const namedPorts = facts.namedPorts ?? [];
+    if (!ep || (ep.labels.equals(facts.labels) && JSON.stringify(ep.namedPorts) === JSON.stringify(namedPorts))) return false;
+    const { engine } = this.opts;
+    const identity = await this.opts.allocateIdentity(facts.labels);
+    this.#apply(engine.updateIdentities([[identity, facts.labels]]));
+    if (identity !== ep.identity) {
+      const loaded = loadEndpoint({ endpointId: ep.id, identity }, { pinRoot: this.opts.pinRoot, maxEntries: this.opts.maxEntries });
+      (this.opts.inNodeNetns ?? ((fn) => fn()))(() => ep.attachment.replace(loaded.progs));
+      ep.policy.rebind(loaded.maps.policy);
+      ep.loaded.close();
+      ep.loaded = loaded;
+      this.ipcache.upsert('endpoint', ep.request.ip, { identity });
+    }
+    ep.identity = identity;
+    ep.labels = facts.labels;
+    ep.namedPorts = namedPorts;
+    ep.policy.apply(engine.upsertEndpoint({ id: ep.id, identity, labels: facts.labels, namedPorts: facts.namedPorts }));
+    this.opts.log.info('endpoint relabelled', { endpointId: ep.id, identity, pod: `${ep.request.podNamespace}/${ep.request.podName}` });
+    return true;
   }
 
   /** Stops enforcing an endpoint and removes its programs, maps and pins. Missing = success. */

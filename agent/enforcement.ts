@@ -26,13 +26,15 @@ import { PolicyEngine } from '../policy/engine.ts';
 import type { EnforcementMode } from '../policy/endpoint-policy.ts';
 import type { NamedPort } from '../policy/ports.ts';
 import { Controller } from '../runtime/controller.ts';
+import { cachedReconciler } from '../runtime/cached-reconciler.ts';
+import { objectKey } from '../runtime/resource.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { kubeInformer } from '../runtime/kube-list-watch.ts';
 import { kubeRequester } from '../runtime/kube-request.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import type { ResourceRef } from '../runtime/resource.ts';
-import { cepObject, deleteCep, enforcementOf, writeCep } from './cep.ts';
+import { cepObject, deleteCep, writeCep } from './cep.ts';
 import { EndpointEnforcer, type EndpointRequest, type PodFacts } from './endpoint-enforcer.ts';
 import { identityReconciler } from './identity-controller.ts';
 import { endpointIpcacheReconciler, nodeIpcacheReconciler, type CiliumEndpointLike } from './ipcache-controllers.ts';
@@ -132,10 +134,10 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     for (const id of ids) {
       const ep = enforcer.endpoint(id);
       if (!ep || !ep.request.podName) continue;
-      const state = JSON.stringify(enforcementOf(engine.mapState(id)));
-      if (written.get(id) === state) continue;
-      written.set(id, state);
       const obj = cepObject(ep, { podUid: podUids.get(id) ?? '', nodeIP: o.nodeIP, state: engine.mapState(id) });
+      const fingerprint = JSON.stringify(obj.status);
+      if (written.get(id) === fingerprint) continue;
+      written.set(id, fingerprint);
       writeCep(request, obj).catch((err: unknown) => {
         written.delete(id);
         log.warn('could not update CiliumEndpoint; retrying', { endpointId: id, err: (err as Error).message });
@@ -165,6 +167,17 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     controller('identities', identityReconciler(identities, engine, apply, (id) => enforcer.endpoints().some((e) => e.identity === id))).for(identities),
     controller('ipcache-endpoints', endpointIpcacheReconciler(ceps, enforcer.ipcache)).for(ceps),
     controller('ipcache-nodes', nodeIpcacheReconciler(nodes, enforcer.ipcache, o.nodeName)).for(nodes),
+    // A pod's or its namespace's labels changed: new identity, reloaded programs, recomputed policy.
+    controller('endpoint-labels', cachedReconciler(pods, {
+      async apply(_ctx, pod) {
+        if (!ready) return {};
+        const [ns, name] = [pod.metadata?.namespace ?? '', pod.metadata?.name ?? ''];
+        for (const ep of enforcer.endpoints().filter((e) => e.request.podNamespace === ns && e.request.podName === name)) {
+          if (await enforcer.relabel(ep.request.key, await podFacts(ns, name))) refreshCeps([ep.id]);
+        }
+        return {};
+      },
+    })).for(pods).watches(namespaces, (nsObj) => pods.list(nsObj.metadata?.name).map(objectKey)),
   ];
 
   // Before the first endpoint is computed: every cache synced, and the engine primed from them.

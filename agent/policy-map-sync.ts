@@ -54,8 +54,21 @@ export class EndpointPolicyMap {
   readonly ids: EntryIds;
   readonly #desired = new Map<string, BpfPolicyRow>();
 
-  constructor(readonly map: PolicyMap, ids = new EntryIds()) {
+  #map: PolicyMap;
+
+  constructor(map: PolicyMap, ids = new EntryIds()) {
+    this.#map = map;
     this.ids = ids;
+  }
+
+  /** The kernel map written to. */
+  get map(): PolicyMap {
+    return this.#map;
+  }
+
+  /** Writes through another handle on the same pinned map (after the endpoint's programs were reloaded). */
+  rebind(map: PolicyMap): void {
+    this.#map = map;
   }
 
   /** Applies a map-state diff: added and changed rows first, then removals. */

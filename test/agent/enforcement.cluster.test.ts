@@ -62,7 +62,7 @@ describe('agent enforcement against a real apiserver and kernel', function () {
     for (const [name, app] of [['client', 'client'], ['server', 'server']]) {
       await ok(['apply', '-f', '-'], JSON.stringify({
         apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels: { app } },
-        spec: { containers: [{ name: 'c', image: 'none', ports: [{ name: 'http', containerPort: PORT }] }] },
+        spec: { nodeName: 'node-a', containers: [{ name: 'c', image: 'none', ports: [{ name: 'http', containerPort: PORT }] }] },
       }));
     }
     const uid = async (name: string) => (await ok(['get', 'pod', name, '-n', ns, '-o', 'jsonpath={.metadata.uid}'])).trim();
@@ -137,5 +137,26 @@ describe('agent enforcement against a real apiserver and kernel', function () {
     expect(kernelAllows(), 'still denied by the last valid version').to.equal(false);
     expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(false);
     await ok(['delete', 'cnp', 'keep', '-n', ns]);
+  });
+
+  it("follows a pod's label change: new identity in the CiliumEndpoint, policy recomputed in the kernel", async () => {
+    const policy = {
+      apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'lockdown', namespace: ns },
+      spec: { endpointSelector: { matchLabels: { tier: 'locked' } }, ingress: [{ fromEndpoints: [{ matchLabels: { app: 'nobody' } }] }] },
+    };
+    await ok(['apply', '-f', '-'], JSON.stringify(policy));
+    const idBefore = (await ok(['get', 'cep', 'server', '-n', ns, '-o', 'jsonpath={.status.identity.id}'])).trim();
+    expect(kernelAllows(), 'not selected yet').to.equal(true);
+    await ok(['label', 'pod', 'server', '-n', ns, 'tier=locked']);
+    await eventually(() => !kernelAllows(), 10_000);
+    expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(false);
+    let idAfter = idBefore;
+    await eventually(() => idAfter !== idBefore, 10_000, async () => (idAfter = (await ok(['get', 'cep', 'server', '-n', ns, '-o', 'jsonpath={.status.identity.id}'])).trim()));
+    const labels = JSON.parse(await ok(['get', 'ciliumidentity', idAfter, '-o', 'jsonpath={.security-labels}']));
+    expect(labels).to.include({ 'k8s:tier': 'locked' });
+    expect(JSON.parse(await ok(['get', 'cep', 'server', '-n', ns, '-o', 'jsonpath={.status.named-ports}']))).to.deep.equal([{ name: 'http', port: PORT, protocol: 'TCP' }]);
+    await ok(['label', 'pod', 'server', '-n', ns, 'tier-']);
+    await eventually(() => kernelAllows(), 10_000);
+    await ok(['delete', 'cnp', 'lockdown', '-n', ns]);
   });
 });
