@@ -3,7 +3,7 @@
  * upstream sources, run as plain processes, with no container engine.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, rmdirSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KUBERNETES_SERVICE_IP, OPERATOR_POD_CIDR, SERVICE_CIDR, writeJsonAtomic, readJson, type ClusterConfig } from './config.ts';
@@ -172,6 +172,11 @@ export async function down(opts: DownOptions = {}): Promise<boolean> {
   await deleteNodeNetwork(name);
   // The agents' pinned maps and links (they outlive agent restarts on purpose, not the cluster).
   rmSync(clusterPinRoot(name), { recursive: true, force: true });
+  try {
+    rmdirSync(dirname(clusterPinRoot(name))); // the shared parent, once no cluster pins there
+  } catch {
+    /* other clusters' pins are still there, or it is gone */
+  }
   if (opts.keepLogs) {
     for (const f of ['etcd', 'pki', 'state.json', 'config.json']) rmSync(join(paths.dir, f), { recursive: true, force: true });
   } else {
