@@ -24,11 +24,11 @@ command -v node >/dev/null || { log "Node.js 20 or newer is required"; exit 1; }
 command -v go >/dev/null || { log "Go 1.24 or newer is required to build the control plane"; exit 1; }
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "npm ci (also builds the datapath: BPF objects, codecs, native module)"
+  log "npm ci (also builds the datapath and the CNI plugin bundle)"
   npm ci --no-audit --no-fund --loglevel=error
 else
-  log "datapath build"
-  npm run --silent build:datapath >/dev/null
+  log "build (datapath, CNI plugin bundle)"
+  npm run --silent build >/dev/null
 fi
 
 log "control-plane toolchain"

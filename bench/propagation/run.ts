@@ -5,7 +5,7 @@
  *  2. `kubectl apply` of a policy -> the entry present in the kernel policy map of all 100 endpoints
  *     (pinned maps polled from here every millisecond), with a plain watch on the apiserver (the
  *     floor every controller shares) as the same-run baseline.
- * Prints medians, p99 and ratios. Usage: npx tsx bench/propagation/run.ts [pods=100] [policies=30]
+ * Prints medians, p99 and ratios. Usage: npx tsx bench/propagation/run.ts [pods=100] [policies=30] [spacing-ms=20]
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,8 @@ import { kubeRequester } from '../../runtime/kube-request.ts';
 
 const PODS = Number(process.argv[2] ?? 100);
 const POLICIES = Number(process.argv[3] ?? 30);
+/** Milliseconds between pod creations (20: a burst; a few hundred: each pod on its own). */
+const SPACING = Number(process.argv[4] ?? 20);
 const NS = 'bench';
 
 const pct = (xs: number[], p: number) => {
@@ -31,7 +33,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function main(): Promise<void> {
   const stateRoot = mkdtempSync(join(tmpdir(), 'ciliate-bench-'));
   const name = `bp${process.pid % 10000}`;
-  console.log(`bench/propagation: cluster ${name}, 1 node, ${PODS} pods, ${POLICIES} policy applies`);
+  console.log(`bench/propagation: cluster ${name}, 1 node, ${PODS} pods created ${SPACING} ms apart, ${POLICIES} policy applies`);
   const cluster = await up({ name, stateRoot, nodes: 1, operator: true, quiet: true });
   try {
     const kc = new KubeConfig();
@@ -54,7 +56,7 @@ async function main(): Promise<void> {
         method: 'POST', path: `/api/v1/namespaces/${NS}/pods`,
         body: { metadata: { name: pod, labels: { app: 'bench' } }, spec: { containers: [{ name: 'c', image: 'none', command: ['sleep', 'infinity'] }] } },
       });
-      await sleep(20);
+      await sleep(SPACING);
     }
     const agentLog = join(stateRoot, 'clusters', name, 'logs', `agent-${name}-n0.log`);
     const added = new Map<string, number>();
