@@ -5,8 +5,8 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
 import { KubeConfig } from '@kubernetes/client-node';
 import { down, up, type RunningCluster } from '../../cluster/cluster.ts';
 import { clusterPaths } from '../../cluster/paths.ts';
@@ -43,8 +43,17 @@ function shared(slot: SharedCluster, reuseVar: string, prefix: string, nodes: nu
   return slot.started;
 }
 
-/** The shared test cluster (control plane only), started on first call. */
+/**
+ * The shared test cluster (control plane only), started on first call. With CILIATE_TEST_KUBECONFIG
+ * set, the apiserver-only suites run against that cluster instead (e.g. kind, with kubectl and helm on
+ * PATH and the CRDs applied); its `config` is then a stub without nodes.
+ */
 export function testCluster(): Promise<RunningCluster> {
+  const external = process.env.CILIATE_TEST_KUBECONFIG;
+  if (external && !plain.started) {
+    const binDir = dirname(execFileSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).trim());
+    plain.started = Promise.resolve({ name: 'external', kubeconfig: external, binDir, config: { name: 'external', binDir } as ClusterConfig });
+  }
   return shared(plain, 'CILIATE_TEST_CLUSTER', 't', 0);
 }
 
