@@ -89,13 +89,20 @@ describe('ciliate-operator processes on a real kube-apiserver', function () {
       const standbyHealth = async () => JSON.parse((await httpGet(Number(port), '/healthz')).body) as { status: string; leader: boolean };
       const synced = await eventually('standby caches synced', async () => ((await standbyHealth()).status === 'ok' ? standbyHealth() : undefined));
       expect(synced.leader, 'standby is not leading').to.equal(false);
-      await applyObjects(Array.from({ length: 40 }, (_, i) => nodeObject(`fo-${String(i).padStart(2, '0')}`, label)));
+      // Nodes arrive one by one, so the leader is certainly killed while allocating.
+      const creating = (async () => {
+        for (let i = 0; i < 40; i++) {
+          await applyObjects([nodeObject(`fo-${String(i).padStart(2, '0')}`, label)]);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })();
       // Kill as soon as allocation has started but before it has finished.
       const before = await eventually('allocation under way', async () => {
         const n = (await nodes()).filter((x) => x.spec.ipam?.podCIDRs?.length).length;
         return n > 0 ? n : undefined;
       }, 60_000, 20);
       procs[first === 'op-a' ? 'a' : 'b']!.child.kill('SIGKILL');
+      await creating;
       await eventually('the follower takes over', async () => (await holder()) === follower, 60_000);
       await eventually('the standby reports leading', async () => (await standbyHealth()).leader);
       await applyObjects(Array.from({ length: 10 }, (_, i) => nodeObject(`fo-late-${i}`, label)));
