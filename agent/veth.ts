@@ -42,25 +42,37 @@ export interface Plumbed {
   podMac: string;
 }
 
-/** Creates and configures the veth pair of an endpoint with address `ip` in the pod namespace at `netnsPath`. */
+/** Locally administered unicast MAC addresses for both ends of an endpoint's veth, derived from its owner key. */
+export function endpointMacs(owner: string): { host: string; pod: string } {
+  const h = createHash('sha256').update(`mac:${owner}`).digest();
+  const mac = (first: number) => [first, ...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+  return { host: mac(0x02), pod: mac(0x06) };
+}
+
+/**
+ * Creates and configures the veth pair of an endpoint with address `ip` in the pod namespace at
+ * `netnsPath`. Both MAC addresses are chosen up front, so the whole job is two `ip -batch` runs (one
+ * per namespace) instead of a command per step: pod creation waits on this.
+ */
 export async function plumb(opts: { owner: string; netnsPath: string; ifName: string; ip: string; mtu: number }): Promise<Plumbed> {
   const hostIf = hostIfName(opts.owner);
   const tmp = `tmp${hostIf.slice(3)}`;
-  const mtu = String(opts.mtu);
+  const { host: hostMac, pod: podMac } = endpointMacs(opts.owner);
   if (await hostLinkExists(hostIf)) await run('ip', ['link', 'del', hostIf]);
-  await run('ip', ['link', 'add', hostIf, 'mtu', mtu, 'type', 'veth', 'peer', 'name', tmp, 'mtu', mtu, 'netns', opts.netnsPath]);
+  await run('ip', ['-batch', '-'], { input: [
+    `link add ${hostIf} address ${hostMac} mtu ${opts.mtu} type veth peer name ${tmp} address ${podMac} mtu ${opts.mtu} netns ${opts.netnsPath}`,
+    `link set ${hostIf} up`,
+  ].join('\n') + '\n' });
   try {
-    const hostMac = await macOf(hostIf);
-    const pod = (args: string[]) => ipIn(opts.netnsPath, args);
-    await pod(['link', 'set', 'lo', 'up']);
-    await pod(['link', 'set', tmp, 'name', opts.ifName]);
-    await pod(['addr', 'add', `${opts.ip}/32`, 'dev', opts.ifName]);
-    await pod(['link', 'set', opts.ifName, 'up']);
-    await pod(['route', 'add', POD_GATEWAY, 'dev', opts.ifName, 'scope', 'link']);
-    await pod(['route', 'add', 'default', 'via', POD_GATEWAY, 'dev', opts.ifName]);
-    await pod(['neigh', 'replace', POD_GATEWAY, 'lladdr', hostMac, 'dev', opts.ifName, 'nud', 'permanent']);
-    const podMac = await macOf(opts.ifName, opts.netnsPath);
-    await run('ip', ['link', 'set', hostIf, 'up']);
+    await run('nsenter', [`--net=${opts.netnsPath}`, '--', 'ip', '-batch', '-'], { input: [
+      'link set lo up',
+      `link set ${tmp} name ${opts.ifName}`,
+      `addr add ${opts.ip}/32 dev ${opts.ifName}`,
+      `link set ${opts.ifName} up`,
+      `route add ${POD_GATEWAY} dev ${opts.ifName} scope link`,
+      `route add default via ${POD_GATEWAY} dev ${opts.ifName}`,
+      `neigh replace ${POD_GATEWAY} lladdr ${hostMac} dev ${opts.ifName} nud permanent`,
+    ].join('\n') + '\n' });
     await run('ip', ['route', 'replace', `${opts.ip}/32`, 'dev', hostIf, 'scope', 'link']);
     return { hostIf, hostMac, podMac };
   } catch (err) {
