@@ -40,7 +40,7 @@ import { identityReconciler } from './identity-controller.ts';
 import { endpointIpcacheReconciler, nodeIpcacheReconciler, type CiliumEndpointLike } from './ipcache-controllers.ts';
 import { policyReconciler } from './policy-controller.ts';
 import { flowLogRunnable } from './flow-log.ts';
-import { LbSync } from './lb-sync.ts';
+import { LbSync, SERVICES_STATE_FILE } from './lb-sync.ts';
 import { ENDPOINT_SLICE_REF, SERVICE_REF, serviceKeyOfSlice, serviceLbReconciler } from './service-controllers.ts';
 import { join } from 'node:path';
 import { CCNP_REF, CEP_REF, CNP_REF, IDENTITY_REF, KNP_REF, NAMESPACE_REF, NODE_REF, POD_REF } from './resources.ts';
@@ -165,7 +165,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   const nodes = o.nodes ?? informer<V1Node>(NODE_REF);
   const services = informer<V1Service>(SERVICE_REF);
   const slices = informer<V1EndpointSlice>(ENDPOINT_SLICE_REF);
-  const lb = new LbSync(enforcer.sharedMaps.lb, join(o.stateDir, 'services.json'));
+  const lb = new LbSync(enforcer.sharedMaps.lb, join(o.stateDir, SERVICES_STATE_FILE));
   const caches = [...policyCaches.map(([, c]) => c), identities, ceps, pods, namespaces, services, slices, ...(o.nodes ? [] : [nodes])] as Informer<KubernetesObject>[];
 
   const controller = (name: string, reconciler: ConstructorParameters<typeof Controller>[0]['reconciler']) =>

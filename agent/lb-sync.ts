@@ -15,6 +15,9 @@ import {
 import type { BpfMap } from '../datapath/maps/bpf-map.ts';
 import { numberToIpv4 } from '../datapath/net.ts';
 
+/** The file in the agent's state folder where the desired service state is published. */
+export const SERVICES_STATE_FILE = 'services.json';
+
 /** One frontend of a service and the backends new connections may go to. */
 export interface ServiceFrontend {
   frontend: L4Addr;
