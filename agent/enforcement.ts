@@ -41,7 +41,7 @@ import { endpointIpcacheReconciler, nodeIpcacheReconciler, type CiliumEndpointLi
 import { policyReconciler } from './policy-controller.ts';
 import { flowLogRunnable } from './flow-log.ts';
 import { LbSync, SERVICES_STATE_FILE } from './lb-sync.ts';
-import { ENDPOINT_SLICE_REF, SERVICE_REF, serviceKeyOfSlice, serviceLbReconciler } from './service-controllers.ts';
+import { ENDPOINT_SLICE_REF, lbPrimer, SERVICE_REF, serviceKeyOfSlice, serviceLbReconciler } from './service-controllers.ts';
 import { join } from 'node:path';
 import { CCNP_REF, CEP_REF, CNP_REF, IDENTITY_REF, KNP_REF, NAMESPACE_REF, NODE_REF, POD_REF } from './resources.ts';
 
@@ -245,7 +245,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
 
   return {
     engine, enforcer, lb, caches,
-    runnables: [...controllers, driftLoop, ...(o.flowLogPath ? [flowLogRunnable(enforcer, o.flowLogPath, o.nodeName, log)] : [])],
+    runnables: [...controllers, driftLoop, lbPrimer(services, slices, lb), ...(o.flowLogPath ? [flowLogRunnable(enforcer, o.flowLogPath, o.nodeName, log)] : [])],
     hooks: {
       beforeAddReturns: enforce,
       async afterDelete(ep) {

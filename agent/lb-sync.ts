@@ -6,6 +6,8 @@
  * rows nothing needs any more. `reconcile()` compares the kernel maps with the desired rows, repairs
  * drift and prunes the rest. Backend ids and reverse-NAT indices stay stable while in use and are
  * taken over from the kernel maps after a restart, so established flows keep their reverse NAT.
+ * Until `prime()` (the full desired state known) nothing is deleted: a restarted agent keeps the
+ * kernel's services working while its caches fill.
  */
 import { writeFileSync, renameSync } from 'node:fs';
 import type { Codec } from '../datapath/codecs/codec.ts';
@@ -83,6 +85,7 @@ export class LbSync {
   readonly #backendIds = new Map<string, number>();
   readonly #revNat = new Map<string, number>();
   #written: LbRows;
+  #primed = false;
 
   /** `statePath`: where the desired state is published for `ciliate service list` (optional). */
   constructor(readonly maps: LbMaps, readonly statePath?: string) {
@@ -113,11 +116,17 @@ export class LbSync {
     return rows;
   }
 
+  /** Called once the desired state is complete: from now on rows nothing needs are deleted. */
+  prime(): LbDrift {
+    this.#primed = true;
+    return this.reconcile();
+  }
+
   /** Makes the kernel maps equal the desired rows; returns the rows it had to fix. */
   reconcile(): LbDrift {
     const want = this.#desired();
     const r = this.#converge(want, this.#kernelRows());
-    this.#written = want;
+    this.#written = this.#primed ? want : this.#kernelRows();
     return r;
   }
 
@@ -131,8 +140,11 @@ export class LbSync {
     for (const list of this.#services.values()) for (const f of list) fronts.set(l4AddrText(f.frontend), f);
     const usedBackends = new Set([...fronts.values()].flatMap((f) => f.backends.map(l4AddrText)));
     const usedRevNat = new Set([...fronts.values()].map((f) => this.#revNatKey(f.frontend)));
-    for (const k of this.#backendIds.keys()) if (!usedBackends.has(k)) this.#backendIds.delete(k);
-    for (const k of this.#revNat.keys()) if (!usedRevNat.has(k)) this.#revNat.delete(k);
+    // Ids of rows still in the kernel stay reserved until priming allows their deletion.
+    if (this.#primed) {
+      for (const k of this.#backendIds.keys()) if (!usedBackends.has(k)) this.#backendIds.delete(k);
+      for (const k of this.#revNat.keys()) if (!usedRevNat.has(k)) this.#revNat.delete(k);
+    }
     const backendId = (a: L4Addr): number => {
       const k = l4AddrText(a);
       let id = this.#backendIds.get(k);
@@ -172,6 +184,7 @@ export class LbSync {
     let repaired = writeDiff(backends, LB_CODECS.backend, want.backends, have.backends);
     repaired += writeDiff(revNat, LB_CODECS.revNat, want.revNat, have.revNat);
     repaired += writeDiff(services, LB_CODECS.service, want.services, have.services, slotDesc);
+    if (!this.#primed) return { repaired, pruned: 0 };
     let pruned = deleteDiff(services, want.services, have.services, (a, b) => -slotDesc(a, b));
     pruned += deleteDiff(backends, want.backends, have.backends);
     pruned += deleteDiff(revNat, want.revNat, have.revNat);
@@ -181,7 +194,8 @@ export class LbSync {
   #flush(): void {
     const want = this.#desired();
     this.#converge(want, this.#written);
-    this.#written = want;
+    // Before priming, rows not deleted stay known as written, so a later flush still sees them.
+    this.#written = this.#primed ? want : this.#kernelRows();
     if (this.statePath) {
       writeFileSync(`${this.statePath}.tmp`, JSON.stringify(this.list(), null, 2) + '\n');
       renameSync(`${this.statePath}.tmp`, this.statePath);

@@ -9,6 +9,8 @@ import type { KubernetesObject, V1EndpointSlice, V1Service } from '@kubernetes/c
 import { cachedReconciler } from '../runtime/cached-reconciler.ts';
 import { keyOf, type Reconciler } from '../runtime/reconcile.ts';
 import type { CacheReader } from '../runtime/informer.ts';
+import type { Runnable } from '../runtime/manager.ts';
+import { objectKey } from '../runtime/resource.ts';
 import type { ResourceRef } from '../runtime/resource.ts';
 import { LB_PROTO, type L4Addr } from '../datapath/maps/lb.ts';
 import type { LbSync, ServiceFrontend } from './lb-sync.ts';
@@ -71,4 +73,18 @@ export function serviceLbReconciler(services: CacheReader<V1Service>, slices: Ca
       return {};
     },
   });
+}
+
+/** Once Services and EndpointSlices are synced: every Service into `lb`, then `prime()` (stale rows may go). */
+export function lbPrimer(services: CacheReader<V1Service>, slices: CacheReader<V1EndpointSlice>, lb: LbSync): Runnable {
+  return {
+    needLeaderElection: false,
+    async start(signal) {
+      if (!(await services.waitForSync(signal)) || !(await slices.waitForSync(signal))) return;
+      for (const svc of services.list()) {
+        lb.upsert(objectKey(svc), serviceFrontends(svc, slicesOf(slices, svc.metadata?.namespace ?? '', svc.metadata?.name ?? '')));
+      }
+      lb.prime();
+    },
+  };
 }

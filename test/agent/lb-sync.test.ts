@@ -52,6 +52,7 @@ describe('LB sync (real BPF maps)', function () {
 
   it('writes services through and removes what is no longer needed', function () {
     const lb = new LbSync(ep.maps.lb);
+    lb.prime();
     lb.upsert('default/a', [fe('10.96.0.1', '10.244.0.2', '10.244.1.3')]);
     lb.upsert('default/b', [fe('10.96.0.2', '10.244.0.2')]);
     expect(kernel()).to.deep.equal([
@@ -69,6 +70,7 @@ describe('LB sync (real BPF maps)', function () {
 
   it('repairs drift, prunes strangers, and keeps ids across a restart', function () {
     const lb = new LbSync(ep.maps.lb);
+    lb.prime();
     lb.upsert('default/a', [fe('10.96.0.1', '10.244.0.2')]);
     lb.upsert('default/c', [fe('10.96.0.3', '10.244.0.9')]);
     expect(lb.reconcile()).to.deep.equal({ repaired: 0, pruned: 0 });
@@ -82,5 +84,21 @@ describe('LB sync (real BPF maps)', function () {
     again.upsert('default/a', [fe('10.96.0.1', '10.244.0.2')]);
     expect(ep.maps.lb.revNat.entries()).to.deep.equal(rn);
     expect(again.reconcile()).to.deep.equal({ repaired: 0, pruned: 0 });
+  });
+
+  it('after a restart, deletes nothing until primed with the complete state', function () {
+    const lb = new LbSync(ep.maps.lb);
+    lb.prime();
+    lb.upsert('default/a', [fe('10.96.0.1', '10.244.0.2')]);
+    lb.upsert('default/c', [fe('10.96.0.3', '10.244.0.9')]);
+    const again = new LbSync(ep.maps.lb);
+    again.upsert('default/a', [fe('10.96.0.1', '10.244.0.2', '10.244.0.7')]);
+    expect(kernel()).to.deep.equal([
+      { f: '10.96.0.1:80', b: ['10.244.0.2:8080/TCP', '10.244.0.7:8080/TCP'] },
+      { f: '10.96.0.3:80', b: ['10.244.0.9:8080/TCP'] },
+    ]);
+    expect(again.reconcile().pruned).to.equal(0);
+    expect(again.prime()).to.deep.equal({ repaired: 0, pruned: 4 });
+    expect(kernel()).to.deep.equal([{ f: '10.96.0.1:80', b: ['10.244.0.2:8080/TCP', '10.244.0.7:8080/TCP'] }]);
   });
 });

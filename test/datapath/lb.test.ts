@@ -67,6 +67,13 @@ describe('service translation (BPF_PROG_TEST_RUN)', function () {
     expect(checksumsValid(r.data)).to.equal(true);
   });
 
+  it('does not rewrite replies of a later direct connection from the same port to a backend', function () {
+    const [ip, port] = endpointsOf(fromPod({ sport: 42100 }).data).dst.split(':') as [string, string];
+    run(ep.progs.fromContainer, { src: POD, dst: ip, proto: 'tcp', sport: 42100, dport: Number(port) });
+    const r = run(ep.progs.toContainer, { src: ip, dst: POD, proto: 'tcp', sport: Number(port), dport: 42100, flags: TCP.SYN | TCP.ACK });
+    expect(endpointsOf(r.data).src).to.equal(`${ip}:${port}`);
+  });
+
   it('keeps an established flow on its backend', function () {
     const first = endpointsOf(fromPod({ sport: 43000 }).data).dst;
     for (let i = 0; i < 20; i++) expect(endpointsOf(fromPod({ sport: 43000, flags: TCP.ACK }).data).dst).to.equal(first);

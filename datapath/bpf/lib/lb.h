@@ -144,6 +144,16 @@ static __always_inline int lb4_pick(struct lb4_key key, const struct lb4_service
 	return 1;
 }
 
+/* The tuple of a reply from backend:port to the packet's source, as the pod's ingress sees it. */
+static __always_inline struct ct_key lb4_reply_key(const struct pkt *p, __be32 backend, __be16 port)
+{
+	struct ct_key rev = {
+		.saddr = backend, .daddr = p->tuple.saddr, .sport = port, .dport = p->tuple.sport,
+		.proto = p->tuple.proto, .dir = DIR_INGRESS,
+	};
+	return rev;
+}
+
 /* Pod egress: a packet to a frontend goes to the flow's backend (a new one for a new connection). */
 static __always_inline int lb4_dnat(struct __sk_buff *skb, struct pkt *p)
 {
@@ -153,8 +163,14 @@ static __always_inline int lb4_dnat(struct __sk_buff *skb, struct pkt *p)
 	struct ct_key fwd = p->tuple, rev = {};
 	int rc;
 
-	if (!svc)
+	if (!svc) {
+		/* A new connection straight to an address: forget an old service flow's reply tuple on it. */
+		if (p->tuple.proto == IPPROTO_TCP && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
+			rev = lb4_reply_key(p, p->tuple.daddr, p->tuple.dport);
+			bpf_map_delete_elem(&cilium_lb4_ct, &rev);
+		}
 		return CTX_ACT_OK;
+	}
 	known = bpf_map_lookup_elem(&cilium_lb4_ct, &fwd);
 	/* A bare SYN opens a new connection even on a reused tuple: it gets a current backend. */
 	if (known && !(p->tuple.proto == IPPROTO_TCP && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN)) {
@@ -162,12 +178,7 @@ static __always_inline int lb4_dnat(struct __sk_buff *skb, struct pkt *p)
 	} else {
 		if (!lb4_pick(key, svc, &chosen))
 			return CTX_ACT_OK;
-		rev.saddr = chosen.backend_addr;
-		rev.daddr = p->tuple.saddr;
-		rev.sport = chosen.backend_port;
-		rev.dport = p->tuple.sport;
-		rev.proto = p->tuple.proto;
-		rev.dir = DIR_INGRESS;
+		rev = lb4_reply_key(p, chosen.backend_addr, chosen.backend_port);
 		bpf_map_update_elem(&cilium_lb4_ct, &rev, &chosen, BPF_ANY);
 		bpf_map_update_elem(&cilium_lb4_ct, &fwd, &chosen, BPF_ANY);
 	}
