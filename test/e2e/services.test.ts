@@ -13,6 +13,9 @@ import { LB_CODECS } from '../../datapath/maps/lb.ts';
 import { ipv4ToNumber, numberToIpv4 } from '../../datapath/net.ts';
 import { SERVICES_STATE_FILE, type ServiceListRow } from '../../agent/lb-sync.ts';
 import { runCommand, testNodesCluster } from '../support/cluster.ts';
+import { readFlows } from '../../cluster/pods.ts';
+import { clusterPaths } from '../../cluster/paths.ts';
+import { alive, readState } from '../../cluster/state.ts';
 
 const NS = 'svc-e2e';
 const APP = join(import.meta.dirname, '..', '..', 'examples', 'star-wars', 'http-sw-app.yaml');
@@ -58,12 +61,13 @@ describe('ClusterIP services on a two-node cluster', function () {
     expect(wanted()).to.deep.equal(want);
   };
   /** One request through the ClusterIP: the answer, the peer curl saw, and the backend the kernel chose. */
-  const land = async () => {
-    const r = await runCommand('nsenter', [`--net=${tie.netns}`, 'curl', '-s', '-m', '3', '-XPOST', '-w', '\n%{remote_ip}:%{remote_port} %{local_port}', `http://${vip}/v1/request-landing`]);
-    const [answer, meta = ''] = r.stdout.split('\n').filter(Boolean);
-    const [peer, localPort] = meta.split(' ');
-    using ct = BpfMap.openPinned(join(nodePinRoot(c.config.name, tie.node), 'cilium_lb4_ct'), LB_CODECS.ctKey, LB_CODECS.ct);
-    const chosen = ct.lookup({ saddr: ipv4ToNumber(tie.ip), daddr: ipv4ToNumber(vip), sport: Number(localPort), dport: 80, proto: 6, dir: 2 });
+  const land = async (from: PodEndpoint = tie) => {
+    const r = await runCommand('nsenter', [`--net=${from.netns}`, 'curl', '-s', '-m', '3', '-XPOST', '-w', '\n%{remote_ip}:%{remote_port} %{local_port}', `http://${vip}/v1/request-landing`]);
+    const cut = r.stdout.lastIndexOf('\n');
+    const answer = r.stdout.slice(0, Math.max(cut, 0)).trim() || undefined;
+    const [peer, localPort] = r.stdout.slice(cut + 1).split(' ');
+    using ct = BpfMap.openPinned(join(nodePinRoot(c.config.name, from.node), 'cilium_lb4_ct'), LB_CODECS.ctKey, LB_CODECS.ct);
+    const chosen = localPort === undefined ? undefined : ct.lookup({ saddr: ipv4ToNumber(from.ip), daddr: ipv4ToNumber(vip), sport: Number(localPort), dport: 80, proto: 6, dir: 2 });
     return { answer, peer, backend: chosen ? numberToIpv4(chosen.backendAddr) : undefined };
   };
   const landMany = async (n: number) => {
@@ -115,6 +119,56 @@ describe('ClusterIP services on a two-node cluster', function () {
     const got = await landMany(16);
     for (const g of got) expect(g).to.include({ answer: 'Ship landed', peer: `${vip}:80` });
     expect([...new Set(got.map((g) => g.backend))].sort()).to.deep.equal(ds);
+  });
+
+  it('applies policy to the backend: egress allowed to the deathstar pods, ingress rule1 dropping the xwing via the ClusterIP', async function () {
+    const xwing = pods().find((p) => p.name === 'xwing')!;
+    const egress = {
+      apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'tie-egress', namespace: NS },
+      spec: {
+        endpointSelector: { matchLabels: { class: 'tiefighter' } },
+        egress: [{ toEndpoints: [{ matchLabels: { class: 'deathstar' } }], toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }] }] }],
+      },
+    };
+    const rule1 = join(import.meta.dirname, '..', '..', 'examples', 'star-wars', 'sw_l3_l4_policy.yaml');
+    await runCommand(join(c.binDir, 'kubectl'), ['apply', '-f', '-'], { KUBECONFIG: c.kubeconfig }, JSON.stringify(egress));
+    await kubectl('apply', '-n', NS, '-f', rule1);
+    try {
+      let x = await land(xwing);
+      for (let i = 0; i < 30 && x.answer; i++) await sleep(200), x = await land(xwing);
+      expect(x.answer, 'xwing dropped').to.equal(undefined);
+      for (const g of await landMany(4)) expect(g).to.include({ answer: 'Ship landed', peer: `${vip}:80` });
+      const ds = await deathstars();
+      const drops = readFlows(c.config).filter((f) => f.verdict === 'DROPPED' && f.srcIp === xwing.ip && f.dstPort === 80);
+      expect(drops.length).to.be.greaterThan(0);
+      for (const d of drops) expect(ds, 'the drop names a backend, not the ClusterIP').to.include(d.dstIp);
+    } finally {
+      await kubectl('delete', '-n', NS, 'cnp', 'rule1', 'tie-egress');
+    }
+  });
+
+  it("keeps serving the ClusterIP while the node's agent is down, and after it restarts", async function () {
+    const statePath = clusterPaths(c.config.name, dirname(dirname(c.config.dir))).state;
+    const agent = `agent-${tie.node}`;
+    const before = readState(statePath)!.components[agent]!;
+    process.kill(before.pid!, 'SIGKILL');
+    for (let i = 0; i < 50 && alive(before.pid); i++) await sleep(20);
+    for (const g of await landMany(4)) expect(g).to.include({ answer: 'Ship landed', peer: `${vip}:80` });
+    let restarted = false;
+    for (let i = 0; i < 100 && !restarted; i++) {
+      await sleep(200);
+      const now = readState(statePath)!.components[agent]!;
+      restarted = (now.restarts ?? 0) > (before.restarts ?? 0) && now.phase !== 'exited' && alive(now.pid);
+    }
+    expect(restarted, 'agent restarted').to.equal(true);
+    const ds = await deathstars();
+    for (let i = 0; i < 20; i++) {
+      const g = await land();
+      expect(g).to.include({ answer: 'Ship landed', peer: `${vip}:80` });
+      expect(ds).to.include(g.backend);
+      await sleep(100);
+    }
+    await converge(ds);
   });
 
   it('shows the service in ciliate service list and bpf lb list', async function () {
