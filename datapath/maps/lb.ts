@@ -4,20 +4,9 @@ import {
   lb4BackendCodec, lb4CtEntryCodec, lb4KeyCodec, lb4ReverseNatCodec, lb4ServiceCodec, ctKeyCodec,
   type CtKey, type Lb4Backend, type Lb4CtEntry, type Lb4Key, type Lb4ReverseNat, type Lb4Service,
 } from '../codecs/generated.ts';
-import type { Codec } from '../codecs/codec.ts';
 import { ipv4ToNumber, numberToIpv4 } from '../net.ts';
 import type { BpfMap } from './bpf-map.ts';
-import { u32Codec } from './percpu.ts';
-
-/** Codec of a plain u16 (reverse-NAT index). */
-export const u16Codec: Codec<number> = {
-  size: 2,
-  encode(v: number, buf = Buffer.alloc(2), off = 0): Buffer {
-    buf.writeUInt16LE(v, off);
-    return buf;
-  },
-  decode: (buf: Buffer, off = 0): number => buf.readUInt16LE(off),
-};
+import { u16Codec, u32Codec } from './percpu.ts';
 
 /** Key/value codecs of the LB maps. */
 export const LB_CODECS = {
