@@ -86,6 +86,24 @@ describe('service translation (BPF_PROG_TEST_RUN)', function () {
     for (let sport = 44000; sport < 44010; sport++) expect(endpointsOf(fromPod({ sport }).data).dst).to.equal(`${rest.backends[0]!.addr.ip}:8080`);
   });
 
+  it('translates UDP, keeping a zero (absent) UDP checksum zero', function () {
+    const dns: LbServiceRows = { frontend: { ip: VIP, port: 53, proto: LB_PROTO.UDP }, revNatIndex: 8, backends: [{ id: 3, addr: { ip: B1, port: 5353, proto: LB_PROTO.UDP } }] };
+    ep.maps.lb.backends.update(3, lbBackendValue(dns.backends[0]!.addr));
+    ep.maps.lb.revNat.update(8, lbRevNatValue(dns.frontend));
+    ep.maps.lb.services.updateBatch(lbServiceEntries(dns));
+    const r = fromPod({ proto: 'udp', sport: 46000, dport: 53, payload: 12 });
+    expect(endpointsOf(r.data).dst).to.equal(`${B1}:5353`);
+    expect(checksumsValid(r.data)).to.equal(true);
+    const bare = withChecksums(buildPacket({ src: POD, dst: VIP, proto: 'udp', sport: 46001, dport: 53 }));
+    bare.writeUInt16BE(0, 14 + 20 + 6);
+    const out = native().progTestRun(ep.progs.fromContainer, bare).data;
+    expect(endpointsOf(out).dst).to.equal(`${B1}:5353`);
+    expect(out.readUInt16BE(14 + 20 + 6)).to.equal(0);
+    const reply = run(ep.progs.toContainer, { src: B1, dst: POD, proto: 'udp', sport: 5353, dport: 46000 });
+    expect(endpointsOf(reply.data).src).to.equal(`${VIP}:53`);
+    expect(checksumsValid(reply.data)).to.equal(true);
+  });
+
   it('passes traffic to a port or protocol the service does not expose untouched', function () {
     for (const p of [{ dport: 81 }, { proto: 'udp' as const, dport: 80 }]) {
       const sent = withChecksums(buildPacket({ src: POD, dst: VIP, proto: 'tcp', sport: 45000, ...p }));
