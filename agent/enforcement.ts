@@ -9,7 +9,7 @@
  * restart the pinned maps keep enforcing the last state until `restore()` recomputes them from a
  * synced view of the cluster.
  */
-import { CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1Namespace, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1EndpointSlice, type V1Namespace, type V1Node, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { K8sIdentityBackend } from '../identity/k8s-identity-backend.ts';
 import type { Registry } from 'prom-client';
 import { Counter } from 'prom-client';
@@ -40,6 +40,9 @@ import { identityReconciler } from './identity-controller.ts';
 import { endpointIpcacheReconciler, nodeIpcacheReconciler, type CiliumEndpointLike } from './ipcache-controllers.ts';
 import { policyReconciler } from './policy-controller.ts';
 import { flowLogRunnable } from './flow-log.ts';
+import { LbSync, SERVICES_STATE_FILE } from './lb-sync.ts';
+import { ENDPOINT_SLICE_REF, lbPrimer, SERVICE_REF, serviceKeyOfSlice, serviceLbReconciler } from './service-controllers.ts';
+import { join } from 'node:path';
 import { CCNP_REF, CEP_REF, CNP_REF, IDENTITY_REF, KNP_REF, NAMESPACE_REF, NODE_REF, POD_REF } from './resources.ts';
 
 /** The endpoint as the CNI side hands it over (structurally the CNI endpoint record). */
@@ -81,6 +84,8 @@ export interface EnforcementOptions {
 export interface Enforcement {
   engine: PolicyEngine;
   enforcer: EndpointEnforcer;
+  /** The node's service load-balancing state (ClusterIP frontends and backends). */
+  lb: LbSync;
   caches: Informer<KubernetesObject>[];
   runnables: Runnable[];
   hooks: { beforeAddReturns(ep: CniEndpoint): Promise<void>; afterDelete(ep: CniEndpoint): Promise<void> };
@@ -158,7 +163,10 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   const namespaces = informer<V1Namespace>(NAMESPACE_REF);
   const ceps = informer<CiliumEndpointLike>(CEP_REF);
   const nodes = o.nodes ?? informer<V1Node>(NODE_REF);
-  const caches = [...policyCaches.map(([, c]) => c), identities, ceps, pods, namespaces, ...(o.nodes ? [] : [nodes])] as Informer<KubernetesObject>[];
+  const services = informer<V1Service>(SERVICE_REF);
+  const slices = informer<V1EndpointSlice>(ENDPOINT_SLICE_REF);
+  const lb = new LbSync(enforcer.sharedMaps.lb, join(o.stateDir, SERVICES_STATE_FILE));
+  const caches = [...policyCaches.map(([, c]) => c), identities, ceps, pods, namespaces, services, slices, ...(o.nodes ? [] : [nodes])] as Informer<KubernetesObject>[];
 
   const controller = (name: string, reconciler: ConstructorParameters<typeof Controller>[0]['reconciler']) =>
     new Controller({ name, reconciler, log, registry: o.registry, needLeaderElection: false, resyncIntervalMs: 300_000 });
@@ -166,6 +174,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     ...policyCaches.map(([kind, cache]) => controller(`policy-${kind}`, policyReconciler(kind, cache, engine, apply, log, o.clusterName)).for(cache)),
     controller('identities', identityReconciler(identities, engine, apply, (id) => enforcer.endpoints().some((e) => e.identity === id))).for(identities),
     controller('ipcache-endpoints', endpointIpcacheReconciler(ceps, enforcer.ipcache)).for(ceps),
+    controller('services', serviceLbReconciler(services, slices, lb)).for(services).watches(slices, serviceKeyOfSlice),
     controller('ipcache-nodes', nodeIpcacheReconciler(nodes, enforcer.ipcache, o.nodeName)).for(nodes),
     // A pod's or its namespace's labels changed: new identity, reloaded programs, recomputed policy.
     controller('endpoint-labels', cachedReconciler(pods, {
@@ -210,7 +219,9 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
           signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
         });
         if (signal.aborted || !ready) continue;
-        const r = enforcer.reconcile();
+        const e = enforcer.reconcile();
+        const l = lb.reconcile();
+        const r = { repaired: e.repaired + l.repaired, pruned: e.pruned + l.pruned };
         if (r.repaired + r.pruned > 0) {
           log.warn('kernel state drifted from the desired state; repaired', { ...r });
           drift?.inc(r.repaired + r.pruned);
@@ -233,8 +244,8 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   };
 
   return {
-    engine, enforcer, caches,
-    runnables: [...controllers, driftLoop, ...(o.flowLogPath ? [flowLogRunnable(enforcer, o.flowLogPath, o.nodeName, log)] : [])],
+    engine, enforcer, lb, caches,
+    runnables: [...controllers, driftLoop, lbPrimer(services, slices, lb), ...(o.flowLogPath ? [flowLogRunnable(enforcer, o.flowLogPath, o.nodeName, log)] : [])],
     hooks: {
       beforeAddReturns: enforce,
       async afterDelete(ep) {

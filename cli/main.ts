@@ -3,6 +3,7 @@ import { parseArgs } from './args.ts';
 import { clusterCommand, CLUSTER_USAGE } from './cluster-command.ts';
 import { execCommand, observeCommand, POD_USAGE } from './pod-commands.ts';
 import { flag } from './args.ts';
+import { bpfLbListCommand, serviceListCommand, SERVICE_USAGE } from './service-commands.ts';
 import { starWarsDemo } from '../demo/star-wars.ts';
 import { DEFAULT_CLUSTER } from '../cluster/paths.ts';
 
@@ -10,12 +11,13 @@ const USAGE = `usage: ciliate <command> ...
 commands:
 ${CLUSTER_USAGE.replace(/^usage: ciliate /, '  ')}
 ${POD_USAGE}
+${SERVICE_USAGE}
   demo [--name C]                            the star-wars demo on a cluster started with --nodes 2`;
 
 async function main(argv: string[]): Promise<number> {
   const dashes = argv.indexOf('--');
   const command = dashes >= 0 ? argv.slice(dashes + 1) : [];
-  const args = parseArgs(dashes >= 0 ? argv.slice(0, dashes) : argv, ['name', 'nodes', 'verdict', 'pod', 'last']);
+  const args = parseArgs(dashes >= 0 ? argv.slice(0, dashes) : argv, ['name', 'nodes', 'verdict', 'pod', 'last', 'node']);
   switch (args.words[0]) {
     case 'cluster':
       return clusterCommand(args);
@@ -23,6 +25,12 @@ async function main(argv: string[]): Promise<number> {
       return execCommand(args, command);
     case 'observe':
       return observeCommand(args);
+    case 'service':
+      if (args.words[1] !== 'list') throw new Error('usage: ciliate service list [--node N]');
+      return serviceListCommand(args);
+    case 'bpf':
+      if (args.words[1] !== 'lb' || args.words[2] !== 'list') throw new Error('usage: ciliate bpf lb list [--node N]');
+      return bpfLbListCommand(args);
     case 'demo':
       await starWarsDemo(flag(args, 'name') ?? DEFAULT_CLUSTER);
       return 0;

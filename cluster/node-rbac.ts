@@ -14,7 +14,8 @@ const ROLE = {
   apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole',
   metadata: { name: AGENT_ROLE },
   rules: [
-    { apiGroups: [''], resources: ['nodes', 'pods', 'namespaces'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['nodes', 'pods', 'namespaces', 'services'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: ['cilium.io'], resources: ['ciliumnodes', 'ciliumnetworkpolicies', 'ciliumclusterwidenetworkpolicies', 'ciliumcidrgroups'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'watch'] },
     // Endpoints and identities are the agent's to write (identities: create by name, heartbeat unmark).

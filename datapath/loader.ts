@@ -14,13 +14,15 @@ import { METRICS_CODECS, type EventStatsMap, type MetricsMap } from './maps/metr
 import { perCpuCodec, u32Codec, u64Codec } from './maps/percpu.ts';
 import { ctEntryCodec, ctKeyCodec, dropAggrCodec, type CtEntry, type CtKey, type DropAggr } from './codecs/generated.ts';
 import { BpfObject } from './object.ts';
+import { LB_CODECS, type LbMaps } from './maps/lb.ts';
 import { ensureBpffs } from './bpffs.ts';
 
 /** Default location of the compiled endpoint object. */
 export const ENDPOINT_OBJECT = fileURLToPath(new URL('./bpf/build/endpoint.bpf.o', import.meta.url));
 
 /** Maps shared by every endpoint (pinned once under the pin root). */
-export const SHARED_MAPS = ['cilium_ipcache', 'cilium_ct4_global', 'cilium_metrics', 'cilium_events', 'cilium_drop_aggr', 'cilium_events_stats'] as const;
+export const SHARED_MAPS = ['cilium_ipcache', 'cilium_ct4_global', 'cilium_metrics', 'cilium_events', 'cilium_drop_aggr', 'cilium_events_stats',
+  'cilium_lb4_services_v2', 'cilium_lb4_backends_v3', 'cilium_lb4_reverse_nat', 'cilium_lb4_ct'] as const;
 /** Maps owned by one endpoint. */
 export const ENDPOINT_MAPS = ['cilium_policy_v2', 'policy_stats', 'policy_config'] as const;
 
@@ -54,6 +56,8 @@ export interface EndpointMaps {
   policy: PolicyMap;
   policyStats: PolicyStatsMap;
   policyConfig: PolicyConfigMap;
+  /** The node's service load-balancing maps. */
+  lb: LbMaps;
   /** Raw fd of the ring buffer (owned by this endpoint; see events.ts). */
   eventsFd: number;
 }
@@ -94,7 +98,7 @@ export class LoadedEndpoint implements Disposable {
     if (this.closed) return;
     this.closed = true;
     const m = this.maps;
-    for (const map of [m.ipcache, m.conntrack, m.metrics, m.dropAggr, m.eventStats, m.policy, m.policyStats, m.policyConfig]) map.close();
+    for (const map of [m.ipcache, m.conntrack, m.metrics, m.dropAggr, m.eventStats, m.policy, m.policyStats, m.policyConfig, ...Object.values(m.lb)]) map.close();
     native().fdClose(m.eventsFd);
     native().fdClose(this.progs.fromContainer);
     native().fdClose(this.progs.toContainer);
@@ -161,6 +165,12 @@ export function loadEndpoint(spec: EndpointSpec, opts: LoadOptions = {}): Loaded
       policy: wrap('cilium_policy_v2', POLICY_CODECS.key, POLICY_CODECS.value),
       policyStats: wrap('policy_stats', u32Codec, perCpuCodec(POLICY_CODECS.statsValue)),
       policyConfig: wrap('policy_config', u32Codec, POLICY_CODECS.configValue),
+      lb: {
+        services: wrap('cilium_lb4_services_v2', LB_CODECS.serviceKey, LB_CODECS.service),
+        backends: wrap('cilium_lb4_backends_v3', LB_CODECS.backendId, LB_CODECS.backend),
+        revNat: wrap('cilium_lb4_reverse_nat', LB_CODECS.revNatIndex, LB_CODECS.revNat),
+        ct: wrap('cilium_lb4_ct', LB_CODECS.ctKey, LB_CODECS.ct),
+      },
       eventsFd: n.fdDup(obj.mapFd('cilium_events')),
     };
     const progs = { fromContainer: n.fdDup(obj.progFd('cil_from_container')), toContainer: n.fdDup(obj.progFd('cil_to_container')) };

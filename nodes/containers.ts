@@ -28,9 +28,16 @@ export interface ContainerRun {
   waitingReason?: string;
 }
 
-/** The environment of a container: a base PATH/HOSTNAME plus the spec's `env` (values and simple field references). */
-export function containerEnv(pod: V1Pod, c: V1Container, podIP: string, hostIP: string): Record<string, string> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOSTNAME: pod.metadata?.name ?? '' };
+/**
+ * The environment of a container: a base PATH/HOSTNAME, the Service variables of the pod's start
+ * (`services`, unless `enableServiceLinks` is false), then the spec's `env` (values and simple field
+ * references), which wins.
+ */
+export function containerEnv(pod: V1Pod, c: V1Container, podIP: string, hostIP: string, services: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {
+    ...(pod.spec?.enableServiceLinks === false ? {} : services),
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOSTNAME: pod.metadata?.name ?? '',
+  };
   const fields: Record<string, string | undefined> = {
     'metadata.name': pod.metadata?.name, 'metadata.namespace': pod.metadata?.namespace, 'metadata.uid': pod.metadata?.uid,
     'spec.nodeName': pod.spec?.nodeName, 'spec.serviceAccountName': pod.spec?.serviceAccountName,

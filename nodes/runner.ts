@@ -19,6 +19,7 @@ import type { Logger } from '../runtime/logger.ts';
 import { Manager } from '../runtime/manager.ts';
 import { keyOf } from '../runtime/reconcile.ts';
 import { CniClient } from './cni-invoke.ts';
+import { serviceEnvFor } from './service-env.ts';
 import { containerEnv, restartDelayMs, shouldRestart, startContainer, stopContainer, type ContainerRun } from './containers.ts';
 import { registerNode, renewLease, reportNodeStatus } from './node-registration.ts';
 import { podPhase, podStatus, type PodView } from './pod-status.ts';
@@ -36,6 +37,8 @@ interface LocalPod extends PodView {
   uid: string;
   dir: string;
   sandbox: SandboxRecord;
+  /** The Service variables as of the pod's start. */
+  serviceEnv: Record<string, string>;
   /** Fingerprint of the last status written. */
   written?: string;
 }
@@ -165,10 +168,11 @@ class PodRunner {
   private async start(pod: V1Pod): Promise<LocalPod> {
     const key = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
     const dir = podDir(this.node.dir, pod);
+    const serviceEnv = await serviceEnvFor(this.request, pod.metadata?.namespace ?? 'default');
     const sandbox = await createSandbox(this.cni, this.node.netns, pod, dir);
     const podIP = pod.spec?.hostNetwork ? this.node.address : (sandbox.cniResult?.ips?.[0]?.address.split('/')[0] ?? '');
     const local: LocalPod = {
-      key, uid: pod.metadata!.uid!, dir, sandbox, pod, podIP, hostIP: this.node.address,
+      key, uid: pod.metadata!.uid!, dir, sandbox, pod, serviceEnv, podIP, hostIP: this.node.address,
       startTime: new Date().toISOString(), containers: [],
     };
     this.pods.set(key, local);
@@ -198,7 +202,7 @@ class PodRunner {
   private launch(local: LocalPod, run: ContainerRun): void {
     startContainer(run, {
       netnsPath: local.sandbox.netns ? netnsPath(local.sandbox.netns) : undefined,
-      env: containerEnv(local.pod, run.spec, local.podIP, local.hostIP),
+      env: containerEnv(local.pod, run.spec, local.podIP, local.hostIP, local.serviceEnv),
       dir: local.dir,
       onExit: () => this.exited(local, run),
     });
@@ -208,7 +212,7 @@ class PodRunner {
     return new Promise((resolve) => {
       startContainer(run, {
         netnsPath: local.sandbox.netns ? netnsPath(local.sandbox.netns) : undefined,
-        env: containerEnv(local.pod, run.spec, local.podIP, local.hostIP),
+        env: containerEnv(local.pod, run.spec, local.podIP, local.hostIP, local.serviceEnv),
         dir: local.dir,
         onExit: () => resolve(run.exit?.code ?? null),
       });

@@ -3,7 +3,7 @@
 import type { Codec } from './codec.ts';
 
 /** Map names declared by the endpoint object. */
-export const MAP_NAMES = ["cilium_ipcache","cilium_ct4_global","cilium_policy_v2","policy_stats","policy_config","cilium_metrics","cilium_events","cilium_drop_aggr","cilium_events_stats"] as const;
+export const MAP_NAMES = ["cilium_lb4_services_v2","cilium_lb4_backends_v3","cilium_lb4_reverse_nat","cilium_lb4_ct","cilium_ipcache","cilium_ct4_global","cilium_policy_v2","policy_stats","policy_config","cilium_metrics","cilium_events","cilium_drop_aggr","cilium_events_stats"] as const;
 
 /** Byte offsets of load-time constants inside the object's .rodata section. */
 export const RODATA_OFFSETS = {"ciliate_config":0,"ciliate_flow_event_layout":40} as const;
@@ -696,6 +696,241 @@ export const dropAggrCodec: Codec<DropAggr> = {
       bytes: buf.readUInt32LE(off + 12),
       reason: buf.readUInt8(off + 16),
       reportFlags: buf.readUInt8(off + 17),
+    };
+  },
+};
+
+/** Byte layout of C `struct lb4_key` (12 bytes), as BTF reports it. */
+export const LB4_KEY_LAYOUT = {
+  size: 12,
+  fields: {
+    address: { offset: 0, size: 4 },
+    dport: { offset: 4, size: 2 },
+    backend_slot: { offset: 6, size: 2 },
+    proto: { offset: 8, size: 1 },
+    scope: { offset: 9, size: 1 },
+    pad: { offset: 10, size: 2 },
+  },
+} as const;
+
+/** C `struct lb4_key`; padding is omitted and encoded as zeros. */
+export interface Lb4Key {
+  /** C `address` (network byte order in the map; host order here). */
+  address: number;
+  /** C `dport` (network byte order in the map; host order here). */
+  dport: number;
+  /** C `backend_slot`. */
+  backendSlot: number;
+  /** C `proto`. */
+  proto: number;
+  /** C `scope`. */
+  scope: number;
+}
+
+/** Encoder/decoder for `struct lb4_key`. */
+export const lb4KeyCodec: Codec<Lb4Key> = {
+  size: 12,
+  encode(v: Lb4Key, buf: Buffer = Buffer.alloc(12), off = 0): Buffer {
+    buf.fill(0, off, off + 12);
+    buf.writeUInt32BE(v.address, off + 0);
+    buf.writeUInt16BE(v.dport, off + 4);
+    buf.writeUInt16LE(v.backendSlot, off + 6);
+    buf.writeUInt8(v.proto, off + 8);
+    buf.writeUInt8(v.scope, off + 9);
+    return buf;
+  },
+  decode(buf: Buffer, off = 0): Lb4Key {
+    return {
+      address: buf.readUInt32BE(off + 0),
+      dport: buf.readUInt16BE(off + 4),
+      backendSlot: buf.readUInt16LE(off + 6),
+      proto: buf.readUInt8(off + 8),
+      scope: buf.readUInt8(off + 9),
+    };
+  },
+};
+
+/** Byte layout of C `struct lb4_service` (12 bytes), as BTF reports it. */
+export const LB4_SERVICE_LAYOUT = {
+  size: 12,
+  fields: {
+    backend_id: { offset: 0, size: 4 },
+    count: { offset: 4, size: 2 },
+    rev_nat_index: { offset: 6, size: 2 },
+    flags: { offset: 8, size: 1 },
+    flags2: { offset: 9, size: 1 },
+    pad: { offset: 10, size: 2 },
+  },
+} as const;
+
+/** C `struct lb4_service`; padding is omitted and encoded as zeros. */
+export interface Lb4Service {
+  /** C `backend_id`. */
+  backendId: number;
+  /** C `count`. */
+  count: number;
+  /** C `rev_nat_index`. */
+  revNatIndex: number;
+  /** C `flags`. */
+  flags: number;
+  /** C `flags2`. */
+  flags2: number;
+}
+
+/** Encoder/decoder for `struct lb4_service`. */
+export const lb4ServiceCodec: Codec<Lb4Service> = {
+  size: 12,
+  encode(v: Lb4Service, buf: Buffer = Buffer.alloc(12), off = 0): Buffer {
+    buf.fill(0, off, off + 12);
+    buf.writeUInt32LE(v.backendId, off + 0);
+    buf.writeUInt16LE(v.count, off + 4);
+    buf.writeUInt16LE(v.revNatIndex, off + 6);
+    buf.writeUInt8(v.flags, off + 8);
+    buf.writeUInt8(v.flags2, off + 9);
+    return buf;
+  },
+  decode(buf: Buffer, off = 0): Lb4Service {
+    return {
+      backendId: buf.readUInt32LE(off + 0),
+      count: buf.readUInt16LE(off + 4),
+      revNatIndex: buf.readUInt16LE(off + 6),
+      flags: buf.readUInt8(off + 8),
+      flags2: buf.readUInt8(off + 9),
+    };
+  },
+};
+
+/** Byte layout of C `struct lb4_backend` (12 bytes), as BTF reports it. */
+export const LB4_BACKEND_LAYOUT = {
+  size: 12,
+  fields: {
+    address: { offset: 0, size: 4 },
+    port: { offset: 4, size: 2 },
+    proto: { offset: 6, size: 1 },
+    flags: { offset: 7, size: 1 },
+    cluster_id: { offset: 8, size: 2 },
+    zone: { offset: 10, size: 1 },
+    pad: { offset: 11, size: 1 },
+  },
+} as const;
+
+/** C `struct lb4_backend`; padding is omitted and encoded as zeros. */
+export interface Lb4Backend {
+  /** C `address` (network byte order in the map; host order here). */
+  address: number;
+  /** C `port` (network byte order in the map; host order here). */
+  port: number;
+  /** C `proto`. */
+  proto: number;
+  /** C `flags`. */
+  flags: number;
+  /** C `cluster_id`. */
+  clusterId: number;
+  /** C `zone`. */
+  zone: number;
+}
+
+/** Encoder/decoder for `struct lb4_backend`. */
+export const lb4BackendCodec: Codec<Lb4Backend> = {
+  size: 12,
+  encode(v: Lb4Backend, buf: Buffer = Buffer.alloc(12), off = 0): Buffer {
+    buf.fill(0, off, off + 12);
+    buf.writeUInt32BE(v.address, off + 0);
+    buf.writeUInt16BE(v.port, off + 4);
+    buf.writeUInt8(v.proto, off + 6);
+    buf.writeUInt8(v.flags, off + 7);
+    buf.writeUInt16LE(v.clusterId, off + 8);
+    buf.writeUInt8(v.zone, off + 10);
+    return buf;
+  },
+  decode(buf: Buffer, off = 0): Lb4Backend {
+    return {
+      address: buf.readUInt32BE(off + 0),
+      port: buf.readUInt16BE(off + 4),
+      proto: buf.readUInt8(off + 6),
+      flags: buf.readUInt8(off + 7),
+      clusterId: buf.readUInt16LE(off + 8),
+      zone: buf.readUInt8(off + 10),
+    };
+  },
+};
+
+/** Byte layout of C `struct lb4_reverse_nat` (8 bytes), as BTF reports it. */
+export const LB4_REVERSE_NAT_LAYOUT = {
+  size: 8,
+  fields: {
+    address: { offset: 0, size: 4 },
+    port: { offset: 4, size: 2 },
+    pad: { offset: 6, size: 2 },
+  },
+} as const;
+
+/** C `struct lb4_reverse_nat`; padding is omitted and encoded as zeros. */
+export interface Lb4ReverseNat {
+  /** C `address` (network byte order in the map; host order here). */
+  address: number;
+  /** C `port` (network byte order in the map; host order here). */
+  port: number;
+}
+
+/** Encoder/decoder for `struct lb4_reverse_nat`. */
+export const lb4ReverseNatCodec: Codec<Lb4ReverseNat> = {
+  size: 8,
+  encode(v: Lb4ReverseNat, buf: Buffer = Buffer.alloc(8), off = 0): Buffer {
+    buf.fill(0, off, off + 8);
+    buf.writeUInt32BE(v.address, off + 0);
+    buf.writeUInt16BE(v.port, off + 4);
+    return buf;
+  },
+  decode(buf: Buffer, off = 0): Lb4ReverseNat {
+    return {
+      address: buf.readUInt32BE(off + 0),
+      port: buf.readUInt16BE(off + 4),
+    };
+  },
+};
+
+/** Byte layout of C `struct lb4_ct_entry` (16 bytes), as BTF reports it. */
+export const LB4_CT_ENTRY_LAYOUT = {
+  size: 16,
+  fields: {
+    backend_addr: { offset: 0, size: 4 },
+    backend_port: { offset: 4, size: 2 },
+    rev_nat_index: { offset: 6, size: 2 },
+    backend_id: { offset: 8, size: 4 },
+    pad: { offset: 12, size: 4 },
+  },
+} as const;
+
+/** C `struct lb4_ct_entry`; padding is omitted and encoded as zeros. */
+export interface Lb4CtEntry {
+  /** C `backend_addr` (network byte order in the map; host order here). */
+  backendAddr: number;
+  /** C `backend_port` (network byte order in the map; host order here). */
+  backendPort: number;
+  /** C `rev_nat_index`. */
+  revNatIndex: number;
+  /** C `backend_id`. */
+  backendId: number;
+}
+
+/** Encoder/decoder for `struct lb4_ct_entry`. */
+export const lb4CtEntryCodec: Codec<Lb4CtEntry> = {
+  size: 16,
+  encode(v: Lb4CtEntry, buf: Buffer = Buffer.alloc(16), off = 0): Buffer {
+    buf.fill(0, off, off + 16);
+    buf.writeUInt32BE(v.backendAddr, off + 0);
+    buf.writeUInt16BE(v.backendPort, off + 4);
+    buf.writeUInt16LE(v.revNatIndex, off + 6);
+    buf.writeUInt32LE(v.backendId, off + 8);
+    return buf;
+  },
+  decode(buf: Buffer, off = 0): Lb4CtEntry {
+    return {
+      backendAddr: buf.readUInt32BE(off + 0),
+      backendPort: buf.readUInt16BE(off + 4),
+      revNatIndex: buf.readUInt16LE(off + 6),
+      backendId: buf.readUInt32LE(off + 8),
     };
   },
 };

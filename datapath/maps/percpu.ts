@@ -29,6 +29,9 @@ function scalarCodec<T>(size: number, write: (b: Buffer, v: T, off: number) => v
   };
 }
 
+/** Codec of a plain u16 (reverse-NAT indices). */
+export const u16Codec: Codec<number> = scalarCodec(2, (b, v, o) => b.writeUInt16LE(v, o), (b, o) => b.readUInt16LE(o));
+
 /** Codec of a plain u32 (array map keys). */
 export const u32Codec: Codec<number> = scalarCodec(4, (b, v, o) => b.writeUInt32LE(v, o), (b, o) => b.readUInt32LE(o));
 

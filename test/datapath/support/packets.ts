@@ -46,3 +46,42 @@ export function buildPacket(p: PacketSpec): Buffer {
   }
   return buf;
 }
+
+function sum16(buf: Buffer, start: number, end: number, init = 0): number {
+  let s = init;
+  for (let i = start; i < end; i += 2) s += (buf[i]! << 8) | (i + 1 < end ? buf[i + 1]! : 0);
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return s;
+}
+
+function l4Sum(buf: Buffer): number {
+  const ip = 14;
+  const total = buf.readUInt16BE(ip + 2);
+  const l4 = ip + (buf[ip]! & 0xf) * 4;
+  const pseudo = sum16(buf, ip + 12, ip + 20) + buf[ip + 9]! + (ip + total - l4);
+  return sum16(buf, l4, ip + total, pseudo);
+}
+
+/** Fills in valid IPv4 and TCP/UDP checksums (in place; returns the buffer). */
+export function withChecksums(buf: Buffer): Buffer {
+  const ip = 14;
+  const l4 = ip + (buf[ip]! & 0xf) * 4;
+  const off = buf[ip + 9] === 6 ? 16 : 6;
+  buf.writeUInt16BE(0, ip + 10);
+  buf.writeUInt16BE(~sum16(buf, ip, ip + 20) & 0xffff, ip + 10);
+  buf.writeUInt16BE(0, l4 + off);
+  buf.writeUInt16BE(~l4Sum(buf) & 0xffff, l4 + off);
+  return buf;
+}
+
+/** Whether the IPv4 and TCP/UDP checksums of a frame verify. */
+export function checksumsValid(buf: Buffer): boolean {
+  return sum16(buf, 14, 34) === 0xffff && l4Sum(buf) === 0xffff;
+}
+
+/** Source and destination `ip:port` of a frame. */
+export function endpointsOf(buf: Buffer): { src: string; dst: string } {
+  const a = (o: number) => [...buf.subarray(o, o + 4)].join('.');
+  const l4 = 14 + (buf[14]! & 0xf) * 4;
+  return { src: `${a(26)}:${buf.readUInt16BE(l4)}`, dst: `${a(30)}:${buf.readUInt16BE(l4 + 2)}` };
+}

@@ -1,0 +1,56 @@
+/**
+ * `ciliate service list` (each node agent's desired service state: frontend -> backends) and
+ * `ciliate bpf lb list` (what the kernel's pinned LB maps hold on each node). No API access needed.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SERVICES_STATE_FILE, type ServiceListRow } from '../agent/lb-sync.ts';
+import { clusterConfig } from '../cluster/pods.ts';
+import { DEFAULT_CLUSTER } from '../cluster/paths.ts';
+import { nodePinRoot } from '../cluster/node-config.ts';
+import { BpfMap } from '../datapath/maps/bpf-map.ts';
+import { l4AddrText, LB_CODECS, readLbServices } from '../datapath/maps/lb.ts';
+import { flag, type Args } from './args.ts';
+
+/** Usage of the two commands. */
+export const SERVICE_USAGE = `  service list [--name C] [--node N]        each agent's services: frontend -> backends (desired state)
+  bpf lb list [--name C] [--node N]         the kernel's LB maps on each node`;
+
+function nodesOf(args: Args): Array<{ name: string; dir: string; cluster: string }> {
+  const cluster = flag(args, 'name') ?? DEFAULT_CLUSTER;
+  const only = flag(args, 'node');
+  const nodes = (clusterConfig(cluster).nodes ?? []).filter((n) => !only || n.name === only);
+  if (only && nodes.length === 0) throw new Error(`no node "${only}" in cluster "${cluster}"`);
+  return nodes.map((n) => ({ name: n.name, dir: n.dir, cluster }));
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_c, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('').trimEnd());
+}
+
+/** Prints each node agent's desired services. */
+export function serviceListCommand(args: Args): number {
+  const rows = [['NODE', 'SERVICE', 'FRONTEND', 'BACKENDS']];
+  for (const node of nodesOf(args)) {
+    const path = join(node.dir, 'agent', SERVICES_STATE_FILE);
+    const list = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) as ServiceListRow[] : [];
+    for (const s of list) rows.push([node.name, s.service, s.frontend, s.backends.join(', ') || '(none)']);
+  }
+  printTable(rows);
+  return 0;
+}
+
+/** Prints the frontends and backends in each node's pinned LB maps. */
+export function bpfLbListCommand(args: Args): number {
+  const rows = [['NODE', 'FRONTEND', 'REVNAT', 'BACKENDS']];
+  for (const node of nodesOf(args)) {
+    const root = nodePinRoot(node.cluster, node.name);
+    if (!existsSync(join(root, 'cilium_lb4_services_v2'))) continue;
+    using services = BpfMap.openPinned(join(root, 'cilium_lb4_services_v2'), LB_CODECS.serviceKey, LB_CODECS.service);
+    using backends = BpfMap.openPinned(join(root, 'cilium_lb4_backends_v3'), LB_CODECS.backendId, LB_CODECS.backend);
+    for (const s of readLbServices({ services, backends })) rows.push([node.name, l4AddrText(s.frontend), String(s.revNatIndex), s.backends.join(', ') || '(none)']);
+  }
+  printTable(rows);
+  return 0;
+}
