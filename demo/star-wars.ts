@@ -2,7 +2,8 @@
  * The star-wars demo on a local cluster: the deathstar Deployment and Service, the tiefighter and the
  * xwing; both ships land; with upstream's rule1 only the empire lands and the xwing's connection is
  * dropped in the kernel, recorded with reason and identities; deleting the policy restores access.
- * Requests go to each deathstar pod's address (Service translation is not in the datapath yet).
+ * Each ship requests a landing through the deathstar Service (its ClusterIP, translated to a backend
+ * in the ship's own datapath) and from each deathstar pod directly, on both nodes.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -41,16 +42,21 @@ export async function starWarsDemo(name: string, say: (line: string) => void = c
   await kubectl('wait', '--for=condition=Ready', 'pod', '-l', 'app.kubernetes.io/name', '--timeout=120s');
   say(await kubectl('get', 'cep', '-o', 'wide'));
 
+  const serviceIP = (await kubectl('get', 'service', 'deathstar', '-o', 'jsonpath={.spec.clusterIP}')).trim();
   const land = async (): Promise<Landing[]> => {
     const pods = podEndpoints(config);
     const out: Landing[] = [];
     for (const ship of ['tiefighter', 'xwing']) {
       const from = pods.find((p) => p.name === ship)!;
-      for (const ds of pods.filter((p) => p.name.startsWith('deathstar-'))) {
-        const answer = await run('nsenter', [`--net=${from.netns}`, 'curl', '-s', '-m', '2', '-XPOST', `http://${ds.ip}/v1/request-landing`])
+      const targets = [
+        { ip: serviceIP, label: `Service deathstar (${serviceIP})` },
+        ...pods.filter((p) => p.name.startsWith('deathstar-')).map((ds) => ({ ip: ds.ip, label: `${ds.name} on ${ds.node}` })),
+      ];
+      for (const t of targets) {
+        const answer = await run('nsenter', [`--net=${from.netns}`, 'curl', '-s', '-m', '2', '-XPOST', `http://${t.ip}/v1/request-landing`])
           .then((r) => r.stdout.trim(), () => 'no answer (connection dropped)');
-        out.push({ ship, deathstar: `${ds.name} on ${ds.node}`, answer });
-        say(`  ${ship.padEnd(10)} -> ${ds.name} (${ds.node}): ${answer}`);
+        out.push({ ship, deathstar: t.label, answer });
+        say(`  ${ship.padEnd(10)} -> ${t.label}: ${answer}`);
       }
     }
     return out;

@@ -33,10 +33,12 @@ describe('star-wars demo on a two-node local cluster', function () {
 
   it('lands both ships, drops the xwing in the kernel under rule1 with reason and identities, restores access after delete', async () => {
     result = await starWarsDemo(name, () => undefined, stateRoot);
-    expect(result.withoutPolicy.map((l) => l.answer)).to.deep.equal(Array(4).fill('Ship landed'));
-    expect(result.withRule1.filter((l) => l.ship === 'tiefighter').map((l) => l.answer)).to.deep.equal(['Ship landed', 'Ship landed']);
+    // Per ship: the Service and both deathstar pods.
+    expect(result.withoutPolicy.map((l) => l.answer)).to.deep.equal(Array(6).fill('Ship landed'));
+    expect(result.withoutPolicy.filter((l) => l.deathstar.startsWith('Service'))).to.have.length(2);
+    expect(result.withRule1.filter((l) => l.ship === 'tiefighter').map((l) => l.answer)).to.deep.equal(Array(3).fill('Ship landed'));
     expect(result.withRule1.filter((l) => l.ship === 'xwing').every((l) => l.answer.startsWith('no answer'))).to.equal(true);
-    expect(result.afterDelete.map((l) => l.answer)).to.deep.equal(Array(4).fill('Ship landed'));
+    expect(result.afterDelete.map((l) => l.answer)).to.deep.equal(Array(6).fill('Ship landed'));
     const ids = JSON.parse((await kubectl('get', 'cep', '-o', 'json')).stdout).items as { metadata: { name: string }; status: { identity: { id: number } } }[];
     const idOf = (prefix: string) => ids.find((c) => c.metadata.name.startsWith(prefix))!.status.identity.id;
     expect(result.drops.length).to.be.greaterThan(0);
