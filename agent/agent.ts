@@ -16,6 +16,7 @@ import { kubeInformer } from '../runtime/kube-list-watch.ts';
 import { kubeRequester } from '../runtime/kube-request.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { serveCni } from './cni-server.ts';
+import { CILIUM_NODE_REF, NODE_REF } from './resources.ts';
 import { createEnforcement } from './enforcement.ts';
 import { FLOW_LOG } from './flow-log.ts';
 import { Registry } from 'prom-client';
@@ -30,8 +31,6 @@ import { EndpointManager } from './endpoints.ts';
 import { podCIDRsOf, type CiliumNodeLike } from './pod-cidrs.ts';
 import { routeReconciler } from './routes.ts';
 
-const NODES = { apiVersion: 'v1', kind: 'Node', plural: 'nodes', namespaced: false } as const;
-const CILIUM_NODES = { apiVersion: 'cilium.io/v2', kind: 'CiliumNode', plural: 'ciliumnodes', namespaced: false } as const;
 
 /** Whether the apiserver serves cilium.io/v2 ciliumnodes. */
 async function ciliumNodesServed(kc: KubeConfig): Promise<boolean> {
@@ -50,7 +49,7 @@ const CRD_POLL_MS = 5000;
 export async function runAgent(cluster: ClusterConfig, node: NodeConfig, log: Logger, signal: AbortSignal): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromFile(node.agentKubeconfig);
-  const nodes = kubeInformer<V1Node>(kc, NODES, {}, { log });
+  const nodes = kubeInformer<V1Node>(kc, NODE_REF, {}, { log });
   // Set once the cilium.io CRDs are served (they may be installed after the cluster starts).
   let ciliumNodes: Informer<CiliumNodeLike> | undefined;
   const podCIDRs = () => podCIDRsOf(node.name, nodes, ciliumNodes);
@@ -67,7 +66,7 @@ export async function runAgent(cluster: ClusterConfig, node: NodeConfig, log: Lo
       await sleep(realClock, CRD_POLL_MS, signal);
     }
     if (signal.aborted) return;
-    const informer = kubeInformer<CiliumNodeLike>(kc, CILIUM_NODES, {}, { log });
+    const informer = kubeInformer<CiliumNodeLike>(kc, CILIUM_NODE_REF, {}, { log });
     const running = informer.start(signal);
     if (await informer.waitForSync(signal)) {
       ciliumNodes = informer;

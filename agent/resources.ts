@@ -11,6 +11,8 @@ export const KNP_REF: ResourceRef = { apiVersion: 'networking.k8s.io/v1', kind: 
 export const IDENTITY_REF: ResourceRef = { apiVersion: 'cilium.io/v2', kind: 'CiliumIdentity', plural: 'ciliumidentities', namespaced: false };
 /** CiliumEndpoint. */
 export const CEP_REF: ResourceRef = { apiVersion: 'cilium.io/v2', kind: 'CiliumEndpoint', plural: 'ciliumendpoints', namespaced: true };
+/** CiliumNode. */
+export const CILIUM_NODE_REF: ResourceRef = { apiVersion: 'cilium.io/v2', kind: 'CiliumNode', plural: 'ciliumnodes', namespaced: false };
 /** Node. */
 export const NODE_REF: ResourceRef = { apiVersion: 'v1', kind: 'Node', plural: 'nodes', namespaced: false };
 /** Pod. */
