@@ -35,6 +35,7 @@ import type { Logger } from '../runtime/logger.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import type { ResourceRef } from '../runtime/resource.ts';
 import { cepObject, deleteCep, writeCep } from './cep.ts';
+import { CepReporter } from './cep-reporter.ts';
 import { EndpointEnforcer, type EndpointRequest, type PodFacts } from './endpoint-enforcer.ts';
 import { identityReconciler } from './identity-controller.ts';
 import { endpointIpcacheReconciler, nodeIpcacheReconciler, type CiliumEndpointLike } from './ipcache-controllers.ts';
@@ -133,23 +134,13 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     },
     ...(o.inNodeNetns ? { inNodeNetns: o.inNodeNetns } : {}),
   });
-  // CiliumEndpoint status follows the enforcement state; rewritten only when it changes.
-  const written = new Map<number, string>();
-  const refreshCeps = (ids: Iterable<number>) => {
-    for (const id of ids) {
-      const ep = enforcer.endpoint(id);
-      if (!ep || !ep.request.podName) continue;
-      const obj = cepObject(ep, { podUid: podUids.get(id) ?? '', nodeIP: o.nodeIP, state: engine.mapState(id) });
-      const fingerprint = JSON.stringify(obj.status);
-      if (written.get(id) === fingerprint) continue;
-      written.set(id, fingerprint);
-      writeCep(request, obj).catch((err: unknown) => {
-        written.delete(id);
-        log.warn('could not update CiliumEndpoint; retrying', { endpointId: id, err: (err as Error).message });
-        setTimeout(() => refreshCeps([id]), 1000).unref();
-      });
-    }
-  };
+  // CiliumEndpoint status follows the endpoint (identity, enforcement, named ports), written in the background.
+  const reporter = new CepReporter((id) => {
+    const ep = enforcer.endpoint(id);
+    if (!ep || !ep.request.podName) return undefined;
+    return cepObject(ep, { podUid: podUids.get(id) ?? '', nodeIP: o.nodeIP, state: engine.mapState(id) });
+  }, (obj) => writeCep(request, obj as Record<string, unknown>), log);
+  const refreshCeps = (ids: Iterable<number>) => reporter.schedule(ids);
   const podUids = new Map<number, string>();
   const apply = (diffs: ReturnType<PolicyEngine['updateIdentities']>) => {
     enforcer.applyDiffs(diffs);
@@ -251,7 +242,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
       async afterDelete(ep) {
         const id = enforcer.endpoints().find((e) => e.request.key === ep.key)?.id;
         if (id !== undefined) {
-          written.delete(id);
+          reporter.forget(id);
           podUids.delete(id);
         }
         enforcer.remove(ep.key);

@@ -133,6 +133,9 @@ async function main(): Promise<void> {
     console.log(`  all endpoints:             ${fmt(allMs)}`);
     console.log(`  baseline, a plain watch:   ${fmt(watchMs)}`);
     console.log(`  ratio (p99, all/watch):    ${(pct(allMs, 99) / pct(watchMs, 99)).toFixed(2)}x   goal: policy p99 < 200 ms`);
+    console.log(`  ciliate's share (all - watch, per apply): ${fmt(allMs.map((x, i) => x - watchMs[i]!))}`);
+    console.log(`  each apply, all endpoints (ms): ${allMs.map((x) => x.toFixed(0)).join(' ')}`);
+    console.log(`  each apply, plain watch (ms):   ${watchMs.map((x) => x.toFixed(0)).join(' ')}`);
   } finally {
     await down({ name, stateRoot, quiet: true });
     rmSync(stateRoot, { recursive: true, force: true });
