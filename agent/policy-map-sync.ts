@@ -4,28 +4,25 @@
  * entry exists; `reconcile()` compares a dump of the kernel map with the desired rows and repairs any
  * drift, returning what it fixed (the agent counts it in a metric).
  */
-import { keyPortRange, type MapStateDiff, type MapStateRow } from '../policy/mapstate-types.ts';
-import { policyEntries, type PolicyMap } from '../datapath/maps/policy.ts';
+import type { MapStateDiff, MapStateRow } from '../policy/mapstate-types.ts';
+import { policyBlockEntry, type PolicyMap } from '../datapath/maps/policy.ts';
 import type { PolicyEntry as BpfEntry, PolicyKey as BpfKey } from '../datapath/codecs/generated.ts';
 import { EntryIds } from './entry-ids.ts';
 
 /** One kernel row: key and value as the BPF map holds them. */
 export type BpfPolicyRow = [BpfKey, BpfEntry];
 
-/** The kernel rows of one map-state row (one LPM prefix: map-state keys are already aligned blocks). */
+/** The kernel row of one map-state row (map-state keys are already aligned port blocks). */
 export function bpfRowsOf(row: MapStateRow, entryId: number): BpfPolicyRow[] {
   const k = row.key;
-  const anyPort = k.protocol === 0 || k.portPrefixLen === 0;
-  const { from, to } = keyPortRange(k);
-  return policyEntries({
+  return [policyBlockEntry({
     direction: k.direction,
     identity: k.identity,
     protocol: k.protocol,
-    ...(anyPort ? {} : { port: from, ...(to !== from ? { endPort: to } : {}) }),
     deny: row.entry.deny,
     ...(row.entry.proxyPort ? { proxyPort: row.entry.proxyPort } : {}),
     entryId,
-  });
+  }, k.port, k.portPrefixLen)];
 }
 
 /** The kernel keys of a map-state row (the entry id only affects values). */

@@ -5,6 +5,7 @@ import {
   type PolicyConfig, type PolicyEntry, type PolicyKey, type PolicyStats,
 } from '../codecs/generated.ts';
 import { POLICY_FLAG_DENY, POLICY_STATIC_PREFIX } from '../constants.ts';
+import { portRangeToPrefixes as alignedBlocks } from '../../policy/mapstate-types.ts';
 import type { BpfMap } from './bpf-map.ts';
 import { u32Codec } from './percpu.ts';
 
@@ -43,50 +44,51 @@ export interface PolicyRule {
   entryId: number;
 }
 
-/** Splits [lo, hi] into aligned port prefixes {port, bits} (bits = significant leading bits of 16). */
+/**
+ * Splits [lo, hi] into aligned port prefixes {port, bits} (bits = significant leading bits of 16), with
+ * the policy model's splitter: the policy map state is already made of these blocks.
+ */
 export function portRangeToPrefixes(lo: number, hi: number): Array<{ port: number; bits: number }> {
   if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 0 && hi <= 0xffff && lo <= hi)) {
     throw new RangeError(`invalid port range ${lo}-${hi}`);
   }
-  const out: Array<{ port: number; bits: number }> = [];
-  let cur = lo;
-  while (cur <= hi) {
-    let size = cur === 0 ? 0x10000 : cur & -cur;
-    while (cur + size - 1 > hi) size >>= 1;
-    out.push({ port: cur, bits: 16 - Math.log2(size) });
-    cur += size;
-  }
-  return out;
+  return alignedBlocks(lo, hi).map((b) => ({ port: b.port, bits: b.portPrefixLen }));
 }
 
-/** The LPM rows for one rule. */
-export function policyEntries(rule: PolicyRule): Array<[PolicyKey, PolicyEntry]> {
-  if (rule.protocol === 0 && rule.port !== undefined) throw new Error('a port needs a protocol');
+/** A rule for one aligned port block (no range). */
+export type PolicyBlockRule = Omit<PolicyRule, 'port' | 'endPort'>;
+
+/**
+ * The LPM row for one aligned block: the first `bits` bits of `port` are significant (0 = any port);
+ * with protocol 0 the port is ignored and the row matches every protocol.
+ */
+export function policyBlockEntry(rule: PolicyBlockRule, port: number, bits: number): [PolicyKey, PolicyEntry] {
   if (!Number.isInteger(rule.entryId) || rule.entryId < 1 || rule.entryId >= POLICY_MAP_MAX) {
     throw new RangeError(`entryId ${rule.entryId} outside 1..${POLICY_MAP_MAX - 1}`);
   }
-  const prefixes = rule.protocol === 0
-    ? [{ port: 0, bits: -8 }]
-    : rule.port === undefined
-      ? [{ port: 0, bits: 0 }]
-      : portRangeToPrefixes(rule.port, rule.endPort ?? rule.port);
-  return prefixes.map(({ port, bits }) => {
-    const extra = 8 + bits;
-    const key: PolicyKey = {
-      prefixlen: POLICY_STATIC_PREFIX + extra,
-      secLabel: rule.identity,
-      egress: rule.direction === 'egress' ? 1 : 0,
-      protocol: rule.protocol,
-      dport: port,
-    };
-    const value: PolicyEntry = {
-      proxyPort: rule.proxyPort ?? 0,
-      flags: rule.deny ? POLICY_FLAG_DENY : 0,
-      prefixLen: extra,
-      entryId: rule.entryId,
-    };
-    return [key, value];
-  });
+  const extra = rule.protocol === 0 ? 0 : 8 + bits;
+  const key: PolicyKey = {
+    prefixlen: POLICY_STATIC_PREFIX + extra,
+    secLabel: rule.identity,
+    egress: rule.direction === 'egress' ? 1 : 0,
+    protocol: rule.protocol,
+    dport: rule.protocol === 0 ? 0 : port,
+  };
+  const value: PolicyEntry = {
+    proxyPort: rule.proxyPort ?? 0,
+    flags: rule.deny ? POLICY_FLAG_DENY : 0,
+    prefixLen: extra,
+    entryId: rule.entryId,
+  };
+  return [key, value];
+}
+
+/** The LPM rows for one rule (a port range becomes several aligned blocks). */
+export function policyEntries(rule: PolicyRule): Array<[PolicyKey, PolicyEntry]> {
+  if (rule.protocol === 0 && rule.port !== undefined) throw new Error('a port needs a protocol');
+  const { port, endPort, ...block } = rule;
+  const prefixes = rule.protocol === 0 || port === undefined ? [{ port: 0, bits: 0 }] : portRangeToPrefixes(port, endPort ?? port);
+  return prefixes.map((p) => policyBlockEntry(block, p.port, p.bits));
 }
 
 /** Sets default-deny per direction (true = enforced: traffic not allowed by a rule is dropped). */
