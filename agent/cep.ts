@@ -5,7 +5,7 @@
  * garbage collector removes it with the pod even when this agent is gone.
  */
 import type { MapState } from '../policy/mapstate.ts';
-import type { KubeRequester } from '../runtime/kube-request.ts';
+import { serverSideApply, type KubeRequester } from '../runtime/kube-request.ts';
 import { KubeApiError } from '../runtime/api-errors.ts';
 import type { EnforcedEndpoint } from './endpoint-enforcer.ts';
 
@@ -58,10 +58,7 @@ function cepPath(namespace: string, name: string): string {
 /** Writes (server-side apply) a CiliumEndpoint. */
 export async function writeCep(request: KubeRequester, obj: Record<string, unknown>): Promise<void> {
   const meta = obj.metadata as { name: string; namespace: string };
-  await request({
-    method: 'PATCH', path: cepPath(meta.namespace, meta.name), query: { fieldManager: 'ciliate-agent', force: true },
-    body: obj, contentType: 'application/apply-patch+yaml',
-  });
+  await serverSideApply(request, cepPath(meta.namespace, meta.name), obj, 'ciliate-agent');
 }
 
 /** Deletes a CiliumEndpoint; a missing one is not an error. */

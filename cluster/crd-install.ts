@@ -6,12 +6,10 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { CRDS, GROUP } from '../crds/definitions.ts';
 import { crdObject } from '../crds/render.ts';
-import { kubeRequester, type KubeRequester } from '../runtime/kube-request.ts';
+import { kubeRequester, serverSideApply } from '../runtime/kube-request.ts';
 
-/** Applies an object with server-side apply as field manager `ciliate`. */
-export async function serverSideApply(request: KubeRequester, path: string, body: unknown): Promise<void> {
-  await request({ method: 'PATCH', path, query: { fieldManager: 'ciliate', force: true }, body, contentType: 'application/apply-patch+yaml' });
-}
+/** The field manager the local cluster applies its objects as. */
+export const FIELD_MANAGER = 'ciliate';
 
 /** Installs every CRD and resolves once all are Established (or throws after `timeoutMs`). */
 export async function installCrds(adminKubeconfig: string, timeoutMs = 60_000): Promise<void> {
@@ -19,7 +17,7 @@ export async function installCrds(adminKubeconfig: string, timeoutMs = 60_000): 
   kc.loadFromFile(adminKubeconfig);
   const request = kubeRequester(kc);
   const path = (plural: string) => `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${plural}.${GROUP}`;
-  for (const crd of CRDS) await serverSideApply(request, path(crd.plural), crdObject(crd));
+  for (const crd of CRDS) await serverSideApply(request, path(crd.plural), crdObject(crd), FIELD_MANAGER);
   const deadline = Date.now() + timeoutMs;
   for (const crd of CRDS) {
     for (;;) {

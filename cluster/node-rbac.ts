@@ -4,8 +4,8 @@
  * own client certificates in group `ciliate:agents`, bound here to a ClusterRole.
  */
 import { KubeConfig } from '@kubernetes/client-node';
-import { kubeRequester } from '../runtime/kube-request.ts';
-import { serverSideApply } from './crd-install.ts';
+import { kubeRequester, serverSideApply } from '../runtime/kube-request.ts';
+import { FIELD_MANAGER } from './crd-install.ts';
 
 /** The agents' ClusterRole (and ClusterRoleBinding) name. */
 export const AGENT_ROLE = 'ciliate:agent';
@@ -36,6 +36,6 @@ export async function ensureAgentRbac(adminKubeconfig: string): Promise<void> {
   kc.loadFromFile(adminKubeconfig);
   const request = kubeRequester(kc);
   const rbac = '/apis/rbac.authorization.k8s.io/v1';
-  await serverSideApply(request, `${rbac}/clusterroles/${encodeURIComponent(AGENT_ROLE)}`, ROLE);
-  await serverSideApply(request, `${rbac}/clusterrolebindings/${encodeURIComponent(AGENT_ROLE)}`, BINDING);
+  await serverSideApply(request, `${rbac}/clusterroles/${encodeURIComponent(AGENT_ROLE)}`, ROLE, FIELD_MANAGER);
+  await serverSideApply(request, `${rbac}/clusterrolebindings/${encodeURIComponent(AGENT_ROLE)}`, BINDING, FIELD_MANAGER);
 }

@@ -67,3 +67,8 @@ function parseBody(text: string): unknown {
     return text;
   }
 }
+
+/** Creates or updates an object with server-side apply as `fieldManager`, taking over conflicting fields. */
+export async function serverSideApply(request: KubeRequester, path: string, body: unknown, fieldManager: string): Promise<void> {
+  await request({ method: 'PATCH', path, query: { fieldManager, force: true }, body, contentType: 'application/apply-patch+yaml' });
+}
