@@ -10,10 +10,9 @@
  * releases fds only, links and maps stay pinned); after a restart `add()` of the same endpoint
  * reuses its maps and links, so established traffic is never dropped for want of a program.
  */
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { attachEndpoint, InterfaceAttachment, type AttachMode } from '../datapath/attach.ts';
+import { attachPinned, type AttachMode, type InterfaceAttachment } from '../datapath/attach.ts';
 import { loadEndpoint, type LoadedEndpoint, type LoadOptions } from '../datapath/loader.ts';
 import { setEnforcement } from '../datapath/maps/policy.ts';
 import { removePinDir } from '../datapath/bpffs.ts';
@@ -134,25 +133,17 @@ export class EndpointEnforcer {
     const linkDir = join(this.opts.pinRoot, 'links', String(id));
     const mode = this.opts.attachMode ?? 'auto';
     const inNs = this.opts.inNodeNetns ?? ((fn) => fn());
+    // A previous agent's pinned tcx links get the programs swapped in place, never leaving the veth bare.
     const { ifindex, attachment, previous } = inNs(() => {
       const ifindex = ifindexOf(req.hostIf);
-      // A previous agent's pinned tcx links: swap the programs in place, never leaving the veth bare.
-      const previous = existsSync(join(linkDir, 'ingress')) ? InterfaceAttachment.openPinned(linkDir, ifindex) : undefined;
-      if (previous) {
-        previous.replace(loaded.progs);
-        return { ifindex, attachment: previous, previous };
-      }
-      const attachment = attachEndpoint(ifindex, loaded.progs, mode);
-      mkdirSync(linkDir, { recursive: true });
-      attachment.pin(linkDir);
-      return { ifindex, attachment, previous };
+      return { ifindex, ...attachPinned(linkDir, ifindex, loaded.progs, mode) };
     });
     const ep: EnforcedEndpoint = { id, request: req, identity, labels: facts.labels, namedPorts: facts.namedPorts ?? [], ifindex, loaded, attachment, policy };
     this.#byId.set(id, ep);
     this.#byKey.set(req.key, ep);
     const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
     log.info('endpoint enforced', {
-      endpointId: id, identity, ip: req.ip, pod: `${req.podNamespace}/${req.podName}`, restored: Boolean(previous),
+      endpointId: id, identity, ip: req.ip, pod: `${req.podNamespace}/${req.podName}`, restored: previous,
       ms: { podFacts: ms(t0, tFacts), identity: ms(tFacts, tIdentity), load: ms(tLoad0, tLoad), total: ms(t0, performance.now()) },
     });
     return ep;

@@ -42,7 +42,8 @@ import { endpointIpcacheReconciler, nodeIpcacheReconciler, type CiliumEndpointLi
 import { policyReconciler } from './policy-controller.ts';
 import { flowLogRunnable } from './flow-log.ts';
 import { LbSync, SERVICES_STATE_FILE } from './lb-sync.ts';
-import { ENDPOINT_SLICE_REF, lbPrimer, SERVICE_REF, serviceKeyOfSlice, serviceLbReconciler } from './service-controllers.ts';
+import { ENDPOINT_SLICE_REF, lbPrimer, SERVICE_REF, serviceKeyOfSlice, serviceLbReconciler, type LbNode } from './service-controllers.ts';
+import { attachNodeDevice } from './netdev-attach.ts';
 import { join } from 'node:path';
 import { CCNP_REF, CEP_REF, CNP_REF, IDENTITY_REF, KNP_REF, NAMESPACE_REF, NODE_REF, POD_REF } from './resources.ts';
 
@@ -77,6 +78,10 @@ export interface EnforcementOptions {
   inNodeNetns?: <T>(fn: () => T) => T;
   /** Where flow events are logged (JSON lines); default: no flow log. */
   flowLogPath?: string;
+  /** Default backend selection for Services (helm loadBalancer.algorithm); default random. */
+  lbAlgorithm?: 'random' | 'maglev';
+  /** false: no programs on the node device (no NodePort from the node network). */
+  nodeDevice?: false;
   /** An existing Node informer to share (the caller starts it); default: one of its own. */
   nodes?: Informer<V1Node>;
 }
@@ -157,6 +162,8 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   const services = informer<V1Service>(SERVICE_REF);
   const slices = informer<V1EndpointSlice>(ENDPOINT_SLICE_REF);
   const lb = new LbSync(enforcer.sharedMaps.lb, join(o.stateDir, SERVICES_STATE_FILE));
+  const lbNode: LbNode = { name: o.nodeName, ip: o.nodeIP, algorithm: o.lbAlgorithm ?? 'random' };
+  const netdev = o.nodeDevice === false ? undefined : attachNodeDevice({ pinRoot: o.pinRoot, nodeIp: o.nodeIP, log, ...(o.inNodeNetns ? { inNodeNetns: o.inNodeNetns } : {}) });
   const caches = [...policyCaches.map(([, c]) => c), identities, ceps, pods, namespaces, services, slices, ...(o.nodes ? [] : [nodes])] as Informer<KubernetesObject>[];
 
   const controller = (name: string, reconciler: ConstructorParameters<typeof Controller>[0]['reconciler']) =>
@@ -165,7 +172,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     ...policyCaches.map(([kind, cache]) => controller(`policy-${kind}`, policyReconciler(kind, cache, engine, apply, log, o.clusterName)).for(cache)),
     controller('identities', identityReconciler(identities, engine, apply, (id) => enforcer.endpoints().some((e) => e.identity === id))).for(identities),
     controller('ipcache-endpoints', endpointIpcacheReconciler(ceps, enforcer.ipcache)).for(ceps),
-    controller('services', serviceLbReconciler(services, slices, lb)).for(services).watches(slices, serviceKeyOfSlice),
+    controller('services', serviceLbReconciler(services, slices, lb, lbNode)).for(services).watches(slices, serviceKeyOfSlice),
     controller('ipcache-nodes', nodeIpcacheReconciler(nodes, enforcer.ipcache, o.nodeName)).for(nodes),
     // A pod's or its namespace's labels changed: new identity, reloaded programs, recomputed policy.
     controller('endpoint-labels', cachedReconciler(pods, {
@@ -236,7 +243,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
 
   return {
     engine, enforcer, lb, caches,
-    runnables: [...controllers, driftLoop, lbPrimer(services, slices, lb), ...(o.flowLogPath ? [flowLogRunnable(enforcer, o.flowLogPath, o.nodeName, log)] : [])],
+    runnables: [...controllers, driftLoop, lbPrimer(services, slices, lb, lbNode), ...(o.flowLogPath ? [flowLogRunnable(enforcer, o.flowLogPath, o.nodeName, log)] : [])],
     hooks: {
       beforeAddReturns: enforce,
       async afterDelete(ep) {
@@ -258,6 +265,10 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
         }
       }
     },
-    close: () => enforcer.close(),
+    close: () => {
+      netdev?.release();
+      lb.flushState();
+      enforcer.close();
+    },
   };
 }

@@ -1,37 +1,74 @@
 /**
- * The service load-balancing state as the agent wants it: every Service frontend with its ready
- * backends, converged into the node's shared LB maps (services with backend slots, backends,
- * reverse NAT). Changes are written as they happen, add before delete: new backends and reverse-NAT
- * rows first, then backend slots, then each frontend's slot 0 (its backend count), and only then the
- * rows nothing needs any more. `reconcile()` compares the kernel maps with the desired rows, repairs
- * drift and prunes the rest. Backend ids and reverse-NAT indices stay stable while in use and are
- * taken over from the kernel maps after a restart, so established flows keep their reverse NAT.
- * Until `prime()` (the full desired state known) nothing is deleted: a restarted agent keeps the
- * kernel's services working while its caches fill.
+ * The service load-balancing state as the agent wants it, written through to the node's shared LB
+ * maps one frontend at a time: a change to one Service touches only its own rows, so 10,000 Services
+ * cost no more per change than one.
+ *
+ * Per frontend (address, port, protocol): slot 0 and backend slots per scope, a reverse-NAT row, a
+ * Maglev table when asked for, and affinity-match rows with session affinity. Backends are shared
+ * between frontends and counted. Writes go add before delete: backends, reverse NAT, Maglev slots
+ * and affinity pairs first, then backend slots, then slot 0 (which makes the new set live), and
+ * only then the rows nothing uses any more.
+ *
+ * A frontend claimed by two Services (e.g. the same externalIP) belongs to the one whose key sorts
+ * first; the other takes over when it lets go.
+ *
+ * Restart: backend ids and reverse-NAT indices are taken over from the kernel maps, so established
+ * flows keep their reverse NAT. Until `prime()` (the full desired state known) nothing is deleted;
+ * `reconcile()` compares the kernel maps with the desired rows, repairs drift and, once primed,
+ * prunes the rest.
  */
 import { writeFileSync, renameSync } from 'node:fs';
 import type { Codec } from '../datapath/codecs/codec.ts';
+import type { Lb4Backend, Lb4Key, Lb4MaglevKey, Lb4Service, LbAffinityMatch } from '../datapath/codecs/generated.ts';
 import {
-  l4AddrText, lbBackendAddr, lbBackendValue, lbRevNatValue, lbServiceEntries, LB_CODECS, type L4Addr, type LbMaps,
+  l4AddrText, lbBackendAddr, lbBackendValue, lbRevNatValue, lbServiceEntries, LB_CODECS, LB_SCOPE, SVC_FLAG, SVC_FLAG2,
+  type L4Addr, type LbMaps,
 } from '../datapath/maps/lb.ts';
 import type { BpfMap } from '../datapath/maps/bpf-map.ts';
 import { numberToIpv4 } from '../datapath/net.ts';
+import { u8Codec, u32Codec } from '../datapath/maps/percpu.ts';
+import { maglevTable, MAGLEV_DEFAULT_SIZE } from './lb-maglev.ts';
+import { IdPool } from './id-pool.ts';
 
 /** The file in the agent's state folder where the desired service state is published. */
 export const SERVICES_STATE_FILE = 'services.json';
 
+/** How a frontend is reached. */
+export type FrontendKind = 'ClusterIP' | 'NodePort' | 'ExternalIP' | 'LoadBalancer';
+
+/** A backend address; `local` when it runs on this node. */
+export interface LbBackend extends L4Addr {
+  local?: boolean;
+}
+
 /** One frontend of a service and the backends new connections may go to. */
 export interface ServiceFrontend {
   frontend: L4Addr;
-  backends: L4Addr[];
+  /** Default ClusterIP. */
+  kind?: FrontendKind;
+  /** Backends of the external scope (the only scope unless `internalBackends` is set). */
+  backends: LbBackend[];
+  /** A second scope for clients inside the cluster (external traffic policy Local, internal Cluster). */
+  internalBackends?: LbBackend[];
+  /** sessionAffinity ClientIP with this timeout. */
+  affinityTimeoutSec?: number;
+  /** Maglev instead of random backend selection. */
+  maglev?: boolean;
+  /** Backends of the external scope are node-local only (traffic policy Local). */
+  localOnly?: boolean;
 }
 
 /** A frontend as `ciliate service list` shows it. */
 export interface ServiceListRow {
   service: string;
   frontend: string;
+  type: FrontendKind;
   revNatIndex: number;
   backends: string[];
+  /** Backends of the internal scope, when it differs. */
+  internalBackends?: string[];
+  affinityTimeoutSec?: number;
+  algorithm: 'random' | 'maglev';
 }
 
 /** What a convergence wrote and removed. */
@@ -40,165 +77,292 @@ export interface LbDrift {
   pruned: number;
 }
 
-/** Rows of one map, by the hex of the encoded key. */
-type Rows<K, V> = Map<string, [K, V]>;
-
-/** Rows of the three maps. */
-interface LbRows {
-  services: Rows<Parameters<LbMaps['services']['update']>[0], Parameters<LbMaps['services']['update']>[1]>;
-  backends: Rows<number, ReturnType<typeof lbBackendValue>>;
-  revNat: Rows<number, ReturnType<typeof lbRevNatValue>>;
+/** What is written for one frontend. */
+interface Applied {
+  service: string;
+  fe: ServiceFrontend;
+  revNat: number;
+  /** Backend addresses this frontend holds a reference on (each once). */
+  backendKeys: string[];
+  services: Array<[Lb4Key, Lb4Service]>;
+  affinity: LbAffinityMatch[];
+  maglev?: Uint32Array;
 }
 
-function rowsOf<K, V>(codec: Codec<K>, entries: Array<[K, V]>): Rows<K, V> {
-  return new Map(entries.map((e) => [codec.encode(e[0]).toString('hex'), e] as const));
+/** A shared backend: its id, the frontends using it, and its map value. */
+interface BackendRef {
+  id: number;
+  refs: number;
+  value: Lb4Backend;
 }
 
-/** The lowest positive number not in `used`. */
-function lowestFree(used: Set<number>, max: number): number {
-  for (let i = 1; i <= max; i++) if (!used.has(i)) return i;
-  throw new Error('LB id space exhausted');
-}
+const frontKey = (f: L4Addr): string => l4AddrText(f);
+const hexOf = <K>(codec: Codec<K>, k: K): string => codec.encode(k).toString('hex');
+const sameBytes = <V>(codec: Codec<V>, a: V, b: V): boolean => codec.encode(a).equals(codec.encode(b));
 
-/** Writes what `want` has and `have` lacks or differs in, in `order`; returns the written rows. */
-function writeDiff<K, V>(map: BpfMap<K, V>, codec: Codec<V>, want: Rows<K, V>, have: Rows<K, V>, order?: (a: [K, V], b: [K, V]) => number): number {
-  const write = [...want].filter(([h, [, v]]) => {
-    const cur = have.get(h);
-    return !cur || !codec.encode(cur[1]).equals(codec.encode(v));
-  }).map(([, e]) => e);
-  if (order) write.sort(order);
-  for (const [k, v] of write) map.update(k, v);
-  return write.length;
-}
+const KIND_FLAGS: Record<FrontendKind, number> = {
+  ClusterIP: 0, NodePort: SVC_FLAG.NODEPORT, ExternalIP: SVC_FLAG.EXTERNAL_IP, LoadBalancer: SVC_FLAG.LOADBALANCER,
+};
 
-/** Deletes what `have` has and `want` lacks, in `order`; returns the removed rows. */
-function deleteDiff<K, V>(map: BpfMap<K, V>, want: Rows<K, V>, have: Rows<K, V>, order?: (a: [K, V], b: [K, V]) => number): number {
-  const gone = [...have].filter(([h]) => !want.has(h)).map(([, e]) => e);
-  if (order) gone.sort(order);
-  for (const [k] of gone) map.delete(k);
-  return gone.length;
+/** Deduplicates backends by address, keeping the first. */
+function uniqueBackends(list: LbBackend[]): LbBackend[] {
+  const seen = new Map<string, LbBackend>();
+  for (const b of list) if (!seen.has(l4AddrText(b))) seen.set(l4AddrText(b), b);
+  return [...seen.values()].sort((a, b) => l4AddrText(a).localeCompare(l4AddrText(b)));
 }
 
 /** The agent's model of the LB maps, written through to the kernel. */
 export class LbSync {
-  readonly #services = new Map<string, ServiceFrontend[]>();
-  readonly #backendIds = new Map<string, number>();
-  readonly #revNat = new Map<string, number>();
-  #written: LbRows;
+  readonly #claims = new Map<string, Map<string, ServiceFrontend>>();
+  readonly #byService = new Map<string, string[]>();
+  readonly #applied = new Map<string, Applied>();
+  readonly #backends = new Map<string, BackendRef>();
+  /** Reverse-NAT indices found in the kernel at start, by frontend; taken over when claimed. */
+  readonly #kernelRevNat = new Map<string, number>();
+  /** Backend ids found in the kernel at start, by address. */
+  readonly #kernelBackends = new Map<string, number>();
+  readonly #backendIds = new IdPool(0xffffffff);
+  readonly #revNatIds = new IdPool(0xffff);
   #primed = false;
+  #stateTimer: NodeJS.Timeout | undefined;
 
-  /** `statePath`: where the desired state is published for `ciliate service list` (optional). */
-  constructor(readonly maps: LbMaps, readonly statePath?: string) {
-    this.#written = this.#kernelRows();
-    for (const [, [id, b]] of this.#written.backends) this.#backendIds.set(l4AddrText(lbBackendAddr(b)), id);
-    for (const [, [idx, r]] of this.#written.revNat) this.#revNat.set(l4AddrText({ ip: numberToIpv4(r.address), port: r.port, proto: 0 }), idx);
+  /**
+   * `statePath`: where the desired state is published for `ciliate service list` (optional).
+   * `maglevTableSize`: entries of each Maglev table (must match the programs' configuration).
+   */
+  constructor(readonly maps: LbMaps, readonly statePath?: string, readonly maglevTableSize: number = MAGLEV_DEFAULT_SIZE) {
+    for (const [id, b] of maps.backends.entries()) {
+      this.#kernelBackends.set(l4AddrText(lbBackendAddr(b)), id);
+      this.#backendIds.reserve(id);
+    }
+    for (const [idx] of maps.revNat.entries()) this.#revNatIds.reserve(idx);
+    for (const [k, v] of maps.services.entries()) {
+      if (k.backendSlot !== 0 || k.scope !== LB_SCOPE.EXT) continue;
+      this.#kernelRevNat.set(frontKey({ ip: numberToIpv4(k.address), port: k.dport, proto: k.proto }), v.revNatIndex);
+      this.#revNatIds.reserve(v.revNatIndex);
+    }
   }
 
   /** Sets a service's frontends (a `namespace/name` key); writes the change through. */
   upsert(service: string, frontends: ServiceFrontend[]): void {
-    this.#services.set(service, frontends.map((f) => ({ frontend: f.frontend, backends: [...f.backends].sort((a, b) => l4AddrText(a).localeCompare(l4AddrText(b))) })));
-    this.#flush();
+    const old = this.#byService.get(service) ?? [];
+    for (const k of old) this.#claims.get(k)?.delete(service);
+    const keys: string[] = [];
+    for (const f of frontends) {
+      const k = frontKey(f.frontend);
+      keys.push(k);
+      let claim = this.#claims.get(k);
+      if (!claim) this.#claims.set(k, (claim = new Map()));
+      claim.set(service, f);
+    }
+    if (keys.length) this.#byService.set(service, keys);
+    else this.#byService.delete(service);
+    for (const k of new Set([...old, ...keys])) this.#settle(k);
+    this.#publish();
   }
 
   /** Forgets a service; its rows leave the kernel. */
   remove(service: string): void {
-    if (this.#services.delete(service)) this.#flush();
+    if (!this.#byService.has(service)) return;
+    this.upsert(service, []);
   }
 
   /** The desired state: every frontend with its reverse-NAT index and backends. */
   list(): ServiceListRow[] {
-    const rows: ServiceListRow[] = [];
-    for (const [service, fronts] of [...this.#services].sort(([a], [b]) => a.localeCompare(b))) {
-      for (const f of fronts) {
-        rows.push({ service, frontend: l4AddrText(f.frontend), revNatIndex: this.#revNat.get(this.#revNatKey(f.frontend)) ?? 0, backends: f.backends.map(l4AddrText) });
-      }
-    }
-    return rows;
+    return [...this.#applied.values()].map((a): ServiceListRow => ({
+      service: a.service,
+      frontend: frontKey(a.fe.frontend),
+      type: a.fe.kind ?? 'ClusterIP',
+      revNatIndex: a.revNat,
+      backends: uniqueBackends(a.fe.backends).map(l4AddrText),
+      ...(a.fe.internalBackends ? { internalBackends: uniqueBackends(a.fe.internalBackends).map(l4AddrText) } : {}),
+      ...(a.fe.affinityTimeoutSec ? { affinityTimeoutSec: a.fe.affinityTimeoutSec } : {}),
+      algorithm: a.fe.maglev ? 'maglev' : 'random',
+    })).sort((a, b) => a.service.localeCompare(b.service) || a.frontend.localeCompare(b.frontend));
   }
 
   /** Called once the desired state is complete: from now on rows nothing needs are deleted. */
   prime(): LbDrift {
     this.#primed = true;
-    return this.reconcile();
+    const r = this.reconcile();
+    this.#kernelRevNat.clear();
+    this.#kernelBackends.clear();
+    this.#publish();
+    return r;
   }
 
   /** Makes the kernel maps equal the desired rows; returns the rows it had to fix. */
   reconcile(): LbDrift {
-    const want = this.#desired();
-    const r = this.#converge(want, this.#kernelRows());
-    this.#written = this.#primed ? want : this.#kernelRows();
-    return r;
-  }
-
-  #revNatKey(f: L4Addr): string {
-    return l4AddrText({ ...f, proto: 0 });
-  }
-
-  /** Allocates ids for what is in use, releases the others, and builds every row. */
-  #desired(): LbRows {
-    const fronts = new Map<string, ServiceFrontend>();
-    for (const list of this.#services.values()) for (const f of list) fronts.set(l4AddrText(f.frontend), f);
-    const usedBackends = new Set([...fronts.values()].flatMap((f) => f.backends.map(l4AddrText)));
-    const usedRevNat = new Set([...fronts.values()].map((f) => this.#revNatKey(f.frontend)));
-    // Ids of rows still in the kernel stay reserved until priming allows their deletion.
-    if (this.#primed) {
-      for (const k of this.#backendIds.keys()) if (!usedBackends.has(k)) this.#backendIds.delete(k);
-      for (const k of this.#revNat.keys()) if (!usedRevNat.has(k)) this.#revNat.delete(k);
-    }
-    const backendId = (a: L4Addr): number => {
-      const k = l4AddrText(a);
-      let id = this.#backendIds.get(k);
-      if (id === undefined) this.#backendIds.set(k, (id = lowestFree(new Set(this.#backendIds.values()), 0xffffffff)));
-      return id;
+    const { services, backends, revNat, maglev, affinityMatch } = this.maps;
+    const want = this.#desiredRows();
+    let repaired = 0;
+    let pruned = 0;
+    const converge = <K, V>(map: BpfMap<K, V>, kc: Codec<K>, vc: Codec<V>, rows: Map<string, [K, V]>, order?: (a: K, b: K) => number) => {
+      const have = new Map(map.entries().map((e) => [hexOf(kc, e[0]), e] as const));
+      const write = [...rows].filter(([h, [, v]]) => !have.has(h) || !sameBytes(vc, have.get(h)![1], v)).map(([, e]) => e);
+      if (order) write.sort((a, b) => order(a[0], b[0]));
+      for (const [k, v] of write) map.update(k, v);
+      repaired += write.length;
+      return () => {
+        if (!this.#primed) return;
+        const gone = [...have].filter(([h]) => !rows.has(h)).map(([, e]) => e);
+        if (order) gone.sort((a, b) => -order(a[0], b[0]));
+        for (const [k] of gone) map.delete(k);
+        pruned += gone.length;
+      };
     };
-    const revNatIndex = (f: L4Addr): number => {
-      const k = this.#revNatKey(f);
-      let idx = this.#revNat.get(k);
-      if (idx === undefined) this.#revNat.set(k, (idx = lowestFree(new Set(this.#revNat.values()), 0xffff)));
-      return idx;
-    };
-    const services = [...fronts.values()].flatMap((f) => lbServiceEntries({
-      frontend: f.frontend, revNatIndex: revNatIndex(f.frontend), backends: f.backends.map((addr) => ({ id: backendId(addr), addr })),
-    }));
-    const backends = [...fronts.values()].flatMap((f) => f.backends.map((a): [number, ReturnType<typeof lbBackendValue>] => [backendId(a), lbBackendValue(a)]));
-    const revNat = [...fronts.values()].map((f): [number, ReturnType<typeof lbRevNatValue>] => [revNatIndex(f.frontend), lbRevNatValue(f.frontend)]);
-    return {
-      services: rowsOf(LB_CODECS.serviceKey, services),
-      backends: rowsOf(LB_CODECS.backendId, backends),
-      revNat: rowsOf(LB_CODECS.revNatIndex, revNat),
-    };
-  }
-
-  #kernelRows(): LbRows {
-    return {
-      services: rowsOf(LB_CODECS.serviceKey, this.maps.services.entries()),
-      backends: rowsOf(LB_CODECS.backendId, this.maps.backends.entries()),
-      revNat: rowsOf(LB_CODECS.revNatIndex, this.maps.revNat.entries()),
-    };
-  }
-
-  /** Add before delete: backends, reverse NAT, backend slots, slot 0; then stale slot 0s, slots, backends, reverse NAT. */
-  #converge(want: LbRows, have: LbRows): LbDrift {
-    const { services, backends, revNat } = this.maps;
-    const slotDesc = (a: [{ backendSlot: number }, unknown], b: [{ backendSlot: number }, unknown]) => b[0].backendSlot - a[0].backendSlot;
-    let repaired = writeDiff(backends, LB_CODECS.backend, want.backends, have.backends);
-    repaired += writeDiff(revNat, LB_CODECS.revNat, want.revNat, have.revNat);
-    repaired += writeDiff(services, LB_CODECS.service, want.services, have.services, slotDesc);
-    if (!this.#primed) return { repaired, pruned: 0 };
-    let pruned = deleteDiff(services, want.services, have.services, (a, b) => -slotDesc(a, b));
-    pruned += deleteDiff(backends, want.backends, have.backends);
-    pruned += deleteDiff(revNat, want.revNat, have.revNat);
+    const slotDesc = (a: Lb4Key, b: Lb4Key) => b.backendSlot - a.backendSlot;
+    const prunes = [
+      converge(backends, LB_CODECS.backendId, LB_CODECS.backend, want.backends),
+      converge(revNat, LB_CODECS.revNatIndex, LB_CODECS.revNat, want.revNat),
+      converge(maglev, LB_CODECS.maglevKey, u32Codec, want.maglev),
+      converge(affinityMatch, LB_CODECS.affinityMatch, u8Codec, want.affinity),
+      converge(services, LB_CODECS.serviceKey, LB_CODECS.service, want.services, slotDesc),
+    ];
+    // Prune in reverse dependency order: service slots first, backends last.
+    for (const prune of prunes.reverse()) prune();
     return { repaired, pruned };
   }
 
-  #flush(): void {
-    const want = this.#desired();
-    this.#converge(want, this.#written);
-    // Before priming, rows not deleted stay known as written, so a later flush still sees them.
-    this.#written = this.#primed ? want : this.#kernelRows();
-    if (this.statePath) {
-      writeFileSync(`${this.statePath}.tmp`, JSON.stringify(this.list(), null, 2) + '\n');
-      renameSync(`${this.statePath}.tmp`, this.statePath);
+  /** Every row the desired state needs, by encoded key. */
+  #desiredRows() {
+    const rows = <K, V>(codec: Codec<K>, entries: Iterable<[K, V]>) => new Map([...entries].map((e) => [hexOf(codec, e[0]), e] as const));
+    const applied = [...this.#applied.values()];
+    return {
+      services: rows(LB_CODECS.serviceKey, applied.flatMap((a) => a.services)),
+      backends: rows(LB_CODECS.backendId, [...this.#backends.values()].map((b): [number, Lb4Backend] => [b.id, b.value])),
+      revNat: rows(LB_CODECS.revNatIndex, applied.map((a) => [a.revNat, lbRevNatValue(a.fe.frontend)] as [number, ReturnType<typeof lbRevNatValue>])),
+      maglev: rows(LB_CODECS.maglevKey, applied.flatMap((a) => (a.maglev ? [...a.maglev].map((id, slot): [Lb4MaglevKey, number] => [{ revNatId: a.revNat, slot }, id]) : []))),
+      affinity: rows(LB_CODECS.affinityMatch, applied.flatMap((a) => a.affinity.map((m): [LbAffinityMatch, number] => [m, 1]))),
+    };
+  }
+
+  /** Brings one frontend's rows to what its owning claim wants. */
+  #settle(key: string): void {
+    const claim = this.#claims.get(key);
+    const owner = claim && claim.size ? [...claim.keys()].sort()[0]! : undefined;
+    if (claim && !claim.size) this.#claims.delete(key);
+    const old = this.#applied.get(key);
+    if (!owner) {
+      if (old) this.#retire(key, old);
+      return;
     }
+    const next = this.#build(owner, claim!.get(owner)!, old);
+    this.#write(next, old);
+    this.#applied.set(key, next);
+    if (old) this.#release(old.backendKeys);
+  }
+
+  /** Computes a frontend's rows, taking references on its backends. */
+  #build(service: string, fe: ServiceFrontend, old: Applied | undefined): Applied {
+    const key = frontKey(fe.frontend);
+    const revNat = old?.revNat ?? this.#kernelRevNat.get(key) ?? this.#revNatIds.take();
+    this.#revNatIds.reserve(revNat);
+    const ext = uniqueBackends(fe.backends);
+    const int = fe.internalBackends ? uniqueBackends(fe.internalBackends) : undefined;
+    const all = uniqueBackends([...ext, ...(int ?? [])]);
+    const backendKeys = all.map((b) => this.#acquire(b));
+    const idOf = (b: LbBackend) => this.#backends.get(l4AddrText(b))!.id;
+    const flags = KIND_FLAGS[fe.kind ?? 'ClusterIP'] | (fe.affinityTimeoutSec ? SVC_FLAG.AFFINITY : 0) | (fe.localOnly ? SVC_FLAG.EXT_LOCAL_SCOPE : 0);
+    const flags2 = (int ? SVC_FLAG2.TWO_SCOPES : 0) | (fe.maglev ? SVC_FLAG2.MAGLEV : 0);
+    const scope = (s: number, list: LbBackend[]) => lbServiceEntries({
+      frontend: fe.frontend, scope: s, revNatIndex: revNat, flags, flags2, affinityTimeoutSec: fe.affinityTimeoutSec ?? 0, backendIds: list.map(idOf),
+    });
+    const services = [...scope(LB_SCOPE.EXT, ext), ...(int ? scope(LB_SCOPE.INT, int) : [])];
+    const affinity = fe.affinityTimeoutSec ? all.map((b): LbAffinityMatch => ({ backendId: idOf(b), revNatId: revNat })) : [];
+    // Maglev spreads the external scope (north-south traffic, as upstream); internal clients share it.
+    const maglev = fe.maglev && ext.length ? maglevTable(ext.map(l4AddrText), ext.map(idOf), this.maglevTableSize) : undefined;
+    return { service, fe, revNat, backendKeys, services, affinity, ...(maglev ? { maglev } : {}) };
+  }
+
+  /** A reference on a backend; writes its row when it is new or its value changed. Returns its key. */
+  #acquire(b: LbBackend): string {
+    const k = l4AddrText(b);
+    const value = lbBackendValue(b, b.local ?? false);
+    let ref = this.#backends.get(k);
+    if (!ref) {
+      const known = this.#kernelBackends.get(k);
+      const id = known ?? this.#backendIds.take();
+      this.#backendIds.reserve(id);
+      this.#backends.set(k, (ref = { id, refs: 0, value }));
+      this.maps.backends.update(id, value);
+    } else if (!sameBytes(LB_CODECS.backend, ref.value, value)) {
+      ref.value = value;
+      this.maps.backends.update(ref.id, value);
+    }
+    ref.refs++;
+    return k;
+  }
+
+  /** Drops references; a backend nothing uses leaves the kernel (once primed). */
+  #release(keys: string[]): void {
+    for (const k of keys) {
+      const ref = this.#backends.get(k)!;
+      if (--ref.refs > 0) continue;
+      this.#backends.delete(k);
+      // Before priming the row stays; the address keeps its id should it come back.
+      if (!this.#primed) {
+        this.#kernelBackends.set(k, ref.id);
+        continue;
+      }
+      this.maps.backends.delete(ref.id);
+      this.#backendIds.free(ref.id);
+    }
+  }
+
+  /** Writes `next` over `old`: additions, then slots, then slot 0, then what `next` no longer has. */
+  #write(next: Applied, old: Applied | undefined): void {
+    const { services, revNat, maglev, affinityMatch } = this.maps;
+    if (!old || old.revNat !== next.revNat || frontKey(old.fe.frontend) !== frontKey(next.fe.frontend)) revNat.update(next.revNat, lbRevNatValue(next.fe.frontend));
+    if (next.maglev) {
+      next.maglev.forEach((id, slot) => {
+        if (!old?.maglev || old.maglev[slot] !== id) maglev.update({ revNatId: next.revNat, slot }, id);
+      });
+    }
+    const oldAffinity = new Set((old?.affinity ?? []).map((m) => hexOf(LB_CODECS.affinityMatch, m)));
+    for (const m of next.affinity) if (!oldAffinity.has(hexOf(LB_CODECS.affinityMatch, m))) affinityMatch.update(m, 1);
+    const oldServices = new Map((old?.services ?? []).map((e) => [hexOf(LB_CODECS.serviceKey, e[0]), e[1]] as const));
+    const changed = next.services.filter(([k, v]) => {
+      const cur = oldServices.get(hexOf(LB_CODECS.serviceKey, k));
+      return !cur || !sameBytes(LB_CODECS.service, cur, v);
+    }).sort((a, b) => b[0].backendSlot - a[0].backendSlot);
+    for (const [k, v] of changed) services.update(k, v);
+    if (!old || !this.#primed) return;
+    const nextServices = new Set(next.services.map(([k]) => hexOf(LB_CODECS.serviceKey, k)));
+    for (const [k] of old.services.filter(([k]) => !nextServices.has(hexOf(LB_CODECS.serviceKey, k))).sort((a, b) => a[0].backendSlot - b[0].backendSlot)) services.delete(k);
+    const nextAffinity = new Set(next.affinity.map((m) => hexOf(LB_CODECS.affinityMatch, m)));
+    for (const m of old.affinity) if (!nextAffinity.has(hexOf(LB_CODECS.affinityMatch, m))) affinityMatch.delete(m);
+    if (old.maglev && !next.maglev) old.maglev.forEach((_id, slot) => maglev.delete({ revNatId: old.revNat, slot }));
+  }
+
+  /** Removes a frontend: slot 0 first (no new connections), then its other rows. */
+  #retire(key: string, old: Applied): void {
+    this.#applied.delete(key);
+    if (this.#primed) {
+      const { services, revNat, maglev, affinityMatch } = this.maps;
+      for (const [k] of [...old.services].sort((a, b) => a[0].backendSlot - b[0].backendSlot)) services.delete(k);
+      for (const m of old.affinity) affinityMatch.delete(m);
+      if (old.maglev) old.maglev.forEach((_id, slot) => maglev.delete({ revNatId: old.revNat, slot }));
+      revNat.delete(old.revNat);
+      this.#revNatIds.free(old.revNat);
+    }
+    this.#release(old.backendKeys);
+  }
+
+  /** Publishes the desired state for the CLI, at most every 100 ms. */
+  #publish(): void {
+    if (!this.statePath || this.#stateTimer) return;
+    this.#stateTimer = setTimeout(() => {
+      this.#stateTimer = undefined;
+      this.flushState();
+    }, 100);
+    this.#stateTimer.unref();
+  }
+
+  /** Writes the published state file now. */
+  flushState(): void {
+    if (!this.statePath) return;
+    writeFileSync(`${this.statePath}.tmp`, JSON.stringify(this.list(), null, 2) + '\n');
+    renameSync(`${this.statePath}.tmp`, this.statePath);
   }
 }

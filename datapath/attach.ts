@@ -1,6 +1,6 @@
 // Attaching endpoint programs: tcx links where the kernel has them, clsact filters otherwise;
 // atomic replacement (link update / filter replace at the same handle) and detach; cgroup links.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from './native.ts';
 import { NotSupportedError, isErrno } from './errors.ts';
@@ -131,6 +131,23 @@ export function attachEndpoint(ifindex: number, progs: EndpointProgs, mode: Atta
     native().fdClose(ingress);
     throw err;
   }
+}
+
+/**
+ * Attaches `progs` to both directions of `ifindex` and pins the links in `linkDir`; when `linkDir`
+ * already holds links pinned by a previous agent, swaps the programs in place instead, so the
+ * interface is never without a program. `previous` tells which happened.
+ */
+export function attachPinned(linkDir: string, ifindex: number, progs: EndpointProgs, mode: AttachMode | 'auto' = 'auto'): { attachment: InterfaceAttachment; previous: boolean } {
+  if (existsSync(join(linkDir, 'ingress'))) {
+    const attachment = InterfaceAttachment.openPinned(linkDir, ifindex);
+    attachment.replace(progs);
+    return { attachment, previous: true };
+  }
+  const attachment = attachEndpoint(ifindex, progs, mode);
+  mkdirSync(linkDir, { recursive: true });
+  attachment.pin(linkDir);
+  return { attachment, previous: false };
 }
 
 /** Kernel attach types for cgroup programs. */

@@ -1,6 +1,6 @@
-// Loads the endpoint object: open, set load-time constants, reuse pinned maps, load, pin, and hand
-// back typed maps and program fds. Shared maps live in <pinRoot>/, per-endpoint maps in
-// <pinRoot>/endpoints/<id>/ with upstream names (cilium_policy_v2_<id5>).
+// Loads the endpoint object (and the node device's object, netdev.bpf.o): open, set load-time
+// constants, reuse pinned maps, load, pin, and hand back typed maps and program fds. Shared maps live
+// in <pinRoot>/, per-endpoint maps in <pinRoot>/endpoints/<id>/ with upstream names (cilium_policy_v2_<id5>).
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,18 +11,22 @@ import { BpfMap } from './maps/bpf-map.ts';
 import { IPCACHE_CODECS, type IpcacheMap } from './maps/ipcache.ts';
 import { POLICY_CODECS, type PolicyConfigMap, type PolicyMap, type PolicyStatsMap } from './maps/policy.ts';
 import { METRICS_CODECS, type EventStatsMap, type MetricsMap } from './maps/metrics.ts';
-import { perCpuCodec, u32Codec, u64Codec } from './maps/percpu.ts';
+import { perCpuCodec, u8Codec, u32Codec, u64Codec } from './maps/percpu.ts';
 import { ctEntryCodec, ctKeyCodec, dropAggrCodec, type CtEntry, type CtKey, type DropAggr } from './codecs/generated.ts';
 import { BpfObject } from './object.ts';
 import { LB_CODECS, type LbMaps } from './maps/lb.ts';
 import { ensureBpffs } from './bpffs.ts';
+import { ipv4ToNumber } from './net.ts';
 
 /** Default location of the compiled endpoint object. */
 export const ENDPOINT_OBJECT = fileURLToPath(new URL('./bpf/build/endpoint.bpf.o', import.meta.url));
+/** Location of the compiled node-device object. */
+export const NETDEV_OBJECT = fileURLToPath(new URL('./bpf/build/netdev.bpf.o', import.meta.url));
 
 /** Maps shared by every endpoint (pinned once under the pin root). */
 export const SHARED_MAPS = ['cilium_ipcache', 'cilium_ct4_global', 'cilium_metrics', 'cilium_events', 'cilium_drop_aggr', 'cilium_events_stats',
-  'cilium_lb4_services_v2', 'cilium_lb4_backends_v3', 'cilium_lb4_reverse_nat', 'cilium_lb4_ct'] as const;
+  'cilium_lb4_services_v2', 'cilium_lb4_backends_v3', 'cilium_lb4_reverse_nat', 'cilium_lb4_ct', 'cilium_lb4_affinity',
+  'cilium_lb_affinity_match', 'cilium_lb4_maglev', 'cilium_lb4_nodeport_nat'] as const;
 /** Maps owned by one endpoint. */
 export const ENDPOINT_MAPS = ['cilium_policy_v2', 'policy_stats', 'policy_config'] as const;
 
@@ -36,6 +40,10 @@ export interface EndpointSpec {
   wakeupBytes?: number;
   ctLifetimeTcpNs?: bigint;
   ctLifetimeOtherNs?: bigint;
+  /** This node's address on the node network (the SNAT address of NodePort flows). */
+  nodeIp?: string;
+  /** Entries of each Maglev table (a prime; default upstream's 16381). */
+  maglevTableSize?: number;
 }
 
 /** Where to pin; without pinRoot nothing is pinned or reused. */
@@ -44,6 +52,8 @@ export interface LoadOptions {
   objectPath?: string;
   /** Override map sizes (e.g. smaller conntrack in tests). */
   maxEntries?: Partial<Record<string, number>>;
+  /** Take max_entries of already pinned maps from the pins (an object joining maps another created). */
+  adoptPinnedSizes?: boolean;
 }
 
 /** Typed handles on every map of a loaded endpoint. */
@@ -118,22 +128,24 @@ function configOf(spec: EndpointSpec): EndpointConfig {
     ctLifetimeTcpNs: spec.ctLifetimeTcpNs ?? 21600n * 1_000_000_000n,
     ctLifetimeOtherNs: spec.ctLifetimeOtherNs ?? 60n * 1_000_000_000n,
     wakeupBytes: spec.wakeupBytes ?? 1 << 20,
+    nodeIp: spec.nodeIp ? ipv4ToNumber(spec.nodeIp) : 0,
+    maglevTableSize: spec.maglevTableSize ?? 0,
   };
 }
 
 /**
- * Loads the endpoint object. Flow: open -> patch ciliate_config -> reuse compatible pinned maps
- * (an incompatible pin is replaced) -> load -> pin new maps -> dup fds -> close the object.
+ * Opens `objectPath`, patches ciliate_config, reuses compatible pinned maps (an incompatible pin is an
+ * error), loads, pins new maps, and hands the loaded object to `extract` (which dups what it keeps).
  * Guarantees: the object and any reused pinned fds are closed on every path; a verifier rejection
  * throws VerifierError with the log.
  */
-export function loadEndpoint(spec: EndpointSpec, opts: LoadOptions = {}): LoadedEndpoint {
+function withLoadedObject<T>(objectPath: string, spec: EndpointSpec, opts: LoadOptions, extract: (obj: BpfObject) => T): T {
   const n = native();
-  const obj = BpfObject.open(opts.objectPath ?? ENDPOINT_OBJECT);
+  const obj = BpfObject.open(objectPath);
   const reused: number[] = [];
   try {
     obj.setRodata(RODATA_OFFSETS.ciliate_config, endpointConfigCodec.encode(configOf(spec)));
-    for (const [name, max] of Object.entries(opts.maxEntries ?? {})) if (max !== undefined) obj.setMaxEntries(name, max);
+    for (const [name, max] of Object.entries(opts.maxEntries ?? {})) if (max !== undefined && obj.hasMap(name)) obj.setMaxEntries(name, max);
     const descs = obj.maps().filter((m) => !m.name.includes('.'));
     if (opts.pinRoot) {
       ensureBpffs();
@@ -142,6 +154,8 @@ export function loadEndpoint(spec: EndpointSpec, opts: LoadOptions = {}): Loaded
         if (!existsSync(path)) continue;
         const fd = n.objGet(path);
         reused.push(fd);
+        if (opts.adoptPinnedSizes) d.maxEntries = n.mapInfo(fd).maxEntries;
+        if (opts.adoptPinnedSizes) obj.setMaxEntries(d.name, d.maxEntries);
         if (!compatible(d, fd)) throw new Error(`pinned map ${path} is incompatible with the object; remove it to upgrade`);
         obj.reuseMap(d.name, fd);
       }
@@ -155,6 +169,32 @@ export function loadEndpoint(spec: EndpointSpec, opts: LoadOptions = {}): Loaded
         n.objPin(obj.mapFd(d.name), path);
       }
     }
+    return extract(obj);
+  } finally {
+    for (const fd of reused) n.fdClose(fd);
+    obj.close();
+  }
+}
+
+/** Typed handles on the node's LB maps of a loaded object. */
+function lbMapsOf(obj: BpfObject): LbMaps {
+  const wrap = <K, V>(name: string, k: Codec<K>, v: Codec<V>): BpfMap<K, V> => BpfMap.fromFd(obj.mapFd(name), k, v);
+  return {
+    services: wrap('cilium_lb4_services_v2', LB_CODECS.serviceKey, LB_CODECS.service),
+    backends: wrap('cilium_lb4_backends_v3', LB_CODECS.backendId, LB_CODECS.backend),
+    revNat: wrap('cilium_lb4_reverse_nat', LB_CODECS.revNatIndex, LB_CODECS.revNat),
+    ct: wrap('cilium_lb4_ct', LB_CODECS.ctKey, LB_CODECS.ct),
+    affinity: wrap('cilium_lb4_affinity', LB_CODECS.affinityKey, LB_CODECS.affinity),
+    affinityMatch: wrap('cilium_lb_affinity_match', LB_CODECS.affinityMatch, u8Codec),
+    maglev: wrap('cilium_lb4_maglev', LB_CODECS.maglevKey, u32Codec),
+    nodeportNat: wrap('cilium_lb4_nodeport_nat', LB_CODECS.ctKey, LB_CODECS.nat),
+  };
+}
+
+/** Loads the endpoint object (see withLoadedObject) and returns its typed maps and program fds. */
+export function loadEndpoint(spec: EndpointSpec, opts: LoadOptions = {}): LoadedEndpoint {
+  const n = native();
+  return withLoadedObject(opts.objectPath ?? ENDPOINT_OBJECT, spec, opts, (obj) => {
     const wrap = <K, V>(name: string, k: Codec<K>, v: Codec<V>): BpfMap<K, V> => BpfMap.fromFd(obj.mapFd(name), k, v);
     const maps: EndpointMaps = {
       ipcache: wrap('cilium_ipcache', IPCACHE_CODECS.key, IPCACHE_CODECS.value),
@@ -165,20 +205,24 @@ export function loadEndpoint(spec: EndpointSpec, opts: LoadOptions = {}): Loaded
       policy: wrap('cilium_policy_v2', POLICY_CODECS.key, POLICY_CODECS.value),
       policyStats: wrap('policy_stats', u32Codec, perCpuCodec(POLICY_CODECS.statsValue)),
       policyConfig: wrap('policy_config', u32Codec, POLICY_CODECS.configValue),
-      lb: {
-        services: wrap('cilium_lb4_services_v2', LB_CODECS.serviceKey, LB_CODECS.service),
-        backends: wrap('cilium_lb4_backends_v3', LB_CODECS.backendId, LB_CODECS.backend),
-        revNat: wrap('cilium_lb4_reverse_nat', LB_CODECS.revNatIndex, LB_CODECS.revNat),
-        ct: wrap('cilium_lb4_ct', LB_CODECS.ctKey, LB_CODECS.ct),
-      },
+      lb: lbMapsOf(obj),
       eventsFd: n.fdDup(obj.mapFd('cilium_events')),
     };
     const progs = { fromContainer: n.fdDup(obj.progFd('cil_from_container')), toContainer: n.fdDup(obj.progFd('cil_to_container')) };
     return new LoadedEndpoint(spec, maps, progs);
-  } finally {
-    for (const fd of reused) n.fdClose(fd);
-    obj.close();
-  }
+  });
+}
+
+/**
+ * Loads the node device's programs (NodePort, externalIP and LoadBalancer frontends from the node
+ * network) over the node's shared maps, which must already be pinned under `opts.pinRoot`.
+ * Returns program fds shaped like an endpoint's: fromContainer for tc ingress, toContainer for egress.
+ */
+export function loadNetdev(spec: Pick<EndpointSpec, 'nodeIp' | 'maglevTableSize'>, opts: LoadOptions): EndpointProgs {
+  const n = native();
+  return withLoadedObject(opts.objectPath ?? NETDEV_OBJECT, { endpointId: 0, identity: 1, ...spec }, { adoptPinnedSizes: true, ...opts }, (obj) => ({
+    fromContainer: n.fdDup(obj.progFd('cil_from_netdev')), toContainer: n.fdDup(obj.progFd('cil_to_netdev')),
+  }));
 }
 
 /** Size of one flow event record (from BTF). */

@@ -36,6 +36,11 @@ export class BpfObject implements Disposable {
     native().objReuseMapFd(this.handle, name, fd);
   }
 
+  /** Whether the object declares a map of this name. */
+  hasMap(name: string): boolean {
+    return this.maps().some((m) => m.name === name);
+  }
+
   /** Overrides a map's max_entries before load. */
   setMaxEntries(name: string, maxEntries: number): void {
     native().objSetMaxEntries(this.handle, name, maxEntries);

@@ -7,7 +7,8 @@
 #include "lib/common.h"
 #include "lib/config.h"
 #include "lib/parse.h"
-#include "lib/lb.h"
+#include "lib/lb-pod.h"
+#include "lib/lb-reject.h"
 #include "lib/ipcache.h"
 #include "lib/conntrack.h"
 #include "lib/policy.h"
@@ -57,12 +58,19 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	struct ct_result ct;
 	int rc;
 
+	if (dir == DIR_INGRESS && lb4_is_reject(skb))
+		return CTX_ACT_OK;
 	rc = parse_packet(skb, &p);
 	if (rc == PARSE_NOT_IPV4)
 		return CTX_ACT_OK;
 	if (rc != PARSE_OK)
 		return drop_packet(&p, DROP_INVALID_PACKET, POLICY_MATCH_NONE, 0, now);
 	rc = lb_translate(skb, &p);
+	if (rc == LB_NO_BACKEND) {
+		ipcache_resolve(&p);
+		drop_packet(&p, DROP_NO_SERVICE, POLICY_MATCH_NONE, 0, now);
+		return lb4_reject(skb);
+	}
 	if (rc != CTX_ACT_OK)
 		return rc;
 	ipcache_resolve(&p);

@@ -3,14 +3,14 @@
 import type { Codec } from './codec.ts';
 
 /** Map names declared by the endpoint object. */
-export const MAP_NAMES = ["cilium_lb4_services_v2","cilium_lb4_backends_v3","cilium_lb4_reverse_nat","cilium_lb4_ct","cilium_ipcache","cilium_ct4_global","cilium_policy_v2","policy_stats","policy_config","cilium_metrics","cilium_events","cilium_drop_aggr","cilium_events_stats"] as const;
+export const MAP_NAMES = ["cilium_lb4_services_v2","cilium_lb4_backends_v3","cilium_lb4_reverse_nat","cilium_lb4_ct","cilium_lb4_affinity","cilium_lb_affinity_match","cilium_lb4_maglev","cilium_lb4_nodeport_nat","cilium_ipcache","cilium_ct4_global","cilium_policy_v2","policy_stats","policy_config","cilium_metrics","cilium_events","cilium_drop_aggr","cilium_events_stats"] as const;
 
 /** Byte offsets of load-time constants inside the object's .rodata section. */
-export const RODATA_OFFSETS = {"ciliate_config":0,"ciliate_flow_event_layout":40} as const;
+export const RODATA_OFFSETS = {"ciliate_config":0,"ciliate_flow_event_layout":48} as const;
 
-/** Byte layout of C `struct endpoint_config` (40 bytes), as BTF reports it. */
+/** Byte layout of C `struct endpoint_config` (48 bytes), as BTF reports it. */
 export const ENDPOINT_CONFIG_LAYOUT = {
-  size: 40,
+  size: 48,
   fields: {
     endpoint_id: { offset: 0, size: 4 },
     identity: { offset: 4, size: 4 },
@@ -18,7 +18,9 @@ export const ENDPOINT_CONFIG_LAYOUT = {
     ct_lifetime_tcp_ns: { offset: 16, size: 8 },
     ct_lifetime_other_ns: { offset: 24, size: 8 },
     wakeup_bytes: { offset: 32, size: 4 },
-    pad: { offset: 36, size: 4 },
+    node_ip: { offset: 36, size: 4 },
+    maglev_table_size: { offset: 40, size: 4 },
+    pad: { offset: 44, size: 4 },
   },
 } as const;
 
@@ -36,19 +38,25 @@ export interface EndpointConfig {
   ctLifetimeOtherNs: bigint;
   /** C `wakeup_bytes`. */
   wakeupBytes: number;
+  /** C `node_ip` (network byte order in the map; host order here). */
+  nodeIp: number;
+  /** C `maglev_table_size`. */
+  maglevTableSize: number;
 }
 
 /** Encoder/decoder for `struct endpoint_config`. */
 export const endpointConfigCodec: Codec<EndpointConfig> = {
-  size: 40,
-  encode(v: EndpointConfig, buf: Buffer = Buffer.alloc(40), off = 0): Buffer {
-    buf.fill(0, off, off + 40);
+  size: 48,
+  encode(v: EndpointConfig, buf: Buffer = Buffer.alloc(48), off = 0): Buffer {
+    buf.fill(0, off, off + 48);
     buf.writeUInt32LE(v.endpointId, off + 0);
     buf.writeUInt32LE(v.identity, off + 4);
     buf.writeBigUInt64LE(v.aggregationIntervalNs, off + 8);
     buf.writeBigUInt64LE(v.ctLifetimeTcpNs, off + 16);
     buf.writeBigUInt64LE(v.ctLifetimeOtherNs, off + 24);
     buf.writeUInt32LE(v.wakeupBytes, off + 32);
+    buf.writeUInt32BE(v.nodeIp, off + 36);
+    buf.writeUInt32LE(v.maglevTableSize, off + 40);
     return buf;
   },
   decode(buf: Buffer, off = 0): EndpointConfig {
@@ -59,6 +67,8 @@ export const endpointConfigCodec: Codec<EndpointConfig> = {
       ctLifetimeTcpNs: buf.readBigUInt64LE(off + 16),
       ctLifetimeOtherNs: buf.readBigUInt64LE(off + 24),
       wakeupBytes: buf.readUInt32LE(off + 32),
+      nodeIp: buf.readUInt32BE(off + 36),
+      maglevTableSize: buf.readUInt32LE(off + 40),
     };
   },
 };
@@ -898,7 +908,8 @@ export const LB4_CT_ENTRY_LAYOUT = {
     backend_port: { offset: 4, size: 2 },
     rev_nat_index: { offset: 6, size: 2 },
     backend_id: { offset: 8, size: 4 },
-    pad: { offset: 12, size: 4 },
+    backend_flags: { offset: 12, size: 1 },
+    pad: { offset: 13, size: 3 },
   },
 } as const;
 
@@ -912,6 +923,8 @@ export interface Lb4CtEntry {
   revNatIndex: number;
   /** C `backend_id`. */
   backendId: number;
+  /** C `backend_flags`. */
+  backendFlags: number;
 }
 
 /** Encoder/decoder for `struct lb4_ct_entry`. */
@@ -923,6 +936,7 @@ export const lb4CtEntryCodec: Codec<Lb4CtEntry> = {
     buf.writeUInt16BE(v.backendPort, off + 4);
     buf.writeUInt16LE(v.revNatIndex, off + 6);
     buf.writeUInt32LE(v.backendId, off + 8);
+    buf.writeUInt8(v.backendFlags, off + 12);
     return buf;
   },
   decode(buf: Buffer, off = 0): Lb4CtEntry {
@@ -931,6 +945,227 @@ export const lb4CtEntryCodec: Codec<Lb4CtEntry> = {
       backendPort: buf.readUInt16BE(off + 4),
       revNatIndex: buf.readUInt16LE(off + 6),
       backendId: buf.readUInt32LE(off + 8),
+      backendFlags: buf.readUInt8(off + 12),
+    };
+  },
+};
+
+/** Byte layout of C `struct lb4_affinity_key` (8 bytes), as BTF reports it. */
+export const LB4_AFFINITY_KEY_LAYOUT = {
+  size: 8,
+  fields: {
+    client: { offset: 0, size: 4 },
+    rev_nat_id: { offset: 4, size: 2 },
+    pad: { offset: 6, size: 2 },
+  },
+} as const;
+
+/** C `struct lb4_affinity_key`; padding is omitted and encoded as zeros. */
+export interface Lb4AffinityKey {
+  /** C `client` (network byte order in the map; host order here). */
+  client: number;
+  /** C `rev_nat_id`. */
+  revNatId: number;
+}
+
+/** Encoder/decoder for `struct lb4_affinity_key`. */
+export const lb4AffinityKeyCodec: Codec<Lb4AffinityKey> = {
+  size: 8,
+  encode(v: Lb4AffinityKey, buf: Buffer = Buffer.alloc(8), off = 0): Buffer {
+    buf.fill(0, off, off + 8);
+    buf.writeUInt32BE(v.client, off + 0);
+    buf.writeUInt16LE(v.revNatId, off + 4);
+    return buf;
+  },
+  decode(buf: Buffer, off = 0): Lb4AffinityKey {
+    return {
+      client: buf.readUInt32BE(off + 0),
+      revNatId: buf.readUInt16LE(off + 4),
+    };
+  },
+};
+
+/** Byte layout of C `struct lb4_affinity_val` (16 bytes), as BTF reports it. */
+export const LB4_AFFINITY_VAL_LAYOUT = {
+  size: 16,
+  fields: {
+    last_used: { offset: 0, size: 8 },
+    backend_id: { offset: 8, size: 4 },
+    pad: { offset: 12, size: 4 },
+  },
+} as const;
+
+/** C `struct lb4_affinity_val`; padding is omitted and encoded as zeros. */
+export interface Lb4AffinityVal {
+  /** C `last_used`. */
+  lastUsed: bigint;
+  /** C `backend_id`. */
+  backendId: number;
+}
+
+/** Encoder/decoder for `struct lb4_affinity_val`. */
+export const lb4AffinityValCodec: Codec<Lb4AffinityVal> = {
+  size: 16,
+  encode(v: Lb4AffinityVal, buf: Buffer = Buffer.alloc(16), off = 0): Buffer {
+    buf.fill(0, off, off + 16);
+    buf.writeBigUInt64LE(v.lastUsed, off + 0);
+    buf.writeUInt32LE(v.backendId, off + 8);
+    return buf;
+  },
+  decode(buf: Buffer, off = 0): Lb4AffinityVal {
+    return {
+      lastUsed: buf.readBigUInt64LE(off + 0),
+      backendId: buf.readUInt32LE(off + 8),
+    };
+  },
+};
+
+/** Byte layout of C `struct lb_affinity_match` (8 bytes), as BTF reports it. */
+export const LB_AFFINITY_MATCH_LAYOUT = {
+  size: 8,
+  fields: {
+    backend_id: { offset: 0, size: 4 },
+    rev_nat_id: { offset: 4, size: 2 },
+    pad: { offset: 6, size: 2 },
+  },
+} as const;
+
+/** C `struct lb_affinity_match`; padding is omitted and encoded as zeros. */
+export interface LbAffinityMatch {
+  /** C `backend_id`. */
+  backendId: number;
+  /** C `rev_nat_id`. */
+  revNatId: number;
+}
+
+/** Encoder/decoder for `struct lb_affinity_match`. */
+export const lbAffinityMatchCodec: Codec<LbAffinityMatch> = {
+  size: 8,
+  encode(v: LbAffinityMatch, buf: Buffer = Buffer.alloc(8), off = 0): Buffer {
+    buf.fill(0, off, off + 8);
+    buf.writeUInt32LE(v.backendId, off + 0);
+    buf.writeUInt16LE(v.revNatId, off + 4);
+    return buf;
+  },
+  decode(buf: Buffer, off = 0): LbAffinityMatch {
+    return {
+      backendId: buf.readUInt32LE(off + 0),
+      revNatId: buf.readUInt16LE(off + 4),
+    };
+  },
+};
+
+/** Byte layout of C `struct lb4_maglev_key` (8 bytes), as BTF reports it. */
+export const LB4_MAGLEV_KEY_LAYOUT = {
+  size: 8,
+  fields: {
+    rev_nat_id: { offset: 0, size: 2 },
+    pad: { offset: 2, size: 2 },
+    slot: { offset: 4, size: 4 },
+  },
+} as const;
+
+/** C `struct lb4_maglev_key`; padding is omitted and encoded as zeros. */
+export interface Lb4MaglevKey {
+  /** C `rev_nat_id`. */
+  revNatId: number;
+  /** C `slot`. */
+  slot: number;
+}
+
+/** Encoder/decoder for `struct lb4_maglev_key`. */
+export const lb4MaglevKeyCodec: Codec<Lb4MaglevKey> = {
+  size: 8,
+  encode(v: Lb4MaglevKey, buf: Buffer = Buffer.alloc(8), off = 0): Buffer {
+    buf.fill(0, off, off + 8);
+    buf.writeUInt16LE(v.revNatId, off + 0);
+    buf.writeUInt32LE(v.slot, off + 4);
+    return buf;
+  },
+  decode(buf: Buffer, off = 0): Lb4MaglevKey {
+    return {
+      revNatId: buf.readUInt16LE(off + 0),
+      slot: buf.readUInt32LE(off + 4),
+    };
+  },
+};
+
+/** Byte layout of C `struct lb4_nat_entry` (32 bytes), as BTF reports it. */
+export const LB4_NAT_ENTRY_LAYOUT = {
+  size: 32,
+  fields: {
+    backend_addr: { offset: 0, size: 4 },
+    backend_port: { offset: 4, size: 2 },
+    rev_nat_index: { offset: 6, size: 2 },
+    client_addr: { offset: 8, size: 4 },
+    client_port: { offset: 12, size: 2 },
+    frontend_port: { offset: 14, size: 2 },
+    frontend_addr: { offset: 16, size: 4 },
+    nat_addr: { offset: 20, size: 4 },
+    nat_port: { offset: 24, size: 2 },
+    flags: { offset: 26, size: 1 },
+    pad: { offset: 27, size: 1 },
+    backend_id: { offset: 28, size: 4 },
+  },
+} as const;
+
+/** C `struct lb4_nat_entry`; padding is omitted and encoded as zeros. */
+export interface Lb4NatEntry {
+  /** C `backend_addr` (network byte order in the map; host order here). */
+  backendAddr: number;
+  /** C `backend_port` (network byte order in the map; host order here). */
+  backendPort: number;
+  /** C `rev_nat_index`. */
+  revNatIndex: number;
+  /** C `client_addr` (network byte order in the map; host order here). */
+  clientAddr: number;
+  /** C `client_port` (network byte order in the map; host order here). */
+  clientPort: number;
+  /** C `frontend_port` (network byte order in the map; host order here). */
+  frontendPort: number;
+  /** C `frontend_addr` (network byte order in the map; host order here). */
+  frontendAddr: number;
+  /** C `nat_addr` (network byte order in the map; host order here). */
+  natAddr: number;
+  /** C `nat_port` (network byte order in the map; host order here). */
+  natPort: number;
+  /** C `flags`. */
+  flags: number;
+  /** C `backend_id`. */
+  backendId: number;
+}
+
+/** Encoder/decoder for `struct lb4_nat_entry`. */
+export const lb4NatEntryCodec: Codec<Lb4NatEntry> = {
+  size: 32,
+  encode(v: Lb4NatEntry, buf: Buffer = Buffer.alloc(32), off = 0): Buffer {
+    buf.fill(0, off, off + 32);
+    buf.writeUInt32BE(v.backendAddr, off + 0);
+    buf.writeUInt16BE(v.backendPort, off + 4);
+    buf.writeUInt16LE(v.revNatIndex, off + 6);
+    buf.writeUInt32BE(v.clientAddr, off + 8);
+    buf.writeUInt16BE(v.clientPort, off + 12);
+    buf.writeUInt16BE(v.frontendPort, off + 14);
+    buf.writeUInt32BE(v.frontendAddr, off + 16);
+    buf.writeUInt32BE(v.natAddr, off + 20);
+    buf.writeUInt16BE(v.natPort, off + 24);
+    buf.writeUInt8(v.flags, off + 26);
+    buf.writeUInt32LE(v.backendId, off + 28);
+    return buf;
+  },
+  decode(buf: Buffer, off = 0): Lb4NatEntry {
+    return {
+      backendAddr: buf.readUInt32BE(off + 0),
+      backendPort: buf.readUInt16BE(off + 4),
+      revNatIndex: buf.readUInt16LE(off + 6),
+      clientAddr: buf.readUInt32BE(off + 8),
+      clientPort: buf.readUInt16BE(off + 12),
+      frontendPort: buf.readUInt16BE(off + 14),
+      frontendAddr: buf.readUInt32BE(off + 16),
+      natAddr: buf.readUInt32BE(off + 20),
+      natPort: buf.readUInt16BE(off + 24),
+      flags: buf.readUInt8(off + 26),
+      backendId: buf.readUInt32LE(off + 28),
     };
   },
 };

@@ -29,6 +29,9 @@ function scalarCodec<T>(size: number, write: (b: Buffer, v: T, off: number) => v
   };
 }
 
+/** Codec of a plain u8 (presence flags). */
+export const u8Codec: Codec<number> = scalarCodec(1, (b, v, o) => b.writeUInt8(v, o), (b, o) => b.readUInt8(o));
+
 /** Codec of a plain u16 (reverse-NAT indices). */
 export const u16Codec: Codec<number> = scalarCodec(2, (b, v, o) => b.writeUInt16LE(v, o), (b, o) => b.readUInt16LE(o));
 

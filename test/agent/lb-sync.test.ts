@@ -1,38 +1,11 @@
-// The LB desired state converged into real BPF maps: frontends from Services and EndpointSlices,
-// add before delete, ids taken over after a restart, drift repaired.
+// The LB desired state converged into real BPF maps: add before delete, ids taken over after a restart, drift repaired.
 import { expect } from 'chai';
-import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { loadEndpoint, type LoadedEndpoint } from '../../datapath/loader.ts';
 import { readLbServices, LB_PROTO } from '../../datapath/maps/lb.ts';
 import { LbSync } from '../../agent/lb-sync.ts';
-import { serviceFrontends } from '../../agent/service-controllers.ts';
 import { requireBpf } from '../datapath/support/env.ts';
 
 const TCP = LB_PROTO.TCP;
-const svc: V1Service = {
-  metadata: { namespace: 'default', name: 'deathstar' },
-  spec: { clusterIP: '10.96.0.20', ports: [{ name: 'http', port: 80, protocol: 'TCP' }, { name: 'dns', port: 53, protocol: 'UDP' }] },
-};
-const slice = (name: string, eps: Array<[string, boolean | undefined]>): V1EndpointSlice => ({
-  addressType: 'IPv4', metadata: { namespace: 'default', name, labels: { 'kubernetes.io/service-name': 'deathstar' } },
-  ports: [{ name: 'http', port: 8080, protocol: 'TCP' }, { name: 'dns', port: 5353, protocol: 'UDP' }],
-  endpoints: eps.map(([ip, ready]) => ({ addresses: [ip], conditions: ready === undefined ? {} : { ready } })),
-});
-
-describe('service frontends from Services and EndpointSlices', function () {
-  it('maps each port to the ready endpoints with the slice port of the same name', function () {
-    const f = serviceFrontends(svc, [slice('a', [['10.244.0.5', true], ['10.244.1.6', false]]), slice('b', [['10.244.1.7', undefined]])]);
-    expect(f).to.deep.equal([
-      { frontend: { ip: '10.96.0.20', port: 80, proto: TCP }, backends: [{ ip: '10.244.0.5', port: 8080, proto: TCP }, { ip: '10.244.1.7', port: 8080, proto: TCP }] },
-      { frontend: { ip: '10.96.0.20', port: 53, proto: LB_PROTO.UDP }, backends: [{ ip: '10.244.0.5', port: 5353, proto: LB_PROTO.UDP }, { ip: '10.244.1.7', port: 5353, proto: LB_PROTO.UDP }] },
-    ]);
-  });
-
-  it('gives headless Services no frontend', function () {
-    expect(serviceFrontends({ ...svc, spec: { ...svc.spec, clusterIP: 'None' } }, [slice('a', [['10.244.0.5', true]])])).to.deep.equal([]);
-  });
-});
-
 describe('LB sync (real BPF maps)', function () {
   let ep: LoadedEndpoint;
   const kernel = () => readLbServices(ep.maps.lb).map((s) => ({ f: `${s.frontend.ip}:${s.frontend.port}`, b: s.backends }));
@@ -65,7 +38,7 @@ describe('LB sync (real BPF maps)', function () {
     expect(kernel()).to.deep.equal([{ f: '10.96.0.1:80', b: ['10.244.1.3:8080/TCP', '10.244.1.4:8080/TCP'] }]);
     expect(ep.maps.lb.backends.entries()).to.have.length(2);
     expect(ep.maps.lb.revNat.entries()).to.have.length(1);
-    expect(lb.list()).to.deep.equal([{ service: 'default/a', frontend: '10.96.0.1:80/TCP', revNatIndex: 1, backends: ['10.244.1.3:8080/TCP', '10.244.1.4:8080/TCP'] }]);
+    expect(lb.list()).to.deep.equal([{ service: "default/a", frontend: "10.96.0.1:80/TCP", type: "ClusterIP", revNatIndex: 1, backends: ["10.244.1.3:8080/TCP", "10.244.1.4:8080/TCP"], algorithm: "random" }]);
   });
 
   it('repairs drift, prunes strangers, and keeps ids across a restart', function () {

@@ -16,9 +16,10 @@ const B2 = '10.0.3.6';
 
 describe('service translation (BPF_PROG_TEST_RUN)', function () {
   let ep: LoadedEndpoint;
+  const backends = [{ id: 1, addr: { ip: B1, port: 8080, proto: LB_PROTO.TCP } }, { id: 2, addr: { ip: B2, port: 8080, proto: LB_PROTO.TCP } }];
   const svc: LbServiceRows = {
-    frontend: { ip: VIP, port: 80, proto: LB_PROTO.TCP }, revNatIndex: 7,
-    backends: [{ id: 1, addr: { ip: B1, port: 8080, proto: LB_PROTO.TCP } }, { id: 2, addr: { ip: B2, port: 8080, proto: LB_PROTO.TCP } }],
+    frontend: { ip: VIP, port: 80, proto: LB_PROTO.TCP }, scope: 0, revNatIndex: 7, flags: 0, flags2: 0, affinityTimeoutSec: 0,
+    backendIds: backends.map((b) => b.id),
   };
 
   before(function () {
@@ -31,7 +32,7 @@ describe('service translation (BPF_PROG_TEST_RUN)', function () {
     });
     ep.maps.ipcache.updateBatch([ipcacheEntry(`${POD}/32`, 5000), ipcacheEntry(`${B1}/32`, 6000), ipcacheEntry(`${B2}/32`, 6000)]);
     const { lb } = ep.maps;
-    lb.backends.updateBatch(svc.backends.map((b) => [b.id, lbBackendValue(b.addr)] as const));
+    lb.backends.updateBatch(backends.map((b) => [b.id, lbBackendValue(b.addr)] as const));
     lb.revNat.update(svc.revNatIndex, lbRevNatValue(svc.frontend));
     lb.services.updateBatch(lbServiceEntries(svc));
   });
@@ -78,17 +79,18 @@ describe('service translation (BPF_PROG_TEST_RUN)', function () {
     const first = endpointsOf(fromPod({ sport: 43000 }).data).dst;
     for (let i = 0; i < 20; i++) expect(endpointsOf(fromPod({ sport: 43000, flags: TCP.ACK }).data).dst).to.equal(first);
     // Even once its backend left the service, the flow stays; a new connection does not go there.
-    const gone = svc.backends.find((b) => `${b.addr.ip}:8080` === first)!;
-    const rest: LbServiceRows = { ...svc, backends: svc.backends.filter((b) => b !== gone) };
+    const gone = backends.find((b) => `${b.addr.ip}:8080` === first)!;
+    const left = backends.filter((b) => b !== gone);
+    const rest: LbServiceRows = { ...svc, backendIds: left.map((b) => b.id) };
     ep.maps.lb.services.delete(lbServiceEntries(svc)[2]![0]);
     ep.maps.lb.services.updateBatch(lbServiceEntries(rest));
     expect(endpointsOf(fromPod({ sport: 43000, flags: TCP.ACK }).data).dst).to.equal(first);
-    for (let sport = 44000; sport < 44010; sport++) expect(endpointsOf(fromPod({ sport }).data).dst).to.equal(`${rest.backends[0]!.addr.ip}:8080`);
+    for (let sport = 44000; sport < 44010; sport++) expect(endpointsOf(fromPod({ sport }).data).dst).to.equal(`${left[0]!.addr.ip}:8080`);
   });
 
   it('translates UDP, keeping a zero (absent) UDP checksum zero', function () {
-    const dns: LbServiceRows = { frontend: { ip: VIP, port: 53, proto: LB_PROTO.UDP }, revNatIndex: 8, backends: [{ id: 3, addr: { ip: B1, port: 5353, proto: LB_PROTO.UDP } }] };
-    ep.maps.lb.backends.update(3, lbBackendValue(dns.backends[0]!.addr));
+    const dns: LbServiceRows = { ...svc, frontend: { ip: VIP, port: 53, proto: LB_PROTO.UDP }, revNatIndex: 8, backendIds: [3] };
+    ep.maps.lb.backends.update(3, lbBackendValue({ ip: B1, port: 5353, proto: LB_PROTO.UDP }));
     ep.maps.lb.revNat.update(8, lbRevNatValue(dns.frontend));
     ep.maps.lb.services.updateBatch(lbServiceEntries(dns));
     const r = fromPod({ proto: 'udp', sport: 46000, dport: 53, payload: 12 });

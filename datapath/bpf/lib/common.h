@@ -24,6 +24,7 @@
 #define DROP_INVALID_PACKET 134
 #define DROP_POLICY_DENIED 133
 #define DROP_POLICY_DENYLIST 181
+#define DROP_NO_SERVICE 158
 
 /* What the stage pipeline decides for a packet. */
 #define CTX_ACT_OK TC_ACT_OK

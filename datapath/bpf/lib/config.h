@@ -1,4 +1,4 @@
-/* Load-time constants of one endpoint program pair, set by the loader before load. */
+/* Load-time constants of one program pair (an endpoint's, or the node device's), set by the loader before load. */
 #ifndef CILIATE_CONFIG_H
 #define CILIATE_CONFIG_H
 
@@ -12,6 +12,10 @@ struct endpoint_config {
 	__u64 ct_lifetime_tcp_ns;
 	__u64 ct_lifetime_other_ns;
 	__u32 wakeup_bytes;
+	/* This node's address on the node network (network order): the SNAT address of NodePort flows. */
+	__be32 node_ip;
+	/* Entries of each Maglev lookup table (a prime; 0 = upstream's default 16381). */
+	__u32 maglev_table_size;
 	__u32 pad;
 };
 
