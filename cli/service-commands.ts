@@ -9,7 +9,7 @@ import { clusterConfig } from '../cluster/pods.ts';
 import { DEFAULT_CLUSTER } from '../cluster/paths.ts';
 import { nodePinRoot } from '../cluster/node-config.ts';
 import { BpfMap } from '../datapath/maps/bpf-map.ts';
-import { l4AddrText, LB_CODECS, readLbServices } from '../datapath/maps/lb.ts';
+import { l4AddrText, LB_CODECS, LB_SCOPE, readLbServices } from '../datapath/maps/lb.ts';
 import { flag, type Args } from './args.ts';
 
 /** Usage of the two commands. */
@@ -31,11 +31,14 @@ function printTable(rows: string[][]): void {
 
 /** Prints each node agent's desired services. */
 export function serviceListCommand(args: Args): number {
-  const rows = [['NODE', 'SERVICE', 'FRONTEND', 'BACKENDS']];
+  const rows = [['NODE', 'SERVICE', 'FRONTEND', 'TYPE', 'OPTIONS', 'BACKENDS']];
   for (const node of nodesOf(args)) {
     const path = join(node.dir, 'agent', SERVICES_STATE_FILE);
     const list = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) as ServiceListRow[] : [];
-    for (const s of list) rows.push([node.name, s.service, s.frontend, s.backends.join(', ') || '(none)']);
+    for (const s of list) {
+      const options = [s.algorithm ?? 'random', ...(s.affinityTimeoutSec ? [`affinity=${s.affinityTimeoutSec}s`] : []), ...(s.internalBackends ? ['external-local'] : [])];
+      rows.push([node.name, s.service, s.frontend, s.type ?? 'ClusterIP', options.join(','), s.backends.join(', ') || '(none)']);
+    }
   }
   printTable(rows);
   return 0;
@@ -43,13 +46,15 @@ export function serviceListCommand(args: Args): number {
 
 /** Prints the frontends and backends in each node's pinned LB maps. */
 export function bpfLbListCommand(args: Args): number {
-  const rows = [['NODE', 'FRONTEND', 'REVNAT', 'BACKENDS']];
+  const rows = [['NODE', 'FRONTEND', 'SCOPE', 'REVNAT', 'BACKENDS']];
   for (const node of nodesOf(args)) {
     const root = nodePinRoot(node.cluster, node.name);
     if (!existsSync(join(root, 'cilium_lb4_services_v2'))) continue;
     using services = BpfMap.openPinned(join(root, 'cilium_lb4_services_v2'), LB_CODECS.serviceKey, LB_CODECS.service);
     using backends = BpfMap.openPinned(join(root, 'cilium_lb4_backends_v3'), LB_CODECS.backendId, LB_CODECS.backend);
-    for (const s of readLbServices({ services, backends })) rows.push([node.name, l4AddrText(s.frontend), String(s.revNatIndex), s.backends.join(', ') || '(none)']);
+    for (const s of readLbServices({ services, backends })) {
+      rows.push([node.name, l4AddrText(s.frontend), s.scope === LB_SCOPE.INT ? 'internal' : 'external', String(s.revNatIndex), s.backends.join(', ') || '(none)']);
+    }
   }
   printTable(rows);
   return 0;

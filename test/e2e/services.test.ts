@@ -175,8 +175,8 @@ describe('ClusterIP services on a two-node cluster', function () {
     const cli = join(import.meta.dirname, '..', '..', 'bin', 'ciliate');
     const env = { CILIATE_STATE_DIR: dirname(dirname(c.config.dir)) };
     const svc = await runCommand(cli, ['service', 'list', '--name', c.config.name, '--node', tie.node], env);
-    expect(svc.stdout, svc.stderr).to.match(new RegExp(`${NS}/deathstar\\s+${vip.replace(/\./g, '\\.')}:80/TCP\\s+\\S+:80/TCP, \\S+:80/TCP`));
+    expect(svc.stdout, svc.stderr).to.match(new RegExp(`${NS}/deathstar\\s+${vip.replace(/\./g, '\\.')}:80/TCP\\s+ClusterIP\\s+random\\s+\\S+:80/TCP, \\S+:80/TCP`));
     const bpf = await runCommand(cli, ['bpf', 'lb', 'list', '--name', c.config.name, '--node', tie.node], env);
-    expect(bpf.stdout, bpf.stderr).to.match(new RegExp(`${vip.replace(/\./g, '\\.')}:80/TCP\\s+\\d+\\s+\\S+:80/TCP, \\S+:80/TCP`));
+    expect(bpf.stdout, bpf.stderr).to.match(new RegExp(`${vip.replace(/\./g, '\\.')}:80/TCP\\s+external\\s+\\d+\\s+\\S+:80/TCP, \\S+:80/TCP`));
   });
 });
