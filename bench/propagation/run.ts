@@ -16,6 +16,7 @@ import { nodePinRoot } from '../../cluster/node-config.ts';
 import { BpfMap } from '../../datapath/maps/bpf-map.ts';
 import { POLICY_CODECS, policyEntries, type PolicyMap } from '../../datapath/maps/policy.ts';
 import { kubeRequester } from '../../runtime/kube-request.ts';
+import { fmt, pct, sleep } from '../support/stats.ts';
 
 const PODS = Number(process.argv[2] ?? 100);
 const POLICIES = Number(process.argv[3] ?? 30);
@@ -23,12 +24,6 @@ const POLICIES = Number(process.argv[3] ?? 30);
 const SPACING = Number(process.argv[4] ?? 20);
 const NS = 'bench';
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
-const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms  p99 ${pct(xs, 99).toFixed(1)} ms  (n=${xs.length})`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   const stateRoot = mkdtempSync(join(tmpdir(), 'ciliate-bench-'));
