@@ -1,8 +1,11 @@
 // Service types and options end to end on the shared two-node cluster, from the node network: NodePort
 // from the host (the cluster bridge) and from the other node, to local and remote backends;
 // externalTrafficPolicy Local; externalIPs and LoadBalancer IPs routed to a node; ClientIP session
-// affinity; Maglev tables in the kernel; and the immediate rejection of a Service without backends.
+// affinity; Maglev tables in the kernel; graceful termination; and the immediate rejection of a Service without backends.
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunningCluster } from '../../cluster/cluster.ts';
 import { nodePinRoot, type NodeConfig } from '../../cluster/node-config.ts';
@@ -11,6 +14,7 @@ import { BpfMap } from '../../datapath/maps/bpf-map.ts';
 import { LB_CODECS } from '../../datapath/maps/lb.ts';
 import { ipv4ToNumber, numberToIpv4 } from '../../datapath/net.ts';
 import { runCommand, testNodesCluster } from '../support/cluster.ts';
+import { SERVICES_STATE_FILE, type ServiceListRow } from '../../agent/lb-sync.ts';
 
 const NS = 'svc-types';
 const APP = join(import.meta.dirname, '..', '..', 'examples', 'star-wars', 'http-sw-app.yaml');
@@ -149,6 +153,68 @@ describe('NodePort, external and LoadBalancer frontends, affinity and rejection 
     const ids = new Set(maglev.entries().map(([, id]) => id));
     expect(maglev.entries().length).to.be.at.least(16381);
     expect(ids.size).to.be.at.least(2);
+  });
+
+  it('graceful termination: a terminating backend gets no new connections and keeps its established one', async function () {
+    const ips = pods().filter((p) => p.name.startsWith('deathstar-')).map((p) => p.ip).sort();
+    const slice = (terminating?: string) => ({
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', addressType: 'IPv4',
+      metadata: { name: 'deathstar-manual-1', labels: { 'kubernetes.io/service-name': 'deathstar-manual' } },
+      ports: [{ name: '', port: 80, protocol: 'TCP' }],
+      endpoints: ips.map((ip) => ({ addresses: [ip], conditions: ip === terminating ? { ready: false, serving: true, terminating: true } : { ready: true } })),
+    });
+    await apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'deathstar-manual' }, spec: { ports: [{ port: 80, protocol: 'TCP' }] } });
+    await apply(slice());
+    const vip = (await kubectl('get', 'svc', '-n', NS, 'deathstar-manual', '-o', 'jsonpath={.spec.clusterIP}')).trim();
+    const tie = pods().find((p) => p.name === 'tiefighter')!;
+    const wanted = () => {
+      const path = join(c.config.nodes!.find((n) => n.name === tie.node)!.dir, 'agent', SERVICES_STATE_FILE);
+      const rows = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) as ServiceListRow[] : [];
+      return rows.find((r) => r.service === `${NS}/deathstar-manual`)?.backends.map((b) => b.split(':')[0]!).sort() ?? [];
+    };
+    for (let i = 0; i < 50 && wanted().length !== 2; i++) await sleep(200);
+    expect(wanted()).to.deep.equal(ips);
+    using ct = BpfMap.openPinned(join(nodePinRoot(c.config.name, tie.node), 'cilium_lb4_ct'), LB_CODECS.ctKey, LB_CODECS.ct);
+    const backendOf = (port: number) => {
+      const e = ct.lookup({ saddr: ipv4ToNumber(tie.ip), daddr: ipv4ToNumber(vip), sport: port, dport: 80, proto: 6, dir: 2 });
+      return e ? numberToIpv4(e.backendAddr) : undefined;
+    };
+    // An established connection: the request's head sent, its end held back until the backend is terminating.
+    const script = [
+      'import socket, sys',
+      `s = socket.create_connection(("${vip}", 80), timeout=20)`,
+      's.sendall(b"POST /v1/request-landing HTTP/1.0\\r\\nHost: deathstar\\r\\n")',
+      'print("connected", s.getsockname()[1], flush=True)',
+      'sys.stdin.readline()',
+      's.sendall(b"Content-Length: 0\\r\\n\\r\\n")',
+      'data = b""',
+      'while True:',
+      '    chunk = s.recv(4096)',
+      '    if not chunk: break',
+      '    data += chunk',
+      'print(data.decode().split("\\r\\n\\r\\n", 1)[-1].strip(), flush=True)',
+    ].join('\n');
+    const client = spawn('nsenter', [`--net=${tie.netns}`, 'python3', '-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      const lines = createInterface({ input: client.stdout! })[Symbol.asyncIterator]();
+      const first = (await lines.next()).value as string;
+      const port = Number(first.split(' ')[1]);
+      const held = backendOf(port)!;
+      expect(ips).to.include(held);
+      await apply(slice(held));
+      for (let i = 0; i < 50 && wanted().length !== 1; i++) await sleep(200);
+      expect(wanted(), 'only the ready backend takes new connections').to.deep.equal(ips.filter((ip) => ip !== held));
+      for (let i = 0; i < 8; i++) {
+        const r = await runCommand('nsenter', [`--net=${tie.netns}`, 'curl', '-s', '-m', '3', '-XPOST', '-w', '\n%{local_port}', `http://${vip}/v1/request-landing`]);
+        const [answer, local] = r.stdout.trim().split('\n');
+        expect(answer).to.equal('Ship landed');
+        expect(backendOf(Number(local))).to.not.equal(held);
+      }
+      client.stdin!.write('go\n');
+      expect((await lines.next()).value, 'the established connection completes on its terminating backend').to.equal('Ship landed');
+    } finally {
+      client.kill();
+    }
   });
 
   it('rejects a connection to a Service without backends at once, from a pod and from the node network', async function () {
