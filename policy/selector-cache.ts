@@ -93,6 +93,7 @@ export class SelectorCache {
     return [...this.#selectors.values()].map((c) => ({ key: c.key, spec: c.spec, users: c.users.size, identities: c.selections }));
   }
 
+  /** Drops a known identity and its index entries. */
   #forget(id: number): void {
     const labels = this.#identities.get(id);
     if (labels === undefined) return;
@@ -138,4 +139,3 @@ export class SelectorCache {
     }
   }
 }
-
