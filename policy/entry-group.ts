@@ -41,7 +41,7 @@ export function groupWith(group: EntryGroup | undefined, sub: number, entry: Pol
   return { subs, entries };
 }
 
-/** `group` without `sub` (a new group; undefined when nothing is left). */
+/** `group` without its key at position `at` (a new group; undefined when nothing is left). */
 export function groupWithout(group: EntryGroup, at: number): EntryGroup | undefined {
   if (group.subs.length === 1) return undefined;
   return { subs: group.subs.filter((_, i) => i !== at), entries: group.entries.filter((_, i) => i !== at) };

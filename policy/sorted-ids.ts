@@ -1,6 +1,7 @@
 /**
  * Operations on sorted lists of identities (ascending, no repeats), the form the selector cache
  * hands out: the union of several lists, and marking which positions of one list another selects.
+ * The searches serve any ascending list of numbers (entry groups use them for sub-keys).
  */
 
 /** Merges two sorted lists into a new sorted list without repeats. */
