@@ -2,24 +2,30 @@
  * The per-endpoint policy computation: from the rules selecting an endpoint and the selector
  * cache to exactly the map state the datapath needs, kept up to date incrementally.
  *
- * Model: every (rule element, peer selector) becomes a *template* carrying the key parts
- * (protocol/port blocks, L7) and the deny flag. The entries of one remote identity are a pure
- * function of the templates whose selector currently selects it (deny wins, L7 merged, origins
- * listed), so a change (a rule, an identity) only re-derives the identities it touched, and the
- * result is the same as computing from scratch. Which templates select an identity is read from
- * the selector cache's sorted selections, so nothing per identity is stored here.
+ * Model: every (rule element, peer selector) becomes a *template* (template-entries.ts). The
+ * entries of one remote identity are a pure function of the templates whose selector currently
+ * selects it, so a change (a rule, an identity) only re-derives the identities it touched, and the
+ * result is the same as computing from scratch. Templates sharing a selector share a *slot*, one
+ * bit of a signature; identities with equal signatures get the same entries, so those are derived
+ * once per signature and stored as one shared entry group (entry-group.ts) for all of them.
+ * Which slots select an identity is read from the selector cache's sorted selections, so nothing
+ * per identity is stored here.
  *
- * Flow: `setRules()` swaps rule templates; selector-cache callbacks mark identities dirty;
- * `flush()` re-derives dirty identities and returns the diff applied to `state`.
+ * Flow: `setRules()` swaps rule templates; selector-cache callbacks record the identities they
+ * touched (as the cache's sorted lists); `flush()` re-derives those identities and returns the
+ * diff applied to `state`.
  */
 import type { LabelSet } from '../identity/labels.ts';
 import { ReservedIdentity } from '../identity/numeric.ts';
 import type { Direction, L7Rules, PeerSelector, PolicyRule, RuleOrigin } from './api/model.ts';
-import { applyDenyCover, mergeEntry } from './entry-merge.ts';
-import { MapState, entriesEqual, packedRow } from './mapstate.ts';
-import { type MapStateDiff, type MapStateRow, type PolicyEntry, formatOrigin, formatRow, identityIndex, subKey } from './mapstate-types.ts';
+import { type EntryGroup, groupOf } from './entry-group.ts';
+import { MapState } from './mapstate.ts';
+import { type MapStateDiff, type MapStateRow, formatOrigin, formatRow, identityIndex, subKey } from './mapstate-types.ts';
 import { type KeyPart, type NamedPort, type NamedPortResolver, keyParts } from './ports.ts';
-import { type SelectionListener, type SelectorCache, sortedIncludes } from './selector-cache.ts';
+import type { SelectionListener, SelectorCache } from './selector-cache.ts';
+import { sortedUnion } from './sorted-ids.ts';
+import { type Template, TemplateEntries } from './template-entries.ts';
+import { type Signature, type Signatures, TemplateSlots } from './template-slots.ts';
 
 /** Policy enforcement mode (Helm `policyEnforcementMode`). */
 export type EnforcementMode = 'default' | 'always' | 'never';
@@ -53,20 +59,14 @@ export function defaultProxyPort(parser: L7Rules['parser'], direction: Direction
   return base + (direction === 'egress' && parser !== 'dns' ? 1 : 0);
 }
 
-interface Template {
-  readonly id: number;
-  readonly ruleKey: string;
-  readonly selKey: string;
-  readonly direction: Direction;
-  readonly deny: boolean;
-  readonly origin: RuleOrigin;
-  readonly parts: readonly KeyPart[];
-  /** `subKey` of each part (the protocol/port half of the packed key). */
-  readonly partSubs: readonly number[];
-  readonly sortKey: string;
-  /** Entries for a key only this template's part `i` produces, built on first use. */
-  readonly single: (PolicyEntry | undefined)[];
+/** The entries of every identity with one signature (shared groups; never mutate them). */
+interface SignatureEntries {
+  readonly ingress: EntryGroup | undefined;
+  readonly egress: EntryGroup | undefined;
 }
+
+/** Signatures remembered before the memo is cleared (bounds memory under identity churn). */
+const MAX_SIGNATURES = 65536;
 
 /** What a template is made from: a selector (or one fixed identity) and its key parts. */
 interface TemplateSpec {
@@ -75,12 +75,6 @@ interface TemplateSpec {
   readonly deny: boolean;
   readonly origin: RuleOrigin;
   readonly parts: readonly KeyPart[];
-}
-
-/** One template part producing a key. */
-interface Contribution {
-  readonly template: Template;
-  readonly part: number;
 }
 
 const IMPLICIT = '#implicit';
@@ -113,18 +107,21 @@ export class EndpointPolicy {
   readonly #cache: SelectorCache;
   readonly #opts: PolicyOptions;
   readonly #endpoint: EndpointInfo;
+  readonly #entries: TemplateEntries;
   readonly #rules = new Map<string, PolicyRule>();
   readonly #byRule = new Map<string, Template[]>();
-  readonly #bySel = new Map<string, Set<Template>>();
-  readonly #merged = new Map<string, PolicyEntry>();
-  readonly #dirty = new Set<number>();
-  readonly #scratch = new Map<number, PolicyEntry>();
+  readonly #slots = new TemplateSlots();
+  /** Entries per identity signature, valid until templates change. */
+  readonly #bySignature = new Map<Signature, SignatureEntries>();
+  /** Sorted identity lists whose identities must be re-derived at the next flush. */
+  #dirty: (readonly number[])[] = [];
   readonly #listener: SelectionListener = (sel, added, removed) => this.#selectionChanged(sel, added, removed);
 
   constructor(endpoint: EndpointInfo, cache: SelectorCache, options: PolicyOptions = {}) {
     this.#endpoint = endpoint;
     this.#cache = cache;
     this.#opts = options;
+    this.#entries = new TemplateEntries(options.proxyPortFor ?? defaultProxyPort);
   }
 
   /** The endpoint this policy is for. */
@@ -152,63 +149,43 @@ export class EndpointPolicy {
     stale.push(...this.#takeGroup(IMPLICIT));
     this.#addGroup(IMPLICIT, this.#implicitTemplates());
     this.#dropTemplates(stale);
-    if (stale.length > 0) this.#merged.clear();
+    if (stale.length > 0) this.#entries.forgetMerged();
     return this.flush();
   }
 
   /** Re-derives the entries of identities touched since the last flush; returns the diff. */
   flush(): MapStateDiff {
     const diff = { added: [] as MapStateRow[], changed: [] as MapStateRow[], removed: [] as MapStateRow[] };
-    if (this.#dirty.size === 0) return diff;
-    const dirty = [...this.#dirty].sort((a, b) => a - b);
-    this.#dirty.clear();
-    const selecting = this.#templatesSelecting(dirty);
-    for (const id of dirty) {
-      const templates = selecting.get(id) ?? [];
-      this.#sync(identityIndex('ingress', id), this.#derive(templates, 'ingress'), diff);
-      this.#sync(identityIndex('egress', id), this.#derive(templates, 'egress'), diff);
+    if (this.#dirty.length === 0) return diff;
+    const ids = sortedUnion(this.#dirty);
+    this.#dirty = [];
+    const signatures = this.#slots.signatures(ids, (selKey) => this.#cache.selections(selKey));
+    if (this.#bySignature.size > MAX_SIGNATURES) this.#bySignature.clear();
+    let lastSignature: Signature | undefined;
+    let entries: SignatureEntries | undefined;
+    for (let i = 0; i < ids.length; i++) {
+      const signature = TemplateSlots.signatureAt(signatures, i);
+      if (signature !== lastSignature || !entries) {
+        entries = this.#entriesOf(signature, signatures, i);
+        lastSignature = signature;
+      }
+      this.state.replaceGroup(identityIndex('ingress', ids[i]!), entries.ingress, diff);
+      this.state.replaceGroup(identityIndex('egress', ids[i]!), entries.egress, diff);
     }
     return diff;
   }
 
-  /** Makes the state's slot `index` equal `next`, recording the changes. */
-  #sync(index: number, next: Map<number, PolicyEntry>, diff: { added: MapStateRow[]; changed: MapStateRow[]; removed: MapStateRow[] }): void {
-    const current = this.state.subsOf(index);
-    if (current.length > 0) {
-      const gone = current.filter((sub) => !next.has(sub));
-      for (const sub of gone) diff.removed.push(packedRow(index, sub, this.state.deletePacked(index, sub)!));
-    }
-    for (const [sub, entry] of next) {
-      const old = this.state.getPacked(index, sub);
-      if (old !== undefined && entriesEqual(old, entry)) continue;
-      (old === undefined ? diff.added : diff.changed).push(packedRow(index, sub, entry));
-      this.state.setPacked(index, sub, entry);
-    }
-  }
-
-  /**
-   * The templates selecting each of `ids`. Few ids: look each up in every selector's sorted
-   * selection; many ids: walk the selections once.
-   */
-  #templatesSelecting(ids: readonly number[]): Map<number, Template[]> {
-    const out = new Map<number, Template[]>();
-    const push = (id: number, templates: Iterable<Template>) => {
-      let list = out.get(id);
-      if (!list) out.set(id, (list = []));
-      for (const t of templates) list.push(t);
+  /** The (remembered) entries of identities with the signature of the `i`-th identity. */
+  #entriesOf(signature: Signature, signatures: Signatures, i: number): SignatureEntries {
+    let entries = this.#bySignature.get(signature);
+    if (entries) return entries;
+    const templates = this.#slots.templatesAt(signatures, i);
+    entries = {
+      ingress: groupOf(this.#entries.derive(templates, 'ingress')),
+      egress: groupOf(this.#entries.derive(templates, 'egress')),
     };
-    if (ids.length <= 32) {
-      for (const [selKey, templates] of this.#bySel) {
-        const sel = this.#selectionsOf(selKey);
-        for (const id of ids) if (sortedIncludes(sel, id)) push(id, templates);
-      }
-      return out;
-    }
-    const wanted = new Set(ids);
-    for (const [selKey, templates] of this.#bySel) {
-      for (const id of this.#selectionsOf(selKey)) if (wanted.has(id)) push(id, templates);
-    }
-    return out;
+    this.#bySignature.set(signature, entries);
+    return entries;
   }
 
   /**
@@ -226,7 +203,7 @@ export class EndpointPolicy {
   /** Unregisters from the selector cache. */
   dispose(): void {
     for (const key of [...this.#byRule.keys()]) this.#dropTemplates(this.#takeGroup(key));
-    this.#dirty.clear();
+    this.#dirty = [];
   }
 
   #templatesOf(rule: PolicyRule): TemplateSpec[] {
@@ -255,8 +232,9 @@ export class EndpointPolicy {
     return out;
   }
 
+  /** The sorted identities a template's selector selects now. */
   #selectionsOf(selKey: string): readonly number[] {
-    return selKey.startsWith(FIXED) ? [Number(selKey.slice(FIXED.length))] : this.#cache.selections(selKey);
+    return this.#slots.fixedSelection(selKey) ?? this.#cache.selections(selKey);
   }
 
   #addGroup(ruleKey: string, specs: readonly TemplateSpec[]): void {
@@ -271,11 +249,10 @@ export class EndpointPolicy {
         partSubs: spec.parts.map((p) => subKey(p.protocol, p.port, p.portPrefixLen)),
       };
       stored.push(t);
-      let set = this.#bySel.get(t.selKey);
-      if (!set) this.#bySel.set(t.selKey, (set = new Set()));
-      set.add(t);
-      for (const id of reg.selections) this.#dirty.add(id);
+      this.#slots.add(t, typeof spec.target === 'number' ? reg.selections : undefined);
+      this.#dirty.push(reg.selections);
     }
+    if (stored.length > 0) this.#bySignature.clear();
     this.#byRule.set(ruleKey, stored);
   }
 
@@ -287,66 +264,15 @@ export class EndpointPolicy {
 
   #dropTemplates(templates: readonly Template[]): void {
     for (const t of templates) {
-      for (const id of this.#selectionsOf(t.selKey)) this.#dirty.add(id);
-      const set = this.#bySel.get(t.selKey);
-      set?.delete(t);
-      if (set?.size === 0) this.#bySel.delete(t.selKey);
+      this.#dirty.push(this.#selectionsOf(t.selKey));
+      this.#slots.remove(t);
       if (!t.selKey.startsWith(FIXED)) this.#cache.removeSelector(t.selKey, this.#listener);
     }
+    if (templates.length > 0) this.#bySignature.clear();
   }
 
   #selectionChanged(selKey: string, added: readonly number[], removed: readonly number[]): void {
-    if (!this.#bySel.has(selKey)) return;
-    for (const id of removed) this.#dirty.add(id);
-    for (const id of added) this.#dirty.add(id);
-  }
-
-  /**
-   * Entries (by sub-key) of one identity and direction, from the templates of that direction
-   * selecting it alone. The returned map is reused by the next call.
-   */
-  #derive(all: readonly Template[], direction: Direction): Map<number, PolicyEntry> {
-    const out = this.#scratch;
-    out.clear();
-    const templates = all.length === 1 ? (all[0]!.direction === direction ? all : []) : all.filter((t) => t.direction === direction);
-    if (templates.length === 0) return out;
-    if (templates.length === 1) {
-      const t = templates[0]!;
-      const subs = t.partSubs;
-      if (subs.length === 1 || new Set(subs).size === subs.length) {
-        for (let i = 0; i < subs.length; i++) out.set(subs[i]!, (t.single[i] ??= this.#merge([{ template: t, part: i }])));
-        return out;
-      }
-    }
-    const bySub = new Map<number, Contribution[]>();
-    for (const t of templates) {
-      for (let i = 0; i < t.partSubs.length; i++) {
-        const sub = t.partSubs[i]!;
-        const list = bySub.get(sub);
-        if (list) list.push({ template: t, part: i });
-        else bySub.set(sub, [{ template: t, part: i }]);
-      }
-    }
-    for (const [sub, list] of bySub) out.set(sub, this.#entryFor(list));
-    return applyDenyCover(out);
-  }
-
-  /** The (shared) entry for a set of contributions. */
-  #entryFor(list: readonly Contribution[]): PolicyEntry {
-    if (list.length === 1) {
-      const { template: t, part } = list[0]!;
-      return (t.single[part] ??= this.#merge(list));
-    }
-    const sig = list.map((c) => `${c.template.id}.${c.part}`).sort().join(',');
-    let e = this.#merged.get(sig);
-    if (!e) this.#merged.set(sig, (e = this.#merge(list)));
-    return e;
-  }
-
-  #merge(list: readonly Contribution[]): PolicyEntry {
-    const contributors = list.map(({ template: t, part }) => ({
-      origin: t.origin, sortKey: t.sortKey, deny: t.deny, direction: t.direction, l7: t.parts[part]!.l7,
-    }));
-    return mergeEntry(contributors, this.#opts.proxyPortFor ?? defaultProxyPort);
+    if (!this.#slots.has(selKey)) return;
+    this.#dirty.push(removed, added);
   }
 }

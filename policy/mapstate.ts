@@ -1,10 +1,13 @@
 /**
  * MapState: the per-endpoint policy map as a keyed collection, with an index for lookups and
  * diffs between states. Keys are stored packed in two halves (direction+identity, then
- * protocol+port+prefix, see mapstate-types.ts) so both stay small integers; entries are often
- * shared between keys, so never mutate one.
+ * protocol+port+prefix, see mapstate-types.ts) so both stay small integers; the keys of one
+ * direction+identity form an immutable entry group (entry-group.ts). Entries and groups are
+ * shared between keys and states, so never mutate one.
  */
 import type { Direction } from './api/model.ts';
+import { type EntryGroup, groupWith, groupWithout, indexOfSub } from './entry-group.ts';
+import { PagedTable } from './paged-table.ts';
 import {
   type MapStateDiff, type MapStateRow, type PolicyEntry, type PolicyKey, decodeParts, identityIndex, subKey,
 } from './mapstate-types.ts';
@@ -35,25 +38,19 @@ class PackedRow implements MapStateRow {
   }
 }
 
-/** A row for a packed key (the key object is only built when read). */
-export function packedRow(index: number, sub: number, entry: PolicyEntry): MapStateRow {
-  return new PackedRow(index, sub, entry);
-}
-
-/** The keys (sub-key halves) and entries of one direction+identity holding several keys. */
-interface Slot {
-  readonly subs: number[];
-  readonly entries: PolicyEntry[];
+/** Where the rows of a change go. */
+export interface RowSink {
+  readonly added: MapStateRow[];
+  readonly changed: MapStateRow[];
+  readonly removed: MapStateRow[];
 }
 
 /**
- * A mutable policy map state. Most direction+identity pairs hold one key, so those live in two
- * flat maps (no per-key object); pairs with more keys get a {@link Slot}.
+ * A mutable policy map state: per packed direction+identity, an immutable {@link EntryGroup}
+ * (groups are shared between identities and states, so a computed group is stored as is).
  */
 export class MapState {
-  readonly #oneSub = new Map<number, number>();
-  readonly #oneEntry = new Map<number, PolicyEntry>();
-  readonly #slots = new Map<number, Slot>();
+  readonly #groups = new PagedTable<EntryGroup>();
   #size = 0;
 
   /** Builds a state from rows. */
@@ -86,88 +83,86 @@ export class MapState {
 
   /** The entry under a packed key. */
   getPacked(index: number, sub: number): PolicyEntry | undefined {
-    if (this.#oneSub.get(index) === sub) return this.#oneEntry.get(index);
-    const slot = this.#slots.get(index);
-    if (!slot) return undefined;
-    const i = slot.subs.indexOf(sub);
-    return i < 0 ? undefined : slot.entries[i];
+    const group = this.#groups.get(index);
+    if (!group) return undefined;
+    const at = indexOfSub(group, sub);
+    return at < 0 ? undefined : group.entries[at];
   }
 
   /** Sets the entry under a packed key. */
   setPacked(index: number, sub: number, entry: PolicyEntry): void {
-    const one = this.#oneSub.get(index);
-    if (one === sub) {
-      this.#oneEntry.set(index, entry);
-      return;
-    }
-    const slot = this.#slots.get(index);
-    if (one === undefined && !slot) {
-      this.#oneSub.set(index, sub);
-      this.#oneEntry.set(index, entry);
-      this.#size++;
-      return;
-    }
-    if (one !== undefined) {
-      this.#slots.set(index, { subs: [one, sub], entries: [this.#oneEntry.get(index)!, entry] });
-      this.#oneSub.delete(index);
-      this.#oneEntry.delete(index);
-      this.#size++;
-      return;
-    }
-    const i = slot!.subs.indexOf(sub);
-    if (i >= 0) {
-      slot!.entries[i] = entry;
-      return;
-    }
-    slot!.subs.push(sub);
-    slot!.entries.push(entry);
-    this.#size++;
+    const group = this.#groups.get(index);
+    if (!group || indexOfSub(group, sub) < 0) this.#size++;
+    this.#groups.set(index, groupWith(group, sub, entry));
   }
 
   /** Removes a packed key; returns the removed entry. */
   deletePacked(index: number, sub: number): PolicyEntry | undefined {
-    if (this.#oneSub.get(index) === sub) {
-      const entry = this.#oneEntry.get(index);
-      this.#oneSub.delete(index);
-      this.#oneEntry.delete(index);
-      this.#size--;
-      return entry;
-    }
-    const slot = this.#slots.get(index);
-    const i = slot ? slot.subs.indexOf(sub) : -1;
-    if (!slot || i < 0) return undefined;
-    const entry = slot.entries[i]!;
-    slot.subs.splice(i, 1);
-    slot.entries.splice(i, 1);
-    if (slot.subs.length === 1) {
-      this.#slots.delete(index);
-      this.#oneSub.set(index, slot.subs[0]!);
-      this.#oneEntry.set(index, slot.entries[0]!);
-    }
+    const group = this.#groups.get(index);
+    const at = group ? indexOfSub(group, sub) : -1;
+    if (!group || at < 0) return undefined;
+    const rest = groupWithout(group, at);
+    if (rest) this.#groups.set(index, rest);
+    else this.#groups.delete(index);
     this.#size--;
-    return entry;
+    return group.entries[at];
   }
 
-  /** Sub-key halves stored for one packed direction+identity (do not mutate). */
+  /** Sub-key halves stored for one packed direction+identity, ascending (do not mutate). */
   subsOf(index: number): readonly number[] {
-    const one = this.#oneSub.get(index);
-    if (one !== undefined) return [one];
-    return this.#slots.get(index)?.subs ?? NONE;
+    return this.#groups.get(index)?.subs ?? NONE;
+  }
+
+  /** The keys of one packed direction+identity (shared: never mutate it). */
+  groupAt(index: number): EntryGroup | undefined {
+    return this.#groups.get(index);
+  }
+
+  /**
+   * Replaces every key of one packed direction+identity with those of `group` (stored as is, so it
+   * must never be mutated), recording the added, changed and removed rows in `sink`.
+   */
+  replaceGroup(index: number, group: EntryGroup | undefined, sink: RowSink): void {
+    const from = this.#groups.get(index);
+    if (from === group) return;
+    if (group) this.#groups.set(index, group);
+    else this.#groups.delete(index);
+    this.#size += (group?.subs.length ?? 0) - (from?.subs.length ?? 0);
+    if (!from || !group) {
+      pushRows(from ? sink.removed : sink.added, index, (from ?? group)!);
+      return;
+    }
+    const fs = from.subs;
+    const ts = group.subs;
+    let i = 0;
+    let j = 0;
+    while (i < fs.length || j < ts.length) {
+      const f = i < fs.length ? fs[i]! : Infinity;
+      const t = j < ts.length ? ts[j]! : Infinity;
+      if (f < t) {
+        sink.removed.push(new PackedRow(index, f, from.entries[i++]!));
+      } else if (t < f) {
+        sink.added.push(new PackedRow(index, t, group.entries[j++]!));
+      } else {
+        const next = group.entries[j++]!;
+        if (!entriesEqual(from.entries[i++]!, next)) sink.changed.push(new PackedRow(index, t, next));
+      }
+    }
   }
 
   /** Rows keyed by one direction and remote identity. */
   rowsFor(direction: Direction, identity: number): MapStateRow[] {
     const index = identityIndex(direction, identity);
-    return this.subsOf(index).map((sub) => packedRow(index, sub, this.getPacked(index, sub)!));
+    const group = this.#groups.get(index);
+    const out: MapStateRow[] = [];
+    if (group) pushRows(out, index, group);
+    return out;
   }
 
   /** All rows, sorted by identity, direction, then protocol/port. */
   rows(): MapStateRow[] {
     const out: MapStateRow[] = [];
-    const indexes = [...this.#oneSub.keys(), ...this.#slots.keys()].sort((a, b) => a - b);
-    for (const index of indexes) {
-      for (const sub of [...this.subsOf(index)].sort((a, b) => a - b)) out.push(packedRow(index, sub, this.getPacked(index, sub)!));
-    }
+    for (const [index, group] of this.#groups.entries()) pushRows(out, index, group);
     return out;
   }
 
@@ -179,6 +174,11 @@ export class MapState {
 }
 
 const NONE: readonly number[] = Object.freeze([]);
+
+/** Appends a row per key of `group` (direction+identity `index`) to `out`. */
+function pushRows(out: MapStateRow[], index: number, group: EntryGroup): void {
+  for (let i = 0; i < group.subs.length; i++) out.push(new PackedRow(index, group.subs[i]!, group.entries[i]!));
+}
 
 /** The diff that turns `from` into `to`. */
 export function diffMapStates(from: MapState, to: MapState): MapStateDiff {

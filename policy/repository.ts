@@ -6,11 +6,15 @@ import type { LabelSet } from '../identity/labels.ts';
 import type { PolicyKind, PolicyRule } from './api/model.ts';
 import type { PolicyParseResult } from './api/parse-cilium-policy.ts';
 import { compileSelector } from './selector-match.ts';
+import { SubjectIndex } from './subject-index.ts';
 
 /** Identifies a policy object. */
 export function policyKey(kind: PolicyKind, namespace: string | undefined, name: string): string {
   return `${kind}/${namespace ?? ''}/${name}`;
 }
+
+/** `source:key` of the label only the host endpoint carries. */
+const HOST_LABEL = 'reserved:host';
 
 const subjectMatchers = new WeakMap<PolicyRule, (labels: LabelSet) => boolean>();
 
@@ -19,7 +23,7 @@ const subjectMatchers = new WeakMap<PolicyRule, (labels: LabelSet) => boolean>()
  * to the host endpoint (`reserved:host`), and endpointSelector rules never do.
  */
 export function ruleSelects(rule: PolicyRule, labels: LabelSet): boolean {
-  if (rule.hostPolicy !== labels.has('reserved', 'host')) return false;
+  if (rule.hostPolicy !== (labels.getSourceKey(HOST_LABEL) !== undefined)) return false;
   let m = subjectMatchers.get(rule);
   if (!m) subjectMatchers.set(rule, (m = compileSelector(rule.subject)));
   return m(labels);
@@ -34,6 +38,7 @@ export class PolicyRepository {
   readonly #policies = new Map<string, PolicyParseResult>();
   #revision = 0;
   #rules: PolicyRule[] | undefined;
+  #subjects: SubjectIndex | undefined;
 
   /** Grows by one on every change. */
   get revision(): number {
@@ -52,6 +57,7 @@ export class PolicyRepository {
     this.#policies.set(key, stored);
     this.#revision++;
     this.#rules = undefined;
+    this.#subjects = undefined;
     return old;
   }
 
@@ -63,6 +69,7 @@ export class PolicyRepository {
       this.#policies.delete(key);
       this.#revision++;
       this.#rules = undefined;
+      this.#subjects = undefined;
     }
     return old;
   }
@@ -74,6 +81,7 @@ export class PolicyRepository {
 
   /** The rules whose subject selects `labels`. */
   rulesSelecting(labels: LabelSet): PolicyRule[] {
-    return this.rules().filter((r) => ruleSelects(r, labels));
+    this.#subjects ??= new SubjectIndex(this.rules());
+    return this.#subjects.candidates(labels).filter((r) => ruleSelects(r, labels));
   }
 }

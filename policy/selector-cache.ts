@@ -11,7 +11,9 @@
  */
 import type { LabelSet } from '../identity/labels.ts';
 import type { PeerSelector } from './api/model.ts';
+import { LabelIndex } from './label-index.ts';
 import { compileSelector, selectorKey } from './selector-match.ts';
+import { positionOf, withChanges } from './sorted-ids.ts';
 
 /** Called with the identities a selector gained and lost (both sorted). */
 export type SelectionListener = (selector: string, added: readonly number[], removed: readonly number[]) => void;
@@ -24,22 +26,11 @@ interface CachedSelector {
   readonly users: Map<SelectionListener, number>;
 }
 
-function insertSorted(arr: readonly number[], add: readonly number[], remove: ReadonlySet<number>): number[] {
-  const out: number[] = [];
-  let j = 0;
-  for (const v of arr) {
-    while (j < add.length && add[j]! < v) out.push(add[j++]!);
-    if (j < add.length && add[j] === v) j++;
-    if (!remove.has(v)) out.push(v);
-  }
-  while (j < add.length) out.push(add[j++]!);
-  return out;
-}
-
 /** The shared, incrementally maintained selector → identities cache. */
 export class SelectorCache {
   readonly #identities = new Map<number, LabelSet>();
   readonly #selectors = new Map<string, CachedSelector>();
+  readonly #index = new LabelIndex();
 
   /** Number of distinct selectors in the cache. */
   get selectorCount(): number {
@@ -62,14 +53,24 @@ export class SelectorCache {
     let cs = this.#selectors.get(key);
     if (!cs) {
       const match = compileSelector(spec);
-      const selections = spec.kind === 'wildcard'
-        ? [0]
-        : [...this.#identities].filter(([, labels]) => match(labels)).map(([id]) => id).sort((a, b) => a - b);
+      const selections = spec.kind === 'wildcard' ? [0] : this.#select(spec, match);
       cs = { key, spec, match, selections, users: new Map() };
       this.#selectors.set(key, cs);
     }
     cs.users.set(listener, (cs.users.get(listener) ?? 0) + 1);
     return { key, selections: cs.selections };
+  }
+
+  /** The sorted identities `match` selects, testing only the index's candidates for `spec`. */
+  #select(spec: PeerSelector, match: (labels: LabelSet) => boolean): number[] {
+    const out: number[] = [];
+    const candidates = this.#index.candidates(spec);
+    if (candidates !== undefined) {
+      for (const id of candidates) if (match(this.#identities.get(id)!)) out.push(id);
+      return out;
+    }
+    for (const [id, labels] of this.#identities) if (match(labels)) out.push(id);
+    return out.sort((a, b) => a - b);
   }
 
   /** Drops one use of `key` by `listener`; the selector is forgotten when nobody uses it. */
@@ -92,6 +93,14 @@ export class SelectorCache {
     return [...this.#selectors.values()].map((c) => ({ key: c.key, spec: c.spec, users: c.users.size, identities: c.selections }));
   }
 
+  /** Drops a known identity and its index entries. */
+  #forget(id: number): void {
+    const labels = this.#identities.get(id);
+    if (labels === undefined) return;
+    this.#identities.delete(id);
+    this.#index.remove(id, labels);
+  }
+
   /**
    * Adds or relabels identities and removes others, then notifies listeners of every selector
    * whose selection changed. An id in both lists is treated as relabelled.
@@ -99,8 +108,12 @@ export class SelectorCache {
   updateIdentities(added: Iterable<readonly [number, LabelSet]>, removed: Iterable<number> = []): void {
     const addList = [...added];
     const gone = new Set(removed);
-    for (const id of gone) this.#identities.delete(id);
-    for (const [id, labels] of addList) this.#identities.set(id, labels);
+    for (const id of gone) this.#forget(id);
+    for (const [id, labels] of addList) {
+      this.#forget(id);
+      this.#identities.set(id, labels);
+      this.#index.add(id, labels);
+    }
     const touched = new Set([...gone, ...addList.map(([id]) => id)]);
     if (touched.size === 0) return;
     const notes: [CachedSelector, number[], number[]][] = [];
@@ -111,32 +124,18 @@ export class SelectorCache {
       for (const id of touched) {
         const labels = this.#identities.get(id);
         const now = labels !== undefined && cs.match(labels);
-        const before = sortedIncludes(cs.selections, id);
+        const before = positionOf(cs.selections, id) >= 0;
         if (now && !before) plus.push(id);
         else if (!now && before) minus.push(id);
       }
       if (plus.length === 0 && minus.length === 0) continue;
       plus.sort((a, b) => a - b);
       minus.sort((a, b) => a - b);
-      cs.selections = insertSorted(cs.selections, plus, new Set(minus));
+      cs.selections = withChanges(cs.selections, plus, minus);
       notes.push([cs, plus, minus]);
     }
     for (const [cs, plus, minus] of notes) {
       for (const listener of [...cs.users.keys()]) listener(cs.key, plus, minus);
     }
   }
-}
-
-/** Binary search in a sorted list of identities. */
-export function sortedIncludes(arr: readonly number[], v: number): boolean {
-  let lo = 0;
-  let hi = arr.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const m = arr[mid]!;
-    if (m === v) return true;
-    if (m < v) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
 }

@@ -32,7 +32,7 @@ export function selectorKey(sel: PeerSelector): string {
 function compileRequirement(r: Requirement): (labels: LabelSet) => boolean {
   const sourceKey = `${r.source}:${r.key}`;
   const valueIn = r.source === 'any'
-    ? (labels: LabelSet) => labels.getKey(r.key)?.some((l) => r.values.includes(l.value)) ?? false
+    ? (labels: LabelSet) => labels.hasValueIn('any', r.key, r.values)
     : (labels: LabelSet) => {
       const l = labels.getSourceKey(sourceKey);
       return l !== undefined && r.values.includes(l.value);
