@@ -31,7 +31,7 @@ const CLUSTER_CIDR = '10.244.0.0/15';
 const { values: args } = parseArgs({
   options: {
     services: { type: 'string', default: '10000' },
-    rounds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '7' },
     seconds: { type: 'string', default: '2' },
     iptables: { type: 'string', default: 'nft' },
     keep: { type: 'boolean', default: false },

@@ -6,25 +6,44 @@
  * controller manager would then mark the pod's endpoints not ready). `svc-0` is the measured one.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubeRequester } from '../../runtime/kube-request.ts';
+import { statusCodeOf } from '../../runtime/api-errors.ts';
+import type { KubeRequest, KubeRequester } from '../../runtime/kube-request.ts';
 import { BENCH_NS, SERVER_PORT } from './ciliate-side.ts';
 
 /** The Services' port (each maps it to the server's {@link SERVER_PORT}). */
 export const SERVICE_PORT = 80;
 
+/**
+ * `request` retried on what a busy apiserver may answer for a moment (a dropped connection, 429, 5xx)
+ * up to 6 times with growing pauses. A create that already happened (409 on a retry) counts as done.
+ */
+async function insist(request: KubeRequester, req: KubeRequest): Promise<unknown> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request(req);
+    } catch (err) {
+      const code = statusCodeOf(err);
+      if (attempt > 1 && code === 409 && req.method === 'POST') return undefined;
+      if (attempt >= 6 || (code !== undefined && code !== 429 && code < 500)) throw err;
+      await sleep(200 * 2 ** attempt);
+    }
+  }
+}
+
 /** Creates Services `svc-<from>`.. `svc-<from+count-1>`, each with a slice to `backendIp`; returns their ClusterIPs. */
 export async function createServices(request: KubeRequester, from: number, count: number, backendIp: string, onProgress: (done: number) => void = () => undefined, concurrency = 32): Promise<string[]> {
   const ips: string[] = [];
-  let next = from;
+  let next = from, done = 0;
   const worker = async (): Promise<void> => {
     while (next < from + count) {
       const name = `svc-${next++}`;
-      const svc = (await request({
-        method: 'POST', path: `/api/v1/namespaces/${BENCH_NS}/services`,
+      const services = `/api/v1/namespaces/${BENCH_NS}/services`;
+      const created = await insist(request, {
+        method: 'POST', path: services,
         body: { metadata: { name }, spec: { ports: [{ port: SERVICE_PORT, targetPort: SERVER_PORT, protocol: 'TCP' }] } },
-      })) as { spec: { clusterIP: string } };
-      ips.push(svc.spec.clusterIP);
-      await request({
+      }) ?? await insist(request, { method: 'GET', path: `${services}/${name}` });
+      ips.push((created as { spec: { clusterIP: string } }).spec.clusterIP);
+      await insist(request, {
         method: 'POST', path: `/apis/discovery.k8s.io/v1/namespaces/${BENCH_NS}/endpointslices`,
         body: {
           metadata: { name: `${name}-1`, labels: { 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'svcbench' } },
@@ -33,7 +52,7 @@ export async function createServices(request: KubeRequester, from: number, count
           endpoints: [{ addresses: [backendIp], conditions: { ready: true } }],
         },
       });
-      if (ips.length % 1000 === 0) onProgress(ips.length);
+      if (++done % 1000 === 0) onProgress(done);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
