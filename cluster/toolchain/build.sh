@@ -3,12 +3,21 @@
 # module sources through the Go module proxy, into a cache outside the repo keyed by version.
 # Prints the bin directory on stdout when done; progress goes to stderr. Safe to run concurrently
 # (a lock serialises builders) and idempotent (a finished cache is reused as is).
+#
+#   build.sh              the cluster's toolchain (the default; what `cluster up` and setup use)
+#   build.sh kube-proxy   only upstream kube-proxy of the same Kubernetes version, on demand, into its
+#                         own cache folder kube-proxy-v<version> (the services bench's peer)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 . "$here/versions.env"
 cache_root=${CILIATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ciliate}
-key="k8s-v${KUBERNETES_VERSION}_etcd-v${ETCD_VERSION}_helm-v${HELM_VERSION}"
+target=${1:-cluster}
+case "$target" in
+  cluster) key="k8s-v${KUBERNETES_VERSION}_etcd-v${ETCD_VERSION}_helm-v${HELM_VERSION}" ;;
+  kube-proxy) key="kube-proxy-v${KUBERNETES_VERSION}" ;;
+  *) printf '[toolchain] unknown target %s (cluster | kube-proxy)\n' "$target" >&2; exit 2 ;;
+esac
 out="$cache_root/toolchain/$key"
 bin="$out/bin"
 log() { printf '[toolchain] %s\n' "$*" >&2; }
@@ -33,8 +42,9 @@ build_etcd() {
   go build -trimpath -ldflags "-s -w" -o "$bin/etcd" go.etcd.io/etcd/server/v3
 }
 
+# build_kubernetes CMD...: the named k8s.io/kubernetes/cmd binaries that are not built yet.
 build_kubernetes() {
-  local want=(kube-apiserver kube-controller-manager kube-scheduler kubectl) missing=() c
+  local want=("$@") missing=() c
   for c in "${want[@]}"; do [ -x "$bin/$c" ] || missing+=("$c"); done
   [ ${#missing[@]} -eq 0 ] && return
   log "building Kubernetes v$KUBERNETES_VERSION: ${missing[*]}"
@@ -74,9 +84,13 @@ build_helm() {
 }
 
 start=$(date +%s)
-build_etcd
-build_kubernetes
-build_helm
+if [ "$target" = kube-proxy ]; then
+  build_kubernetes kube-proxy
+else
+  build_etcd
+  build_kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl
+  build_helm
+fi
 touch "$out/.complete"
 log "built in $(( $(date +%s) - start ))s into $bin"
 echo "$bin"
