@@ -26,6 +26,7 @@ import { HttpEndpoint, metricsRoutes } from '../runtime/http-endpoint.ts';
 export const AGENT_METRICS_PORT = 9962;
 import { setEndpointHooks } from './hooks.ts';
 import { nodePinRoot } from '../cluster/node-config.ts';
+import { cgroupProcs } from '../cluster/cgroup.ts';
 import { DEFAULT_CLUSTER_NAME } from '../identity/pod-labels.ts';
 import { EndpointManager } from './endpoints.ts';
 import { podCIDRsOf, type CiliumNodeLike } from './pod-cidrs.ts';
@@ -81,6 +82,7 @@ export async function runAgent(cluster: ClusterConfig, node: NodeConfig, log: Lo
     kc, nodeName: node.name, nodeIP: node.address, pinRoot: nodePinRoot(cluster.name, node.name),
     stateDir: join(node.dir, 'agent'), clusterName: DEFAULT_CLUSTER_NAME, enforcementMode: 'default',
     log: log.child({ component: 'enforcement' }), nodes, flowLogPath: join(node.dir, 'agent', FLOW_LOG), registry,
+    ...(cgroupProcs(node.cgroup) ? { socketLbCgroup: node.cgroup } : {}),
   });
   setEndpointHooks(enforcement.hooks);
   // Metrics (controllers, work queues, drift repairs) on the node's address, upstream's agent port.

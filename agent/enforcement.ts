@@ -44,6 +44,7 @@ import { flowLogRunnable } from './flow-log.ts';
 import { LbSync, SERVICES_STATE_FILE } from './lb-sync.ts';
 import { ENDPOINT_SLICE_REF, lbPrimer, SERVICE_REF, serviceKeyOfSlice, serviceLbReconciler, type LbNode } from './service-controllers.ts';
 import { attachNodeDevice } from './netdev-attach.ts';
+import { attachSocketLb } from './socket-lb.ts';
 import { join } from 'node:path';
 import { CCNP_REF, CEP_REF, CNP_REF, IDENTITY_REF, KNP_REF, NAMESPACE_REF, NODE_REF, POD_REF } from './resources.ts';
 
@@ -80,6 +81,8 @@ export interface EnforcementOptions {
   flowLogPath?: string;
   /** Default backend selection for Services (helm loadBalancer.algorithm); default random. */
   lbAlgorithm?: 'random' | 'maglev';
+  /** The node's cgroup v2 directory: socket-level service translation for the processes in it. */
+  socketLbCgroup?: string;
   /** false: no programs on the node device (no NodePort from the node network). */
   nodeDevice?: false;
   /** An existing Node informer to share (the caller starts it); default: one of its own. */
@@ -163,6 +166,13 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   const slices = informer<V1EndpointSlice>(ENDPOINT_SLICE_REF);
   const lb = new LbSync(enforcer.sharedMaps.lb, join(o.stateDir, SERVICES_STATE_FILE));
   const lbNode: LbNode = { name: o.nodeName, ip: o.nodeIP, algorithm: o.lbAlgorithm ?? 'random' };
+  if (o.socketLbCgroup) {
+    try {
+      attachSocketLb({ pinRoot: o.pinRoot, cgroupPath: o.socketLbCgroup, log });
+    } catch (err) {
+      log.error('socket-level service translation unavailable; the per-packet path serves every Service', { err: (err as Error).message });
+    }
+  }
   const netdev = o.nodeDevice === false ? undefined : attachNodeDevice({ pinRoot: o.pinRoot, nodeIp: o.nodeIP, log, ...(o.inNodeNetns ? { inNodeNetns: o.inNodeNetns } : {}) });
   const caches = [...policyCaches.map(([, c]) => c), identities, ceps, pods, namespaces, services, slices, ...(o.nodes ? [] : [nodes])] as Informer<KubernetesObject>[];
 

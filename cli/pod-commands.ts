@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { clusterConfig, podEndpoints, readFlows, type PodEndpoint } from '../cluster/pods.ts';
 import type { FlowRecord } from '../agent/flow-log.ts';
 import { DEFAULT_CLUSTER } from '../cluster/paths.ts';
+import { cgroupProcs, joinCgroupArgv } from '../cluster/cgroup.ts';
 import { flag, type Args } from './args.ts';
 
 /** Usage of the two commands. */
@@ -21,8 +22,11 @@ function findPod(pods: PodEndpoint[], ref: string): PodEndpoint {
 export async function execCommand(args: Args, command: string[]): Promise<number> {
   const ref = args.words[1];
   if (!ref || command.length === 0) throw new Error('usage: ciliate exec NAMESPACE/POD -- CMD...');
-  const pod = findPod(podEndpoints(clusterConfig(flag(args, 'name') ?? DEFAULT_CLUSTER)), ref);
-  const child = spawn('nsenter', [`--net=${pod.netns}`, ...command], { stdio: 'inherit' });
+  const config = clusterConfig(flag(args, 'name') ?? DEFAULT_CLUSTER);
+  const pod = findPod(podEndpoints(config), ref);
+  // Like the pod's own containers: in its node's cgroup (socket-level service translation), in its network namespace.
+  const [cmd, ...rest] = [...joinCgroupArgv(cgroupProcs(config.nodes?.find((n) => n.name === pod.node)?.cgroup)), 'nsenter', `--net=${pod.netns}`, ...command];
+  const child = spawn(cmd!, rest, { stdio: 'inherit' });
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));

@@ -79,7 +79,7 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
     for (const node of config.nodes) {
       await p.step(`node ${node.name} (network namespace, ${node.address})`, async () => {
         await writeNodeFiles(config, node, REPO_ROOT);
-        await createNodeNetns(node, network.bridge);
+        await createNodeNetns(node, network.bridge, name);
       });
     }
     await writeJsonAtomic(join(paths.dir, 'config.json'), config);

@@ -1,5 +1,6 @@
 /** The settings of a cluster's nodes: names, addresses, pod CIDRs and file locations. */
 import { join } from 'node:path';
+import { nodeCgroup } from './cgroup.ts';
 import type { NodeNetwork } from './network.ts';
 
 /** The range per-node pod CIDRs are carved from (one /24 per node) until the operator assigns them. */
@@ -41,6 +42,8 @@ export interface NodeConfig {
   agentKubeconfig: string;
   /** Folder holding the node's CNI conflist. */
   cniConfDir: string;
+  /** The node's cgroup v2 directory: containers run in it, socket-level service translation attaches to it. */
+  cgroup?: string;
 }
 
 /** The prefix shared by every network namespace of a cluster's nodes and pods. */
@@ -69,5 +72,6 @@ export function nodeConfig(cluster: string, clusterDir: string, network: NodeNet
     kubeconfig: join(dir, 'node.kubeconfig'),
     agentKubeconfig: join(dir, 'agent.kubeconfig'),
     cniConfDir: join(dir, 'cni', 'net.d'),
+    cgroup: nodeCgroup(cluster, name),
   };
 }

@@ -6,6 +6,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from './exec.ts';
+import { ensureNodeCgroup, removeClusterCgroup } from './cgroup.ts';
 import { linkExists } from './network.ts';
 import { isClusterNetns, nodeConfig, AGENT_RUN_ROOT, type NodeConfig } from './node-config.ts';
 import { issueCertificate, pkiFiles, writeKubeconfig } from './pki.ts';
@@ -50,8 +51,8 @@ export async function writeNodeFiles(c: ClusterConfig, node: NodeConfig, repoRoo
   await writeFile(join(node.dir, 'cni-path'), join(repoRoot, 'bin') + '\n');
 }
 
-/** Creates node `node`'s namespace and attaches it to `bridge`. */
-export async function createNodeNetns(node: NodeConfig, bridge: string): Promise<void> {
+/** Creates node `node`'s namespace, attaches it to `bridge`, and makes its cgroup v2 directory. */
+export async function createNodeNetns(node: NodeConfig, bridge: string, cluster: string): Promise<void> {
   await deleteNetns(node.netns);
   if (await linkExists(node.hostVeth)) await run('ip', ['link', 'del', node.hostVeth]);
   await run('ip', ['netns', 'add', node.netns]);
@@ -63,6 +64,7 @@ export async function createNodeNetns(node: NodeConfig, bridge: string): Promise
   await run('ip', ['-n', node.netns, 'link', 'set', 'eth0', 'up']);
   await run('ip', ['-n', node.netns, 'link', 'set', 'lo', 'up']);
   await inNetns(node.netns, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+  await ensureNodeCgroup(cluster, node.name);
 }
 
 /** Every network namespace name on this machine. */
@@ -106,4 +108,5 @@ export async function deleteClusterNodes(cluster: string): Promise<void> {
   mine.sort((a, b) => b.length - a.length);
   for (const ns of mine) await deleteNetns(ns);
   for (const ns of mine) if (!/-p[0-9a-f]+$/.test(ns)) await rm(join(AGENT_RUN_ROOT, ns), { recursive: true, force: true });
+  await removeClusterCgroup(cluster);
 }

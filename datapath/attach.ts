@@ -151,7 +151,7 @@ export function attachPinned(linkDir: string, ifindex: number, progs: EndpointPr
 }
 
 /** Kernel attach types for cgroup programs. */
-export const CgroupAttachType = { INET_INGRESS: 0, INET_EGRESS: 1, INET4_CONNECT: 10, INET4_SENDMSG: 14 } as const;
+export const CgroupAttachType = { INET_INGRESS: 0, INET_EGRESS: 1, INET4_CONNECT: 10, INET4_SENDMSG: 14, INET4_RECVMSG: 19, INET4_GETPEERNAME: 29 } as const;
 
 /** Attaches a cgroup program to a cgroup v2 directory with a link; returns the link fd (close or linkDetach). */
 export function attachCgroup(progFd: number, cgroupPath: string, attachType: number): number {
@@ -161,4 +161,28 @@ export function attachCgroup(progFd: number, cgroupPath: string, attachType: num
   } finally {
     closeSync(cg);
   }
+}
+
+/**
+ * Attaches a cgroup program through a link pinned at `linkPath`; when a previous agent left that
+ * link pinned, swaps the program in place instead. Returns whether it was already there.
+ */
+export function attachCgroupPinned(linkPath: string, progFd: number, cgroupPath: string, attachType: number): boolean {
+  if (existsSync(linkPath)) {
+    const link = native().objGet(linkPath);
+    try {
+      native().linkUpdate(link, progFd);
+    } finally {
+      native().fdClose(link);
+    }
+    return true;
+  }
+  const link = attachCgroup(progFd, cgroupPath, attachType);
+  try {
+    mkdirSync(join(linkPath, '..'), { recursive: true });
+    native().objPin(link, linkPath);
+  } finally {
+    native().fdClose(link);
+  }
+  return false;
 }

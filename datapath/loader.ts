@@ -20,13 +20,15 @@ import { ipv4ToNumber } from './net.ts';
 
 /** Default location of the compiled endpoint object. */
 export const ENDPOINT_OBJECT = fileURLToPath(new URL('./bpf/build/endpoint.bpf.o', import.meta.url));
+/** Location of the compiled socket-LB object. */
+export const SOCK_OBJECT = fileURLToPath(new URL('./bpf/build/sock.bpf.o', import.meta.url));
 /** Location of the compiled node-device object. */
 export const NETDEV_OBJECT = fileURLToPath(new URL('./bpf/build/netdev.bpf.o', import.meta.url));
 
 /** Maps shared by every endpoint (pinned once under the pin root). */
 export const SHARED_MAPS = ['cilium_ipcache', 'cilium_ct4_global', 'cilium_metrics', 'cilium_events', 'cilium_drop_aggr', 'cilium_events_stats',
   'cilium_lb4_services_v2', 'cilium_lb4_backends_v3', 'cilium_lb4_reverse_nat', 'cilium_lb4_ct', 'cilium_lb4_affinity',
-  'cilium_lb_affinity_match', 'cilium_lb4_maglev', 'cilium_lb4_nodeport_nat'] as const;
+  'cilium_lb_affinity_match', 'cilium_lb4_maglev', 'cilium_lb4_nodeport_nat', 'cilium_lb4_reverse_sk'] as const;
 /** Maps owned by one endpoint. */
 export const ENDPOINT_MAPS = ['cilium_policy_v2', 'policy_stats', 'policy_config'] as const;
 
@@ -222,6 +224,28 @@ export function loadNetdev(spec: Pick<EndpointSpec, 'nodeIp' | 'maglevTableSize'
   const n = native();
   return withLoadedObject(opts.objectPath ?? NETDEV_OBJECT, { endpointId: 0, identity: 1, ...spec }, { adoptPinnedSizes: true, ...opts }, (obj) => ({
     fromContainer: n.fdDup(obj.progFd('cil_from_netdev')), toContainer: n.fdDup(obj.progFd('cil_to_netdev')),
+  }));
+}
+
+/** Program fds of the socket-level load balancer, by cgroup hook. */
+export interface SockProgs {
+  connect4: number;
+  sendmsg4: number;
+  recvmsg4: number;
+  getpeername4: number;
+}
+
+/**
+ * Loads the socket-level LB programs over the node's shared maps (pinned under `opts.pinRoot`).
+ * The caller owns the returned fds.
+ */
+export function loadSock(opts: LoadOptions): SockProgs {
+  const n = native();
+  return withLoadedObject(opts.objectPath ?? SOCK_OBJECT, { endpointId: 0, identity: 1 }, { adoptPinnedSizes: true, ...opts }, (obj) => ({
+    connect4: n.fdDup(obj.progFd('cil_sock4_connect')),
+    sendmsg4: n.fdDup(obj.progFd('cil_sock4_sendmsg')),
+    recvmsg4: n.fdDup(obj.progFd('cil_sock4_recvmsg')),
+    getpeername4: n.fdDup(obj.progFd('cil_sock4_getpeername')),
   }));
 }
 

@@ -5,6 +5,7 @@
  * Images are ignored: the command must name a binary that exists on the host.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { joinCgroupArgv } from '../cluster/cgroup.ts';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
@@ -67,14 +68,15 @@ export function containerArgv(c: V1Container, env: Record<string, string>): stri
 
 /** Starts `run`'s process; `onExit` is called when it ends. Sets waitingReason instead when it has no command. */
 export function startContainer(
-  run: ContainerRun, opts: { netnsPath?: string; env: Record<string, string>; dir: string; onExit: () => void },
+  run: ContainerRun, opts: { netnsPath?: string; cgroupProcs?: string; env: Record<string, string>; dir: string; onExit: () => void },
 ): void {
   const argv = containerArgv(run.spec, opts.env);
   if (!argv) {
     run.waitingReason = 'CommandRequired';
     return;
   }
-  const [cmd, ...args] = opts.netnsPath ? ['nsenter', `--net=${opts.netnsPath}`, '--', ...argv] : argv;
+  // Into the node's cgroup first (socket-level service translation), then the pod's network namespace.
+  const [cmd, ...args] = [...joinCgroupArgv(opts.cgroupProcs), ...(opts.netnsPath ? ['nsenter', `--net=${opts.netnsPath}`, '--', ...argv] : argv)];
   const log = openSync(join(opts.dir, `${run.name}.log`), 'a');
   const cwd = run.spec.workingDir && existsSync(run.spec.workingDir) ? run.spec.workingDir : opts.dir;
   const proc = spawn(cmd!, args, { cwd, env: opts.env, detached: true, stdio: ['ignore', log, log] });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { NodeConfig } from '../cluster/node-config.ts';
 import { netnsPath } from '../cluster/nodes.ts';
+import { cgroupProcs } from '../cluster/cgroup.ts';
 import { statusCodeOf } from '../runtime/api-errors.ts';
 import { cachedReconciler } from '../runtime/cached-reconciler.ts';
 import { Controller } from '../runtime/controller.ts';
@@ -202,6 +203,7 @@ class PodRunner {
   private launch(local: LocalPod, run: ContainerRun): void {
     startContainer(run, {
       netnsPath: local.sandbox.netns ? netnsPath(local.sandbox.netns) : undefined,
+      cgroupProcs: cgroupProcs(this.node.cgroup),
       env: containerEnv(local.pod, run.spec, local.podIP, local.hostIP, local.serviceEnv),
       dir: local.dir,
       onExit: () => this.exited(local, run),
@@ -212,6 +214,7 @@ class PodRunner {
     return new Promise((resolve) => {
       startContainer(run, {
         netnsPath: local.sandbox.netns ? netnsPath(local.sandbox.netns) : undefined,
+        cgroupProcs: cgroupProcs(this.node.cgroup),
         env: containerEnv(local.pod, run.spec, local.podIP, local.hostIP, local.serviceEnv),
         dir: local.dir,
         onExit: () => resolve(run.exit?.code ?? null),

@@ -3,7 +3,7 @@
 import type { Codec } from './codec.ts';
 
 /** Map names declared by the endpoint object. */
-export const MAP_NAMES = ["cilium_lb4_services_v2","cilium_lb4_backends_v3","cilium_lb4_reverse_nat","cilium_lb4_ct","cilium_lb4_affinity","cilium_lb_affinity_match","cilium_lb4_maglev","cilium_lb4_nodeport_nat","cilium_ipcache","cilium_ct4_global","cilium_policy_v2","policy_stats","policy_config","cilium_metrics","cilium_events","cilium_drop_aggr","cilium_events_stats"] as const;
+export const MAP_NAMES = ["cilium_lb4_services_v2","cilium_lb4_backends_v3","cilium_lb4_reverse_nat","cilium_lb4_ct","cilium_lb4_reverse_sk","cilium_lb4_affinity","cilium_lb_affinity_match","cilium_lb4_maglev","cilium_lb4_nodeport_nat","cilium_ipcache","cilium_ct4_global","cilium_policy_v2","policy_stats","policy_config","cilium_metrics","cilium_events","cilium_drop_aggr","cilium_events_stats"] as const;
 
 /** Byte offsets of load-time constants inside the object's .rodata section. */
 export const RODATA_OFFSETS = {"ciliate_config":0,"ciliate_flow_event_layout":48} as const;
@@ -1166,6 +1166,85 @@ export const lb4NatEntryCodec: Codec<Lb4NatEntry> = {
       natPort: buf.readUInt16BE(off + 24),
       flags: buf.readUInt8(off + 26),
       backendId: buf.readUInt32LE(off + 28),
+    };
+  },
+};
+
+/** Byte layout of C `struct lb4_sock_key` (16 bytes), as BTF reports it. */
+export const LB4_SOCK_KEY_LAYOUT = {
+  size: 16,
+  fields: {
+    cookie: { offset: 0, size: 8 },
+    address: { offset: 8, size: 4 },
+    port: { offset: 12, size: 2 },
+    pad: { offset: 14, size: 2 },
+  },
+} as const;
+
+/** C `struct lb4_sock_key`; padding is omitted and encoded as zeros. */
+export interface Lb4SockKey {
+  /** C `cookie`. */
+  cookie: bigint;
+  /** C `address` (network byte order in the map; host order here). */
+  address: number;
+  /** C `port` (network byte order in the map; host order here). */
+  port: number;
+}
+
+/** Encoder/decoder for `struct lb4_sock_key`. */
+export const lb4SockKeyCodec: Codec<Lb4SockKey> = {
+  size: 16,
+  encode(v: Lb4SockKey, buf: Buffer = Buffer.alloc(16), off = 0): Buffer {
+    buf.fill(0, off, off + 16);
+    buf.writeBigUInt64LE(v.cookie, off + 0);
+    buf.writeUInt32BE(v.address, off + 8);
+    buf.writeUInt16BE(v.port, off + 12);
+    return buf;
+  },
+  decode(buf: Buffer, off = 0): Lb4SockKey {
+    return {
+      cookie: buf.readBigUInt64LE(off + 0),
+      address: buf.readUInt32BE(off + 8),
+      port: buf.readUInt16BE(off + 12),
+    };
+  },
+};
+
+/** Byte layout of C `struct lb4_sock_frontend` (8 bytes), as BTF reports it. */
+export const LB4_SOCK_FRONTEND_LAYOUT = {
+  size: 8,
+  fields: {
+    address: { offset: 0, size: 4 },
+    port: { offset: 4, size: 2 },
+    rev_nat_index: { offset: 6, size: 2 },
+  },
+} as const;
+
+/** C `struct lb4_sock_frontend`; padding is omitted and encoded as zeros. */
+export interface Lb4SockFrontend {
+  /** C `address` (network byte order in the map; host order here). */
+  address: number;
+  /** C `port` (network byte order in the map; host order here). */
+  port: number;
+  /** C `rev_nat_index`. */
+  revNatIndex: number;
+}
+
+/** Encoder/decoder for `struct lb4_sock_frontend`. */
+export const lb4SockFrontendCodec: Codec<Lb4SockFrontend> = {
+  size: 8,
+  encode(v: Lb4SockFrontend, buf: Buffer = Buffer.alloc(8), off = 0): Buffer {
+    buf.fill(0, off, off + 8);
+    buf.writeUInt32BE(v.address, off + 0);
+    buf.writeUInt16BE(v.port, off + 4);
+    buf.writeUInt16LE(v.revNatIndex, off + 6);
+    return buf;
+  },
+  decode(buf: Buffer, off = 0): Lb4SockFrontend {
+    return {
+      address: buf.readUInt32BE(off + 0),
+      port: buf.readUInt16BE(off + 4),
+      revNatIndex: buf.readUInt16LE(off + 6),
     };
   },
 };

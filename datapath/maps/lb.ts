@@ -2,7 +2,7 @@
 // per-flow backend choice. Row builders turn a service description into map rows.
 import {
   lb4BackendCodec, lb4CtEntryCodec, lb4KeyCodec, lb4ReverseNatCodec, lb4ServiceCodec, ctKeyCodec,
-  lb4AffinityKeyCodec, lb4AffinityValCodec, lbAffinityMatchCodec, lb4MaglevKeyCodec, lb4NatEntryCodec,
+  lb4AffinityKeyCodec, lb4AffinityValCodec, lbAffinityMatchCodec, lb4MaglevKeyCodec, lb4NatEntryCodec, lb4SockKeyCodec, lb4SockFrontendCodec,
   type CtKey, type Lb4Backend, type Lb4CtEntry, type Lb4Key, type Lb4ReverseNat, type Lb4Service,
   type Lb4AffinityKey, type Lb4AffinityVal, type LbAffinityMatch, type Lb4MaglevKey, type Lb4NatEntry,
 } from '../codecs/generated.ts';
@@ -15,7 +15,7 @@ export const LB_CODECS = {
   serviceKey: lb4KeyCodec, service: lb4ServiceCodec, backendId: u32Codec, backend: lb4BackendCodec,
   revNatIndex: u16Codec, revNat: lb4ReverseNatCodec, ctKey: ctKeyCodec, ct: lb4CtEntryCodec,
   affinityKey: lb4AffinityKeyCodec, affinity: lb4AffinityValCodec, affinityMatch: lbAffinityMatchCodec,
-  maglevKey: lb4MaglevKeyCodec, nat: lb4NatEntryCodec,
+  maglevKey: lb4MaglevKeyCodec, nat: lb4NatEntryCodec, sockKey: lb4SockKeyCodec, sockFrontend: lb4SockFrontendCodec,
 } as const;
 
 /** The node's LB maps as the datapath types them. */

@@ -14,6 +14,8 @@ import { BpfMap } from '../../datapath/maps/bpf-map.ts';
 import { LB_CODECS } from '../../datapath/maps/lb.ts';
 import { ipv4ToNumber, numberToIpv4 } from '../../datapath/net.ts';
 import { runCommand, testNodesCluster } from '../support/cluster.ts';
+import { flowBackend } from './flow-backend.ts';
+import { cgroupProcs, joinCgroupArgv } from '../../cluster/cgroup.ts';
 import { SERVICES_STATE_FILE, type ServiceListRow } from '../../agent/lb-sync.ts';
 
 const NS = 'svc-types';
@@ -174,11 +176,7 @@ describe('NodePort, external and LoadBalancer frontends, affinity and rejection 
     };
     for (let i = 0; i < 50 && wanted().length !== 2; i++) await sleep(200);
     expect(wanted()).to.deep.equal(ips);
-    using ct = BpfMap.openPinned(join(nodePinRoot(c.config.name, tie.node), 'cilium_lb4_ct'), LB_CODECS.ctKey, LB_CODECS.ct);
-    const backendOf = (port: number) => {
-      const e = ct.lookup({ saddr: ipv4ToNumber(tie.ip), daddr: ipv4ToNumber(vip), sport: port, dport: 80, proto: 6, dir: 2 });
-      return e ? numberToIpv4(e.backendAddr) : undefined;
-    };
+    const backendOf = (port: number) => flowBackend(c.config.name, tie.node, tie.ip, port);
     // An established connection: the request's head sent, its end held back until the backend is terminating.
     const script = [
       'import socket, sys',
@@ -215,6 +213,26 @@ describe('NodePort, external and LoadBalancer frontends, affinity and rejection 
     } finally {
       client.kill();
     }
+  });
+
+  it('translates at connect() for processes in the node cgroup: no per-packet rewrite, the peer still reads as the ClusterIP', async function () {
+    const vip = (await kubectl('get', 'svc', '-n', NS, 'deathstar', '-o', 'jsonpath={.spec.clusterIP}')).trim();
+    const tie = pods().find((p) => p.name === 'tiefighter')!;
+    const procs = cgroupProcs(c.config.nodes!.find((n) => n.name === tie.node)!.cgroup);
+    expect(procs, 'the node has a cgroup v2 directory').to.be.a('string');
+    const argv = [...joinCgroupArgv(procs), 'nsenter', `--net=${tie.netns}`, 'curl', '-s', '-m', '3', '-XPOST', '-w', '\n%{remote_ip}:%{remote_port} %{local_port}', `http://${vip}/v1/request-landing`];
+    const r = await runCommand(argv[0]!, argv.slice(1));
+    const [answer, tail] = r.stdout.trim().split(/\n+/);
+    const [peer, local] = tail!.split(' ');
+    expect(answer).to.equal('Ship landed');
+    expect(peer, 'getpeername shows the frontend').to.equal(`${vip}:80`);
+    const backend = flowBackend(c.config.name, tie.node, tie.ip, Number(local));
+    expect(pods().filter((p) => p.name.startsWith('deathstar-')).map((p) => p.ip)).to.include(backend);
+    const pins = nodePinRoot(c.config.name, tie.node);
+    using lbct = BpfMap.openPinned(join(pins, 'cilium_lb4_ct'), LB_CODECS.ctKey, LB_CODECS.ct);
+    expect(lbct.lookup({ saddr: ipv4ToNumber(tie.ip), daddr: ipv4ToNumber(vip), sport: Number(local), dport: 80, proto: 6, dir: 2 }), 'no per-packet translation').to.equal(undefined);
+    using sk = BpfMap.openPinned(join(pins, 'cilium_lb4_reverse_sk'), LB_CODECS.sockKey, LB_CODECS.sockFrontend);
+    expect(sk.entries().some(([k, v]) => numberToIpv4(k.address) === backend && numberToIpv4(v.address) === vip)).to.equal(true);
   });
 
   it('rejects a connection to a Service without backends at once, from a pod and from the node network', async function () {

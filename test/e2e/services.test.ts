@@ -6,13 +6,10 @@ import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { RunningCluster } from '../../cluster/cluster.ts';
-import { nodePinRoot } from '../../cluster/node-config.ts';
 import { podEndpoints, type PodEndpoint } from '../../cluster/pods.ts';
-import { BpfMap } from '../../datapath/maps/bpf-map.ts';
-import { LB_CODECS } from '../../datapath/maps/lb.ts';
-import { ipv4ToNumber, numberToIpv4 } from '../../datapath/net.ts';
 import { SERVICES_STATE_FILE, type ServiceListRow } from '../../agent/lb-sync.ts';
 import { runCommand, testNodesCluster } from '../support/cluster.ts';
+import { flowBackend } from './flow-backend.ts';
 import { readFlows } from '../../cluster/pods.ts';
 import { clusterPaths } from '../../cluster/paths.ts';
 import { alive, readState } from '../../cluster/state.ts';
@@ -66,9 +63,7 @@ describe('ClusterIP services on a two-node cluster', function () {
     const cut = r.stdout.lastIndexOf('\n');
     const answer = r.stdout.slice(0, Math.max(cut, 0)).trim() || undefined;
     const [peer, localPort] = r.stdout.slice(cut + 1).split(' ');
-    using ct = BpfMap.openPinned(join(nodePinRoot(c.config.name, from.node), 'cilium_lb4_ct'), LB_CODECS.ctKey, LB_CODECS.ct);
-    const chosen = localPort === undefined ? undefined : ct.lookup({ saddr: ipv4ToNumber(from.ip), daddr: ipv4ToNumber(vip), sport: Number(localPort), dport: 80, proto: 6, dir: 2 });
-    return { answer, peer, backend: chosen ? numberToIpv4(chosen.backendAddr) : undefined };
+    return { answer, peer, backend: localPort === undefined ? undefined : flowBackend(c.config.name, from.node, from.ip, Number(localPort)) };
   };
   const landMany = async (n: number) => {
     const out = [];

@@ -155,6 +155,28 @@ struct lb4_nat_entry {
 	__u32 backend_id;
 };
 
+/* Socket-level translation: a socket (by cookie) and the backend it was sent to. */
+struct lb4_sock_key {
+	__u64 cookie;
+	__be32 address;
+	__be16 port;
+	__u16 pad;
+};
+
+/* The frontend that socket asked for, restored for getpeername() and recvmsg(). */
+struct lb4_sock_frontend {
+	__be32 address;
+	__be16 port;
+	__u16 rev_nat_index;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct lb4_sock_key);
+	__type(value, struct lb4_sock_frontend);
+	__uint(max_entries, 65536);
+} cilium_lb4_reverse_sk SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, struct lb4_affinity_key);
