@@ -56,7 +56,7 @@ async function runtime(ids: number[]): Promise<{ ns: number; runs: number }> {
 
 /** Runs CRR and RR for `seconds` against each target alone with BPF statistics on; returns the costs. */
 export async function measureBpfCost(opts: {
-  bin: string; clientCpu: number; netnsPath: string; pinRoot: string; targets: Record<string, string>; seconds: number;
+  bin: string; clientCpu: number; netnsPath: string; cgroupProcs?: string; pinRoot: string; targets: Record<string, string>; seconds: number;
 }): Promise<BpfCost[]> {
   const ids = await endpointProgIds(opts.pinRoot);
   const restore = bpfStatsRestorer();
@@ -66,7 +66,7 @@ export async function measureBpfCost(opts: {
     for (const mode of ['crr', 'rr'] as const) {
       for (const [via, target] of Object.entries(opts.targets)) {
         const before = await runtime(ids);
-        const r = await runClient(opts.bin, opts.netnsPath, opts.clientCpu, mode, [target], opts.seconds);
+        const r = await runClient(opts.bin, opts.netnsPath, opts.clientCpu, mode, [target], opts.seconds, opts.cgroupProcs);
         const after = await runtime(ids);
         const ops = r.targets[0]!.ops * (opts.seconds + WARMUP_S) / opts.seconds;
         out.push({ mode, via, ops, runs: after.runs - before.runs, ns: after.ns - before.ns });

@@ -3,6 +3,7 @@
  * server started inside a network namespace, its clients run there pinned to a CPU.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { joinCgroupArgv } from '../../cluster/cgroup.ts';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -54,11 +55,12 @@ export function spawnInNetns(netnsPath: string, command: string[]): ChildProcess
 
 /**
  * Runs one client in the namespace at `netnsPath`, pinned to `cpu`, for `seconds`, taking turns
- * operation by operation between `targets` (`ip:port` each).
+ * operation by operation between `targets` (`ip:port` each); inside `cgroupProcs`'s cgroup when given.
  */
-export async function runClient(bin: string, netnsPath: string, cpu: number, mode: LoadMode, targets: string[], seconds: number): Promise<LoadResult> {
-  const args = [`--net=${netnsPath}`, '--', 'taskset', '-c', String(cpu), bin, mode, String(seconds), ...targets];
-  const { stdout } = await execFileAsync('nsenter', args).catch((err: { stdout?: string }) => {
+export async function runClient(bin: string, netnsPath: string, cpu: number, mode: LoadMode, targets: string[], seconds: number, cgroupProcs?: string): Promise<LoadResult> {
+  // In the node's cgroup when it has one, as a pod's own process is (socket-level service translation).
+  const [cmd, ...args] = [...joinCgroupArgv(cgroupProcs), 'nsenter', `--net=${netnsPath}`, '--', 'taskset', '-c', String(cpu), bin, mode, String(seconds), ...targets];
+  const { stdout } = await execFileAsync(cmd!, args).catch((err: { stdout?: string }) => {
     if (err.stdout?.trim()) return { stdout: err.stdout }; // a target without a successful operation: the JSON line says which
     throw err;
   });

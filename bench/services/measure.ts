@@ -20,6 +20,8 @@ export interface BenchDatapath {
   /** Row label, e.g. "Ciliate" / "kube-proxy iptables-nft". */
   name: string;
   netnsPath: string;
+  /** The client's cgroup (its node's, for Ciliate: socket-level translation applies to it). */
+  cgroupProcs?: string;
   targets: Record<Via, string>;
   /** Processes whose CPU time is charged to the datapath, by role ("server", "agent", "kube-proxy"). */
   pids(): Record<string, number | undefined>;
@@ -54,7 +56,7 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
 export async function sample(bin: string, cpu: number, d: BenchDatapath, mode: LoadMode, seconds: number): Promise<Sample> {
   const pids = d.pids();
   const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuSeconds(p)]));
-  const r = await runClient(bin, d.netnsPath, cpu, mode, VIAS.map((v) => d.targets[v]), seconds);
+  const r = await runClient(bin, d.netnsPath, cpu, mode, VIAS.map((v) => d.targets[v]), seconds, d.cgroupProcs);
   const used: Record<string, number> = {};
   for (const [k, p] of Object.entries(pids)) {
     const a = before[k], b = cpuSeconds(p);

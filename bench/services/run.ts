@@ -12,6 +12,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { netnsPath } from '../../cluster/nodes.ts';
+import { cgroupProcs } from '../../cluster/cgroup.ts';
 import { uniqueClusterName } from '../../test/support/cluster.ts';
 import { startCiliateSide, SERVER_PORT, type CiliateSide } from './ciliate-side.ts';
 import { createKpNetns, type KpNetns } from './kp-netns.ts';
@@ -50,7 +51,7 @@ const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 function datapaths(c: CiliateSide, kp: KpNetns, kubeProxy: KubeProxy, kpServerPid: () => number | undefined, vip: string): BenchDatapath[] {
   const targets = { 'pod IP': `${c.server.ip}:${SERVER_PORT}`, ClusterIP: `${vip}:${SERVICE_PORT}`, loopback: `127.0.0.1:${SERVER_PORT}` };
   return [
-    { name: CILIATE, netnsPath: c.client.netns, targets, pids: () => ({ server: c.serverPid, agent: c.agentPid() }) },
+    { name: CILIATE, netnsPath: c.client.netns, cgroupProcs: cgroupProcs(c.cluster.config.nodes?.[0]?.cgroup), targets, pids: () => ({ server: c.serverPid, agent: c.agentPid() }) },
     { name: KUBE_PROXY, netnsPath: netnsPath(kp.client), targets, pids: () => ({ server: kpServerPid(), 'kube-proxy': kubeProxy.process.pid }) },
   ];
 }
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
       loads.push(load());
       const results = await measureRounds({ bin: loadgen, clientCpu: CLIENT_CPU, datapaths: all, rounds: ROUNDS, seconds: SECONDS, log });
       const { 'pod IP': direct, ClusterIP } = all[0]!.targets;
-      bpf.push({ services, costs: await measureBpfCost({ bin: loadgen, clientCpu: CLIENT_CPU, netnsPath: cil.client.netns, pinRoot, targets: { 'pod IP': direct, ClusterIP }, seconds: SECONDS }) });
+      bpf.push({ services, costs: await measureBpfCost({ bin: loadgen, clientCpu: CLIENT_CPU, netnsPath: cil.client.netns, cgroupProcs: cgroupProcs(cil.cluster.config.nodes?.[0]?.cgroup), pinRoot, targets: { 'pod IP': direct, ClusterIP }, seconds: SECONDS }) });
       return { services, results };
     };
     log('measuring with 1 Service');
