@@ -35,7 +35,7 @@ export function bpfStatsRestorer(): () => void {
 /** The program ids behind every endpoint's pinned tcx links (`<pinRoot>/links/<id>/{ingress,egress}`). */
 async function endpointProgIds(pinRoot: string): Promise<number[]> {
   const ids: number[] = [];
-  for (const ep of readdirSync(join(pinRoot, 'links'))) {
+  for (const ep of readdirSync(join(pinRoot, 'links')).filter((d) => /^\d+$/.test(d))) { // endpoints only, not netdev/ or sock/
     for (const dir of ['ingress', 'egress']) {
       const out = await run('bpftool', ['-j', 'link', 'show', 'pinned', join(pinRoot, 'links', ep, dir)]);
       ids.push((JSON.parse(out) as { prog_id: number }).prog_id);
