@@ -7,16 +7,14 @@
  * Usage: npx tsx bench/propagation/backends.ts [rounds=50] [services=1]
  * With services > 1, that many other Services exist first (the cost must not grow with them).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
-import { down, up } from '../../cluster/cluster.ts';
 import { nodePinRoot } from '../../cluster/node-config.ts';
 import { BpfMap } from '../../datapath/maps/bpf-map.ts';
 import { LB_CODECS } from '../../datapath/maps/lb.ts';
 import { ipv4ToNumber } from '../../datapath/net.ts';
 import { kubeRequester } from '../../runtime/kube-request.ts';
+import { withBenchCluster, runBench } from '../support/cluster.ts';
 import { fmt, sleep } from '../support/stats.ts';
 
 const ROUNDS = Number(process.argv[2] ?? 50);
@@ -33,11 +31,7 @@ const sliceOf = (svc: string, ips: string[]) => ({
 });
 
 async function main(): Promise<void> {
-  const stateRoot = mkdtempSync(join(tmpdir(), 'ciliate-bench-'));
-  const name = `bb${process.pid % 10000}`;
-  console.log(`bench/propagation/backends: cluster ${name}, 1 node, ${SERVICES} Service(s), ${ROUNDS} backend adds and removes`);
-  const cluster = await up({ name, stateRoot, nodes: 1, operator: true, quiet: true });
-  try {
+  await withBenchCluster('bb', (name) => `bench/propagation/backends: cluster ${name}, 1 node, ${SERVICES} Service(s), ${ROUNDS} backend adds and removes`, async (cluster, name) => {
     const kc = new KubeConfig();
     kc.loadFromFile(cluster.kubeconfig);
     const request = kubeRequester(kc);
@@ -99,13 +93,7 @@ async function main(): Promise<void> {
     console.log(`  backend removed (no slot):  ${fmt(removeMs)}`);
     console.log(`  baseline, a plain watch:    ${fmt(watchMs)}`);
     console.log(`  ciliate's share (kernel - watch, per change): ${fmt(shareMs)}`);
-  } finally {
-    await down({ name, stateRoot, quiet: true });
-    rmSync(stateRoot, { recursive: true, force: true });
-  }
+  });
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

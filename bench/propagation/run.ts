@@ -7,15 +7,14 @@
  *     floor every controller shares) as the same-run baseline.
  * Prints medians, p99 and ratios. Usage: npx tsx bench/propagation/run.ts [pods=100] [policies=30] [spacing-ms=20]
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
-import { down, up } from '../../cluster/cluster.ts';
 import { nodePinRoot } from '../../cluster/node-config.ts';
 import { BpfMap } from '../../datapath/maps/bpf-map.ts';
 import { POLICY_CODECS, policyEntries, type PolicyMap } from '../../datapath/maps/policy.ts';
 import { kubeRequester } from '../../runtime/kube-request.ts';
+import { withBenchCluster, runBench } from '../support/cluster.ts';
 import { fmt, pct, sleep } from '../support/stats.ts';
 
 const PODS = Number(process.argv[2] ?? 100);
@@ -26,11 +25,7 @@ const NS = 'bench';
 
 
 async function main(): Promise<void> {
-  const stateRoot = mkdtempSync(join(tmpdir(), 'ciliate-bench-'));
-  const name = `bp${process.pid % 10000}`;
-  console.log(`bench/propagation: cluster ${name}, 1 node, ${PODS} pods created ${SPACING} ms apart, ${POLICIES} policy applies`);
-  const cluster = await up({ name, stateRoot, nodes: 1, operator: true, quiet: true });
-  try {
+  await withBenchCluster('bp', (name) => `bench/propagation: cluster ${name}, 1 node, ${PODS} pods created ${SPACING} ms apart, ${POLICIES} policy applies`, async (cluster, name) => {
     const kc = new KubeConfig();
     kc.loadFromFile(cluster.kubeconfig);
     const request = kubeRequester(kc);
@@ -53,7 +48,7 @@ async function main(): Promise<void> {
       });
       await sleep(SPACING);
     }
-    const agentLog = join(stateRoot, 'clusters', name, 'logs', `agent-${name}-n0.log`);
+    const agentLog = join(cluster.config.dir, 'logs', `agent-${name}-n0.log`);
     const added = new Map<string, number>();
     const phases = new Map<string, Record<string, number>>();
     for (let t = 0; t < 300 && added.size < PODS; t++) {
@@ -131,13 +126,7 @@ async function main(): Promise<void> {
     console.log(`  ciliate's share (all - watch, per apply): ${fmt(allMs.map((x, i) => x - watchMs[i]!))}`);
     console.log(`  each apply, all endpoints (ms): ${allMs.map((x) => x.toFixed(0)).join(' ')}`);
     console.log(`  each apply, plain watch (ms):   ${watchMs.map((x) => x.toFixed(0)).join(' ')}`);
-  } finally {
-    await down({ name, stateRoot, quiet: true });
-    rmSync(stateRoot, { recursive: true, force: true });
-  }
+  });
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);
