@@ -1,9 +1,10 @@
 /**
  * A cgroup v2 directory per node, for socket-level service translation: the agent attaches its
  * connect/sendmsg programs there and the node runner starts every container inside it. This
- * machine's processes live in cgroup v1 controllers and no v2 hierarchy is mounted, so the cluster
- * mounts one of its own at /run/ciliate/cgroup/<cluster> (no controllers are enabled, so nothing
- * about resource accounting changes) and removes it on `down`.
+ * machine's processes sit at the root of the v2 hierarchy (their controllers are v1), where a program
+ * would translate everything; so the cluster mounts the hierarchy at /run/ciliate/cgroup/<cluster>
+ * (no controllers are enabled, so nothing about resource accounting changes), makes a directory per
+ * node, and removes both on `down`.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
