@@ -156,8 +156,10 @@ function withLoadedObject<T>(objectPath: string, spec: EndpointSpec, opts: LoadO
         if (!existsSync(path)) continue;
         const fd = n.objGet(path);
         reused.push(fd);
-        if (opts.adoptPinnedSizes) d.maxEntries = n.mapInfo(fd).maxEntries;
-        if (opts.adoptPinnedSizes) obj.setMaxEntries(d.name, d.maxEntries);
+        if (opts.adoptPinnedSizes) {
+          d.maxEntries = n.mapInfo(fd).maxEntries;
+          obj.setMaxEntries(d.name, d.maxEntries);
+        }
         if (!compatible(d, fd)) throw new Error(`pinned map ${path} is incompatible with the object; remove it to upgrade`);
         obj.reuseMap(d.name, fd);
       }

@@ -51,6 +51,8 @@ export const SVC_FLAG = { EXTERNAL_IP: 1 << 0, NODEPORT: 1 << 1, EXT_LOCAL_SCOPE
 export const SVC_FLAG2 = { INT_LOCAL_SCOPE: 1 << 4, TWO_SCOPES: 1 << 5, MAGLEV: 1 << 7 } as const;
 /** Lookup scopes of a frontend key (lb.h). */
 export const LB_SCOPE = { EXT: 0, INT: 1 } as const;
+/** lb4_nat_entry.flags bits (nodeport.h): the backend is local (no SNAT); the row is a reply tuple. */
+export const NAT_FLAG = { LOCAL: 0x1, REPLY: 0x2 } as const;
 /** Backend flag: the backend runs on this node (lb.h). */
 export const BE_FLAG_LOCAL = 1 << 7;
 

@@ -11,7 +11,7 @@ import type { RunningCluster } from '../../cluster/cluster.ts';
 import { nodePinRoot, type NodeConfig } from '../../cluster/node-config.ts';
 import { podEndpoints, type PodEndpoint } from '../../cluster/pods.ts';
 import { BpfMap } from '../../datapath/maps/bpf-map.ts';
-import { LB_CODECS } from '../../datapath/maps/lb.ts';
+import { LB_CODECS, NAT_FLAG } from '../../datapath/maps/lb.ts';
 import { ipv4ToNumber, numberToIpv4 } from '../../datapath/net.ts';
 import { runCommand, testNodesCluster } from '../support/cluster.ts';
 import { flowBackend } from './flow-backend.ts';
@@ -52,8 +52,8 @@ describe('NodePort, external and LoadBalancer frontends, affinity and rejection 
   /** NodePort flows from `client` to `port` that node `n` holds, by whether the backend was local (no SNAT) or remote. */
   const natFlows = (n: NodeConfig, client: string, port: number) => {
     using nat = BpfMap.openPinned(join(nodePinRoot(c.config.name, n.name), 'cilium_lb4_nodeport_nat'), LB_CODECS.ctKey, LB_CODECS.nat);
-    const fwd = nat.entries().filter(([k, v]) => numberToIpv4(k.saddr) === client && k.dport === port && !(v.flags & 0x2));
-    return { local: fwd.filter(([, v]) => v.flags & 0x1).map(([, v]) => numberToIpv4(v.backendAddr)), remote: fwd.filter(([, v]) => !(v.flags & 0x1)).map(([, v]) => numberToIpv4(v.backendAddr)) };
+    const fwd = nat.entries().filter(([k, v]) => numberToIpv4(k.saddr) === client && k.dport === port && !(v.flags & NAT_FLAG.REPLY));
+    return { local: fwd.filter(([, v]) => v.flags & NAT_FLAG.LOCAL).map(([, v]) => numberToIpv4(v.backendAddr)), remote: fwd.filter(([, v]) => !(v.flags & NAT_FLAG.LOCAL)).map(([, v]) => numberToIpv4(v.backendAddr)) };
   };
   /** The host's address on the cluster bridge (the first of the node network). */
   const hostAddress = () => `${nodeA.address.split('.').slice(0, 3).join('.')}.1`;

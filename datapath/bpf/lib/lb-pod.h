@@ -12,15 +12,6 @@
 #include "lb-rewrite.h"
 #include "lb-select.h"
 
-/* lb_translate's answer for a frontend with no backend to offer: the caller rejects the packet. */
-#define LB_NO_BACKEND 1000
-
-/* Whether the packet is a bare SYN: a new TCP connection, even on a reused tuple. */
-static __always_inline int lb_is_syn(const struct pkt *p)
-{
-	return p->tuple.proto == IPPROTO_TCP && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
-}
-
 /* The tuple of a reply from backend:port to the packet's source, as the pod's ingress sees it. */
 static __always_inline struct ct_key lb4_reply_key(const struct pkt *p, __be32 backend, __be16 port)
 {
@@ -49,7 +40,7 @@ static __always_inline int lb4_dnat(struct __sk_buff *skb, struct pkt *p)
 		return CTX_ACT_OK;
 	}
 	known = bpf_map_lookup_elem(&cilium_lb4_ct, &fwd);
-	if (known && !lb_is_syn(p) && lb4_backend_alive(known)) {
+	if (known && !lb_is_syn(p) && lb4_backend_alive(known->backend_id)) {
 		chosen = *known;
 	} else {
 		if (!lb4_select(&key, svc, &p->tuple, &chosen))

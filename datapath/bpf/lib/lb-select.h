@@ -7,6 +7,16 @@
 #include "common.h"
 #include "config.h"
 #include "lb.h"
+#include "parse.h"
+
+/* lb_translate's answer for a frontend with no backend to offer: the caller rejects the packet. */
+#define LB_NO_BACKEND 1000
+
+/* Whether the packet is a bare SYN: a new TCP connection, even on a reused tuple. */
+static __always_inline int lb_is_syn(const struct pkt *p)
+{
+	return p->tuple.proto == IPPROTO_TCP && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
+}
 
 /* Monotonic seconds: the affinity clock. */
 static __always_inline __u64 lb_now_sec(void)
@@ -51,11 +61,9 @@ static __always_inline int lb4_backend_out(__u32 backend_id, __u16 rev_nat_index
 }
 
 /* Whether a flow's remembered backend still exists (a removed one gets the flow a new backend). */
-static __always_inline int lb4_backend_alive(const struct lb4_ct_entry *e)
+static __always_inline int lb4_backend_alive(__u32 backend_id)
 {
-	__u32 id = e->backend_id;
-
-	return bpf_map_lookup_elem(&cilium_lb4_backends_v3, &id) != NULL;
+	return bpf_map_lookup_elem(&cilium_lb4_backends_v3, &backend_id) != NULL;
 }
 
 /* The backend of `slot` (1..count) of the frontend `key`. */

@@ -13,7 +13,6 @@
 #include "lb.h"
 #include "lb-rewrite.h"
 #include "lb-select.h"
-#include "lb-pod.h"
 
 /* lb4_nat_entry.flags. */
 #define NAT_F_LOCAL 0x1
@@ -91,7 +90,7 @@ static __always_inline int nodeport_ingress(struct __sk_buff *skb, struct pkt *p
 	svc = lb4_lookup_service(&key, 0);
 	if (!svc || !(svc->flags & SVC_FLAGS_EXTERNAL))
 		return CTX_ACT_OK;
-	if (known && !lb_is_syn(p) && bpf_map_lookup_elem(&cilium_lb4_backends_v3, &known->backend_id)) {
+	if (known && !lb_is_syn(p) && lb4_backend_alive(known->backend_id)) {
 		e = *known;
 	} else {
 		if (!lb4_select(&key, svc, &p->tuple, &chosen))
