@@ -1,11 +1,15 @@
 /**
  * Puts each local endpoint's identity and policy into the kernel and keeps them there.
  *
+ * The node runs one shared program pair for all its endpoints, loaded (verified) once when the
+ * enforcer starts; an endpoint costs map writes and an attach, never a verifier run.
+ *
  * Flow of `add()` (called from the CNI ADD hook, which answers only after it resolves):
  *   endpoint id (persistent) -> pod labels -> security identity -> selector cache and ipcache know it
- *   -> endpoint programs loaded, maps pinned under pinRoot (reused after a restart) -> policy map
- *   written from the engine's map state -> programs attached to the host-side veth (atomic replace of
- *   what a previous agent left pinned) -> the endpoint is ready.
+ *   -> the endpoint's own maps created, pinned under pinRoot (reused after a restart) -> policy map
+ *   written from the engine's map state -> maps and identity registered with the shared programs
+ *   under the host-side veth's ifindex -> programs attached to the veth (atomic replace of what a
+ *   previous agent left) -> the endpoint is ready.
  * Guarantees: the kernel keeps enforcing the last written state when the agent stops (`close()`
  * releases fds only, links and maps stay pinned); after a restart `add()` of the same endpoint
  * reuses its maps and links, so established traffic is never dropped for want of a program.
@@ -13,7 +17,10 @@
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { attachPinned, type AttachMode, type InterfaceAttachment } from '../datapath/attach.ts';
-import { loadEndpoint, type LoadedEndpoint, type LoadOptions } from '../datapath/loader.ts';
+import {
+  bindEndpointInterface, closeEndpointMaps, loadEndpoint, loadEndpointMaps, registerEndpointMaps, unregisterEndpoint,
+  type EndpointOwnMapsOf, type LoadedEndpoint, type LoadOptions,
+} from '../datapath/loader.ts';
 import { setEnforcement } from '../datapath/maps/policy.ts';
 import { removePinDir } from '../datapath/bpffs.ts';
 import type { LabelSet } from '../identity/labels.ts';
@@ -21,6 +28,7 @@ import type { NamedPort } from '../policy/ports.ts';
 import type { EndpointDiffs, PolicyEngine } from '../policy/engine.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { EndpointIdAllocator } from './endpoint-ids.ts';
+import { EndpointSlotPool, isSpareKey, SPARE_KEY_PREFIX, type EndpointSlot } from './endpoint-slots.ts';
 import { IpcacheSync } from './ipcache-sync.ts';
 import { EndpointPolicyMap } from './policy-map-sync.ts';
 
@@ -56,6 +64,8 @@ export interface EnforcerOptions {
   maxEntries?: LoadOptions['maxEntries'];
   /** Runs interface work in the node's network namespace (tests; the agent itself runs inside it). */
   inNodeNetns?: <T>(fn: () => T) => T;
+  /** Spare endpoint slots kept ready (default 16; 0 makes each endpoint's maps during its ADD). */
+  spareEndpoints?: number;
 }
 
 /** A local endpoint under enforcement. */
@@ -66,13 +76,23 @@ export interface EnforcedEndpoint {
   labels: LabelSet;
   namedPorts: NamedPort[];
   ifindex: number;
-  loaded: LoadedEndpoint;
+  /** The endpoint's own maps (policy, its counters, enforcement switches). */
+  maps: EndpointOwnMapsOf;
   attachment: InterfaceAttachment;
   policy: EndpointPolicyMap;
 }
 
-/** Endpoint 0 is the enforcer's own load that creates and holds the node's shared maps. */
+/** Endpoint 0 is the enforcer's own load: the shared programs, and the node's shared maps. */
 const TEMPLATE_ID = 0;
+
+/**
+ * Endpoints are attached with clsact filters unless told otherwise: a tcx attach or detach waits for
+ * an RCU grace period (20-60 ms measured here) where a filter takes 0.3 ms, and pod start waits on it.
+ */
+const DEFAULT_ATTACH_MODE: AttachMode = 'clsact';
+
+/** Spare endpoint slots kept ready by default: a burst of this many pods meets no map registration. */
+const DEFAULT_SPARE_ENDPOINTS = 16;
 
 /** The interface index of a link in this process's network namespace. */
 export function ifindexOf(name: string): number {
@@ -85,18 +105,69 @@ export class EndpointEnforcer {
   readonly ipcache: IpcacheSync;
   readonly #template: LoadedEndpoint;
   readonly #ids: EndpointIdAllocator;
+  readonly #slots: EndpointSlotPool;
+  #spareSeq = 0;
   readonly #byId = new Map<number, EnforcedEndpoint>();
   readonly #byKey = new Map<string, EnforcedEndpoint>();
 
   constructor(readonly opts: EnforcerOptions) {
-    this.#template = loadEndpoint({ endpointId: TEMPLATE_ID, identity: 1 }, { pinRoot: opts.pinRoot, maxEntries: opts.maxEntries });
+    this.#template = loadEndpoint({ endpointId: TEMPLATE_ID, identity: 1, shared: true }, { pinRoot: opts.pinRoot, maxEntries: opts.maxEntries });
     this.ipcache = new IpcacheSync(this.#template.maps.ipcache);
     this.#ids = new EndpointIdAllocator(join(opts.stateDir, 'endpoint-ids.json'));
+    this.#slots = new EndpointSlotPool({ size: opts.spareEndpoints ?? DEFAULT_SPARE_ENDPOINTS, make: () => this.#makeSlot(), log: opts.log });
+    // Spare slots an earlier agent prepared are taken over (their maps and outer rows are pinned).
+    for (const key of this.#ids.keys().filter(isSpareKey)) {
+      try {
+        this.#slots.adopt(this.#openSlot(key, this.#ids.idFor(key)));
+      } catch (err) {
+        opts.log.warn('dropping a spare endpoint slot that cannot be reopened', { key, err: (err as Error).message });
+        this.#forgetId(key, this.#ids.idFor(key));
+      }
+    }
+    this.#slots.refill();
+  }
+
+  /** A new spare slot: a fresh id, its maps created, pinned and registered with the shared programs. */
+  #makeSlot(): EndpointSlot {
+    let key: string;
+    do key = `${SPARE_KEY_PREFIX}${this.#spareSeq++}`; while (this.#ids.has(key));
+    const id = this.#ids.idFor(key);
+    try {
+      return this.#openSlot(key, id);
+    } catch (err) {
+      this.#forgetId(key, id);
+      throw err;
+    }
+  }
+
+  /** Opens (or creates) endpoint `id`'s maps and makes sure the shared programs' outer maps hold them. */
+  #openSlot(spareKey: string, id: number): EndpointSlot {
+    const maps = loadEndpointMaps(id, { pinRoot: this.opts.pinRoot, maxEntries: this.opts.maxEntries });
+    try {
+      registerEndpointMaps(this.#template.maps, id, maps);
+    } catch (err) {
+      closeEndpointMaps(maps);
+      throw err;
+    }
+    return { spareKey, id, maps };
+  }
+
+  /** Releases endpoint id `id` of `key` and removes its pins and outer rows. */
+  #forgetId(key: string, id: number): void {
+    for (const map of Object.values(this.#template.maps.outer)) map.delete(id);
+    removePinDir(join(this.opts.pinRoot, 'links', String(id)));
+    removePinDir(join(this.opts.pinRoot, 'endpoints', String(id).padStart(5, '0')));
+    this.#ids.release(key);
   }
 
   /** The shared maps (ipcache, conntrack, metrics, events ring) of the node. */
   get sharedMaps(): LoadedEndpoint['maps'] {
     return this.#template.maps;
+  }
+
+  /** The node's shared program pair, attached to every endpoint's veth. */
+  get programs(): LoadedEndpoint['progs'] {
+    return this.#template.progs;
   }
 
   /** Every endpoint under enforcement. */
@@ -115,7 +186,6 @@ export class EndpointEnforcer {
     if (existing) return existing;
     const { engine, log } = this.opts;
     const t0 = performance.now();
-    const id = this.#ids.idFor(req.key);
     const facts = await this.opts.podFacts(req.podNamespace, req.podName);
     const tFacts = performance.now();
     const identity = await this.opts.allocateIdentity(facts.labels);
@@ -124,35 +194,50 @@ export class EndpointEnforcer {
     this.ipcache.upsert('endpoint', req.ip, { identity });
 
     const tLoad0 = performance.now();
-    const loaded = loadEndpoint({ endpointId: id, identity }, { pinRoot: this.opts.pinRoot, maxEntries: this.opts.maxEntries });
+    // A known key (an agent restart) reopens its own pinned maps; a new one takes a spare slot.
+    const { id, maps } = this.#ids.has(req.key)
+      ? this.#openSlot(req.key, this.#ids.idFor(req.key))
+      : ((slot) => ({ id: this.#ids.rekey(slot.spareKey, req.key), maps: slot.maps }))(this.#slots.take());
     const tLoad = performance.now();
-    const policy = new EndpointPolicyMap(loaded.maps.policy);
-    setEnforcement(loaded.maps.policyConfig, true, true);
+    const policy = new EndpointPolicyMap(maps.policy);
+    setEnforcement(maps.policyConfig, true, true);
     engine.upsertEndpoint({ id, identity, labels: facts.labels, namedPorts: facts.namedPorts });
     policy.replace(engine.mapState(id)?.rows() ?? []);
+    const tPolicy = performance.now();
     const linkDir = join(this.opts.pinRoot, 'links', String(id));
-    const mode = this.opts.attachMode ?? 'auto';
+    const mode = this.opts.attachMode ?? DEFAULT_ATTACH_MODE;
     const inNs = this.opts.inNodeNetns ?? ((fn) => fn());
-    // A previous agent's pinned tcx links get the programs swapped in place, never leaving the veth bare.
-    const { ifindex, attachment, previous } = inNs(() => {
-      const ifindex = ifindexOf(req.hostIf);
-      return { ifindex, ...attachPinned(linkDir, ifindex, loaded.progs, mode) };
+    // Registered before attach, so the first packet finds its endpoint. A previous agent's programs
+    // (filters, or pinned tcx links) are swapped in place, never leaving the veth bare.
+    let ifindex = 0;
+    const { attachment, previous } = inNs(() => {
+      try {
+        ifindex = ifindexOf(req.hostIf);
+        bindEndpointInterface(this.#template.maps, { endpointId: id, identity, ifindex });
+        return attachPinned(linkDir, ifindex, this.#template.progs, mode);
+      } catch (err) {
+        if (ifindex) unregisterEndpoint(this.#template.maps, { endpointId: id, ifindex });
+        closeEndpointMaps(maps);
+        this.#forgetId(req.key, id);
+        this.opts.engine.removeEndpoint(id);
+        throw err;
+      }
     });
-    const ep: EnforcedEndpoint = { id, request: req, identity, labels: facts.labels, namedPorts: facts.namedPorts ?? [], ifindex, loaded, attachment, policy };
+    const ep: EnforcedEndpoint = { id, request: req, identity, labels: facts.labels, namedPorts: facts.namedPorts ?? [], ifindex, maps, attachment, policy };
     this.#byId.set(id, ep);
     this.#byKey.set(req.key, ep);
     const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
     log.info('endpoint enforced', {
       endpointId: id, identity, ip: req.ip, pod: `${req.podNamespace}/${req.podName}`, restored: previous,
-      ms: { podFacts: ms(t0, tFacts), identity: ms(tFacts, tIdentity), load: ms(tLoad0, tLoad), total: ms(t0, performance.now()) },
+      ms: { podFacts: ms(t0, tFacts), identity: ms(tFacts, tIdentity), load: ms(tLoad0, tLoad), policy: ms(tLoad, tPolicy), attach: ms(tPolicy, performance.now()), total: ms(t0, performance.now()) },
     });
     return ep;
   }
 
   /**
-   * Gives an endpoint new labels (its pod's or namespace's labels changed): a new identity means the
-   * programs are reloaded with it over the same pinned maps and swapped in atomically; the policy is
-   * recomputed either way. Returns false when the labels are unchanged.
+   * Gives an endpoint new labels (its pod's or namespace's labels changed): a new identity is one
+   * row rewritten for the shared programs; the policy is recomputed either way. Returns false when
+   * the labels are unchanged.
    */
   async relabel(key: string, facts: PodFacts): Promise<boolean> {
     const ep = this.#byKey.get(key);
@@ -162,11 +247,7 @@ export class EndpointEnforcer {
     const identity = await this.opts.allocateIdentity(facts.labels);
     this.#apply(engine.updateIdentities([[identity, facts.labels]]));
     if (identity !== ep.identity) {
-      const loaded = loadEndpoint({ endpointId: ep.id, identity }, { pinRoot: this.opts.pinRoot, maxEntries: this.opts.maxEntries });
-      (this.opts.inNodeNetns ?? ((fn) => fn()))(() => ep.attachment.replace(loaded.progs));
-      ep.policy.rebind(loaded.maps.policy);
-      ep.loaded.close();
-      ep.loaded = loaded;
+      bindEndpointInterface(this.#template.maps, { endpointId: ep.id, identity, ifindex: ep.ifindex });
       this.ipcache.upsert('endpoint', ep.request.ip, { identity });
     }
     ep.identity = identity;
@@ -180,7 +261,6 @@ export class EndpointEnforcer {
   /** Stops enforcing an endpoint and removes its programs, maps and pins. Missing = success. */
   remove(key: string): void {
     const ep = this.#byKey.get(key);
-    const id = ep?.id;
     if (ep) {
       this.#byKey.delete(key);
       this.#byId.delete(ep.id);
@@ -190,14 +270,12 @@ export class EndpointEnforcer {
       } catch (err) {
         this.opts.log.warn('detach failed', { endpointId: ep.id, err: (err as Error).message });
       }
-      ep.loaded.close();
+      unregisterEndpoint(this.#template.maps, { endpointId: ep.id, ifindex: ep.ifindex });
+      closeEndpointMaps(ep.maps);
       if (!this.endpoints().some((o) => o.request.ip === ep.request.ip)) this.ipcache.remove('endpoint', ep.request.ip);
     }
-    if (id !== undefined) {
-      removePinDir(join(this.opts.pinRoot, 'links', String(id)));
-      removePinDir(join(this.opts.pinRoot, 'endpoints', String(id).padStart(5, '0')));
-    }
-    this.#ids.release(key);
+    // Also when the endpoint never got enforced (its ADD failed half way): the id's pins go too.
+    if (this.#ids.has(key)) this.#forgetId(key, this.#ids.idFor(key));
   }
 
   /** Applies the diffs a policy or identity change produced to the affected endpoints' maps. */
@@ -213,10 +291,19 @@ export class EndpointEnforcer {
   reconcile(): { repaired: number; pruned: number } {
     let repaired = 0;
     let pruned = 0;
+    const shared = this.#template.maps;
     for (const ep of this.#byId.values()) {
       const r = ep.policy.reconcile();
       repaired += r.repaired;
       pruned += r.pruned;
+      // The shared programs' view of the endpoint: its interface row and its three outer rows.
+      const row = shared.endpointInfo.lookup(ep.ifindex);
+      const outerOk = Object.values(shared.outer).every((m) => m.lookup(ep.id) !== undefined);
+      if (!outerOk || row?.endpointId !== ep.id || row.identity !== ep.identity) {
+        registerEndpointMaps(shared, ep.id, ep.maps);
+        bindEndpointInterface(shared, { endpointId: ep.id, identity: ep.identity, ifindex: ep.ifindex });
+        repaired++;
+      }
     }
     const r = this.ipcache.reconcile();
     return { repaired: repaired + r.repaired, pruned: pruned + r.pruned };
@@ -226,10 +313,11 @@ export class EndpointEnforcer {
   close(): void {
     for (const ep of this.#byId.values()) {
       ep.attachment.release();
-      ep.loaded.close();
+      closeEndpointMaps(ep.maps);
     }
     this.#byId.clear();
     this.#byKey.clear();
+    for (const slot of this.#slots.close()) closeEndpointMaps(slot.maps);
     this.#template.close();
   }
 }

@@ -31,6 +31,27 @@ export class EndpointIdAllocator {
     return id;
   }
 
+  /** Whether `key` has an id. */
+  has(key: string): boolean {
+    return this.#ids.has(key);
+  }
+
+  /** Every key with an id. */
+  keys(): string[] {
+    return [...this.#ids.keys()];
+  }
+
+  /** Moves the id of `from` to `to` (which must have none); returns it. */
+  rekey(from: string, to: string): number {
+    const id = this.#ids.get(from);
+    if (id === undefined) throw new Error(`no endpoint id for ${from}`);
+    if (this.#ids.has(to)) throw new Error(`${to} already has endpoint id ${this.#ids.get(to)}`);
+    this.#ids.delete(from);
+    this.#ids.set(to, id);
+    this.#save();
+    return id;
+  }
+
   /** Frees the id of `key`. */
   release(key: string): void {
     if (this.#ids.delete(key)) this.#save();

@@ -93,6 +93,8 @@ export class EndpointManager {
       throw err;
     }
     let endpoint: Endpoint | undefined;
+    const t0 = performance.now();
+    const at = { plumbed: t0 };
     try {
       const p = await plumb({ owner: key, netnsPath: req.netns, ifName: req.ifName, ip, mtu: req.mtu ?? DEFAULT_MTU });
       endpoint = {
@@ -100,6 +102,7 @@ export class EndpointManager {
         podNamespace: req.args.K8S_POD_NAMESPACE ?? '', podName: req.args.K8S_POD_NAME ?? '', podUid: req.args.K8S_POD_UID ?? '',
         createdAt: new Date().toISOString(),
       };
+      at.plumbed = performance.now();
       this.save(endpoint);
       await endpointHooks().beforeAddReturns(endpoint);
     } catch (err) {
@@ -108,7 +111,11 @@ export class EndpointManager {
       this.ipam.release(key);
       throw err;
     }
-    this.log.info('endpoint added', { key, ip, hostIf: endpoint.hostIf, pod: `${endpoint.podNamespace}/${endpoint.podName}` });
+    const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
+    this.log.info('endpoint added', {
+      key, ip, hostIf: endpoint.hostIf, pod: `${endpoint.podNamespace}/${endpoint.podName}`,
+      ms: { plumb: ms(t0, at.plumbed), enforce: ms(at.plumbed, performance.now()), total: ms(t0, performance.now()) },
+    });
     return {
       cniVersion: req.cniVersion,
       interfaces: [

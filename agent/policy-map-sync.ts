@@ -63,11 +63,6 @@ export class EndpointPolicyMap {
     return this.#map;
   }
 
-  /** Writes through another handle on the same pinned map (after the endpoint's programs were reloaded). */
-  rebind(map: PolicyMap): void {
-    this.#map = map;
-  }
-
   /** Applies a map-state diff: added and changed rows first, then removals. */
   apply(diff: MapStateDiff): void {
     const upserts: BpfPolicyRow[] = [];

@@ -7,6 +7,7 @@ export const Direction = { INGRESS: 1, EGRESS: 2 } as const;
 export const DropReason = {
   POLICY_DENIED: 133,
   INVALID_PACKET: 134,
+  NO_LXC: 152,
   NO_SERVICE: 158,
   POLICY_DENY: 181,
 } as const;
@@ -15,6 +16,7 @@ export const DropReason = {
 export const DROP_REASON_NAMES: Readonly<Record<number, string>> = {
   133: 'Policy denied',
   134: 'Invalid packet',
+  152: 'No matching local container found',
   158: 'Service backend not found',
   181: 'Policy denied by denylist',
 };

@@ -1,11 +1,15 @@
 // Loads the endpoint object (and the node device's object, netdev.bpf.o): open, set load-time
 // constants, reuse pinned maps, load, pin, and hand back typed maps and program fds. Shared maps live
 // in <pinRoot>/, per-endpoint maps in <pinRoot>/endpoints/<id>/ with upstream names (cilium_policy_v2_<id5>).
+// Two ways to serve endpoints: a program pair loaded per endpoint (its identity a load-time constant),
+// or one shared pair per node (loadEndpoint with shared: true) plus each endpoint's own maps made by
+// loadEndpointMaps, registered with registerEndpointMaps and bound to an interface with
+// bindEndpointInterface: no verifier run per endpoint.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native, type NativeMapDesc } from './native.ts';
-import { endpointConfigCodec, flowEventCodec, RODATA_OFFSETS, type EndpointConfig } from './codecs/generated.ts';
+import { endpointConfigCodec, endpointInfoCodec, flowEventCodec, RODATA_OFFSETS, type EndpointConfig, type EndpointInfo } from './codecs/generated.ts';
 import type { Codec } from './codecs/codec.ts';
 import { BpfMap } from './maps/bpf-map.ts';
 import { IPCACHE_CODECS, type IpcacheMap } from './maps/ipcache.ts';
@@ -22,13 +26,16 @@ import { ipv4ToNumber } from './net.ts';
 export const ENDPOINT_OBJECT = fileURLToPath(new URL('./bpf/build/endpoint.bpf.o', import.meta.url));
 /** Location of the compiled socket-LB object. */
 export const SOCK_OBJECT = fileURLToPath(new URL('./bpf/build/sock.bpf.o', import.meta.url));
+/** Location of the compiled object holding only an endpoint's own maps (for the shared programs). */
+export const ENDPOINT_MAPS_OBJECT = fileURLToPath(new URL('./bpf/build/endpoint-maps.bpf.o', import.meta.url));
 /** Location of the compiled node-device object. */
 export const NETDEV_OBJECT = fileURLToPath(new URL('./bpf/build/netdev.bpf.o', import.meta.url));
 
 /** Maps shared by every endpoint (pinned once under the pin root). */
 export const SHARED_MAPS = ['cilium_ipcache', 'cilium_ct4_global', 'cilium_metrics', 'cilium_events', 'cilium_drop_aggr', 'cilium_events_stats',
   'cilium_lb4_services_v2', 'cilium_lb4_backends_v3', 'cilium_lb4_reverse_nat', 'cilium_lb4_ct', 'cilium_lb4_affinity',
-  'cilium_lb_affinity_match', 'cilium_lb4_maglev', 'cilium_lb4_nodeport_nat', 'cilium_lb4_reverse_sk'] as const;
+  'cilium_lb_affinity_match', 'cilium_lb4_maglev', 'cilium_lb4_nodeport_nat', 'cilium_lb4_reverse_sk',
+  'ciliate_endpoint_info', 'ciliate_policy_maps', 'ciliate_policy_stats_maps', 'ciliate_policy_config_maps'] as const;
 /** Maps owned by one endpoint. */
 export const ENDPOINT_MAPS = ['cilium_policy_v2', 'policy_stats', 'policy_config'] as const;
 
@@ -46,6 +53,8 @@ export interface EndpointSpec {
   nodeIp?: string;
   /** Entries of each Maglev table (a prime; default upstream's 16381). */
   maglevTableSize?: number;
+  /** Load the node's shared program pair (endpointId and identity are then unused; see bindEndpointInterface). */
+  shared?: boolean;
 }
 
 /** Where to pin; without pinRoot nothing is pinned or reused. */
@@ -70,8 +79,19 @@ export interface EndpointMaps {
   policyConfig: PolicyConfigMap;
   /** The node's service load-balancing maps. */
   lb: LbMaps;
+  /** The shared programs' endpoints, by host-side ifindex. */
+  endpointInfo: BpfMap<number, EndpointInfo>;
+  /** The shared programs' outer maps: endpoint id -> that endpoint's own map (write an fd, read an id). */
+  outer: Record<keyof EndpointOwnMapsOf, BpfMap<number, number>>;
   /** Raw fd of the ring buffer (owned by this endpoint; see events.ts). */
   eventsFd: number;
+}
+
+/** The maps one endpoint owns, whichever way its programs are loaded. */
+export interface EndpointOwnMapsOf {
+  policy: PolicyMap;
+  policyStats: PolicyStatsMap;
+  policyConfig: PolicyConfigMap;
 }
 
 /** Program fds of the endpoint pair. */
@@ -110,7 +130,8 @@ export class LoadedEndpoint implements Disposable {
     if (this.closed) return;
     this.closed = true;
     const m = this.maps;
-    for (const map of [m.ipcache, m.conntrack, m.metrics, m.dropAggr, m.eventStats, m.policy, m.policyStats, m.policyConfig, ...Object.values(m.lb)]) map.close();
+    for (const map of [m.ipcache, m.conntrack, m.metrics, m.dropAggr, m.eventStats, m.policy, m.policyStats, m.policyConfig, m.endpointInfo,
+      ...Object.values(m.outer), ...Object.values(m.lb)]) map.close();
     native().fdClose(m.eventsFd);
     native().fdClose(this.progs.fromContainer);
     native().fdClose(this.progs.toContainer);
@@ -132,6 +153,7 @@ function configOf(spec: EndpointSpec): EndpointConfig {
     wakeupBytes: spec.wakeupBytes ?? 1 << 20,
     nodeIp: spec.nodeIp ? ipv4ToNumber(spec.nodeIp) : 0,
     maglevTableSize: spec.maglevTableSize ?? 0,
+    shared: spec.shared ? 1 : 0,
   };
 }
 
@@ -146,7 +168,7 @@ function withLoadedObject<T>(objectPath: string, spec: EndpointSpec, opts: LoadO
   const obj = BpfObject.open(objectPath);
   const reused: number[] = [];
   try {
-    obj.setRodata(RODATA_OFFSETS.ciliate_config, endpointConfigCodec.encode(configOf(spec)));
+    if (obj.maps().some((m) => m.name.endsWith('.rodata'))) obj.setRodata(RODATA_OFFSETS.ciliate_config, endpointConfigCodec.encode(configOf(spec)));
     for (const [name, max] of Object.entries(opts.maxEntries ?? {})) if (max !== undefined && obj.hasMap(name)) obj.setMaxEntries(name, max);
     const descs = obj.maps().filter((m) => !m.name.includes('.'));
     if (opts.pinRoot) {
@@ -195,6 +217,63 @@ function lbMapsOf(obj: BpfObject): LbMaps {
   };
 }
 
+/** Typed handles on the three maps an endpoint owns, of a loaded object. */
+function ownMapsOf(obj: BpfObject): EndpointOwnMapsOf {
+  return {
+    policy: BpfMap.fromFd(obj.mapFd('cilium_policy_v2'), POLICY_CODECS.key, POLICY_CODECS.value),
+    policyStats: BpfMap.fromFd(obj.mapFd('policy_stats'), u32Codec, perCpuCodec(POLICY_CODECS.statsValue)),
+    policyConfig: BpfMap.fromFd(obj.mapFd('policy_config'), u32Codec, POLICY_CODECS.configValue),
+  };
+}
+
+/**
+ * Creates endpoint `endpointId`'s own maps for the shared programs (or reopens the ones pinned under
+ * `opts.pinRoot`, e.g. after an agent restart, keeping their rows). Nothing is verified or attached;
+ * registerEndpointMaps and bindEndpointInterface make the shared programs use them.
+ */
+export function loadEndpointMaps(endpointId: number, opts: LoadOptions = {}): EndpointOwnMapsOf {
+  return withLoadedObject(ENDPOINT_MAPS_OBJECT, { endpointId, identity: 0 }, opts, ownMapsOf);
+}
+
+/** Closes an endpoint's own map handles (pins stay). */
+export function closeEndpointMaps(own: EndpointOwnMapsOf): void {
+  for (const map of Object.values(own)) map.close();
+}
+
+/** What the shared programs need to serve one endpoint. */
+export interface EndpointRegistration {
+  endpointId: number;
+  identity: number;
+  /** Host-side interface (in the namespace the programs run in). */
+  ifindex: number;
+}
+
+/**
+ * Puts endpoint `endpointId`'s own maps into the shared programs' outer maps; rows that already
+ * hold these maps are left alone. Each changed row costs an RCU grace period in the kernel (5-15 ms
+ * here), which is why the enforcer does this ahead of time for spare endpoint ids.
+ */
+export function registerEndpointMaps(shared: EndpointMaps, endpointId: number, own: EndpointOwnMapsOf): void {
+  for (const k of Object.keys(own) as (keyof EndpointOwnMapsOf)[]) {
+    if (shared.outer[k].lookup(endpointId) !== native().mapInfo(own[k].fd).id) shared.outer[k].update(endpointId, own[k].fd);
+  }
+}
+
+/**
+ * Makes the node's shared programs serve an endpoint on interface `r.ifindex`, whose maps must be
+ * registered (registerEndpointMaps) first, so a packet that finds the endpoint also finds its
+ * policy. Repeating it updates the identity in place (a relabel). Costs one hash-map write.
+ */
+export function bindEndpointInterface(shared: EndpointMaps, r: EndpointRegistration): void {
+  shared.endpointInfo.update(r.ifindex, { endpointId: r.endpointId, identity: r.identity });
+}
+
+/** Undoes both: the interface row first (its packets are then dropped as DROP_NO_LXC), then the outer rows. */
+export function unregisterEndpoint(shared: EndpointMaps, r: Pick<EndpointRegistration, 'endpointId' | 'ifindex'>): void {
+  shared.endpointInfo.delete(r.ifindex);
+  for (const map of Object.values(shared.outer)) map.delete(r.endpointId);
+}
+
 /** Loads the endpoint object (see withLoadedObject) and returns its typed maps and program fds. */
 export function loadEndpoint(spec: EndpointSpec, opts: LoadOptions = {}): LoadedEndpoint {
   const n = native();
@@ -206,10 +285,14 @@ export function loadEndpoint(spec: EndpointSpec, opts: LoadOptions = {}): Loaded
       metrics: wrap('cilium_metrics', METRICS_CODECS.key, perCpuCodec(METRICS_CODECS.value)),
       dropAggr: wrap('cilium_drop_aggr', ctKeyCodec, dropAggrCodec),
       eventStats: wrap('cilium_events_stats', u32Codec, perCpuCodec(u64Codec)),
-      policy: wrap('cilium_policy_v2', POLICY_CODECS.key, POLICY_CODECS.value),
-      policyStats: wrap('policy_stats', u32Codec, perCpuCodec(POLICY_CODECS.statsValue)),
-      policyConfig: wrap('policy_config', u32Codec, POLICY_CODECS.configValue),
+      ...ownMapsOf(obj),
       lb: lbMapsOf(obj),
+      endpointInfo: wrap('ciliate_endpoint_info', u32Codec, endpointInfoCodec),
+      outer: {
+        policy: wrap('ciliate_policy_maps', u32Codec, u32Codec),
+        policyStats: wrap('ciliate_policy_stats_maps', u32Codec, u32Codec),
+        policyConfig: wrap('ciliate_policy_config_maps', u32Codec, u32Codec),
+      },
       eventsFd: n.fdDup(obj.mapFd('cilium_events')),
     };
     const progs = { fromContainer: n.fdDup(obj.progFd('cil_from_container')), toContainer: n.fdDup(obj.progFd('cil_to_container')) };

@@ -20,6 +20,8 @@ export interface SandboxRecord {
   netns?: string;
   attachment?: Attachment;
   cniResult?: CniResult;
+  /** How long the namespace and CNI ADD took, in ms (for the log). */
+  ms?: { netns: number; cni: number };
 }
 
 /** The network namespace name of the pod with `uid` on the node whose namespace is `nodeNetns`. */
@@ -39,8 +41,10 @@ export async function createSandbox(cni: CniClient, nodeNetns: string, pod: V1Po
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (pod.spec?.hostNetwork) return writeRecord(dir, { podKey, uid });
   const netns = podNetnsName(nodeNetns, uid);
-  await deleteNetns(netns);
+  const t0 = performance.now();
+  if (existsSync(netnsPath(netns))) await deleteNetns(netns);
   await run('ip', ['netns', 'add', netns]);
+  const tNetns = performance.now();
   const attachment: Attachment = {
     containerId: uid, netns: netnsPath(netns), ifName: 'eth0',
     args: {
@@ -51,6 +55,8 @@ export async function createSandbox(cni: CniClient, nodeNetns: string, pod: V1Po
   const record = writeRecord(dir, { podKey, uid, netns, attachment });
   try {
     record.cniResult = await cni.add(attachment);
+    const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
+    record.ms = { netns: ms(t0, tNetns), cni: ms(tNetns, performance.now()) };
   } catch (err) {
     await destroySandbox(cni, record, dir).catch(() => undefined);
     throw err;

@@ -9,7 +9,7 @@ export const SHARED_STRUCTS = [
   'endpoint_config', 'ipcache_key', 'remote_endpoint_info', 'ct_key', 'ct_entry', 'policy_key', 'policy_entry',
   'policy_stats', 'policy_config', 'metrics_key', 'metrics_value', 'flow_event', 'drop_aggr',
   'lb4_key', 'lb4_service', 'lb4_backend', 'lb4_reverse_nat', 'lb4_ct_entry', 'lb4_affinity_key', 'lb4_affinity_val',
-  'lb_affinity_match', 'lb4_maglev_key', 'lb4_nat_entry', 'lb4_sock_key', 'lb4_sock_frontend',
+  'lb_affinity_match', 'lb4_maglev_key', 'lb4_nat_entry', 'lb4_sock_key', 'lb4_sock_frontend', 'endpoint_info',
 ] as const;
 
 const camel = (s: string): string => s.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Per-endpoint programs for the host side of a pod's veth.
+/* Endpoint programs for the host side of a pod's veth: loaded once per endpoint (the endpoint fixed at
+ * load time) or once per node and shared (the endpoint looked up by interface; see config.h).
  * cil_from_container: tc ingress of the host veth = traffic the pod sends (endpoint egress).
  * cil_to_container:   tc egress of the host veth  = traffic to the pod (endpoint ingress).
  * Stages: parse -> lb (seam) -> ipcache -> conntrack -> policy -> overlay (seam); counters and
@@ -12,6 +13,7 @@
 #include "lib/ipcache.h"
 #include "lib/conntrack.h"
 #include "lib/policy.h"
+#include "lib/endpoint-info.h"
 #include "lib/counters.h"
 #include "lib/events.h"
 #include "lib/overlay.h"
@@ -32,9 +34,9 @@ static __always_inline int drop_packet(const struct pkt *p, __u8 reason, __u8 ma
 	return CTX_ACT_DROP;
 }
 
-static __always_inline int handle_new_flow(struct __sk_buff *skb, struct pkt *p, __u64 now)
+static __always_inline int handle_new_flow(struct __sk_buff *skb, struct pkt *p, const struct policy_maps *m, __u64 now)
 {
-	struct policy_verdict v = policy_check(p);
+	struct policy_verdict v = policy_check(p, m);
 
 	if (v.verdict != VERDICT_FORWARDED)
 		return drop_packet(p, v.verdict, v.match_type, v.entry_id, now);
@@ -53,13 +55,19 @@ static __always_inline int handle_new_flow(struct __sk_buff *skb, struct pkt *p,
 
 static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 {
-	struct pkt p = { .tuple = { .dir = dir }, .ifindex = skb->ifindex, .local_identity = ciliate_config.identity };
+	struct pkt p = { .tuple = { .dir = dir }, .ifindex = skb->ifindex };
 	__u64 now = bpf_ktime_get_ns();
+	struct policy_maps maps;
 	struct ct_result ct;
 	int rc;
 
 	if (dir == DIR_INGRESS && lb4_is_reject(skb))
 		return CTX_ACT_OK;
+	if (endpoint_resolve(&p, &maps) < 0) {
+		/* An interface the shared programs do not know (yet, or any more): fail closed. */
+		parse_packet(skb, &p);
+		return drop_packet(&p, DROP_NO_LXC, POLICY_MATCH_NONE, 0, now);
+	}
 	rc = parse_packet(skb, &p);
 	if (rc == PARSE_NOT_IPV4)
 		return CTX_ACT_OK;
@@ -76,10 +84,10 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	ipcache_resolve(&p);
 	ct = ct_lookup(&p, now);
 	if (ct.state == CT_NEW)
-		return handle_new_flow(skb, &p, now);
+		return handle_new_flow(skb, &p, &maps, now);
 	if (ct.entry) {
 		/* Every packet of an admitted flow counts against the entry that admitted it. */
-		policy_count(ct.entry->entry_id, p.len);
+		policy_count(&maps, ct.entry->entry_id, p.len);
 		event_flow_packet(&p, ct.entry, ct.state == CT_REPLY, ct.state, now);
 		if (ct.entry->proxy_port && ct.state == CT_ESTABLISHED)
 			skb->mark = ((__u32)bpf_ntohs(ct.entry->proxy_port) << 16) | MARK_MAGIC_TO_PROXY;

@@ -3,7 +3,7 @@
 import type { Codec } from './codec.ts';
 
 /** Map names declared by the endpoint object. */
-export const MAP_NAMES = ["cilium_lb4_services_v2","cilium_lb4_backends_v3","cilium_lb4_reverse_nat","cilium_lb4_ct","cilium_lb4_reverse_sk","cilium_lb4_affinity","cilium_lb_affinity_match","cilium_lb4_maglev","cilium_lb4_nodeport_nat","cilium_ipcache","cilium_ct4_global","cilium_policy_v2","policy_stats","policy_config","cilium_metrics","cilium_events","cilium_drop_aggr","cilium_events_stats"] as const;
+export const MAP_NAMES = ["cilium_lb4_services_v2","cilium_lb4_backends_v3","cilium_lb4_reverse_nat","cilium_lb4_ct","cilium_lb4_reverse_sk","cilium_lb4_affinity","cilium_lb_affinity_match","cilium_lb4_maglev","cilium_lb4_nodeport_nat","cilium_ipcache","cilium_ct4_global","cilium_policy_v2","policy_stats","policy_config","ciliate_policy_maps","ciliate_policy_stats_maps","ciliate_policy_config_maps","ciliate_endpoint_info","cilium_metrics","cilium_events","cilium_drop_aggr","cilium_events_stats"] as const;
 
 /** Byte offsets of load-time constants inside the object's .rodata section. */
 export const RODATA_OFFSETS = {"ciliate_config":0,"ciliate_flow_event_layout":48} as const;
@@ -20,7 +20,7 @@ export const ENDPOINT_CONFIG_LAYOUT = {
     wakeup_bytes: { offset: 32, size: 4 },
     node_ip: { offset: 36, size: 4 },
     maglev_table_size: { offset: 40, size: 4 },
-    pad: { offset: 44, size: 4 },
+    shared: { offset: 44, size: 4 },
   },
 } as const;
 
@@ -42,6 +42,8 @@ export interface EndpointConfig {
   nodeIp: number;
   /** C `maglev_table_size`. */
   maglevTableSize: number;
+  /** C `shared`. */
+  shared: number;
 }
 
 /** Encoder/decoder for `struct endpoint_config`. */
@@ -57,6 +59,7 @@ export const endpointConfigCodec: Codec<EndpointConfig> = {
     buf.writeUInt32LE(v.wakeupBytes, off + 32);
     buf.writeUInt32BE(v.nodeIp, off + 36);
     buf.writeUInt32LE(v.maglevTableSize, off + 40);
+    buf.writeUInt32LE(v.shared, off + 44);
     return buf;
   },
   decode(buf: Buffer, off = 0): EndpointConfig {
@@ -69,6 +72,7 @@ export const endpointConfigCodec: Codec<EndpointConfig> = {
       wakeupBytes: buf.readUInt32LE(off + 32),
       nodeIp: buf.readUInt32BE(off + 36),
       maglevTableSize: buf.readUInt32LE(off + 40),
+      shared: buf.readUInt32LE(off + 44),
     };
   },
 };
@@ -1245,6 +1249,40 @@ export const lb4SockFrontendCodec: Codec<Lb4SockFrontend> = {
       address: buf.readUInt32BE(off + 0),
       port: buf.readUInt16BE(off + 4),
       revNatIndex: buf.readUInt16LE(off + 6),
+    };
+  },
+};
+
+/** Byte layout of C `struct endpoint_info` (8 bytes), as BTF reports it. */
+export const ENDPOINT_INFO_LAYOUT = {
+  size: 8,
+  fields: {
+    endpoint_id: { offset: 0, size: 4 },
+    identity: { offset: 4, size: 4 },
+  },
+} as const;
+
+/** C `struct endpoint_info`; padding is omitted and encoded as zeros. */
+export interface EndpointInfo {
+  /** C `endpoint_id`. */
+  endpointId: number;
+  /** C `identity`. */
+  identity: number;
+}
+
+/** Encoder/decoder for `struct endpoint_info`. */
+export const endpointInfoCodec: Codec<EndpointInfo> = {
+  size: 8,
+  encode(v: EndpointInfo, buf: Buffer = Buffer.alloc(8), off = 0): Buffer {
+    buf.fill(0, off, off + 8);
+    buf.writeUInt32LE(v.endpointId, off + 0);
+    buf.writeUInt32LE(v.identity, off + 4);
+    return buf;
+  },
+  decode(buf: Buffer, off = 0): EndpointInfo {
+    return {
+      endpointId: buf.readUInt32LE(off + 0),
+      identity: buf.readUInt32LE(off + 4),
     };
   },
 };

@@ -10,6 +10,8 @@ import { inNetns } from '../../datapath/netns.ts';
 import { makePinDir, removePinDir } from '../../datapath/bpffs.ts';
 import { FlowEventReader, type FlowEvent } from '../../datapath/events.ts';
 import { DropReason } from '../../datapath/constants.ts';
+import { native } from '../../datapath/native.ts';
+import { buildPacket, skbOnInterface, TCP } from '../datapath/support/packets.ts';
 import { PolicyEngine } from '../../policy/engine.ts';
 import { parsePolicy } from '../../policy/api/parse-policy.ts';
 import { sanitizePodLabels } from '../../identity/pod-labels.ts';
@@ -43,17 +45,18 @@ describe('endpoint enforcer on real namespaces and TCP', function () {
   let server: ChildProcess | undefined;
   let enforcer: EndpointEnforcer | undefined;
   let engine: PolicyEngine;
-  const labels = { client: { app: 'client' }, server: { app: 'server' } };
+  const labels: Record<'client' | 'server', Record<string, string>> = { client: { app: 'client' }, server: { app: 'server' } };
   const identities = new Map([['client', 30001], ['server', 30002]]);
   let requests: Record<'client' | 'server', EndpointRequest>;
 
+  const podFactsOf = async (name: string) => ({ labels: sanitizePodLabels({ namespace: 'default', podLabels: labels[name as 'client' | 'server'] }) });
   const newEnforcer = (): EndpointEnforcer => {
     engine = new PolicyEngine();
     return new EndpointEnforcer({
       pinRoot, stateDir, engine, log: nopLogger,
       maxEntries: { cilium_ct4_global: 16384, cilium_drop_aggr: 4096 },
       inNodeNetns: (fn) => inNetns(topo.nodePath, fn),
-      podFacts: async (ns, name) => ({ labels: sanitizePodLabels({ namespace: ns, podLabels: labels[name as 'client' | 'server'] }) }),
+      podFacts: async (_ns, name) => podFactsOf(name),
       allocateIdentity: async (ls) => identities.get(ls.find('k8s', 'app')[0]!.value)!,
     });
   };
@@ -132,5 +135,48 @@ describe('endpoint enforcer on real namespaces and TCP', function () {
     // And it enforces changes again.
     enforcer.applyDiffs(engine.upsertPolicy(policy('someone-else')));
     expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(false);
+  });
+
+  it('serves every endpoint from one shared program pair, finding each by its interface', () => {
+    const eps = enforcer!.endpoints();
+    expect(eps).to.have.length(2);
+    const info = enforcer!.sharedMaps.endpointInfo;
+    for (const ep of eps) expect(info.lookup(ep.ifindex)).to.deep.equal({ endpointId: ep.id, identity: ep.identity });
+  });
+
+  it('drops a packet on an interface it does not know with reason 152, naming no rule', () => {
+    const pkt = buildPacket({ src: topo.ipA, dst: topo.ipB, proto: 'tcp', sport: 40000, dport: PORT, flags: TCP.SYN });
+    const res = inNetns(topo.nodePath, () => native().progTestRun(enforcer!.programs.toContainer, pkt, skbOnInterface(1)));
+    expect(res.retval).to.equal(2); // TC_ACT_SHOT
+    const counted = enforcer!.sharedMaps.metrics.entries().some(([k]) => k.reason === DropReason.NO_LXC);
+    expect(counted).to.equal(true);
+  });
+
+  it('repairs a lost interface row and a lost outer row at the next drift check', () => {
+    const ep = enforcer!.endpoints().find((e) => e.request.podName === 'server')!;
+    enforcer!.sharedMaps.endpointInfo.delete(ep.ifindex);
+    enforcer!.sharedMaps.outer.policy.delete(ep.id);
+    expect(enforcer!.reconcile().repaired).to.be.greaterThan(0);
+    expect(enforcer!.sharedMaps.endpointInfo.lookup(ep.ifindex)).to.deep.equal({ endpointId: ep.id, identity: ep.identity });
+    expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(false);
+    enforcer!.applyDiffs(engine.upsertPolicy(policy('client')));
+    expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(true);
+  });
+
+  it('gives a relabelled endpoint its new identity without loading anything', async () => {
+    const before = native().progInfo(enforcer!.programs.toContainer).id;
+    labels.client = { app: 'other' };
+    identities.set('other', 30003);
+    try {
+      expect(await enforcer!.relabel(requests.client.key, await podFactsOf('client'))).to.equal(true);
+      const ep = enforcer!.endpoints().find((e) => e.request.podName === 'client')!;
+      expect(ep.identity).to.equal(30003);
+      expect(enforcer!.sharedMaps.endpointInfo.lookup(ep.ifindex)?.identity).to.equal(30003);
+      expect(native().progInfo(enforcer!.programs.toContainer).id).to.equal(before);
+      // The policy allows app=client only: the relabelled client is now denied.
+      expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(false);
+    } finally {
+      labels.client = { app: 'client' };
+    }
   });
 });

@@ -13,7 +13,7 @@ import { Manager } from '../../runtime/manager.ts';
 import { createEnforcement, type CniEndpoint, type Enforcement } from '../../agent/enforcement.ts';
 import { native } from '../../datapath/native.ts';
 import { requireBpf } from '../datapath/support/env.ts';
-import { buildPacket, TCP } from '../datapath/support/packets.ts';
+import { buildPacket, skbOnInterface, TCP } from '../datapath/support/packets.ts';
 import { createTopology, nsSpawn, tcpConnects, type Topology } from '../datapath/support/netns.ts';
 import { ensureCrds, kubectl, testKubeConfig } from '../support/cluster.ts';
 
@@ -52,7 +52,8 @@ describe('agent enforcement against a real apiserver and kernel', function () {
   const kernelAllows = (): boolean => {
     const ep = enforcement.enforcer.endpoints().find((e) => e.request.podName === 'server')!;
     const pkt = buildPacket({ src: topo.ipA, dst: topo.ipB, proto: 'tcp', sport: sport++, dport: PORT, flags: TCP.SYN });
-    return native().progTestRun(ep.loaded.progs.toContainer, pkt).retval === 0;
+    const progs = enforcement.enforcer.programs;
+    return inNetns(topo.nodePath, () => native().progTestRun(progs.toContainer, pkt, skbOnInterface(ep.ifindex))).retval === 0;
   };
 
   before(async function () {

@@ -25,6 +25,7 @@
 #define DROP_POLICY_DENIED 133
 #define DROP_POLICY_DENYLIST 181
 #define DROP_NO_SERVICE 158
+#define DROP_NO_LXC 152
 
 /* What the stage pipeline decides for a packet. */
 #define CTX_ACT_OK TC_ACT_OK
@@ -52,6 +53,8 @@ struct pkt {
 	__u32 local_identity;
 	__u32 remote_identity;
 	__be32 tunnel_endpoint;
+	/* The local endpoint the packet belongs to (0: the node itself). */
+	__u32 endpoint_id;
 };
 
 #endif

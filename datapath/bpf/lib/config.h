@@ -16,7 +16,10 @@ struct endpoint_config {
 	__be32 node_ip;
 	/* Entries of each Maglev lookup table (a prime; 0 = upstream's default 16381). */
 	__u32 maglev_table_size;
-	__u32 pad;
+	/* 1: one program pair serves every endpoint of the node. endpoint_id and identity above are
+	 * unused; each packet's endpoint is looked up by interface (ciliate_endpoint_info) and its
+	 * policy maps by endpoint id (the ciliate_*_maps outer maps). */
+	__u32 shared;
 };
 
 /* The single rodata variable; its BTF offset lets the loader patch it by name. */

@@ -109,7 +109,7 @@ static __always_inline void event_emit(const struct pkt *p, const struct event_i
 	}
 	ev->type = info->type;
 	ev->reason = info->reason;
-	ev->source = ciliate_config.endpoint_id;
+	ev->source = p->endpoint_id;
 	ev->dir = p->tuple.dir;
 	ev->match_type = info->match_type;
 	ev->proto = p->tuple.proto;

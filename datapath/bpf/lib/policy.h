@@ -3,78 +3,56 @@
 #define CILIATE_POLICY_H
 
 #include "common.h"
+#include "config.h"
+#include "policy-maps.h"
 
-/* Bits of policy_key before protocol and port: sec_label (32) + egress (8). */
-#define POLICY_STATIC_PREFIX 40
-#define POLICY_FULL_PREFIX (POLICY_STATIC_PREFIX + 24)
+/* Endpoint ids are 16 bits (upstream's range). */
+#define ENDPOINT_ID_MAX 65536
 
-/* policy_entry.flags bits. */
-#define POLICY_F_DENY 0x1
-
-/* Upstream policy-verdict match types. */
-#define POLICY_MATCH_NONE 0
-#define POLICY_MATCH_L3_ONLY 1
-#define POLICY_MATCH_L3_L4 2
-#define POLICY_MATCH_L4_ONLY 3
-#define POLICY_MATCH_ALL 4
-#define POLICY_MATCH_L3_PROTO 5
-#define POLICY_MATCH_PROTO_ONLY 6
-
-/* LPM key: prefixlen = 40 + protocol/port bits. sec_label 0 = any peer; egress 0/1; dport network order. */
-struct policy_key {
-	__u32 prefixlen;
-	__u32 sec_label;
-	__u8 egress;
-	__u8 protocol;
-	__be16 dport;
-};
-
-/* Rule outcome. prefix_len repeats the key's protocol+port bits (0..24), which an LPM lookup cannot return.
- * proxy_port is network order (0 = no L7 redirect); entry_id indexes policy_stats (0 is reserved for
- * traffic no entry matched, i.e. default allow). */
-struct policy_entry {
-	__be16 proxy_port;
-	__u8 flags;
-	__u8 prefix_len;
-	__u32 entry_id;
-};
-
-/* Per-entry counters, indexed by policy_entry.entry_id. */
-struct policy_stats {
-	__u64 packets;
-	__u64 bytes;
-};
-
-/* Per-endpoint enforcement: 1 = default deny in that direction (some rule selects it), 0 = default allow. */
-struct policy_config {
-	__u8 ingress_enforced;
-	__u8 egress_enforced;
-	__u16 pad;
-};
-
-#define POLICY_MAP_MAX 16384
-
+/* The shared programs' view of every endpoint's policy maps, indexed by endpoint id. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__type(key, struct policy_key);
-	__type(value, struct policy_entry);
-	__uint(max_entries, POLICY_MAP_MAX);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-} cilium_policy_v2 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__type(key, __u32);
-	__type(value, struct policy_stats);
-	__uint(max_entries, POLICY_MAP_MAX);
-} policy_stats SEC(".maps");
+	__uint(max_entries, ENDPOINT_ID_MAX);
+	__array(values, POLICY_MAP_DEF);
+} ciliate_policy_maps SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__type(key, __u32);
-	__type(value, struct policy_config);
-	__uint(max_entries, 1);
-} policy_config SEC(".maps");
+	__uint(max_entries, ENDPOINT_ID_MAX);
+	__array(values, POLICY_STATS_DEF);
+} ciliate_policy_stats_maps SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__type(key, __u32);
+	__uint(max_entries, ENDPOINT_ID_MAX);
+	__array(values, POLICY_CONFIG_DEF);
+} ciliate_policy_config_maps SEC(".maps");
+
+/* The policy maps of the packet's endpoint: the program's own, or those registered for its id. */
+struct policy_maps {
+	void *policy;
+	void *stats;
+	void *config;
+};
+
+/* Finds the policy maps for endpoint `endpoint_id`; returns 0, or -1 when the shared programs have
+ * none registered for it. */
+static __always_inline int policy_maps_of(__u32 endpoint_id, struct policy_maps *m)
+{
+	if (!ciliate_config.shared) {
+		m->policy = &cilium_policy_v2;
+		m->stats = &policy_stats;
+		m->config = &policy_config;
+		return 0;
+	}
+	m->policy = bpf_map_lookup_elem(&ciliate_policy_maps, &endpoint_id);
+	m->stats = bpf_map_lookup_elem(&ciliate_policy_stats_maps, &endpoint_id);
+	m->config = bpf_map_lookup_elem(&ciliate_policy_config_maps, &endpoint_id);
+	return m->policy && m->stats && m->config ? 0 : -1;
+}
 
 /* The decision for a new flow. verdict is VERDICT_FORWARDED or a drop reason. */
 struct policy_verdict {
@@ -105,9 +83,9 @@ static __always_inline int policy_prefer_wildcard(const struct policy_entry *l3,
 	return any->prefix_len > l3->prefix_len;
 }
 
-static __always_inline void policy_count(__u32 entry_id, __u32 len)
+static __always_inline void policy_count(const struct policy_maps *m, __u32 entry_id, __u32 len)
 {
-	struct policy_stats *s = bpf_map_lookup_elem(&policy_stats, &entry_id);
+	struct policy_stats *s = bpf_map_lookup_elem(m->stats, &entry_id);
 
 	if (s) {
 		s->packets++;
@@ -116,7 +94,7 @@ static __always_inline void policy_count(__u32 entry_id, __u32 len)
 }
 
 /* Evaluates the endpoint's policy for a packet that opens a flow. */
-static __always_inline struct policy_verdict policy_check(const struct pkt *p)
+static __always_inline struct policy_verdict policy_check(const struct pkt *p, const struct policy_maps *m)
 {
 	struct policy_key key = {
 		.prefixlen = POLICY_FULL_PREFIX,
@@ -131,9 +109,9 @@ static __always_inline struct policy_verdict policy_check(const struct pkt *p)
 	__u32 zero = 0;
 	int wildcard;
 
-	l3 = bpf_map_lookup_elem(&cilium_policy_v2, &key);
+	l3 = bpf_map_lookup_elem(m->policy, &key);
 	key.sec_label = 0;
-	any = bpf_map_lookup_elem(&cilium_policy_v2, &key);
+	any = bpf_map_lookup_elem(m->policy, &key);
 	hit = l3;
 	wildcard = 0;
 	if (any && policy_prefer_wildcard(l3, any)) {
@@ -146,10 +124,10 @@ static __always_inline struct policy_verdict policy_check(const struct pkt *p)
 		v.proxy_port = hit->proxy_port;
 		v.match_type = policy_match_type(!wildcard, hit->prefix_len);
 		v.verdict = (hit->flags & POLICY_F_DENY) ? DROP_POLICY_DENYLIST : VERDICT_FORWARDED;
-		policy_count(v.entry_id, p->len);
+		policy_count(m, v.entry_id, p->len);
 		return v;
 	}
-	cfg = bpf_map_lookup_elem(&policy_config, &zero);
+	cfg = bpf_map_lookup_elem(m->config, &zero);
 	if (cfg && (p->tuple.dir == DIR_EGRESS ? cfg->egress_enforced : cfg->ingress_enforced))
 		v.verdict = DROP_POLICY_DENIED;
 	return v;

@@ -85,3 +85,19 @@ export function endpointsOf(buf: Buffer): { src: string; dst: string } {
   const l4 = 14 + (buf[14]! & 0xf) * 4;
   return { src: `${a(26)}:${buf.readUInt16BE(l4)}`, dst: `${a(30)}:${buf.readUInt16BE(l4 + 2)}` };
 }
+
+/** Offset of `ifindex` in struct __sk_buff (UAPI). */
+const SKB_IFINDEX_OFFSET = 40;
+
+/** Room for the whole struct __sk_buff the kernel writes back (a smaller buffer fails with ENOSPC). */
+const SKB_CTX_OUT_SIZE = 256;
+
+/**
+ * BPF_PROG_TEST_RUN options that make the packet arrive on interface `ifindex` (of the network
+ * namespace the run happens in), as the node's shared endpoint programs find their endpoint by it.
+ */
+export function skbOnInterface(ifindex: number): { ctx: Buffer; ctxOutSize: number } {
+  const ctx = Buffer.alloc(SKB_IFINDEX_OFFSET + 4);
+  ctx.writeUInt32LE(ifindex, SKB_IFINDEX_OFFSET);
+  return { ctx, ctxOutSize: SKB_CTX_OUT_SIZE };
+}
