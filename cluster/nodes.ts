@@ -32,7 +32,7 @@ export function nodeConfigs(c: Pick<ClusterConfig, 'name' | 'dir' | 'network'>, 
   return Array.from({ length: count }, (_, i) => nodeConfig(c.name, c.dir, c.network, i));
 }
 
-/** Issues a node's credentials and writes its kubeconfigs and CNI conflist. */
+/** Issues a node's credentials and writes its kubeconfigs, CNI conflist and plugin search path (`cni-path`). */
 export async function writeNodeFiles(c: ClusterConfig, node: NodeConfig, repoRoot: string): Promise<void> {
   await mkdir(node.cniConfDir, { recursive: true, mode: 0o700 });
   const pkiDir = join(c.dir, 'pki');
@@ -48,7 +48,8 @@ export async function writeNodeFiles(c: ClusterConfig, node: NodeConfig, repoRoo
     plugins: [{ type: 'ciliate-cni', socket: node.socket, mtu: 1500 }],
   };
   await writeFile(join(node.cniConfDir, '05-ciliate.conflist'), JSON.stringify(conflist, null, 2) + '\n');
-  await writeFile(join(node.dir, 'cni-path'), join(repoRoot, 'bin') + '\n');
+  // The native relay first; bin/ciliate-cni (the TypeScript plugin) serves when it was not built.
+  await writeFile(join(node.dir, 'cni-path'), `${join(repoRoot, 'build', 'cni')}:${join(repoRoot, 'bin')}\n`);
 }
 
 /** Creates node `node`'s namespace, attaches it to `bridge`, and makes its cgroup v2 directory. */

@@ -1,9 +1,10 @@
 /**
  * The `ciliate-cni` plugin's logic, independent of process I/O: validates the environment and the
  * configuration per the CNI specification, answers VERSION itself and forwards ADD, DEL, CHECK and
- * STATUS to the node's agent over its root-only unix socket.
+ * STATUS to the node's agent over its root-only unix socket. The agent runs it too, on the raw
+ * frames of the native relay (cni/shim/ciliate-cni.c), with itself as the forwarder.
  */
-import { askAgent } from './protocol.ts';
+import { askAgent, type AskAgent } from './protocol.ts';
 import { CniCode, CniError, parseCniArgs, SUPPORTED_VERSIONS, validContainerId, validIfName, type CniResult, type PluginConfig } from './spec.ts';
 
 /** What one invocation printed and how it exits. */
@@ -19,8 +20,8 @@ interface CiliateConfig extends PluginConfig {
   mtu?: number;
 }
 
-/** Runs one plugin invocation with environment `env` and configuration text `stdin`. */
-export async function runPlugin(env: NodeJS.ProcessEnv, stdin: string): Promise<PluginOutcome> {
+/** Runs one plugin invocation with environment `env` and configuration text `stdin`; `ask` forwards to the agent. */
+export async function runPlugin(env: NodeJS.ProcessEnv, stdin: string, ask: AskAgent = askAgent): Promise<PluginOutcome> {
   let version = '1.0.0';
   try {
     const command = env.CNI_COMMAND;
@@ -39,7 +40,7 @@ export async function runPlugin(env: NodeJS.ProcessEnv, stdin: string): Promise<
     }
     switch (command) {
       case 'STATUS':
-        await askAgent(config.socket, { command, containerId: '', netns: '', ifName: '', args: {}, cniVersion: version });
+        await ask(config.socket, { command, containerId: '', netns: '', ifName: '', args: {}, cniVersion: version });
         return ok(undefined);
       case 'ADD':
       case 'DEL':
@@ -52,7 +53,7 @@ export async function runPlugin(env: NodeJS.ProcessEnv, stdin: string): Promise<
         const netns = command === 'DEL' ? env.CNI_NETNS ?? '' : required(env, 'CNI_NETNS');
         if (command === 'CHECK' && !config.prevResult) throw new CniError(CniCode.InvalidConfig, 'CHECK needs "prevResult"');
         required(env, 'CNI_PATH');
-        const result = await askAgent(config.socket, {
+        const result = await ask(config.socket, {
           command, containerId, netns, ifName, args: parseCniArgs(env.CNI_ARGS), cniVersion: version,
           ...(config.mtu !== undefined ? { mtu: config.mtu } : {}),
           ...(config.prevResult ? { prevResult: config.prevResult } : {}),
@@ -63,9 +64,14 @@ export async function runPlugin(env: NodeJS.ProcessEnv, stdin: string): Promise<
         throw new CniError(CniCode.InvalidEnvironment, `unknown CNI_COMMAND "${command ?? ''}"`, 'expected ADD, DEL, CHECK, STATUS or VERSION');
     }
   } catch (err) {
-    const e = err instanceof CniError ? err : new CniError(CniCode.IoFailure, (err as Error).message);
-    return { stdout: JSON.stringify(e.toBody(version)) + '\n', exitCode: 1 };
+    return failed(err, version);
   }
+}
+
+/** The outcome of an invocation that failed with `err`: the error in the specification's format for `version`, exit 1. */
+export function failed(err: unknown, version = '1.0.0'): PluginOutcome {
+  const e = err instanceof CniError ? err : new CniError(CniCode.IoFailure, (err as Error).message);
+  return { stdout: JSON.stringify(e.toBody(version)) + '\n', exitCode: 1 };
 }
 
 function ok(value: CniResult | Record<string, unknown> | undefined): PluginOutcome {

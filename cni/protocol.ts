@@ -1,4 +1,7 @@
-/** The request/response protocol between the `ciliate-cni` plugin and its node's agent: one JSON line each way per connection. */
+/**
+ * The request/response protocol between the `ciliate-cni` plugin and its node's agent: one JSON line
+ * each way per connection. (The native relay sends raw frames instead: cni/raw-frame.ts.)
+ */
 import { connect } from 'node:net';
 import { CniCode, CniError, type CniResult } from './spec.ts';
 
@@ -21,14 +24,31 @@ export type AgentResponse =
   | { ok: true; result?: CniResult }
   | { ok: false; code: number; msg: string; details?: string };
 
+/** How the plugin logic reaches the agent: over its socket from the plugin, or in-process inside the agent. */
+export type AskAgent = (socket: string, req: AgentRequest) => Promise<CniResult | undefined>;
+
+/** How long the plugin waits for the agent's answer. */
+export const AGENT_TIMEOUT_MS = 120_000;
+
+/** The error of an agent that did not answer within {@link AGENT_TIMEOUT_MS}. */
+export function agentTimedOut(socket: string): CniError {
+  return new CniError(CniCode.TryAgainLater, 'the agent did not answer in time', `socket ${socket}`);
+}
+
+/** The result an agent's answer carries; its error is thrown as a {@link CniError}. */
+export function resultOf(res: AgentResponse): CniResult | undefined {
+  if (res.ok) return res.result;
+  throw new CniError(res.code, res.msg, res.details);
+}
+
 /** Sends `req` to the agent listening on `socket` and returns its result, or throws a {@link CniError}. */
-export function askAgent(socket: string, req: AgentRequest, timeoutMs = 120_000): Promise<CniResult | undefined> {
-  return new Promise((resolve, reject) => {
+export function askAgent(socket: string, req: AgentRequest, timeoutMs = AGENT_TIMEOUT_MS): Promise<CniResult | undefined> {
+  return new Promise<AgentResponse>((resolve, reject) => {
     const conn = connect(socket);
     let buf = '';
     const timer = setTimeout(() => {
       conn.destroy();
-      reject(new CniError(CniCode.TryAgainLater, 'the agent did not answer in time', `socket ${socket}`));
+      reject(agentTimedOut(socket));
     }, timeoutMs);
     conn.setEncoding('utf8');
     conn.on('connect', () => conn.write(JSON.stringify(req) + '\n'));
@@ -39,15 +59,11 @@ export function askAgent(socket: string, req: AgentRequest, timeoutMs = 120_000)
     });
     conn.on('end', () => {
       clearTimeout(timer);
-      let res: AgentResponse;
       try {
-        res = JSON.parse(buf) as AgentResponse;
+        resolve(JSON.parse(buf) as AgentResponse);
       } catch {
         reject(new CniError(CniCode.IoFailure, 'the agent sent an unreadable answer', buf.slice(0, 200)));
-        return;
       }
-      if (res.ok) resolve(res.result);
-      else reject(new CniError(res.code, res.msg, res.details));
     });
-  });
+  }).then(resultOf);
 }

@@ -24,10 +24,10 @@ command -v node >/dev/null || { log "Node.js 20 or newer is required"; exit 1; }
 command -v go >/dev/null || { log "Go 1.24 or newer is required to build the control plane"; exit 1; }
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "npm ci (also builds the datapath and the CNI plugin bundle)"
+  log "npm ci (also builds the datapath, the CNI plugin bundle and its native relay)"
   npm ci --no-audit --no-fund --loglevel=error
 else
-  log "build (datapath, CNI plugin bundle)"
+  log "build (datapath, CNI plugin bundle and native relay)"
   npm run --silent build >/dev/null
 fi
 

@@ -17,7 +17,8 @@ import type { CniResult } from '../../cni/spec.ts';
 import { nodesKubectl, runCommand, testNodesCluster } from '../support/cluster.ts';
 import { linksIn } from './helpers.ts';
 
-const PLUGIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'ciliate-cni');
+// The native relay, as the node's cni-path finds it first.
+const PLUGIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'cni', 'ciliate-cni');
 
 describe('ciliate-cni with a node agent', function () {
   this.timeout(120_000);
@@ -52,6 +53,7 @@ describe('ciliate-cni with a node agent', function () {
   });
 
   it('STATUS succeeds once the agent knows its pod CIDR', async () => {
+    expect(readFileSync(join(node.dir, 'cni-path'), 'utf8').trim().split(':')[0]).to.equal(dirname(PLUGIN));
     await cni.status();
   });
 

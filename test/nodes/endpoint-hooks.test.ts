@@ -1,6 +1,7 @@
 // The contract the datapath and policy work plugs into: CNI ADD answers only after the agent's
 // beforeAddReturns(endpoint) hook resolves (the veth already exists when it runs), and a rejecting
-// hook fails the ADD and leaves nothing behind. Runs an endpoint server in a throwaway namespace.
+// hook fails the ADD and leaves nothing behind. Runs an endpoint server in a throwaway namespace and
+// calls it through the native relay, as nodes do.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { runCommand, uniqueClusterName } from '../support/cluster.ts';
 import { eventually, linksIn } from './helpers.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const PLUGIN = join(HERE, '..', '..', 'bin', 'ciliate-cni');
+const PLUGIN = join(HERE, '..', '..', 'build', 'cni', 'ciliate-cni');
 const FIXTURE = join(HERE, 'fixtures', 'hooked-agent.ts');
 const TSX = join(HERE, '..', '..', 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
 
