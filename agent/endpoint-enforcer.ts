@@ -11,11 +11,11 @@
  * reuses its maps and links, so established traffic is never dropped for want of a program.
  */
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { attachPinned, type AttachMode, type InterfaceAttachment } from '../datapath/attach.ts';
 import { loadEndpoint, type LoadedEndpoint, type LoadOptions } from '../datapath/loader.ts';
 import { setEnforcement } from '../datapath/maps/policy.ts';
 import { removePinDir } from '../datapath/bpffs.ts';
+import { RouteSocket } from '../datapath/netlink/route-socket.ts';
 import type { LabelSet } from '../identity/labels.ts';
 import type { NamedPort } from '../policy/ports.ts';
 import type { EndpointDiffs, PolicyEngine } from '../policy/engine.ts';
@@ -74,10 +74,9 @@ export interface EnforcedEndpoint {
 /** Endpoint 0 is the enforcer's own load that creates and holds the node's shared maps. */
 const TEMPLATE_ID = 0;
 
-/** The interface index of a link in this process's network namespace. */
+/** The interface index of a link in the calling thread's network namespace; throws ENODEV when it is missing. */
 export function ifindexOf(name: string): number {
-  const out = execFileSync('ip', ['-j', 'link', 'show', 'dev', name], { encoding: 'utf8' });
-  return (JSON.parse(out) as { ifindex: number }[])[0]!.ifindex;
+  return RouteSocket.using(undefined, (s) => s.requireLink(name).index);
 }
 
 /** The node's endpoints in the kernel. */
