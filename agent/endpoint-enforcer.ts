@@ -15,7 +15,6 @@
  * reuses its maps and links, so established traffic is never dropped for want of a program.
  */
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { attachPinned, type AttachMode, type InterfaceAttachment } from '../datapath/attach.ts';
 import {
   bindEndpointInterface, closeEndpointMaps, loadEndpoint, loadEndpointMaps, registerEndpointMaps, unregisterEndpoint,
@@ -23,6 +22,7 @@ import {
 } from '../datapath/loader.ts';
 import { setEnforcement } from '../datapath/maps/policy.ts';
 import { removePinDir } from '../datapath/bpffs.ts';
+import { RouteSocket } from '../datapath/netlink/route-socket.ts';
 import type { LabelSet } from '../identity/labels.ts';
 import type { NamedPort } from '../policy/ports.ts';
 import type { EndpointDiffs, PolicyEngine } from '../policy/engine.ts';
@@ -94,10 +94,9 @@ const DEFAULT_ATTACH_MODE: AttachMode = 'clsact';
 /** Spare endpoint slots kept ready by default: a burst of this many pods meets no map registration. */
 const DEFAULT_SPARE_ENDPOINTS = 16;
 
-/** The interface index of a link in this process's network namespace. */
+/** The interface index of a link in the calling thread's network namespace; throws ENODEV when it is missing. */
 export function ifindexOf(name: string): number {
-  const out = execFileSync('ip', ['-j', 'link', 'show', 'dev', name], { encoding: 'utf8' });
-  return (JSON.parse(out) as { ifindex: number }[])[0]!.ifindex;
+  return RouteSocket.using(undefined, (s) => s.requireLink(name).index);
 }
 
 /** The node's endpoints in the kernel. */

@@ -105,6 +105,17 @@ export interface NativeApi {
   tcDetach(ifindex: number, dir: 'ingress' | 'egress', handle: number, priority: number): void;
   setNetns(nsFd: number): void;
 
+  /** A NETLINK_ROUTE socket in the calling thread's network namespace (kept for its life); close with fdClose. */
+  netlinkOpen(): number;
+  /**
+   * Sends request (netlink messages; the first one's sequence number names the exchange, which must
+   * ask for an ack or be a dump) and returns every byte received until that exchange's NLMSG_DONE or
+   * NLMSG_ERROR, answers of earlier exchanges included.
+   */
+  netlinkTransact(fd: number, request: Buffer): Buffer;
+  /** netlinkTransact on a worker thread; the socket must not be used otherwise until the promise settles. */
+  netlinkTransactAsync(fd: number, request: Buffer): Promise<Buffer>;
+
   RingReader: RingReaderCtor;
 }
 

@@ -10,6 +10,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitProg(env, exports);
   InitLink(env, exports);
   InitRingbuf(env, exports);
+  InitNetlink(env, exports);
   return exports;
 }
 

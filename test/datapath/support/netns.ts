@@ -3,6 +3,8 @@
 // namespace removes its veths).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
+import { native } from '../../../datapath/native.ts';
 
 /** Runs a command, returning stdout; throws on failure. */
 export function sh(cmd: string, ...args: string[]): string {
@@ -17,6 +19,59 @@ export function nsExec(ns: string, cmd: string, ...args: string[]): string {
 /** Spawns a long-running process inside a namespace. */
 export function nsSpawn(ns: string, cmd: string, ...args: string[]): ChildProcess {
   return spawn('nsenter', [`--net=/run/netns/${ns}`, cmd, ...args], { stdio: 'ignore' });
+}
+
+/** A per-run suffix for namespace and link names, so parallel runs never meet. */
+export function uniqueSuffix(): string {
+  return `${process.pid.toString(36)}${randomBytes(2).toString('hex')}`;
+}
+
+/** Creates network namespaces `names`; returns what deletes them. On failure deletes those it made and throws. */
+export function makeNamespaces(names: string[]): () => void {
+  const created: string[] = [];
+  const destroy = (): void => {
+    for (const ns of created.reverse()) {
+      try {
+        sh('ip', 'netns', 'del', ns);
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  try {
+    for (const ns of names) {
+      sh('ip', 'netns', 'add', ns);
+      created.push(ns);
+    }
+    return destroy;
+  } catch (err) {
+    destroy();
+    throw err;
+  }
+}
+
+/**
+ * Moves the main thread into the network namespace at `nsPath` until the returned function moves it
+ * back: for code under test that acts in "the current namespace" across awaits.
+ */
+export function enterNetns(nsPath: string): () => void {
+  const self = openSync('/proc/thread-self/ns/net', 'r');
+  const target = openSync(nsPath, 'r');
+  try {
+    native().setNetns(target);
+  } catch (err) {
+    closeSync(self);
+    throw err;
+  } finally {
+    closeSync(target);
+  }
+  return () => {
+    try {
+      native().setNetns(self);
+    } finally {
+      closeSync(self);
+    }
+  };
 }
 
 /** Names and addresses of one topology. */
@@ -44,24 +99,11 @@ function ifindexOf(ns: string, dev: string): number {
 
 /** Creates pod A (10.231.1.2) and pod B (10.231.2.2) behind a node namespace that routes between them. */
 export function createTopology(): Topology {
-  const suffix = `${process.pid.toString(36)}${randomBytes(2).toString('hex')}`;
+  const suffix = uniqueSuffix();
   const podA = `ciA${suffix}`, podB = `ciB${suffix}`, node = `ciN${suffix}`;
   const lxcA = `lxa${suffix}`, lxcB = `lxb${suffix}`;
-  const created: string[] = [];
-  const destroy = (): void => {
-    for (const ns of created.reverse()) {
-      try {
-        sh('ip', 'netns', 'del', ns);
-      } catch {
-        /* already gone */
-      }
-    }
-  };
+  const destroy = makeNamespaces([node, podA, podB]);
   try {
-    for (const ns of [node, podA, podB]) {
-      sh('ip', 'netns', 'add', ns);
-      created.push(ns);
-    }
     const pods: Array<[string, string, string, string]> = [[podA, lxcA, '10.231.1', 'a'], [podB, lxcB, '10.231.2', 'b']];
     for (const [ns, lxc, net] of pods) {
       sh('ip', '-n', node, 'link', 'add', lxc, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
