@@ -17,7 +17,7 @@
 import { join } from 'node:path';
 import { attachPinned, type AttachMode, type InterfaceAttachment } from '../datapath/attach.ts';
 import {
-  bindEndpointInterface, closeEndpointMaps, loadEndpoint, loadEndpointMaps, registerEndpointMaps, unregisterEndpoint,
+  bindEndpointInterface, closeEndpointMaps, loadEndpoint, loadEndpointMaps, openEndpointMaps, registerEndpointMaps, unregisterEndpoint,
   type EndpointOwnMapsOf, type LoadedEndpoint, type LoadOptions,
 } from '../datapath/loader.ts';
 import { setEnforcement } from '../datapath/maps/policy.ts';
@@ -29,6 +29,7 @@ import type { EndpointDiffs, PolicyEngine } from '../policy/engine.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { EndpointIdAllocator } from './endpoint-ids.ts';
 import { EndpointSlotPool, isSpareKey, SPARE_KEY_PREFIX, type EndpointSlot } from './endpoint-slots.ts';
+import { SlotPreparer } from './endpoint-slot-preparer.ts';
 import { IpcacheSync } from './ipcache-sync.ts';
 import { EndpointPolicyMap } from './policy-map-sync.ts';
 
@@ -105,7 +106,9 @@ export class EndpointEnforcer {
   readonly #template: LoadedEndpoint;
   readonly #ids: EndpointIdAllocator;
   readonly #slots: EndpointSlotPool;
+  readonly #preparer: SlotPreparer | undefined;
   #spareSeq = 0;
+  #closed = false;
   readonly #byId = new Map<number, EnforcedEndpoint>();
   readonly #byKey = new Map<string, EnforcedEndpoint>();
 
@@ -113,7 +116,11 @@ export class EndpointEnforcer {
     this.#template = loadEndpoint({ endpointId: TEMPLATE_ID, identity: 1, shared: true }, { pinRoot: opts.pinRoot, maxEntries: opts.maxEntries });
     this.ipcache = new IpcacheSync(this.#template.maps.ipcache);
     this.#ids = new EndpointIdAllocator(join(opts.stateDir, 'endpoint-ids.json'));
-    this.#slots = new EndpointSlotPool({ size: opts.spareEndpoints ?? DEFAULT_SPARE_ENDPOINTS, make: () => this.#makeSlot(), log: opts.log });
+    const size = opts.spareEndpoints ?? DEFAULT_SPARE_ENDPOINTS;
+    this.#preparer = size > 0 ? new SlotPreparer() : undefined;
+    this.#slots = new EndpointSlotPool({
+      size, make: () => this.#makeSlot(), prepare: () => this.#prepareSlot(), release: (slot) => closeEndpointMaps(slot.maps), log: opts.log,
+    });
     // Spare slots an earlier agent prepared are taken over (their maps and outer rows are pinned).
     for (const key of this.#ids.keys().filter(isSpareKey)) {
       try {
@@ -126,10 +133,30 @@ export class EndpointEnforcer {
     this.#slots.refill();
   }
 
-  /** A new spare slot: a fresh id, its maps created, pinned and registered with the shared programs. */
-  #makeSlot(): EndpointSlot {
+  /** A fresh spare key. */
+  #spareKey(): string {
     let key: string;
     do key = `${SPARE_KEY_PREFIX}${this.#spareSeq++}`; while (this.#ids.has(key));
+    return key;
+  }
+
+  /** A new spare slot made on the worker thread; only opening its pins happens here. */
+  async #prepareSlot(): Promise<EndpointSlot> {
+    const key = this.#spareKey();
+    const id = this.#ids.idFor(key);
+    try {
+      await this.#preparer!.prepare({ id, pinRoot: this.opts.pinRoot, maxEntries: this.opts.maxEntries });
+      return { spareKey: key, id, maps: openEndpointMaps(this.opts.pinRoot, id) };
+    } catch (err) {
+      // After close() the fds are gone: the half-made slot stays for the next agent to take over.
+      if (!this.#closed) this.#forgetId(key, id);
+      throw err;
+    }
+  }
+
+  /** A new spare slot made now: a fresh id, its maps created, pinned and registered with the shared programs. */
+  #makeSlot(): EndpointSlot {
+    const key = this.#spareKey();
     const id = this.#ids.idFor(key);
     try {
       return this.#openSlot(key, id);
@@ -167,6 +194,11 @@ export class EndpointEnforcer {
   /** The node's shared program pair, attached to every endpoint's veth. */
   get programs(): LoadedEndpoint['progs'] {
     return this.#template.progs;
+  }
+
+  /** Endpoint ids of the spare slots ready now (maps created and registered, no interface yet). */
+  spareIds(): number[] {
+    return this.#slots.ids();
   }
 
   /** Every endpoint under enforcement. */
@@ -310,6 +342,7 @@ export class EndpointEnforcer {
 
   /** Releases this process's fds; programs, links and maps stay in the kernel, still enforcing. */
   close(): void {
+    this.#closed = true;
     for (const ep of this.#byId.values()) {
       ep.attachment.release();
       closeEndpointMaps(ep.maps);
@@ -317,6 +350,7 @@ export class EndpointEnforcer {
     this.#byId.clear();
     this.#byKey.clear();
     for (const slot of this.#slots.close()) closeEndpointMaps(slot.maps);
+    this.#preparer?.close();
     this.#template.close();
   }
 }

@@ -235,6 +235,38 @@ export function loadEndpointMaps(endpointId: number, opts: LoadOptions = {}): En
   return withLoadedObject(ENDPOINT_MAPS_OBJECT, { endpointId, identity: 0 }, opts, ownMapsOf);
 }
 
+/** Opens endpoint `endpointId`'s own maps from their pins under `pinRoot` (made by loadEndpointMaps). */
+export function openEndpointMaps(pinRoot: string, endpointId: number): EndpointOwnMapsOf {
+  // Not openPinned: its size check does not know per-CPU values (the kernel reports one CPU's size).
+  const open = <K, V>(name: string, k: Codec<K>, v: Codec<V>) => {
+    const fd = native().objGet(mapPinPath(pinRoot, name, endpointId));
+    try {
+      return BpfMap.fromFd(fd, k, v);
+    } finally {
+      native().fdClose(fd);
+    }
+  };
+  const policy = open('cilium_policy_v2', POLICY_CODECS.key, POLICY_CODECS.value);
+  try {
+    const policyStats = open('policy_stats', u32Codec, perCpuCodec(POLICY_CODECS.statsValue));
+    try {
+      return { policy, policyStats, policyConfig: open('policy_config', u32Codec, POLICY_CODECS.configValue) };
+    } catch (err) {
+      policyStats.close();
+      throw err;
+    }
+  } catch (err) {
+    policy.close();
+    throw err;
+  }
+}
+
+/** Opens the shared programs' outer maps from their pins under `pinRoot`. */
+export function openOuterMaps(pinRoot: string): EndpointMaps['outer'] {
+  const open = (name: string) => BpfMap.openPinned(join(pinRoot, name), u32Codec, u32Codec);
+  return { policy: open('ciliate_policy_maps'), policyStats: open('ciliate_policy_stats_maps'), policyConfig: open('ciliate_policy_config_maps') };
+}
+
 /** Closes an endpoint's own map handles (pins stay). */
 export function closeEndpointMaps(own: EndpointOwnMapsOf): void {
   for (const map of Object.values(own)) map.close();
@@ -253,7 +285,7 @@ export interface EndpointRegistration {
  * hold these maps are left alone. Each changed row costs an RCU grace period in the kernel (5-15 ms
  * here), which is why the enforcer does this ahead of time for spare endpoint ids.
  */
-export function registerEndpointMaps(shared: EndpointMaps, endpointId: number, own: EndpointOwnMapsOf): void {
+export function registerEndpointMaps(shared: Pick<EndpointMaps, 'outer'>, endpointId: number, own: EndpointOwnMapsOf): void {
   for (const k of Object.keys(own) as (keyof EndpointOwnMapsOf)[]) {
     if (shared.outer[k].lookup(endpointId) !== native().mapInfo(own[k].fd).id) shared.outer[k].update(endpointId, own[k].fd);
   }

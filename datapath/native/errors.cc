@@ -41,7 +41,7 @@ Napi::Buffer<uint8_t> ArgBuf(const Napi::CallbackInfo& info, size_t i, const cha
   return info[i].As<Napi::Buffer<uint8_t>>();
 }
 
-static std::string g_log;
+static thread_local std::string g_log;
 
 static int CapturePrint(enum libbpf_print_level level, const char* fmt, va_list args) {
   if (level == LIBBPF_DEBUG) return 0;

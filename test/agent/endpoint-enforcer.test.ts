@@ -144,6 +144,18 @@ describe('endpoint enforcer on real namespaces and TCP', function () {
     for (const ep of eps) expect(info.lookup(ep.ifindex)).to.deep.equal({ endpointId: ep.id, identity: ep.identity });
   });
 
+  it('keeps spare endpoint slots ready on a worker thread, their maps registered with the shared programs', async () => {
+    for (let i = 0; i < 200 && enforcer!.spareIds().length < 16; i++) await new Promise((r) => setTimeout(r, 50));
+    const spares = enforcer!.spareIds();
+    expect(spares).to.have.length(16);
+    const taken = new Set(enforcer!.endpoints().map((e) => e.id));
+    for (const id of spares) {
+      expect(taken.has(id)).to.equal(false);
+      expect(enforcer!.sharedMaps.outer.policy.lookup(id)).to.be.a('number');
+      expect(enforcer!.sharedMaps.outer.policyConfig.lookup(id)).to.be.a('number');
+    }
+  });
+
   it('drops a packet on an interface it does not know with reason 152, naming no rule', () => {
     const pkt = buildPacket({ src: topo.ipA, dst: topo.ipB, proto: 'tcp', sport: 40000, dport: PORT, flags: TCP.SYN });
     const res = inNetns(topo.nodePath, () => native().progTestRun(enforcer!.programs.toContainer, pkt, skbOnInterface(1)));

@@ -1,0 +1,69 @@
+/**
+ * The main thread's side of the slot worker (endpoint-slot-worker.ts): one worker per enforcer,
+ * one job at a time, answered through promises. The worker does not keep the process alive.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { LoadOptions } from '../datapath/loader.ts';
+
+/**
+ * The worker's bootstrap: workers do not inherit the `--import tsx` loader hooks, so it registers
+ * tsx itself before importing the TypeScript entry.
+ */
+function workerBootstrap(): string {
+  // tsx's ESM API (its `tsx/esm/api` export); its register() installs the hooks in this thread.
+  const tsxDir = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
+  const tsx = pathToFileURL(join(tsxDir, 'dist', 'esm', 'api', 'index.mjs')).href;
+  const entry = new URL('./endpoint-slot-worker.ts', import.meta.url).href;
+  return `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`;
+}
+
+/** One slot to prepare: endpoint `id`'s maps created under `pinRoot` and put in the outer maps. */
+export interface SlotJob {
+  id: number;
+  pinRoot: string;
+  maxEntries?: LoadOptions['maxEntries'];
+}
+
+/** The worker's answer. */
+export interface SlotDone {
+  id: number;
+  error?: string;
+}
+
+/** Prepares slots on a worker thread. */
+export class SlotPreparer {
+  readonly #worker = new Worker(workerBootstrap(), { eval: true });
+  readonly #pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+
+  constructor() {
+    this.#worker.unref();
+    this.#worker.on('message', (done: SlotDone) => {
+      const p = this.#pending.get(done.id);
+      this.#pending.delete(done.id);
+      if (done.error) p?.reject(new Error(`preparing endpoint slot ${done.id}: ${done.error}`));
+      else p?.resolve();
+    });
+    const failAll = (err: Error) => {
+      for (const p of this.#pending.values()) p.reject(err);
+      this.#pending.clear();
+    };
+    this.#worker.on('error', failAll);
+    this.#worker.on('exit', () => failAll(new Error('the endpoint slot worker stopped')));
+  }
+
+  /** Resolves once the worker has made and registered the slot's maps (pinned; open them by path). */
+  prepare(job: SlotJob): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pending.set(job.id, { resolve, reject });
+      this.#worker.postMessage(job);
+    });
+  }
+
+  /** Stops the worker; unanswered jobs fail. */
+  close(): void {
+    void this.#worker.terminate();
+  }
+}
