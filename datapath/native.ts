@@ -104,6 +104,11 @@ export interface NativeApi {
   tcAttach(ifindex: number, dir: 'ingress' | 'egress', progFd: number, handle: number, priority: number): void;
   tcDetach(ifindex: number, dir: 'ingress' | 'egress', handle: number, priority: number): void;
   setNetns(nsFd: number): void;
+  /**
+   * A new network namespace bind-mounted at path (like `ip netns add`; its folder is made a shared
+   * mount); EEXIST when path is taken. The calling thread is back in its own namespace afterwards.
+   */
+  netnsCreate(path: string): void;
 
   /** A NETLINK_ROUTE socket in the calling thread's network namespace (kept for its life); close with fdClose. */
   netlinkOpen(): number;

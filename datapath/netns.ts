@@ -1,4 +1,5 @@
-// Runs datapath calls inside another network namespace (ifindexes are per namespace).
+// Runs datapath calls inside another network namespace (ifindexes are per namespace), and creates
+// named namespaces.
 import { closeSync, openSync } from 'node:fs';
 import { native } from './native.ts';
 
@@ -20,4 +21,13 @@ export function inNetns<T>(nsPath: string, fn: () => T): T {
     closeSync(target);
     closeSync(self);
   }
+}
+
+/**
+ * Creates a new, empty network namespace kept at `nsPath` (e.g. /run/netns/x), as `ip netns add`
+ * does but without a process: `ip netns`, nsenter and inNetns() find it there, and `ip netns del`
+ * removes it. Throws EEXIST when the path is taken.
+ */
+export function createNetns(nsPath: string): void {
+  native().netnsCreate(nsPath);
 }

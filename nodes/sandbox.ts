@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { CniResult } from '../cni/spec.ts';
-import { run } from '../cluster/exec.ts';
+import { createNetns } from '../datapath/netns.ts';
 import { deleteNetns, netnsPath } from '../cluster/nodes.ts';
 import type { Attachment, CniClient } from './cni-invoke.ts';
 
@@ -43,7 +43,7 @@ export async function createSandbox(cni: CniClient, nodeNetns: string, pod: V1Po
   const netns = podNetnsName(nodeNetns, uid);
   const t0 = performance.now();
   if (existsSync(netnsPath(netns))) await deleteNetns(netns);
-  await run('ip', ['netns', 'add', netns]);
+  createNetns(netnsPath(netns));
   const tNetns = performance.now();
   const attachment: Attachment = {
     containerId: uid, netns: netnsPath(netns), ifName: 'eth0',

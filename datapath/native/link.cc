@@ -3,8 +3,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include <sched.h>
-
 #include <cerrno>
 
 #include "errors.h"
@@ -93,13 +91,6 @@ static Napi::Value TcDetach(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// setNetns(nsFd): moves the calling (main) thread into a network namespace, so that ifindexes and
-// netlink sockets of following calls refer to it. Pair with a setNetns back to the original fd.
-static Napi::Value SetNetns(const Napi::CallbackInfo& info) {
-  if (setns(static_cast<int>(ArgU32(info, 0, "nsFd")), CLONE_NEWNET)) ThrowErrno(info.Env(), errno, "setns");
-  return info.Env().Undefined();
-}
-
 void InitLink(Napi::Env env, Napi::Object exports) {
   exports.Set("tcxAttach", Napi::Function::New(env, TcxAttach));
   exports.Set("cgroupAttach", Napi::Function::New(env, CgroupAttach));
@@ -107,7 +98,6 @@ void InitLink(Napi::Env env, Napi::Object exports) {
   exports.Set("linkDetach", Napi::Function::New(env, LinkDetach));
   exports.Set("tcAttach", Napi::Function::New(env, TcAttach));
   exports.Set("tcDetach", Napi::Function::New(env, TcDetach));
-  exports.Set("setNetns", Napi::Function::New(env, SetNetns));
 }
 
 }  // namespace ciliate

@@ -11,6 +11,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitLink(env, exports);
   InitRingbuf(env, exports);
   InitNetlink(env, exports);
+  InitNetns(env, exports);
   return exports;
 }
 

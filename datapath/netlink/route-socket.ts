@@ -1,6 +1,7 @@
 // A route netlink socket and the link, address, route and neighbour operations the agent does on it.
 // A socket acts in the network namespace it was opened in, for its whole life, whatever namespace
-// the thread is in later. Every call is a synchronous exchange with the kernel: no process is spawned.
+// the thread is in later. Every call is an in-process exchange with the kernel (no process is spawned),
+// synchronous except deleteLinkAsync.
 import { native } from '../native.ts';
 import { inNetns } from '../netns.ts';
 import { isErrno, withContext } from '../errors.ts';
