@@ -17,7 +17,7 @@
 import { join } from 'node:path';
 import { attachPinned, type AttachMode, type InterfaceAttachment } from '../datapath/attach.ts';
 import {
-  bindEndpointInterface, closeEndpointMaps, loadEndpoint, loadEndpointMaps, openEndpointMaps, registerEndpointMaps, unregisterEndpoint,
+  bindEndpointInterface, closeEndpointMaps, endpointPinDir, loadEndpoint, loadEndpointMaps, openEndpointMaps, registerEndpointMaps, unregisterEndpoint,
   type EndpointOwnMapsOf, type LoadedEndpoint, type LoadOptions,
 } from '../datapath/loader.ts';
 import { setEnforcement } from '../datapath/maps/policy.ts';
@@ -27,6 +27,7 @@ import type { LabelSet } from '../identity/labels.ts';
 import type { NamedPort } from '../policy/ports.ts';
 import type { EndpointDiffs, PolicyEngine } from '../policy/engine.ts';
 import type { Logger } from '../runtime/logger.ts';
+import { elapsedMs } from '../runtime/elapsed.ts';
 import { EndpointIdAllocator } from './endpoint-ids.ts';
 import { EndpointSlotPool, isSpareKey, SPARE_KEY_PREFIX, type EndpointSlot } from './endpoint-slots.ts';
 import { SlotPreparer } from './endpoint-slot-preparer.ts';
@@ -182,7 +183,7 @@ export class EndpointEnforcer {
   #forgetId(key: string, id: number): void {
     for (const map of Object.values(this.#template.maps.outer)) map.delete(id);
     removePinDir(join(this.opts.pinRoot, 'links', String(id)));
-    removePinDir(join(this.opts.pinRoot, 'endpoints', String(id).padStart(5, '0')));
+    removePinDir(endpointPinDir(this.opts.pinRoot, id));
     this.#ids.release(key);
   }
 
@@ -257,10 +258,9 @@ export class EndpointEnforcer {
     const ep: EnforcedEndpoint = { id, request: req, identity, labels: facts.labels, namedPorts: facts.namedPorts ?? [], ifindex, maps, attachment, policy };
     this.#byId.set(id, ep);
     this.#byKey.set(req.key, ep);
-    const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
     log.info('endpoint enforced', {
       endpointId: id, identity, ip: req.ip, pod: `${req.podNamespace}/${req.podName}`, restored: previous,
-      ms: { podFacts: ms(t0, tFacts), identity: ms(tFacts, tIdentity), load: ms(tLoad0, tLoad), policy: ms(tLoad, tPolicy), attach: ms(tPolicy, performance.now()), total: ms(t0, performance.now()) },
+      ms: { podFacts: elapsedMs(t0, tFacts), identity: elapsedMs(tFacts, tIdentity), load: elapsedMs(tLoad0, tLoad), policy: elapsedMs(tLoad, tPolicy), attach: elapsedMs(tPolicy), total: elapsedMs(t0) },
     });
     return ep;
   }

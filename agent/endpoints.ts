@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { AgentRequest, AgentResponse } from '../cni/protocol.ts';
 import { CniCode, CniError, type CniResult } from '../cni/spec.ts';
 import type { Logger } from '../runtime/logger.ts';
+import { elapsedMs } from '../runtime/elapsed.ts';
 import { endpointHooks, type Endpoint } from './hooks.ts';
 import { HostLocalIpam, IpamExhaustedError } from './ipam.ts';
 import { hostIfName, plumb, POD_GATEWAY, unplumb, verifyPlumbing } from './veth.ts';
@@ -111,10 +112,9 @@ export class EndpointManager {
       this.ipam.release(key);
       throw err;
     }
-    const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
     this.log.info('endpoint added', {
       key, ip, hostIf: endpoint.hostIf, pod: `${endpoint.podNamespace}/${endpoint.podName}`,
-      ms: { plumb: ms(t0, at.plumbed), enforce: ms(at.plumbed, performance.now()), total: ms(t0, performance.now()) },
+      ms: { plumb: elapsedMs(t0, at.plumbed), enforce: elapsedMs(at.plumbed), total: elapsedMs(t0) },
     });
     return {
       cniVersion: req.cniVersion,

@@ -106,10 +106,15 @@ function pad5(n: number): string {
   return String(n).padStart(5, '0');
 }
 
+/** The folder of an endpoint's own pinned maps. */
+export function endpointPinDir(pinRoot: string, endpointId: number): string {
+  return join(pinRoot, 'endpoints', pad5(endpointId));
+}
+
 /** The pinned path of a map for an endpoint (upstream naming for per-endpoint maps). */
 export function mapPinPath(pinRoot: string, name: string, endpointId: number): string {
   if ((SHARED_MAPS as readonly string[]).includes(name)) return join(pinRoot, name);
-  return join(pinRoot, 'endpoints', pad5(endpointId), `${name}_${pad5(endpointId)}`);
+  return join(endpointPinDir(pinRoot, endpointId), `${name}_${pad5(endpointId)}`);
 }
 
 function compatible(desc: NativeMapDesc, fd: number): boolean {
@@ -237,15 +242,7 @@ export function loadEndpointMaps(endpointId: number, opts: LoadOptions = {}): En
 
 /** Opens endpoint `endpointId`'s own maps from their pins under `pinRoot` (made by loadEndpointMaps). */
 export function openEndpointMaps(pinRoot: string, endpointId: number): EndpointOwnMapsOf {
-  // Not openPinned: its size check does not know per-CPU values (the kernel reports one CPU's size).
-  const open = <K, V>(name: string, k: Codec<K>, v: Codec<V>) => {
-    const fd = native().objGet(mapPinPath(pinRoot, name, endpointId));
-    try {
-      return BpfMap.fromFd(fd, k, v);
-    } finally {
-      native().fdClose(fd);
-    }
-  };
+  const open = <K, V>(name: string, k: Codec<K>, v: Codec<V>) => BpfMap.openPinned(mapPinPath(pinRoot, name, endpointId), k, v);
   const policy = open('cilium_policy_v2', POLICY_CODECS.key, POLICY_CODECS.value);
   try {
     const policyStats = open('policy_stats', u32Codec, perCpuCodec(POLICY_CODECS.statsValue));

@@ -14,6 +14,7 @@ import { cgroupProcs } from '../cluster/cgroup.ts';
 import { statusCodeOf } from '../runtime/api-errors.ts';
 import { cachedReconciler } from '../runtime/cached-reconciler.ts';
 import { Controller } from '../runtime/controller.ts';
+import { elapsedMs } from '../runtime/elapsed.ts';
 import { kubeInformer } from '../runtime/kube-list-watch.ts';
 import { kubeRequester, type KubeRequester } from '../runtime/kube-request.ts';
 import type { Logger } from '../runtime/logger.ts';
@@ -181,7 +182,7 @@ class PodRunner {
       startTime: new Date().toISOString(), containers: [],
     };
     this.pods.set(key, local);
-    this.log.info('pod sandbox ready', { pod: key, podIP, netns: sandbox.netns ?? '(host network)', ms: { ...sandbox.ms, total: Math.round((performance.now() - t0) * 10) / 10 } });
+    this.log.info('pod sandbox ready', { pod: key, podIP, netns: sandbox.netns ?? '(host network)', ms: { ...sandbox.ms, total: elapsedMs(t0) } });
     const inits = pod.spec?.initContainers ?? [];
     if (inits.length > 0) {
       local.initializing = true;

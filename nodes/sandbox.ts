@@ -10,6 +10,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { CniResult } from '../cni/spec.ts';
 import { createNetns } from '../datapath/netns.ts';
 import { deleteNetns, netnsPath } from '../cluster/nodes.ts';
+import { elapsedMs } from '../runtime/elapsed.ts';
 import type { Attachment, CniClient } from './cni-invoke.ts';
 
 /** What a sandbox record holds. */
@@ -55,8 +56,7 @@ export async function createSandbox(cni: CniClient, nodeNetns: string, pod: V1Po
   const record = writeRecord(dir, { podKey, uid, netns, attachment });
   try {
     record.cniResult = await cni.add(attachment);
-    const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
-    record.ms = { netns: ms(t0, tNetns), cni: ms(tNetns, performance.now()) };
+    record.ms = { netns: elapsedMs(t0, tNetns), cni: elapsedMs(tNetns) };
   } catch (err) {
     await destroySandbox(cni, record, dir).catch(() => undefined);
     throw err;

@@ -12,6 +12,7 @@ export const MapType = {
   PERCPU_ARRAY: 6,
   LPM_TRIE: 11,
   LRU_HASH: 9,
+  LRU_PERCPU_HASH: 10,
   RINGBUF: 27,
 } as const;
 
@@ -19,6 +20,8 @@ export const MapType = {
 export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
 
 const NO_BATCH = new Set<number>([MapType.LPM_TRIE]);
+/** Map types whose values the kernel exchanges per possible CPU. */
+const PER_CPU = new Set<number>([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH]);
 
 function run<T>(name: string, op: string, fn: () => T): T {
   try {
@@ -46,11 +49,15 @@ export class BpfMap<K, V> implements Disposable {
     readonly valueCodec: Codec<V>,
   ) {}
 
-  /** Opens a map pinned at path, checking that its key and value sizes match the codecs. */
+  /**
+   * Opens a map pinned at path, checking that its key and value sizes match the codecs (for a
+   * per-CPU map, the value codec spans every possible CPU: round_up(value size, 8) each).
+   */
   static openPinned<K, V>(path: string, keyCodec: Codec<K>, valueCodec: Codec<V>): BpfMap<K, V> {
     const fd = native().objGet(path);
     const info = native().mapInfo(fd);
-    if (info.keySize !== keyCodec.size || info.valueSize !== valueCodec.size) {
+    const valueSize = PER_CPU.has(info.type) ? Math.ceil(info.valueSize / 8) * 8 * native().possibleCpus() : info.valueSize;
+    if (info.keySize !== keyCodec.size || valueSize !== valueCodec.size) {
       native().fdClose(fd);
       throw new Error(`map ${path}: key/value sizes ${info.keySize}/${info.valueSize} do not match codecs`);
     }

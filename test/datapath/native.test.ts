@@ -13,7 +13,7 @@ import { BpfMap } from '../../datapath/maps/bpf-map.ts';
 import { ipcacheEntry, ipcacheKey } from '../../datapath/maps/ipcache.ts';
 import { POLICY_CODECS, policyEntries } from '../../datapath/maps/policy.ts';
 import { readEventStats } from '../../datapath/maps/metrics.ts';
-import { u32Codec, u64Codec } from '../../datapath/maps/percpu.ts';
+import { perCpuCodec, u32Codec, u64Codec } from '../../datapath/maps/percpu.ts';
 import { attachCgroup, CgroupAttachType } from '../../datapath/attach.ts';
 import { FlowEventReader } from '../../datapath/events.ts';
 import { makePinDir, removePinDir } from '../../datapath/bpffs.ts';
@@ -103,6 +103,11 @@ describe('native module', function () {
       using reopened = BpfMap.openPinned(join(dir, 'policy'), POLICY_CODECS.key, POLICY_CODECS.value);
       expect(reopened.entries().map(([, v]) => v.entryId)).to.deep.equal([5]);
       expect(() => BpfMap.openPinned(join(dir, 'policy'), u32Codec, u64Codec)).to.throw(/do not match/);
+      // A per-CPU map reopens with a per-CPU value codec (one value per possible CPU), not the bare one.
+      ep.maps.policyStats.pin(join(dir, 'stats'));
+      using stats = BpfMap.openPinned(join(dir, 'stats'), u32Codec, perCpuCodec(POLICY_CODECS.statsValue));
+      expect(stats.lookup(0)).to.have.length(native().possibleCpus());
+      expect(() => BpfMap.openPinned(join(dir, 'stats'), u32Codec, POLICY_CODECS.statsValue)).to.throw(/do not match/);
     } finally {
       removePinDir(dir);
     }
