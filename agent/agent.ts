@@ -31,6 +31,7 @@ import { DEFAULT_CLUSTER_NAME } from '../identity/pod-labels.ts';
 import { EndpointManager } from './endpoints.ts';
 import { podCIDRsOf, type CiliumNodeLike } from './pod-cidrs.ts';
 import { routeReconciler } from './routes.ts';
+import { masqueradeReconciler } from './masquerade.ts';
 
 
 /** Whether the apiserver serves cilium.io/v2 ciliumnodes. */
@@ -62,6 +63,10 @@ export async function runAgent(cluster: ClusterConfig, node: NodeConfig, log: Lo
     name: 'routes', log, needLeaderElection: false,
     reconciler: routeReconciler(node.name, cluster.network.cidr, nodes, { get: (k) => ciliumNodes?.get(k), list: () => ciliumNodes?.list() ?? [] }, log.child({ component: 'routes' })),
   }).watches(nodes, () => ['routes']);
+  const masquerade = new Controller({
+    name: 'masquerade', log, needLeaderElection: false,
+    reconciler: masqueradeReconciler(node.name, nodes, { get: (k) => ciliumNodes?.get(k), list: () => ciliumNodes?.list() ?? [] }, log.child({ component: 'masquerade' })),
+  }).watches(nodes, () => ['masquerade']);
   const watchCiliumNodes = async () => {
     while (!signal.aborted && !(await ciliumNodesServed(kc))) {
       await sleep(realClock, CRD_POLL_MS, signal);
@@ -72,6 +77,7 @@ export async function runAgent(cluster: ClusterConfig, node: NodeConfig, log: Lo
     if (await informer.waitForSync(signal)) {
       ciliumNodes = informer;
       routes.watches(informer, () => ['routes']);
+      masquerade.watches(informer, () => ['masquerade']);
       log.info('using CiliumNode pod CIDRs when present');
     }
     await running;
@@ -86,7 +92,7 @@ export async function runAgent(cluster: ClusterConfig, node: NodeConfig, log: Lo
   });
   setEndpointHooks(enforcement.hooks);
   // Metrics (controllers, work queues, drift repairs) on the node's address, upstream's agent port.
-  const manager = new Manager({ log }).addCache(nodes).add(routes)
+  const manager = new Manager({ log }).addCache(nodes).add(routes).add(masquerade)
     .add(new HttpEndpoint('metrics', { host: node.address, port: AGENT_METRICS_PORT }, metricsRoutes(registry), log));
   for (const c of enforcement.caches) manager.addCache(c);
   for (const r of enforcement.runnables) manager.add(r);

@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { flag, type Args } from './args.ts';
 
 /** Usage text of the cluster command. */
-export const CLUSTER_USAGE = `usage: ciliate cluster <up|down|status|kubeconfig|env> [--name NAME] [--nodes N]
+export const CLUSTER_USAGE = `usage: ciliate cluster <up|down|status|kubeconfig|env> [--name NAME] [--nodes N] [--runtime kubelet|runner]
   up          build (first time) and start a local control plane; prints the kubeconfig path;
-              --nodes N also runs N nodes (network namespace, agent, node runner each);
+              --nodes N also runs N nodes, each a network namespace with its own containerd, kubelet
+              and Ciliate agent (--runtime runner: the stand-in node runner instead of containerd and kubelet);
               the ciliate-operator runs too unless --no-operator
   down        stop it and remove every process, file and link it made
   status      show each component, with the log of any that died
@@ -23,7 +24,9 @@ export async function clusterCommand(args: Args): Promise<number> {
     case 'up': {
       try {
         const nodes = flag(args, 'nodes');
-        const c = await up({ name, nodes: nodes === undefined ? 0 : Number(nodes), operator: !args.flags.has('no-operator') });
+        const runtime = flag(args, 'runtime');
+        if (runtime !== undefined && runtime !== 'kubelet' && runtime !== 'runner') throw new Error(`--runtime must be kubelet or runner, not "${runtime}"`);
+        const c = await up({ name, nodes: nodes === undefined ? 0 : Number(nodes), operator: !args.flags.has('no-operator'), ...(runtime ? { runtime } : {}) });
         process.stderr.write(`cluster "${c.name}" is up; use it with:\n  export KUBECONFIG=${c.kubeconfig}\n`);
         console.log(c.kubeconfig);
         return 0;

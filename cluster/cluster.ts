@@ -3,15 +3,21 @@
  * upstream sources, run as plain processes, with no container engine.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, rmdirSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KUBERNETES_SERVICE_IP, OPERATOR_POD_CIDR, SERVICE_CIDR, writeJsonAtomic, readJson, type ClusterConfig } from './config.ts';
+import { KUBERNETES_SERVICE_IP, OPERATOR_POD_CIDR, SERVICE_CIDR, writeJsonAtomic, readJson, type ClusterConfig, type NodeRuntime } from './config.ts';
 import { createNodeNetwork, deleteNodeNetwork, bridgeName } from './network.ts';
 import { checkClusterName, clusterPaths, DEFAULT_CLUSTER } from './paths.ts';
 import { clusterPinRoot } from './node-config.ts';
-import { createPki, writeKubeconfig } from './pki.ts';
-import { freePort, preferredPort } from './ports.ts';
+import { createPki, pkiFiles, writeKubeconfig } from './pki.ts';
+import { ensureNodeImages } from './images/index.ts';
+import { installClusterDns } from './addons/install.ts';
+import { claimHostSysctls, releaseHostSysctls } from './kubelet-node/host-sysctls.ts';
+import { createNodeCgroups } from './kubelet-node/node-cgroups.ts';
+import { writeRuntimeFiles } from './kubelet-node/node-files.ts';
+import { teardownNodeRuntime } from './kubelet-node/node-teardown.ts';
+import { preferredPort, slotPorts } from './ports.ts';
 import { progress } from './progress.ts';
 import { alive, readState, type ClusterState } from './state.ts';
 import { ensureToolchain } from './toolchain.ts';
@@ -30,6 +36,8 @@ export interface UpOptions {
   quiet?: boolean;
   /** Simulated nodes to run, each in its own network namespace with an agent and a node runner (default 0). */
   nodes?: number;
+  /** What runs pods on the nodes: real kubelet + containerd (the default) or the stand-in runner. */
+  runtime?: NodeRuntime;
   /** Run the ciliate-operator too (cluster-pool IPAM from 10.245.0.0/16, GC, policy Valid status). */
   operator?: boolean;
 }
@@ -57,29 +65,44 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
   }
   if (existsSync(paths.dir)) await down({ name, stateRoot: opts.stateRoot, quiet: true });
 
-  nodeConfigs({ name, dir: paths.dir, network: { bridge: '', cidr: '', gateway: '0.0.0.0' } }, opts.nodes ?? 0); // validates the count early
+  nodeConfigs({ name, dir: paths.dir, network: { bridge: '', cidr: '', gateway: '0.0.0.0', slot: 0 } }, opts.nodes ?? 0); // validates the count early
   const binDir = await p.step('control-plane binaries (built from source on first use)', () => ensureToolchain());
   mkdirSync(paths.logs, { recursive: true });
   try {
     const network = await p.step(`node network on link ${bridgeName(name)}`, () => createNodeNetwork(name));
+    // The slot's own ports, which no other cluster chooses; 6443 when free, for the API. Clusters
+    // started together may both see 127.0.0.1:6443 free: the supervisor then moves one (supervisor.ts).
+    const slot = slotPorts(network.slot);
     const config: ClusterConfig = {
       name, dir: paths.dir, binDir, network, serviceCIDR: SERVICE_CIDR,
       ports: {
-        apiserver: await preferredPort(6443, network.gateway),
-        loopback: await preferredPort(6443),
-        etcdClient: await freePort(), etcdPeer: await freePort(),
-        controllerManager: await freePort(), scheduler: await freePort(),
+        apiserver: await preferredPort(6443, network.gateway, slot.apiserver),
+        loopback: await preferredPort(6443, '127.0.0.1', slot.loopback),
+        etcdClient: slot.etcdClient, etcdPeer: slot.etcdPeer,
+        controllerManager: slot.controllerManager, scheduler: slot.scheduler,
       },
     };
     config.nodes = nodeConfigs(config, opts.nodes ?? 0);
+    if (config.nodes.length > 0) {
+      config.nodeRuntime = opts.runtime ?? 'kubelet';
+      if (config.nodeRuntime === 'kubelet') {
+        const images = await p.step('node images (built locally on first use)', () => ensureNodeImages());
+        config.images = images.map((i) => i.path);
+        claimHostSysctls(name);
+      }
+    }
     if (opts.operator) {
-      config.operator = { clusterPoolIPv4CIDR: OPERATOR_POD_CIDR, maskSize: 24, metricsPort: await freePort(), healthPort: await freePort() };
+      config.operator = { clusterPoolIPv4CIDR: OPERATOR_POD_CIDR, maskSize: 24, metricsPort: slot.operatorMetrics, healthPort: slot.operatorHealth };
     }
     await p.step('certificates and kubeconfigs', () => writeCredentials(config));
     for (const node of config.nodes) {
       await p.step(`node ${node.name} (network namespace, ${node.address})`, async () => {
         await writeNodeFiles(config, node, REPO_ROOT);
         await createNodeNetns(node, network.bridge, name);
+        if (config.nodeRuntime === 'kubelet') {
+          await writeRuntimeFiles(node, pkiFiles(join(paths.dir, 'pki')).ca.cert, join(REPO_ROOT, 'build', 'cni', 'ciliate-cni'));
+          createNodeCgroups(node.name);
+        }
       });
     }
     await writeJsonAtomic(join(paths.dir, 'config.json'), config);
@@ -87,7 +110,8 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
     // The supervisor may have moved the loopback port (see supervisor.ts); report what it uses.
     Object.assign(config, readJson<ClusterConfig>(join(paths.dir, 'config.json')) ?? {});
     if (config.nodes.length > 0) {
-      await p.step('nodes Ready (agents and node runners)', () => waitNodesReady(paths.kubeconfig, (config.nodes ?? []).map((n) => n.name)));
+      await p.step(`nodes Ready (${config.nodeRuntime === 'kubelet' ? 'containerd, kubelets and agents' : 'agents and node runners'})`, () => waitNodesReady(paths.kubeconfig, (config.nodes ?? []).map((n) => n.name)));
+      if (config.nodeRuntime === 'kubelet') await p.step('cluster DNS (CoreDNS behind kube-dns)', () => installClusterDns(binDir, paths.kubeconfig));
     }
     return { name, kubeconfig: paths.kubeconfig, binDir, config };
   } catch (err) {
@@ -168,7 +192,11 @@ export async function down(opts: DownOptions = {}): Promise<boolean> {
     });
   }
   for (const c of Object.values(state?.components ?? {})) if (alive(c.pid)) process.kill(c.pid!, 'SIGKILL');
+  // Real nodes' containers, mounts and cgroups (found from the node folders, so this works after a crash too).
+  const nodesDir = join(paths.dir, 'nodes');
+  for (const node of existsSync(nodesDir) ? readdirSync(nodesDir) : []) await teardownNodeRuntime(node, join(nodesDir, node));
   await deleteClusterNodes(name);
+  releaseHostSysctls(name);
   await deleteNodeNetwork(name);
   // The agents' pinned maps and links (they outlive agent restarts on purpose, not the cluster).
   rmSync(clusterPinRoot(name), { recursive: true, force: true });

@@ -6,20 +6,44 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pkiFiles } from './pki.ts';
 import type { ClusterConfig } from './config.ts';
+import { CLUSTER_POD_CIDR } from './node-config.ts';
 import { netnsPath } from './nodes.ts';
+import { importImages, waitContainerd } from './kubelet-node/images-import.ts';
+import { runtimePaths } from './kubelet-node/paths.ts';
 
 const REPO_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const TSX = join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
 
-/** Per node, its agent then its node runner, each run inside the node's network namespace. */
+/**
+ * Per node, the processes that make it, each inside the node's network namespace: with real nodes
+ * its containerd (the images imported once it answers), its kubelet and its agent; with stand-in
+ * nodes its agent and the node runner.
+ */
 export function nodeComponentSpecs(c: ClusterConfig): ComponentSpec[] {
-  return (c.nodes ?? []).flatMap((n) => (['agent', 'runner'] as const).map((role) => ({
-    name: `${role}-${n.name}`,
-    command: 'nsenter',
-    args: [`--net=${netnsPath(n.netns)}`, '--', process.execPath, '--import', TSX,
-      join(REPO_ROOT, role === 'agent' ? 'agent' : 'nodes', `${role}-main.ts`), c.dir, n.name],
-    restart: true,
-  })));
+  return (c.nodes ?? []).flatMap((n) => {
+    const inNode = (command: string, ...args: string[]) => ({ command: 'nsenter', args: [`--net=${netnsPath(n.netns)}`, '--', command, ...args] });
+    const ts = (role: 'agent' | 'runner') => ({
+      name: `${role}-${n.name}`, restart: true,
+      ...inNode(process.execPath, '--import', TSX, join(REPO_ROOT, role === 'agent' ? 'agent' : 'nodes', `${role}-main.ts`), c.dir, n.name),
+    });
+    if (c.nodeRuntime !== 'kubelet') return [ts('agent'), ts('runner')];
+    const p = runtimePaths(n.dir);
+    return [
+      {
+        name: `containerd-${n.name}`, restart: true, ...inNode('containerd', '--config', p.containerdConfig),
+        ready: async () => {
+          await waitContainerd(p.containerdSocket);
+          await importImages(p.containerdSocket, c.images ?? []);
+        },
+      },
+      ts('agent'),
+      {
+        name: `kubelet-${n.name}`, restart: true,
+        ...inNode(join(c.binDir, 'kubelet'), `--config=${p.kubeletConfig}`, `--kubeconfig=${n.kubeconfig}`, `--root-dir=${p.kubeletRoot}`,
+          `--hostname-override=${n.name}`, `--node-ip=${n.address}`, '--v=1'),
+      },
+    ];
+  });
 }
 
 /** The ciliate-operator, when the cluster runs one: cluster-pool IPAM, GC, policy status. */
@@ -45,6 +69,8 @@ export interface ComponentSpec {
   args: string[];
   /** URL polled until it answers 200; `clientCert` says whether the admin certificate is presented. Absent: running once spawned. */
   health?: { url: string; clientCert: boolean };
+  /** Awaited after the first start, before the next component starts (e.g. containerd answering, images imported). */
+  ready?: () => Promise<void>;
   /** Restart it when it exits, as kubelet restarts a node's daemons (node components); others stay dead and are reported. */
   restart?: boolean;
 }
@@ -83,6 +109,9 @@ export function componentSpecs(c: ClusterConfig): ComponentSpec[] {
         `--service-cluster-ip-range=${c.serviceCIDR}`,
         '--authorization-mode=Node,RBAC', '--allow-privileged=true', '--profiling=false',
         '--enable-admission-plugins=NodeRestriction',
+        // Logs, exec and port-forward go through the kubelets, found by their node address.
+        `--kubelet-client-certificate=${pki.kubeletClient.cert}`, `--kubelet-client-key=${pki.kubeletClient.key}`,
+        '--kubelet-preferred-address-types=InternalIP',
       ],
       health: { url: `https://${gw}:${c.ports.apiserver}/readyz`, clientCert: true },
     },
@@ -98,6 +127,8 @@ export function componentSpecs(c: ClusterConfig): ComponentSpec[] {
         `--cluster-signing-cert-file=${pki.ca.cert}`, `--cluster-signing-key-file=${pki.ca.key}`,
         `--service-cluster-ip-range=${c.serviceCIDR}`, '--use-service-account-credentials', '--controllers=*',
         '--profiling=false',
+        // Real nodes get their pod CIDRs from here (stand-in nodes write their own).
+        ...(c.nodeRuntime === 'kubelet' ? ['--allocate-node-cidrs=true', `--cluster-cidr=${CLUSTER_POD_CIDR}`, '--node-cidr-mask-size=24'] : []),
       ],
       health: { url: `https://127.0.0.1:${c.ports.controllerManager}/healthz`, clientCert: false },
     },

@@ -28,9 +28,16 @@ export interface ClusterConfig {
   serviceCIDR: string;
   /** Simulated nodes (`up --nodes N`); absent or empty for a control plane only. */
   nodes?: NodeConfig[];
+  /** What runs the nodes' pods: real kubelets with their own containerd, or the stand-in node runner. */
+  nodeRuntime?: NodeRuntime;
+  /** OCI image archives imported into every real node's containerd. */
+  images?: string[];
   /** The ciliate-operator, when the cluster runs one (`up` from the CLI does). */
   operator?: OperatorSettings;
 }
+
+/** `kubelet`: real kubelet + containerd nodes; `runner`: the stand-in runner (host processes, no images). */
+export type NodeRuntime = 'kubelet' | 'runner';
 
 /** The pool the local cluster's operator hands pod CIDRs from (apart from the nodes' fallback 10.244.0.0/16). */
 export const OPERATOR_POD_CIDR = '10.245.0.0/16';

@@ -20,6 +20,8 @@ export interface ClusterPki {
   admin: CertFiles;
   controllerManager: CertFiles;
   scheduler: CertFiles;
+  /** What the apiserver presents to kubelets (logs, exec, port-forward). */
+  kubeletClient: CertFiles;
   /** Service-account signing key (private) and its public half. */
   serviceAccountKey: string;
   serviceAccountPub: string;
@@ -57,6 +59,7 @@ export function pkiFiles(dir: string): ClusterPki {
     admin: pair('admin'),
     controllerManager: pair('controller-manager'),
     scheduler: pair('scheduler'),
+    kubeletClient: pair('apiserver-kubelet-client'),
     serviceAccountKey: join(dir, 'sa.key'),
     serviceAccountPub: join(dir, 'sa.pub'),
   };
@@ -91,6 +94,7 @@ export async function createPki(dir: string, apiserverSans: string[]): Promise<C
   await issueCertificate(dir, 'admin', '/O=system:masters/CN=kubernetes-admin', 'client');
   await issueCertificate(dir, 'controller-manager', '/CN=system:kube-controller-manager', 'client');
   await issueCertificate(dir, 'scheduler', '/CN=system:kube-scheduler', 'client');
+  await issueCertificate(dir, 'apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client', 'client');
   await newKey(p.serviceAccountKey);
   await run('openssl', ['pkey', '-in', p.serviceAccountKey, '-pubout', '-out', p.serviceAccountPub]);
   return p;

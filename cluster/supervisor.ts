@@ -97,7 +97,9 @@ export async function superviseCluster(dir: string): Promise<void> {
     if (config.nodes?.length) {
       await ensureAgentRbac(join(dir, 'admin.kubeconfig'));
       for (const spec of nodeComponentSpecs(config)) {
-        startComponent(spec).phase = 'running';
+        const cs = startComponent(spec);
+        await spec.ready?.();
+        cs.phase = 'running';
         await save();
       }
     }

@@ -2,8 +2,9 @@
  * The star-wars demo on a local cluster: the deathstar Deployment and Service, the tiefighter and the
  * xwing; both ships land; with upstream's rule1 only the empire lands and the xwing's connection is
  * dropped in the kernel, recorded with reason and identities; deleting the policy restores access.
- * Each ship requests a landing through the deathstar Service (its ClusterIP, translated to a backend
- * in the ship's own datapath) and from each deathstar pod directly, on both nodes.
+ * Each ship runs curl in its own container (kubectl exec, on real kubelet nodes) against the deathstar
+ * Service by its cluster DNS name (resolved by CoreDNS, translated to a backend by Ciliate at the
+ * ship's socket) and against each deathstar pod directly, on both nodes.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ import type { FlowRecord } from '../agent/flow-log.ts';
 const run = promisify(execFile);
 const APP = join(import.meta.dirname, '..', 'examples', 'star-wars', 'http-sw-app.yaml');
 const RULE1 = join(import.meta.dirname, '..', 'examples', 'star-wars', 'sw_l3_l4_policy.yaml');
+/** The deathstar Service's cluster DNS name, as the ships ask for it in upstream's demo. */
+const SERVICE_NAME = 'deathstar.default.svc.cluster.local';
 
 /** What one ship got from one deathstar pod. */
 export interface Landing {
@@ -42,19 +45,18 @@ export async function starWarsDemo(name: string, say: (line: string) => void = c
   await kubectl('wait', '--for=condition=Ready', 'pod', '-l', 'app.kubernetes.io/name', '--timeout=120s');
   say(await kubectl('get', 'cep', '-o', 'wide'));
 
-  const serviceIP = (await kubectl('get', 'service', 'deathstar', '-o', 'jsonpath={.spec.clusterIP}')).trim();
   const land = async (): Promise<Landing[]> => {
     const pods = podEndpoints(config);
     const out: Landing[] = [];
     for (const ship of ['tiefighter', 'xwing']) {
-      const from = pods.find((p) => p.name === ship)!;
       const targets = [
-        { ip: serviceIP, label: `Service deathstar (${serviceIP})` },
-        ...pods.filter((p) => p.name.startsWith('deathstar-')).map((ds) => ({ ip: ds.ip, label: `${ds.name} on ${ds.node}` })),
+        { address: SERVICE_NAME, label: `Service ${SERVICE_NAME}` },
+        ...pods.filter((p) => p.name.startsWith('deathstar-')).map((ds) => ({ address: ds.ip, label: `${ds.name} on ${ds.node}` })),
       ];
       for (const t of targets) {
-        const answer = await run('nsenter', [`--net=${from.netns}`, 'curl', '-s', '-m', '2', '-XPOST', `http://${t.ip}/v1/request-landing`])
-          .then((r) => r.stdout.trim(), () => 'no answer (connection dropped)');
+        // As upstream's demo does it: curl inside the ship's container, through kubectl exec.
+        const answer = await kubectl('exec', ship, '--', 'curl', '-s', '-m', '2', '-XPOST', `http://${t.address}/v1/request-landing`)
+          .then((r) => r.trim(), () => 'no answer (connection dropped)');
         out.push({ ship, deathstar: t.label, answer });
         say(`  ${ship.padEnd(10)} -> ${t.label}: ${answer}`);
       }

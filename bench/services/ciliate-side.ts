@@ -60,7 +60,7 @@ async function runningPod(c: RunningCluster, request: KubeRequester, name: strin
 /** Starts the cluster (registered for teardown at once) and the two pods. */
 export async function startCiliateSide(opts: { name: string; stateRoot: string; loadgen: string; serverCpu: number; teardown: Teardown }): Promise<CiliateSide> {
   opts.teardown.add(`cluster ${opts.name}`, () => down({ name: opts.name, stateRoot: opts.stateRoot, quiet: true }));
-  const cluster = await up({ name: opts.name, stateRoot: opts.stateRoot, nodes: 1, operator: true, quiet: true });
+  const cluster = await up({ name: opts.name, stateRoot: opts.stateRoot, nodes: 1, operator: true, runtime: 'runner', quiet: true });
   // The apiserver's own address on the bridge, not the supervisor's loopback forwarder: thousands of
   // creates in a row should not depend on one more process relaying them.
   const kc = new KubeConfig();

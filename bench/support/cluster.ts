@@ -10,7 +10,7 @@ export async function withBenchCluster<T>(prefix: string, describe: (name: strin
   const name = `${prefix}${process.pid % 10000}`;
   console.log(describe(name));
   try {
-    return await fn(await up({ name, stateRoot, nodes: 1, operator: true, quiet: true }), name);
+    return await fn(await up({ name, stateRoot, nodes: 1, operator: true, runtime: 'runner', quiet: true }), name);
   } finally {
     await down({ name, stateRoot, quiet: true });
     rmSync(stateRoot, { recursive: true, force: true });

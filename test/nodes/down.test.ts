@@ -25,7 +25,7 @@ describe('cluster down with nodes', function () {
   });
 
   it('leaves no namespace, link, process or socket behind', async () => {
-    cluster = await up({ name, stateRoot, nodes: 1, quiet: true });
+    cluster = await up({ name, stateRoot, nodes: 1, runtime: 'runner', quiet: true });
     const node = cluster.config.nodes![0]!;
     const kubectl = (args: string[], input?: string) => runCommand(join(cluster!.binDir, 'kubectl'), args, { KUBECONFIG: cluster!.kubeconfig }, input);
     const r = await kubectl(['apply', '-f', '-'], JSON.stringify(commandPod('default', 'sleeper', ['sleep', '600'], { nodeName: node.name })));

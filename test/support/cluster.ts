@@ -37,7 +37,7 @@ function shared(slot: SharedCluster, reuseVar: string, prefix: string, nodes: nu
     } else {
       const stateRoot = mkdtempSync(join(tmpdir(), 'ciliate-test-'));
       slot.owned = { name: uniqueClusterName(prefix), stateRoot };
-      slot.started = up({ name: slot.owned.name, stateRoot, nodes, quiet: !process.env.CILIATE_TEST_VERBOSE });
+      slot.started = up({ name: slot.owned.name, stateRoot, nodes, runtime: 'runner', quiet: !process.env.CILIATE_TEST_VERBOSE });
     }
   }
   return slot.started;

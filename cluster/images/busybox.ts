@@ -1,0 +1,26 @@
+/** A shell and the usual command-line tools for an image: Debian's statically linked busybox. */
+import { existsSync } from 'node:fs';
+import { run } from '../exec.ts';
+import { isStaticElf } from './host-binaries.ts';
+import type { Rootfs } from './rootfs.ts';
+
+/** Where Debian's busybox-static package puts busybox. */
+export const HOST_BUSYBOX = '/bin/busybox';
+
+/**
+ * Adds /bin/busybox and a symlink to it for each of its applets (sh, wget, nc, ip, ping, nslookup,
+ * sleep, ...) at the path busybox itself lists, skipping paths the image already has, plus the folders
+ * a shell session expects (/tmp sticky and world-writable, /root, /var/tmp).
+ */
+export async function addBusybox(rootfs: Rootfs): Promise<void> {
+  if (!existsSync(HOST_BUSYBOX) || !isStaticElf(HOST_BUSYBOX)) {
+    throw new Error(`${HOST_BUSYBOX} is missing or not statically linked: apt-get install busybox-static`);
+  }
+  rootfs.hostFile('/bin/busybox', HOST_BUSYBOX);
+  const applets = (await run(HOST_BUSYBOX, ['--list-full'])).split('\n').filter(Boolean);
+  for (const applet of applets) {
+    const path = `/${applet}`;
+    if (path !== '/bin/busybox' && !rootfs.has(path)) rootfs.symlink(path, '/bin/busybox');
+  }
+  rootfs.dir('/tmp', 0o1777).dir('/var/tmp', 0o1777).dir('/root', 0o700);
+}

@@ -1,0 +1,143 @@
+/**
+ * A containerd of a test's own: root, state, socket, runc state and IO FIFOs in a temporary folder,
+ * the CRI plugin configured as real nodes configure it (restrict_oom_score_adj, stream server on
+ * loopback). stop() kills it, unmounts what it mounted under that folder and removes the folder, the
+ * cgroups of containers it ran and the shared folders containerd made in /run, if this run made them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCommand, type CommandResult } from './cluster.ts';
+
+/** A running throwaway containerd. */
+export interface ThrowawayContainerd {
+  dir: string;
+  socket: string;
+  /** Runs `ctr --address <socket> -n k8s.io ARGS...`. */
+  ctr(args: string[]): Promise<CommandResult>;
+  /** Runs `cmd` in a new container of `image` (removed afterwards), without network. */
+  runContainer(image: string, cmd: string[]): Promise<CommandResult>;
+  stop(): Promise<void>;
+}
+
+/** Folders containerd 1.6 makes outside its configured ones: the shim sockets' and ctr's default FIFOs'. */
+const SHARED_RUN_DIRS = ['/run/containerd/s', '/run/containerd/fifo', '/run/containerd'];
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/** Starts a containerd in a new temporary folder and waits for its socket. */
+export async function startThrowawayContainerd(): Promise<ThrowawayContainerd> {
+  const dir = mkdtempSync(join(tmpdir(), 'ctrd-'));
+  const socket = join(dir, 'containerd.sock');
+  const cgroupParent = `/${dir.split('/').pop()}`;
+  const preexisting = new Set(SHARED_RUN_DIRS.filter((d) => existsSync(d)));
+  for (const d of ['root', 'state', 'opt', 'runc', 'fifo', 'cni']) mkdirSync(join(dir, d));
+  writeFileSync(join(dir, 'config.toml'), config(dir, socket));
+  const child = spawn('containerd', ['--config', join(dir, 'config.toml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
+  let containers = 0;
+  const ctr = (args: string[]) => runCommand('ctr', ['--address', socket, '-n', 'k8s.io', ...args]);
+  const handle: ThrowawayContainerd = {
+    dir,
+    socket,
+    ctr,
+    runContainer: (image, cmd) => {
+      const id = `c${++containers}`;
+      return ctr(['run', '--rm', '--runc-root', join(dir, 'runc'), '--fifo-dir', join(dir, 'fifo'), '--cgroup', `${cgroupParent}/${id}`, image, id, ...cmd]);
+    },
+    stop: () => stop(child, dir, cgroupParent, preexisting),
+  };
+  for (let i = 0; i < 100 && !existsSync(socket); i++) {
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!existsSync(socket)) {
+    await handle.stop();
+    throw new Error(`containerd did not start:\n${log}`);
+  }
+  return handle;
+}
+
+function config(dir: string, socket: string): string {
+  return `version = 2
+root = "${dir}/root"
+state = "${dir}/state"
+[grpc]
+  address = "${socket}"
+[ttrpc]
+  address = "${socket}.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins]
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "${dir}/opt"
+  [plugins."io.containerd.grpc.v1.cri"]
+    restrict_oom_score_adj = true
+    sandbox_image = "registry.k8s.io/pause:3.10"
+    stream_server_address = "127.0.0.1"
+    stream_server_port = "0"
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "${dir}/cni"
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      snapshotter = "overlayfs"
+`;
+}
+
+async function stop(child: ChildProcess, dir: string, cgroupParent: string, preexisting: Set<string>): Promise<void> {
+  await killAndWait(child);
+  for (const pid of processesMentioning(dir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const mount of mountsUnder(dir)) await runCommand('umount', [mount]);
+  rmSync(dir, { recursive: true, force: true });
+  for (const hierarchy of readdirSync(CGROUP_ROOT)) removeEmptyDir(join(CGROUP_ROOT, hierarchy, cgroupParent));
+  for (const d of SHARED_RUN_DIRS) if (!preexisting.has(d)) removeEmptyDir(d);
+}
+
+async function killAndWait(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Shims and containers still running for this containerd (their command lines name its folder). */
+function processesMentioning(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(dir)) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/** Mount points under `dir`, deepest first. */
+function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+function removeEmptyDir(path: string): void {
+  try {
+    rmdirSync(path);
+  } catch {
+    // missing, or still in use by someone else
+  }
+}
