@@ -102,8 +102,12 @@ describe('real nodes: kubelet + containerd with Ciliate as the CNI', function ()
     await waitReady('web', 'client');
     const webIP = (await ok(['get', 'pod', 'web', '-o', 'jsonpath={.status.podIP}'])).trim();
     expect(webIP).to.match(/^10\.244\./);
+    // The client that crashed with exit 139 (issue 18.2): Debian's busybox wget parses -T without
+    // supporting it, in any network namespace; the shell image's wget gives -T through `timeout`.
     const r = await kubectl(['exec', 'client', '--', 'wget', '-q', '-O', '-', '-T', '5', `http://${webIP}:8080/`]);
     expect(r.stdout, r.stderr).to.equal('pong\n');
+    const refused = await kubectl(['exec', 'client', '--', 'wget', '-q', '-O', '-', '-T', '2', `http://${webIP}:8081/`]);
+    expect(refused.code, 'a closed port is an error, not a crash').to.equal(1);
     const cep = JSON.parse(await ok(['get', 'cep', 'web', '-o', 'json'])) as { status: { networking: { addressing: { ipv4: string }[] } } };
     expect(cep.status.networking.addressing[0]!.ipv4).to.equal(webIP);
 
@@ -142,8 +146,14 @@ describe('real nodes: kubelet + containerd with Ciliate as the CNI', function ()
         return c && c.pid !== before && c.phase === 'running';
       }, `${component} restarted`, 60_000);
     }
+    await ok(['wait', '--for=condition=Ready', '--timeout=120s', `node/${node.name}`]);
     await waitReady('lifecycle');
-    expect(await ok(['exec', 'lifecycle', '--', 'cat', '/scratch/file'])).to.equal('data\n');
+    // The kubelet's API server comes back a moment after it reports Ready.
+    const file = await eventually(async () => {
+      const r = await kubectl(['exec', 'lifecycle', '--', 'cat', '/scratch/file']);
+      return r.code === 0 ? r.stdout : undefined;
+    }, 'exec after the restart', 60_000);
+    expect(file).to.equal('data\n');
   });
 
   it('down removes every process, mount, cgroup, namespace and file of the nodes', async () => {

@@ -1,4 +1,4 @@
-// Service types and options end to end on the shared two-node cluster, from the node network: NodePort
+// Service types and options end to end on the shared two-node cluster of real (kubelet) nodes, from the node network: NodePort
 // from the host (the cluster bridge) and from the other node, to local and remote backends;
 // externalTrafficPolicy Local; externalIPs and LoadBalancer IPs routed to a node; ClientIP session
 // affinity; Maglev tables in the kernel; graceful termination; and the immediate rejection of a Service without backends.
@@ -13,7 +13,7 @@ import { podEndpoints, type PodEndpoint } from '../../cluster/pods.ts';
 import { BpfMap } from '../../datapath/maps/bpf-map.ts';
 import { LB_CODECS, NAT_FLAG } from '../../datapath/maps/lb.ts';
 import { ipv4ToNumber, numberToIpv4 } from '../../datapath/net.ts';
-import { runCommand, testNodesCluster } from '../support/cluster.ts';
+import { runCommand, testRealNodesCluster } from '../support/cluster.ts';
 import { flowBackend } from './flow-backend.ts';
 import { cgroupProcs, joinCgroupArgv } from '../../cluster/cgroup.ts';
 import { SERVICES_STATE_FILE, type ServiceListRow } from '../../agent/lb-sync.ts';
@@ -65,7 +65,7 @@ describe('NodePort, external and LoadBalancer frontends, affinity and rejection 
   };
 
   before(async function () {
-    c = await testNodesCluster();
+    c = await testRealNodesCluster();
     [nodeA, nodeB] = c.config.nodes as [NodeConfig, NodeConfig];
     await runCommand(join(c.binDir, 'kubectl'), ['create', 'namespace', NS], { KUBECONFIG: c.kubeconfig });
     await kubectl('apply', '-n', NS, '-f', APP);

@@ -1,14 +1,14 @@
-// ClusterIP services end to end on the shared two-node cluster: the star-wars app in its own
+// ClusterIP services end to end on the shared two-node cluster of real (kubelet) nodes: the star-wars app in its own
 // namespace; the tiefighter gets DEATHSTAR_SERVICE_HOST, reaches the deathstar through the ClusterIP
 // with replies from the service address, connections spread over backends on both nodes, and
 // scaling the Deployment removes and adds backends.
 import { expect } from 'chai';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { RunningCluster } from '../../cluster/cluster.ts';
 import { podEndpoints, type PodEndpoint } from '../../cluster/pods.ts';
 import { SERVICES_STATE_FILE, type ServiceListRow } from '../../agent/lb-sync.ts';
-import { runCommand, testNodesCluster } from '../support/cluster.ts';
+import { runCommand, testRealNodesCluster } from '../support/cluster.ts';
 import { flowBackend } from './flow-backend.ts';
 import { readFlows } from '../../cluster/pods.ts';
 import { clusterPaths } from '../../cluster/paths.ts';
@@ -17,18 +17,6 @@ import { alive, readState } from '../../cluster/state.ts';
 const NS = 'svc-e2e';
 const APP = join(import.meta.dirname, '..', '..', 'examples', 'star-wars', 'http-sw-app.yaml');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The environment of the (only) process in a network namespace. */
-function environOfNetns(netns: string): Record<string, string> {
-  const ino = statSync(netns).ino;
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (statSync(`/proc/${pid}/ns/net`).ino !== ino) continue;
-      return Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => kv.split(/=(.*)/s, 2) as [string, string]));
-    } catch { /* the process went away */ }
-  }
-  throw new Error(`no process in ${netns}`);
-}
 
 describe('ClusterIP services on a two-node cluster', function () {
   this.timeout(240_000);
@@ -72,7 +60,7 @@ describe('ClusterIP services on a two-node cluster', function () {
   };
 
   before(async function () {
-    c = await testNodesCluster();
+    c = await testRealNodesCluster();
     await runCommand(join(c.binDir, 'kubectl'), ['create', 'namespace', NS], { KUBECONFIG: c.kubeconfig });
     await kubectl('apply', '-n', NS, '-f', APP);
     await kubectl('wait', '-n', NS, '--for=condition=Ready', 'pod', '-l', 'app.kubernetes.io/name', '--timeout=120s');
@@ -84,8 +72,8 @@ describe('ClusterIP services on a two-node cluster', function () {
     if (c) await runCommand(join(c.binDir, 'kubectl'), ['delete', 'namespace', NS, '--wait=false'], { KUBECONFIG: c.kubeconfig });
   });
 
-  it("gives the tiefighter DEATHSTAR_SERVICE_HOST and _PORT, kubelet's Service variables", function () {
-    const env = environOfNetns(tie.netns);
+  it("gives the tiefighter DEATHSTAR_SERVICE_HOST and _PORT, kubelet's Service variables", async function () {
+    const env = Object.fromEntries((await kubectl('exec', '-n', NS, 'tiefighter', '--', 'env')).split('\n').filter(Boolean).map((kv) => kv.split(/=(.*)/s, 2) as [string, string]));
     expect(env).to.include({ DEATHSTAR_SERVICE_HOST: vip, DEATHSTAR_SERVICE_PORT: '80' });
   });
 

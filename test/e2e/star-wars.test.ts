@@ -23,7 +23,7 @@ describe('star-wars demo on a two-node local cluster', function () {
   const kubectl = (...args: string[]) => runCommand(join(cluster.binDir, 'kubectl'), args, { KUBECONFIG: cluster.kubeconfig });
 
   before(async () => {
-    cluster = await up({ name, stateRoot, nodes: 2, operator: true, runtime: 'runner', quiet: true });
+    cluster = await up({ name, stateRoot, nodes: 2, operator: true, quiet: true });
   });
 
   after(async () => {

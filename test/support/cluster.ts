@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { KubeConfig } from '@kubernetes/client-node';
 import { down, up, type RunningCluster } from '../../cluster/cluster.ts';
+import type { NodeRuntime } from '../../cluster/config.ts';
 import { clusterPaths } from '../../cluster/paths.ts';
 import { readJson, type ClusterConfig } from '../../cluster/config.ts';
 
@@ -20,6 +21,7 @@ interface SharedCluster {
 
 const plain: SharedCluster = {};
 const withNodes: SharedCluster = {};
+const withRealNodes: SharedCluster = {};
 
 /** A unique, valid cluster name for this run. */
 export function uniqueClusterName(prefix = 't'): string {
@@ -27,7 +29,7 @@ export function uniqueClusterName(prefix = 't'): string {
 }
 
 /** Starts `slot`'s cluster on first call (or reuses the running cluster named by env `reuseVar`). */
-function shared(slot: SharedCluster, reuseVar: string, prefix: string, nodes: number): Promise<RunningCluster> {
+function shared(slot: SharedCluster, reuseVar: string, prefix: string, nodes: number, runtime: NodeRuntime = 'runner'): Promise<RunningCluster> {
   if (!slot.started) {
     const reuse = process.env[reuseVar];
     if (reuse) {
@@ -37,7 +39,7 @@ function shared(slot: SharedCluster, reuseVar: string, prefix: string, nodes: nu
     } else {
       const stateRoot = mkdtempSync(join(tmpdir(), 'ciliate-test-'));
       slot.owned = { name: uniqueClusterName(prefix), stateRoot };
-      slot.started = up({ name: slot.owned.name, stateRoot, nodes, runtime: 'runner', quiet: !process.env.CILIATE_TEST_VERBOSE });
+      slot.started = up({ name: slot.owned.name, stateRoot, nodes, runtime, quiet: !process.env.CILIATE_TEST_VERBOSE });
     }
   }
   return slot.started;
@@ -67,6 +69,15 @@ export const TEST_NODES = 2;
  */
 export function testNodesCluster(): Promise<RunningCluster> {
   return shared(withNodes, 'CILIATE_TEST_NODES_CLUSTER', 'n', TEST_NODES);
+}
+
+/**
+ * A third shared cluster whose {@link TEST_NODES} nodes are real (kubelet + containerd, pods from
+ * images), for the end-to-end suites; removed by the global teardown. Set
+ * CILIATE_TEST_REAL_NODES_CLUSTER=<name> to reuse a running one.
+ */
+export function testRealNodesCluster(): Promise<RunningCluster> {
+  return shared(withRealNodes, 'CILIATE_TEST_REAL_NODES_CLUSTER', 'k', TEST_NODES, 'kubelet');
 }
 
 /** Runs the node test cluster's kubectl with its kubeconfig; never throws on a non-zero exit. */
@@ -130,7 +141,7 @@ export function ensureCrds(): Promise<void> {
 
 /** Removes the shared test clusters this run started. */
 export async function teardownTestCluster(): Promise<void> {
-  for (const slot of [withNodes, plain]) {
+  for (const slot of [withRealNodes, withNodes, plain]) {
     if (!slot.owned) continue;
     const { name, stateRoot } = slot.owned;
     slot.owned = undefined;
