@@ -15,9 +15,13 @@ export async function writeRuntimeFiles(node: NodeConfig, clientCA: string, cniP
   for (const d of [p.containerdRoot, p.containerdState, p.runcRoot, p.cniBinDir, p.kubeletRoot, p.podLogs]) await mkdir(d, { recursive: true });
   await writeFile(p.containerdConfig, containerdConfig(p, node.cniConfDir));
   await writeFile(p.kubeletConfig, kubeletConfig({ node: node.name, address: node.address, clientCA }, p));
-  const links: [string, string][] = [['loopback', join(DEBIAN_CNI_DIR, 'loopback')], ['ciliate-cni', cniPlugin]];
+  await linkCniPlugins(p.cniBinDir, [['loopback', join(DEBIAN_CNI_DIR, 'loopback')], ['ciliate-cni', cniPlugin]]);
+}
+
+/** Puts each `[name, binary]` into a node's CNI plugin folder as a symlink, replacing what was there. */
+export async function linkCniPlugins(cniBinDir: string, links: [string, string][]): Promise<void> {
   for (const [name, target] of links) {
-    await rm(join(p.cniBinDir, name), { force: true });
-    await symlink(target, join(p.cniBinDir, name));
+    await rm(join(cniBinDir, name), { force: true });
+    await symlink(target, join(cniBinDir, name));
   }
 }
