@@ -3,7 +3,7 @@
  * their inputs, so a second build with the same inputs finds its result instead of redoing it.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,14 +35,25 @@ export interface CachedFile {
 }
 
 /**
+ * How long a cached file of another key stays after its last use. Clusters and worktrees of other
+ * versions may be importing it right now, so a new key never removes a file in use.
+ */
+export const STALE_AFTER_MS = 24 * 3600_000;
+
+/**
  * Returns `<dir>/<stem>-<key><suffix>`, first writing it from `produce()` when missing. The file is
  * written under a temporary name and renamed, so readers never see a partial one and concurrent
- * writers of the same key agree. Older files of the same stem (other keys) are removed.
+ * writers of the same key agree. Each use marks the file's mtime; files of the same stem with other
+ * keys are removed once unused for {@link STALE_AFTER_MS}.
  */
 export async function cachedFile(dir: string, stem: string, key: string, suffix: string, produce: () => Promise<Buffer[]> | Buffer[], mode = 0o644): Promise<CachedFile> {
   const name = `${stem}-${key.slice(0, 24)}${suffix}`;
   const path = join(dir, name);
-  if (existsSync(path)) return { path, reused: true };
+  if (existsSync(path)) {
+    const now = new Date();
+    utimesSync(path, now, now);
+    return { path, reused: true };
+  }
   mkdirSync(dir, { recursive: true });
   const chunks = await produce();
   const tmp = `${path}.${process.pid}.tmp`;
@@ -54,9 +65,11 @@ export async function cachedFile(dir: string, stem: string, key: string, suffix:
     closeSync(fd);
   }
   renameSync(tmp, path);
+  const staleBefore = Date.now() - STALE_AFTER_MS;
   for (const other of readdirSync(dir)) {
     if (other !== name && other.startsWith(`${stem}-`) && other.endsWith(suffix) && /^[0-9a-f]{24}$/.test(other.slice(stem.length + 1, other.length - suffix.length))) {
-      rmSync(join(dir, other), { force: true });
+      const file = join(dir, other);
+      if ((statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? Infinity) < staleBefore) rmSync(file, { force: true });
     }
   }
   return { path, reused: false };

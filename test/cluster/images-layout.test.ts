@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rootfs } from '../../cluster/images/rootfs.ts';
 import { ociArchive, MEDIA_TYPE } from '../../cluster/images/oci-layout.ts';
-import { cachedFile } from '../../cluster/images/content-cache.ts';
+import { cachedFile, STALE_AFTER_MS } from '../../cluster/images/content-cache.ts';
 import { readOciArchive } from '../support/oci-reader.ts';
 import { runCommand } from '../support/cluster.ts';
 
@@ -95,22 +95,26 @@ describe('image archives (OCI image layout)', function () {
     expect(new Set([a.contentKey, ...keys]).size).to.equal(4);
   });
 
-  it('reuses a cached archive of the same key and replaces an older key of the same image', async () => {
+  it('reuses a cached archive of the same key, keeps another key while in use and removes it once stale', async () => {
     const cacheDir = join(dir, 'cache');
     const archive = ociArchive(NAMES, sampleRootfs(), {});
     const first = await cachedFile(cacheDir, 'tool', archive.contentKey, '.tar', () => archive.chunks);
-    const mtime = statSync(first.path).mtimeMs;
+    const content = readFileSync(first.path);
     let produced = false;
     const second = await cachedFile(cacheDir, 'tool', archive.contentKey, '.tar', () => ((produced = true), archive.chunks));
     expect(second).to.deep.equal({ path: first.path, reused: true });
     expect(produced).to.equal(false);
-    expect(statSync(second.path).mtimeMs).to.equal(mtime);
+    expect(readFileSync(second.path).equals(content)).to.equal(true);
     expect(first.reused).to.equal(false);
     const changed = ociArchive(NAMES, sampleRootfs('tool v2'), {});
     const third = await cachedFile(cacheDir, 'tool', changed.contentKey, '.tar', () => changed.chunks);
     expect(third.path).to.not.equal(first.path);
-    expect(readdirSync(cacheDir)).to.deep.equal([third.path.split('/').pop()]);
+    expect(readdirSync(cacheDir).sort(), 'a key used recently stays (another cluster may import it)').to.deep.equal([first.path, third.path].map((p) => p.split('/').pop()).sort());
     expect(readFileSync(third.path).equals(Buffer.concat(changed.chunks))).to.equal(true);
+    const longAgo = new Date(Date.now() - STALE_AFTER_MS - 60_000);
+    utimesSync(first.path, longAgo, longAgo);
+    const fourth = await cachedFile(cacheDir, 'tool', ociArchive(NAMES, sampleRootfs('tool v3'), {}).contentKey, '.tar', () => changed.chunks);
+    expect(readdirSync(cacheDir).sort(), 'the stale key is removed').to.deep.equal([third.path, fourth.path].map((p) => p.split('/').pop()).sort());
   });
 
   it('rejects bad input with the field and reason', () => {

@@ -12,7 +12,7 @@ import { staticProgram } from '../../cluster/images/static-programs.ts';
 import { readOciArchive, type ReadOciArchive } from '../support/oci-reader.ts';
 import { buildsGoImages, imageSkipReason } from '../support/node-images.ts';
 
-const BUSYBOX_TOOLS = ['bin/sh', 'usr/bin/wget', 'usr/bin/nc', 'sbin/ip', 'bin/ping', 'usr/bin/nslookup', 'bin/sleep', 'bin/cat', 'bin/ls'];
+const BUSYBOX_TOOLS = ['bin/sh', 'usr/bin/nc', 'sbin/ip', 'bin/ping', 'usr/bin/nslookup', 'bin/sleep', 'bin/cat', 'bin/ls'];
 
 describe('node images', function () {
   this.timeout(buildsGoImages() ? 30 * 60_000 : 120_000);
@@ -38,6 +38,8 @@ describe('node images', function () {
   const expectBusybox = (files: Map<string, { type: string; linkname: string }>) => {
     expect(files.get('bin/busybox')?.type).to.equal('file');
     for (const tool of BUSYBOX_TOOLS) expect(files.get(tool), tool).to.include({ type: 'symlink', linkname: '/bin/busybox' });
+    // wget is a script giving the -T option Debian's busybox parses but lacks (it crashes on it).
+    expect(files.get('usr/bin/wget')).to.include({ type: 'file', mode: 0o755 });
     expect(files.get('tmp')).to.include({ type: 'dir', mode: 0o1777 });
   };
 
@@ -96,10 +98,10 @@ describe('node images', function () {
   it('a second call reuses every cached archive', async function () {
     const ids = [...built.keys()];
     if (ids.length === 0) this.skip();
-    const mtimes = ids.map((id) => statSync(built.get(id)!.path).mtimeMs);
+    const inodes = ids.map((id) => statSync(built.get(id)!.path).ino);
     const again = await ensureNodeImages({ images: ids, cacheDir });
     expect(again.map((a) => [a.id, a.path, a.reused])).to.deep.equal(ids.map((id) => [id, built.get(id)!.path, true]));
-    expect(ids.map((id) => statSync(built.get(id)!.path).mtimeMs)).to.deep.equal(mtimes);
+    expect(ids.map((id) => statSync(built.get(id)!.path).ino), 'the same files, not rewritten').to.deep.equal(inodes);
   });
 
   it('carries the tags upstream Kubernetes of the pinned version uses', async () => {
