@@ -9,6 +9,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand, type CommandResult } from './cluster.ts';
+import { containerdConfig } from '../../cluster/kubelet-node/containerd-config.ts';
+import { DEBIAN_CNI_DIR } from '../../cluster/kubelet-node/node-files.ts';
+import type { RuntimePaths } from '../../cluster/kubelet-node/paths.ts';
 
 /** A running throwaway containerd. */
 export interface ThrowawayContainerd {
@@ -59,32 +62,14 @@ export async function startThrowawayContainerd(): Promise<ThrowawayContainerd> {
   return handle;
 }
 
+/** The configuration real nodes use (cluster/kubelet-node/containerd-config.ts), in this folder. */
 function config(dir: string, socket: string): string {
-  return `version = 2
-root = "${dir}/root"
-state = "${dir}/state"
-[grpc]
-  address = "${socket}"
-[ttrpc]
-  address = "${socket}.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins]
-  [plugins."io.containerd.internal.v1.opt"]
-    path = "${dir}/opt"
-  [plugins."io.containerd.grpc.v1.cri"]
-    restrict_oom_score_adj = true
-    sandbox_image = "registry.k8s.io/pause:3.10"
-    stream_server_address = "127.0.0.1"
-    stream_server_port = "0"
-    [plugins."io.containerd.grpc.v1.cri".cni]
-      bin_dir = "/usr/lib/cni"
-      conf_dir = "${dir}/cni"
-    [plugins."io.containerd.grpc.v1.cri".containerd]
-      snapshotter = "overlayfs"
-`;
+  const paths: RuntimePaths = {
+    containerdRoot: join(dir, 'root'), containerdState: join(dir, 'state'), containerdConfig: join(dir, 'config.toml'),
+    containerdSocket: socket, runcRoot: join(dir, 'runc'), cniBinDir: DEBIAN_CNI_DIR,
+    kubeletRoot: join(dir, 'kubelet'), kubeletConfig: join(dir, 'kubelet.yaml'), podLogs: join(dir, 'pod-logs'),
+  };
+  return containerdConfig(paths, join(dir, 'cni'));
 }
 
 async function stop(child: ChildProcess, dir: string, cgroupParent: string, preexisting: Set<string>): Promise<void> {
