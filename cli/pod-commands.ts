@@ -43,7 +43,8 @@ export function formatFlow(f: FlowRecord, byIp: Map<string, PodEndpoint>): strin
   };
   const t = new Date(f.time);
   const stamp = `${t.toDateString().slice(4, 10)} ${t.toISOString().slice(11, 23)}`;
-  const flags = f.protocol === 6 ? ` (TCP Flags: ${TCP_FLAGS.filter(([b]) => f.tcpFlags & b).map(([, n]) => n).join(', ')})` : '';
+  const flags = (f.protocol === 6 ? ` (TCP Flags: ${TCP_FLAGS.filter(([b]) => f.tcpFlags & b).map(([, n]) => n).join(', ')})` : '') +
+    (f.serviceLoopback ? ' (service loopback)' : '');
   const why = f.verdict === 'DROPPED'
     ? `${f.dropReasonDesc} DROPPED${flags}${f.policy.length ? ` by ${f.policy.join(', ')}` : ': no rule allows it'}`
     : `${f.direction === 'INGRESS' ? 'to-endpoint' : 'from-endpoint'} FORWARDED${flags}${f.policy.length ? ` by ${f.policy.join(', ')}` : ''}`;

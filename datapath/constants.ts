@@ -35,6 +35,9 @@ export const MatchType = {
 /** Monitor message types used by flow events. */
 export const EventType = { DROP: 1, TRACE: 4, POLICY_VERDICT: 5 } as const;
 
+/** flow_event.flags bits (events.h). */
+export const FLOW_FLAG = { SERVICE_LOOPBACK: 0x1 } as const;
+
 /** Conntrack state carried in events. */
 export const CtState = { NEW: 0, ESTABLISHED: 1, REPLY: 2 } as const;
 
@@ -54,3 +57,6 @@ export const IPCACHE_STATIC_PREFIX = 32;
 export function matchTypeName(n: number): string {
   return Object.entries(MatchType).find(([, v]) => v === n)?.[0] ?? `UNKNOWN_${n}`;
 }
+
+/** Upstream's default `ipv4-service-loopback-address`: the source a pod sees on a connection it made to itself through a service. */
+export const SERVICE_LOOPBACK_IPV4 = '169.254.42.1';

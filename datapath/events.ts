@@ -2,7 +2,7 @@
 // and decodes records into FlowEvent objects.
 import { native, type NativeRingReader } from './native.ts';
 import { flowEventCodec, type FlowEvent as RawFlowEvent } from './codecs/generated.ts';
-import { CtState, DROP_REASON_NAMES, Direction, EventType, matchTypeName } from './constants.ts';
+import { CtState, DROP_REASON_NAMES, Direction, EventType, FLOW_FLAG, matchTypeName } from './constants.ts';
 import { numberToIpv4 } from './net.ts';
 
 /** A decoded flow observation. */
@@ -33,6 +33,8 @@ export interface FlowEvent {
   bytes: bigint;
   /** Kernel monotonic time of the event. */
   tsNs: bigint;
+  /** The flow is a pod's connection to itself through a service (service hairpin). */
+  serviceLoopback: boolean;
 }
 
 const TYPE_NAMES: Record<number, FlowEvent['type']> = {
@@ -65,6 +67,7 @@ export function toFlowEvent(r: RawFlowEvent): FlowEvent {
     packets: r.packets,
     bytes: r.bytes,
     tsNs: r.tsNs,
+    serviceLoopback: (r.flags & FLOW_FLAG.SERVICE_LOOPBACK) !== 0,
   };
 }
 

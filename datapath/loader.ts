@@ -21,6 +21,7 @@ import { BpfObject } from './object.ts';
 import { LB_CODECS, type LbMaps } from './maps/lb.ts';
 import { ensureBpffs } from './bpffs.ts';
 import { ipv4ToNumber } from './net.ts';
+import { SERVICE_LOOPBACK_IPV4 } from './constants.ts';
 
 /** Default location of the compiled endpoint object. */
 export const ENDPOINT_OBJECT = fileURLToPath(new URL('./bpf/build/endpoint.bpf.o', import.meta.url));
@@ -55,6 +56,8 @@ export interface EndpointSpec {
   maglevTableSize?: number;
   /** Load the node's shared program pair (endpointId and identity are then unused; see bindEndpointInterface). */
   shared?: boolean;
+  /** The source a pod sees on a connection it made to itself through a service (default {@link SERVICE_LOOPBACK_IPV4}). */
+  serviceLoopbackIp?: string;
 }
 
 /** Where to pin; without pinRoot nothing is pinned or reused. */
@@ -159,6 +162,7 @@ function configOf(spec: EndpointSpec): EndpointConfig {
     nodeIp: spec.nodeIp ? ipv4ToNumber(spec.nodeIp) : 0,
     maglevTableSize: spec.maglevTableSize ?? 0,
     shared: spec.shared ? 1 : 0,
+    serviceLoopbackIp: ipv4ToNumber(spec.serviceLoopbackIp ?? SERVICE_LOOPBACK_IPV4),
   };
 }
 

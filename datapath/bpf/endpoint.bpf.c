@@ -3,8 +3,9 @@
  * load time) or once per node and shared (the endpoint looked up by interface; see config.h).
  * cil_from_container: tc ingress of the host veth = traffic the pod sends (endpoint egress).
  * cil_to_container:   tc egress of the host veth  = traffic to the pod (endpoint ingress).
- * Stages: parse -> lb (seam) -> ipcache -> conntrack -> policy -> overlay (seam); counters and
- * aggregated flow events at every verdict. */
+ * Stages: parse -> lb -> ipcache -> conntrack -> policy -> overlay (seam), or for a pod's connection to
+ * itself through a service, back into the pod (lb-loopback.h); counters and aggregated flow events at
+ * every verdict. */
 #include "lib/common.h"
 #include "lib/config.h"
 #include "lib/parse.h"
@@ -34,6 +35,15 @@ static __always_inline int drop_packet(const struct pkt *p, __u8 reason, __u8 ma
 	return CTX_ACT_DROP;
 }
 
+/* Sends an admitted packet on: back into its pod when it is a hairpinned packet leaving it, otherwise
+ * to the overlay stage. */
+static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p)
+{
+	if ((p->flags & PKT_F_SERVICE_LOOPBACK) && p->tuple.dir == DIR_EGRESS)
+		return lb4_loopback_turn(skb, p);
+	return overlay_forward(skb, p);
+}
+
 static __always_inline int handle_new_flow(struct __sk_buff *skb, struct pkt *p, const struct policy_maps *m, __u64 now)
 {
 	struct policy_verdict v = policy_check(p, m);
@@ -50,7 +60,7 @@ static __always_inline int handle_new_flow(struct __sk_buff *skb, struct pkt *p,
 		.packets = 1, .bytes = p->len,
 	};
 	event_emit(p, &info, now);
-	return overlay_forward(skb, p);
+	return forward(skb, p);
 }
 
 static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
@@ -83,6 +93,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 		return rc;
 	ipcache_resolve(&p);
 	ct = ct_lookup(&p, now);
+	lb4_loopback_note(&p, ct.entry);
 	if (ct.state == CT_NEW)
 		return handle_new_flow(skb, &p, &maps, now);
 	if (ct.entry) {
@@ -93,7 +104,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 			skb->mark = ((__u32)bpf_ntohs(ct.entry->proxy_port) << 16) | MARK_MAGIC_TO_PROXY;
 	}
 	metrics_count(VERDICT_FORWARDED, p.tuple.dir, p.len);
-	return overlay_forward(skb, &p);
+	return forward(skb, &p);
 }
 
 SEC("tc")

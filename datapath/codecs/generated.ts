@@ -3,14 +3,14 @@
 import type { Codec } from './codec.ts';
 
 /** Map names declared by the endpoint object. */
-export const MAP_NAMES = ["cilium_lb4_services_v2","cilium_lb4_backends_v3","cilium_lb4_reverse_nat","cilium_lb4_ct","cilium_lb4_reverse_sk","cilium_lb4_affinity","cilium_lb_affinity_match","cilium_lb4_maglev","cilium_lb4_nodeport_nat","cilium_ipcache","cilium_ct4_global","cilium_policy_v2","policy_stats","policy_config","ciliate_policy_maps","ciliate_policy_stats_maps","ciliate_policy_config_maps","ciliate_endpoint_info","cilium_metrics","cilium_events","cilium_drop_aggr","cilium_events_stats"] as const;
+export const MAP_NAMES = ["cilium_lb4_services_v2","cilium_lb4_backends_v3","cilium_lb4_reverse_nat","cilium_lb4_ct","cilium_lb4_reverse_sk","cilium_lb4_affinity","cilium_lb_affinity_match","cilium_lb4_maglev","cilium_lb4_nodeport_nat","cilium_ct4_global","cilium_ipcache","cilium_policy_v2","policy_stats","policy_config","ciliate_policy_maps","ciliate_policy_stats_maps","ciliate_policy_config_maps","ciliate_endpoint_info","cilium_metrics","cilium_events","cilium_drop_aggr","cilium_events_stats"] as const;
 
 /** Byte offsets of load-time constants inside the object's .rodata section. */
-export const RODATA_OFFSETS = {"ciliate_config":0,"ciliate_flow_event_layout":48} as const;
+export const RODATA_OFFSETS = {"ciliate_config":0,"ciliate_flow_event_layout":56} as const;
 
-/** Byte layout of C `struct endpoint_config` (48 bytes), as BTF reports it. */
+/** Byte layout of C `struct endpoint_config` (56 bytes), as BTF reports it. */
 export const ENDPOINT_CONFIG_LAYOUT = {
-  size: 48,
+  size: 56,
   fields: {
     endpoint_id: { offset: 0, size: 4 },
     identity: { offset: 4, size: 4 },
@@ -21,6 +21,7 @@ export const ENDPOINT_CONFIG_LAYOUT = {
     node_ip: { offset: 36, size: 4 },
     maglev_table_size: { offset: 40, size: 4 },
     shared: { offset: 44, size: 4 },
+    service_loopback_ip: { offset: 48, size: 4 },
   },
 } as const;
 
@@ -44,13 +45,15 @@ export interface EndpointConfig {
   maglevTableSize: number;
   /** C `shared`. */
   shared: number;
+  /** C `service_loopback_ip` (network byte order in the map; host order here). */
+  serviceLoopbackIp: number;
 }
 
 /** Encoder/decoder for `struct endpoint_config`. */
 export const endpointConfigCodec: Codec<EndpointConfig> = {
-  size: 48,
-  encode(v: EndpointConfig, buf: Buffer = Buffer.alloc(48), off = 0): Buffer {
-    buf.fill(0, off, off + 48);
+  size: 56,
+  encode(v: EndpointConfig, buf: Buffer = Buffer.alloc(56), off = 0): Buffer {
+    buf.fill(0, off, off + 56);
     buf.writeUInt32LE(v.endpointId, off + 0);
     buf.writeUInt32LE(v.identity, off + 4);
     buf.writeBigUInt64LE(v.aggregationIntervalNs, off + 8);
@@ -60,6 +63,7 @@ export const endpointConfigCodec: Codec<EndpointConfig> = {
     buf.writeUInt32BE(v.nodeIp, off + 36);
     buf.writeUInt32LE(v.maglevTableSize, off + 40);
     buf.writeUInt32LE(v.shared, off + 44);
+    buf.writeUInt32BE(v.serviceLoopbackIp, off + 48);
     return buf;
   },
   decode(buf: Buffer, off = 0): EndpointConfig {
@@ -73,6 +77,7 @@ export const endpointConfigCodec: Codec<EndpointConfig> = {
       nodeIp: buf.readUInt32BE(off + 36),
       maglevTableSize: buf.readUInt32LE(off + 40),
       shared: buf.readUInt32LE(off + 44),
+      serviceLoopbackIp: buf.readUInt32BE(off + 48),
     };
   },
 };
@@ -560,7 +565,7 @@ export const FLOW_EVENT_LAYOUT = {
     entry_id: { offset: 40, size: 4 },
     proxy_port: { offset: 44, size: 2 },
     ct_state: { offset: 46, size: 1 },
-    pad: { offset: 47, size: 1 },
+    flags: { offset: 47, size: 1 },
     packets: { offset: 48, size: 4 },
     bytes: { offset: 56, size: 8 },
   },
@@ -604,6 +609,8 @@ export interface FlowEvent {
   proxyPort: number;
   /** C `ct_state`. */
   ctState: number;
+  /** C `flags`. */
+  flags: number;
   /** C `packets`. */
   packets: number;
   /** C `bytes`. */
@@ -633,6 +640,7 @@ export const flowEventCodec: Codec<FlowEvent> = {
     buf.writeUInt32LE(v.entryId, off + 40);
     buf.writeUInt16BE(v.proxyPort, off + 44);
     buf.writeUInt8(v.ctState, off + 46);
+    buf.writeUInt8(v.flags, off + 47);
     buf.writeUInt32LE(v.packets, off + 48);
     buf.writeBigUInt64LE(v.bytes, off + 56);
     return buf;
@@ -657,6 +665,7 @@ export const flowEventCodec: Codec<FlowEvent> = {
       entryId: buf.readUInt32LE(off + 40),
       proxyPort: buf.readUInt16BE(off + 44),
       ctState: buf.readUInt8(off + 46),
+      flags: buf.readUInt8(off + 47),
       packets: buf.readUInt32LE(off + 48),
       bytes: buf.readBigUInt64LE(off + 56),
     };

@@ -43,11 +43,15 @@ struct ct_key {
 	__u16 pad;
 };
 
+/* pkt.flags: the packet belongs to a pod's connection to itself through a service (lb-loopback.h). */
+#define PKT_F_SERVICE_LOOPBACK 0x1
+
 /* Per-packet state threaded through parse -> lb -> ipcache -> conntrack -> policy -> overlay. */
 struct pkt {
 	struct ct_key tuple;
 	__u8 tcp_flags;
-	__u8 pad[3];
+	__u8 flags;
+	__u8 pad[2];
 	__u32 len;
 	__u32 ifindex;
 	__u32 local_identity;

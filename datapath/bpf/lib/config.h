@@ -20,6 +20,9 @@ struct endpoint_config {
 	 * unused; each packet's endpoint is looked up by interface (ciliate_endpoint_info) and its
 	 * policy maps by endpoint id (the ciliate_*_maps outer maps). */
 	__u32 shared;
+	/* The source (network order) a pod sees on a connection it made to itself through a service
+	 * (upstream's ipv4-service-loopback-address); set by the loader. */
+	__be32 service_loopback_ip;
 };
 
 /* The single rodata variable; its BTF offset lets the loader patch it by name. */

@@ -13,6 +13,8 @@
 /* ct_entry.flags bits. */
 #define CT_F_CLOSING 0x1
 #define CT_F_PROXY 0x2
+/* A pod's connection to itself through a service (lb-loopback.h): its replies are turned back too. */
+#define CT_F_SERVICE_LOOPBACK 0x4
 
 /* Per-flow state. last_report_ns/report_flags drive event aggregation for the flow, per side (0 forward, 1 reply). */
 struct ct_entry {
@@ -110,6 +112,8 @@ static __always_inline struct ct_entry *ct_create(const struct pkt *p, __u64 now
 	e.report_flags[0] = p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST);
 	if (proxy_port)
 		e.flags |= CT_F_PROXY;
+	if (p->flags & PKT_F_SERVICE_LOOPBACK)
+		e.flags |= CT_F_SERVICE_LOOPBACK;
 	if (bpf_map_update_elem(&cilium_ct4_global, &key, &e, BPF_ANY))
 		return 0;
 	return bpf_map_lookup_elem(&cilium_ct4_global, &key);

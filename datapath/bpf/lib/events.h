@@ -13,6 +13,9 @@
 #define EVENT_TRACE 4
 #define EVENT_POLICY_VERDICT 5
 
+/* flow_event.flags: the flow is a pod's connection to itself through a service. */
+#define FLOW_F_SERVICE_LOOPBACK 0x1
+
 /* One flow observation. packets/bytes cover everything aggregated into it since the previous event. */
 struct flow_event {
 	__u8 type;
@@ -33,7 +36,7 @@ struct flow_event {
 	__u32 entry_id;
 	__be16 proxy_port;
 	__u8 ct_state;
-	__u8 pad;
+	__u8 flags;
 	__u32 packets;
 	__u64 bytes;
 };
@@ -125,7 +128,7 @@ static __always_inline void event_emit(const struct pkt *p, const struct event_i
 	ev->entry_id = info->entry_id;
 	ev->proxy_port = info->proxy_port;
 	ev->ct_state = info->ct_state;
-	ev->pad = 0;
+	ev->flags = (p->flags & PKT_F_SERVICE_LOOPBACK) ? FLOW_F_SERVICE_LOOPBACK : 0;
 	ev->packets = info->packets;
 	ev->bytes = info->bytes;
 	if (bpf_ringbuf_query(&cilium_events, BPF_RB_AVAIL_DATA) >= ciliate_config.wakeup_bytes)

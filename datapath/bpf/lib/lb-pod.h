@@ -3,7 +3,8 @@
  * lb-select.h for a new connection); the choice is remembered per flow (cilium_lb4_ct) so an
  * established flow keeps its backend, and the reply tuple remembers the reverse-NAT index so the
  * reply is rewritten back to the frontend on the pod's ingress. The packet context `p` keeps the
- * backend tuple either way: ipcache, conntrack, policy and events see the backend. */
+ * backend tuple either way: ipcache, conntrack, policy and events see the backend. A connection whose
+ * backend is the pod itself is marked here and turned back into the pod by lb-loopback.h. */
 #ifndef CILIATE_LB_POD_H
 #define CILIATE_LB_POD_H
 
@@ -11,6 +12,7 @@
 #include "lb.h"
 #include "lb-rewrite.h"
 #include "lb-select.h"
+#include "lb-loopback.h"
 
 /* The tuple of a reply from backend:port to the packet's source, as the pod's ingress sees it. */
 static __always_inline struct ct_key lb4_reply_key(const struct pkt *p, __be32 backend, __be16 port)
@@ -49,6 +51,7 @@ static __always_inline int lb4_dnat(struct __sk_buff *skb, struct pkt *p)
 		bpf_map_update_elem(&cilium_lb4_ct, &rev, &chosen, BPF_ANY);
 		bpf_map_update_elem(&cilium_lb4_ct, &fwd, &chosen, BPF_ANY);
 	}
+	lb4_loopback_mark_backend(p, chosen.backend_addr);
 	rc = lb4_rewrite(skb, p->tuple.proto, 0, p->tuple.daddr, chosen.backend_addr, p->tuple.dport, chosen.backend_port);
 	if (rc != CTX_ACT_OK)
 		return rc;
@@ -83,6 +86,7 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p)
 		return CTX_ACT_OK;
 	if (p->tuple.dir == DIR_EGRESS)
 		return lb4_dnat(skb, p);
+	lb4_loopback_mark_arrival(skb, p);
 	return lb4_rev_nat(skb, p);
 }
 

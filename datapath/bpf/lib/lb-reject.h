@@ -5,6 +5,7 @@
 #define CILIATE_LB_REJECT_H
 
 #include "common.h"
+#include "return.h"
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/in.h>
@@ -38,10 +39,8 @@ static __always_inline int lb4_reject(struct __sk_buff *skb)
 {
 	struct lb4_icmp_unreach icmp = { .type = LB_ICMP_DEST_UNREACH, .code = LB_ICMP_PORT_UNREACH };
 	struct iphdr ip, reply = {};
-	struct ethhdr eth;
-	__u8 mac[ETH_ALEN];
 
-	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) || bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)))
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)))
 		return CTX_ACT_DROP;
 	if (ip.ihl != 5 || bpf_skb_load_bytes(skb, ETH_HLEN, icmp.quoted, sizeof(icmp.quoted)))
 		return CTX_ACT_DROP;
@@ -54,17 +53,13 @@ static __always_inline int lb4_reject(struct __sk_buff *skb)
 	reply.daddr = ip.saddr;
 	reply.check = csum_fold32(bpf_csum_diff(NULL, 0, (__be32 *)&reply, sizeof(reply), 0));
 	icmp.checksum = csum_fold32(bpf_csum_diff(NULL, 0, (__be32 *)&icmp, sizeof(icmp), 0));
-	__builtin_memcpy(mac, eth.h_source, ETH_ALEN);
-	__builtin_memcpy(eth.h_source, eth.h_dest, ETH_ALEN);
-	__builtin_memcpy(eth.h_dest, mac, ETH_ALEN);
 	if (bpf_skb_change_tail(skb, ETH_HLEN + sizeof(reply) + sizeof(icmp), 0))
 		return CTX_ACT_DROP;
-	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) ||
-	    bpf_skb_store_bytes(skb, ETH_HLEN, &reply, sizeof(reply), 0) ||
+	if (bpf_skb_store_bytes(skb, ETH_HLEN, &reply, sizeof(reply), 0) ||
 	    bpf_skb_store_bytes(skb, ETH_HLEN + sizeof(reply), &icmp, sizeof(icmp), 0))
 		return CTX_ACT_DROP;
 	skb->mark = MARK_MAGIC_LB_REJECT;
-	return bpf_redirect(skb->ifindex, 0);
+	return return_to_sender(skb);
 }
 
 /* Whether this packet is a reject on its way back (the mark is cleared). */
