@@ -8,10 +8,20 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { LoadOptions } from '../datapath/loader.ts';
 
+/** Whether this code runs as a bundle (the images' `agent.mjs`) rather than TypeScript under tsx. */
+const BUNDLED = !import.meta.url.endsWith('.ts');
+
 /**
- * The worker's bootstrap: workers do not inherit the `--import tsx` loader hooks, so it registers
- * tsx itself before importing the TypeScript entry.
+ * The worker: bundled, the worker's own bundle beside this one; from TypeScript, a bootstrap, since
+ * workers do not inherit the `--import tsx` loader hooks: it registers tsx itself before importing
+ * the TypeScript entry.
  */
+function startWorker(): Worker {
+  if (BUNDLED) return new Worker(new URL('./endpoint-slot-worker.mjs', import.meta.url));
+  return new Worker(workerBootstrap(), { eval: true });
+}
+
+/** The TypeScript worker's bootstrap (see startWorker). */
 function workerBootstrap(): string {
   // tsx's ESM API (its `tsx/esm/api` export); its register() installs the hooks in this thread.
   const tsxDir = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
@@ -35,7 +45,7 @@ export interface SlotDone {
 
 /** Prepares slots on a worker thread. */
 export class SlotPreparer {
-  readonly #worker = new Worker(workerBootstrap(), { eval: true });
+  readonly #worker = startWorker();
   readonly #pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
 
   constructor() {

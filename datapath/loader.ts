@@ -7,7 +7,7 @@
 // bindEndpointInterface: no verifier run per endpoint.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { datapathFile } from './assets.ts';
 import { native, type NativeMapDesc } from './native.ts';
 import { endpointConfigCodec, endpointInfoCodec, flowEventCodec, RODATA_OFFSETS, type EndpointConfig, type EndpointInfo } from './codecs/generated.ts';
 import type { Codec } from './codecs/codec.ts';
@@ -24,13 +24,13 @@ import { ipv4ToNumber } from './net.ts';
 import { SERVICE_LOOPBACK_IPV4 } from './constants.ts';
 
 /** Default location of the compiled endpoint object. */
-export const ENDPOINT_OBJECT = fileURLToPath(new URL('./bpf/build/endpoint.bpf.o', import.meta.url));
+export const ENDPOINT_OBJECT = datapathFile('bpf/build/endpoint.bpf.o');
 /** Location of the compiled socket-LB object. */
-export const SOCK_OBJECT = fileURLToPath(new URL('./bpf/build/sock.bpf.o', import.meta.url));
+export const SOCK_OBJECT = datapathFile('bpf/build/sock.bpf.o');
 /** Location of the compiled object holding only an endpoint's own maps (for the shared programs). */
-export const ENDPOINT_MAPS_OBJECT = fileURLToPath(new URL('./bpf/build/endpoint-maps.bpf.o', import.meta.url));
+export const ENDPOINT_MAPS_OBJECT = datapathFile('bpf/build/endpoint-maps.bpf.o');
 /** Location of the compiled node-device object. */
-export const NETDEV_OBJECT = fileURLToPath(new URL('./bpf/build/netdev.bpf.o', import.meta.url));
+export const NETDEV_OBJECT = datapathFile('bpf/build/netdev.bpf.o');
 
 /** Maps shared by every endpoint (pinned once under the pin root). */
 export const SHARED_MAPS = ['cilium_ipcache', 'cilium_ct4_global', 'cilium_metrics', 'cilium_events', 'cilium_drop_aggr', 'cilium_events_stats',

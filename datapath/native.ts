@@ -2,7 +2,7 @@
 // fs-style errors (code, errno, syscall); see errors.ts for the sentinels built on them.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { datapathFile } from './assets.ts';
 
 /** A map as libbpf describes it inside an object (fd is -1 before load). */
 export interface NativeMapDesc {
@@ -125,7 +125,7 @@ export interface NativeApi {
 }
 
 /** Path of the compiled addon (built by `npm run build:native`). */
-export const NATIVE_PATH = fileURLToPath(new URL('./native/build/Release/ciliate_bpf.node', import.meta.url));
+export const NATIVE_PATH = datapathFile('native/build/Release/ciliate_bpf.node');
 
 let cached: NativeApi | undefined;
 

@@ -2,7 +2,9 @@
  * An OCI image layout as one tar archive: `oci-layout`, `index.json` and the blobs (config, manifest,
  * one uncompressed layer) that `ctr images import` accepts. Each image name is a manifest entry of the
  * index annotated with `io.containerd.image.name` (the name containerd gives it) and
- * `org.opencontainers.image.ref.name` (its tag). Nothing varies between builds: same inputs, same bytes.
+ * `org.opencontainers.image.ref.name` (its tag). A `manifest.json` in the format `docker save` writes
+ * names the same config and layer, so `docker load`, `podman load` and `kind load image-archive` read
+ * the archive too. Nothing varies between builds: same inputs, same bytes.
  */
 import { createHash } from 'node:crypto';
 import type { Rootfs } from './rootfs.ts';
@@ -33,7 +35,7 @@ export interface OciArchive {
   chunks: Buffer[];
   /** The manifest's digest: the image's identity once imported. */
   manifestDigest: string;
-  /** sha256 of index.json, which pins every byte of the archive: a content key for caching it. */
+  /** sha256 of index.json and manifest.json, which pin every byte of the archive: a content key for caching it. */
   contentKey: string;
 }
 
@@ -88,17 +90,23 @@ export function ociArchive(names: string[], rootfs: Rootfs, runtime: ImageRuntim
       platform: PLATFORM,
     })),
   }));
+  const dockerManifest = Buffer.from(JSON.stringify([{
+    Config: `blobs/sha256/${config.descriptor.digest.slice(7)}`,
+    RepoTags: names,
+    Layers: [`blobs/sha256/${layer.digest.slice(7)}`],
+  }]));
   const blob = (d: Descriptor, content: Buffer[]) => ({ type: 'file' as const, path: `blobs/sha256/${d.digest.slice(7)}`, mode: 0o644, content: Buffer.concat(content) });
   const chunks = tarChunks([
     { type: 'file', path: 'oci-layout', mode: 0o644, content: Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })) },
     { type: 'file', path: 'index.json', mode: 0o644, content: index },
+    { type: 'file', path: 'manifest.json', mode: 0o644, content: dockerManifest },
     { type: 'dir', path: 'blobs', mode: 0o755 },
     { type: 'dir', path: 'blobs/sha256', mode: 0o755 },
     blob(config.descriptor, [config.bytes]),
     blob(manifest.descriptor, [manifest.bytes]),
     blob(layer, layerChunks),
   ]);
-  return { chunks, manifestDigest: manifest.descriptor.digest, contentKey: sha256([index]) };
+  return { chunks, manifestDigest: manifest.descriptor.digest, contentKey: sha256([index, dockerManifest]) };
 }
 
 /** The tag of an image name `[registry/]repository:tag`; throws naming the name when it has none. */
