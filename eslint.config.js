@@ -1,4 +1,4 @@
-// Lint configuration: typescript-eslint's recommended rules over every TypeScript file.
+// Lint configuration: typescript-eslint's recommended rules over every TypeScript file, plus layering rules.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
@@ -10,6 +10,18 @@ export default tseslint.config(
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // The agent runs on any Kubernetes cluster: nothing of the local cluster tool or its node runner.
+    files: ['agent/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{
+          group: ['**/cluster/**', '**/nodes/**'],
+          message: 'agent/ must not depend on the local cluster (cluster/) or the node runner (nodes/); move shared code to runtime/.',
+        }],
+      }],
     },
   },
   {

@@ -1,38 +1,37 @@
 /**
- * A node's agent (the part built so far): keeps caches of Nodes and, when the cilium.io CRDs are
- * served, CiliumNodes; installs native routes to the other nodes' pod CIDRs; and serves the CNI
- * plugin on the node's root-only socket with host-local IPAM from this node's pod CIDRs.
- * It runs inside the node's network namespace.
+ * A node's agent, configured as upstream's (agent/config/): keeps caches of Nodes and, in
+ * cluster-pool IPAM once the cilium.io CRDs are served, CiliumNodes; installs native routes to the
+ * other nodes' pod CIDRs and masquerades pod traffic leaving the cluster; serves the CNI plugin on
+ * its root-only socket with host-local IPAM from this node's pod CIDRs; and enforces policy and
+ * services in the node's datapath. It runs in the node's network namespace (a host-network pod).
  */
 import { join } from 'node:path';
-import { KubeConfig, type V1Node } from '@kubernetes/client-node';
-import type { ClusterConfig } from '../cluster/config.ts';
-import type { NodeConfig } from '../cluster/node-config.ts';
+import type { KubeConfig, V1Node } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
 import { realClock, sleep } from '../runtime/clock.ts';
 import { Controller } from '../runtime/controller.ts';
-import { Manager } from '../runtime/manager.ts';
-import type { Logger } from '../runtime/logger.ts';
+import { HttpEndpoint, metricsRoutes } from '../runtime/http-endpoint.ts';
+import type { Informer } from '../runtime/informer.ts';
 import { kubeInformer } from '../runtime/kube-list-watch.ts';
 import { kubeRequester } from '../runtime/kube-request.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { Logger } from '../runtime/logger.ts';
+import { Manager } from '../runtime/manager.ts';
+import { ConfigError } from '../runtime/settings.ts';
 import { serveCni } from './cni-server.ts';
-import { CILIUM_NODE_REF, NODE_REF } from './resources.ts';
+import type { AgentConfig } from './config/parse.ts';
+import { agentKubeConfig } from './config/credentials.ts';
+import { agentPinRoot } from './config/paths.ts';
 import { createEnforcement } from './enforcement.ts';
-import { FLOW_LOG } from './flow-log.ts';
-import { Registry } from 'prom-client';
-import { HttpEndpoint, metricsRoutes } from '../runtime/http-endpoint.ts';
-
-/** The agent's metrics port (upstream's `prometheus-serve-addr` default). */
-export const AGENT_METRICS_PORT = 9962;
-import { setEndpointHooks } from './hooks.ts';
-import { nodePinRoot } from '../cluster/node-config.ts';
-import { cgroupProcs } from '../cluster/cgroup.ts';
-import { DEFAULT_CLUSTER_NAME } from '../identity/pod-labels.ts';
 import { EndpointManager } from './endpoints.ts';
-import { podCIDRsOf, type CiliumNodeLike } from './pod-cidrs.ts';
-import { routeReconciler } from './routes.ts';
+import { FLOW_LOG } from './flow-log.ts';
+import { setEndpointHooks } from './hooks.ts';
+import { isCgroup2Dir, onBpffs } from './host-checks.ts';
 import { masqueradeReconciler } from './masquerade.ts';
-
+import { deviceWithAddress } from './netdev-attach.ts';
+import { nodeInternalIP } from './node-address.ts';
+import { podCIDRsOf, type CiliumNodeLike } from './pod-cidrs.ts';
+import { CILIUM_NODE_REF, NODE_REF } from './resources.ts';
+import { routeReconciler } from './routes.ts';
 
 /** Whether the apiserver serves cilium.io/v2 ciliumnodes. */
 async function ciliumNodesServed(kc: KubeConfig): Promise<boolean> {
@@ -47,27 +46,45 @@ async function ciliumNodesServed(kc: KubeConfig): Promise<boolean> {
 /** How often the agent looks for the cilium.io CRDs until they are installed. */
 const CRD_POLL_MS = 5000;
 
-/** Runs the agent of `node` until `signal` aborts. */
-export async function runAgent(cluster: ClusterConfig, node: NodeConfig, log: Logger, signal: AbortSignal): Promise<void> {
-  const kc = new KubeConfig();
-  kc.loadFromFile(node.agentKubeconfig);
+/**
+ * Runs the agent until `signal` aborts. Throws a {@link ConfigError} for what its configuration or
+ * host cannot provide (no BPF filesystem at `bpf-root`, no credentials, no device with the node's
+ * address).
+ */
+export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
+  if (!onBpffs(cfg.bpfRoot)) throw new ConfigError('bpf-root', `${cfg.bpfRoot} is not on a BPF filesystem (mount -t bpf bpf ${cfg.bpfRoot})`);
+  const kc = agentKubeConfig(cfg.kubeconfig, process.env);
+  const nodeIP = cfg.nodeIP ?? (await nodeInternalIP(kubeRequester(kc), cfg.nodeName, log, signal));
+  if (!nodeIP) return;
+  const device = deviceWithAddress(nodeIP);
+  if (!device) throw new ConfigError('ipv4-node', `no interface of this node holds the node address ${nodeIP}`);
+  log.info('node address', { nodeIP, device: device.name, network: device.network, clusterName: cfg.clusterName, clusterId: cfg.clusterId });
+
   const nodes = kubeInformer<V1Node>(kc, NODE_REF, {}, { log });
-  // Set once the cilium.io CRDs are served (they may be installed after the cluster starts).
+  // Set once the cilium.io CRDs are served (they may be installed after the cluster starts); cluster-pool IPAM only.
   let ciliumNodes: Informer<CiliumNodeLike> | undefined;
-  const podCIDRs = () => podCIDRsOf(node.name, nodes, ciliumNodes);
-  const endpoints = new EndpointManager(join(node.dir, 'agent'), podCIDRs, log.child({ component: 'endpoints' }));
-  const server = await serveCni(node.socket, (req) => endpoints.handle(req));
+  const ciliumNodeLookup = { get: (k: string) => ciliumNodes?.get(k), list: () => ciliumNodes?.list() ?? [] };
+  const podCIDRs = () => podCIDRsOf(cfg.nodeName, nodes, ciliumNodes);
+  const endpoints = new EndpointManager(cfg.stateDir, podCIDRs, log.child({ component: 'endpoints' }));
+  const server = await serveCni(cfg.socketPath, (req) => endpoints.handle(req));
   signal.addEventListener('abort', () => server.close(), { once: true });
-  log.info('CNI socket listening', { socket: node.socket });
-  const routes = new Controller({
-    name: 'routes', log, needLeaderElection: false,
-    reconciler: routeReconciler(node.name, cluster.network.cidr, nodes, { get: (k) => ciliumNodes?.get(k), list: () => ciliumNodes?.list() ?? [] }, log.child({ component: 'routes' })),
-  }).watches(nodes, () => ['routes']);
-  const masquerade = new Controller({
-    name: 'masquerade', log, needLeaderElection: false,
-    reconciler: masqueradeReconciler(node.name, nodes, { get: (k) => ciliumNodes?.get(k), list: () => ciliumNodes?.list() ?? [] }, log.child({ component: 'masquerade' })),
-  }).watches(nodes, () => ['masquerade']);
+  log.info('CNI socket listening', { socket: cfg.socketPath });
+
+  const nodeControllers: Controller[] = [];
+  if (cfg.autoDirectNodeRoutes) {
+    nodeControllers.push(new Controller({
+      name: 'routes', log, needLeaderElection: false,
+      reconciler: routeReconciler(cfg.nodeName, device.network, device.name, nodes, ciliumNodeLookup, log.child({ component: 'routes' })),
+    }).watches(nodes, () => ['routes']));
+  }
+  if (cfg.masquerade) {
+    nodeControllers.push(new Controller({
+      name: 'masquerade', log, needLeaderElection: false,
+      reconciler: masqueradeReconciler(cfg.nodeName, nodes, ciliumNodeLookup, cfg.nativeRoutingCIDR, log.child({ component: 'masquerade' })),
+    }).watches(nodes, () => ['masquerade']));
+  }
   const watchCiliumNodes = async () => {
+    if (cfg.ipam !== 'cluster-pool') return;
     while (!signal.aborted && !(await ciliumNodesServed(kc))) {
       await sleep(realClock, CRD_POLL_MS, signal);
     }
@@ -76,24 +93,33 @@ export async function runAgent(cluster: ClusterConfig, node: NodeConfig, log: Lo
     const running = informer.start(signal);
     if (await informer.waitForSync(signal)) {
       ciliumNodes = informer;
-      routes.watches(informer, () => ['routes']);
-      masquerade.watches(informer, () => ['masquerade']);
+      for (const c of nodeControllers) c.watches(informer, () => [c.name]);
       log.info('using CiliumNode pod CIDRs when present');
     }
     await running;
   };
+
+  const socketLb = cfg.kubeProxyReplacement && isCgroup2Dir(cfg.cgroupRoot);
+  if (cfg.kubeProxyReplacement && !socketLb) {
+    log.warn('cgroup-root is not a cgroup v2 directory; Services are translated per packet only', { cgroupRoot: cfg.cgroupRoot });
+  }
   const registry = new Registry();
   // Policy enforcement: CNI ADD answers only once the pod's identity and policy are in the kernel.
   const enforcement = createEnforcement({
-    kc, nodeName: node.name, nodeIP: node.address, pinRoot: nodePinRoot(cluster.name, node.name),
-    stateDir: join(node.dir, 'agent'), clusterName: DEFAULT_CLUSTER_NAME, enforcementMode: 'default',
-    log: log.child({ component: 'enforcement' }), nodes, flowLogPath: join(node.dir, 'agent', FLOW_LOG), registry,
-    ...(cgroupProcs(node.cgroup) ? { socketLbCgroup: node.cgroup } : {}),
+    kc, nodeName: cfg.nodeName, nodeIP, pinRoot: agentPinRoot(cfg.bpfRoot, cfg.nodeName), stateDir: cfg.stateDir,
+    clusterName: cfg.clusterName, clusterId: cfg.clusterId, enforcementMode: cfg.enforcementMode, labels: cfg.labels,
+    policyMapMax: cfg.policyMapMax, k8sNetworkPolicy: cfg.k8sNetworkPolicy, lbAlgorithm: cfg.lbAlgorithm,
+    log: log.child({ component: 'enforcement' }), nodes, registry,
+    ...(cfg.hubble ? { flowLogPath: join(cfg.stateDir, FLOW_LOG) } : {}),
+    // Without kube-proxy replacement, pods still reach ClusterIPs through their own programs (as upstream).
+    ...(cfg.kubeProxyReplacement ? {} : { nodeDevice: false as const }),
+    ...(socketLb ? { socketLbCgroup: cfg.cgroupRoot } : {}),
   });
   setEndpointHooks(enforcement.hooks);
-  // Metrics (controllers, work queues, drift repairs) on the node's address, upstream's agent port.
-  const manager = new Manager({ log }).addCache(nodes).add(routes).add(masquerade)
-    .add(new HttpEndpoint('metrics', { host: node.address, port: AGENT_METRICS_PORT }, metricsRoutes(registry), log));
+  const manager = new Manager({ log }).addCache(nodes);
+  for (const c of nodeControllers) manager.add(c);
+  // Metrics (controllers, work queues, drift repairs) where `prometheus-serve-addr` says.
+  if (cfg.prometheus) manager.add(new HttpEndpoint('metrics', cfg.prometheus, metricsRoutes(registry), log));
   for (const c of enforcement.caches) manager.addCache(c);
   for (const r of enforcement.runnables) manager.add(r);
   // Endpoints from before a restart: their pinned state keeps enforcing until this recomputes it.

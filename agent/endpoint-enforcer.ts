@@ -32,6 +32,7 @@ import { EndpointIdAllocator } from './endpoint-ids.ts';
 import { EndpointSlotPool, isSpareKey, SPARE_KEY_PREFIX, type EndpointSlot } from './endpoint-slots.ts';
 import { SlotPreparer } from './endpoint-slot-preparer.ts';
 import { IpcacheSync } from './ipcache-sync.ts';
+import { EntryIds } from './entry-ids.ts';
 import { EndpointPolicyMap } from './policy-map-sync.ts';
 
 /** What the CNI side knows about an endpoint when it asks for enforcement. */
@@ -64,6 +65,8 @@ export interface EnforcerOptions {
   log: Logger;
   attachMode?: AttachMode | 'auto';
   maxEntries?: LoadOptions['maxEntries'];
+  /** Policy entries allowed per endpoint (`bpf-policy-map-max`; default: the map's capacity). */
+  policyMapMax?: number;
   /** Runs interface work in the node's network namespace (tests; the agent itself runs inside it). */
   inNodeNetns?: <T>(fn: () => T) => T;
   /** Spare endpoint slots kept ready (default 16; 0 makes each endpoint's maps during its ADD). */
@@ -231,7 +234,7 @@ export class EndpointEnforcer {
       ? this.#openSlot(req.key, this.#ids.idFor(req.key))
       : ((slot) => ({ id: this.#ids.rekey(slot.spareKey, req.key), maps: slot.maps }))(this.#slots.take());
     const tLoad = performance.now();
-    const policy = new EndpointPolicyMap(maps.policy);
+    const policy = new EndpointPolicyMap(maps.policy, new EntryIds(this.opts.policyMapMax));
     setEnforcement(maps.policyConfig, true, true);
     engine.upsertEndpoint({ id, identity, labels: facts.labels, namedPorts: facts.namedPorts });
     policy.replace(engine.mapState(id)?.rows() ?? []);

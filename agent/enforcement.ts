@@ -68,7 +68,15 @@ export interface EnforcementOptions {
   pinRoot: string;
   stateDir: string;
   clusterName: string;
+  /** ClusterMesh cluster id (`cluster-id`): the range new identities are numbered from (default 0). */
+  clusterId?: number;
   enforcementMode: EnforcementMode;
+  /** Identity-relevant label patterns added to upstream's defaults (`labels`). */
+  labels?: string[];
+  /** Policy entries allowed per endpoint (`bpf-policy-map-max`). */
+  policyMapMax?: number;
+  /** false: Kubernetes NetworkPolicy is not enforced (`enable-k8s-networkpolicy`). */
+  k8sNetworkPolicy?: boolean;
   log: Logger;
   registry?: Registry;
   /** Identity backend; default: CiliumIdentity objects through the API. */
@@ -114,8 +122,8 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   const request = kubeRequester(kc);
   const engine = new PolicyEngine({ enforcementMode: o.enforcementMode });
   const identityBackend = o.identityBackend ?? new K8sIdentityBackend(kc.makeApiClient(CustomObjectsApi));
-  const allocator = new CrdIdentityAllocator(identityBackend);
-  const filter = new LabelFilter();
+  const allocator = new CrdIdentityAllocator(identityBackend, { clusterId: o.clusterId ?? 0 });
+  const filter = new LabelFilter(o.labels ?? []);
 
   const podFacts = async (namespace: string, name: string): Promise<PodFacts> => {
     // An endpoint the runtime gave no pod for: the reserved init identity, as upstream's not-yet-known endpoints.
@@ -133,6 +141,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
 
   const enforcer = new EndpointEnforcer({
     pinRoot: o.pinRoot, stateDir: o.stateDir, engine, log: log.child({ component: 'enforcer' }), podFacts,
+    ...(o.policyMapMax ? { policyMapMax: o.policyMapMax } : {}),
     allocateIdentity: async (labels) => {
       // Fast path: a CiliumIdentity with exactly these labels is already known (the lowest number wins).
       const known = identities.list()
@@ -156,7 +165,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   };
 
   const informer = <T extends KubernetesObject>(ref: ResourceRef, opts: Parameters<typeof kubeInformer>[2] = {}) => kubeInformer<T>(kc, ref, opts, { log });
-  const policyCaches = POLICY_KINDS.map(([kind, ref]) => [kind, informer<KubernetesObject>(ref)] as const);
+  const policyCaches = POLICY_KINDS.filter(([kind]) => kind !== 'NetworkPolicy' || o.k8sNetworkPolicy !== false).map(([kind, ref]) => [kind, informer<KubernetesObject>(ref)] as const);
   const identities = informer<CiliumIdentityObject & KubernetesObject>(IDENTITY_REF);
   const pods = informer<V1Pod>(POD_REF, { fieldSelector: `spec.nodeName=${o.nodeName}` });
   const namespaces = informer<V1Namespace>(NAMESPACE_REF);

@@ -2,12 +2,13 @@
  * IPv4 masquerading of pod traffic that leaves the cluster's pod network, as upstream's iptables
  * masquerading does (`enable-ipv4-masquerade`, the default): in the agent's network namespace, a
  * chain `CILIUM_POST_nat` reached from POSTROUTING returns for destinations inside any node's pod
- * CIDR and masquerades the rest of what this node's pods send, so a pod reaches node addresses and
- * the API server with the node's address as its source. The chain is rewritten whole from the
- * desired rules on every change and at a regular re-check, never edited rule by rule.
+ * CIDR or inside `ipv4-native-routing-cidr`, and masquerades the rest of what this node's pods
+ * send, so a pod reaches node addresses and the API server with the node's address as its source.
+ * The chain is rewritten whole from the desired rules on every change and at a regular re-check,
+ * never edited rule by rule.
  */
 import type { V1Node } from '@kubernetes/client-node';
-import { run } from '../cluster/exec.ts';
+import { run } from '../runtime/exec.ts';
 import type { CacheReader } from '../runtime/informer.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Reconciler } from '../runtime/reconcile.ts';
@@ -21,7 +22,7 @@ export const MASQUERADE_CHAIN = 'CILIUM_POST_nat';
 const RECHECK_MS = 30_000;
 
 /** The chain's rules (iptables-restore syntax, without `-A CHAIN`) for this node's pods. */
-export function masqueradeRules(self: string, nodes: CacheReader<V1Node>, ciliumNodes?: Lookup<CiliumNodeLike>): string[] {
+export function masqueradeRules(self: string, nodes: CacheReader<V1Node>, ciliumNodes?: Lookup<CiliumNodeLike>, nativeRoutingCIDR?: string): string[] {
   const own = routedCIDRsOf(self, nodes, ciliumNodes);
   const cluster = new Set<string>();
   for (const n of nodes.list()) for (const c of routedCIDRsOf(n.metadata?.name ?? '', nodes, ciliumNodes)) cluster.add(c);
@@ -29,6 +30,7 @@ export function masqueradeRules(self: string, nodes: CacheReader<V1Node>, cilium
   const rules: string[] = [];
   for (const src of own) {
     for (const dst of [...cluster].sort()) rules.push(`-s ${src} -d ${dst} -m comment --comment "cilium pod-to-pod: no masquerade" -j RETURN`);
+    if (nativeRoutingCIDR) rules.push(`-s ${src} -d ${nativeRoutingCIDR} -m comment --comment "cilium native routing CIDR: no masquerade" -j RETURN`);
     rules.push(`-s ${src} ! -o lo -m comment --comment "cilium masquerade non-cluster" -j MASQUERADE`);
   }
   return rules;
@@ -56,10 +58,10 @@ function norm(rule: string): string {
 }
 
 /** A reconciler (any key) converging {@link MASQUERADE_CHAIN} to {@link masqueradeRules}. */
-export function masqueradeReconciler(self: string, nodes: CacheReader<V1Node>, ciliumNodes: Lookup<CiliumNodeLike> | undefined, log: Logger): Reconciler {
+export function masqueradeReconciler(self: string, nodes: CacheReader<V1Node>, ciliumNodes: Lookup<CiliumNodeLike> | undefined, nativeRoutingCIDR: string | undefined, log: Logger): Reconciler {
   return {
     async reconcile() {
-      const want = masqueradeRules(self, nodes, ciliumNodes);
+      const want = masqueradeRules(self, nodes, ciliumNodes, nativeRoutingCIDR);
       const have = await installedRules();
       if (have === undefined || have.map(norm).join('\n') !== want.map(norm).join('\n')) {
         await writeChain(want);

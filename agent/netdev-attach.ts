@@ -10,12 +10,25 @@ import { attachPinned, type AttachMode, type InterfaceAttachment } from '../data
 import { loadNetdev } from '../datapath/loader.ts';
 import { native } from '../datapath/native.ts';
 import type { Logger } from '../runtime/logger.ts';
+import { intToIp, parsePrefix } from './ipv4.ts';
 
-/** The interface holding `ip` in this network namespace, with its index. */
-export function deviceWithAddress(ip: string): { name: string; ifindex: number } | undefined {
-  const links = JSON.parse(execFileSync('ip', ['-j', '-4', 'addr', 'show'], { encoding: 'utf8' })) as Array<{ ifname: string; ifindex: number; addr_info?: Array<{ local?: string }> }>;
-  const link = links.find((l) => l.ifname !== 'lo' && (l.addr_info ?? []).some((a) => a.local === ip));
-  return link ? { name: link.ifname, ifindex: link.ifindex } : undefined;
+/** An interface holding an address: its name, index and the network of that address (CIDR). */
+export interface NodeDevice {
+  name: string;
+  ifindex: number;
+  network: string;
+}
+
+/** The interface holding `ip` in this network namespace, with its index and that address's network. */
+export function deviceWithAddress(ip: string): NodeDevice | undefined {
+  const links = JSON.parse(execFileSync('ip', ['-j', '-4', 'addr', 'show'], { encoding: 'utf8' })) as Array<{ ifname: string; ifindex: number; addr_info?: Array<{ local?: string; prefixlen?: number }> }>;
+  for (const link of links) {
+    const addr = link.ifname === 'lo' ? undefined : (link.addr_info ?? []).find((a) => a.local === ip);
+    if (!addr) continue;
+    const { base, bits } = parsePrefix(`${ip}/${addr.prefixlen ?? 32}`);
+    return { name: link.ifname, ifindex: link.ifindex, network: `${intToIp(base)}/${bits}` };
+  }
+  return undefined;
 }
 
 /** What attachNodeDevice needs. */

@@ -1,12 +1,12 @@
 /**
- * Native routing between nodes: in this node's namespace, one route per other node's pod CIDR (from
- * its CiliumNode and its Node) via
- * that node's InternalIP on the cluster's node network. Routes carry protocol number
+ * Native routing between nodes (`auto-direct-node-routes`): in this node's namespace, one route per
+ * other node's pod CIDR (from its CiliumNode and its Node) via that node's InternalIP, out of the
+ * device holding this node's address. Routes carry protocol number
  * {@link ROUTE_PROTO} so the agent only ever touches its own. A gateway outside the node network
  * or a default-route destination is refused, so nothing can point toward an uplink.
  */
 import type { V1Node } from '@kubernetes/client-node';
-import { run } from '../cluster/exec.ts';
+import { run } from '../runtime/exec.ts';
 import type { CacheReader } from '../runtime/informer.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Reconciler } from '../runtime/reconcile.ts';
@@ -43,8 +43,11 @@ async function installedRoutes(): Promise<Map<string, string>> {
   return new Map(rows.map((r) => [r.dst, r.gateway ?? '']));
 }
 
-/** A reconciler (any key) converging the kernel's routes to {@link desiredRoutes}. */
-export function routeReconciler(self: string, nodeNetwork: string, nodes: CacheReader<V1Node>, ciliumNodes: Lookup<CiliumNodeLike> | undefined, log: Logger): Reconciler {
+/**
+ * A reconciler (any key) converging the kernel's routes to {@link desiredRoutes}; `device` holds the
+ * node's address on `nodeNetwork`.
+ */
+export function routeReconciler(self: string, nodeNetwork: string, device: string, nodes: CacheReader<V1Node>, ciliumNodes: Lookup<CiliumNodeLike> | undefined, log: Logger): Reconciler {
   return {
     async reconcile() {
       const want = desiredRoutes(self, nodeNetwork, nodes, ciliumNodes);
@@ -56,7 +59,7 @@ export function routeReconciler(self: string, nodeNetwork: string, nodes: CacheR
       }
       for (const [dst, via] of want) {
         if (have.get(dst) === via) continue;
-        await run('ip', ['route', 'replace', dst, 'via', via, 'dev', 'eth0', 'proto', ROUTE_PROTO]);
+        await run('ip', ['route', 'replace', dst, 'via', via, 'dev', device, 'proto', ROUTE_PROTO]);
         log.info('route installed', { dst, via });
       }
       return { requeueAfterMs: RECHECK_MS };

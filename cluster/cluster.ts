@@ -3,13 +3,13 @@
  * upstream sources, run as plain processes, with no container engine.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KUBERNETES_SERVICE_IP, OPERATOR_POD_CIDR, SERVICE_CIDR, writeJsonAtomic, readJson, type ClusterConfig, type NodeRuntime } from './config.ts';
 import { createNodeNetwork, deleteNodeNetwork, bridgeName } from './network.ts';
 import { checkClusterName, clusterPaths, DEFAULT_CLUSTER } from './paths.ts';
-import { clusterPinRoot } from './node-config.ts';
+import { removeClusterPins } from './node-config.ts';
 import { createPki, pkiFiles, writeKubeconfig } from './pki.ts';
 import { ensureNodeImages } from './images/index.ts';
 import { installClusterDns } from './addons/install.ts';
@@ -40,6 +40,8 @@ export interface UpOptions {
   runtime?: NodeRuntime;
   /** Run the ciliate-operator too (cluster-pool IPAM from 10.245.0.0/16, GC, policy Valid status). */
   operator?: boolean;
+  /** `cilium-config` settings for the agents, over the local cluster's own (e.g. `{ 'cluster-name': 'blue' }`). */
+  ciliumConfig?: Record<string, string>;
 }
 
 /** What `up` returns. */
@@ -91,6 +93,7 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
         claimHostSysctls(name);
       }
     }
+    if (opts.ciliumConfig) config.ciliumConfig = opts.ciliumConfig;
     if (opts.operator) {
       config.operator = { clusterPoolIPv4CIDR: OPERATOR_POD_CIDR, maskSize: 24, metricsPort: slot.operatorMetrics, healthPort: slot.operatorHealth };
     }
@@ -198,13 +201,7 @@ export async function down(opts: DownOptions = {}): Promise<boolean> {
   await deleteClusterNodes(name);
   releaseHostSysctls(name);
   await deleteNodeNetwork(name);
-  // The agents' pinned maps and links (they outlive agent restarts on purpose, not the cluster).
-  rmSync(clusterPinRoot(name), { recursive: true, force: true });
-  try {
-    rmdirSync(dirname(clusterPinRoot(name))); // the shared parent, once no cluster pins there
-  } catch {
-    /* other clusters' pins are still there, or it is gone */
-  }
+  removeClusterPins(name);
   if (opts.keepLogs) {
     for (const f of ['etcd', 'pki', 'state.json', 'config.json']) rmSync(join(paths.dir, f), { recursive: true, force: true });
   } else {

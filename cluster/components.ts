@@ -10,6 +10,7 @@ import { CLUSTER_POD_CIDR } from './node-config.ts';
 import { netnsPath } from './nodes.ts';
 import { importImages, waitContainerd } from './kubelet-node/images-import.ts';
 import { runtimePaths } from './kubelet-node/paths.ts';
+import { agentInvocation } from './agent-launch.ts';
 
 const REPO_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const TSX = join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
@@ -22,11 +23,15 @@ const TSX = join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
 export function nodeComponentSpecs(c: ClusterConfig): ComponentSpec[] {
   return (c.nodes ?? []).flatMap((n) => {
     const inNode = (command: string, ...args: string[]) => ({ command: 'nsenter', args: [`--net=${netnsPath(n.netns)}`, '--', command, ...args] });
-    const ts = (role: 'agent' | 'runner') => ({
-      name: `${role}-${n.name}`, restart: true,
-      ...inNode(process.execPath, '--import', TSX, join(REPO_ROOT, role === 'agent' ? 'agent' : 'nodes', `${role}-main.ts`), c.dir, n.name),
-    });
-    if (c.nodeRuntime !== 'kubelet') return [ts('agent'), ts('runner')];
+    const launch = agentInvocation(n);
+    const agent: ComponentSpec = {
+      name: `agent-${n.name}`, restart: true, env: launch.env,
+      ...inNode(process.execPath, '--import', TSX, join(REPO_ROOT, 'agent', 'agent-main.ts'), ...launch.args),
+    };
+    const runner: ComponentSpec = {
+      name: `runner-${n.name}`, restart: true, ...inNode(process.execPath, '--import', TSX, join(REPO_ROOT, 'nodes', 'runner-main.ts'), c.dir, n.name),
+    };
+    if (c.nodeRuntime !== 'kubelet') return [agent, runner];
     const p = runtimePaths(n.dir);
     return [
       {
@@ -36,7 +41,7 @@ export function nodeComponentSpecs(c: ClusterConfig): ComponentSpec[] {
           await importImages(p.containerdSocket, c.images ?? []);
         },
       },
-      ts('agent'),
+      agent,
       {
         name: `kubelet-${n.name}`, restart: true,
         ...inNode(join(c.binDir, 'kubelet'), `--config=${p.kubeletConfig}`, `--kubeconfig=${n.kubeconfig}`, `--root-dir=${p.kubeletRoot}`,
@@ -73,6 +78,8 @@ export interface ComponentSpec {
   ready?: () => Promise<void>;
   /** Restart it when it exits, as kubelet restarts a node's daemons (node components); others stay dead and are reported. */
   restart?: boolean;
+  /** Environment variables set for it, over the supervisor's. */
+  env?: Record<string, string>;
 }
 
 /** The four components in start order. */

@@ -34,6 +34,8 @@ export interface ClusterConfig {
   images?: string[];
   /** The ciliate-operator, when the cluster runs one (`up` from the CLI does). */
   operator?: OperatorSettings;
+  /** `cilium-config` settings of the agents over the local cluster's own (e.g. `cluster-name`). */
+  ciliumConfig?: Record<string, string>;
 }
 
 /** `kubelet`: real kubelet + containerd nodes; `runner`: the stand-in runner (host processes, no images). */

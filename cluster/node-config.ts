@@ -1,19 +1,33 @@
 /** The settings of a cluster's nodes: names, addresses, pod CIDRs and file locations. */
+import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { AGENT_SETTINGS } from '../agent/config/keys.ts';
+import { agentPinParent, agentPinRoot } from '../agent/config/paths.ts';
 import { nodeCgroup } from './cgroup.ts';
 import type { NodeNetwork } from './network.ts';
 
 /** The range per-node pod CIDRs are carved from (one /24 per node) until the operator assigns them. */
 export const CLUSTER_POD_CIDR = '10.244.0.0/16';
 
-/** The bpffs folder holding the pinned maps and links of every node of `cluster`. */
-export function clusterPinRoot(cluster: string): string {
-  return `/sys/fs/bpf/ciliate/${cluster}`;
+/**
+ * The bpffs folder of one node's pins: where its agent pins them with the default `bpf-root`.
+ * Node names carry their cluster's name, so `cluster` only documents the call.
+ */
+export function nodePinRoot(_cluster: string, node: string): string {
+  return agentPinRoot(AGENT_SETTINGS['bpf-root']!, node);
 }
 
-/** The bpffs folder of one node's pins. */
-export function nodePinRoot(cluster: string, node: string): string {
-  return `${clusterPinRoot(cluster)}/${node}`;
+/** Removes the pinned maps and links of every node of `cluster` (they outlive agent restarts, not the cluster). */
+export function removeClusterPins(cluster: string): void {
+  const root = agentPinParent(AGENT_SETTINGS['bpf-root']!);
+  for (const name of existsSync(root) ? readdirSync(root) : []) {
+    if (isClusterNetns(cluster, name)) rmSync(join(root, name), { recursive: true, force: true });
+  }
+  try {
+    rmdirSync(root); // the shared parent, once no node pins there
+  } catch {
+    /* other clusters' pins are still there, or it is gone */
+  }
 }
 
 /** Where the agents' unix sockets live: one root-only folder per node. */

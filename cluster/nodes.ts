@@ -12,6 +12,7 @@ import { isClusterNetns, nodeConfig, AGENT_RUN_ROOT, type NodeConfig } from './n
 import { issueCertificate, pkiFiles, writeKubeconfig } from './pki.ts';
 import type { ClusterConfig } from './config.ts';
 import { alive } from './state.ts';
+import { writeAgentConfigDir } from './agent-launch.ts';
 
 /** Most nodes one local cluster may have (addresses .10-.29 and pod CIDRs 10.244.0-19.0/24). */
 export const MAX_NODES = 20;
@@ -32,7 +33,7 @@ export function nodeConfigs(c: Pick<ClusterConfig, 'name' | 'dir' | 'network'>, 
   return Array.from({ length: count }, (_, i) => nodeConfig(c.name, c.dir, c.network, i));
 }
 
-/** Issues a node's credentials and writes its kubeconfigs, CNI conflist and plugin search path (`cni-path`). */
+/** Issues a node's credentials and writes its kubeconfigs, CNI conflist, agent `cilium-config` and plugin search path (`cni-path`). */
 export async function writeNodeFiles(c: ClusterConfig, node: NodeConfig, repoRoot: string): Promise<void> {
   await mkdir(node.cniConfDir, { recursive: true, mode: 0o700 });
   const pkiDir = join(c.dir, 'pki');
@@ -48,6 +49,7 @@ export async function writeNodeFiles(c: ClusterConfig, node: NodeConfig, repoRoo
     plugins: [{ type: 'ciliate-cni', socket: node.socket, mtu: 1500 }],
   };
   await writeFile(join(node.cniConfDir, '05-ciliate.conflist'), JSON.stringify(conflist, null, 2) + '\n');
+  writeAgentConfigDir(c, node);
   // The native relay first; bin/ciliate-cni (the TypeScript plugin) serves when it was not built.
   await writeFile(join(node.dir, 'cni-path'), `${join(repoRoot, 'build', 'cni')}:${join(repoRoot, 'bin')}\n`);
 }

@@ -46,7 +46,7 @@ export async function superviseCluster(dir: string): Promise<void> {
   const startComponent = (spec: ComponentSpec, restarts = 0): ComponentState => {
     const log = join(dir, 'logs', `${spec.name}.log`);
     const fd = openSync(log, 'a');
-    const child = spawn(spec.command, spec.args, { stdio: ['ignore', fd, fd] });
+    const child = spawn(spec.command, spec.args, { stdio: ['ignore', fd, fd], ...(spec.env ? { env: { ...process.env, ...spec.env } } : {}) });
     closeSync(fd);
     children.set(spec.name, child);
     const cs: ComponentState = { pid: child.pid, log, phase: restarts ? 'running' : 'starting', ...(restarts ? { restarts } : {}) };

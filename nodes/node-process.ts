@@ -1,8 +1,9 @@
-/** The shared `main` of the per-node processes (agent, node runner): argument parsing, logging and signals. */
+/** The `main` of the node runner: `<cluster folder> <node name>` arguments, logging and signals. */
 import { join } from 'node:path';
 import { readJson, type ClusterConfig } from '../cluster/config.ts';
 import type { NodeConfig } from '../cluster/node-config.ts';
 import { createLogger, type Logger } from '../runtime/logger.ts';
+import { runUntilSignalled } from '../runtime/process-main.ts';
 
 /** What a per-node process runs until its signal aborts. */
 export type NodeProcess = (cluster: ClusterConfig, node: NodeConfig, log: Logger, signal: AbortSignal) => Promise<void>;
@@ -20,14 +21,5 @@ export function nodeProcessMain(component: string, body: NodeProcess): void {
     process.exit(2);
   }
   const log = createLogger({ fields: { component, node: node.name } });
-  const stop = new AbortController();
-  process.on('SIGTERM', () => stop.abort());
-  process.on('SIGINT', () => stop.abort());
-  body(cluster, node, log, stop.signal).then(
-    () => process.exit(0),
-    (err: unknown) => {
-      log.error(`${component} failed`, { err });
-      process.exit(1);
-    },
-  );
+  runUntilSignalled(component, log, (signal) => body(cluster, node, log, signal));
 }

@@ -1,12 +1,12 @@
 // ciliate-operator configuration: upstream-named settings from flags, CILIUM_* env and a config directory.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { overlaps, parsePrefix, type Family, type Prefix } from '../ipam/cidr.ts';
 import { MAX_BLOCKS } from '../ipam/cidr-set.ts';
-import { ConfigError, parseBool, parseDuration, parseInteger, parseList, parseListenAddress } from './settings.ts';
+import {
+  ConfigError, parseBool, parseDuration, parseFlags, parseInteger, parseList, parseListenAddress, readSettingsDir, settingsFromEnv,
+} from '../runtime/settings.ts';
 
-export { ConfigError } from './settings.ts';
+export { ConfigError } from '../runtime/settings.ts';
 
 /** IPAM modes this operator implements. */
 export type IpamMode = 'cluster-pool' | 'multi-pool';
@@ -84,45 +84,18 @@ export interface ConfigSources {
 
 /** Parses `--name=value` / `--name value` / bare boolean `--name`; unknown names are errors. */
 export function parseArgs(argv: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) throw new ConfigError(arg, 'unexpected argument (settings are given as --name=value)');
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    if (!(name in SETTINGS)) throw new ConfigError(name, 'unknown setting');
-    if (eq >= 0) out[name] = arg.slice(eq + 1);
-    else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) out[name] = argv[++i]!;
-    else out[name] = 'true';
-  }
-  return out;
+  return parseFlags(argv, (name) => name in SETTINGS);
 }
 
 /** Reads a cilium-config style directory: one file per setting, named after it. Unknown names are ignored. */
 export function readConfigDir(dir: string): Record<string, string> {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ConfigError('config-dir', `${dir} is not a directory`);
-  const out: Record<string, string> = {};
-  for (const name of readdirSync(dir)) {
-    if (name.startsWith('.') || !(name in SETTINGS)) continue;
-    out[name] = readFileSync(join(dir, name), 'utf8').trim();
-  }
-  return out;
-}
-
-/** Settings from the environment (`CILIUM_` + upper-case name with `_` for `-`). */
-function fromEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of Object.keys(SETTINGS)) {
-    const v = env[`CILIUM_${name.toUpperCase().replaceAll('-', '_')}`];
-    if (v !== undefined) out[name] = v;
-  }
-  return out;
+  return Object.fromEntries(Object.entries(readSettingsDir(dir)).filter(([name]) => name in SETTINGS));
 }
 
 /** Merges sources (flags over env over config-dir over defaults) and validates the result. */
 export function loadConfig(sources: ConfigSources = {}): OperatorConfig {
   const flags = parseArgs(sources.argv ?? []);
-  const env = fromEnv(sources.env ?? {});
+  const env = settingsFromEnv(sources.env ?? {}, Object.keys(SETTINGS));
   const dir = flags['config-dir'] ?? env['config-dir'];
   const file = dir ? readConfigDir(dir) : {};
   const raw: Record<string, string | undefined> = { ...SETTINGS, ...file, ...env, ...flags };

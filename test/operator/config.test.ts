@@ -3,22 +3,13 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../operator/config.ts';
-import { parseDuration, parseListenAddress } from '../../operator/settings.ts';
+import { loadConfig } from '../../operator/config.ts';
+import { parseDuration, parseListenAddress } from '../../runtime/settings.ts';
+import { expectConfigError } from '../support/config-error.ts';
 
 const pool = ['--cluster-pool-ipv4-cidr=10.0.0.0/8'];
 
-function rejects(fn: () => unknown, setting: string): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).to.be.instanceOf(ConfigError);
-    expect((err as ConfigError).setting).to.equal(setting);
-    expect((err as Error).message).to.contain(setting);
-    return;
-  }
-  expect.fail(`expected a ConfigError naming ${setting}`);
-}
+const rejects = expectConfigError;
 
 describe('operator/config', () => {
   it('has upstream defaults', () => {

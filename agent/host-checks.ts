@@ -1,0 +1,38 @@
+/**
+ * What the agent checks on its host before it starts: that `bpf-root` is on a BPF filesystem (its
+ * pins would not survive otherwise) and whether `cgroup-root` is a cgroup v2 directory (socket-level
+ * service translation attaches there). Mounting either is node setup, left to the node: the agent
+ * only reports.
+ */
+import { statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/** statfs f_type of a BPF filesystem. */
+const BPF_FS_MAGIC = 0xcafe4a11;
+/** statfs f_type of a cgroup v2 hierarchy. */
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+/** The filesystem type of `path`, or of its nearest existing ancestor. */
+function fsTypeOf(path: string): number {
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      return statfsSync(p).type;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || p === dirname(p)) throw err;
+    }
+  }
+}
+
+/** Whether `path` (or, while it does not exist yet, the folder it would be made in) is on bpffs. */
+export function onBpffs(path: string): boolean {
+  return fsTypeOf(path) === BPF_FS_MAGIC;
+}
+
+/** Whether `path` exists and is a cgroup v2 directory. */
+export function isCgroup2Dir(path: string): boolean {
+  try {
+    return statfsSync(path).type === CGROUP2_SUPER_MAGIC;
+  } catch {
+    return false;
+  }
+}

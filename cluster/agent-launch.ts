@@ -1,0 +1,56 @@
+/**
+ * How the local cluster runs each node's agent, as a Cilium DaemonSet would: the cluster's settings
+ * written as a `cilium-config` directory (one file per key, as kubelet mounts a ConfigMap), the
+ * node-specific paths as flags, and the node's name in `K8S_NODE_NAME`.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NODE_NAME_ENV } from '../agent/config/parse.ts';
+import type { NodeConfig } from './node-config.ts';
+import type { ClusterConfig } from './config.ts';
+
+/** Where the local cluster's pods are routed natively: the nodes' 10.244.0.0/16 and the operator's 10.245.0.0/16. */
+export const LOCAL_NATIVE_ROUTING_CIDR = '10.244.0.0/15';
+
+/** The `cilium-config` settings of a local cluster's agents (upstream's defaults for the others), then `ciliumConfig`. */
+export function localCiliumConfig(c: Pick<ClusterConfig, 'ciliumConfig'>): Record<string, string> {
+  return {
+    'cluster-name': 'default',
+    ipam: 'cluster-pool',
+    'routing-mode': 'native',
+    'ipv4-native-routing-cidr': LOCAL_NATIVE_ROUTING_CIDR,
+    'auto-direct-node-routes': 'true',
+    // There is no kube-proxy: the agents serve every Service.
+    'kube-proxy-replacement': 'true',
+    'enable-hubble': 'true',
+    'prometheus-serve-addr': ':9962',
+    ...c.ciliumConfig,
+  };
+}
+
+/** The node's `cilium-config` directory. */
+export function agentConfigDir(node: Pick<NodeConfig, 'dir'>): string {
+  return join(node.dir, 'cilium-config');
+}
+
+/** Writes the node's `cilium-config` directory afresh from the cluster's settings. */
+export function writeAgentConfigDir(c: Pick<ClusterConfig, 'ciliumConfig'>, node: Pick<NodeConfig, 'dir'>): void {
+  const dir = agentConfigDir(node);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  for (const [key, value] of Object.entries(localCiliumConfig(c))) writeFileSync(join(dir, key), value);
+}
+
+/** The agent's flags and environment on `node`: the config directory, its credentials and its node's paths. */
+export function agentInvocation(node: NodeConfig): { args: string[]; env: Record<string, string> } {
+  return {
+    args: [
+      `--config-dir=${agentConfigDir(node)}`,
+      `--k8s-kubeconfig-path=${node.agentKubeconfig}`,
+      `--socket-path=${node.socket}`,
+      `--state-dir=${join(node.dir, 'agent')}`,
+      ...(node.cgroup ? [`--cgroup-root=${node.cgroup}`] : []),
+    ],
+    env: { [NODE_NAME_ENV]: node.name },
+  };
+}
