@@ -79,8 +79,11 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 		return drop_packet(&p, DROP_NO_LXC, POLICY_MATCH_NONE, 0, now);
 	}
 	rc = parse_packet(skb, &p);
-	if (rc == PARSE_NOT_IPV4)
+	if (rc == PARSE_ARP)
 		return CTX_ACT_OK;
+	/* IPv4-only: anything else (IPv6 between pods, for one) has no policy, so it does not pass. */
+	if (rc == PARSE_NOT_IPV4)
+		return drop_packet(&p, DROP_UNKNOWN_L3, POLICY_MATCH_NONE, 0, now);
 	if (rc != PARSE_OK)
 		return drop_packet(&p, DROP_INVALID_PACKET, POLICY_MATCH_NONE, 0, now);
 	rc = lb_translate(skb, &p);
