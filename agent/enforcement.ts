@@ -40,6 +40,7 @@ import { EndpointEnforcer, type EndpointRequest, type PodFacts } from './endpoin
 import { identityReconciler } from './identity-controller.ts';
 import { apiserverIpcacheReconciler, endpointIpcacheReconciler, nodeIpcacheReconciler, type CiliumEndpointLike } from './ipcache-controllers.ts';
 import { policyReconciler } from './policy-controller.ts';
+import { NamedPortIndex, namedPortsReconciler } from './named-ports.ts';
 import { cidrGroupOf, PolicyFeed, type CiliumCidrGroupObject } from './policy-feed.ts';
 import { ipcacheKeyCidr } from '../datapath/maps/ipcache.ts';
 import { isLocalIdentity, ReservedIdentity } from '../identity/numeric.ts';
@@ -116,7 +117,11 @@ const POLICY_KINDS: [PolicyKind, ResourceRef][] = [
 export function createEnforcement(o: EnforcementOptions): Enforcement {
   const { kc, log } = o;
   const request = kubeRequester(kc);
-  const engine = new PolicyEngine({ enforcementMode: o.enforcementMode });
+  const namedPorts = new NamedPortIndex();
+  const engine: PolicyEngine = new PolicyEngine({
+    enforcementMode: o.enforcementMode,
+    egressNamedPorts: (name, peer) => namedPorts.resolve(name, peer, (id) => engine.selectorCache.identityLabels(id)),
+  });
   engine.updateIdentities(singleStackReservedIdentities().map((r) => [r.id, r.labels] as const));
   const identityBackend = o.identityBackend ?? new K8sIdentityBackend(kc.makeApiClient(CustomObjectsApi));
   const allocator = new CrdIdentityAllocator(identityBackend);
@@ -201,7 +206,12 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
         return {};
       },
     })).for(cidrGroups),
-    controller('identities', identityReconciler(identities, engine, apply, (id) => enforcer.endpoints().some((e) => e.identity === id))).for(identities),
+    controller('identities', identityReconciler(identities, engine, (diffs, ids) => {
+      apply(diffs);
+      // Egress named ports of endpoints whose identity's labels just became known resolve now.
+      apply(engine.refreshNamedPorts(new Set(ids.flatMap((id) => [...namedPorts.namesOf(id)]))));
+    }, (id) => enforcer.endpoints().some((e) => e.identity === id))).for(identities),
+    controller('named-ports', namedPortsReconciler(ceps, namedPorts, (names) => apply(engine.refreshNamedPorts(names)))).for(ceps),
     controller('ipcache-endpoints', endpointIpcacheReconciler(ceps, enforcer.ipcache)).for(ceps),
     controller('services', serviceLbReconciler(services, slices, lb, lbNode)).for(services).watches(slices, serviceKeyOfSlice),
     controller('ipcache-nodes', nodeIpcacheReconciler(nodes, enforcer.ipcache, o.nodeName)).for(nodes),

@@ -12,7 +12,8 @@ import { ReservedIdentity } from '../../../identity/numeric.ts';
 import { singleStackReservedIdentities } from '../../../identity/reserved-labels.ts';
 import { sanitizePodLabels } from '../../../identity/pod-labels.ts';
 import type { LabelSet } from '../../../identity/labels.ts';
-import { PolicyEngine } from '../../../policy/engine.ts';
+import { PolicyEngine, type EndpointDiffs } from '../../../policy/engine.ts';
+import { NamedPortIndex } from '../../../agent/named-ports.ts';
 import { parsePolicy } from '../../../policy/api/parse-policy.ts';
 import { IpcacheSync } from '../../../agent/ipcache-sync.ts';
 import { EndpointPolicyMap } from '../../../agent/policy-map-sync.ts';
@@ -33,7 +34,9 @@ export type KernelVerdict = 'allowed' | 'denied' | 'deny-rule';
 
 /** A node's policy path for one endpoint, on real BPF maps. */
 export class FeedHarness {
-  readonly engine = new PolicyEngine();
+  readonly engine: PolicyEngine;
+  /** Egress named ports, as the agent's CiliumEndpoint controller fills them. */
+  readonly namedPorts = new NamedPortIndex();
   readonly ep: LoadedEndpoint;
   readonly ipcache: IpcacheSync;
   readonly policyMap: EndpointPolicyMap;
@@ -41,7 +44,10 @@ export class FeedHarness {
   readonly labels: LabelSet;
   #sport = 20000;
 
-  constructor(endpointId = 1) {
+  constructor(readonly endpointId = 1) {
+    this.engine = new PolicyEngine({
+      egressNamedPorts: (name, peer) => this.namedPorts.resolve(name, peer, (id) => this.engine.selectorCache.identityLabels(id)),
+    });
     const pod = (app: string) => sanitizePodLabels({ namespace: 'default', podLabels: { app } });
     this.labels = pod(WORLD.self.app);
     this.engine.updateIdentities([
@@ -58,11 +64,14 @@ export class FeedHarness {
     this.ipcache.upsert('apiserver', WORLD.apiserver, { identity: ReservedIdentity['kube-apiserver'] });
     setEnforcement(this.ep.maps.policyConfig, true, true);
     this.policyMap = new EndpointPolicyMap(this.ep.maps.policy);
-    this.feed = new PolicyFeed(this.engine, this.ipcache, (diffs) => {
-      const d = diffs.get(endpointId);
-      if (d) this.policyMap.apply(d);
-    });
+    this.feed = new PolicyFeed(this.engine, this.ipcache, (diffs) => this.applyDiffs(diffs));
     this.policyMap.apply(this.engine.upsertEndpoint({ id: endpointId, identity: WORLD.self.identity, labels: this.labels }));
+  }
+
+  /** Writes the endpoint's share of engine diffs into its map. */
+  applyDiffs(diffs: EndpointDiffs): void {
+    const d = diffs.get(this.endpointId);
+    if (d) this.policyMap.apply(d);
   }
 
   /** Applies a policy object (CNP, CCNP or NetworkPolicy); throws on validation errors. */
