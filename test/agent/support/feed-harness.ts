@@ -19,6 +19,7 @@ import { IpcacheSync } from '../../../agent/ipcache-sync.ts';
 import { EndpointPolicyMap } from '../../../agent/policy-map-sync.ts';
 import { PolicyFeed } from '../../../agent/policy-feed.ts';
 import { buildPacket } from '../../datapath/support/packets.ts';
+import { requireBpf } from '../../datapath/support/env.ts';
 
 /** The harness's fixed world. */
 export const WORLD = {
@@ -110,4 +111,17 @@ export class FeedHarness {
   close(): void {
     this.ep.close();
   }
+}
+
+/** Registers mocha hooks that give each test a fresh harness (skipped without BPF); read `.h` inside the tests. */
+export function freshHarnessPerTest(): { h: FeedHarness } {
+  const holder = {} as { h: FeedHarness };
+  before(function () {
+    requireBpf(this);
+  });
+  beforeEach(() => {
+    holder.h = new FeedHarness();
+  });
+  afterEach(() => holder.h?.close());
+  return holder;
 }
