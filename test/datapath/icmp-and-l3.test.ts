@@ -83,6 +83,7 @@ describe('datapath: ICMP types and non-IPv4 frames (BPF_PROG_TEST_RUN)', functio
     expect(drops(DropReason.UNKNOWN_L3, Direction.EGRESS)).to.equal(2n);
     expect(drops(DropReason.UNKNOWN_L3, Direction.INGRESS)).to.equal(1n);
     expect(DROP_REASON_NAMES[DropReason.UNKNOWN_L3]).to.equal('Unsupported L3 protocol');
-    expect(events.some((e) => e.type === 'DROP' && e.dropReason === DropReason.UNKNOWN_L3)).to.equal(true);
+    const ipv6 = events.find((e) => e.type === 'DROP' && e.dropReason === DropReason.UNKNOWN_L3 && e.direction === 'EGRESS' && e.dstPort === 0x86dd);
+    expect(ipv6, 'reported with the ethertype as destination port and the endpoint id as source port').to.include({ srcPort: 43 });
   });
 });

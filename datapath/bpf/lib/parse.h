@@ -49,8 +49,12 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct pkt *p)
 		return PARSE_INVALID;
 	if (eth->h_proto == bpf_htons(ETH_P_ARP))
 		return PARSE_ARP;
-	if (eth->h_proto != bpf_htons(ETH_P_IP))
+	if (eth->h_proto != bpf_htons(ETH_P_IP)) {
+		/* No IPv4 header, so no tuple: the ethertype stands in as the destination port. */
+		p->tuple.dport = eth->h_proto;
+		p->len = skb->len;
 		return PARSE_NOT_IPV4;
+	}
 	ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end)
 		return PARSE_INVALID;
