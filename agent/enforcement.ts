@@ -38,15 +38,20 @@ import { cepObject, deleteCep, writeCep } from './cep.ts';
 import { CepReporter } from './cep-reporter.ts';
 import { EndpointEnforcer, type EndpointRequest, type PodFacts } from './endpoint-enforcer.ts';
 import { identityReconciler } from './identity-controller.ts';
-import { endpointIpcacheReconciler, nodeIpcacheReconciler, type CiliumEndpointLike } from './ipcache-controllers.ts';
+import { apiserverIpcacheReconciler, endpointIpcacheReconciler, nodeIpcacheReconciler, type CiliumEndpointLike } from './ipcache-controllers.ts';
 import { policyReconciler } from './policy-controller.ts';
+import { NamedPortIndex, namedPortsReconciler } from './named-ports.ts';
+import { cidrGroupOf, PolicyFeed, type CiliumCidrGroupObject } from './policy-feed.ts';
+import { ipcacheKeyCidr } from '../datapath/maps/ipcache.ts';
+import { isLocalIdentity, ReservedIdentity } from '../identity/numeric.ts';
+import { singleStackReservedIdentities } from '../identity/reserved-labels.ts';
 import { flowLogRunnable } from './flow-log.ts';
 import { LbSync, SERVICES_STATE_FILE } from './lb-sync.ts';
 import { ENDPOINT_SLICE_REF, lbPrimer, SERVICE_REF, serviceKeyOfSlice, serviceLbReconciler, type LbNode } from './service-controllers.ts';
 import { attachNodeDevice } from './netdev-attach.ts';
 import { attachSocketLb } from './socket-lb.ts';
 import { join } from 'node:path';
-import { CCNP_REF, CEP_REF, CNP_REF, IDENTITY_REF, KNP_REF, NAMESPACE_REF, NODE_REF, POD_REF } from './resources.ts';
+import { CCNP_REF, CEP_REF, CIDR_GROUP_REF, CNP_REF, IDENTITY_REF, KNP_REF, NAMESPACE_REF, NODE_REF, POD_REF } from './resources.ts';
 
 /** The endpoint as the CNI side hands it over (structurally the CNI endpoint record). */
 export interface CniEndpoint {
@@ -120,7 +125,12 @@ const POLICY_KINDS: [PolicyKind, ResourceRef][] = [
 export function createEnforcement(o: EnforcementOptions): Enforcement {
   const { kc, log } = o;
   const request = kubeRequester(kc);
-  const engine = new PolicyEngine({ enforcementMode: o.enforcementMode });
+  const namedPorts = new NamedPortIndex();
+  const engine: PolicyEngine = new PolicyEngine({
+    enforcementMode: o.enforcementMode,
+    egressNamedPorts: (name, peer) => namedPorts.resolve(name, peer, (id) => engine.selectorCache.identityLabels(id)),
+  });
+  engine.updateIdentities(singleStackReservedIdentities().map((r) => [r.id, r.labels] as const));
   const identityBackend = o.identityBackend ?? new K8sIdentityBackend(kc.makeApiClient(CustomObjectsApi));
   const allocator = new CrdIdentityAllocator(identityBackend, { clusterId: o.clusterId ?? 0 });
   const filter = new LabelFilter(o.labels ?? []);
@@ -163,6 +173,11 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     enforcer.applyDiffs(diffs);
     refreshCeps(diffs.keys());
   };
+  const feed = new PolicyFeed(engine, enforcer.ipcache, apply);
+  // CIDR identity numbers an earlier agent left in the kernel are kept, so its maps stay right until recomputed.
+  feed.cidrs.restore(enforcer.ipcache.map.entries().filter(([, v]) => isLocalIdentity(v.secIdentity)).map(([k, v]) => [ipcacheKeyCidr(k), v.secIdentity] as const));
+  // Whatever no other row claims is outside the cluster.
+  enforcer.ipcache.upsert('world', '0.0.0.0/0', { identity: ReservedIdentity.world });
 
   const informer = <T extends KubernetesObject>(ref: ResourceRef, opts: Parameters<typeof kubeInformer>[2] = {}) => kubeInformer<T>(kc, ref, opts, { log });
   const policyCaches = POLICY_KINDS.filter(([kind]) => kind !== 'NetworkPolicy' || o.k8sNetworkPolicy !== false).map(([kind, ref]) => [kind, informer<KubernetesObject>(ref)] as const);
@@ -173,6 +188,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   const nodes = o.nodes ?? informer<V1Node>(NODE_REF);
   const services = informer<V1Service>(SERVICE_REF);
   const slices = informer<V1EndpointSlice>(ENDPOINT_SLICE_REF);
+  const cidrGroups = informer<CiliumCidrGroupObject>(CIDR_GROUP_REF);
   const lb = new LbSync(enforcer.sharedMaps.lb, join(o.stateDir, SERVICES_STATE_FILE));
   const lbNode: LbNode = { name: o.nodeName, ip: o.nodeIP, algorithm: o.lbAlgorithm ?? 'random' };
   if (o.socketLbCgroup) {
@@ -183,16 +199,32 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     }
   }
   const netdev = o.nodeDevice === false ? undefined : attachNodeDevice({ pinRoot: o.pinRoot, nodeIp: o.nodeIP, log, ...(o.inNodeNetns ? { inNodeNetns: o.inNodeNetns } : {}) });
-  const caches = [...policyCaches.map(([, c]) => c), identities, ceps, pods, namespaces, services, slices, ...(o.nodes ? [] : [nodes])] as Informer<KubernetesObject>[];
+  const caches = [...policyCaches.map(([, c]) => c), cidrGroups, identities, ceps, pods, namespaces, services, slices, ...(o.nodes ? [] : [nodes])] as Informer<KubernetesObject>[];
 
   const controller = (name: string, reconciler: ConstructorParameters<typeof Controller>[0]['reconciler']) =>
     new Controller({ name, reconciler, log, registry: o.registry, needLeaderElection: false, resyncIntervalMs: 300_000 });
   const controllers = [
-    ...policyCaches.map(([kind, cache]) => controller(`policy-${kind}`, policyReconciler(kind, cache, engine, apply, log, o.clusterName)).for(cache)),
-    controller('identities', identityReconciler(identities, engine, apply, (id) => enforcer.endpoints().some((e) => e.identity === id))).for(identities),
+    ...policyCaches.map(([kind, cache]) => controller(`policy-${kind}`, policyReconciler(kind, cache, feed, log, o.clusterName)).for(cache)),
+    controller('cidr-groups', cachedReconciler(cidrGroups, {
+      async apply(_ctx, obj) {
+        feed.setCidrGroup(obj.metadata?.name ?? '', cidrGroupOf(obj));
+        return {};
+      },
+      async cleanup(_ctx, req) {
+        feed.setCidrGroup(req.name, undefined);
+        return {};
+      },
+    })).for(cidrGroups),
+    controller('identities', identityReconciler(identities, engine, (diffs, ids) => {
+      apply(diffs);
+      // Egress named ports of endpoints whose identity's labels just became known resolve now.
+      apply(engine.refreshNamedPorts(new Set(ids.flatMap((id) => [...namedPorts.namesOf(id)]))));
+    }, (id) => enforcer.endpoints().some((e) => e.identity === id))).for(identities),
+    controller('named-ports', namedPortsReconciler(ceps, namedPorts, (names) => apply(engine.refreshNamedPorts(names)))).for(ceps),
     controller('ipcache-endpoints', endpointIpcacheReconciler(ceps, enforcer.ipcache)).for(ceps),
     controller('services', serviceLbReconciler(services, slices, lb, lbNode)).for(services).watches(slices, serviceKeyOfSlice),
     controller('ipcache-nodes', nodeIpcacheReconciler(nodes, enforcer.ipcache, o.nodeName)).for(nodes),
+    controller('ipcache-apiserver', apiserverIpcacheReconciler(slices, enforcer.ipcache)).for(slices),
     // A pod's or its namespace's labels changed: new identity, reloaded programs, recomputed policy.
     controller('endpoint-labels', cachedReconciler(pods, {
       async apply(_ctx, pod) {
@@ -214,10 +246,11 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
       const id = Number(obj.metadata?.name);
       return Number.isInteger(id) && id > 0 ? [[id, labelsOfCiliumIdentity(obj)] as const] : [];
     })));
+    for (const obj of cidrGroups.list()) feed.setCidrGroup(obj.metadata?.name ?? '', cidrGroupOf(obj));
     for (const [kind, cache] of policyCaches) {
       for (const obj of cache.list()) {
         const parsed = parsePolicy(obj, { clusterName: o.clusterName });
-        if (parsed.errors.length === 0) apply(engine.upsertPolicy(parsed));
+        if (parsed.errors.length === 0) feed.upsertPolicy(parsed);
         else log.warn('invalid policy not applied', { kind, name: obj.metadata?.name });
       }
     }

@@ -1,18 +1,20 @@
 /**
  * Fill the ipcache from the cluster: every CiliumEndpoint's addresses with its identity (pods on all
- * nodes), and every Node's InternalIP as the local host (identity 1) or a remote node (identity 6).
+ * nodes), every Node's addresses as the local host (identity 1) or a remote node (identity 6), and
+ * the apiserver's endpoints (the `default/kubernetes` Service's EndpointSlices) as kube-apiserver
+ * (identity 7).
  */
-import type { KubernetesObject, V1Node } from '@kubernetes/client-node';
+import type { KubernetesObject, V1EndpointSlice, V1Node } from '@kubernetes/client-node';
+import { ReservedIdentity } from '../identity/numeric.ts';
 import { cachedReconciler } from '../runtime/cached-reconciler.ts';
 import { keyOf } from '../runtime/reconcile.ts';
 import type { CacheReader } from '../runtime/informer.ts';
 import type { Reconciler } from '../runtime/reconcile.ts';
 import type { IpcacheSource, IpcacheSync } from './ipcache-sync.ts';
 
-/** The reserved identity of the local host. */
-export const HOST_IDENTITY = 1;
-/** The reserved identity of other nodes. */
-export const REMOTE_NODE_IDENTITY = 6;
+/** The node addresses the ipcache places (upstream places every address a Node reports). */
+const NODE_ADDRESS_TYPES = new Set(['InternalIP', 'ExternalIP']);
+const IPV4 = /^\d+\.\d+\.\d+\.\d+$/;
 
 /** The fields of a CiliumEndpoint the ipcache reads. */
 export interface CiliumEndpointLike extends KubernetesObject {
@@ -56,9 +58,21 @@ export function endpointIpcacheReconciler(cache: CacheReader<CiliumEndpointLike>
   });
 }
 
-/** Nodes' InternalIPs into the ipcache: this node as host, others as remote-node. */
+/** Nodes' addresses into the ipcache: this node as host, others as remote-node. */
 export function nodeIpcacheReconciler(cache: CacheReader<V1Node>, ipcache: IpcacheSync, nodeName: string): Reconciler {
   return claimsReconciler(cache, ipcache, 'node', (node) => (node.status?.addresses ?? [])
-    .filter((a) => a.type === 'InternalIP' && /^\d+\.\d+\.\d+\.\d+$/.test(a.address))
-    .map((a) => ({ ip: a.address, identity: node.metadata?.name === nodeName ? HOST_IDENTITY : REMOTE_NODE_IDENTITY })));
+    .filter((a) => NODE_ADDRESS_TYPES.has(a.type) && IPV4.test(a.address))
+    .map((a) => ({ ip: a.address, identity: node.metadata?.name === nodeName ? ReservedIdentity.host : ReservedIdentity['remote-node'] })));
+}
+
+/** True for an EndpointSlice of the apiserver's own Service (`default/kubernetes`). */
+export function isApiserverSlice(slice: V1EndpointSlice): boolean {
+  return slice.metadata?.namespace === 'default' && slice.metadata?.labels?.['kubernetes.io/service-name'] === 'kubernetes';
+}
+
+/** The apiserver's endpoint addresses into the ipcache as kube-apiserver. */
+export function apiserverIpcacheReconciler(cache: CacheReader<V1EndpointSlice>, ipcache: IpcacheSync): Reconciler {
+  return claimsReconciler(cache, ipcache, 'apiserver', (slice) => (isApiserverSlice(slice) && slice.addressType === 'IPv4'
+    ? (slice.endpoints ?? []).flatMap((e) => e.addresses).filter((a) => IPV4.test(a)).map((ip) => ({ ip, identity: ReservedIdentity['kube-apiserver'] }))
+    : []));
 }

@@ -1,14 +1,14 @@
 /**
  * The ipcache as the agent wants it: every known address or prefix with its security identity and
  * tunnel endpoint, converged into the shared BPF ipcache map. Several sources may claim one prefix
- * (a pod's CiliumEndpoint, a node address, a CIDR identity); the most specific source wins, in the
- * order of IPCACHE_SOURCES. Changes are written as they happen; `reconcile()` compares the kernel
+ * (a pod's CiliumEndpoint, the apiserver's address, a node address, a CIDR identity, the default
+ * world prefix); the most specific source wins, in the order of IPCACHE_SOURCES. Changes are written as they happen; `reconcile()` compares the kernel
  * map with the desired rows, repairs drift and prunes what nobody claims.
  */
 import { ipcacheEntry, ipcacheKeyCidr, type IpcacheMap } from '../datapath/maps/ipcache.ts';
 
 /** Where an ipcache row comes from, strongest first. */
-export const IPCACHE_SOURCES = ['endpoint', 'node', 'cidr'] as const;
+export const IPCACHE_SOURCES = ['endpoint', 'apiserver', 'node', 'cidr', 'world'] as const;
 
 /** One source of ipcache rows. */
 export type IpcacheSource = (typeof IPCACHE_SOURCES)[number];

@@ -88,11 +88,17 @@ export class EndpointPolicyMap {
     this.map.deleteBatch(removals);
   }
 
-  /** Replaces the whole content with `rows` (used at start-up and after a restart). */
+  /**
+   * Replaces the whole content with `rows` (used at start-up and after a restart). Keys the kernel
+   * map already holds keep their entry ids, which its conntrack entries and counters carry.
+   */
   replace(rows: Iterable<MapStateRow>): DriftReport {
     this.#desired.clear();
-    const added = [...rows];
-    for (const row of added) for (const r of bpfRowsOf(row, this.ids.assign(row))) this.#desired.set(bpfKeyString(r[0]), r);
+    const held = new Map(this.map.entries().map(([k, v]) => [bpfKeyString(k), v.entryId] as const));
+    for (const row of rows) {
+      const id = this.ids.assign(row, held.get(bpfKeyString(bpfKeysOf(row)[0]!)));
+      for (const r of bpfRowsOf(row, id)) this.#desired.set(bpfKeyString(r[0]), r);
+    }
     return this.reconcile();
   }
 

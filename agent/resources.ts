@@ -19,3 +19,5 @@ export const NODE_REF: ResourceRef = { apiVersion: 'v1', kind: 'Node', plural: '
 export const POD_REF: ResourceRef = { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true };
 /** Namespace. */
 export const NAMESPACE_REF: ResourceRef = { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false };
+/** CiliumCIDRGroup (v2alpha1 is the stored version and always served). */
+export const CIDR_GROUP_REF: ResourceRef = { apiVersion: 'cilium.io/v2alpha1', kind: 'CiliumCIDRGroup', plural: 'ciliumcidrgroups', namespaced: false };

@@ -6,6 +6,7 @@ export const Direction = { INGRESS: 1, EGRESS: 2 } as const;
 /** Upstream drop reason codes emitted by this datapath (pkg/monitor/api/drop.go). */
 export const DropReason = {
   POLICY_DENIED: 133,
+  UNKNOWN_L3: 139,
   INVALID_PACKET: 134,
   NO_LXC: 152,
   NO_SERVICE: 158,
@@ -16,6 +17,7 @@ export const DropReason = {
 export const DROP_REASON_NAMES: Readonly<Record<number, string>> = {
   133: 'Policy denied',
   134: 'Invalid packet',
+  139: 'Unsupported L3 protocol',
   152: 'No matching local container found',
   158: 'Service backend not found',
   181: 'Policy denied by denylist',

@@ -34,3 +34,11 @@ export function lookupReservedIdentity(labels: LabelSet): number | undefined {
   const id = (ReservedIdentity as Record<string, number>)[name];
   return id !== undefined && reservedName(id) ? id : undefined;
 }
+
+/**
+ * The reserved identities a single-stack cluster uses, host (1) to ingress (8): world-ipv4/-ipv6
+ * stand in for world only in dual-stack clusters, and overlay-to-encrypt only with IPsec.
+ */
+export function singleStackReservedIdentities(): { id: number; labels: LabelSet }[] {
+  return reservedIdentities().filter((r) => r.id <= ReservedIdentity.ingress);
+}

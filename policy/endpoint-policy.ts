@@ -17,7 +17,7 @@
  */
 import type { LabelSet } from '../identity/labels.ts';
 import { ReservedIdentity } from '../identity/numeric.ts';
-import type { Direction, L7Rules, PeerSelector, PolicyRule, RuleOrigin } from './api/model.ts';
+import type { Direction, L7Rules, PeerRule, PeerSelector, PolicyRule, RuleOrigin } from './api/model.ts';
 import { type EntryGroup, groupOf } from './entry-group.ts';
 import { MapState } from './mapstate.ts';
 import { type MapStateDiff, type MapStateRow, formatOrigin, formatRow, identityIndex, subKey } from './mapstate-types.ts';
@@ -49,8 +49,12 @@ export interface PolicyOptions {
   readonly allowLocalhost?: boolean;
   /** Proxy port for a redirect; default: a fixed port per parser and direction. */
   readonly proxyPortFor?: (parser: L7Rules['parser'], direction: Direction) => number;
-  /** Named ports of peers, for egress rules naming ports. */
-  readonly egressNamedPorts?: (name: string) => readonly NamedPort[];
+  /**
+   * Named ports of peers, for egress rules naming ports: the ports called `name` of the endpoints
+   * `peer` selects (upstream resolves them from the destination endpoints' container ports). When
+   * the answer changes, call `PolicyEngine.refreshNamedPorts`.
+   */
+  readonly egressNamedPorts?: (name: string, peer: PeerSelector) => readonly NamedPort[];
 }
 
 /** Default proxy ports, until the proxy subsystem assigns real ones. */
@@ -83,6 +87,13 @@ let nextTemplateId = 1;
 
 function implicitOrigin(name: string): RuleOrigin {
   return { kind: 'Implicit', name, ruleIndex: -1 };
+}
+
+/** The port names the given rule elements use. */
+export function namedPortsOf(peerRules: readonly PeerRule[]): Set<string> {
+  const out = new Set<string>();
+  for (const pr of peerRules) for (const r of pr.portRules) for (const p of r.ports) if (p.name !== undefined) out.add(p.name);
+  return out;
 }
 
 /** Identifies a rule: policy kind, namespace, name and rule index. */
@@ -206,14 +217,35 @@ export class EndpointPolicy {
     this.#dirty = [];
   }
 
+  /**
+   * Re-derives the templates of the rules `affected` picks (their named ports resolve differently
+   * now); returns the resulting diff.
+   */
+  retemplate(affected: (rule: PolicyRule) => boolean): MapStateDiff {
+    const stale: Template[] = [];
+    for (const [key, rule] of this.#rules) {
+      if (!affected(rule)) continue;
+      stale.push(...this.#takeGroup(key));
+      this.#addGroup(key, this.#templatesOf(rule));
+    }
+    this.#dropTemplates(stale);
+    if (stale.length > 0) this.#entries.forgetMerged();
+    return this.flush();
+  }
+
   #templatesOf(rule: PolicyRule): TemplateSpec[] {
-    const resolve: NamedPortResolver = (name, direction) =>
+    const resolverFor = (peer: PeerSelector): NamedPortResolver => (name, direction) =>
       direction === 'ingress'
         ? (this.#endpoint.namedPorts ?? []).filter((p) => p.name === name)
-        : (this.#opts.egressNamedPorts?.(name) ?? []);
+        : (this.#opts.egressNamedPorts?.(name, peer) ?? []);
     return rule.peerRules.flatMap((pr) => {
-      const parts = keyParts(pr.portRules, pr.direction, resolve);
-      return pr.peers.map((target) => ({ target, direction: pr.direction, deny: pr.deny, origin: pr.origin, parts }));
+      // Egress named ports depend on the peer; everything else is shared by the element's peers.
+      const perPeer = pr.direction === 'egress' && namedPortsOf([pr]).size > 0;
+      const shared = perPeer ? [] : keyParts(pr.portRules, pr.direction, resolverFor({ kind: 'wildcard' }));
+      return pr.peers.map((target) => ({
+        target, direction: pr.direction, deny: pr.deny, origin: pr.origin,
+        parts: perPeer ? keyParts(pr.portRules, pr.direction, resolverFor(target)) : shared,
+      }));
     });
   }
 

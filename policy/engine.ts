@@ -8,7 +8,7 @@
 import type { LabelSet } from '../identity/labels.ts';
 import type { PolicyKind, PolicyRule } from './api/model.ts';
 import type { PolicyParseResult } from './api/parse-cilium-policy.ts';
-import { type EndpointInfo, EndpointPolicy, type PolicyOptions } from './endpoint-policy.ts';
+import { type EndpointInfo, EndpointPolicy, namedPortsOf, type PolicyOptions } from './endpoint-policy.ts';
 import { type MapState, diffMapStates } from './mapstate.ts';
 import type { MapStateDiff } from './mapstate-types.ts';
 import { PolicyRepository, ruleSelects } from './repository.ts';
@@ -71,6 +71,18 @@ export class PolicyEngine {
   deletePolicy(kind: PolicyKind, namespace: string | undefined, name: string): EndpointDiffs {
     const old = this.repository.delete(kind, namespace, name);
     return old ? this.#reselect(old.rules) : new Map();
+  }
+
+  /**
+   * Re-resolves egress named ports: rules whose egress elements name one of `names` are derived
+   * again (the ports the peers carry under those names changed).
+   */
+  refreshNamedPorts(names: ReadonlySet<string>): EndpointDiffs {
+    const out: EndpointDiffs = new Map();
+    if (names.size === 0) return out;
+    const affected = (rule: PolicyRule) => [...namedPortsOf(rule.peerRules.filter((pr) => pr.direction === 'egress'))].some((n) => names.has(n));
+    for (const g of this.#groups.values()) this.#report(out, g, g.policy.retemplate(affected));
+    return out;
   }
 
   /** Adds an endpoint or updates it (new labels, identity or ports); returns its diff from the previous state. */

@@ -79,8 +79,15 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 		return drop_packet(&p, DROP_NO_LXC, POLICY_MATCH_NONE, 0, now);
 	}
 	rc = parse_packet(skb, &p);
-	if (rc == PARSE_NOT_IPV4)
+	if (rc == PARSE_ARP)
 		return CTX_ACT_OK;
+	/* IPv4-only: anything else (IPv6 between pods, for one) has no policy, so it does not pass. Its
+	 * drop is reported with the ethertype as destination port and the endpoint id as source port,
+	 * which also keeps different endpoints' drops apart when they are aggregated. */
+	if (rc == PARSE_NOT_IPV4) {
+		p.tuple.sport = bpf_htons((__u16)p.endpoint_id);
+		return drop_packet(&p, DROP_UNKNOWN_L3, POLICY_MATCH_NONE, 0, now);
+	}
 	if (rc != PARSE_OK)
 		return drop_packet(&p, DROP_INVALID_PACKET, POLICY_MATCH_NONE, 0, now);
 	rc = lb_translate(skb, &p);

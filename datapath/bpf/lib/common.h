@@ -26,6 +26,7 @@
 #define DROP_POLICY_DENYLIST 181
 #define DROP_NO_SERVICE 158
 #define DROP_NO_LXC 152
+#define DROP_UNKNOWN_L3 139
 
 /* What the stage pipeline decides for a packet. */
 #define CTX_ACT_OK TC_ACT_OK
@@ -51,7 +52,9 @@ struct pkt {
 	struct ct_key tuple;
 	__u8 tcp_flags;
 	__u8 flags;
-	__u8 pad[2];
+	/* ICMP: the message type, which policy matches in place of a destination port. */
+	__u8 icmp_type;
+	__u8 pad;
 	__u32 len;
 	__u32 ifindex;
 	__u32 local_identity;

@@ -1,4 +1,5 @@
-/* Packet parsing: Ethernet + IPv4 + TCP/UDP ports into struct pkt. */
+/* Packet parsing: Ethernet + IPv4 + TCP/UDP ports (ICMP: type, and the echo identifier as a port) into
+ * struct pkt. */
 #ifndef CILIATE_PARSE_H
 #define CILIATE_PARSE_H
 
@@ -10,8 +11,24 @@
 #include <linux/in.h>
 
 #define PARSE_OK 0
+/* Not IPv4 and not ARP: an IPv4-only datapath has no policy for it (drop, DROP_UNKNOWN_L3). */
 #define PARSE_NOT_IPV4 1
+/* ARP, which an IPv4 network needs and policy does not cover: passed. */
+#define PARSE_ARP 2
 #define PARSE_INVALID -1
+
+/* ICMP echo request and reply types (RFC 792). */
+#define ICMP_ECHOREPLY 0
+#define ICMP_ECHO 8
+
+/* The ICMP header's first 8 bytes, as an echo request or reply lays them out. */
+struct icmp_echo_hdr {
+	__u8 type;
+	__u8 code;
+	__be16 checksum;
+	__be16 id;
+	__be16 sequence;
+};
 
 /* TCP flag bits as they appear in byte 13 of the TCP header. */
 #define TCPF_FIN 0x01
@@ -30,8 +47,14 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct pkt *p)
 
 	if ((void *)(eth + 1) > data_end)
 		return PARSE_INVALID;
-	if (eth->h_proto != bpf_htons(ETH_P_IP))
+	if (eth->h_proto == bpf_htons(ETH_P_ARP))
+		return PARSE_ARP;
+	if (eth->h_proto != bpf_htons(ETH_P_IP)) {
+		/* No IPv4 header, so no tuple: the ethertype stands in as the destination port. */
+		p->tuple.dport = eth->h_proto;
+		p->len = skb->len;
 		return PARSE_NOT_IPV4;
+	}
 	ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end)
 		return PARSE_INVALID;
@@ -58,6 +81,17 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct pkt *p)
 			return PARSE_INVALID;
 		p->tuple.sport = uh->source;
 		p->tuple.dport = uh->dest;
+	} else if (ip->protocol == IPPROTO_ICMP) {
+		struct icmp_echo_hdr *ih = (void *)ip + ihl;
+		if ((void *)(ih + 1) > data_end)
+			return PARSE_INVALID;
+		p->icmp_type = ih->type;
+		/* An echo and its reply share the identifier: as the request's source port and the reply's
+		 * destination port, so that the reply is the request's reverse tuple in conntrack. */
+		if (ih->type == ICMP_ECHO)
+			p->tuple.sport = ih->id;
+		else if (ih->type == ICMP_ECHOREPLY)
+			p->tuple.dport = ih->id;
 	}
 	return PARSE_OK;
 }

@@ -5,6 +5,7 @@
 #include "common.h"
 #include "config.h"
 #include "policy-maps.h"
+#include <linux/in.h>
 
 /* Endpoint ids are 16 bits (upstream's range). */
 #define ENDPOINT_ID_MAX 65536
@@ -93,6 +94,12 @@ static __always_inline void policy_count(const struct policy_maps *m, __u32 entr
 	}
 }
 
+/* The port policy matches: the destination port, or for ICMP the message type (as upstream's icmps). */
+static __always_inline __be16 policy_dport(const struct pkt *p)
+{
+	return p->tuple.proto == IPPROTO_ICMP ? bpf_htons(p->icmp_type) : p->tuple.dport;
+}
+
 /* Evaluates the endpoint's policy for a packet that opens a flow. */
 static __always_inline struct policy_verdict policy_check(const struct pkt *p, const struct policy_maps *m)
 {
@@ -101,7 +108,7 @@ static __always_inline struct policy_verdict policy_check(const struct pkt *p, c
 		.sec_label = p->remote_identity,
 		.egress = p->tuple.dir == DIR_EGRESS,
 		.protocol = p->tuple.proto,
-		.dport = p->tuple.dport,
+		.dport = policy_dport(p),
 	};
 	struct policy_verdict v = {};
 	struct policy_entry *l3, *any, *hit;

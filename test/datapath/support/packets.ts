@@ -11,6 +11,9 @@ export interface PacketSpec {
   /** TCP flags byte (default SYN). */
   flags?: number;
   payload?: number;
+  /** ICMP type (default 8, echo request) and echo identifier. */
+  icmpType?: number;
+  icmpId?: number;
 }
 
 /** TCP flag bits. */
@@ -42,8 +45,17 @@ export function buildPacket(p: PacketSpec): Buffer {
   } else if (p.proto === 'udp') {
     buf.writeUInt16BE(8 + payload, l4 + 4);
   } else {
-    buf[l4] = 8;
+    buf[l4] = p.icmpType ?? 8;
+    buf.writeUInt16BE(p.icmpId ?? 0, l4 + 4);
   }
+  return buf;
+}
+
+/** A frame of another ethertype (IPv6 0x86dd, ARP 0x0806, ...) with `bytes` of zeroed payload. */
+export function buildFrame(ethertype: number, bytes = 48): Buffer {
+  const buf = Buffer.alloc(14 + bytes);
+  buf.writeUInt16BE(ethertype, 12);
+  if (ethertype === 0x86dd) buf[14] = 0x60;
   return buf;
 }
 
