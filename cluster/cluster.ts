@@ -40,6 +40,8 @@ export interface UpOptions {
   runtime?: NodeRuntime;
   /** Run the ciliate-operator too (cluster-pool IPAM from 10.245.0.0/16, GC, policy Valid status). */
   operator?: boolean;
+  /** Run the agents and the operator from their JavaScript bundles (`npm run build:bundles`), as the images do. */
+  bundled?: boolean;
   /** `cilium-config` settings for the agents, over the local cluster's own (e.g. `{ 'cluster-name': 'blue' }`). */
   ciliumConfig?: Record<string, string>;
 }
@@ -85,6 +87,7 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
       },
     };
     config.nodes = nodeConfigs(config, opts.nodes ?? 0);
+    if (opts.bundled) config.bundled = true;
     if (config.nodes.length > 0) {
       config.nodeRuntime = opts.runtime ?? 'kubelet';
       if (config.nodeRuntime === 'kubelet') {

@@ -11,9 +11,22 @@ import { netnsPath } from './nodes.ts';
 import { importImages, waitContainerd } from './kubelet-node/images-import.ts';
 import { runtimePaths } from './kubelet-node/paths.ts';
 import { agentInvocation } from './agent-launch.ts';
+import { existsSync } from 'node:fs';
+import type { BundleName } from '../images/bundles.ts';
 
 const REPO_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const TSX = join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
+
+/**
+ * How Node.js runs one of Ciliate's programs: its TypeScript entry under tsx, or (`bundled`) its
+ * bundle from build/bundle, finding the datapath's files in the checkout as the images find theirs.
+ */
+export function ciliateProgram(entry: string, bundle: BundleName, bundled: boolean | undefined): { argv: string[]; env: Record<string, string> } {
+  if (!bundled) return { argv: [process.execPath, '--import', TSX, join(REPO_ROOT, entry)], env: {} };
+  const file = join(REPO_ROOT, 'build', 'bundle', `${bundle}.mjs`);
+  if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build:bundles`);
+  return { argv: [process.execPath, file], env: { CILIATE_DATAPATH_DIR: join(REPO_ROOT, 'datapath') } };
+}
 
 /**
  * Per node, the processes that make it, each inside the node's network namespace: with real nodes
@@ -24,9 +37,10 @@ export function nodeComponentSpecs(c: ClusterConfig): ComponentSpec[] {
   return (c.nodes ?? []).flatMap((n) => {
     const inNode = (command: string, ...args: string[]) => ({ command: 'nsenter', args: [`--net=${netnsPath(n.netns)}`, '--', command, ...args] });
     const launch = agentInvocation(n);
+    const program = ciliateProgram('agent/agent-main.ts', 'agent', c.bundled);
     const agent: ComponentSpec = {
-      name: `agent-${n.name}`, restart: true, env: launch.env,
-      ...inNode(process.execPath, '--import', TSX, join(REPO_ROOT, 'agent', 'agent-main.ts'), ...launch.args),
+      name: `agent-${n.name}`, restart: true, env: { ...program.env, ...launch.env },
+      ...inNode(program.argv[0]!, ...program.argv.slice(1), ...launch.args),
     };
     const runner: ComponentSpec = {
       name: `runner-${n.name}`, restart: true, ...inNode(process.execPath, '--import', TSX, join(REPO_ROOT, 'nodes', 'runner-main.ts'), c.dir, n.name),
@@ -55,10 +69,12 @@ export function nodeComponentSpecs(c: ClusterConfig): ComponentSpec[] {
 export function operatorComponentSpec(c: ClusterConfig): ComponentSpec | undefined {
   const o = c.operator;
   if (!o) return undefined;
+  const program = ciliateProgram('operator/main.ts', 'operator', c.bundled);
   return {
     name: 'ciliate-operator',
-    command: process.execPath,
-    args: ['--import', TSX, join(REPO_ROOT, 'operator', 'main.ts'),
+    command: program.argv[0]!,
+    env: program.env,
+    args: [...program.argv.slice(1),
       `--k8s-kubeconfig-path=${join(c.dir, 'admin.kubeconfig')}`, '--k8s-namespace=kube-system', `--operator-id=${c.name}`,
       `--cluster-pool-ipv4-cidr=${o.clusterPoolIPv4CIDR}`, `--cluster-pool-ipv4-mask-size=${o.maskSize}`,
       `--operator-prometheus-serve-addr=127.0.0.1:${o.metricsPort}`, `--operator-api-serve-addr=127.0.0.1:${o.healthPort}`],

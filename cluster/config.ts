@@ -32,6 +32,8 @@ export interface ClusterConfig {
   nodeRuntime?: NodeRuntime;
   /** OCI image archives imported into every real node's containerd. */
   images?: string[];
+  /** Run the agents and the operator from their bundles (build/bundle, as the images do) instead of TypeScript. */
+  bundled?: boolean;
   /** The ciliate-operator, when the cluster runs one (`up` from the CLI does). */
   operator?: OperatorSettings;
   /** `cilium-config` settings of the agents over the local cluster's own (e.g. `cluster-name`). */

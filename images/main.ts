@@ -2,6 +2,8 @@
  * `npm run images [-- --out DIR]`: builds Ciliate's agent and operator images as OCI archives (also
  * readable by `docker load`, `podman load`, `kind load image-archive` and `ctr images import`) into
  * DIR (default build/images), and prints each image's size and the build time.
+ * `npm run build:bundles` (`--bundles-only`) writes only the bundles into build/bundle, which the
+ * local cluster runs with `up({ bundled: true })`.
  */
 import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,9 +23,12 @@ export interface BuiltImage {
   unpackedBytes: number;
 }
 
+/** Where the bundles go. */
+export const BUNDLE_DIR = join(REPO_ROOT, 'build', 'bundle');
+
 /** Builds the bundles and both images into `outDir`; returns what it wrote. */
 export async function buildImages(outDir: string): Promise<BuiltImage[]> {
-  const bundles = await buildBundles(join(REPO_ROOT, 'build', 'bundle'));
+  const bundles = await buildBundles(BUNDLE_DIR);
   mkdirSync(outDir, { recursive: true });
   const out: BuiltImage[] = [];
   for (const image of [await agentImage(bundles), await operatorImage(bundles)]) {
@@ -38,8 +43,12 @@ export async function buildImages(outDir: string): Promise<BuiltImage[]> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { out: { type: 'string' } } });
+  const { values } = parseArgs({ options: { out: { type: 'string' }, 'bundles-only': { type: 'boolean' } } });
   const started = performance.now();
+  if (values['bundles-only']) {
+    for (const [name, path] of Object.entries(await buildBundles(BUNDLE_DIR))) console.log(`${name}: ${path}`);
+    return;
+  }
   const images = await buildImages(values.out ?? join(REPO_ROOT, 'build', 'images'));
   const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
   for (const i of images) console.log(`${i.names.join(', ')}: ${i.path} (${mb(i.bytes)}; files ${mb(i.unpackedBytes)} unpacked)`);
