@@ -70,7 +70,12 @@ describe('operator IPAM on a real kube-apiserver', function () {
     });
 
     it('serves cilium_operator_ipam_* metrics and a health endpoint on loopback', async () => {
-      const metrics = await httpGet(await op.operator.metricsPort!, '/metrics');
+      // The gauges follow the allocations a moment later (they are refreshed after each reconcile).
+      let metrics = await httpGet(await op.operator.metricsPort!, '/metrics');
+      for (let i = 0; i < 50 && !/cilium_operator_ipam_ips\{type="used"\} 12800/.test(metrics.body); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        metrics = await httpGet(await op.operator.metricsPort!, '/metrics');
+      }
       expect(metrics.status).to.equal(200);
       expect(metrics.body).to.match(/cilium_operator_ipam_ip_allocation_ops\{subnet_id="10.128.0.0\/16"\} 50/);
       expect(metrics.body).to.match(/cilium_operator_ipam_ips\{type="used"\} 12800/);
