@@ -20,7 +20,7 @@ describe('agent configuration in a running cluster', function () {
   before(async function () {
     this.timeout(300_000);
     cluster = await up({
-      name, stateRoot, nodes: 1, runtime: 'runner', quiet: true,
+      name, stateRoot, nodes: 1, quiet: true,
       ciliumConfig: { 'cluster-name': 'blue', 'cluster-id': '7', 'enable-frobnication': 'true' },
     });
   });

@@ -5,8 +5,8 @@ import { expect } from 'chai';
 import { contains } from '../../agent/ipv4.ts';
 import { run } from '../../cluster/exec.ts';
 import type { NodeConfig } from '../../cluster/node-config.ts';
-import { nodesKubectl, testNodesCluster } from '../support/cluster.ts';
-import { apply, commandPod, eventually, getJson, type PodJson } from './helpers.ts';
+import { nodesKubectl, testRealNodesCluster } from '../support/cluster.ts';
+import { apply, commandPod, eventually, finished, getJson, httpClientPod, httpServerPod, nodePodCIDR, type PodJson } from './helpers.ts';
 
 const CIDR = '10.245.1.0/24';
 
@@ -17,7 +17,7 @@ describe('pod CIDRs from CiliumNode', function () {
 
   before(async function () {
     this.timeout(300_000);
-    nodes = (await testNodesCluster()).config.nodes!;
+    nodes = (await testRealNodesCluster()).config.nodes!;
     for (const args of [['wait', '--for=condition=Established', '--timeout=60s', 'crd/ciliumnodes.cilium.io'], ['create', 'namespace', ns]]) {
       const r = await nodesKubectl(args);
       expect(r.code, r.stderr).to.equal(0);
@@ -35,20 +35,15 @@ describe('pod CIDRs from CiliumNode', function () {
     // The agents look for the CRDs every few seconds, then route the new CIDR.
     await eventually(async () => (await run('ip', ['-n', n0.netns, 'route', 'show', CIDR])).includes(`via ${n1.address}`), `route to ${CIDR} on ${n0.name}`);
     // Pods addressed from the Node's CIDR before stay routed.
-    expect(await run('ip', ['-n', n0.netns, 'route', 'show', n1.podCIDR])).to.contain(`via ${n1.address}`);
-    await apply(commandPod(ns, 'server', ['python3', '-m', 'http.server', '8080'], { nodeName: n1.name }));
+    expect(await run('ip', ['-n', n0.netns, 'route', 'show', await nodePodCIDR(n1.name)])).to.contain(`via ${n1.address}`);
+    await apply(httpServerPod(ns, 'server', { nodeName: n1.name }));
     const server = await eventually(async () => {
       const p = await getJson<PodJson>(['pod', 'server', '-n', ns]);
-      return p?.status?.phase === 'Running' ? p : undefined;
-    }, 'server Running');
+      return p?.status?.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
+    }, 'server Ready');
     expect(contains(CIDR, server.status!.podIP!), server.status!.podIP).to.be.true;
-    const script = `import urllib.request; assert urllib.request.urlopen("http://${server.status!.podIP}:8080/", timeout=10).status == 200`;
-    await apply(commandPod(ns, 'client', ['python3', '-c', script], { nodeName: n0.name, restartPolicy: 'Never' }));
-    const phase = await eventually(async () => {
-      const p = (await getJson<PodJson>(['pod', 'client', '-n', ns]))?.status?.phase;
-      return p === 'Succeeded' || p === 'Failed' ? p : undefined;
-    }, 'client done');
-    expect(phase).to.equal('Succeeded');
+    await apply(httpClientPod(ns, 'client', `http://${server.status!.podIP}:8080/`, n0.name));
+    expect(await finished(ns, 'client')).to.equal('Succeeded');
   });
 
   it('falls back to Node.spec.podCIDR when the CiliumNode goes away', async () => {
@@ -56,12 +51,13 @@ describe('pod CIDRs from CiliumNode', function () {
     const r = await nodesKubectl(['delete', 'ciliumnode', n1.name]);
     expect(r.code, r.stderr).to.equal(0);
     await eventually(async () => !(await run('ip', ['-n', n0.netns, 'route', 'show', CIDR])).trim(), `route to ${CIDR} removed`);
-    expect(await run('ip', ['-n', n0.netns, 'route', 'show', n1.podCIDR])).to.contain(`via ${n1.address}`);
+    const n1CIDR = await nodePodCIDR(n1.name);
+    expect(await run('ip', ['-n', n0.netns, 'route', 'show', n1CIDR])).to.contain(`via ${n1.address}`);
     await apply(commandPod(ns, 'later', ['sleep', '300'], { nodeName: n1.name }));
     const later = await eventually(async () => {
       const p = await getJson<PodJson>(['pod', 'later', '-n', ns]);
       return p?.status?.podIP ? p : undefined;
     }, 'later has an IP');
-    expect(contains(n1.podCIDR, later.status!.podIP!)).to.be.true;
+    expect(contains(n1CIDR, later.status!.podIP!)).to.be.true;
   });
 });

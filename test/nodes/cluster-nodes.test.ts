@@ -1,15 +1,14 @@
-// Nodes and pods on a local cluster started with `up --nodes 2`: Node registration, the kube-scheduler
-// placing a Deployment's pods, pod addresses from the node's CIDR, status, TCP between pods across
-// nodes over native routing, and teardown of a deleted pod's namespace, veth and address.
+// Nodes and pods on the shared real-nodes cluster (`up --nodes 2`: kubelet + containerd): Node
+// registration, the kube-scheduler placing a Deployment's pods, pod addresses from the node's CIDR,
+// status, TCP between pods across nodes over native routing, host-network pods, restarts, and the
+// teardown of a deleted pod's endpoint: network namespace, host veth and address.
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { contains } from '../../agent/ipv4.ts';
-import { podNetnsName } from '../../nodes/sandbox.ts';
-import { hostIfName } from '../../agent/veth.ts';
 import type { NodeConfig } from '../../cluster/node-config.ts';
-import { nodesKubectl, testNodesCluster, TEST_NODES } from '../support/cluster.ts';
-import { apply, commandPod, eventually, getJson, linksIn, netnsNames, type PodJson } from './helpers.ts';
+import { nodesKubectl, testRealNodesCluster, TEST_NODES } from '../support/cluster.ts';
+import { apply, commandPod, eventually, finished, getJson, httpClientPod, linksIn, nodePodCIDR, SHELL_IMAGE, type PodJson } from './helpers.ts';
 
 interface NodeJson {
   metadata: { name: string; labels: Record<string, string> };
@@ -24,7 +23,7 @@ describe('nodes and pods on a local cluster (up --nodes 2)', function () {
 
   before(async function () {
     this.timeout(300_000);
-    const c = await testNodesCluster();
+    const c = await testRealNodesCluster();
     nodes = c.config.nodes ?? [];
     expect(nodes).to.have.length(TEST_NODES);
     const r = await nodesKubectl(['create', 'namespace', ns]);
@@ -38,6 +37,12 @@ describe('nodes and pods on a local cluster (up --nodes 2)', function () {
   const podsWith = async (label: string): Promise<PodJson[]> =>
     (await getJson<{ items: PodJson[] }>(['pods', '-n', ns, '-l', label]))?.items ?? [];
   const nodeOf = (name: string | undefined) => nodes.find((n) => n.name === name)!;
+  /** The agent's record of a pod's endpoint on its node (address, network namespace, host veth), if any. */
+  const endpointOf = (node: NodeConfig, pod: string): { ip: string; netns: string; hostIf: string } | undefined => {
+    const dir = join(node.dir, 'agent', 'endpoints');
+    const records = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8'))) : [];
+    return records.find((e: { podNamespace: string; podName: string }) => e.podNamespace === ns && e.podName === pod);
+  };
 
   it('registers every node Ready with its InternalIP, pod CIDR and a Lease', async () => {
     for (const n of nodes) {
@@ -45,11 +50,12 @@ describe('nodes and pods on a local cluster (up --nodes 2)', function () {
       expect(node, n.name).to.not.equal(undefined);
       expect(node!.status.conditions.find((c) => c.type === 'Ready')?.status).to.equal('True');
       expect(node!.status.addresses).to.deep.include({ type: 'InternalIP', address: n.address });
-      expect(node!.spec.podCIDR).to.equal(n.podCIDR);
+      expect(node!.spec.podCIDR).to.match(/^10\.244\.\d+\.0\/24$/);
       expect(node!.metadata.labels['kubernetes.io/hostname']).to.equal(n.name);
-      const lease = await getJson<{ spec: { holderIdentity: string; renewTime: string } }>(['lease', '-n', 'kube-node-lease', n.name]);
-      expect(lease?.spec.holderIdentity).to.equal(n.name);
-      expect(Date.now() - Date.parse(lease!.spec.renewTime)).to.be.lessThan(60_000);
+      // The kubelet creates its Lease shortly after it registers the Node.
+      const lease = await eventually(() => getJson<{ spec: { holderIdentity?: string; renewTime: string } }>(['lease', '-n', 'kube-node-lease', n.name]), `${n.name}'s Lease`);
+      expect(lease.spec.holderIdentity).to.equal(n.name);
+      expect(Date.now() - Date.parse(lease.spec.renewTime)).to.be.lessThan(60_000);
     }
   });
 
@@ -64,7 +70,10 @@ describe('nodes and pods on a local cluster (up --nodes 2)', function () {
             terminationGracePeriodSeconds: 2,
             // Spread over both nodes.
             topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'web' } } }],
-            containers: [{ name: 'http', image: 'ignored.invalid/python', command: ['python3', '-m', 'http.server', '8080'], ports: [{ containerPort: 8080 }] }],
+            containers: [{
+              name: 'http', image: SHELL_IMAGE, ports: [{ containerPort: 8080 }],
+              command: ['sh', '-c', 'mkdir -p /www && echo pong > /www/index.html && exec httpd -f -p 8080 -h /www'],
+            }],
           },
         },
       },
@@ -76,13 +85,16 @@ describe('nodes and pods on a local cluster (up --nodes 2)', function () {
     expect(new Set(pods.map((p) => p.spec.nodeName))).to.have.length(2);
     for (const p of pods) {
       const node = nodeOf(p.spec.nodeName);
-      expect(contains(node.podCIDR, p.status!.podIP!), `${p.status!.podIP} in ${node.podCIDR}`).to.be.true;
+      const cidr = await nodePodCIDR(node.name);
+      expect(contains(cidr, p.status!.podIP!), `${p.status!.podIP} in ${cidr}`).to.be.true;
       expect(p.status!.podIPs).to.deep.equal([{ ip: p.status!.podIP }]);
       expect(p.status!.hostIP).to.equal(node.address);
       const cs = p.status!.containerStatuses![0]!;
       expect(cs).to.include({ name: 'http', ready: true, restartCount: 0 });
       expect(cs.state).to.have.property('running');
-      expect(await netnsNames()).to.include(podNetnsName(node.netns, p.metadata.uid));
+      const endpoint = endpointOf(node, p.metadata.name);
+      expect(endpoint?.ip).to.equal(p.status!.podIP);
+      expect(existsSync(endpoint!.netns), 'the pod network namespace').to.equal(true);
     }
     await eventually(async () => (await getJson<{ status: { readyReplicas?: number } }>(['deployment', 'web', '-n', ns]))?.status.readyReplicas === 2, 'deployment ready');
   });
@@ -92,16 +104,13 @@ describe('nodes and pods on a local cluster (up --nodes 2)', function () {
     for (const client of nodes) {
       const server = web.find((p) => p.spec.nodeName !== client.name)!;
       const name = `client-${client.index}`;
-      const script = `import urllib.request; r = urllib.request.urlopen("http://${server.status!.podIP}:8080/", timeout=10); print("status", r.status); assert r.status == 200`;
-      await apply(commandPod(ns, name, ['python3', '-c', script], { nodeName: client.name, restartPolicy: 'Never' }));
-      const done = await eventually(async () => {
-        const p = await getJson<PodJson>(['pod', name, '-n', ns]);
-        return p?.status?.phase === 'Succeeded' || p?.status?.phase === 'Failed' ? p : undefined;
-      }, `${name} to finish`);
-      const log = readFileSync(join(client.dir, 'pods', `${ns}_${name}_${done.metadata.uid}`, 'main.log'), 'utf8');
-      expect(done.status!.phase, log).to.equal('Succeeded');
-      expect(log).to.contain('status 200');
-      expect(contains(client.podCIDR, done.status!.podIP!)).to.be.true;
+      await apply(httpClientPod(ns, name, `http://${server.status!.podIP}:8080/`, client.name));
+      const phase = await finished(ns, name);
+      const log = (await nodesKubectl(['logs', '-n', ns, name])).stdout;
+      expect(phase, log).to.equal('Succeeded');
+      expect(log).to.equal('pong\n');
+      const done = await getJson<PodJson>(['pod', name, '-n', ns]);
+      expect(contains(await nodePodCIDR(client.name), done!.status!.podIP!)).to.be.true;
     }
   });
 
@@ -115,7 +124,7 @@ describe('nodes and pods on a local cluster (up --nodes 2)', function () {
       return x?.status?.phase === 'Running' ? x : undefined;
     }, 'host-network pod Running');
     expect(p.status!.podIP).to.equal(node.address);
-    expect(await netnsNames()).to.not.include(podNetnsName(node.netns, p.metadata.uid));
+    expect(endpointOf(node, 'hostnet'), 'no endpoint for a host-network pod').to.equal(undefined);
   });
 
   it('restarts a failing container under restartPolicy Always and counts restarts', async () => {
@@ -130,14 +139,15 @@ describe('nodes and pods on a local cluster (up --nodes 2)', function () {
   it('tears down a deleted pod: processes, network namespace, host veth and address, then the Pod object', async () => {
     const [victim] = await podsWith('app=web');
     const node = nodeOf(victim!.spec.nodeName);
-    const podNs = podNetnsName(node.netns, victim!.metadata.uid);
+    const endpoint = endpointOf(node, victim!.metadata.name)!;
     const ipamFile = join(node.dir, 'agent', 'ipam.json');
-    const hostIf = hostIfName(`${victim!.metadata.uid}/eth0`);
+    const hostIf = endpoint.hostIf;
     expect(await linksIn(node.netns)).to.include(hostIf);
     expect(Object.keys(JSON.parse(readFileSync(ipamFile, 'utf8')).allocations)).to.include(victim!.status!.podIP);
     const r = await nodesKubectl(['delete', 'pod', victim!.metadata.name, '-n', ns, '--wait=true', '--timeout=60s']);
     expect(r.code, r.stderr).to.equal(0);
-    expect(await netnsNames()).to.not.include(podNs);
+    await eventually(() => !existsSync(endpoint.netns), 'the pod network namespace removed');
+    expect(endpointOf(node, victim!.metadata.name)).to.equal(undefined);
     expect(await linksIn(node.netns)).to.not.include(hostIf);
     expect(await getJson<PodJson>(['pod', victim!.metadata.name, '-n', ns])).to.equal(undefined);
     expect(Object.keys(JSON.parse(readFileSync(ipamFile, 'utf8')).allocations)).to.not.include(victim!.status!.podIP);

@@ -1,4 +1,4 @@
-// The CNI plugin against a real node agent, called exactly as the node runner calls it: ADD builds
+// The CNI plugin against a real node agent, called exactly as a container runtime calls it: ADD builds
 // the veth pair, /32 address, routes and MTU; CHECK verifies them; DEL removes them and is idempotent;
 // STATUS reports the agent ready. The test sandbox is a network namespace named like a pod's, so
 // `down` would sweep it even if the test died half-way.
@@ -14,8 +14,8 @@ import { podNetnsName } from '../../nodes/sandbox.ts';
 import { hostIfName, POD_GATEWAY } from '../../agent/veth.ts';
 import { contains } from '../../agent/ipv4.ts';
 import type { CniResult } from '../../cni/spec.ts';
-import { nodesKubectl, runCommand, testNodesCluster } from '../support/cluster.ts';
-import { linksIn } from './helpers.ts';
+import { nodesKubectl, runCommand, testRealNodesCluster } from '../support/cluster.ts';
+import { linksIn, nodePodCIDR } from './helpers.ts';
 
 // The native relay, as the node's cni-path finds it first.
 const PLUGIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'cni', 'ciliate-cni');
@@ -32,13 +32,13 @@ describe('ciliate-cni with a node agent', function () {
 
   before(async function () {
     this.timeout(300_000);
-    const c = await testNodesCluster();
+    const c = await testRealNodesCluster();
     node = c.config.nodes![0]!;
     cni = new CniClient(node.cniConfDir, readFileSync(join(node.dir, 'cni-path'), 'utf8').trim().split(':'));
     netns = podNetnsName(node.netns, containerId);
     await run('ip', ['netns', 'add', netns]);
     // The pod the CNI call is for (the agent reads its labels for its identity); bound to a node no
-    // runner serves, so only this test plumbs it.
+    // kubelet serves, so only this test plumbs it.
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'test', namespace: 'cni' }, spec: { nodeName: 'nowhere', containers: [{ name: 'c', image: 'none' }] } };
     await nodesKubectl(['create', 'namespace', 'cni']);
     const created = await nodesKubectl(['apply', '-f', '-'], JSON.stringify(pod));
@@ -66,7 +66,7 @@ describe('ciliate-cni with a node agent', function () {
     expect(result.interfaces![1]).to.include({ name: 'eth0', sandbox: netnsPath(netns) });
     const ip = result.ips![0]!.address.split('/')[0]!;
     expect(result.ips![0]).to.include({ address: `${ip}/32`, gateway: POD_GATEWAY, interface: 1 });
-    expect(contains(node.podCIDR, ip)).to.be.true;
+    expect(contains(await nodePodCIDR(node.name), ip)).to.be.true;
     expect(result.routes).to.deep.equal([{ dst: '0.0.0.0/0', gw: POD_GATEWAY }]);
 
     const [eth0] = JSON.parse(await inPod(['ip', '-j', 'addr', 'show', 'dev', 'eth0'])) as { mtu: number; operstate: string; addr_info: { local: string; prefixlen: number }[] }[];

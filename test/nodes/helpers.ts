@@ -36,7 +36,10 @@ export async function apply(manifest: unknown): Promise<void> {
   if (r.code !== 0) throw new Error(r.stderr);
 }
 
-/** A pod whose single container runs `command` (images are ignored by the node runner). */
+/** The shell image test pods run (Debian's busybox, built locally and imported into every real node). */
+export const SHELL_IMAGE = 'docker.io/library/busybox:1.35';
+
+/** A pod whose single container runs `command` in the shell image (the stand-in runner ignores images). */
 export function commandPod(ns: string, name: string, command: string[], extra: { nodeName?: string; restartPolicy?: string; labels?: Record<string, string> } = {}): unknown {
   return {
     apiVersion: 'v1', kind: 'Pod',
@@ -45,7 +48,7 @@ export function commandPod(ns: string, name: string, command: string[], extra: {
       ...(extra.nodeName ? { nodeName: extra.nodeName } : {}),
       restartPolicy: extra.restartPolicy ?? 'Always',
       terminationGracePeriodSeconds: 2,
-      containers: [{ name: 'main', image: 'ignored.invalid/none', command }],
+      containers: [{ name: 'main', image: SHELL_IMAGE, command }],
     },
   };
 }
@@ -60,4 +63,29 @@ export async function netnsNames(): Promise<string[]> {
 export async function linksIn(netns: string): Promise<string[]> {
   const out = await run('ip', ['-n', netns, '-j', 'link', 'show']);
   return (JSON.parse(out) as { ifname: string }[]).map((l) => l.ifname);
+}
+
+/** The pod CIDR the cluster gave node `name` (Node.spec.podCIDR: the controller manager's on real nodes). */
+export async function nodePodCIDR(name: string): Promise<string> {
+  const node = await getJson<{ spec: { podCIDR?: string } }>(['node', name]);
+  if (!node?.spec.podCIDR) throw new Error(`node ${name} has no pod CIDR`);
+  return node.spec.podCIDR;
+}
+
+/** An HTTP server pod on port 8080 answering `pong` (busybox httpd). */
+export function httpServerPod(ns: string, name: string, extra: Parameters<typeof commandPod>[3] = {}): unknown {
+  return commandPod(ns, name, ['sh', '-c', 'mkdir -p /www && echo pong > /www/index.html && exec httpd -f -p 8080 -h /www'], extra);
+}
+
+/** A pod that fetches `url` once (busybox wget, 10 s limit) and ends Succeeded or Failed. */
+export function httpClientPod(ns: string, name: string, url: string, nodeName: string): unknown {
+  return commandPod(ns, name, ['wget', '-q', '-O', '-', '-T', '10', url], { nodeName, restartPolicy: 'Never' });
+}
+
+/** Waits until pod `name` in `ns` has Succeeded or Failed, and returns its phase. */
+export async function finished(ns: string, name: string): Promise<string> {
+  return eventually(async () => {
+    const phase = (await getJson<PodJson>(['pod', name, '-n', ns]))?.status?.phase;
+    return phase === 'Succeeded' || phase === 'Failed' ? phase : undefined;
+  }, `${name} to finish`);
 }

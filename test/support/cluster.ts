@@ -20,7 +20,6 @@ interface SharedCluster {
 }
 
 const plain: SharedCluster = {};
-const withNodes: SharedCluster = {};
 const withRealNodes: SharedCluster = {};
 
 /** A unique, valid cluster name for this run. */
@@ -29,7 +28,7 @@ export function uniqueClusterName(prefix = 't'): string {
 }
 
 /** Starts `slot`'s cluster on first call (or reuses the running cluster named by env `reuseVar`). */
-function shared(slot: SharedCluster, reuseVar: string, prefix: string, nodes: number, runtime: NodeRuntime = 'runner'): Promise<RunningCluster> {
+function shared(slot: SharedCluster, reuseVar: string, prefix: string, nodes: number, runtime?: NodeRuntime): Promise<RunningCluster> {
   if (!slot.started) {
     const reuse = process.env[reuseVar];
     if (reuse) {
@@ -63,26 +62,17 @@ export function testCluster(): Promise<RunningCluster> {
 export const TEST_NODES = 2;
 
 /**
- * A second shared test cluster that also runs {@link TEST_NODES} nodes (`up --nodes 2`), started on
- * first call and removed by the global teardown. Set CILIATE_TEST_NODES_CLUSTER=<name> to reuse a
- * running cluster that has nodes instead.
- */
-export function testNodesCluster(): Promise<RunningCluster> {
-  return shared(withNodes, 'CILIATE_TEST_NODES_CLUSTER', 'n', TEST_NODES);
-}
-
-/**
- * A third shared cluster whose {@link TEST_NODES} nodes are real (kubelet + containerd, pods from
- * images), for the end-to-end suites; removed by the global teardown. Set
- * CILIATE_TEST_REAL_NODES_CLUSTER=<name> to reuse a running one.
+ * A second shared test cluster whose {@link TEST_NODES} nodes are real (kubelet + containerd, pods
+ * from images), for the node and end-to-end suites; started on first call and removed by the global
+ * teardown. Set CILIATE_TEST_REAL_NODES_CLUSTER=<name> to reuse a running one.
  */
 export function testRealNodesCluster(): Promise<RunningCluster> {
   return shared(withRealNodes, 'CILIATE_TEST_REAL_NODES_CLUSTER', 'k', TEST_NODES, 'kubelet');
 }
 
-/** Runs the node test cluster's kubectl with its kubeconfig; never throws on a non-zero exit. */
+/** Runs the real-nodes test cluster's kubectl with its kubeconfig; never throws on a non-zero exit. */
 export async function nodesKubectl(args: string[], input?: string): Promise<CommandResult> {
-  const c = await testNodesCluster();
+  const c = await testRealNodesCluster();
   return runCommand(join(c.binDir, 'kubectl'), args, { KUBECONFIG: c.kubeconfig }, input);
 }
 
@@ -141,7 +131,7 @@ export function ensureCrds(): Promise<void> {
 
 /** Removes the shared test clusters this run started. */
 export async function teardownTestCluster(): Promise<void> {
-  for (const slot of [withRealNodes, withNodes, plain]) {
+  for (const slot of [withRealNodes, plain]) {
     if (!slot.owned) continue;
     const { name, stateRoot } = slot.owned;
     slot.owned = undefined;
