@@ -13,12 +13,10 @@ import { toTimestamp, timestampMs } from './flow-types.ts';
 import { selectHistory } from './history.ts';
 import { hubbleServices } from './protos.ts';
 import type { FlowRing } from './ring.ts';
+import { StreamWriter } from './stream-writer.ts';
 
 /** The health service name the `hubble` CLI checks. */
 export const OBSERVER_HEALTH_SERVICE = 'hubble.server.Observer';
-
-/** Most responses queued for one follower before flows are dropped for it. */
-const FOLLOW_QUEUE_MAX = 1024;
 
 /** A Hubble peer: a node serving Hubble. */
 export interface HubblePeer {
@@ -164,60 +162,4 @@ export class HubbleServer {
 
 function healthy(service: string | undefined): boolean {
   return !service || service === OBSERVER_HEALTH_SERVICE;
-}
-
-/**
- * Writes responses in order, waiting for `drain` when the transport is full. Droppable responses
- * (followed flows) beyond {@link FOLLOW_QUEUE_MAX} queued are counted in `lost` instead; the next one
- * sent is preceded by a report of them.
- */
-class StreamWriter {
-  private readonly queue: Message[] = [];
-  private waiting = false;
-  private ending = false;
-  private closed = false;
-  /** Responses dropped since the last loss report. */
-  lost = 0;
-
-  constructor(private readonly call: ServerWritableStream<unknown, Message>) {
-    call.on('cancelled', () => (this.closed = true));
-    call.on('close', () => (this.closed = true));
-  }
-
-  /** Queues a response; a droppable one is dropped while the queue is full. */
-  send(msg: Message, droppable: boolean, lossReport?: () => Message): void {
-    if (this.closed || this.ending) return;
-    if (droppable && this.queue.length >= FOLLOW_QUEUE_MAX) {
-      this.lost++;
-      return;
-    }
-    if (this.lost > 0 && lossReport) {
-      this.queue.push(lossReport());
-      this.lost = 0;
-    }
-    this.queue.push(msg);
-    this.pump();
-  }
-
-  /** Ends the stream once everything queued is written. */
-  finish(): void {
-    this.ending = true;
-    this.pump();
-  }
-
-  private pump(): void {
-    while (!this.waiting && !this.closed && this.queue.length > 0) {
-      if (!this.call.write(this.queue.shift()!)) {
-        this.waiting = true;
-        this.call.once('drain', () => {
-          this.waiting = false;
-          this.pump();
-        });
-      }
-    }
-    if (this.ending && this.queue.length === 0 && !this.waiting && !this.closed) {
-      this.closed = true;
-      this.call.end();
-    }
-  }
 }
