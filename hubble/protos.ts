@@ -7,8 +7,11 @@ import { join } from 'node:path';
 import { loadPackageDefinition, type GrpcObject, type ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type EnumTypeDefinition, type PackageDefinition } from '@grpc/proto-loader';
 
-/** The folder of Ciliate's Hubble `.proto` files. */
-export const PROTO_DIR = join(import.meta.dirname, 'proto');
+/** The folder of Ciliate's Hubble `.proto` files: beside this module, or CILIATE_HUBBLE_PROTO_DIR when bundled. */
+export const PROTO_DIR = process.env.CILIATE_HUBBLE_PROTO_DIR || join(import.meta.dirname, 'proto');
+
+/** Every `.proto` file of the server, relative to {@link PROTO_DIR}. */
+export const PROTO_FILES = ['flow/flow.proto', 'relay/relay.proto', 'observer/observer.proto', 'peer/peer.proto', 'grpc/health/v1/health.proto'];
 
 /** The services Ciliate's Hubble server offers. */
 export interface HubbleServices {
@@ -23,7 +26,7 @@ let dropReasons: Map<number, string> | undefined;
 
 /** The parsed `.proto` files (once). */
 function packageDefinition(): PackageDefinition {
-  definition ??= loadSync(['observer/observer.proto', 'peer/peer.proto', 'grpc/health/v1/health.proto'], {
+  definition ??= loadSync(PROTO_FILES, {
     includeDirs: [PROTO_DIR], keepCase: true, longs: Number, enums: String, defaults: false, oneofs: true,
   });
   return definition;
