@@ -119,6 +119,8 @@ describe('Hubble on real pods: the upstream hubble CLI against each agent', func
     expect(verdicts.length).to.be.greaterThan(0);
     expect(verdicts[0]).to.deep.include({ verdict: 'FORWARDED', traffic_direction: 'INGRESS' });
     expect(verdicts[0]!.ingress_allowed_by?.map((p) => p.name)).to.deep.equal(['server-ingress']);
+    const named = await hubble(sock(n1), ['observe', '--from-pod', `${NS}/friend`, '--type', 'policy-verdict', '--print-policy-names', '--last', '1']);
+    expect(named.stdout).to.match(/policy-verdict:\S+ INGRESS ALLOWED BY server-ingress \(CiliumNetworkPolicy\)/);
     const traces = await observe(n0, ['--from-pod', `${NS}/friend`, '--to-port', String(SERVER_PORT), '--type', 'trace', '--all']);
     expect(traces.length).to.be.greaterThan(0);
     expect(traces.every((f) => f.trace_observation_point === 'FROM_ENDPOINT' && f.event_type.sub_type === 5)).to.be.true;
