@@ -12,7 +12,7 @@ import type { NodeConfig } from '../../cluster/node-config.ts';
 import { podEndpoints, type PodEndpoint } from '../../cluster/pods.ts';
 import type { Flow } from '../../hubble/flow-types.ts';
 import { runCommand, testRealNodesCluster } from '../support/cluster.ts';
-import { hubble, hubbleCli, jsonLines } from '../support/hubble-cli.ts';
+import { ensureHubbleCli, hubble, hubbleCli, jsonLines } from '../support/hubble-cli.ts';
 
 const AGNHOST = 'registry.k8s.io/e2e-test-images/agnhost:2.53';
 const BUSYBOX = 'docker.io/library/busybox:1.35';
@@ -63,7 +63,7 @@ describe('Hubble on real pods: the upstream hubble CLI against each agent', func
   };
 
   before(async function () {
-    hubbleCli();
+    if (!(await ensureHubbleCli())) this.skip();
     c = await testRealNodesCluster();
     [n0, n1] = c.config.nodes as [NodeConfig, NodeConfig];
     await kubectl(['create', 'namespace', NS]);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { FlowRing } from '../../hubble/ring.ts';
 import { HubbleServer } from '../../hubble/server.ts';
 import { runCommand } from '../support/cluster.ts';
-import { hubble, hubbleCli, jsonLines } from '../support/hubble-cli.ts';
+import { ensureHubbleCli, hubble, hubbleCli, jsonLines } from '../support/hubble-cli.ts';
 import { syntheticFlows } from '../support/hubble-flows.ts';
 
 const CASES: string[][] = [
@@ -65,7 +65,7 @@ describe('Hubble filters: the server selects what upstream\'s client-side filter
   const flows = syntheticFlows(36);
 
   before(async function () {
-    hubbleCli();
+    if (!(await ensureHubbleCli())) this.skip();
     dir = mkdtempSync(join(tmpdir(), 'ciliate-hubble-'));
     socket = join(dir, 'hubble.sock');
     const ring = new FlowRing(63);

@@ -11,7 +11,7 @@ import type { Flow, FlowFilter } from '../../hubble/flow-types.ts';
 import { FlowRing, isValidRingCapacity } from '../../hubble/ring.ts';
 import { HubbleServer } from '../../hubble/server.ts';
 import { StreamWriter } from '../../hubble/stream-writer.ts';
-import { hubble, hubbleCli, jsonLines } from '../support/hubble-cli.ts';
+import { ensureHubbleCli, hubble, hubbleCli, jsonLines } from '../support/hubble-cli.ts';
 import { syntheticFlows } from '../support/hubble-flows.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -27,7 +27,7 @@ describe('Hubble server with the upstream CLI', function () {
   const uuids = (stdout: string) => jsonLines<{ flow?: Flow }>(stdout).flatMap((l) => (l.flow ? [l.flow.uuid] : []));
 
   before(async function () {
-    hubbleCli();
+    if (!(await ensureHubbleCli())) this.skip();
     dir = mkdtempSync(join(tmpdir(), 'ciliate-hubble-'));
     socket = join(dir, 'hubble.sock');
     ring = new FlowRing(63);

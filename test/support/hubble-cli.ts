@@ -1,18 +1,29 @@
 /**
  * The upstream `hubble` CLI, the test peer of Ciliate's Hubble server: built by the toolchain
- * builder (`cluster/toolchain/build.sh hubble`, cached by version; about 4 minutes cold).
+ * builder (`cluster/toolchain/build.sh hubble`, cached by version; minutes cold). As with the node
+ * images' Go binaries, a run builds it only when CI=true or CILIATE_BUILD_IMAGES=1; otherwise the
+ * suites that need it are skipped until it is built.
  */
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { builtToolchain, ensureToolchain } from '../../cluster/toolchain.ts';
 import { runCommand, type CommandResult } from './cluster.ts';
+import { buildsGoImages } from './node-images.ts';
 
 let bin: string | undefined;
 
-/** The path of the `hubble` binary, building it on first use. */
+/** The `hubble` binary's path, building it when this run builds Go binaries; undefined: skip. */
+export async function ensureHubbleCli(): Promise<string | undefined> {
+  const dir = (await builtToolchain('hubble')) ?? (buildsGoImages() ? await ensureToolchain(undefined, 'hubble') : undefined);
+  bin = dir ? join(dir, 'hubble') : undefined;
+  return bin;
+}
+
+/** Why the Hubble CLI suites skip. */
+export const HUBBLE_SKIP_REASON = 'the hubble CLI is not built yet (minutes: run `bash cluster/toolchain/build.sh hubble` or set CILIATE_BUILD_IMAGES=1)';
+
+/** The `hubble` binary's path (after {@link ensureHubbleCli} found it). */
 export function hubbleCli(): string {
-  bin ??= join(execFileSync('bash', [join(import.meta.dirname, '..', '..', 'cluster', 'toolchain', 'build.sh'), 'hubble'], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim(), 'hubble');
+  if (!bin) throw new Error('ensureHubbleCli() first');
   return bin;
 }
 
