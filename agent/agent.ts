@@ -23,7 +23,8 @@ import { agentKubeConfig } from './config/credentials.ts';
 import { agentPinRoot } from './config/paths.ts';
 import { createEnforcement } from './enforcement.ts';
 import { EndpointManager } from './endpoints.ts';
-import { FLOW_LOG } from './flow-log.ts';
+import { FLOW_LOG, flowLogSink, type FlowSink } from './flow-log.ts';
+import { agentHubble } from './hubble.ts';
 import { setEndpointHooks } from './hooks.ts';
 import { isCgroup2Dir, onBpffs } from './host-checks.ts';
 import { masqueradeReconciler } from './masquerade.ts';
@@ -104,24 +105,34 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
     log.warn('cgroup-root is not a cgroup v2 directory; Services are translated per packet only', { cgroupRoot: cfg.cgroupRoot });
   }
   const registry = new Registry();
+  // Flow events go to the flow log and to the Hubble server (made once enforcement's caches exist).
+  const late: { hubble?: FlowSink } = {};
+  const flowSinks: FlowSink[] = cfg.hubble ? [flowLogSink(join(cfg.stateDir, FLOW_LOG), cfg.nodeName, log), (flows) => late.hubble?.(flows)] : [];
   // Policy enforcement: CNI ADD answers only once the pod's identity and policy are in the kernel.
   const enforcement = createEnforcement({
     kc, nodeName: cfg.nodeName, nodeIP, pinRoot: agentPinRoot(cfg.bpfRoot, cfg.nodeName), stateDir: cfg.stateDir,
     clusterName: cfg.clusterName, clusterId: cfg.clusterId, enforcementMode: cfg.enforcementMode, labels: cfg.labels,
     policyMapMax: cfg.policyMapMax, k8sNetworkPolicy: cfg.k8sNetworkPolicy, lbAlgorithm: cfg.lbAlgorithm,
     log: log.child({ component: 'enforcement' }), nodes, registry,
-    ...(cfg.hubble ? { flowLogPath: join(cfg.stateDir, FLOW_LOG) } : {}),
+    flowSinks,
     // Without kube-proxy replacement, pods still reach ClusterIPs through their own programs (as upstream).
     ...(cfg.kubeProxyReplacement ? {} : { nodeDevice: false as const }),
     ...(socketLb ? { socketLbCgroup: cfg.cgroupRoot } : {}),
   });
   setEndpointHooks(enforcement.hooks);
+  const hubble = cfg.hubble ? agentHubble({
+    nodeName: cfg.nodeName, clusterName: cfg.clusterName, nodeIP, socketPath: cfg.hubbleSocketPath, listen: cfg.hubbleListen,
+    capacity: cfg.hubbleEventBufferCapacity, enforcer: enforcement.enforcer, engine: enforcement.engine, ceps: enforcement.ceps, nodes,
+    log: log.child({ component: 'hubble' }),
+  }) : undefined;
+  if (hubble) late.hubble = hubble.sink;
   const manager = new Manager({ log }).addCache(nodes);
   for (const c of nodeControllers) manager.add(c);
   // Metrics (controllers, work queues, drift repairs) where `prometheus-serve-addr` says.
   if (cfg.prometheus) manager.add(new HttpEndpoint('metrics', cfg.prometheus, metricsRoutes(registry), log));
   for (const c of enforcement.caches) manager.addCache(c);
   for (const r of enforcement.runnables) manager.add(r);
+  if (hubble) manager.add(hubble.runnable);
   // Endpoints from before a restart: their pinned state keeps enforcing until this recomputes it.
   void enforcement.restore(endpoints.endpoints());
   try {

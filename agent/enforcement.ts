@@ -45,7 +45,7 @@ import { cidrGroupOf, PolicyFeed, type CiliumCidrGroupObject } from './policy-fe
 import { ipcacheKeyCidr } from '../datapath/maps/ipcache.ts';
 import { isLocalIdentity, ReservedIdentity } from '../identity/numeric.ts';
 import { singleStackReservedIdentities } from '../identity/reserved-labels.ts';
-import { flowLogRunnable } from './flow-log.ts';
+import { flowEventsRunnable, type FlowSink } from './flow-log.ts';
 import { LbSync, SERVICES_STATE_FILE } from './lb-sync.ts';
 import { ENDPOINT_SLICE_REF, lbPrimer, SERVICE_REF, serviceKeyOfSlice, serviceLbReconciler, type LbNode } from './service-controllers.ts';
 import { attachNodeDevice } from './netdev-attach.ts';
@@ -90,8 +90,8 @@ export interface EnforcementOptions {
   driftCheckIntervalMs?: number;
   /** Runs interface work in the node's namespace (tests; the agent itself runs inside it). */
   inNodeNetns?: <T>(fn: () => T) => T;
-  /** Where flow events are logged (JSON lines); default: no flow log. */
-  flowLogPath?: string;
+  /** Where flow events go (the flow log, Hubble); default: nowhere (the events are not read). */
+  flowSinks?: FlowSink[];
   /** Default backend selection for Services (helm loadBalancer.algorithm); default random. */
   lbAlgorithm?: 'random' | 'maglev';
   /** The node's cgroup v2 directory: socket-level service translation for the processes in it. */
@@ -109,6 +109,8 @@ export interface Enforcement {
   /** The node's service load-balancing state (ClusterIP frontends and backends). */
   lb: LbSync;
   caches: Informer<KubernetesObject>[];
+  /** The cluster's CiliumEndpoints (who holds which pod address). */
+  ceps: Informer<CiliumEndpointLike>;
   runnables: Runnable[];
   hooks: { beforeAddReturns(ep: CniEndpoint): Promise<void>; afterDelete(ep: CniEndpoint): Promise<void> };
   /** Re-enforces endpoints that existed before a restart (call once; waits for the caches). */
@@ -294,8 +296,8 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   };
 
   return {
-    engine, enforcer, lb, caches,
-    runnables: [...controllers, driftLoop, lbPrimer(services, slices, lb, lbNode), ...(o.flowLogPath ? [flowLogRunnable(enforcer, o.flowLogPath, o.nodeName, log)] : [])],
+    engine, enforcer, lb, caches, ceps,
+    runnables: [...controllers, driftLoop, lbPrimer(services, slices, lb, lbNode), ...(o.flowSinks?.length ? [flowEventsRunnable(enforcer, o.flowSinks, log)] : [])],
     hooks: {
       beforeAddReturns: enforce,
       async afterDelete(ep) {

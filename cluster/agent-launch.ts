@@ -23,9 +23,19 @@ export function localCiliumConfig(c: Pick<ClusterConfig, 'ciliumConfig'>): Recor
     // There is no kube-proxy: the agents serve every Service.
     'kube-proxy-replacement': 'true',
     'enable-hubble': 'true',
+    // Each agent runs in its node's network namespace: every node listens on upstream's port.
+    'hubble-listen-address': `:${HUBBLE_PORT}`,
     'prometheus-serve-addr': ':9962',
     ...c.ciliumConfig,
   };
+}
+
+/** The port of each node's Hubble server (upstream's). */
+export const HUBBLE_PORT = 4244;
+
+/** The node's Hubble server socket (`hubble-socket-path`). */
+export function hubbleSocketPath(node: Pick<NodeConfig, 'dir'>): string {
+  return join(node.dir, 'hubble.sock');
 }
 
 /** The node's `cilium-config` directory. */
@@ -48,6 +58,7 @@ export function agentInvocation(node: NodeConfig): { args: string[]; env: Record
       `--config-dir=${agentConfigDir(node)}`,
       `--k8s-kubeconfig-path=${node.agentKubeconfig}`,
       `--socket-path=${node.socket}`,
+      `--hubble-socket-path=${hubbleSocketPath(node)}`,
       `--state-dir=${join(node.dir, 'agent')}`,
       ...(node.cgroup ? [`--cgroup-root=${node.cgroup}`] : []),
     ],

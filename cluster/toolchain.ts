@@ -7,9 +7,10 @@ const BUILD_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'toolchain', 
 
 /**
  * What build.sh builds: the cluster's toolchain, or on demand (each cached apart) upstream kube-proxy
- * (the services bench's peer), agnhost and coredns (node images' binaries) or e2e.test with ginkgo.
+ * (the services bench's peer), agnhost and coredns (node images' binaries), e2e.test with ginkgo, or
+ * the upstream `hubble` CLI (the Hubble server's test peer).
  */
-export type ToolchainTarget = 'cluster' | 'kube-proxy' | 'agnhost' | 'coredns' | 'e2e';
+export type ToolchainTarget = 'cluster' | 'kube-proxy' | 'agnhost' | 'coredns' | 'e2e' | 'hubble';
 
 /**
  * Returns the folder holding etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,

@@ -6,6 +6,7 @@
  * {@link ConfigError} naming the setting; anything merely ignored comes back as a warning.
  */
 import { isAbsolute } from 'node:path';
+import { isValidRingCapacity } from '../../hubble/ring.ts';
 import { LabelFilter } from '../../identity/label-filter.ts';
 import type { EnforcementMode } from '../../policy/endpoint-policy.ts';
 import {
@@ -44,8 +45,14 @@ export interface AgentConfig {
   /** Policy entries allowed per endpoint (`bpf-policy-map-max`, at most {@link POLICY_MAP_CAPACITY}). */
   policyMapMax: number;
   k8sNetworkPolicy: boolean;
-  /** `enable-hubble`: the flow log that `ciliate observe` reads. */
+  /** `enable-hubble`: the Hubble server and the flow log that `ciliate observe` reads. */
   hubble: boolean;
+  /** `hubble-socket-path`: the Hubble server's unix socket. */
+  hubbleSocketPath: string;
+  /** `hubble-listen-address`; undefined: the unix socket only. */
+  hubbleListen: { host: string; port: number } | undefined;
+  /** `hubble-event-buffer-capacity`: flows kept (2^n - 1). */
+  hubbleEventBufferCapacity: number;
   /** `labels`: identity-relevant label patterns added to the defaults. */
   labels: string[];
   /** `prometheus-serve-addr`; undefined: no metrics endpoint. */
@@ -147,6 +154,9 @@ export function buildAgentConfig(raw: Readonly<Record<string, string | undefined
     policyMapMax,
     k8sNetworkPolicy: bool('enable-k8s-networkpolicy'),
     hubble: bool('enable-hubble'),
+    hubbleSocketPath: path('hubble-socket-path'),
+    hubbleListen: get('hubble-listen-address') ? parseListenAddress('hubble-listen-address', get('hubble-listen-address')) : undefined,
+    hubbleEventBufferCapacity: ringCapacity(get('hubble-event-buffer-capacity')),
     labels,
     prometheus: get('prometheus-serve-addr') ? parseListenAddress('prometheus-serve-addr', get('prometheus-serve-addr')) : undefined,
     nodeIP: get('ipv4-node') === 'auto' || !get('ipv4-node') ? undefined : ipv4Address('ipv4-node', get('ipv4-node')),
@@ -156,6 +166,13 @@ export function buildAgentConfig(raw: Readonly<Record<string, string | undefined
     socketPath: path('socket-path'),
     debug: bool('debug'),
   };
+}
+
+/** `hubble-event-buffer-capacity`: one less than a power of two, at most 65535, as upstream. */
+function ringCapacity(text: string): number {
+  const n = parseInteger('hubble-event-buffer-capacity', text, 1, 65535);
+  if (!isValidRingCapacity(n)) throw new ConfigError('hubble-event-buffer-capacity', `${n} is not one less than a power of two (e.g. 4095)`);
+  return n;
 }
 
 /** Throws unless `value` is the only one Ciliate supports. */

@@ -11,6 +11,7 @@
 #   build.sh agnhost      k8s.io/kubernetes/test/images/agnhost of that version (the e2e test image's binary)
 #   build.sh coredns      CoreDNS of the version Kubernetes ships (versions.env COREDNS_VERSION)
 #   build.sh e2e          Kubernetes' e2e.test of that version and the ginkgo v2 its go.mod requires
+#   build.sh hubble       the upstream `hubble` CLI (versions.env HUBBLE_VERSION), the Hubble API's test peer
 # The targets other than `cluster` are built on demand, each into its own cache folder.
 #   build.sh TARGET --check   prints the bin directory if TARGET is built, else exits 3; never builds
 set -euo pipefail
@@ -27,7 +28,8 @@ case "$target" in
   agnhost) key="agnhost-v${KUBERNETES_VERSION}"; binaries=(agnhost) ;;
   coredns) key="coredns-v${COREDNS_VERSION}"; binaries=(coredns) ;;
   e2e) key="e2e-v${KUBERNETES_VERSION}"; binaries=(e2e.test ginkgo) ;;
-  *) printf '[toolchain] unknown target %s (cluster | kube-proxy | agnhost | coredns | e2e)\n' "$target" >&2; exit 2 ;;
+  hubble) key="hubble-v${HUBBLE_VERSION}"; binaries=(hubble) ;;
+  *) printf '[toolchain] unknown target %s (cluster | kube-proxy | agnhost | coredns | e2e | hubble)\n' "$target" >&2; exit 2 ;;
 esac
 out="$cache_root/toolchain/$key"
 bin="$out/bin"
@@ -131,6 +133,9 @@ case "$target" in
   agnhost) build_kubernetes test/images/agnhost ;;
   coredns) go_module_build coredns "github.com/coredns/coredns@v$COREDNS_VERSION" "" "-s -w" ;;
   e2e) build_e2e ;;
+  # The cilium module's own replace directive makes `go install` refuse it; a scratch module ignores it.
+  hubble) go_module_build hubble "github.com/cilium/cilium@v$HUBBLE_VERSION" hubble \
+    "-s -w -X github.com/cilium/cilium/hubble/pkg.Version=v$HUBBLE_VERSION" ;;
 esac
 all_built || { log "the build finished without ${binaries[*]}"; exit 1; }
 # Earlier versions of this script took this marker to mean the target was built.

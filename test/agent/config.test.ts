@@ -76,13 +76,22 @@ describe('agent/config', () => {
     const { warnings } = loadAgentConfig(sources({
       dir: {
         'enable-bogus-feature': 'true', 'cluster-pool-ipv4-cidr': '10.0.0.0/8', 'identity-gc-interval': '15m',
-        'bpf-lb-mode': 'dsr', 'bpf-lb-maglev-table-size': '16381', 'hubble-listen-address': ':4244',
+        'bpf-lb-mode': 'dsr', 'bpf-lb-maglev-table-size': '16381', 'tunnel-protocol': 'geneve',
       },
     }));
     expect(warnings).to.have.length(3);
     expect(warnings[0]).to.match(/^unknown setting enable-bogus-feature in \/cfg; ignored$/);
     expect(warnings.find((w) => w.includes('bpf-lb-mode=dsr'))).to.match(/not supported by Ciliate/);
-    expect(warnings.find((w) => w.includes('hubble-listen-address=:4244'))).to.match(/not supported by Ciliate/);
+    expect(warnings.find((w) => w.includes('tunnel-protocol=geneve'))).to.match(/not supported by Ciliate/);
+  });
+
+  it('takes the Hubble server settings: socket, listen address, ring capacity (2^n - 1)', () => {
+    const { config } = loadAgentConfig(sources({ dir: { 'hubble-listen-address': ':4244', 'hubble-socket-path': '/run/h.sock', 'hubble-event-buffer-capacity': '8191' } }));
+    expect(config).to.deep.include({ hubbleListen: { host: '', port: 4244 }, hubbleSocketPath: '/run/h.sock', hubbleEventBufferCapacity: 8191 });
+    const defaults = loadAgentConfig(sources({ dir: {} })).config;
+    expect(defaults).to.deep.include({ hubbleListen: undefined, hubbleSocketPath: '/var/run/cilium/hubble.sock', hubbleEventBufferCapacity: 4095 });
+    expect(() => loadAgentConfig(sources({ dir: { 'hubble-event-buffer-capacity': '4096' } }))).to.throw(/hubble-event-buffer-capacity/);
+    expect(() => loadAgentConfig(sources({ dir: { 'hubble-socket-path': 'relative.sock' } }))).to.throw(/hubble-socket-path/);
   });
 
   it('caps bpf-policy-map-max at what the policy map holds, saying so', () => {

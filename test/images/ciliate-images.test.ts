@@ -65,6 +65,12 @@ describe("Ciliate's images (agent and operator)", function () {
     expect(r.stdout).to.match(/^function .*endpoint\.bpf\.o.*sock\.bpf\.o/);
   });
 
+  it("agent: the Hubble server's protocol definitions are where the bundle looks", async () => {
+    const r = await run('agent', ['/usr/bin/node', '-e', "console.log(require('fs').readdirSync(process.env.CILIATE_HUBBLE_PROTO_DIR, { recursive: true }).filter((f) => f.endsWith('.proto')).sort().join(','))"]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout.trim()).to.equal('flow/flow.proto,grpc/health/v1/health.proto,observer/observer.proto,peer/peer.proto,relay/relay.proto');
+  });
+
   it('agent: the CNI relay answers VERSION through its bundled fallback', async () => {
     const r = await run('agent', ['sh', '-c', `echo '{"cniVersion":"1.0.0"}' | CNI_COMMAND=VERSION timeout 20 /opt/ciliate/build/cni/ciliate-cni`]);
     expect(r.code, r.stderr).to.equal(0);
