@@ -11,49 +11,26 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { cidrIdentityLabels, parsePrefix } from '../../identity/cidr.ts';
 import type { LabelSet } from '../../identity/labels.ts';
-import { sanitizePodLabels } from '../../identity/pod-labels.ts';
 import { reservedIdentities } from '../../identity/reserved-labels.ts';
 import { parsePolicy } from '../../policy/api/parse-policy.ts';
 import { computeMapState } from '../../policy/compute.ts';
 import { PolicyEngine } from '../../policy/engine.ts';
 import type { EndpointInfo } from '../../policy/endpoint-policy.ts';
+import { APPS, NAMESPACES, podIdentities, podIdentityLabels, prng, range, VERSIONS } from './workload.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-const NAMESPACES = 100;
-const APPS = 20;
-const VERSIONS = 5;
 const RULES = 1000;
 const LOCAL_ENDPOINTS = 100;
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 1000);
 const WARMUP = 50;
 
-/** Deterministic PRNG so runs are comparable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = prng(42);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
-function podIdentityLabels(ns: number, app: number, version: number): LabelSet {
-  return sanitizePodLabels({
-    namespace: `ns${ns}`, podLabels: { app: `app${app}`, version: `v${version}`, team: `t${app % 4}` },
-    namespaceLabels: { env: ns % 2 === 0 ? 'prod' : 'dev' }, serviceAccount: `sa${app}`,
-  });
-}
 
 function identities(): [number, LabelSet][] {
-  const out: [number, LabelSet][] = reservedIdentities().map(({ id, labels }) => [id, labels]);
-  let id = 256;
-  for (const ns of range(NAMESPACES)) for (const app of range(APPS)) for (const v of range(VERSIONS)) out.push([id++, podIdentityLabels(ns, app, v)]);
+  const out: [number, LabelSet][] = [...reservedIdentities().map(({ id, labels }): [number, LabelSet] => [id, labels]), ...podIdentities()];
   for (const i of range(200)) out.push([(1 << 24) + 1 + i, cidrIdentityLabels(parsePrefix(`10.${i}.0.0/16`)!)]);
   return out;
 }
