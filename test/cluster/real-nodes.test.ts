@@ -13,7 +13,7 @@ import { isClusterNetns } from '../../cluster/node-config.ts';
 import { nodeCgroupPids } from '../../cluster/kubelet-node/node-cgroups.ts';
 import { mountsUnder, shimPids } from '../../cluster/kubelet-node/node-teardown.ts';
 import { runtimePaths } from '../../cluster/kubelet-node/paths.ts';
-import { readState } from '../../cluster/state.ts';
+import { alive, readState } from '../../cluster/state.ts';
 import { clusterPaths } from '../../cluster/paths.ts';
 import { runCommand, uniqueClusterName, type CommandResult } from '../support/cluster.ts';
 import { eventually, netnsNames } from '../nodes/helpers.ts';
@@ -156,11 +156,25 @@ describe('real nodes: kubelet + containerd with Ciliate as the CNI', function ()
     expect(file).to.equal('data\n');
   });
 
-  it('down removes every process, mount, cgroup, namespace and file of the nodes', async () => {
+  it('down removes every process, mount, cgroup, namespace and file of the nodes, even after the supervisor crashed', async () => {
     const nodes = cluster.config.nodes!;
     const sockets = nodes.map((n) => runtimePaths(n.dir).containerdSocket);
     expect(sockets.flatMap(shimPids).length, 'shims running').to.be.greaterThan(0);
+    const state = readState(clusterPaths(name, stateRoot).state)!;
+    process.kill(state.supervisorPid, 'SIGKILL');
+    const orphans = Object.values(state.components).map((c) => c.pid!).filter(alive);
+    expect(orphans.length, 'components outlive their supervisor').to.be.greaterThan(0);
     await down({ name, stateRoot, quiet: true });
+    // SIGKILL takes effect a moment later; a zombie waiting for its new parent runs nothing.
+    const running = (pid: number) => {
+      try {
+        return alive(pid) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false; // gone between the two looks
+      }
+    };
+    await eventually(() => orphans.filter(running).length === 0, 'every component gone', 10_000).catch(() => undefined);
+    expect(orphans.filter(running), 'components left running').to.deep.equal([]);
     expect(sockets.flatMap(shimPids)).to.deep.equal([]);
     for (const n of nodes) {
       expect(nodeCgroupPids(n.name), `${n.name} cgroup processes`).to.deep.equal([]);
