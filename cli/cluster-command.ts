@@ -3,6 +3,8 @@ import { ClusterRunningError, down, kubeconfigPath, status, up } from '../cluste
 import { clusterPaths } from '../cluster/paths.ts';
 import { readJson, type ClusterConfig } from '../cluster/config.ts';
 import { join } from 'node:path';
+import { hubbleSocketPath } from '../cluster/agent-launch.ts';
+import { builtToolchain } from '../cluster/toolchain.ts';
 import { flag, type Args } from './args.ts';
 
 /** Usage text of the cluster command. */
@@ -14,7 +16,8 @@ export const CLUSTER_USAGE = `usage: ciliate cluster <up|down|status|kubeconfig|
   down        stop it and remove every process, file and link it made
   status      show each component, with the log of any that died
   kubeconfig  print the admin kubeconfig path
-  env         print shell exports (KUBECONFIG, PATH with kubectl and helm)`;
+  env         print shell exports (KUBECONFIG, PATH with kubectl and helm, and hubble with
+              HUBBLE_SERVER at the first node's agent once build.sh hubble has built it)`;
 
 /** Runs the cluster command; returns the exit code. */
 export async function clusterCommand(args: Args): Promise<number> {
@@ -55,7 +58,11 @@ export async function clusterCommand(args: Args): Promise<number> {
         console.error(`cluster "${name ?? 'ciliate'}" is not running`);
         return 1;
       }
-      console.log(`export KUBECONFIG=${kubeconfigPath({ name })}\nexport PATH=${config.binDir}:$PATH`);
+      // The upstream hubble CLI, when built (build.sh hubble), talks to the first node's agent.
+      const hubble = config.nodes?.length ? await builtToolchain('hubble').catch(() => undefined) : undefined;
+      const path = [config.binDir, ...(hubble ? [hubble] : [])].join(':');
+      console.log(`export KUBECONFIG=${kubeconfigPath({ name })}\nexport PATH=${path}:$PATH`);
+      if (hubble) console.log(`export HUBBLE_SERVER=unix://${hubbleSocketPath(config.nodes![0]!)}`);
       return 0;
     }
     default:
