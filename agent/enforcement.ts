@@ -12,6 +12,7 @@
 import { CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1EndpointSlice, type V1Namespace, type V1Node, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { K8sIdentityBackend } from '../identity/k8s-identity-backend.ts';
 import type { Registry } from 'prom-client';
+import { registerDatapathMetrics } from './datapath-metrics.ts';
 import { Counter } from 'prom-client';
 import { LabelFilter } from '../identity/label-filter.ts';
 import { LabelSet } from '../identity/labels.ts';
@@ -258,6 +259,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     }
   })());
 
+  if (o.registry) registerDatapathMetrics(o.registry, () => enforcer.sharedMaps.metrics);
   const drift = o.registry
     ? new Counter({ name: 'ciliate_datapath_drift_repairs_total', help: 'Kernel map rows found different from the desired state and repaired', registers: [o.registry] })
     : undefined;

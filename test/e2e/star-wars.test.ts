@@ -146,11 +146,15 @@ describe('star-wars demo on a two-node local cluster', function () {
     expect(answer, 'policy deletion applied after the apiserver came back').to.equal('Ship landed');
   });
 
-  it("serves the agents' metrics: work queues, reconciles and drift repairs", async () => {
+  it("serves the agents' metrics: work queues, reconciles, drift repairs, and the datapath's drops and forwards", async () => {
     const node = cluster.config.nodes![0]!;
     const r = await runCommand('curl', ['-s', '-m', '5', `http://${node.address}:9962/metrics`]);
     expect(r.stdout).to.contain('workqueue_depth{name="policy-CiliumNetworkPolicy"}');
     expect(r.stdout).to.match(/controller_runtime_reconcile_total\{controller="policy-CiliumNetworkPolicy",result="success"\} [1-9]/);
     expect(r.stdout).to.contain('ciliate_datapath_drift_repairs_total');
+    // Upstream's core datapath counters, from the kernel's cilium_metrics map: the xwing's drops under rule1.
+    const drops = await runCommand('curl', ['-s', '-m', '5', `http://${cluster.config.nodes![1]!.address}:9962/metrics`]);
+    expect(r.stdout + drops.stdout).to.match(/cilium_drop_count_total\{reason="Policy denied",direction="INGRESS"\} [1-9]/);
+    expect(r.stdout).to.match(/cilium_forward_count_total\{direction="EGRESS"\} [1-9]/);
   });
 });
