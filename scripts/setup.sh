@@ -13,9 +13,10 @@ need=()
 for pair in openssl:openssl python3:python3 flock:util-linux make:make g++:g++ curl:curl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
-# Real nodes: containerd, runc and the reference CNI plugins (loopback; bridge for the CNI bench), and
-# a statically linked busybox for the shell image (the dynamic `busybox` package is not enough).
-for pkg in containerd runc containernetworking-plugins busybox-static; do
+# Real nodes: containerd, runc and the reference CNI plugins (loopback; bridge for the CNI bench),
+# a statically linked busybox for the shell image (the dynamic `busybox` package is not enough), and
+# OpenBSD netcat, the `nc` of the agnhost image (the e2e suite's checks use options busybox's lacks).
+for pkg in containerd runc containernetworking-plugins busybox-static netcat-openbsd; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

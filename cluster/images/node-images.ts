@@ -12,6 +12,11 @@ import type { ImageRuntimeConfig } from './oci-layout.ts';
 import { Rootfs } from './rootfs.ts';
 import { staticProgram } from './static-programs.ts';
 
+/** Where Debian's netcat-openbsd package puts its nc. */
+export const HOST_NETCAT = '/usr/bin/nc.openbsd';
+/** Debian's POSIX shell (an essential package: always there). */
+export const HOST_DASH = '/usr/bin/dash';
+
 /** The node images by short name. */
 export type NodeImageId = 'pause' | 'agnhost' | 'busybox' | 'deathstar' | 'json-mock' | 'coredns';
 
@@ -54,12 +59,27 @@ export interface NodeImage {
   assemble(ctx: ImageBuildContext): Promise<ImageContent>;
 }
 
-/** A rootfs with busybox and the given accounts (by default the base ones). */
-async function shellRootfs(users = BASE_USERS, groups = BASE_GROUPS): Promise<Rootfs> {
+/**
+ * A rootfs with the given accounts (by default the base ones), the programs `tools` adds, then busybox,
+ * whose applets fill only the paths the tools left free.
+ */
+async function shellRootfs(users = BASE_USERS, groups = BASE_GROUPS, tools?: (rootfs: Rootfs) => Promise<void>): Promise<Rootfs> {
   const rootfs = new Rootfs();
   addAccounts(rootfs, users, groups);
+  await tools?.(rootfs);
   await addBusybox(rootfs);
   return rootfs;
+}
+
+/**
+ * Where agnhost's tools must differ from Debian's busybox to behave as upstream's image does: OpenBSD
+ * netcat as `nc` (upstream has Alpine's; the e2e suite's reachability checks run `nc -v -t|-u -w 2`,
+ * options busybox's nc lacks), and Debian's dash as /bin/sh, because Debian's busybox shell runs its
+ * own applets before anything on PATH: `sh -c 'nc ...'` would never reach the netcat otherwise.
+ */
+async function addAgnhostTools(rootfs: Rootfs): Promise<void> {
+  await addDynamicProgram(rootfs, '/bin/sh', HOST_DASH);
+  await addDynamicProgram(rootfs, '/usr/bin/nc', HOST_NETCAT);
 }
 
 /** Debian's curl with its shared libraries, and name resolution through /etc/hosts then DNS. */
@@ -80,7 +100,7 @@ const pause: NodeImage = {
 /**
  * agnhost as upstream's image lays it out: /agnhost (and /agnhost-2 for the entrypoint tests), porter's
  * TLS files, /uploads for netexec, the user and group the supplemental-groups tests look for; with
- * busybox for the shell tools and curl, which many e2e tests run in it.
+ * busybox for the shell tools, dash as /bin/sh, and curl and OpenBSD netcat, which many e2e tests run in it.
  */
 const agnhost: NodeImage = {
   id: 'agnhost',
@@ -92,6 +112,7 @@ const agnhost: NodeImage = {
     const rootfs = (await shellRootfs(
       [...BASE_USERS, { name: 'user-defined-in-image', uid: 1000, gid: 1000, home: '/home/user-defined-in-image', shell: '/bin/sh' }],
       [...BASE_GROUPS, { name: 'user-defined-in-image', gid: 1000 }, { name: 'group-defined-in-image', gid: 50000, members: ['user-defined-in-image'] }],
+      addAgnhostTools,
     ))
       .hostFile('/agnhost', join(bin, 'agnhost'))
       .symlink('/agnhost-2', 'agnhost')

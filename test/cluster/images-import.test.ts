@@ -12,7 +12,8 @@ const RUNS: Record<NodeImageId, { cmd: string[]; expect: string }> = {
     expect: 'Ship landed',
   },
   'json-mock': { cmd: ['curl', '--version'], expect: 'curl 7.' },
-  agnhost: { cmd: ['/agnhost', '--help'], expect: 'netexec' },
+  // The shell must reach the image's netcat, not busybox's applet of the same name.
+  agnhost: { cmd: ['sh', '-c', '/agnhost --help | grep -q netexec && nc -h 2>&1 | head -1'], expect: 'OpenBSD netcat' },
   coredns: { cmd: ['/coredns', '-version'], expect: 'CoreDNS-1.12.0' },
 };
 

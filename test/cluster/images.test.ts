@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureNodeImages, IMAGE_NAMES, type ImageArchive, type NodeImageId } from '../../cluster/images/index.ts';
+import { HOST_DASH, HOST_NETCAT } from '../../cluster/images/node-images.ts';
 import { sharedLibraries } from '../../cluster/images/host-binaries.ts';
 import { kubernetesSourceDir } from '../../cluster/images/kubernetes-source.ts';
 import { staticProgram } from '../../cluster/images/static-programs.ts';
@@ -35,11 +36,11 @@ describe('node images', function () {
     return { ...oci, files: new Map(oci.layer.map((m) => [m.path.replace(/\/$/, ''), m])) };
   }
 
-  const expectBusybox = (files: Map<string, { type: string; linkname: string }>) => {
+  const expectBusybox = (files: Map<string, { type: string; linkname: string }>, tools = BUSYBOX_TOOLS) => {
     expect(files.get('bin/busybox')?.type).to.equal('file');
-    for (const tool of BUSYBOX_TOOLS) expect(files.get(tool), tool).to.include({ type: 'symlink', linkname: '/bin/busybox' });
+    for (const tool of tools) expect(files.get(tool), tool).to.include({ type: 'symlink', linkname: '/bin/busybox' });
     // wget is a script giving the -T option Debian's busybox parses but lacks (it crashes on it).
-    expect(files.get('usr/bin/wget')).to.include({ type: 'file', mode: 0o755 });
+    expect(files.get('usr/bin/wget'), 'the wget script').to.include({ type: 'file', mode: 0o755 });
     expect(files.get('tmp')).to.include({ type: 'dir', mode: 0o1777 });
   };
 
@@ -74,7 +75,7 @@ describe('node images', function () {
     expect(oci.config.config.Cmd).to.deep.equal(['/usr/local/bin/pause']);
   });
 
-  it('agnhost: /agnhost, /agnhost-2, porter\'s TLS files, /uploads, the e2e suite\'s user and group, busybox and curl', async function () {
+  it('agnhost: /agnhost, /agnhost-2, porter\'s TLS files, /uploads, the e2e suite\'s user and group, busybox, dash as /bin/sh, curl and OpenBSD netcat', async function () {
     const oci = await image(this, 'agnhost');
     expect(oci.config.config.Entrypoint).to.deep.equal(['/agnhost']);
     expect(oci.config.config.Cmd).to.deep.equal(['pause']);
@@ -86,7 +87,9 @@ describe('node images', function () {
     expect(oci.files.get('etc/passwd')!.content.toString()).to.contain('user-defined-in-image:x:1000:1000:');
     expect(oci.files.get('etc/group')!.content.toString()).to.contain('group-defined-in-image:x:50000:user-defined-in-image');
     expect(oci.files.get('usr/bin/curl')?.type).to.equal('file');
-    expectBusybox(oci.files);
+    expect(oci.files.get('usr/bin/nc')?.content.equals(readFileSync(HOST_NETCAT))).to.equal(true);
+    expect(oci.files.get('bin/sh')?.content.equals(readFileSync(HOST_DASH))).to.equal(true);
+    expectBusybox(oci.files, BUSYBOX_TOOLS.filter((t) => t !== 'usr/bin/nc' && t !== 'bin/sh'));
   });
 
   it('coredns: the built /coredns as entrypoint', async function () {
