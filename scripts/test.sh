@@ -12,4 +12,6 @@ npx eslint .
 echo "[test] generated CRDs and types are fresh" >&2
 npx tsx crds/generate.ts --check
 echo "[test] tests" >&2
+# The whole suite: suites whose peer is a Go binary (agnhost, hubble, e2e.test) build it on first use.
+export CILIATE_BUILD_IMAGES="${CILIATE_BUILD_IMAGES:-1}"
 exec npx mocha 'test/**/*.test.ts' "$@"
