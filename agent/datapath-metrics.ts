@@ -5,13 +5,8 @@
  * `cilium_forward_count_total` / `cilium_forward_bytes_total` by direction.
  */
 import { Counter, type Registry } from 'prom-client';
-import { DROP_REASON_NAMES } from '../datapath/constants.ts';
+import { directionText, dropReasonText } from '../datapath/constants.ts';
 import { readMetrics, type MetricsMap, type MetricsRow } from '../datapath/maps/metrics.ts';
-
-/** Upstream's direction label of a metrics key's direction (1 ingress, 2 egress). */
-function directionLabel(dir: number): string {
-  return dir === 1 ? 'INGRESS' : dir === 2 ? 'EGRESS' : 'UNKNOWN';
-}
 
 /** Registers the four counters on `registry`, each filled from `map` when scraped. */
 export function registerDatapathMetrics(registry: Registry, map: () => MetricsMap): void {
@@ -37,13 +32,12 @@ export function registerDatapathMetrics(registry: Registry, map: () => MetricsMa
         for (const r of current()) fill(this, r);
       },
     });
-  const reason = (r: MetricsRow) => DROP_REASON_NAMES[r.reason] ?? `Unknown (${r.reason})`;
   counter('cilium_drop_count_total', 'Total dropped packets, tagged by drop reason and ingress/egress direction', ['reason', 'direction'],
-    (c, r) => r.reason !== 0 && c.inc({ reason: reason(r), direction: directionLabel(r.direction) }, Number(r.packets)));
+    (c, r) => r.reason !== 0 && c.inc({ reason: dropReasonText(r.reason), direction: directionText(r.direction) }, Number(r.packets)));
   counter('cilium_drop_bytes_total', 'Total dropped bytes, tagged by drop reason and ingress/egress direction', ['reason', 'direction'],
-    (c, r) => r.reason !== 0 && c.inc({ reason: reason(r), direction: directionLabel(r.direction) }, Number(r.bytes)));
+    (c, r) => r.reason !== 0 && c.inc({ reason: dropReasonText(r.reason), direction: directionText(r.direction) }, Number(r.bytes)));
   counter('cilium_forward_count_total', 'Total forwarded packets, tagged by ingress/egress direction', ['direction'],
-    (c, r) => r.reason === 0 && c.inc({ direction: directionLabel(r.direction) }, Number(r.packets)));
+    (c, r) => r.reason === 0 && c.inc({ direction: directionText(r.direction) }, Number(r.packets)));
   counter('cilium_forward_bytes_total', 'Total forwarded bytes, tagged by ingress/egress direction', ['direction'],
-    (c, r) => r.reason === 0 && c.inc({ direction: directionLabel(r.direction) }, Number(r.bytes)));
+    (c, r) => r.reason === 0 && c.inc({ direction: directionText(r.direction) }, Number(r.bytes)));
 }

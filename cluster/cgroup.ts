@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { run } from './exec.ts';
+import { run } from '../runtime/exec.ts';
 
 /** Where a cluster's cgroup v2 hierarchy is mounted. */
 export function clusterCgroupRoot(cluster: string): string {

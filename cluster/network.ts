@@ -9,7 +9,7 @@
  * same time take different slots. Deleting the bridge gives the slot back.
  */
 import { withAllocationLock } from './alloc-lock.ts';
-import { run } from './exec.ts';
+import { run } from '../runtime/exec.ts';
 import { slotPortsFree } from './ports.ts';
 
 /** The node network of a cluster. */

@@ -5,7 +5,7 @@
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run } from './exec.ts';
+import { run } from '../runtime/exec.ts';
 import { ensureNodeCgroup, removeClusterCgroup } from './cgroup.ts';
 import { linkExists } from './network.ts';
 import { isClusterNetns, nodeConfig, AGENT_RUN_ROOT, type NodeConfig } from './node-config.ts';

@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run } from './exec.ts';
+import { run } from '../runtime/exec.ts';
 
 /** A certificate and its key on disk. */
 export interface CertFiles {

@@ -23,6 +23,16 @@ export const DROP_REASON_NAMES: Readonly<Record<number, string>> = {
   181: 'Policy denied by denylist',
 };
 
+/** Upstream's text for a drop reason code (`Unknown (<code>)` for one it does not name). */
+export function dropReasonText(code: number): string {
+  return DROP_REASON_NAMES[code] ?? `Unknown (${code})`;
+}
+
+/** Upstream's direction label (`INGRESS`, `EGRESS`) of a datapath direction code. */
+export function directionText(dir: number): string {
+  return dir === Direction.INGRESS ? 'INGRESS' : dir === Direction.EGRESS ? 'EGRESS' : 'UNKNOWN';
+}
+
 /** Upstream policy-verdict match types. */
 export const MatchType = {
   NONE: 0,

@@ -2,7 +2,7 @@
 // and decodes records into FlowEvent objects.
 import { native, type NativeRingReader } from './native.ts';
 import { flowEventCodec, type FlowEvent as RawFlowEvent } from './codecs/generated.ts';
-import { CtState, DROP_REASON_NAMES, Direction, EventType, FLOW_FLAG, matchTypeName } from './constants.ts';
+import { CtState, dropReasonText, Direction, EventType, FLOW_FLAG, matchTypeName } from './constants.ts';
 import { numberToIpv4 } from './net.ts';
 
 /** A decoded flow observation. */
@@ -48,7 +48,7 @@ export function toFlowEvent(r: RawFlowEvent): FlowEvent {
     type: TYPE_NAMES[r.type] ?? 'TRACE',
     verdict: r.type === EventType.DROP ? 'DROPPED' : 'FORWARDED',
     dropReason: r.reason,
-    dropReasonDesc: r.reason ? DROP_REASON_NAMES[r.reason] ?? `Unknown (${r.reason})` : '',
+    dropReasonDesc: r.reason ? dropReasonText(r.reason) : '',
     matchType: matchTypeName(r.matchType),
     direction: r.dir === Direction.EGRESS ? 'EGRESS' : 'INGRESS',
     endpointId: r.source,

@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../../cluster/exec.ts';
+import { run } from '../../runtime/exec.ts';
 import { runClient, type LoadMode } from './loadgen.ts';
 
 const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';

@@ -11,7 +11,7 @@
  * there) and pinned neighbours: nothing else is routed, and no route goes near the uplink.
  */
 import { randomBytes } from 'node:crypto';
-import { run } from '../../cluster/exec.ts';
+import { run } from '../../runtime/exec.ts';
 import { deleteNetns, netnsPath } from '../../cluster/nodes.ts';
 import { endpointMacs, POD_GATEWAY } from '../../agent/veth.ts';
 

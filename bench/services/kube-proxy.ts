@@ -6,7 +6,7 @@
 import { mkdirSync, openSync, closeSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { run } from '../../cluster/exec.ts';
+import { run } from '../../runtime/exec.ts';
 import type { ClusterConfig } from '../../cluster/config.ts';
 import { netnsPath } from '../../cluster/nodes.ts';
 import { issueCertificate, pkiFiles, writeKubeconfig } from '../../cluster/pki.ts';

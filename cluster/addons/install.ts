@@ -1,6 +1,6 @@
 /** The local cluster's add-ons beyond Ciliate itself: today the cluster DNS (CoreDNS behind kube-dns). */
 import { join } from 'node:path';
-import { run } from '../exec.ts';
+import { run } from '../../runtime/exec.ts';
 
 const ADDONS = import.meta.dirname;
 

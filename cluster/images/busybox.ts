@@ -1,6 +1,6 @@
 /** A shell and the usual command-line tools for an image: Debian's statically linked busybox. */
 import { existsSync, readFileSync } from 'node:fs';
-import { run } from '../exec.ts';
+import { run } from '../../runtime/exec.ts';
 import { isStaticElf } from './host-binaries.ts';
 import type { Rootfs } from './rootfs.ts';
 

@@ -1,6 +1,6 @@
 /** Programs taken from this machine for an image: static ones as they are, dynamic ones with their libraries. */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { run } from '../exec.ts';
+import { run } from '../../runtime/exec.ts';
 import type { Rootfs } from './rootfs.ts';
 
 const PT_INTERP = 3;

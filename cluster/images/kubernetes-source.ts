@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../exec.ts';
+import { run } from '../../runtime/exec.ts';
 
 const VERSIONS_ENV = join(import.meta.dirname, '..', 'toolchain', 'versions.env');
 

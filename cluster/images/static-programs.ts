@@ -1,7 +1,7 @@
 /** Ciliate's own small image programs (programs/*.c), compiled statically with gcc and cached by source. */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../exec.ts';
+import { run } from '../../runtime/exec.ts';
 import { cachedFile, inputHash } from './content-cache.ts';
 
 /** The programs in cluster/images/programs: pause (a pod sandbox) and deathstar (the demo's server). */

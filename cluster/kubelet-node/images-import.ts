@@ -1,6 +1,6 @@
 /** Importing the locally built image archives into a node's containerd (no registry is involved). */
 import { existsSync } from 'node:fs';
-import { run } from '../exec.ts';
+import { run } from '../../runtime/exec.ts';
 
 /** containerd's namespace for images and containers that kubelet uses. */
 export const CRI_NAMESPACE = 'k8s.io';

@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../exec.ts';
+import { run } from '../../runtime/exec.ts';
 import { removeNodeCgroups } from './node-cgroups.ts';
 import { runtimePaths } from './paths.ts';
 

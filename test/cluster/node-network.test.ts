@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { ALLOCATION_LOCK, withAllocationLock } from '../../cluster/alloc-lock.ts';
 import { createNodeNetwork, deleteNodeNetwork, linkExists, type NodeNetwork } from '../../cluster/network.ts';
-import { run } from '../../cluster/exec.ts';
+import { run } from '../../runtime/exec.ts';
 import { slotPorts } from '../../cluster/ports.ts';
 import { uniqueClusterName } from '../support/cluster.ts';
 

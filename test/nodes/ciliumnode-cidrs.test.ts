@@ -3,7 +3,7 @@
 // them; removing the CiliumNode falls back to Node.spec.podCIDR.
 import { expect } from 'chai';
 import { contains } from '../../agent/ipv4.ts';
-import { run } from '../../cluster/exec.ts';
+import { run } from '../../runtime/exec.ts';
 import type { NodeConfig } from '../../cluster/node-config.ts';
 import { nodesKubectl, testRealNodesCluster } from '../support/cluster.ts';
 import { apply, commandPod, eventually, finished, getJson, httpClientPod, httpServerPod, nodePodCIDR, type PodJson } from './helpers.ts';

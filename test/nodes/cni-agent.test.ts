@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { run } from '../../cluster/exec.ts';
+import { run } from '../../runtime/exec.ts';
 import { deleteNetns, netnsPath } from '../../cluster/nodes.ts';
 import type { NodeConfig } from '../../cluster/node-config.ts';
 import { CniClient, loadConfList, type Attachment } from '../../nodes/cni-invoke.ts';

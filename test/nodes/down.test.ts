@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { down, up, type RunningCluster } from '../../cluster/cluster.ts';
-import { run } from '../../cluster/exec.ts';
+import { run } from '../../runtime/exec.ts';
 import { linkExists } from '../../cluster/network.ts';
 import { isClusterNetns, nodePinRoot } from '../../cluster/node-config.ts';
 import { netnsPids } from '../../cluster/nodes.ts';

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run } from '../../cluster/exec.ts';
+import { run } from '../../runtime/exec.ts';
 import { deleteNetns, netnsPath } from '../../cluster/nodes.ts';
 import { podNetnsName } from '../../nodes/sandbox.ts';
 import { hostIfName } from '../../agent/veth.ts';

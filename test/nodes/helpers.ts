@@ -1,5 +1,5 @@
 /** Helpers shared by the node tests: polling, pod lookups and the network namespaces on this machine. */
-import { run } from '../../cluster/exec.ts';
+import { run } from '../../runtime/exec.ts';
 import { nodesKubectl } from '../support/cluster.ts';
 
 /** Polls `fn` until it returns a truthy value or `ms` pass. */
