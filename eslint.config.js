@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '**/build/**'] },
+  { ignores: ['node_modules/**', '**/build/**', 'hubble/gen/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -25,7 +25,7 @@ export function ciliateProgram(entry: string, bundle: BundleName, bundled: boole
   if (!bundled) return { argv: [process.execPath, '--import', TSX, join(REPO_ROOT, entry)], env: {} };
   const file = join(REPO_ROOT, 'build', 'bundle', `${bundle}.mjs`);
   if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build:bundles`);
-  return { argv: [process.execPath, file], env: { CILIATE_DATAPATH_DIR: join(REPO_ROOT, 'datapath'), CILIATE_HUBBLE_PROTO_DIR: join(REPO_ROOT, 'hubble', 'proto') } };
+  return { argv: [process.execPath, file], env: { CILIATE_DATAPATH_DIR: join(REPO_ROOT, 'datapath') } };
 }
 
 /**

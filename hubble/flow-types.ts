@@ -1,7 +1,11 @@
 /**
  * Hubble's messages as plain objects (the shapes protos.ts encodes and decodes): the fields of
- * flow.Flow, flow.FlowFilter and observer.GetFlowsRequest that Ciliate fills in or reads.
+ * flow.Flow, flow.FlowFilter and observer.GetFlowsRequest that Ciliate fills in or reads, checked
+ * against the types generated from the `.proto` files by generated-conformance.ts.
  */
+import type { DropReason } from './gen/types/flow/DropReason.ts';
+import type { TraceObservationPoint__Output } from './gen/types/flow/TraceObservationPoint.ts';
+import type { TraceReason__Output } from './gen/types/flow/TraceReason.ts';
 
 /** google.protobuf.Timestamp. */
 export interface Timestamp {
@@ -48,7 +52,7 @@ export interface Flow {
   emitter?: { name: string; version: string };
   verdict: 'FORWARDED' | 'DROPPED' | 'AUDIT' | 'ERROR' | 'REDIRECTED' | 'TRACED' | 'TRANSLATED';
   drop_reason?: number;
-  drop_reason_desc?: string | number;
+  drop_reason_desc?: DropReason;
   IP: { source: string; destination: string; ipVersion: 'IPv4' | 'IPv6' };
   l4?: Layer4;
   source: FlowEndpoint;
@@ -63,8 +67,8 @@ export interface Flow {
   destination_service?: { name: string; namespace: string };
   traffic_direction: 'INGRESS' | 'EGRESS' | 'TRAFFIC_DIRECTION_UNKNOWN';
   policy_match_type?: number;
-  trace_observation_point?: string;
-  trace_reason?: string;
+  trace_observation_point?: TraceObservationPoint__Output;
+  trace_reason?: TraceReason__Output;
   is_reply?: { value: boolean };
   interface?: { index: number; name: string };
   proxy_port?: number;
@@ -127,13 +131,13 @@ export interface GetFlowsRequest {
   follow?: boolean;
   blacklist?: FlowFilter[];
   whitelist?: FlowFilter[];
-  since?: Timestamp;
-  until?: Timestamp;
+  since?: Partial<Timestamp>;
+  until?: Partial<Timestamp>;
 }
 
 /** Milliseconds since the epoch of a timestamp. */
-export function timestampMs(t: Timestamp): number {
-  return Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+export function timestampMs(t: Partial<Timestamp>): number {
+  return Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
 }
 
 /** A timestamp of milliseconds since the epoch. */

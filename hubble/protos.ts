@@ -1,17 +1,14 @@
 /**
- * Hubble's gRPC services from Ciliate's own `.proto` files (hubble/proto/), loaded at run time.
- * Messages are plain objects with the protos' field names (snake_case as written), enums as their
- * names and 64-bit integers as numbers: the shapes in flow-types.ts.
+ * Hubble's gRPC services from the definitions generated at build time out of Ciliate's own `.proto`
+ * files (tools/gen-hubble.ts → hubble/gen/). Messages are plain objects with the protos' field names
+ * (snake_case as written), enums as their names and 64-bit integers as numbers: the shapes in
+ * flow-types.ts, typed in full by hubble/gen/types/.
  */
-import { join } from 'node:path';
 import { loadPackageDefinition, type GrpcObject, type ServiceDefinition } from '@grpc/grpc-js';
-import { loadSync, type EnumTypeDefinition, type PackageDefinition } from '@grpc/proto-loader';
-
-/** The folder of Ciliate's Hubble `.proto` files: beside this module, or CILIATE_HUBBLE_PROTO_DIR when bundled. */
-export const PROTO_DIR = process.env.CILIATE_HUBBLE_PROTO_DIR || join(import.meta.dirname, 'proto');
-
-/** Every `.proto` file of the server, relative to {@link PROTO_DIR}. */
-export const PROTO_FILES = ['flow/flow.proto', 'relay/relay.proto', 'observer/observer.proto', 'peer/peer.proto', 'grpc/health/v1/health.proto'];
+import { fromJSON, type EnumTypeDefinition, type PackageDefinition } from '@grpc/proto-loader';
+import descriptor from './gen/descriptor.json' with { type: 'json' };
+import type { DropReason } from './gen/types/flow/DropReason.ts';
+import { HUBBLE_LOADER_OPTIONS } from './proto-files.ts';
 
 /** The services Ciliate's Hubble server offers. */
 export interface HubbleServices {
@@ -22,23 +19,21 @@ export interface HubbleServices {
 
 let definition: PackageDefinition | undefined;
 let loaded: HubbleServices | undefined;
-let dropReasons: Map<number, string> | undefined;
+let dropReasons: Map<number, DropReason> | undefined;
 
-/** The parsed `.proto` files (once). */
+/** The generated definitions (once). */
 function packageDefinition(): PackageDefinition {
-  definition ??= loadSync(PROTO_FILES, {
-    includeDirs: [PROTO_DIR], keepCase: true, longs: Number, enums: String, defaults: false, oneofs: true,
-  });
+  definition ??= fromJSON(descriptor as Parameters<typeof fromJSON>[0], HUBBLE_LOADER_OPTIONS);
   return definition;
 }
 
 /** The flow.DropReason name of a drop code (the number itself when the enum has no name for it). */
-export function dropReasonName(code: number): string | number {
+export function dropReasonName(code: number): DropReason {
   if (!dropReasons) {
     const e = packageDefinition()['flow.DropReason'] as EnumTypeDefinition;
-    dropReasons = new Map((e.type as { value: { name: string; number: number }[] }).value.map((v) => [v.number, v.name]));
+    dropReasons = new Map((e.type as { value: { name: string; number: number }[] }).value.map((v) => [v.number, v.name as DropReason]));
   }
-  return dropReasons.get(code) ?? code;
+  return dropReasons.get(code) ?? (code as DropReason);
 }
 
 /** Loads (once) the service definitions. */

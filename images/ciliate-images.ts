@@ -15,7 +15,6 @@ import { addBusybox } from '../cluster/images/busybox.ts';
 import { addDynamicProgram } from '../cluster/images/host-binaries.ts';
 import type { ImageRuntimeConfig } from '../cluster/images/oci-layout.ts';
 import { Rootfs } from '../cluster/images/rootfs.ts';
-import { PROTO_FILES } from '../hubble/protos.ts';
 import type { BundleName } from './bundles.ts';
 import { REPO_ROOT, VERSION } from './repo.ts';
 
@@ -62,7 +61,6 @@ async function addIptables(rootfs: Rootfs): Promise<void> {
 const ENV = [
   'PATH=/opt/ciliate/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   `CILIATE_DATAPATH_DIR=${INSTALL_DIR}/datapath`,
-  `CILIATE_HUBBLE_PROTO_DIR=${INSTALL_DIR}/hubble/proto`,
   'NODE_ENV=production',
 ];
 
@@ -75,8 +73,6 @@ export async function agentImage(bundles: Record<BundleName, string>): Promise<C
   await addDynamicProgram(rootfs, opt('datapath/native/build/Release/ciliate_bpf.node'), built('datapath/native/build/Release/ciliate_bpf.node'));
   const objects = built('datapath/bpf/build');
   for (const o of readdirSync(objects).filter((f) => f.endsWith('.o'))) rootfs.hostFile(opt(`datapath/bpf/build/${o}`), join(objects, o));
-  // The Hubble server's protocol definitions, read at start.
-  for (const f of PROTO_FILES) rootfs.hostFile(opt(`hubble/proto/${f}`), built(`hubble/proto/${f}`));
   // The CNI plugin as a checkout lays it out: the relay execs bin/ciliate-cni, which runs the bundle.
   rootfs.hostFile(opt('build/cni/ciliate-cni'), built('build/cni/ciliate-cni')).hostFile(opt('build/ciliate-cni.mjs'), bundles['ciliate-cni']);
   const launcher = readFileSync(built('bin/ciliate-cni'), 'utf8').replace(/^#!.*\n/, '#!/bin/sh\n');
