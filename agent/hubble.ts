@@ -6,7 +6,7 @@
  */
 import type { V1Node } from '@kubernetes/client-node';
 import type { FlowEndpoint } from '../hubble/flow-types.ts';
-import { FlowRing } from '../hubble/ring.ts';
+import { DeferredFlow, FlowRing } from '../hubble/ring.ts';
 import { HubbleServer, type HubblePeer, type PeerSource } from '../hubble/server.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import type { Informer } from '../runtime/informer.ts';
@@ -14,7 +14,7 @@ import type { Logger } from '../runtime/logger.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import type { EndpointEnforcer } from './endpoint-enforcer.ts';
 import type { FlowSink } from './flow-log.ts';
-import { toHubbleFlow, type FlowContext } from './hubble-flow.ts';
+import { toHubbleFlow } from './hubble-flow.ts';
 import type { CiliumEndpointLike } from './ipcache-controllers.ts';
 
 /** The version Ciliate's Hubble server reports. */
@@ -78,6 +78,52 @@ function nodePeers(nodes: Informer<V1Node>, port: number): PeerSource {
   };
 }
 
+/** What the flow sink asks of the agent about the ends of flows. */
+export interface FlowEndpointSource {
+  nodeName: string;
+  clusterName: string;
+  /** The node's endpoints now. */
+  localEndpoints(): readonly Pick<ReturnType<EndpointEnforcer['endpoints']>[number], 'id' | 'request'>[];
+  /** The pod at `ip` from the cluster's CiliumEndpoints. */
+  podAt(ip: string): { namespace: string; name: string } | undefined;
+  /** The labels of an identity, as strings. */
+  labelsOf(identity: number): string[];
+}
+
+/**
+ * The sink that puts decided flows into `ring`: what is known of each end is looked up when the
+ * batch arrives (local endpoints first, as they are known before their CiliumEndpoint is written,
+ * then the cluster's), once per batch and end; the flow itself is built when first read.
+ */
+export function hubbleFlowSink(ring: FlowRing, src: FlowEndpointSource): FlowSink {
+  return (flows) => {
+    const local = new Map(src.localEndpoints().map((e) => [e.request.ip, e] as const));
+    const known = new Map<string, FlowEndpoint>();
+    const endpointOf = (ip: string, identity: number): FlowEndpoint => {
+      const key = `${ip}/${identity}`;
+      let found = known.get(key);
+      if (!found) {
+        const ep = local.get(ip);
+        const pod = ep?.request.podName ? { namespace: ep.request.podNamespace, name: ep.request.podName } : src.podAt(ip);
+        found = {
+          identity, labels: src.labelsOf(identity), ...(ep ? { ID: ep.id } : {}),
+          ...(pod ? { namespace: pod.namespace, pod_name: pod.name } : {}),
+        };
+        known.set(key, found);
+      }
+      return found;
+    };
+    for (const d of flows) {
+      const e = d.event;
+      const from = endpointOf(e.srcIp, e.srcIdentity), to = endpointOf(e.dstIp, e.dstIdentity);
+      ring.push(new DeferredFlow(() => toHubbleFlow(e, d.origins, {
+        nodeName: src.nodeName, clusterName: src.clusterName,
+        endpoint: (ip, identity) => (ip === e.srcIp && identity === e.srcIdentity ? from : to),
+      }, d.time)));
+    }
+  };
+}
+
 /** Builds the agent's Hubble; it listens once the runnable starts. */
 export function agentHubble(o: AgentHubbleOptions): AgentHubble {
   const ring = new FlowRing(o.capacity);
@@ -88,22 +134,11 @@ export function agentHubble(o: AgentHubbleOptions): AgentHubble {
     address: o.listen ? `${o.nodeIP}:${o.listen.port}` : '', peers: nodePeers(o.nodes, port),
   });
   const labelsOf = (identity: number) => o.engine.selectorCache.identityLabels(identity)?.toStrings() ?? [];
-  const sink: FlowSink = (flows) => {
-    // Local endpoints first (they are known before their CiliumEndpoint is written), then the cluster's.
-    const local = new Map(o.enforcer.endpoints().map((e) => [e.request.ip, e] as const));
-    const ctx: FlowContext = {
-      nodeName: o.nodeName, clusterName: o.clusterName,
-      endpoint(ip, identity): FlowEndpoint {
-        const ep = local.get(ip);
-        const pod = ep?.request.podName ? { namespace: ep.request.podNamespace, name: ep.request.podName } : pods.get(ip);
-        return {
-          identity, labels: labelsOf(identity), ...(ep ? { ID: ep.id } : {}),
-          ...(pod ? { namespace: pod.namespace, pod_name: pod.name } : {}),
-        };
-      },
-    };
-    for (const d of flows) ring.push(toHubbleFlow(d.event, d.origins, ctx, d.time));
-  };
+  const sink = hubbleFlowSink(ring, {
+    nodeName: o.nodeName, clusterName: o.clusterName, labelsOf,
+    localEndpoints: () => o.enforcer.endpoints(),
+    podAt: (ip) => pods.get(ip),
+  });
   const runnable: Runnable = {
     needLeaderElection: false,
     async start(signal) {

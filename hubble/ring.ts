@@ -2,8 +2,37 @@
  * The flows an agent keeps for Hubble: a fixed-size ring (`hubble-event-buffer-capacity`, one less
  * than a power of two as upstream), the newest overwriting the oldest, plus listeners that see each
  * flow as it arrives (followers). Memory is bounded by the capacity whatever the clients do.
+ * A flow may be stored deferred: built on first read, so that with no reader a flow costs one small
+ * record instead of a tree of objects that outlives the young generation.
  */
 import type { Flow } from './flow-types.ts';
+
+/** A flow built the first time someone reads it, then kept. */
+export class DeferredFlow {
+  private built: Flow | undefined;
+  private make: (() => Flow) | undefined;
+
+  /** @param make builds the flow from what was known when it was observed. */
+  constructor(make: () => Flow) {
+    this.make = make;
+  }
+
+  /** The flow, built now if no one has read it yet. */
+  get flow(): Flow {
+    if (!this.built) {
+      this.built = this.make!();
+      this.make = undefined;
+    }
+    return this.built;
+  }
+}
+
+/** What the ring holds: a flow, or one to be built when read. */
+export type RingEntry = Flow | DeferredFlow;
+
+function flowOf(e: RingEntry): Flow {
+  return e instanceof DeferredFlow ? e.flow : e;
+}
 
 /** Upstream's default `hubble-event-buffer-capacity`. */
 export const DEFAULT_RING_CAPACITY = 4095;
@@ -15,7 +44,7 @@ export function isValidRingCapacity(n: number): boolean {
 
 /** A bounded ring of flows with live listeners. */
 export class FlowRing {
-  private readonly slots: (Flow | undefined)[];
+  private readonly slots: (RingEntry | undefined)[];
   private next = 0;
   private readonly listeners = new Set<(f: Flow) => void>();
   /** Flows added since start (including those overwritten since). */
@@ -23,7 +52,7 @@ export class FlowRing {
 
   /** @param capacity how many flows are kept. */
   constructor(readonly capacity: number = DEFAULT_RING_CAPACITY) {
-    this.slots = new Array<Flow | undefined>(capacity);
+    this.slots = new Array<RingEntry | undefined>(capacity);
   }
 
   /** Flows held now. */
@@ -31,11 +60,13 @@ export class FlowRing {
     return Math.min(this.seen, this.capacity);
   }
 
-  /** Adds a flow and hands it to every listener. */
-  push(flow: Flow): void {
-    this.slots[this.next] = flow;
+  /** Adds a flow and hands it to every listener (a deferred flow is built only when someone listens). */
+  push(entry: RingEntry): void {
+    this.slots[this.next] = entry;
     this.next = (this.next + 1) % this.capacity;
     this.seen++;
+    if (this.listeners.size === 0) return;
+    const flow = flowOf(entry);
     for (const l of this.listeners) l(flow);
   }
 
@@ -44,7 +75,7 @@ export class FlowRing {
     const n = this.size;
     const start = (this.next - n + this.capacity) % this.capacity;
     const out: Flow[] = [];
-    for (let i = 0; i < n; i++) out.push(this.slots[(start + i) % this.capacity]!);
+    for (let i = 0; i < n; i++) out.push(flowOf(this.slots[(start + i) % this.capacity]!));
     return out;
   }
 

@@ -1,0 +1,55 @@
+// The flow ring with deferred flows, fed by the agent's own Hubble sink: a flow is built only when
+// read (a listener or a snapshot), once, with what was known of its ends when it was observed.
+import { expect } from 'chai';
+import { hubbleFlowSink } from '../../agent/hubble.ts';
+import type { FlowEvent } from '../../datapath/events.ts';
+import { DeferredFlow, FlowRing } from '../../hubble/ring.ts';
+import type { RuleOrigin } from '../../policy/api/model.ts';
+
+const EVENT: FlowEvent = {
+  type: 'TRACE', verdict: 'FORWARDED', dropReason: 0, dropReasonDesc: '', matchType: 'NONE', direction: 'INGRESS', endpointId: 12,
+  srcIdentity: 1001, dstIdentity: 1002, srcIp: '10.244.0.5', dstIp: '10.244.1.7', srcPort: 40000, dstPort: 8080, protocol: 6,
+  tcpFlags: 0x02, ctState: 'NEW', ifindex: 3, entryId: 7, proxyPort: 0, packets: 1, bytes: 60n, tsNs: 0n, serviceLoopback: false,
+};
+const ALLOW: RuleOrigin[] = [{ kind: 'CiliumNetworkPolicy', namespace: 'demo', name: 'allow-web', ruleIndex: 0 }];
+
+describe('Hubble flow ring with deferred flows', () => {
+  it('builds a deferred flow once, on first read', () => {
+    let builds = 0;
+    const d = new DeferredFlow(() => {
+      builds++;
+      return { uuid: 'x' } as never;
+    });
+    const ring = new FlowRing(3);
+    ring.push(d);
+    expect(builds).to.equal(0);
+    expect(ring.snapshot()[0]).to.include({ uuid: 'x' });
+    ring.snapshot();
+    expect(builds).to.equal(1);
+  });
+
+  it('the agent sink defers every flow until a listener or a snapshot reads it, and keeps the ends as they were seen', () => {
+    const ring = new FlowRing(7);
+    const pods = new Map([['10.244.0.5', { namespace: 'demo', name: 'client' }], ['10.244.1.7', { namespace: 'demo', name: 'server' }]]);
+    let labelLookups = 0;
+    const sink = hubbleFlowSink(ring, {
+      nodeName: 'node-a', clusterName: 'default', localEndpoints: () => [],
+      podAt: (ip) => pods.get(ip), labelsOf: (id) => { labelLookups++; return [`k8s:id=${id}`]; },
+    });
+    const time = new Date('2026-01-01T00:00:00Z');
+    sink([{ event: EVENT, time, origins: ALLOW }, { event: { ...EVENT, srcPort: 40001 }, time, origins: ALLOW }]);
+    expect(labelLookups, 'one lookup per end and batch').to.equal(2);
+    pods.delete('10.244.0.5');
+    const seen: string[] = [];
+    const stop = ring.listen((f) => seen.push(f.source.pod_name ?? ''));
+    sink([{ event: EVENT, time, origins: [] }]);
+    stop();
+    expect(seen).to.deep.equal(['']);
+    const [first, second] = ring.snapshot();
+    expect(first!.source).to.include({ pod_name: 'client', namespace: 'demo', identity: 1001 });
+    expect(first!.destination).to.include({ pod_name: 'server' });
+    expect(first!.ingress_allowed_by?.[0]).to.include({ name: 'allow-web' });
+    expect((second!.l4?.TCP?.source_port)).to.equal(40001);
+    expect(ring.seen).to.equal(3);
+  });
+});
