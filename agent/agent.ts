@@ -113,6 +113,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
     kc, nodeName: cfg.nodeName, nodeIP, pinRoot: agentPinRoot(cfg.bpfRoot, cfg.nodeName), stateDir: cfg.stateDir,
     clusterName: cfg.clusterName, clusterId: cfg.clusterId, enforcementMode: cfg.enforcementMode, labels: cfg.labels,
     policyMapMax: cfg.policyMapMax, k8sNetworkPolicy: cfg.k8sNetworkPolicy, lbAlgorithm: cfg.lbAlgorithm,
+    cidrMatchesEndpoints: cfg.cidrMatchesPods,
     log: log.child({ component: 'enforcement' }), nodes, registry,
     flowSinks,
     // Without kube-proxy replacement, pods still reach ClusterIPs through their own programs (as upstream).

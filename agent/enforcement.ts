@@ -46,6 +46,7 @@ import { cidrGroupOf, PolicyFeed, type CiliumCidrGroupObject } from './policy-fe
 import { ipcacheKeyCidr } from '../datapath/maps/ipcache.ts';
 import { isLocalIdentity, ReservedIdentity } from '../identity/numeric.ts';
 import { singleStackReservedIdentities } from '../identity/reserved-labels.ts';
+import { IdentityAddressIndex, identityAddressesReconciler } from './endpoint-addresses.ts';
 import { flowEventsRunnable, type FlowSink } from './flow-log.ts';
 import { LbSync, SERVICES_STATE_FILE } from './lb-sync.ts';
 import { ENDPOINT_SLICE_REF, lbPrimer, SERVICE_REF, serviceKeyOfSlice, serviceLbReconciler, type LbNode } from './service-controllers.ts';
@@ -101,6 +102,8 @@ export interface EnforcementOptions {
   nodeDevice?: false;
   /** An existing Node informer to share (the caller starts it); default: one of its own. */
   nodes?: Informer<V1Node>;
+  /** NetworkPolicy ipBlocks also select pods by address (`policy-cidr-match-mode` pods). */
+  cidrMatchesEndpoints?: boolean;
 }
 
 /** What the agent wires in. */
@@ -131,6 +134,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   const namedPorts = new NamedPortIndex();
   const engine: PolicyEngine = new PolicyEngine({
     enforcementMode: o.enforcementMode,
+    cidrMatchesEndpoints: o.cidrMatchesEndpoints ?? false,
     egressNamedPorts: (name, peer) => namedPorts.resolve(name, peer, (id) => engine.selectorCache.identityLabels(id)),
   });
   engine.updateIdentities(singleStackReservedIdentities().map((r) => [r.id, r.labels] as const));
@@ -225,6 +229,9 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     }, (id) => enforcer.endpoints().some((e) => e.identity === id))).for(identities),
     controller('named-ports', namedPortsReconciler(ceps, namedPorts, (names) => apply(engine.refreshNamedPorts(names)))).for(ceps),
     controller('ipcache-endpoints', endpointIpcacheReconciler(ceps, enforcer.ipcache)).for(ceps),
+    ...(o.cidrMatchesEndpoints
+      ? [controller('identity-addresses', identityAddressesReconciler(ceps, new IdentityAddressIndex(), (changes) => apply(engine.updateIdentityAddresses(changes)))).for(ceps)]
+      : []),
     controller('services', serviceLbReconciler(services, slices, lb, lbNode)).for(services).watches(slices, serviceKeyOfSlice),
     controller('ipcache-nodes', nodeIpcacheReconciler(nodes, enforcer.ipcache, o.nodeName)).for(nodes),
     controller('ipcache-apiserver', apiserverIpcacheReconciler(slices, enforcer.ipcache)).for(slices),

@@ -10,9 +10,9 @@ import type { LabelSet } from '../identity/labels.ts';
 import type { PeerSelector } from '../policy/api/model.ts';
 import type { NamedPort } from '../policy/ports.ts';
 import { compileSelector, selectorKey } from '../policy/selector-match.ts';
-import { cachedReconciler } from '../runtime/cached-reconciler.ts';
+import { derivedValueReconciler } from '../runtime/cached-reconciler.ts';
 import type { CacheReader } from '../runtime/informer.ts';
-import { keyOf, type Reconciler } from '../runtime/reconcile.ts';
+import type { Reconciler } from '../runtime/reconcile.ts';
 
 /** The fields of a CiliumEndpoint named ports are read from. */
 export interface NamedPortsCep extends KubernetesObject {
@@ -72,15 +72,8 @@ export class NamedPortIndex {
 
 /** CiliumEndpoints into the index; `changed` gets the port names to re-resolve. */
 export function namedPortsReconciler(cache: CacheReader<NamedPortsCep>, index: NamedPortIndex, changed: (names: Set<string>) => void): Reconciler {
-  return cachedReconciler(cache, {
-    async apply(_ctx, cep, req) {
-      const identity = cep.status?.identity?.id;
-      changed(index.set(keyOf(req), identity ? { identity, ports: namedPortsOfCep(cep) } : undefined));
-      return {};
-    },
-    async cleanup(_ctx, req) {
-      changed(index.set(keyOf(req), undefined));
-      return {};
-    },
-  });
+  return derivedValueReconciler(cache, (cep) => {
+    const identity = cep.status?.identity?.id;
+    return identity ? { identity, ports: namedPortsOfCep(cep) } : undefined;
+  }, (key, value) => changed(index.set(key, value)));
 }

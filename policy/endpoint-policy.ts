@@ -55,6 +55,12 @@ export interface PolicyOptions {
    * the answer changes, call `PolicyEngine.refreshNamedPorts`.
    */
   readonly egressNamedPorts?: (name: string, peer: PeerSelector) => readonly NamedPort[];
+  /**
+   * NetworkPolicy `ipBlock`s also select endpoints by address (`policy-cidr-match-mode` pods, as
+   * Kubernetes' own NetworkPolicy tests expect); feed the addresses with
+   * `PolicyEngine.updateIdentityAddresses`.
+   */
+  readonly cidrMatchesEndpoints?: boolean;
 }
 
 /** Default proxy ports, until the proxy subsystem assigns real ones. */

@@ -38,7 +38,7 @@ function groupKey(ep: EndpointInfo): string {
  * are still reported per endpoint id.
  */
 export class PolicyEngine {
-  readonly selectorCache = new SelectorCache();
+  readonly selectorCache: SelectorCache;
   readonly repository = new PolicyRepository();
   readonly #groups = new Map<string, PolicyGroup>();
   readonly #groupOf = new Map<number, PolicyGroup>();
@@ -46,6 +46,7 @@ export class PolicyEngine {
 
   constructor(options: PolicyOptions = {}) {
     this.#options = options;
+    this.selectorCache = new SelectorCache({ cidrMatchesEndpoints: options.cidrMatchesEndpoints ?? false });
   }
 
   /** Number of distinct policy computations (endpoints sharing one count once). */
@@ -56,6 +57,20 @@ export class PolicyEngine {
   /** Adds/relabels and removes identities. */
   updateIdentities(added: Iterable<readonly [number, LabelSet]>, removed: Iterable<number> = []): EndpointDiffs {
     this.selectorCache.updateIdentities(added, removed);
+    return this.#flushAll();
+  }
+
+  /**
+   * Sets the addresses of identities' endpoints (an empty list: none), which NetworkPolicy
+   * `ipBlock`s match under `cidrMatchesEndpoints`.
+   */
+  updateIdentityAddresses(changes: Iterable<readonly [number, readonly string[]]>): EndpointDiffs {
+    this.selectorCache.setIdentityAddresses(changes);
+    return this.#flushAll();
+  }
+
+  /** Every endpoint's changes from selections that moved. */
+  #flushAll(): EndpointDiffs {
     const out: EndpointDiffs = new Map();
     for (const g of this.#groups.values()) this.#report(out, g, g.policy.flush());
     return out;

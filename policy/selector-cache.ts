@@ -8,11 +8,15 @@
  * reader holding one sees a consistent snapshot) and then notifies listeners, in registration
  * order, after all selectors were updated.
  * The wildcard selector always selects exactly identity 0 (the "any identity" key).
+ *
+ * With `cidrMatchesEndpoints`, CIDR selectors marked `endpointAddresses` (NetworkPolicy ipBlock)
+ * also select identities by their endpoints' addresses, which `setIdentityAddresses` keeps.
  */
+import { parsePrefix, type Prefix } from '../identity/cidr.ts';
 import type { LabelSet } from '../identity/labels.ts';
 import type { PeerSelector } from './api/model.ts';
 import { LabelIndex } from './label-index.ts';
-import { compileSelector, selectorKey } from './selector-match.ts';
+import { cidrSelectsAddresses, compileSelector, selectorKey } from './selector-match.ts';
 import { positionOf, withChanges } from './sorted-ids.ts';
 
 /** Called with the identities a selector gained and lost (both sorted). */
@@ -22,6 +26,8 @@ interface CachedSelector {
   readonly key: string;
   readonly spec: PeerSelector;
   readonly match: (labels: LabelSet) => boolean;
+  /** Also selects by endpoint addresses (an ipBlock under `cidrMatchesEndpoints`). */
+  readonly byAddress: boolean;
   selections: readonly number[];
   readonly users: Map<SelectionListener, number>;
 }
@@ -31,6 +37,13 @@ export class SelectorCache {
   readonly #identities = new Map<number, LabelSet>();
   readonly #selectors = new Map<string, CachedSelector>();
   readonly #index = new LabelIndex();
+  readonly #addresses = new Map<number, readonly Prefix[]>();
+  readonly #cidrMatchesEndpoints: boolean;
+
+  /** @param options.cidrMatchesEndpoints ipBlock selectors also select endpoints by address (`policy-cidr-match-mode` pods). */
+  constructor(options: { cidrMatchesEndpoints?: boolean } = {}) {
+    this.#cidrMatchesEndpoints = options.cidrMatchesEndpoints ?? false;
+  }
 
   /** Number of distinct selectors in the cache. */
   get selectorCount(): number {
@@ -53,24 +66,48 @@ export class SelectorCache {
     let cs = this.#selectors.get(key);
     if (!cs) {
       const match = compileSelector(spec);
-      const selections = spec.kind === 'wildcard' ? [0] : this.#select(spec, match);
-      cs = { key, spec, match, selections, users: new Map() };
+      const byAddress = this.#cidrMatchesEndpoints && spec.kind === 'cidr' && spec.endpointAddresses === true;
+      cs = { key, spec, match, byAddress, selections: [], users: new Map() };
+      cs.selections = spec.kind === 'wildcard' ? [0] : this.#select(cs);
       this.#selectors.set(key, cs);
     }
     cs.users.set(listener, (cs.users.get(listener) ?? 0) + 1);
     return { key, selections: cs.selections };
   }
 
-  /** The sorted identities `match` selects, testing only the index's candidates for `spec`. */
-  #select(spec: PeerSelector, match: (labels: LabelSet) => boolean): number[] {
+  /** The sorted identities a selector selects, testing only the index's candidates when it has them. */
+  #select(cs: CachedSelector): number[] {
     const out: number[] = [];
-    const candidates = this.#index.candidates(spec);
+    const candidates = cs.byAddress ? undefined : this.#index.candidates(cs.spec);
     if (candidates !== undefined) {
-      for (const id of candidates) if (match(this.#identities.get(id)!)) out.push(id);
+      for (const id of candidates) if (cs.match(this.#identities.get(id)!)) out.push(id);
       return out;
     }
-    for (const [id, labels] of this.#identities) if (match(labels)) out.push(id);
+    for (const id of this.#identities.keys()) if (this.#selects(cs, id)) out.push(id);
     return out.sort((a, b) => a - b);
+  }
+
+  /** Whether a selector selects a known identity now. */
+  #selects(cs: CachedSelector, id: number): boolean {
+    const labels = this.#identities.get(id);
+    if (labels === undefined) return false;
+    if (cs.match(labels)) return true;
+    return cs.byAddress && cs.spec.kind === 'cidr' && cidrSelectsAddresses(cs.spec, this.#addresses.get(id));
+  }
+
+  /**
+   * Sets the addresses of identities' endpoints (an empty list forgets them), then notifies
+   * listeners of the address-matching selectors whose selection changed.
+   */
+  setIdentityAddresses(changes: Iterable<readonly [number, readonly string[]]>): void {
+    const touched = new Set<number>();
+    for (const [id, addresses] of changes) {
+      const prefixes = addresses.map((a) => parsePrefix(a.includes('/') ? a : `${a}/32`)).filter((p) => p !== undefined);
+      if (prefixes.length > 0) this.#addresses.set(id, prefixes);
+      else if (!this.#addresses.delete(id)) continue;
+      touched.add(id);
+    }
+    if (touched.size > 0 && this.#cidrMatchesEndpoints) this.#reselect(touched, (cs) => cs.byAddress);
   }
 
   /** Drops one use of `key` by `listener`; the selector is forgotten when nobody uses it. */
@@ -115,15 +152,18 @@ export class SelectorCache {
       this.#index.add(id, labels);
     }
     const touched = new Set([...gone, ...addList.map(([id]) => id)]);
-    if (touched.size === 0) return;
+    if (touched.size > 0) this.#reselect(touched, () => true);
+  }
+
+  /** Re-tests `touched` identities against the selectors `which` picks; notifies after all are updated. */
+  #reselect(touched: ReadonlySet<number>, which: (cs: CachedSelector) => boolean): void {
     const notes: [CachedSelector, number[], number[]][] = [];
     for (const cs of this.#selectors.values()) {
-      if (cs.spec.kind === 'wildcard') continue;
+      if (cs.spec.kind === 'wildcard' || !which(cs)) continue;
       const plus: number[] = [];
       const minus: number[] = [];
       for (const id of touched) {
-        const labels = this.#identities.get(id);
-        const now = labels !== undefined && cs.match(labels);
+        const now = this.#selects(cs, id);
         const before = positionOf(cs.selections, id) >= 0;
         if (now && !before) plus.push(id);
         else if (!now && before) minus.push(id);

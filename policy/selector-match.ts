@@ -18,7 +18,7 @@ export function selectorKey(sel: PeerSelector): string {
     case 'labels':
       return `labels:${sel.requirements.map((r) => `${r.source}:${r.key} ${r.operator} ${r.values.join(',')}`).join('&')}`;
     case 'cidr':
-      return `cidr:${sel.cidr}${sel.except.length > 0 ? ` except ${[...sel.except].sort().join(',')}` : ''}`;
+      return `cidr:${sel.cidr}${sel.except.length > 0 ? ` except ${[...sel.except].sort().join(',')}` : ''}${sel.endpointAddresses ? ' +endpoints' : ''}`;
     case 'cidrgroup':
       return `cidrgroup:${sel.group}${sel.except.length > 0 ? ` except ${[...sel.except].sort().join(',')}` : ''}`;
     case 'fqdn':
@@ -65,7 +65,7 @@ function identityPrefixes(labels: LabelSet): Prefix[] {
   return labels.ofSource('cidr').map((l) => cachedPrefix(`l:${l.key}`, () => parseCidrLabelKey(l.key))).filter((p) => p !== undefined);
 }
 
-function excepted(prefixes: Prefix[], except: readonly string[]): boolean {
+function excepted(prefixes: readonly Prefix[], except: readonly string[]): boolean {
   return except.some((e) => {
     const ep = cachedPrefix(e, parsePrefix);
     return ep !== undefined && prefixes.some((p) => prefixContains(ep, p));
@@ -82,6 +82,16 @@ function cidrSelects(sel: CidrSelectorSpec, labels: LabelSet): boolean {
     return labels.size > 0 && labels.labels.every((l) => l.source === 'reserved' && (l.key === 'world' || l.key === world));
   }
   return prefixes.some((p) => prefixContains(outer, p)) && !excepted(prefixes, sel.except);
+}
+
+/**
+ * Whether a CIDR selector selects an endpoint identity by its endpoints' addresses: there is at
+ * least one, and every one is inside the CIDR and outside every except.
+ */
+export function cidrSelectsAddresses(sel: CidrSelectorSpec, addresses: readonly Prefix[] | undefined): boolean {
+  const outer = cachedPrefix(sel.cidr, parsePrefix);
+  if (!outer || !addresses || addresses.length === 0) return false;
+  return addresses.every((a) => prefixContains(outer, a)) && !excepted(addresses, sel.except);
 }
 
 function cidrGroupSelects(sel: CidrGroupSelectorSpec, labels: LabelSet): boolean {

@@ -24,3 +24,18 @@ export function cachedReconciler<T>(cache: CacheReader<T>, handler: ObjectReconc
     },
   };
 }
+
+/**
+ * A {@link Reconciler} that keeps a per-key derived value in step with `cache`: `set(key, value)`
+ * with what `valueOf` derives from the object (undefined when it derives nothing or is gone).
+ */
+export function derivedValueReconciler<T, V>(cache: CacheReader<T>, valueOf: (obj: T) => V | undefined, set: (key: string, value: V | undefined) => void): Reconciler {
+  return cachedReconciler(cache, {
+    async apply(_ctx, obj, req) {
+      set(keyOf(req), valueOf(obj));
+    },
+    async cleanup(_ctx, req) {
+      set(keyOf(req), undefined);
+    },
+  });
+}

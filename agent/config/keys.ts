@@ -25,6 +25,8 @@ export const AGENT_SETTINGS: Readonly<Record<string, string | undefined>> = {
   'bpf-lb-algorithm': 'random',
   'bpf-policy-map-max': '16384',
   'enable-k8s-networkpolicy': 'true',
+  // Upstream's values are '' and nodes; Ciliate adds pods (NetworkPolicy ipBlocks select pods by address).
+  'policy-cidr-match-mode': '',
   'enable-hubble': 'false',
   'hubble-socket-path': '/var/run/cilium/hubble.sock',
   'hubble-listen-address': '',

@@ -45,6 +45,8 @@ export interface AgentConfig {
   /** Policy entries allowed per endpoint (`bpf-policy-map-max`, at most {@link POLICY_MAP_CAPACITY}). */
   policyMapMax: number;
   k8sNetworkPolicy: boolean;
+  /** `policy-cidr-match-mode` includes pods: NetworkPolicy ipBlocks also select pods by address. */
+  cidrMatchesPods: boolean;
   /** `enable-hubble`: the Hubble server and the flow log that `ciliate observe` reads. */
   hubble: boolean;
   /** `hubble-socket-path`: the Hubble server's unix socket. */
@@ -133,6 +135,11 @@ export function buildAgentConfig(raw: Readonly<Record<string, string | undefined
     warnings.push(`setting bpf-policy-map-max=${policyMapMax} is more than Ciliate's policy map holds; using ${POLICY_MAP_CAPACITY}`);
     policyMapMax = POLICY_MAP_CAPACITY;
   }
+  const cidrMatchModes = parseList(get('policy-cidr-match-mode'));
+  for (const m of cidrMatchModes) {
+    if (m === 'nodes') warnings.push('setting policy-cidr-match-mode=nodes is not supported by Ciliate (CIDR selectors do not select nodes; use the host and remote-node entities); ignored');
+    else if (m !== 'pods') throw new ConfigError('policy-cidr-match-mode', `"${m}" is not a mode (nodes, pods)`);
+  }
   const labels = parseList(get('labels'));
   try {
     new LabelFilter(labels);
@@ -153,6 +160,7 @@ export function buildAgentConfig(raw: Readonly<Record<string, string | undefined
     lbAlgorithm: parseEnum('bpf-lb-algorithm', get('bpf-lb-algorithm'), ['random', 'maglev'] as const),
     policyMapMax,
     k8sNetworkPolicy: bool('enable-k8s-networkpolicy'),
+    cidrMatchesPods: cidrMatchModes.includes('pods'),
     hubble: bool('enable-hubble'),
     hubbleSocketPath: path('hubble-socket-path'),
     hubbleListen: get('hubble-listen-address') ? parseListenAddress('hubble-listen-address', get('hubble-listen-address')) : undefined,

@@ -13,7 +13,7 @@ import { down, up } from '../../cluster/cluster.ts';
 import { readJson, type ClusterConfig } from '../../cluster/config.ts';
 import { clusterPaths } from '../../cluster/paths.ts';
 import { ensureToolchain } from '../../cluster/toolchain.ts';
-import { uniqueClusterName } from '../../test/support/cluster.ts';
+import { REAL_NODES_CILIUM_CONFIG, uniqueClusterName } from '../../test/support/cluster.ts';
 import { runE2e } from './e2e.ts';
 import { counts, duration, formatSuiteResult, suiteResult, summaryLine, type SuiteResult } from './report.ts';
 import { selection, suiteNamed, SUITES } from './suites.ts';
@@ -62,7 +62,7 @@ async function startCluster(aborted: AbortSignal): Promise<Target> {
   };
   log(`starting cluster ${name} (2 kubelet nodes, Ciliate, operator)`);
   try {
-    const c = await up({ name, stateRoot, nodes: 2, runtime: 'kubelet', operator: true, quiet: true });
+    const c = await up({ name, stateRoot, nodes: 2, runtime: 'kubelet', operator: true, ciliumConfig: { ...REAL_NODES_CILIUM_CONFIG }, quiet: true });
     if (aborted.aborted) throw new Error('interrupted');
     return { name, kubeconfig: c.kubeconfig, kubectl: join(c.binDir, 'kubectl'), remove };
   } catch (err) {

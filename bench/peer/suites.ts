@@ -44,6 +44,7 @@ const NETPOL: PeerSuite = {
     `${NETPOL_PREFIX}should enforce policy to allow traffic only from a pod in a different namespace based on PodSelector and NamespaceSelector [Feature:NetworkPolicy]`,
     `${NETPOL_PREFIX}should deny egress from pods based on PodSelector [Feature:NetworkPolicy]`,
     `${NETPOL_PREFIX}should enforce policy based on Ports [Feature:NetworkPolicy]`,
+    `${NETPOL_PREFIX}should enforce except clause while egress access to server in CIDR block [Feature:NetworkPolicy]`,
   ],
 };
 

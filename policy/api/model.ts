@@ -43,6 +43,11 @@ export interface CidrSelectorSpec {
   readonly kind: 'cidr';
   readonly cidr: string;
   readonly except: readonly string[];
+  /**
+   * A NetworkPolicy `ipBlock`: where the agent runs with `policy-cidr-match-mode` `pods`, it also
+   * selects the endpoints' identities whose every address is inside `cidr` and outside `except`.
+   */
+  readonly endpointAddresses?: boolean;
 }
 
 /** A CiliumCIDRGroup reference; identities of the group's prefixes carry its `cidrgroup:` label. */

@@ -3,7 +3,7 @@
  *   - podSelector selects `k8s:` labels in the policy's namespace;
  *   - a peer podSelector alone means pods of this namespace; namespaceSelector selects
  *     namespaces through the `io.cilium.k8s.namespace.labels.*` labels; both together are ANDed;
- *     ipBlock is a CIDR with except;
+ *     ipBlock is a CIDR with except, which may also select pods by address (see CidrSelectorSpec);
  *   - a rule without `from`/`to` allows all peers; without `ports`, all ports;
  *   - policyTypes defaults to Ingress, plus Egress when egress rules are present.
  */
@@ -33,7 +33,7 @@ function parsePeer(raw: unknown, path: string, namespace: string, errs: ErrorCol
       }
       return [formatPrefix(p)];
     });
-    return { kind: 'cidr', cidr: formatPrefix(outer), except };
+    return { kind: 'cidr', cidr: formatPrefix(outer), except, endpointAddresses: true };
   }
   const hasPods = obj.podSelector !== undefined && obj.podSelector !== null;
   const hasNs = obj.namespaceSelector !== undefined && obj.namespaceSelector !== null;

@@ -245,6 +245,20 @@ while True:
     });
   });
 
+  it('egress NetworkPolicy ipBlock covering a pod selects it by address (policy-cidr-match-mode pods); its except carves it out', async function () {
+    const block = (except: string[]) => ({
+      apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'ipblock-pod', namespace: NS },
+      spec: { podSelector: { matchLabels: { app: 'client' } }, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: `${server.ip}/30`, except } }] }] },
+    });
+    await withPolicies([block([])], async () => {
+      await expectOutcome('client -> server (inside the block)', () => tcp(client.netns, server.ip, SERVER_PORT), 'ok');
+      await expectOutcome('client -> A (outside it)', () => tcp(client.netns, A, OUTSIDE_PORT), 'blocked');
+    });
+    await withPolicies([block([`${server.ip}/32`])], async () => {
+      await expectOutcome('client -> server (excepted)', () => tcp(client.netns, server.ip, SERVER_PORT), 'blocked');
+    });
+  });
+
   it('egress icmps: echo requests to a CIDR pass, TCP to it does not', async function () {
     await withPolicies([cnp('ping', 'client', { egress: [{ toCIDR: ['198.51.100.0/24'], icmps: [{ fields: [{ type: 'EchoRequest', family: 'IPv4' }] }] }] })], async () => {
       await expectOutcome('ping A', () => ping(client.netns, A), 'ok');

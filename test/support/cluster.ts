@@ -28,7 +28,9 @@ export function uniqueClusterName(prefix = 't'): string {
 }
 
 /** Starts `slot`'s cluster on first call (or reuses the running cluster named by env `reuseVar`). */
-function shared(slot: SharedCluster, reuseVar: string, prefix: string, nodes: number, runtime?: NodeRuntime): Promise<RunningCluster> {
+function shared(
+  slot: SharedCluster, reuseVar: string, prefix: string, nodes: number, runtime?: NodeRuntime, ciliumConfig?: Record<string, string>,
+): Promise<RunningCluster> {
   if (!slot.started) {
     const reuse = process.env[reuseVar];
     if (reuse) {
@@ -38,7 +40,7 @@ function shared(slot: SharedCluster, reuseVar: string, prefix: string, nodes: nu
     } else {
       const stateRoot = mkdtempSync(join(tmpdir(), 'ciliate-test-'));
       slot.owned = { name: uniqueClusterName(prefix), stateRoot };
-      slot.started = up({ name: slot.owned.name, stateRoot, nodes, runtime, quiet: !process.env.CILIATE_TEST_VERBOSE });
+      slot.started = up({ name: slot.owned.name, stateRoot, nodes, runtime, ...(ciliumConfig ? { ciliumConfig } : {}), quiet: !process.env.CILIATE_TEST_VERBOSE });
     }
   }
   return slot.started;
@@ -64,11 +66,15 @@ export const TEST_NODES = 2;
 /**
  * A second shared test cluster whose {@link TEST_NODES} nodes are real (kubelet + containerd, pods
  * from images), for the node and end-to-end suites; started on first call and removed by the global
- * teardown. Set CILIATE_TEST_REAL_NODES_CLUSTER=<name> to reuse a running one.
+ * teardown. Set CILIATE_TEST_REAL_NODES_CLUSTER=<name> to reuse a running one. Its agents run with
+ * {@link REAL_NODES_CILIUM_CONFIG}, as the upstream suites do.
  */
 export function testRealNodesCluster(): Promise<RunningCluster> {
-  return shared(withRealNodes, 'CILIATE_TEST_REAL_NODES_CLUSTER', 'k', TEST_NODES, 'kubelet');
+  return shared(withRealNodes, 'CILIATE_TEST_REAL_NODES_CLUSTER', 'k', TEST_NODES, 'kubelet', REAL_NODES_CILIUM_CONFIG);
 }
+
+/** The settings the upstream peer suites need: NetworkPolicy ipBlocks select pods by address, as Kubernetes' tests expect. */
+export const REAL_NODES_CILIUM_CONFIG: Readonly<Record<string, string>> = { 'policy-cidr-match-mode': 'pods' };
 
 /** Runs the real-nodes test cluster's kubectl with its kubeconfig; never throws on a non-zero exit. */
 export async function nodesKubectl(args: string[], input?: string): Promise<CommandResult> {

@@ -1,0 +1,55 @@
+/**
+ * The addresses each identity's endpoints hold across the cluster, from every CiliumEndpoint, for
+ * NetworkPolicy `ipBlock`s that select pods by address (`policy-cidr-match-mode` pods). A change
+ * of an endpoint's identity or addresses hands the engine the affected identities' full lists.
+ */
+import { derivedValueReconciler } from '../runtime/cached-reconciler.ts';
+import type { CacheReader } from '../runtime/informer.ts';
+import type { Reconciler } from '../runtime/reconcile.ts';
+import type { CiliumEndpointLike } from './ipcache-controllers.ts';
+
+interface EndpointAddresses {
+  readonly identity: number;
+  readonly ips: readonly string[];
+}
+
+/** The IPv4 addresses of a CiliumEndpoint. */
+function addressesOf(cep: CiliumEndpointLike): string[] {
+  return (cep.status?.networking?.addressing ?? []).flatMap((a) => (a.ipv4 ? [a.ipv4] : []));
+}
+
+/** Every endpoint's identity and addresses, by endpoint key. */
+export class IdentityAddressIndex {
+  readonly #byEndpoint = new Map<string, EndpointAddresses>();
+
+  /** Sets (or with undefined, drops) an endpoint; returns each identity whose addresses changed, with all of them now. */
+  set(key: string, value: EndpointAddresses | undefined): [number, string[]][] {
+    const before = this.#byEndpoint.get(key);
+    if (value && value.ips.length > 0) this.#byEndpoint.set(key, value);
+    else this.#byEndpoint.delete(key);
+    const after = this.#byEndpoint.get(key);
+    if (before && after && before.identity === after.identity && before.ips.join() === after.ips.join()) return [];
+    const identities = new Set([before?.identity, after?.identity].filter((id) => id !== undefined));
+    return [...identities].map((id) => [id, this.addressesOf(id)]);
+  }
+
+  /** The addresses of the endpoints holding `identity`, sorted. */
+  addressesOf(identity: number): string[] {
+    const out = new Set<string>();
+    for (const ep of this.#byEndpoint.values()) if (ep.identity === identity) for (const ip of ep.ips) out.add(ip);
+    return [...out].sort();
+  }
+}
+
+/** CiliumEndpoints into the index; `changed` gets the identities whose addresses changed. */
+export function identityAddressesReconciler(
+  cache: CacheReader<CiliumEndpointLike>, index: IdentityAddressIndex, changed: (changes: [number, string[]][]) => void,
+): Reconciler {
+  return derivedValueReconciler(cache, (cep) => {
+    const identity = cep.status?.identity?.id;
+    return identity ? { identity, ips: addressesOf(cep) } : undefined;
+  }, (key, value) => {
+    const changes = index.set(key, value);
+    if (changes.length > 0) changed(changes);
+  });
+}
