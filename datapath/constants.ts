@@ -67,8 +67,10 @@ export const IPCACHE_STATIC_PREFIX = 32;
 
 /** Name of a match type number. */
 export function matchTypeName(n: number): string {
-  return Object.entries(MatchType).find(([, v]) => v === n)?.[0] ?? `UNKNOWN_${n}`;
+  return MATCH_TYPE_NAMES.get(n) ?? `UNKNOWN_${n}`;
 }
+
+const MATCH_TYPE_NAMES = new Map<number, string>(Object.entries(MatchType).map(([name, v]) => [v, name]));
 
 /** Upstream's default `ipv4-service-loopback-address`: the source a pod sees on a connection it made to itself through a service. */
 export const SERVICE_LOOPBACK_IPV4 = '169.254.42.1';

@@ -3,7 +3,7 @@
 import { native, type NativeRingReader } from './native.ts';
 import { flowEventCodec, type FlowEvent as RawFlowEvent } from './codecs/generated.ts';
 import { CtState, dropReasonText, Direction, EventType, FLOW_FLAG, matchTypeName } from './constants.ts';
-import { numberToIpv4 } from './net.ts';
+import { cachedIpv4 } from './net.ts';
 
 /** A decoded flow observation. */
 export interface FlowEvent {
@@ -54,8 +54,8 @@ export function toFlowEvent(r: RawFlowEvent): FlowEvent {
     endpointId: r.source,
     srcIdentity: r.srcIdentity,
     dstIdentity: r.dstIdentity,
-    srcIp: numberToIpv4(r.saddr),
-    dstIp: numberToIpv4(r.daddr),
+    srcIp: cachedIpv4(r.saddr),
+    dstIp: cachedIpv4(r.daddr),
     srcPort: r.sport,
     dstPort: r.dport,
     protocol: r.proto,

@@ -9,7 +9,23 @@ export function ipv4ToNumber(ip: string): number {
 
 /** Host-order number to a dotted quad. */
 export function numberToIpv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+const recentAddresses = new Map<number, string>();
+
+/**
+ * {@link numberToIpv4} through a small cache of recent addresses, for hot paths that see the same
+ * few addresses again and again (flow events).
+ */
+export function cachedIpv4(n: number): string {
+  let text = recentAddresses.get(n);
+  if (text === undefined) {
+    if (recentAddresses.size >= 4096) recentAddresses.clear();
+    text = numberToIpv4(n);
+    recentAddresses.set(n, text);
+  }
+  return text;
 }
 
 /** Parses "a.b.c.d/len" (or a bare address = /32). */
