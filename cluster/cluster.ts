@@ -23,6 +23,7 @@ import { alive, readState, type ClusterState } from './state.ts';
 import { ensureToolchain } from './toolchain.ts';
 import { createNodeNetns, deleteClusterNodes, nodeConfigs, writeNodeFiles } from './nodes.ts';
 import { waitNodesReady } from './node-wait.ts';
+import { HUBBLE_RELAY_PORT } from './components.ts';
 
 const SUPERVISOR = join(dirname(fileURLToPath(import.meta.url)), 'supervisor-main.ts');
 const REPO_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -97,6 +98,8 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
       }
     }
     if (opts.ciliumConfig) config.ciliumConfig = opts.ciliumConfig;
+    // The Hubble Relay on upstream's port when free, reaching the agents at their node addresses.
+    if (config.nodes.length > 0) config.hubbleRelay = { port: await preferredPort(HUBBLE_RELAY_PORT, '127.0.0.1', slot.hubbleRelay) };
     if (opts.operator) {
       config.operator = { clusterPoolIPv4CIDR: OPERATOR_POD_CIDR, maskSize: 24, metricsPort: slot.operatorMetrics, healthPort: slot.operatorHealth };
     }
@@ -234,6 +237,7 @@ export async function status(opts: { name?: string; stateRoot?: string } = {}): 
     `cluster "${name}": ${supervisorUp ? state.phase : 'supervisor not running'}`,
     `  apiserver   https://127.0.0.1:${config.ports.loopback} (https://${config.network.gateway}:${config.ports.apiserver} on ${config.network.bridge})`,
     `  kubeconfig  ${paths.kubeconfig}`,
+    ...(config.hubbleRelay ? [`  hubble      127.0.0.1:${config.hubbleRelay.port} (hubble-relay)`] : []),
   ];
   let allLive = true;
   for (const [n, c] of Object.entries(state.components)) {

@@ -38,6 +38,8 @@ export interface ClusterConfig {
   operator?: OperatorSettings;
   /** `cilium-config` settings of the agents over the local cluster's own (e.g. `cluster-name`). */
   ciliumConfig?: Record<string, string>;
+  /** The Hubble Relay on the host (clusters with nodes): its loopback port. */
+  hubbleRelay?: { port: number };
 }
 
 /** `kubelet`: real kubelet + containerd nodes; `runner`: the stand-in runner (host processes, no images). */

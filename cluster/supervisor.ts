@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
-import { componentSpecs, nodeComponentSpecs, operatorComponentSpec, type ComponentSpec } from './components.ts';
+import { componentSpecs, hubbleRelayComponentSpec, nodeComponentSpecs, operatorComponentSpec, type ComponentSpec } from './components.ts';
 import { ensureAgentRbac } from './node-rbac.ts';
 import { installCrds } from './crd-install.ts';
 import { readJson, writeJsonAtomic, type ClusterConfig } from './config.ts';
@@ -96,7 +96,7 @@ export async function superviseCluster(dir: string): Promise<void> {
     }
     if (config.nodes?.length) {
       await ensureAgentRbac(join(dir, 'admin.kubeconfig'));
-      for (const spec of nodeComponentSpecs(config)) {
+      for (const spec of [...nodeComponentSpecs(config), ...[hubbleRelayComponentSpec(config)].filter((s) => s !== undefined)]) {
         const cs = startComponent(spec);
         await spec.ready?.();
         cs.phase = 'running';
