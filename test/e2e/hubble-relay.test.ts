@@ -136,7 +136,7 @@ describe('Hubble Relay on real pods: the upstream hubble CLI against the local c
     try {
       const status = await until(['status'], (out) => out.includes('Connected Nodes: 1/2'));
       expect(status.stdout).to.include('Connected Nodes: 1/2').and.match(new RegExp(`Unavailable Nodes: 1\\n\\s+- ${n1.name}`));
-      const nodes = await hubble(['list', 'nodes']);
+      const nodes = await until(['list', 'nodes'], (out) => new RegExp(`${n1.name}\\s+Unavailable`).test(out));
       expect(nodes.stdout).to.match(new RegExp(`${n0.name}\\s+Connected`)).and.match(new RegExp(`${n1.name}\\s+Unavailable`));
       const r = await hubble(['observe', '-o', 'json', '-n', NS, '--last', '20']);
       expect(r.code, r.stderr).to.equal(0);
