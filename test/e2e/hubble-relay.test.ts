@@ -112,6 +112,16 @@ describe('Hubble Relay on real pods: the upstream hubble CLI against the local c
     expect(last.map((f) => f.uuid)).to.deep.equal(all.slice(-3).map((f) => f.uuid));
   });
 
+  it('ciliate observe is a relay client: the drop with its reason, the allowed flow with its rule', async function () {
+    const observe = (...args: string[]) => runCommand(join(import.meta.dirname, '..', '..', 'bin', 'ciliate'),
+      ['observe', '--server', `127.0.0.1:${c.config.hubbleRelay!.port}`, ...args]);
+    const drops = await observe('--pod', `${NS}/client`, '--verdict', 'DROPPED', '--last', '5');
+    expect(drops.code, drops.stderr).to.equal(0);
+    expect(drops.stdout).to.match(new RegExp(`\\[${n1.name}\\]: ${NS}/client:\\d+ \\(ID:\\d+\\) -> ${NS}/server:${PORT} \\(ID:\\d+\\) Policy denied DROPPED \\(TCP Flags: SYN\\): no rule allows it`));
+    const allowed = await observe('--pod', `${NS}/friend`, '--verdict', 'FORWARDED', '--last', '200');
+    expect(allowed.stdout).to.match(new RegExp(`${NS}/friend:\\d+ .* -> ${NS}/server:${PORT} .*to-endpoint FORWARDED .*by CiliumNetworkPolicy/${NS}/server-ingress`));
+  });
+
   it('--follow streams new flows from both nodes', async function () {
     const follower = spawn(hubbleCli(), ['observe', '--server', `127.0.0.1:${c.config.hubbleRelay!.port}`, '--follow', '-o', 'json', '--from-pod', `${NS}/friend`],
       { env: { ...process.env, HUBBLE_CONFIG: '/dev/null' } });
