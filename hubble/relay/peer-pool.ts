@@ -4,8 +4,7 @@
  * check answers SERVING within a timeout; a peer whose agent died, hung or left is unavailable
  * until it answers again, so no query waits on it.
  */
-import { credentials, makeGenericClientConstructor, status, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
-import { connectivityState } from '@grpc/grpc-js';
+import { connectivityState, credentials, makeGenericClientConstructor, status, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from '../../runtime/logger.ts';
 import { hubbleServices } from '../protos.ts';
 
@@ -18,11 +17,13 @@ export interface ObserverClient extends Client {
   GetNamespaces(req: Message, opts: { deadline: number }, cb: (err: ServiceError | null, res?: Message) => void): unknown;
 }
 
-interface HealthClient extends Client {
+/** The health check the relay makes on a peer. */
+export interface HealthClient extends Client {
   Check(req: { service: string }, opts: { deadline: number }, cb: (err: ServiceError | null, res?: { status?: string }) => void): unknown;
 }
 
-interface PeerClient extends Client {
+/** The peer.Peer stream the relay follows. */
+export interface PeerClient extends Client {
   Notify(req: Message): ClientReadableStream<{ name?: string; address?: string; type?: string; tls?: { server_name?: string } }>;
 }
 
@@ -56,17 +57,23 @@ export interface PeerPoolOptions {
 /** Keepalive on every peer connection: a session to a hung peer is noticed and closed. */
 const CHANNEL_OPTIONS = { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000, 'grpc.keepalive_permit_without_calls': 1 };
 
-let constructors: { observer: new (...a: ConstructorParameters<typeof Client>) => ObserverClient; health: new (...a: ConstructorParameters<typeof Client>) => HealthClient; peer: new (...a: ConstructorParameters<typeof Client>) => PeerClient } | undefined;
+type ClientConstructor<C> = new (...args: ConstructorParameters<typeof Client>) => C;
+
+/** Client classes of the Hubble services. */
+export interface HubbleClients {
+  observer: ClientConstructor<ObserverClient>;
+  health: ClientConstructor<HealthClient>;
+  peer: ClientConstructor<PeerClient>;
+}
+
+let constructors: HubbleClients | undefined;
 
 /** The generic client constructors of Observer, Health and Peer (once). */
-export function hubbleClients(): NonNullable<typeof constructors> {
+export function hubbleClients(): HubbleClients {
   if (!constructors) {
     const svc = hubbleServices();
-    constructors = {
-      observer: makeGenericClientConstructor(svc.observer, 'Observer') as unknown as NonNullable<typeof constructors>['observer'],
-      health: makeGenericClientConstructor(svc.health, 'Health') as unknown as NonNullable<typeof constructors>['health'],
-      peer: makeGenericClientConstructor(svc.peer, 'Peer') as unknown as NonNullable<typeof constructors>['peer'],
-    };
+    const make = <C>(def: typeof svc.observer, name: string) => makeGenericClientConstructor(def, name) as unknown as ClientConstructor<C>;
+    constructors = { observer: make<ObserverClient>(svc.observer, 'Observer'), health: make<HealthClient>(svc.health, 'Health'), peer: make<PeerClient>(svc.peer, 'Peer') };
   }
   return constructors;
 }

@@ -44,6 +44,8 @@ export interface RelayServerOptions {
 export class RelayServer {
   private readonly servers: Server[] = [];
   private readonly name = hostname();
+  /** The port {@link listen} bound the Observer API to (useful with port 0). */
+  port = 0;
 
   /** @param o the peers and the relay's settings. */
   constructor(private readonly o: RelayServerOptions) {}
@@ -63,9 +65,6 @@ export class RelayServer {
       this.servers.push(health);
     }
   }
-
-  /** The port `listen` bound the Observer API to (for `:0`). */
-  port = 0;
 
   /** Stops at once, ending open streams (their upstream streams are cancelled). */
   close(): void {
