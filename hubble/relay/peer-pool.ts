@@ -54,8 +54,15 @@ export interface PeerPoolOptions {
   log: Logger;
 }
 
-/** Keepalive on every peer connection: a session to a hung peer is noticed and closed. */
-const CHANNEL_OPTIONS = { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000, 'grpc.keepalive_permit_without_calls': 1 };
+/**
+ * Every peer connection: keepalive, so a session to a hung peer is noticed and closed; reconnect
+ * backoff capped at 5 s (gRPC's own cap is 2 min), so an agent that restarts is back within a
+ * health check or two.
+ */
+const CHANNEL_OPTIONS = {
+  'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000, 'grpc.keepalive_permit_without_calls': 1,
+  'grpc.initial_reconnect_backoff_ms': 500, 'grpc.max_reconnect_backoff_ms': 5_000,
+};
 
 type ClientConstructor<C> = new (...args: ConstructorParameters<typeof Client>) => C;
 

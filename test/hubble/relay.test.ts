@@ -156,6 +156,21 @@ describe('Hubble Relay with the upstream CLI, over two in-process Hubble servers
     expect(r.code, r.stderr).to.equal(0);
     expect(flowsOf(r.stdout).map((f) => f.uuid)).to.deep.equal(['live-a-0', 'live-a-1', 'live-a-2', 'live-a-3', 'live-a-4']);
   });
+
+  it('a node that comes back is connected again', async function () {
+    await sleep(3000); // a few failed reconnects first, as after an agent crash
+    const back = new HubbleServer(rings['node-b'], {
+      nodeName: 'node-b', clusterName: 'default', version: 'test', address: '', peers: { list: () => [], watch: () => () => undefined },
+    });
+    servers['node-b'] = back;
+    await back.listen(join(dir, 'node-b.sock'));
+    let status = await hubble(['status']);
+    for (let i = 0; i < 40 && !status.stdout.includes('Connected Nodes: 2/2'); i++) {
+      await sleep(250);
+      status = await hubble(['status']);
+    }
+    expect(status.stdout).to.include('Connected Nodes: 2/2');
+  });
 });
 
 describe('Hubble Relay pieces', function () {
