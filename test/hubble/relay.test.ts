@@ -4,6 +4,7 @@
 // nodes and namespaces, refused filters, a client that leaves mid-stream, and a node that goes away.
 // Also the merge on its own: exact order, the follow drain, and pausing a stream that floods it.
 import { expect } from 'chai';
+import { credentials } from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { FlowRing } from '../../hubble/ring.ts';
 import { HubbleServer, type HubblePeer } from '../../hubble/server.ts';
 import { relayConfig } from '../../hubble/relay/config.ts';
 import { TimeMerge } from '../../hubble/relay/merge.ts';
-import { PeerPool } from '../../hubble/relay/peer-pool.ts';
+import { hubbleClients, PeerPool } from '../../hubble/relay/peer-pool.ts';
 import { RelayServer } from '../../hubble/relay/server.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { ConfigError } from '../../runtime/settings.ts';
@@ -31,13 +32,52 @@ function nodeFlows(node: string, count: number, offset: number): Flow[] {
   return syntheticFlows(count, T0, node).map((f, i) => ({ ...f, time: toTimestamp(T0 + 2 * i + offset), uuid: `${node}-${i}` }));
 }
 
+/** In-process Hubble servers over `rings` (named by node) on unix sockets, and a relay in front of them. */
+interface RelaySetup {
+  dir: string;
+  servers: Map<string, HubbleServer>;
+  pool: PeerPool;
+  address: string;
+  close(): void;
+}
+
+async function relayOver(rings: Record<string, FlowRing>): Promise<RelaySetup> {
+  const dir = mkdtempSync(join(tmpdir(), 'ciliate-relay-'));
+  const sock = (n: string) => join(dir, `${n}.sock`);
+  const names = Object.keys(rings);
+  const peers: HubblePeer[] = names.map((n) => ({ name: n, address: `unix://${sock(n)}` }));
+  const servers = new Map<string, HubbleServer>();
+  for (const name of names) {
+    const server = new HubbleServer(rings[name]!, {
+      nodeName: name, clusterName: 'default', version: 'test', address: `unix://${sock(name)}`, peers: { list: () => peers, watch: () => () => undefined },
+    });
+    servers.set(name, server);
+    await server.listen(sock(name));
+  }
+  const pool = new PeerPool({ peerService: `unix://${sock(names[0]!)}`, retryTimeoutMs: 1000, probeIntervalMs: 500, probeTimeoutMs: 500, log: quiet });
+  pool.start();
+  const relay = new RelayServer({
+    peers: () => pool.list(), peerServiceConnected: () => pool.peerServiceConnected, version: 'relay-test',
+    sortBufferLenMax: 100, sortBufferDrainTimeoutMs: 200, stallTimeoutMs: 2000, peerUpdateIntervalMs: 300, log: quiet,
+  });
+  await relay.listen('127.0.0.1:0');
+  for (let i = 0; i < 50 && pool.list().filter((p) => p.available).length < names.length; i++) await sleep(100);
+  expect(pool.list().map((p) => [p.name, p.available])).to.deep.equal(names.map((n) => [n, true]));
+  return {
+    dir, servers, pool, address: `127.0.0.1:${relay.port}`,
+    close() {
+      relay.close();
+      pool.stop();
+      for (const srv of servers.values()) srv.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 describe('Hubble Relay with the upstream CLI, over two in-process Hubble servers', function () {
   this.timeout(120_000);
-  let dir: string;
   const rings = { 'node-a': new FlowRing(63), 'node-b': new FlowRing(63) };
-  const servers: Partial<Record<keyof typeof rings, HubbleServer>> = {};
-  let pool: PeerPool;
-  let relay: RelayServer;
+  let setup: RelaySetup | undefined;
   let address: string;
   const flowsA = nodeFlows('node-a', 40, 0);
   const flowsB = nodeFlows('node-b', 40, 1);
@@ -48,36 +88,13 @@ describe('Hubble Relay with the upstream CLI, over two in-process Hubble servers
 
   before(async function () {
     if (!(await ensureHubbleCli())) this.skip();
-    dir = mkdtempSync(join(tmpdir(), 'ciliate-relay-'));
-    const sock = (n: string) => join(dir, `${n}.sock`);
-    const peers: HubblePeer[] = Object.keys(rings).map((n) => ({ name: n, address: `unix://${sock(n)}` }));
     for (const f of flowsA) rings['node-a'].push(f);
     for (const f of flowsB) rings['node-b'].push(f);
-    for (const name of Object.keys(rings) as (keyof typeof rings)[]) {
-      servers[name] = new HubbleServer(rings[name], {
-        nodeName: name, clusterName: 'default', version: 'test', address: `unix://${sock(name)}`,
-        peers: { list: () => peers, watch: () => () => undefined },
-      });
-      await servers[name]!.listen(sock(name));
-    }
-    pool = new PeerPool({ peerService: `unix://${sock('node-a')}`, retryTimeoutMs: 1000, probeIntervalMs: 500, probeTimeoutMs: 500, log: quiet });
-    pool.start();
-    relay = new RelayServer({
-      peers: () => pool.list(), peerServiceConnected: () => pool.peerServiceConnected, version: 'relay-test',
-      sortBufferLenMax: 100, sortBufferDrainTimeoutMs: 200, stallTimeoutMs: 2000, peerUpdateIntervalMs: 300, log: quiet,
-    });
-    await relay.listen('127.0.0.1:0');
-    address = `127.0.0.1:${relay.port}`;
-    for (let i = 0; i < 50 && pool.list().filter((p) => p.available).length < 2; i++) await sleep(100);
-    expect(pool.list().map((p) => [p.name, p.available])).to.deep.equal([['node-a', true], ['node-b', true]]);
+    setup = await relayOver(rings);
+    address = setup.address;
   });
 
-  after(() => {
-    relay?.close();
-    pool?.stop();
-    for (const s of Object.values(servers)) s.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => setup?.close());
 
   it('hubble status aggregates both nodes', async function () {
     const r = await hubble(['status']);
@@ -138,6 +155,35 @@ describe('Hubble Relay with the upstream CLI, over two in-process Hubble servers
     expect(listeners(rings['node-a']) + listeners(rings['node-b'])).to.equal(0);
   });
 
+  it('a client that stops reading a while gets two full rings of history, in order, once it reads again', async function () {
+    const big = { 'node-a': new FlowRing(4095), 'node-b': new FlowRing(4095) };
+    for (const f of nodeFlows('node-a', 4095, 0)) big['node-a'].push(f);
+    for (const f of nodeFlows('node-b', 4095, 1)) big['node-b'].push(f);
+    const other = await relayOver(big);
+    const client = new (hubbleClients().observer)(other.address, credentials.createInsecure());
+    try {
+      const stream = client.GetFlows({ since: { seconds: 0, nanos: 0 } });
+      const got: string[] = [];
+      stream.on('data', (r: { flow?: Flow }) => {
+        if (r.flow) got.push(r.flow.uuid!);
+        if (got.length === 1) {
+          stream.pause();
+          setTimeout(() => stream.resume(), 1000);
+        }
+      });
+      await new Promise<void>((resolve, reject) => {
+        stream.on('end', () => resolve());
+        stream.on('error', reject);
+      });
+      const expected = [...big['node-a'].snapshot(), ...big['node-b'].snapshot()].sort((x, y) => timeNs(x.time) - timeNs(y.time));
+      expect(got).to.have.length(8190);
+      expect(got).to.deep.equal(expected.map((f) => f.uuid));
+    } finally {
+      client.close();
+      other.close();
+    }
+  });
+
   it('a malformed filter is refused by the relay with InvalidArgument naming the field', async function () {
     const r = await hubble(['observe', '--to-ip', '10.0.0.300']);
     expect(r.code).to.not.equal(0);
@@ -145,8 +191,8 @@ describe('Hubble Relay with the upstream CLI, over two in-process Hubble servers
   });
 
   it('a node that goes away is unavailable in status and list nodes, and queries still complete', async function () {
-    servers['node-b']!.close();
-    for (let i = 0; i < 50 && pool.list().find((p) => p.name === 'node-b')?.available; i++) await sleep(100);
+    setup!.servers.get('node-b')!.close();
+    for (let i = 0; i < 50 && setup!.pool.list().find((p) => p.name === 'node-b')?.available; i++) await sleep(100);
     const status = await hubble(['status']);
     expect(status.code, status.stderr).to.equal(0);
     expect(status.stdout).to.include('Connected Nodes: 1/2').and.match(/Unavailable Nodes: 1\n\s+- node-b/);
@@ -162,8 +208,8 @@ describe('Hubble Relay with the upstream CLI, over two in-process Hubble servers
     const back = new HubbleServer(rings['node-b'], {
       nodeName: 'node-b', clusterName: 'default', version: 'test', address: '', peers: { list: () => [], watch: () => () => undefined },
     });
-    servers['node-b'] = back;
-    await back.listen(join(dir, 'node-b.sock'));
+    setup!.servers.set('node-b', back);
+    await back.listen(join(setup!.dir, 'node-b.sock'));
     let status = await hubble(['status']);
     for (let i = 0; i < 40 && !status.stdout.includes('Connected Nodes: 2/2'); i++) {
       await sleep(250);
