@@ -23,7 +23,6 @@ import { alive, readState, type ClusterState } from './state.ts';
 import { ensureToolchain } from './toolchain.ts';
 import { createNodeNetns, deleteClusterNodes, nodeConfigs, writeNodeFiles } from './nodes.ts';
 import { waitNodesReady } from './node-wait.ts';
-import { HUBBLE_RELAY_PORT } from './components.ts';
 
 const SUPERVISOR = join(dirname(fileURLToPath(import.meta.url)), 'supervisor-main.ts');
 const REPO_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -98,8 +97,8 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
       }
     }
     if (opts.ciliumConfig) config.ciliumConfig = opts.ciliumConfig;
-    // The Hubble Relay on upstream's port when free, reaching the agents at their node addresses.
-    if (config.nodes.length > 0) config.hubbleRelay = { port: await preferredPort(HUBBLE_RELAY_PORT, '127.0.0.1', slot.hubbleRelay) };
+    // The Hubble Relay on the slot's port; the supervisor forwards upstream's 4245 to it when free.
+    if (config.nodes.length > 0) config.hubbleRelay = { port: slot.hubbleRelay, listenPort: slot.hubbleRelay };
     if (opts.operator) {
       config.operator = { clusterPoolIPv4CIDR: OPERATOR_POD_CIDR, maskSize: 24, metricsPort: slot.operatorMetrics, healthPort: slot.operatorHealth };
     }

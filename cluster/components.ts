@@ -83,18 +83,19 @@ export function operatorComponentSpec(c: ClusterConfig): ComponentSpec | undefin
   };
 }
 
-/** Upstream's Hubble Relay port, which the local cluster's relay prefers on loopback. */
+/** Upstream's Hubble Relay port, which the supervisor forwards to the local cluster's relay when free. */
 export const HUBBLE_RELAY_PORT = 4245;
 
 /**
  * The Hubble Relay on the host, as the chart's hubble-relay Deployment runs it: it follows the
  * first node's peer service and reaches every agent at its node address (the host is on the node
- * bridge); it serves the Observer API on loopback only. Restarted when it exits, as a Deployment's pod.
+ * bridge); it serves the Observer API on the slot's loopback port only, which no other cluster
+ * takes. Restarted when it exits, as a Deployment's pod.
  */
 export function hubbleRelayComponentSpec(c: ClusterConfig): ComponentSpec | undefined {
   const first = c.nodes?.[0];
   if (!c.hubbleRelay || !first) return undefined;
-  const port = c.hubbleRelay.port;
+  const port = c.hubbleRelay.listenPort;
   const program = ciliateProgram('hubble/relay/main.ts', 'hubble-relay', c.bundled);
   return {
     name: 'hubble-relay', command: program.argv[0]!, env: program.env, restart: true,

@@ -10,8 +10,8 @@ import { createServer } from 'node:net';
 const SLOT_PORT_BASE = 20000;
 
 /**
- * The ports of a slot's block, in block order. `apiserver` and `loopback` serve when 6443 is taken,
- * `hubbleRelay` when 4245 is.
+ * The ports of a slot's block, in block order. `apiserver` and `loopback` serve when 6443 is taken;
+ * `hubbleRelay` is the local Hubble Relay's own (4245 is forwarded to it when free).
  */
 const SLOT_PORT_NAMES = ['etcdClient', 'etcdPeer', 'controllerManager', 'scheduler', 'operatorMetrics', 'operatorHealth', 'apiserver', 'loopback', 'hubbleRelay'] as const;
 
