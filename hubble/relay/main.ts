@@ -21,6 +21,10 @@ function main(argv: string[]): void {
     console.log(`hubble-relay ${RELAY_VERSION}`);
     return;
   }
+  if (command === 'serve' && (rest.includes('--help') || rest.includes('-h'))) {
+    console.log(USAGE);
+    return;
+  }
   if (command !== 'serve') {
     console.error(USAGE);
     process.exitCode = 2;
