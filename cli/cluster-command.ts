@@ -3,7 +3,7 @@ import { ClusterRunningError, down, kubeconfigPath, status, up } from '../cluste
 import { clusterPaths } from '../cluster/paths.ts';
 import { readJson, type ClusterConfig } from '../cluster/config.ts';
 import { join } from 'node:path';
-import { hubbleSocketPath } from '../cluster/agent-launch.ts';
+import { hubbleServer } from '../cluster/hubble-server.ts';
 import { builtToolchain } from '../cluster/toolchain.ts';
 import { flag, type Args } from './args.ts';
 
@@ -17,7 +17,7 @@ export const CLUSTER_USAGE = `usage: ciliate cluster <up|down|status|kubeconfig|
   status      show each component, with the log of any that died
   kubeconfig  print the admin kubeconfig path
   env         print shell exports (KUBECONFIG, PATH with kubectl and helm, and hubble with
-              HUBBLE_SERVER at the first node's agent once build.sh hubble has built it)`;
+              HUBBLE_SERVER at the cluster's Hubble Relay once build.sh hubble has built it)`;
 
 /** Runs the cluster command; returns the exit code. */
 export async function clusterCommand(args: Args): Promise<number> {
@@ -58,11 +58,12 @@ export async function clusterCommand(args: Args): Promise<number> {
         console.error(`cluster "${name ?? 'ciliate'}" is not running`);
         return 1;
       }
-      // The upstream hubble CLI, when built (build.sh hubble), talks to the first node's agent.
+      // The upstream hubble CLI, when built (build.sh hubble), talks to the cluster's relay (older
+      // clusters without one: the first node's agent).
       const hubble = config.nodes?.length ? await builtToolchain('hubble').catch(() => undefined) : undefined;
       const path = [config.binDir, ...(hubble ? [hubble] : [])].join(':');
       console.log(`export KUBECONFIG=${kubeconfigPath({ name })}\nexport PATH=${path}:$PATH`);
-      if (hubble) console.log(`export HUBBLE_SERVER=unix://${hubbleSocketPath(config.nodes![0]!)}`);
+      if (hubble) console.log(`export HUBBLE_SERVER=${hubbleServer(config)}`);
       return 0;
     }
     default:

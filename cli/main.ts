@@ -1,7 +1,8 @@
 /** The ciliate command-line tool. */
 import { parseArgs } from './args.ts';
 import { clusterCommand, CLUSTER_USAGE } from './cluster-command.ts';
-import { execCommand, observeCommand, POD_USAGE } from './pod-commands.ts';
+import { execCommand, POD_USAGE } from './pod-commands.ts';
+import { observeCommand, OBSERVE_USAGE } from './observe.ts';
 import { flag } from './args.ts';
 import { bpfLbListCommand, serviceListCommand, SERVICE_USAGE } from './service-commands.ts';
 import { starWarsDemo } from '../demo/star-wars.ts';
@@ -11,13 +12,14 @@ const USAGE = `usage: ciliate <command> ...
 commands:
 ${CLUSTER_USAGE.replace(/^usage: ciliate /, '  ')}
 ${POD_USAGE}
+${OBSERVE_USAGE}
 ${SERVICE_USAGE}
   demo [--name C]                            the star-wars demo on a cluster started with --nodes 2`;
 
 async function main(argv: string[]): Promise<number> {
   const dashes = argv.indexOf('--');
   const command = dashes >= 0 ? argv.slice(dashes + 1) : [];
-  const args = parseArgs(dashes >= 0 ? argv.slice(0, dashes) : argv, ['name', 'nodes', 'runtime', 'verdict', 'pod', 'last', 'node']);
+  const args = parseArgs(dashes >= 0 ? argv.slice(0, dashes) : argv, ['name', 'nodes', 'runtime', 'verdict', 'pod', 'last', 'node', 'namespace', 'server']);
   switch (args.words[0]) {
     case 'cluster':
       return clusterCommand(args);

@@ -97,6 +97,8 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
       }
     }
     if (opts.ciliumConfig) config.ciliumConfig = opts.ciliumConfig;
+    // The Hubble Relay on the slot's port; the supervisor forwards upstream's 4245 to it when free.
+    if (config.nodes.length > 0) config.hubbleRelay = { port: slot.hubbleRelay, listenPort: slot.hubbleRelay };
     if (opts.operator) {
       config.operator = { clusterPoolIPv4CIDR: OPERATOR_POD_CIDR, maskSize: 24, metricsPort: slot.operatorMetrics, healthPort: slot.operatorHealth };
     }
@@ -234,6 +236,7 @@ export async function status(opts: { name?: string; stateRoot?: string } = {}): 
     `cluster "${name}": ${supervisorUp ? state.phase : 'supervisor not running'}`,
     `  apiserver   https://127.0.0.1:${config.ports.loopback} (https://${config.network.gateway}:${config.ports.apiserver} on ${config.network.bridge})`,
     `  kubeconfig  ${paths.kubeconfig}`,
+    ...(config.hubbleRelay ? [`  hubble      127.0.0.1:${config.hubbleRelay.port} (hubble-relay)`] : []),
   ];
   let allLive = true;
   for (const [n, c] of Object.entries(state.components)) {

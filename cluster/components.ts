@@ -10,7 +10,8 @@ import { CLUSTER_POD_CIDR } from './node-config.ts';
 import { netnsPath } from './nodes.ts';
 import { importImages, waitContainerd } from './kubelet-node/images-import.ts';
 import { runtimePaths } from './kubelet-node/paths.ts';
-import { agentInvocation } from './agent-launch.ts';
+import { agentInvocation, HUBBLE_PORT, localCiliumConfig } from './agent-launch.ts';
+import { portFree } from './ports.ts';
 import { existsSync } from 'node:fs';
 import type { BundleName } from '../images/bundles.ts';
 
@@ -79,6 +80,30 @@ export function operatorComponentSpec(c: ClusterConfig): ComponentSpec | undefin
       `--cluster-pool-ipv4-cidr=${o.clusterPoolIPv4CIDR}`, `--cluster-pool-ipv4-mask-size=${o.maskSize}`,
       `--operator-prometheus-serve-addr=127.0.0.1:${o.metricsPort}`, `--operator-api-serve-addr=127.0.0.1:${o.healthPort}`],
     health: { url: `http://127.0.0.1:${o.healthPort}/healthz`, clientCert: false },
+  };
+}
+
+/** Upstream's Hubble Relay port, which the supervisor forwards to the local cluster's relay when free. */
+export const HUBBLE_RELAY_PORT = 4245;
+
+/**
+ * The Hubble Relay on the host, as the chart's hubble-relay Deployment runs it: it follows the
+ * first node's peer service and reaches every agent at its node address (the host is on the node
+ * bridge); it serves the Observer API on the slot's loopback port only, which no other cluster
+ * takes. Restarted when it exits, as a Deployment's pod.
+ */
+export function hubbleRelayComponentSpec(c: ClusterConfig): ComponentSpec | undefined {
+  const first = c.nodes?.[0];
+  if (!c.hubbleRelay || !first) return undefined;
+  const port = c.hubbleRelay.listenPort;
+  const program = ciliateProgram('hubble/relay/main.ts', 'hubble-relay', c.bundled);
+  return {
+    name: 'hubble-relay', command: program.argv[0]!, env: program.env, restart: true,
+    args: [...program.argv.slice(1), 'serve', `--peer-service=${first.address}:${HUBBLE_PORT}`, `--listen-address=127.0.0.1:${port}`,
+      '--health-listen-address=', `--cluster-name=${localCiliumConfig(c)['cluster-name']}`, '--retry-timeout=5s'],
+    ready: async () => {
+      for (let i = 0; i < 150 && (await portFree(port)); i++) await new Promise((r) => setTimeout(r, 200));
+    },
   };
 }
 

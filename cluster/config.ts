@@ -38,6 +38,12 @@ export interface ClusterConfig {
   operator?: OperatorSettings;
   /** `cilium-config` settings of the agents over the local cluster's own (e.g. `cluster-name`). */
   ciliumConfig?: Record<string, string>;
+  /**
+   * The Hubble Relay on the host (clusters with nodes): `listenPort` is the relay's own loopback
+   * port (the slot's), `port` where clients reach it (upstream's 4245 when the supervisor could
+   * forward it, otherwise `listenPort`).
+   */
+  hubbleRelay?: { port: number; listenPort: number };
 }
 
 /** `kubelet`: real kubelet + containerd nodes; `runner`: the stand-in runner (host processes, no images). */

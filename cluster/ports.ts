@@ -9,8 +9,11 @@ import { createServer } from 'node:net';
 /** The first port of slot 0's block. */
 const SLOT_PORT_BASE = 20000;
 
-/** The ports of a slot's block, in block order. `apiserver` and `loopback` serve when 6443 is taken. */
-const SLOT_PORT_NAMES = ['etcdClient', 'etcdPeer', 'controllerManager', 'scheduler', 'operatorMetrics', 'operatorHealth', 'apiserver', 'loopback'] as const;
+/**
+ * The ports of a slot's block, in block order. `apiserver` and `loopback` serve when 6443 is taken;
+ * `hubbleRelay` is the local Hubble Relay's own (4245 is forwarded to it when free).
+ */
+const SLOT_PORT_NAMES = ['etcdClient', 'etcdPeer', 'controllerManager', 'scheduler', 'operatorMetrics', 'operatorHealth', 'apiserver', 'loopback', 'hubbleRelay'] as const;
 
 /** The ports a cluster slot owns, by use. */
 export type SlotPorts = Record<(typeof SLOT_PORT_NAMES)[number], number>;

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
-import { componentSpecs, nodeComponentSpecs, operatorComponentSpec, type ComponentSpec } from './components.ts';
+import { componentSpecs, HUBBLE_RELAY_PORT, hubbleRelayComponentSpec, nodeComponentSpecs, operatorComponentSpec, type ComponentSpec } from './components.ts';
 import { ensureAgentRbac } from './node-rbac.ts';
 import { installCrds } from './crd-install.ts';
 import { readJson, writeJsonAtomic, type ClusterConfig } from './config.ts';
@@ -26,6 +26,7 @@ export async function superviseCluster(dir: string): Promise<void> {
   const state: ClusterState = { supervisorPid: process.pid, phase: 'starting', startedAt: new Date().toISOString(), components: {} };
   const children = new Map<string, ChildProcess>();
   let forwarder: Server | undefined;
+  let relayForwarder: Server | undefined;
   let stopping = false;
   let writes = Promise.resolve();
   const save = () => (writes = writes.then(() => writeJsonAtomic(statePath, state)).catch(() => undefined));
@@ -36,6 +37,7 @@ export async function superviseCluster(dir: string): Promise<void> {
     state.phase = state.phase === 'failed' ? 'failed' : 'stopping';
     await save();
     forwarder?.close();
+    relayForwarder?.close();
     for (const name of [...children.keys()].reverse()) await stopChild(children.get(name)!);
     await writes;
     process.exit(code);
@@ -96,12 +98,13 @@ export async function superviseCluster(dir: string): Promise<void> {
     }
     if (config.nodes?.length) {
       await ensureAgentRbac(join(dir, 'admin.kubeconfig'));
-      for (const spec of nodeComponentSpecs(config)) {
+      for (const spec of [...nodeComponentSpecs(config), ...[hubbleRelayComponentSpec(config)].filter((s) => s !== undefined)]) {
         const cs = startComponent(spec);
         await spec.ready?.();
         cs.phase = 'running';
         await save();
       }
+      relayForwarder = await forwardHubbleRelay(dir, config);
     }
     state.phase = 'running';
     await save();
@@ -144,6 +147,24 @@ async function forwardLoopbackOrMove(dir: string, config: ClusterConfig): Promis
   writeFileSync(kubeconfig, readFileSync(kubeconfig, 'utf8').replace(old, `https://127.0.0.1:${config.ports.loopback}`), { mode: 0o600 });
   await writeJsonAtomic(join(dir, 'config.json'), config);
   return server;
+}
+
+/**
+ * Forwards upstream's Hubble Relay port on loopback to the cluster's relay when no one holds it
+ * (binding it is the claim, so clusters started together never share it) and records it in
+ * config.json; otherwise clients use the relay's own port.
+ */
+async function forwardHubbleRelay(dir: string, config: ClusterConfig): Promise<Server | undefined> {
+  if (!config.hubbleRelay) return undefined;
+  try {
+    const server = await forwardLoopback(HUBBLE_RELAY_PORT, '127.0.0.1', config.hubbleRelay.listenPort);
+    config.hubbleRelay.port = HUBBLE_RELAY_PORT;
+    await writeJsonAtomic(join(dir, 'config.json'), config);
+    return server;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    return undefined;
+  }
 }
 
 /** Forwards 127.0.0.1:`port` to `host`:`targetPort`, byte for byte. */

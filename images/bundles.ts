@@ -1,7 +1,7 @@
 /**
  * Ciliate's programs as single JavaScript files (esbuild), so images run plain Node.js with no
  * TypeScript loader: the agent and its slot worker (which it starts from beside itself), the
- * operator, and the CNI plugin. Native parts (the datapath addon, BPF objects) stay files of their own.
+ * operator, the Hubble Relay, and the CNI plugin. Native parts (the datapath addon, BPF objects) stay files of their own.
  */
 import { build } from 'esbuild';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ export const BUNDLES = {
   agent: 'agent/agent-main.ts',
   'endpoint-slot-worker': 'agent/endpoint-slot-worker.ts',
   operator: 'operator/main.ts',
+  'hubble-relay': 'hubble/relay/main.ts',
   'ciliate-cni': 'cni/main.ts',
 } as const;
 

@@ -1,7 +1,8 @@
 /**
  * Ciliate's own container images, assembled from this machine's Debian packages, the Node.js runtime
  * and the checkout's build outputs (no Docker, no registry, no base image):
- *  - the agent: Node.js, the agent bundle and its slot worker, the datapath (native addon with libbpf,
+ *  - the agent: Node.js, the agent bundle and its slot worker, the Hubble Relay (`hubble-relay`, run
+ *    by the chart's hubble-relay Deployment from this image), the datapath (native addon with libbpf,
  *    BPF objects), the CNI plugin (native relay, bundle), and the tools the agent runs (ip, iptables,
  *    mount) with their libraries, plus busybox for a shell;
  *  - the operator: Node.js and the operator bundle.
@@ -73,6 +74,9 @@ export async function agentImage(bundles: Record<BundleName, string>): Promise<C
   await addDynamicProgram(rootfs, opt('datapath/native/build/Release/ciliate_bpf.node'), built('datapath/native/build/Release/ciliate_bpf.node'));
   const objects = built('datapath/bpf/build');
   for (const o of readdirSync(objects).filter((f) => f.endsWith('.o'))) rootfs.hostFile(opt(`datapath/bpf/build/${o}`), join(objects, o));
+  // The Hubble Relay, as the `hubble-relay` command on PATH.
+  rootfs.hostFile(opt('hubble-relay.mjs'), bundles['hubble-relay']);
+  rootfs.file(opt('bin/hubble-relay'), `#!/bin/sh\nexec /usr/bin/node ${opt('hubble-relay.mjs')} "$@"\n`, 0o755);
   // The CNI plugin as a checkout lays it out: the relay execs bin/ciliate-cni, which runs the bundle.
   rootfs.hostFile(opt('build/cni/ciliate-cni'), built('build/cni/ciliate-cni')).hostFile(opt('build/ciliate-cni.mjs'), bundles['ciliate-cni']);
   const launcher = readFileSync(built('bin/ciliate-cni'), 'utf8').replace(/^#!.*\n/, '#!/bin/sh\n');

@@ -72,6 +72,15 @@ describe("Ciliate's images (agent and operator)", function () {
     expect(r.stdout.trim()).to.equal('true false');
   });
 
+  it('agent: hubble-relay is a command on PATH that starts from its bundle and checks its settings', async () => {
+    const version = await run('agent', ['hubble-relay', 'version']);
+    expect(version.code, version.stderr).to.equal(0);
+    expect(version.stdout).to.match(/^hubble-relay \S+/);
+    const bad = await run('agent', ['hubble-relay', 'serve', '--sort-buffer-len-max=lots']);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.include('sort-buffer-len-max');
+  });
+
   it('agent: the CNI relay answers VERSION through its bundled fallback', async () => {
     const r = await run('agent', ['sh', '-c', `echo '{"cniVersion":"1.0.0"}' | CNI_COMMAND=VERSION timeout 20 /opt/ciliate/build/cni/ciliate-cni`]);
     expect(r.code, r.stderr).to.equal(0);

@@ -29,3 +29,20 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
   value: {{ .Values.k8sServicePort | quote }}
 {{- end }}
 {{- end -}}
+
+{{/* The hubble-peer Service's port: as upstream, 443 with Hubble TLS, 80 without, unless set. */}}
+{{- define "ciliate.hubblePeerPort" -}}
+{{- .Values.hubble.peerService.servicePort | default (ternary 443 80 .Values.hubble.tls.enabled) -}}
+{{- end -}}
+
+{{/* The relay's image: hubble.relay.image.override, its repository and tag, or the agent's image. */}}
+{{- define "ciliate.hubbleRelayImage" -}}
+{{- $i := .Values.hubble.relay.image -}}
+{{- if $i.override -}}
+{{ $i.override }}
+{{- else if $i.repository -}}
+{{ $i.repository }}:{{ $i.tag | default .Values.image.tag }}
+{{- else -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag }}
+{{- end -}}
+{{- end -}}
