@@ -23,7 +23,7 @@ import { agentKubeConfig } from './config/credentials.ts';
 import { agentPinRoot } from './config/paths.ts';
 import { createEnforcement } from './enforcement.ts';
 import { EndpointManager } from './endpoints.ts';
-import { FLOW_LOG, flowLogSink, type FlowSink } from './flow-log.ts';
+import { flowLogSink, type FlowSink } from './flow-log.ts';
 import { agentHubble } from './hubble.ts';
 import { setEndpointHooks } from './hooks.ts';
 import { isCgroup2Dir, onBpffs } from './host-checks.ts';
@@ -105,9 +105,12 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
     log.warn('cgroup-root is not a cgroup v2 directory; Services are translated per packet only', { cgroupRoot: cfg.cgroupRoot });
   }
   const registry = new Registry();
-  // Flow events go to the flow log and to the Hubble server (made once enforcement's caches exist).
+  // Flow events go to the Hubble server (made once enforcement's caches exist) and, when asked, the flow log.
   const late: { hubble?: FlowSink } = {};
-  const flowSinks: FlowSink[] = cfg.hubble ? [flowLogSink(join(cfg.stateDir, FLOW_LOG), cfg.nodeName, log), (flows) => late.hubble?.(flows)] : [];
+  const flowSinks: FlowSink[] = [
+    ...(cfg.hubble ? [(flows: Parameters<FlowSink>[0]) => late.hubble?.(flows)] : []),
+    ...(cfg.flowLogPath ? [flowLogSink(cfg.flowLogPath, cfg.nodeName, log)] : []),
+  ];
   // Policy enforcement: CNI ADD answers only once the pod's identity and policy are in the kernel.
   const enforcement = createEnforcement({
     kc, nodeName: cfg.nodeName, nodeIP, pinRoot: agentPinRoot(cfg.bpfRoot, cfg.nodeName), stateDir: cfg.stateDir,

@@ -6,6 +6,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NODE_NAME_ENV } from '../agent/config/parse.ts';
+import { FLOW_LOG } from '../agent/flow-log.ts';
 import type { NodeConfig } from './node-config.ts';
 import type { ClusterConfig } from './config.ts';
 
@@ -26,6 +27,8 @@ export function localCiliumConfig(c: Pick<ClusterConfig, 'ciliumConfig'>): Recor
     // Each agent runs in its node's network namespace: every node listens on upstream's port.
     'hubble-listen-address': `:${HUBBLE_PORT}`,
     'prometheus-serve-addr': ':9962',
+    // The tests' and demos' record of every verdict (cluster/pods.ts readFlows), in each agent's state dir.
+    'flow-log-path': FLOW_LOG,
     ...c.ciliumConfig,
   };
 }

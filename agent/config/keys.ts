@@ -31,6 +31,8 @@ export const AGENT_SETTINGS: Readonly<Record<string, string | undefined>> = {
   'hubble-socket-path': '/var/run/cilium/hubble.sock',
   'hubble-listen-address': '',
   'hubble-event-buffer-capacity': '4095',
+  // Ciliate's own: a JSON-lines log of every decided flow (relative: inside state-dir); empty: none.
+  'flow-log-path': '',
   labels: '',
   'prometheus-serve-addr': ':9962',
   'ipv4-node': 'auto',

@@ -5,7 +5,7 @@
  * the directory reader and the host name are passed in. A value that cannot work throws a
  * {@link ConfigError} naming the setting; anything merely ignored comes back as a warning.
  */
-import { isAbsolute } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { isValidRingCapacity } from '../../hubble/ring.ts';
 import { LabelFilter } from '../../identity/label-filter.ts';
 import type { EnforcementMode } from '../../policy/endpoint-policy.ts';
@@ -55,6 +55,8 @@ export interface AgentConfig {
   hubbleListen: { host: string; port: number } | undefined;
   /** `hubble-event-buffer-capacity`: flows kept (2^n - 1). */
   hubbleEventBufferCapacity: number;
+  /** `flow-log-path` (Ciliate's): where every decided flow is appended as a JSON line; undefined: nowhere. */
+  flowLogPath: string | undefined;
   /** `labels`: identity-relevant label patterns added to the defaults. */
   labels: string[];
   /** `prometheus-serve-addr`; undefined: no metrics endpoint. */
@@ -165,6 +167,7 @@ export function buildAgentConfig(raw: Readonly<Record<string, string | undefined
     hubbleSocketPath: path('hubble-socket-path'),
     hubbleListen: get('hubble-listen-address') ? parseListenAddress('hubble-listen-address', get('hubble-listen-address')) : undefined,
     hubbleEventBufferCapacity: ringCapacity(get('hubble-event-buffer-capacity')),
+    flowLogPath: get('flow-log-path') ? resolve(path('state-dir'), get('flow-log-path')) : undefined,
     labels,
     prometheus: get('prometheus-serve-addr') ? parseListenAddress('prometheus-serve-addr', get('prometheus-serve-addr')) : undefined,
     nodeIP: get('ipv4-node') === 'auto' || !get('ipv4-node') ? undefined : ipv4Address('ipv4-node', get('ipv4-node')),
