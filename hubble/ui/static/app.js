@@ -157,12 +157,15 @@ function renderEdges(svg, pos) {
   for (const group of pairs.values()) {
     group.sort((a, b) => a.verdict.localeCompare(b.verdict));
     group.forEach((e, i) => {
-      const { d, mid } = edgePath(pos.get(e.from), pos.get(e.to), (i - (group.length - 1) / 2) * 10);
+      const offset = (i - (group.length - 1) / 2) * 14;
+      const { d, mid } = edgePath(pos.get(e.from), pos.get(e.to), offset);
       const color = colorOf(e.verdict);
       const g = el('g', { class: `edge${state.selected === e.key ? ' selected' : ''}`, 'data-from': e.from, 'data-to': e.to, 'data-verdict': e.verdict, 'data-color': color }, undefined, SVG);
       g.append(el('path', { class: 'line', d, stroke: color, 'marker-end': `url(#arrow-${e.verdict})` }, undefined, SVG));
       g.append(el('path', { class: 'hit', d }, undefined, SVG));
-      g.append(el('text', { x: mid.x, y: mid.y - 5, 'text-anchor': 'middle', fill: color }, [...e.ports].join(', '), SVG));
+      // Labels of parallel edges sit on their own side of the pair.
+      const labelY = offset > 0 ? mid.y + 15 : mid.y - 6;
+      g.append(el('text', { x: mid.x, y: labelY, 'text-anchor': 'middle', fill: color }, [...e.ports].join(', '), SVG));
       g.addEventListener('mouseenter', () => showEdge(e));
       g.addEventListener('click', () => {
         state.selected = e.key;
@@ -177,7 +180,7 @@ function renderEdges(svg, pos) {
 function renderMarkers(svg) {
   const defs = el('defs', {}, undefined, SVG);
   for (const verdict of new Set([...state.edges.values()].map((e) => e.verdict))) {
-    const m = el('marker', { id: `arrow-${verdict}`, viewBox: '0 0 10 10', refX: 8, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, undefined, SVG);
+    const m = el('marker', { id: `arrow-${verdict}`, viewBox: '0 0 10 10', refX: 8, refY: 5, markerWidth: 10, markerHeight: 10, markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' }, undefined, SVG);
     m.append(el('path', { d: 'M0,0 L10,5 L0,10 z', fill: colorOf(verdict) }, undefined, SVG));
     defs.append(m);
   }
@@ -199,7 +202,7 @@ function render() {
 
 function endpointCell(ep) {
   const td = el('td');
-  if (ep.namespace) td.append(el('span', { class: 'ns' }, `${ep.namespace}/`));
+  if (ep.namespace) td.append(el('span', { class: 'ns-prefix' }, `${ep.namespace}/`));
   td.append(document.createTextNode(ep.pod || ep.workload || ep.ip));
   td.title = `${ep.ip} (identity ${ep.identity})`;
   return td;
