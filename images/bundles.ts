@@ -1,7 +1,8 @@
 /**
  * Ciliate's programs as single JavaScript files (esbuild), so images run plain Node.js with no
  * TypeScript loader: the agent and its slot worker (which it starts from beside itself), the
- * operator, and the CNI plugin. Native parts (the datapath addon, BPF objects) stay files of their own.
+ * operator, the CNI plugin, and the service map's web server (hubble-ui). Native parts (the
+ * datapath addon, BPF objects) stay files of their own.
  */
 import { build } from 'esbuild';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ export const BUNDLES = {
   'endpoint-slot-worker': 'agent/endpoint-slot-worker.ts',
   operator: 'operator/main.ts',
   'ciliate-cni': 'cni/main.ts',
+  'hubble-ui': 'hubble/ui/main.ts',
 } as const;
 
 /** A bundle's name. */

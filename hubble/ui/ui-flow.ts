@@ -75,8 +75,10 @@ export function workloadOf(e: FlowEndpoint): string | undefined {
 
 function uiEndpoint(e: FlowEndpoint, ip: string): UiEndpoint {
   const workload = workloadOf(e);
-  if (e.namespace && workload) {
-    return { id: `${e.namespace}/${workload}`, workload, namespace: e.namespace, ...(e.pod_name ? { pod: e.pod_name } : {}), ip, identity: e.identity };
+  // A pod known only by its identity (no address, e.g. a non-IP frame) still has its namespace label.
+  const namespace = e.namespace || labelValue(e.labels ?? [], 'io.kubernetes.pod.namespace');
+  if (namespace && workload) {
+    return { id: `${namespace}/${workload}`, workload, namespace, ...(e.pod_name ? { pod: e.pod_name } : {}), ip, identity: e.identity };
   }
   const entity = reservedEntity(e.labels ?? []) ?? (e.identity ? `identity-${e.identity}` : 'unknown');
   return { id: `reserved:${entity}`, workload: entity, ip, identity: e.identity };

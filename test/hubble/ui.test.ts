@@ -90,6 +90,8 @@ describe('Hubble UI server', function () {
       expect(toUiFlow(f, 'demo/other').service).to.equal('demo/web');
       expect(toUiFlow(flows[0]!, 'demo/other').service).to.equal('demo/other');
       expect(toUiFlow(flows[3]!).reply).to.equal(true);
+      const byIdentity: Flow = { ...flows[0]!, source: { identity: 1001, labels: ['k8s:app=client', 'k8s:io.kubernetes.pod.namespace=demo'] } };
+      expect(toUiFlow(byIdentity).source).to.include({ id: 'demo/client', namespace: 'demo' });
     });
 
     it('indexes Services by frontend and backend address:port', function () {

@@ -161,7 +161,9 @@ function renderEdges(svg, pos) {
       const { d, mid } = edgePath(pos.get(e.from), pos.get(e.to), offset);
       const color = colorOf(e.verdict);
       const g = el('g', { class: `edge${state.selected === e.key ? ' selected' : ''}`, 'data-from': e.from, 'data-to': e.to, 'data-verdict': e.verdict, 'data-color': color }, undefined, SVG);
-      g.append(el('path', { class: 'line', d, stroke: color, 'marker-end': `url(#arrow-${e.verdict})` }, undefined, SVG));
+      // Drops are dashed as well as red, for readers who cannot tell the colours apart.
+      const dash = e.verdict === 'DROPPED' ? { 'stroke-dasharray': '7 4' } : {};
+      g.append(el('path', { class: 'line', d, stroke: color, 'marker-end': `url(#arrow-${e.verdict})`, ...dash }, undefined, SVG));
       g.append(el('path', { class: 'hit', d }, undefined, SVG));
       // Labels of parallel edges sit on their own side of the pair.
       const labelY = offset > 0 ? mid.y + 15 : mid.y - 6;
@@ -190,12 +192,17 @@ function renderMarkers(svg) {
 function render() {
   const svg = $('map');
   const { pos, width, height } = layout();
+  // The map fills its pane, centred; a larger map scrolls.
+  const pane = svg.parentElement;
+  const [w, h] = [Math.max(width, pane.clientWidth), Math.max(height + 60, pane.clientHeight - 4)];
   svg.replaceChildren();
-  svg.setAttribute('width', Math.max(width, 200));
-  svg.setAttribute('height', Math.max(height + 60, 200));
+  svg.setAttribute('width', w);
+  svg.setAttribute('height', h);
   renderMarkers(svg);
-  renderEdges(svg, pos);
-  for (const n of state.nodes.values()) renderNode(svg, n, pos.get(n.id));
+  const content = el('g', { transform: `translate(${(w - width) / 2},${Math.max(0, (h - height - 60) / 2)})` }, undefined, SVG);
+  renderEdges(content, pos);
+  for (const n of state.nodes.values()) renderNode(content, n, pos.get(n.id));
+  svg.append(content);
   $('empty').hidden = state.nodes.size > 0;
   renderTable();
 }
@@ -312,5 +319,6 @@ $('namespace').addEventListener('change', (ev) => {
   history.replaceState(null, '', ns ? `?namespace=${encodeURIComponent(ns)}` : location.pathname);
   connect(ns);
 });
+window.addEventListener('resize', schedule);
 loadNamespaces();
 connect(initial);
