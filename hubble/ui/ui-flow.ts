@@ -84,6 +84,9 @@ function uiEndpoint(e: FlowEndpoint, ip: string): UiEndpoint {
   return { id: `reserved:${entity}`, workload: entity, ip, identity: e.identity };
 }
 
+/** flow.DropReason names of drops decided by policy. */
+const POLICY_DROPS = new Set(['POLICY_DENIED', 'POLICY_DENY']);
+
 /** `Kind ns/name` of a policy. */
 function policyName(p: FlowPolicy): string {
   return `${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name}`;
@@ -95,8 +98,8 @@ export function ruleText(f: Flow): string {
   const allowed = [...(f.ingress_allowed_by ?? []), ...(f.egress_allowed_by ?? [])];
   if (denied.length) return `denied by ${denied.map(policyName).join(', ')}`;
   if (f.verdict === 'DROPPED') {
-    const reason = String(f.drop_reason_desc ?? '');
-    return reason === 'POLICY_DENY' || f.drop_reason === 133 ? 'no rule allowed it (default deny)' : '';
+    // A policy drop no deny rule claims: nothing allowed it (POLICY_DENIED, 133; POLICY_DENY is a deny's).
+    return POLICY_DROPS.has(String(f.drop_reason_desc ?? '')) ? 'no rule allowed it (default deny)' : '';
   }
   if (allowed.length) return `allowed by ${allowed.map(policyName).join(', ')}`;
   return '';

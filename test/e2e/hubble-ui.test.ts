@@ -1,9 +1,9 @@
 // The service map (hubble/ui/) in Debian's headless Chromium, against a real agent's Hubble socket on
-// the shared cluster of real (kubelet) nodes: a client and a friend pod on the first node, a
-// two-replica server Deployment behind a Service on the second; a CiliumNetworkPolicy denies the
-// client and allows the friend. The page must show the workloads and the Service, a green edge for
-// the allowed traffic and a red one for the denied traffic, explained by its rule; the screenshot is
-// kept in test/artifacts/.
+// the shared cluster of real (kubelet) nodes: a client, a friend and a stranger pod on the first
+// node, a two-replica server Deployment behind a Service on the second; a CiliumNetworkPolicy denies
+// the client, allows the friend and says nothing of the stranger. The page must show the workloads
+// and the Service, a green edge for the allowed traffic and red ones for the denied traffic, each
+// explained: by its deny rule, or as default deny; the screenshot is kept in test/artifacts/.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -63,6 +63,7 @@ describe('Hubble UI: the service map in headless Chromium, on real pods', functi
   let n1: NodeConfig;
   let client: PodEndpoint;
   let friend: PodEndpoint;
+  let stranger: PodEndpoint;
   let vip: string;
   let ui: { proc: ChildProcess; port: number; log: () => string } | undefined;
   let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
@@ -73,8 +74,8 @@ describe('Hubble UI: the service map in headless Chromium, on real pods', functi
     return r.stdout;
   };
   const apply = (obj: object) => kubectl(['apply', '-f', '-'], JSON.stringify(obj));
-  /** One connection from the client (denied) and one from the friend (allowed) to the Service. */
-  const traffic = async () => [await connect(client.netns, vip, 80), await connect(friend.netns, vip, 80)];
+  /** One connection to the Service from the client (denied), the friend (allowed) and the stranger (default deny). */
+  const traffic = async () => [await connect(client.netns, vip, 80), await connect(friend.netns, vip, 80), await connect(stranger.netns, vip, 80)];
 
   before(async function () {
     if (!chromiumAvailable()) this.skip();
@@ -87,6 +88,7 @@ describe('Hubble UI: the service map in headless Chromium, on real pods', functi
     });
     await pod('client');
     await pod('friend');
+    await pod('stranger');
     await apply({
       apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'server', namespace: NS },
       spec: {
@@ -112,16 +114,18 @@ describe('Hubble UI: the service map in headless Chromium, on real pods', functi
     await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'pod', '--all', '--timeout=180s']);
     await kubectl(['rollout', 'status', '-n', NS, 'deployment/server', '--timeout=180s']);
     const ep = (name: string) => podEndpoints(c.config).find((p) => p.namespace === NS && p.name === name);
-    for (let i = 0; i < 50 && !(ep('client') && ep('friend')); i++) await sleep(200);
-    [client, friend] = [ep('client')!, ep('friend')!];
+    for (let i = 0; i < 50 && !(ep('client') && ep('friend') && ep('stranger')); i++) await sleep(200);
+    [client, friend, stranger] = [ep('client')!, ep('friend')!, ep('stranger')!];
     vip = (await kubectl(['get', 'svc', '-n', NS, 'server', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
-    let [denied, allowed] = ['', ''];
-    for (let i = 0; i < 30 && !(denied.startsWith('error') && allowed === 'ok'); i++) {
-      [denied = '', allowed = ''] = await traffic();
-      if (!(denied.startsWith('error') && allowed === 'ok')) await sleep(500);
+    let [denied, allowed, unknown] = ['', '', ''];
+    const enforced = () => denied.startsWith('error') && allowed === 'ok' && unknown.startsWith('error');
+    for (let i = 0; i < 30 && !enforced(); i++) {
+      [denied = '', allowed = '', unknown = ''] = await traffic();
+      if (!enforced()) await sleep(500);
     }
     expect(denied, 'client denied').to.match(/^error/);
     expect(allowed, 'friend allowed').to.equal('ok');
+    expect(unknown, 'stranger denied').to.match(/^error/);
     // The server pods' node sees both: the client's drops and the friend's forwarded flows.
     ui = await startUi(['--hubble-server', `unix://${hubbleSocketPath(n1)}`, '--kubeconfig', c.kubeconfig]);
     browser = await launchChromium();
@@ -140,7 +144,7 @@ describe('Hubble UI: the service map in headless Chromium, on real pods', functi
     await page.goto(`http://127.0.0.1:${ui!.port}/?namespace=${NS}`);
     await traffic(); // live flows, while the page follows
     const node = (id: string) => page.locator(`g.node-card[data-id="${id}"]`);
-    for (const id of [`${NS}/client`, `${NS}/friend`, `${NS}/server`, `service:${NS}/server`]) await node(id).waitFor({ timeout: 30_000 });
+    for (const id of [`${NS}/client`, `${NS}/friend`, `${NS}/stranger`, `${NS}/server`, `service:${NS}/server`]) await node(id).waitFor({ timeout: 30_000 });
     expect(await node(`${NS}/server`).textContent()).to.include('2 pods');
     expect(await node(`service:${NS}/server`).getAttribute('data-kind')).to.equal('service');
     expect(await page.locator('#namespace').inputValue()).to.equal(NS);
@@ -156,21 +160,26 @@ describe('Hubble UI: the service map in headless Chromium, on real pods', functi
     expect(await page.locator(`g.edge[data-from="${NS}/friend"][data-verdict="DROPPED"]`).count(), 'the friend is never dropped').to.equal(0);
     expect(await page.locator(`g.edge[data-from="${NS}/client"][data-verdict="FORWARDED"]`).count(), 'the client is never forwarded').to.equal(0);
 
-    await red.locator('path.hit').click();
+    // force: a straight edge's box has no height, which Playwright takes for invisible; the pointer still lands on its stroke.
+    await red.locator('path.hit').click({ force: true });
     const details = page.locator('#details');
     expect(await details.locator('.rule').getAttribute('data-verdict')).to.equal('DROPPED');
     const why = await details.textContent();
     expect(why).to.include(`${NS}/client → ${NS}/server`);
     expect(why).to.include('Drop reason: POLICY_DENY');
     expect(why).to.include(`Rule: denied by CiliumNetworkPolicy ${NS}/server-ingress`);
-    await green.locator('path.hit').hover();
+    await green.locator('path.hit').hover({ force: true });
     expect(await details.textContent()).to.include(`allowed by CiliumNetworkPolicy ${NS}/server-ingress`);
+    const defaultDeny = page.locator(`g.edge[data-from="${NS}/stranger"][data-to="service:${NS}/server"][data-verdict="DROPPED"]`);
+    await defaultDeny.locator('path.hit').hover({ force: true });
+    const strangerWhy = await details.textContent();
+    expect(strangerWhy, strangerWhy ?? '').to.include('Drop reason: POLICY_DENIED').and.include('Rule: no rule allowed it (default deny)');
 
-    const dropRow = page.locator('#flows tbody tr[data-verdict="DROPPED"]').first();
+    const dropRow = page.locator('#flows tbody tr[data-verdict="DROPPED"]', { hasText: `${NS}/client` }).first();
     expect(await dropRow.textContent()).to.include('POLICY_DENY').and.include(`denied by CiliumNetworkPolicy ${NS}/server-ingress`).and.include(n1.name);
     expect(await page.locator('#flows tbody tr[data-verdict="FORWARDED"]').count()).to.be.greaterThan(0);
 
-    await red.locator('path.hit').click();
+    await red.locator('path.hit').click({ force: true });
     mkdirSync(ARTIFACTS, { recursive: true });
     const shot = join(ARTIFACTS, 'hubble-ui.png');
     await page.screenshot({ path: shot });

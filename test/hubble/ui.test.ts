@@ -77,7 +77,7 @@ describe('Hubble UI server', function () {
       expect(denied.source).to.include({ id: 'demo/client', workload: 'client', namespace: 'demo', pod: 'client-7d9f' });
       expect(denied.destination).to.include({ id: 'other/db', namespace: 'other' });
       const defaultDeny = toUiFlow(flows.find((f) => f.verdict === 'DROPPED' && !f.egress_denied_by && !f.ingress_denied_by)!);
-      expect(defaultDeny.rule).to.equal('no rule allowed it (default deny)');
+      expect(defaultDeny).to.include({ dropReason: 'POLICY_DENIED', rule: 'no rule allowed it (default deny)' });
       const allowed = toUiFlow(flows.find((f) => f.ingress_allowed_by)!);
       expect(allowed).to.include({ verdict: 'FORWARDED', rule: 'allowed by NetworkPolicy demo/allow-web' });
       expect(allowed.dropReason).to.equal(undefined);

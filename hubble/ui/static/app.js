@@ -215,6 +215,9 @@ function endpointCell(ep) {
   return td;
 }
 
+/** The time of day of `ms` (UTC) to the millisecond. */
+const clock = (ms) => new Date(ms).toISOString().slice(11, 23);
+
 function renderTable() {
   const body = $('flows').tBodies[0];
   body.replaceChildren(...state.flows.map((f) => {
@@ -223,7 +226,7 @@ function renderTable() {
     tr.append(el('td', {}, f.port !== undefined ? `${f.protocol} ${f.port}` : f.protocol));
     const v = el('td');
     v.append(el('span', { class: `pill ${COLORS[f.verdict] ? f.verdict : 'other'}` }, f.verdict));
-    tr.append(v, el('td', {}, f.dropReason || ''), el('td', {}, f.rule || ''), el('td', {}, f.node), el('td', {}, new Date(f.time).toISOString().replace('T', ' ').replace('Z', '')));
+    tr.append(v, el('td', {}, f.dropReason || ''), el('td', {}, f.rule || ''), el('td', {}, f.node), el('td', { title: new Date(f.time).toISOString() }, clock(f.time)));
     tr.addEventListener('click', () => showFlow(f));
     return tr;
   }));
