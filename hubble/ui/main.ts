@@ -3,9 +3,10 @@
  *
  *   hubble-ui --hubble-server unix:///var/run/cilium/hubble.sock|host:4245 [--listen :8081] [--kubeconfig PATH]
  *
- * The Observer address may also come from FLOWS_API_ADDR (upstream hubble-ui's backend variable).
- * Services are resolved from the API server given by --kubeconfig, or the in-cluster account when
- * running in a pod; without either, only flows that name their Service show one.
+ * The Observer address may also come from FLOWS_API_ADDR (upstream hubble-ui's backend variable) or
+ * HUBBLE_SERVER (the hubble CLI's). Services are resolved from the API server of --kubeconfig (or
+ * KUBECONFIG), or of the in-cluster account in a pod; without either, only flows that name their
+ * Service show one.
  */
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -28,15 +29,15 @@ export interface UiConfig {
   inCluster: boolean;
 }
 
-/** Parses `argv` (and FLOWS_API_ADDR, KUBERNETES_SERVICE_HOST of `env`); throws naming the bad flag. */
+/** Parses `argv` (and FLOWS_API_ADDR, HUBBLE_SERVER, KUBECONFIG, KUBERNETES_SERVICE_HOST of `env`); throws naming the bad flag. */
 export function parseUiArgs(argv: string[], env: NodeJS.ProcessEnv): UiConfig {
   const { values } = parseArgs({ args: argv, options: { 'hubble-server': { type: 'string' }, listen: { type: 'string' }, kubeconfig: { type: 'string' } } });
-  const hubbleServer = values['hubble-server'] ?? env.FLOWS_API_ADDR ?? '';
+  const hubbleServer = values['hubble-server'] || env.FLOWS_API_ADDR || env.HUBBLE_SERVER || '';
   if (!hubbleServer) throw new Error('--hubble-server: the Observer address is required (unix:///path/hubble.sock or host:4245)');
   const listen = values.listen ?? `:${UI_PORT}`;
   const m = /^(.*):(\d+)$/.exec(listen);
   if (!m || Number(m[2]) > 65535) throw new Error(`--listen: expected [host]:port, got ${JSON.stringify(listen)}`);
-  return { hubbleServer, host: m[1] || undefined, port: Number(m[2]), kubeconfig: values.kubeconfig, inCluster: !!env.KUBERNETES_SERVICE_HOST };
+  return { hubbleServer, host: m[1] || undefined, port: Number(m[2]), kubeconfig: values.kubeconfig || env.KUBECONFIG || undefined, inCluster: !!env.KUBERNETES_SERVICE_HOST };
 }
 
 function main(): void {

@@ -104,10 +104,11 @@ describe('Hubble UI server', function () {
   });
 
   describe('command line', function () {
-    it('takes the Observer from --hubble-server or FLOWS_API_ADDR and listens on :8081 by default', function () {
+    it('takes the Observer from --hubble-server, FLOWS_API_ADDR or HUBBLE_SERVER and listens on :8081 by default', function () {
       expect(parseUiArgs(['--hubble-server', 'unix:///run/h.sock'], {})).to.deep.include({ hubbleServer: 'unix:///run/h.sock', port: 8081, host: undefined, inCluster: false });
       expect(parseUiArgs(['--listen', '127.0.0.1:0'], { FLOWS_API_ADDR: 'hubble-relay:80', KUBERNETES_SERVICE_HOST: '10.96.0.1' }))
         .to.deep.include({ hubbleServer: 'hubble-relay:80', host: '127.0.0.1', port: 0, inCluster: true });
+      expect(parseUiArgs([], { HUBBLE_SERVER: 'unix:///h.sock', KUBECONFIG: '/k' })).to.deep.include({ hubbleServer: 'unix:///h.sock', kubeconfig: '/k' });
       expect(() => parseUiArgs([], {})).to.throw(/^--hubble-server:/);
       expect(() => parseUiArgs(['--hubble-server', 'x:1', '--listen', 'nope'], {})).to.throw(/^--listen:/);
       expect(() => parseUiArgs(['--hubble-server', 'x:1', '--listen', ':70000'], {})).to.throw(/^--listen:/);
@@ -124,10 +125,24 @@ describe('Hubble UI server', function () {
     let ui: UiServer;
     let base: string;
 
+    /** Followers the ring has now (GetFlows streams still open). */
+    let following = 0;
+
     before(async function () {
       dir = mkdtempSync(join(tmpdir(), 'ciliate-ui-'));
       ring = new FlowRing(255);
       for (const f of flows) ring.push(f);
+      const listen = ring.listen.bind(ring);
+      ring.listen = (l) => {
+        following++;
+        const stop = listen(l);
+        let stopped = false;
+        return () => {
+          if (!stopped) following--;
+          stopped = true;
+          stop();
+        };
+      };
       hubble = new HubbleServer(ring, { nodeName: 'node-a', clusterName: 'default', version: 'test', address: '', peers: { list: () => [], watch: () => () => undefined } });
       await hubble.listen(join(dir, 'hubble.sock'));
       observer = new ObserverClient(`unix://${join(dir, 'hubble.sock')}`);
@@ -171,6 +186,28 @@ describe('Hubble UI server', function () {
       expect(got.length).to.be.greaterThan(0);
       expect(got.every((f) => f.uuid.startsWith('live-')), 'no history with last=0').to.be.true;
       expect(got[0]).to.include({ service: 'demo/server', rule: 'allowed by NetworkPolicy demo/allow-web' });
+    });
+
+    it('ends the GetFlows stream of a page that goes away', async function () {
+      await sseFlows(`${base}/api/flows?last=1`, (f) => f.length > 0);
+      for (let i = 0; i < 40 && following > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(following).to.equal(0);
+    });
+
+    it('an unreachable Observer: namespaces answer 502, a flow stream says why and ends', async function () {
+      const gone = new ObserverClient(`unix://${join(dir, 'absent.sock')}`);
+      const down = new UiServer({ observer: gone, log: nopLogger });
+      try {
+        const url = `http://127.0.0.1:${await down.listen(0, '127.0.0.1')}`;
+        const ns = await fetch(`${url}/api/namespaces`);
+        expect(ns.status).to.equal(502);
+        expect(((await ns.json()) as { error: string }).error).to.match(/UNAVAILABLE|No connection/i);
+        const stream = await (await fetch(`${url}/api/flows`)).text();
+        expect(stream).to.match(/event: failure\ndata: \{"error":".*UNAVAILABLE/);
+      } finally {
+        await down.close();
+        gone.close();
+      }
     });
   });
 
