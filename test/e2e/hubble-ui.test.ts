@@ -16,6 +16,8 @@ import { podEndpoints, type PodEndpoint } from '../../cluster/pods.ts';
 import { REPO_ROOT } from '../../images/repo.ts';
 import { chromiumAvailable, launchChromium } from '../support/chromium.ts';
 import { runCommand, testRealNodesCluster } from '../support/cluster.ts';
+import { serverIngressPolicy } from '../support/hubble-flows.ts';
+import { tcpConnect as connect } from '../support/tcp-programs.ts';
 
 const AGNHOST = 'registry.k8s.io/e2e-test-images/agnhost:2.53';
 const BUSYBOX = 'docker.io/library/busybox:1.35';
@@ -23,18 +25,6 @@ const uniq = Math.random().toString(36).slice(2, 6);
 const NS = `ui-${uniq}`;
 const ARTIFACTS = join(REPO_ROOT, 'test', 'artifacts');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A TCP connect from inside a network namespace: 'ok' or 'error <kind>'. */
-function connect(netns: string, ip: string, port: number): Promise<string> {
-  const program = `
-import socket
-try:
-    s = socket.socket(); s.settimeout(1.5); s.connect(('${ip}', ${port})); print('ok')
-except Exception as e:
-    print('error', type(e).__name__)
-`;
-  return runCommand('nsenter', [`--net=${netns}`, 'python3', '-c', program]).then((r) => r.stdout.trim());
-}
 
 /** Starts `hubble-ui` (the real entry) on a free loopback port; resolves with the process and its port. */
 function startUi(args: string[]): Promise<{ proc: ChildProcess; port: number; log: () => string }> {
@@ -103,14 +93,7 @@ describe('Hubble UI: the service map in headless Chromium, on real pods', functi
       apiVersion: 'v1', kind: 'Service', metadata: { name: 'server', namespace: NS },
       spec: { selector: { app: 'server' }, ports: [{ port: 80, targetPort: 8080 }] },
     });
-    await apply({
-      apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'server-ingress', namespace: NS },
-      spec: {
-        endpointSelector: { matchLabels: { app: 'server' } },
-        ingress: [{ fromEndpoints: [{ matchLabels: { app: 'friend' } }] }],
-        ingressDeny: [{ fromEndpoints: [{ matchLabels: { app: 'client' } }] }],
-      },
-    });
+    await apply(serverIngressPolicy(NS));
     await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'pod', '--all', '--timeout=180s']);
     await kubectl(['rollout', 'status', '-n', NS, 'deployment/server', '--timeout=180s']);
     const ep = (name: string) => podEndpoints(c.config).find((p) => p.namespace === NS && p.name === name);
