@@ -124,6 +124,9 @@ describe('Hubble UI: the service map in headless Chromium, on real pods', functi
     const page: Page = await browser!.context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
     await page.goto(`http://127.0.0.1:${ui!.port}/?namespace=${NS}`);
     await traffic(); // live flows, while the page follows
     const node = (id: string) => page.locator(`g.node-card[data-id="${id}"]`);
@@ -167,7 +170,7 @@ describe('Hubble UI: the service map in headless Chromium, on real pods', functi
     const shot = join(ARTIFACTS, 'hubble-ui.png');
     await page.screenshot({ path: shot });
     console.log(`      screenshot: ${shot}`);
-    expect(errors, 'page errors').to.deep.equal([]);
+    expect(errors, 'page errors and console errors').to.deep.equal([]);
   });
 
   it('the namespaces endpoint lists the test namespace; a bad query is refused', async function () {

@@ -92,21 +92,36 @@ function schedule() {
   }, 200);
 }
 
-/** Columns by longest path from nodes nothing flows into (cycles stop after a bound). */
+/**
+ * Columns: the longest path to each node from where flows start. Edges that close a cycle (found by
+ * a depth-first walk from the nodes with the fewest incoming edges) do not count.
+ */
 function ranks() {
-  const rank = new Map([...state.nodes.keys()].map((id) => [id, 0]));
-  for (let round = 0; round < state.nodes.size; round++) {
-    let changed = false;
-    for (const e of state.edges.values()) {
-      if (e.from === e.to) continue;
-      const r = rank.get(e.from) + 1;
-      if (r > rank.get(e.to) && r < state.nodes.size) {
-        rank.set(e.to, r);
-        changed = true;
-      }
-    }
-    if (!changed) break;
+  const ids = [...state.nodes.keys()];
+  const out = new Map(ids.map((id) => [id, []]));
+  const incoming = new Map(ids.map((id) => [id, 0]));
+  for (const e of state.edges.values()) {
+    if (e.from === e.to || out.get(e.from).includes(e.to)) continue;
+    out.get(e.from).push(e.to);
+    incoming.set(e.to, incoming.get(e.to) + 1);
   }
+  const forward = new Map(ids.map((id) => [id, []]));
+  const [onPath, done, postOrder] = [new Set(), new Set(), []];
+  const visit = (id) => {
+    onPath.add(id);
+    for (const t of out.get(id)) {
+      if (onPath.has(t)) continue;
+      forward.get(id).push(t);
+      if (!done.has(t)) visit(t);
+    }
+    onPath.delete(id);
+    done.add(id);
+    postOrder.push(id);
+  };
+  ids.sort((a, b) => incoming.get(a) - incoming.get(b) || a.localeCompare(b));
+  for (const id of ids) if (!done.has(id)) visit(id);
+  const rank = new Map(ids.map((id) => [id, 0]));
+  for (const id of postOrder.reverse()) for (const t of forward.get(id)) rank.set(t, Math.max(rank.get(t), rank.get(id) + 1));
   return rank;
 }
 
@@ -115,7 +130,7 @@ function layout() {
   const columns = [];
   for (const n of state.nodes.values()) (columns[rank.get(n.id)] ||= []).push(n);
   const pos = new Map();
-  const tallest = Math.max(0, ...columns.map((c) => (c ? c.length : 0)));
+  const tallest = Math.max(0, ...Array.from(columns, (c) => (c ? c.length : 0)));
   columns.forEach((col, i) => {
     if (!col) return;
     col.sort((a, b) => a.id.localeCompare(b.id));
