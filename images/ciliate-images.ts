@@ -5,7 +5,8 @@
  *    by the chart's hubble-relay Deployment from this image), the datapath (native addon with libbpf,
  *    BPF objects), the CNI plugin (native relay, bundle), and the tools the agent runs (ip, iptables,
  *    mount) with their libraries, plus busybox for a shell;
- *  - the operator: Node.js and the operator bundle.
+ *  - the operator: Node.js and the operator bundle;
+ *  - hubble-ui: Node.js, the service map's server bundle, its page and the Hubble protocol definitions.
  * Files sit below /opt/ciliate as in a checkout (bin/, build/, datapath/), so the CNI relay finds its
  * fallback and the datapath its files (CILIATE_DATAPATH_DIR).
  */
@@ -16,6 +17,7 @@ import { addBusybox } from '../cluster/images/busybox.ts';
 import { addDynamicProgram } from '../cluster/images/host-binaries.ts';
 import type { ImageRuntimeConfig } from '../cluster/images/oci-layout.ts';
 import { Rootfs } from '../cluster/images/rootfs.ts';
+import { STATIC_FILES } from '../hubble/ui/server.ts';
 import type { BundleName } from './bundles.ts';
 import { REPO_ROOT, VERSION } from './repo.ts';
 
@@ -26,9 +28,12 @@ export const AGENT_IMAGE = `localhost/ciliate/ciliate:${VERSION}`;
 /** The operator image's name (upstream's generic operator is `operator-generic`). */
 export const OPERATOR_IMAGE = `localhost/ciliate/operator-generic:${VERSION}`;
 
+/** The service map's image (upstream's is `hubble-ui`). */
+export const HUBBLE_UI_IMAGE = `localhost/ciliate/hubble-ui:${VERSION}`;
+
 /** An image of Ciliate's: its names, files and runtime settings. */
 export interface CiliateImage {
-  id: 'agent' | 'operator';
+  id: 'agent' | 'operator' | 'hubble-ui';
   names: string[];
   rootfs: Rootfs;
   runtime: ImageRuntimeConfig;
@@ -58,10 +63,11 @@ async function addIptables(rootfs: Rootfs): Promise<void> {
   if (existsSync(extensions)) for (const f of readdirSync(extensions)) rootfs.hostFile(join(extensions, f), join(extensions, f));
 }
 
-/** The environment both images run with. */
+/** The environment the images run with. */
 const ENV = [
   'PATH=/opt/ciliate/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   `CILIATE_DATAPATH_DIR=${INSTALL_DIR}/datapath`,
+  `CILIATE_HUBBLE_UI_DIR=${INSTALL_DIR}/hubble/ui/static`,
   'NODE_ENV=production',
 ];
 
@@ -93,4 +99,11 @@ export async function agentImage(bundles: Record<BundleName, string>): Promise<C
 export async function operatorImage(bundles: Record<BundleName, string>): Promise<CiliateImage> {
   const rootfs = (await nodeRootfs()).hostFile(`${INSTALL_DIR}/operator.mjs`, bundles.operator);
   return { id: 'operator', names: [OPERATOR_IMAGE], rootfs, runtime: { entrypoint: ['/usr/bin/node', `${INSTALL_DIR}/operator.mjs`], env: ENV, workingDir: INSTALL_DIR } };
+}
+
+/** The service map's image: Node.js, the hubble-ui bundle, its page and the protocol definitions. */
+export async function hubbleUiImage(bundles: Record<BundleName, string>): Promise<CiliateImage> {
+  const rootfs = (await nodeRootfs()).hostFile(`${INSTALL_DIR}/hubble-ui.mjs`, bundles['hubble-ui']);
+  for (const f of Object.keys(STATIC_FILES)) rootfs.hostFile(`${INSTALL_DIR}/hubble/ui/static/${f}`, built(`hubble/ui/static/${f}`));
+  return { id: 'hubble-ui', names: [HUBBLE_UI_IMAGE], rootfs, runtime: { entrypoint: ['/usr/bin/node', `${INSTALL_DIR}/hubble-ui.mjs`], env: ENV, workingDir: INSTALL_DIR } };
 }

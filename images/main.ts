@@ -1,6 +1,6 @@
 /**
- * `npm run images [-- --out DIR]`: builds Ciliate's agent and operator images as OCI archives (also
- * readable by `docker load`, `podman load`, `kind load image-archive` and `ctr images import`) into
+ * `npm run images [-- --out DIR]`: builds Ciliate's agent, operator and hubble-ui images as OCI
+ * archives (also readable by `docker load`, `podman load`, `kind load image-archive` and `ctr images import`) into
  * DIR (default build/images), and prints each image's size and the build time.
  * `npm run build:bundles` (`--bundles-only`) writes only the bundles into build/bundle, which the
  * local cluster runs with `up({ bundled: true })`.
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ociArchive } from '../cluster/images/oci-layout.ts';
 import { buildBundles } from './bundles.ts';
-import { agentImage, operatorImage } from './ciliate-images.ts';
+import { agentImage, hubbleUiImage, operatorImage } from './ciliate-images.ts';
 import { REPO_ROOT } from './repo.ts';
 
 /** One image archive written by {@link buildImages}. */
@@ -26,12 +26,12 @@ export interface BuiltImage {
 /** Where the bundles go. */
 export const BUNDLE_DIR = join(REPO_ROOT, 'build', 'bundle');
 
-/** Builds the bundles and both images into `outDir`; returns what it wrote. */
+/** Builds the bundles and the images into `outDir`; returns what it wrote. */
 export async function buildImages(outDir: string): Promise<BuiltImage[]> {
   const bundles = await buildBundles(BUNDLE_DIR);
   mkdirSync(outDir, { recursive: true });
   const out: BuiltImage[] = [];
-  for (const image of [await agentImage(bundles), await operatorImage(bundles)]) {
+  for (const image of [await agentImage(bundles), await operatorImage(bundles), await hubbleUiImage(bundles)]) {
     const archive = ociArchive(image.names, image.rootfs, image.runtime);
     const path = join(outDir, `ciliate-${image.id}.tar`);
     writeFileSync(`${path}.tmp`, Buffer.concat(archive.chunks));

@@ -15,8 +15,9 @@ for pair in openssl:openssl python3:python3 flock:util-linux make:make g++:g++ c
 done
 # Real nodes: containerd, runc and the reference CNI plugins (loopback; bridge for the CNI bench),
 # a statically linked busybox for the shell image (the dynamic `busybox` package is not enough), and
-# OpenBSD netcat, the `nc` of the agnhost image (the e2e suite's checks use options busybox's lacks).
-for pkg in containerd runc containernetworking-plugins busybox-static netcat-openbsd; do
+# OpenBSD netcat, the `nc` of the agnhost image (the e2e suite's checks use options busybox's lacks),
+# and Chromium, the headless browser the service map (Hubble UI) test drives.
+for pkg in containerd runc containernetworking-plugins busybox-static netcat-openbsd chromium; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -12,7 +12,9 @@ import type { NodeConfig } from '../../cluster/node-config.ts';
 import { podEndpoints, type PodEndpoint } from '../../cluster/pods.ts';
 import type { Flow } from '../../hubble/flow-types.ts';
 import { runCommand, testRealNodesCluster } from '../support/cluster.ts';
+import { tcpConnect as connect } from '../support/tcp-programs.ts';
 import { ensureHubbleCli, hubble, hubbleCli, jsonLines } from '../support/hubble-cli.ts';
+import { serverIngressPolicy } from '../support/hubble-flows.ts';
 
 const AGNHOST = 'registry.k8s.io/e2e-test-images/agnhost:2.53';
 const BUSYBOX = 'docker.io/library/busybox:1.35';
@@ -20,18 +22,6 @@ const SERVER_PORT = 8080;
 const uniq = Math.random().toString(36).slice(2, 6);
 const NS = `hubble-${uniq}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A TCP connect from inside a network namespace, printing ok or error. */
-function connect(netns: string, ip: string, port: number): Promise<string> {
-  const program = `
-import socket
-try:
-    s = socket.socket(); s.settimeout(1.5); s.connect(('${ip}', ${port})); print('ok')
-except Exception as e:
-    print('error', type(e).__name__)
-`;
-  return runCommand('nsenter', [`--net=${netns}`, 'python3', '-c', program]).then((r) => r.stdout.trim());
-}
 
 describe('Hubble on real pods: the upstream hubble CLI against each agent', function () {
   this.timeout(900_000);
@@ -77,14 +67,7 @@ describe('Hubble on real pods: the upstream hubble CLI against each agent', func
     const ep = (name: string) => podEndpoints(c.config).find((p) => p.namespace === NS && p.name === name);
     for (let i = 0; i < 50 && !(ep('client') && ep('friend') && ep('server')); i++) await sleep(200);
     [client, friend, server] = [ep('client')!, ep('friend')!, ep('server')!];
-    await apply({
-      apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'server-ingress', namespace: NS },
-      spec: {
-        endpointSelector: { matchLabels: { app: 'server' } },
-        ingress: [{ fromEndpoints: [{ matchLabels: { app: 'friend' } }] }],
-        ingressDeny: [{ fromEndpoints: [{ matchLabels: { app: 'client' } }] }],
-      },
-    });
+    await apply(serverIngressPolicy(NS));
     let [c1, f1] = ['', ''];
     for (let i = 0; i < 30 && !(c1 !== 'ok' && f1 === 'ok'); i++) {
       [c1, f1] = [await connect(client.netns, server.ip, SERVER_PORT), await connect(friend.netns, server.ip, SERVER_PORT)];

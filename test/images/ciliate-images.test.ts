@@ -1,6 +1,7 @@
 // Ciliate's own images (npm run images): built from the checkout without Docker, reproducible, and
 // runnable by a real containerd: the agent bundle starts, its native datapath module loads with
-// libbpf, the CNI plugin answers through its relay, the tools it runs are there; the operator starts.
+// libbpf, the CNI plugin answers through its relay, the tools it runs are there; the operator and
+// hubble-ui start.
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { startThrowawayContainerd, type ThrowawayContainerd } from '../support/t
 
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
-describe("Ciliate's images (agent and operator)", function () {
+describe("Ciliate's images (agent, operator and hubble-ui)", function () {
   this.timeout(300_000);
   const out = mkdtempSync(join(tmpdir(), 'ciliate-images-'));
   let images: BuiltImage[] = [];
@@ -99,6 +100,14 @@ describe("Ciliate's images (agent and operator)", function () {
     const r = await run('operator', ['/usr/bin/node', '/opt/ciliate/operator.mjs', '--no-such-setting=1']);
     expect(r.code).to.not.equal(0);
     expect(r.stderr).to.contain('ciliate-operator: invalid setting no-such-setting');
+  });
+
+  it('hubble-ui: the bundle starts and asks for its Observer; its page and protocol definitions are where it looks', async () => {
+    const r = await run('hubble-ui', ['/usr/bin/node', '/opt/ciliate/hubble-ui.mjs']);
+    expect(r.code).to.equal(2);
+    expect(r.stderr.trim()).to.match(/^hubble-ui: --hubble-server: /);
+    const files = await run('hubble-ui', ['/usr/bin/node', '-e', "const fs = require('fs'); console.log([process.env.CILIATE_HUBBLE_UI_DIR, process.env.CILIATE_HUBBLE_PROTO_DIR].map((d) => fs.readdirSync(d, { recursive: true }).filter((f) => /\\.(html|js|css|proto)$/.test(f)).length).join(' '))"]);
+    expect(files.stdout.trim(), files.stderr).to.equal('3 5');
   });
 
   it('are under the size goal (agent <= 250 MB unpacked)', () => {

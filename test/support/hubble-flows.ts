@@ -1,7 +1,7 @@
 /**
  * Synthetic datapath events turned into Hubble flows through the agent's own conversion: a spread of
  * verdicts, event types, directions, protocols, ports, reply states, namespaces, pods and labels, for
- * the Hubble server and filter tests.
+ * the Hubble server and filter tests; and the policy of the Hubble suites on real pods.
  */
 import type { FlowEvent } from '../../datapath/events.ts';
 import { toHubbleFlow, type FlowContext } from '../../agent/hubble-flow.ts';
@@ -61,4 +61,19 @@ export function syntheticFlows(count = 24, startMs = Date.parse('2026-01-01T00:0
     out.push(toHubbleFlow(e, origins, syntheticContext(nodeName), new Date(startMs + i)));
   }
   return out;
+}
+
+/**
+ * The real-pod Hubble suites' policy `server-ingress` in `namespace`: pods `app=server` admit
+ * `app=friend`, deny `app=client` by rule, and (selected by a policy) deny anyone else by default.
+ */
+export function serverIngressPolicy(namespace: string): object {
+  return {
+    apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'server-ingress', namespace },
+    spec: {
+      endpointSelector: { matchLabels: { app: 'server' } },
+      ingress: [{ fromEndpoints: [{ matchLabels: { app: 'friend' } }] }],
+      ingressDeny: [{ fromEndpoints: [{ matchLabels: { app: 'client' } }] }],
+    },
+  };
 }

@@ -1,4 +1,5 @@
-/** Small python3 programs tests run inside pod namespaces: an echo server and a long-lived echo client. */
+/** Small python3 programs tests run inside pod namespaces: an echo server, a long-lived echo client, a connect probe. */
+import { runCommand } from './cluster.ts';
 
 /** A threaded TCP echo server on `port`. */
 export function echoServer(port: number): string {
@@ -74,4 +75,16 @@ try:
 except Exception as e:
     print('error', type(e).__name__)
 `;
+}
+
+/** A TCP connect to `ip:port` from inside network namespace `netns`: 'ok', or 'error <exception>'. */
+export async function tcpConnect(netns: string, ip: string, port: number): Promise<string> {
+  const program = `
+import socket
+try:
+    s = socket.socket(); s.settimeout(1.5); s.connect(('${ip}', ${port})); print('ok')
+except Exception as e:
+    print('error', type(e).__name__)
+`;
+  return (await runCommand('nsenter', [`--net=${netns}`, 'python3', '-c', program])).stdout.trim();
 }
