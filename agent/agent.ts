@@ -127,6 +127,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   const hubble = cfg.hubble ? agentHubble({
     nodeName: cfg.nodeName, clusterName: cfg.clusterName, nodeIP, socketPath: cfg.hubbleSocketPath, listen: cfg.hubbleListen,
     capacity: cfg.hubbleEventBufferCapacity, enforcer: enforcement.enforcer, engine: enforcement.engine, ceps: enforcement.ceps, nodes,
+    pods: enforcement.pods, slices: enforcement.slices,
     log: log.child({ component: 'hubble' }),
   }) : undefined;
   if (hubble) late.hubble = hubble.sink;

@@ -115,6 +115,10 @@ export interface Enforcement {
   caches: Informer<KubernetesObject>[];
   /** The cluster's CiliumEndpoints (who holds which pod address). */
   ceps: Informer<CiliumEndpointLike>;
+  /** This node's pods. */
+  pods: Informer<V1Pod>;
+  /** The cluster's EndpointSlices. */
+  slices: Informer<V1EndpointSlice>;
   runnables: Runnable[];
   hooks: { beforeAddReturns(ep: CniEndpoint): Promise<void>; afterDelete(ep: CniEndpoint): Promise<void> };
   /** Re-enforces endpoints that existed before a restart (call once; waits for the caches). */
@@ -305,7 +309,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   };
 
   return {
-    engine, enforcer, lb, caches, ceps,
+    engine, enforcer, lb, caches, ceps, pods, slices,
     runnables: [...controllers, driftLoop, lbPrimer(services, slices, lb, lbNode), ...(o.flowSinks?.length ? [flowEventsRunnable(enforcer, o.flowSinks, log)] : [])],
     hooks: {
       beforeAddReturns: enforce,

@@ -18,6 +18,8 @@ export interface FlowContext {
   clusterName: string;
   /** The endpoint at `ip` holding `identity`. */
   endpoint(ip: string, identity: number): FlowEndpoint;
+  /** The Service whose backend the flow's end at `ip` is, if any. */
+  service?(ip: string): { name: string; namespace: string } | undefined;
 }
 
 const TRACE_TO_ENDPOINT = 0;
@@ -74,6 +76,9 @@ export function toHubbleFlow(e: FlowEvent, origins: readonly RuleOrigin[], ctx: 
     traffic_direction: e.direction,
     Summary: summary,
   };
+  const fromService = ctx.service?.(e.srcIp), toService = ctx.service?.(e.dstIp);
+  if (fromService) flow.source_service = fromService;
+  if (toService) flow.destination_service = toService;
   if (e.type === 'DROP') {
     flow.event_type = { type: 1, sub_type: e.dropReason };
     flow.drop_reason = e.dropReason;

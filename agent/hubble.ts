@@ -4,15 +4,16 @@
  * and served over gRPC on `hubble-socket-path` and `hubble-listen-address`. Peers are the cluster's
  * nodes at their InternalIP and this node's Hubble port.
  */
-import type { V1Node } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { FlowEndpoint } from '../hubble/flow-types.ts';
 import { DeferredFlow, FlowRing } from '../hubble/ring.ts';
 import { HubbleServer, type HubblePeer, type PeerSource } from '../hubble/server.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { CacheReader, Informer } from '../runtime/informer.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import type { EndpointEnforcer } from './endpoint-enforcer.ts';
+import { serviceBackendIndex, workloadOf, type FlowService, type FlowWorkload } from './flow-enrichment.ts';
 import type { FlowSink } from './flow-log.ts';
 import { toHubbleFlow } from './hubble-flow.ts';
 import type { CiliumEndpointLike } from './ipcache-controllers.ts';
@@ -30,6 +31,9 @@ export interface AgentHubbleOptions {
   listen: { host: string; port: number } | undefined;
   capacity: number;
   enforcer: Pick<EndpointEnforcer, 'endpoints'>;
+  /** This node's pods (their workloads) and the cluster's EndpointSlices (Services of backends). */
+  pods: CacheReader<V1Pod>;
+  slices: Informer<V1EndpointSlice>;
   engine: Pick<PolicyEngine, 'selectorCache'>;
   ceps: Informer<CiliumEndpointLike>;
   nodes: Informer<V1Node>;
@@ -88,6 +92,10 @@ export interface FlowEndpointSource {
   podAt(ip: string): { namespace: string; name: string } | undefined;
   /** The labels of an identity, as strings. */
   labelsOf(identity: number): string[];
+  /** The workloads owning a pod, where known (this node's pods). */
+  workloadsOf?(namespace: string, name: string): FlowWorkload[] | undefined;
+  /** The Service whose backend `ip`:`port` is (IP protocol number). */
+  serviceAt?(ip: string, port: number, protocol: number): FlowService | undefined;
 }
 
 /**
@@ -105,9 +113,11 @@ export function hubbleFlowSink(ring: FlowRing, src: FlowEndpointSource): FlowSin
       if (!found) {
         const ep = local.get(ip);
         const pod = ep?.request.podName ? { namespace: ep.request.podNamespace, name: ep.request.podName } : src.podAt(ip);
+        const workloads = pod ? src.workloadsOf?.(pod.namespace, pod.name) : undefined;
         found = {
           identity, labels: src.labelsOf(identity), ...(ep ? { ID: ep.id } : {}),
           ...(pod ? { namespace: pod.namespace, pod_name: pod.name } : {}),
+          ...(workloads?.length ? { workloads } : {}),
         };
         known.set(key, found);
       }
@@ -116,9 +126,11 @@ export function hubbleFlowSink(ring: FlowRing, src: FlowEndpointSource): FlowSin
     for (const d of flows) {
       const e = d.event;
       const from = endpointOf(e.srcIp, e.srcIdentity), to = endpointOf(e.dstIp, e.dstIdentity);
+      const fromService = src.serviceAt?.(e.srcIp, e.srcPort, e.protocol), toService = src.serviceAt?.(e.dstIp, e.dstPort, e.protocol);
       ring.push(new DeferredFlow(() => toHubbleFlow(e, d.origins, {
         nodeName: src.nodeName, clusterName: src.clusterName,
         endpoint: (ip, identity) => (ip === e.srcIp && identity === e.srcIdentity ? from : to),
+        service: (ip) => (ip === e.srcIp ? fromService : toService),
       }, d.time)));
     }
   };
@@ -138,6 +150,12 @@ export function agentHubble(o: AgentHubbleOptions): AgentHubble {
     nodeName: o.nodeName, clusterName: o.clusterName, labelsOf,
     localEndpoints: () => o.enforcer.endpoints(),
     podAt: (ip) => pods.get(ip),
+    workloadsOf: (namespace, name) => {
+      const pod = o.pods.get(`${namespace}/${name}`);
+      const w = pod ? workloadOf(pod) : undefined;
+      return w ? [w] : undefined;
+    },
+    serviceAt: serviceBackendIndex(o.slices),
   });
   const runnable: Runnable = {
     needLeaderElection: false,

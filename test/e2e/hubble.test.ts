@@ -121,6 +121,30 @@ describe('Hubble on real pods: the upstream hubble CLI against each agent', func
     expect(compact.stdout).to.match(new RegExp(`${NS}/client:\\d+ .*<> ${NS}/server:${SERVER_PORT} .*DROPPED`));
   });
 
+  it('flows name the workload owning a pod and the Service whose backend it is (--to-service, --to-workload)', async function () {
+    await apply({
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: NS },
+      spec: {
+        replicas: 1, selector: { matchLabels: { app: 'web' } },
+        template: { metadata: { labels: { app: 'web' } }, spec: { nodeName: n1.name, containers: [{ name: 's', image: AGNHOST, args: ['netexec', `--http-port=${SERVER_PORT}`] }] } },
+      },
+    });
+    await apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: NS }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: SERVER_PORT }] } });
+    await kubectl(['rollout', 'status', '-n', NS, 'deployment/web', '--timeout=180s']);
+    let web: PodEndpoint | undefined;
+    for (let i = 0; i < 50 && !web; i++) {
+      web = podEndpoints(c.config).find((p) => p.namespace === NS && p.name.startsWith('web-'));
+      if (!web) await sleep(200);
+    }
+    for (let i = 0; i < 20 && (await connect(friend.netns, web!.ip, SERVER_PORT)) !== 'ok'; i++) await sleep(500);
+    const flows = await observe(n1, ['--to-service', `${NS}/web`, '--from-pod', `${NS}/friend`, '--all']);
+    expect(flows.length).to.be.greaterThan(0);
+    expect(flows[0]!.destination_service).to.deep.equal({ name: 'web', namespace: NS });
+    expect(flows[0]!.destination.workloads).to.deep.equal([{ name: 'web', kind: 'Deployment' }]);
+    const byWorkload = await observe(n1, ['--to-workload', 'Deployment/web', '-n', NS, '--all']);
+    expect(byWorkload.length).to.be.greaterThan(0);
+  });
+
   it('--follow streams new flows as they happen; --since bounds history', async function () {
     const follower = spawn(hubbleCli(), ['observe', '--server', `unix://${sock(n1)}`, '--follow', '-o', 'json', '--from-pod', `${NS}/client`], { env: { ...process.env, HUBBLE_CONFIG: '/dev/null' } });
     let out = '';

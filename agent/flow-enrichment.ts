@@ -1,0 +1,56 @@
+/**
+ * What flows say about their ends beyond pods: the workload that owns a pod (from its controller
+ * reference, a ReplicaSet read as its Deployment as upstream does) and the Service whose backend an
+ * address and port are (from the cluster's EndpointSlices: a flow to or from a Service's backend
+ * names that Service, whether or not it went through the Service's address).
+ */
+import type { V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
+import type { Informer } from '../runtime/informer.ts';
+
+/** flow.Workload. */
+export interface FlowWorkload {
+  name: string;
+  kind: string;
+}
+
+/** flow.Service. */
+export interface FlowService {
+  name: string;
+  namespace: string;
+}
+
+/** The workload owning a pod: its controller, a ReplicaSet of a Deployment as that Deployment. */
+export function workloadOf(pod: V1Pod): FlowWorkload | undefined {
+  const owner = pod.metadata?.ownerReferences?.find((r) => r.controller) ?? pod.metadata?.ownerReferences?.[0];
+  if (!owner) return undefined;
+  const hash = pod.metadata?.labels?.['pod-template-hash'];
+  if (owner.kind === 'ReplicaSet' && hash && owner.name.endsWith(`-${hash}`)) {
+    return { name: owner.name.slice(0, -hash.length - 1), kind: 'Deployment' };
+  }
+  return { name: owner.name, kind: owner.kind };
+}
+
+/** A lookup of the Service whose backend `ip`:`port` (IP protocol number) is, kept current by `slices`. */
+export function serviceBackendIndex(slices: Informer<V1EndpointSlice>): (ip: string, port: number, protocol: number) => FlowService | undefined {
+  const byBackend = new Map<string, Map<string, FlowService>>();
+  const PROTOCOLS: Record<string, number> = { TCP: 6, UDP: 17, SCTP: 132 };
+  const keysOf = (s: V1EndpointSlice): string[] => (s.endpoints ?? []).flatMap((e) => e.addresses.flatMap((ip) => (s.ports ?? []).flatMap((p) => (
+    p.port ? [`${ip}|${p.port}|${PROTOCOLS[p.protocol ?? 'TCP'] ?? 0}`] : []))));
+  slices.addHandler(({ type, object, old }) => {
+    const slice = `${object.metadata?.namespace}/${object.metadata?.name}`;
+    for (const k of old ? keysOf(old) : []) byBackend.get(k)?.delete(slice);
+    for (const k of keysOf(object)) {
+      const entry = byBackend.get(k) ?? new Map<string, FlowService>();
+      if (type === 'deleted') entry.delete(slice);
+      else entry.set(slice, { name: object.metadata?.labels?.['kubernetes.io/service-name'] ?? '', namespace: object.metadata?.namespace ?? '' });
+      if (entry.size > 0) byBackend.set(k, entry);
+      else byBackend.delete(k);
+    }
+  });
+  return (ip, port, protocol) => {
+    const entry = byBackend.get(`${ip}|${port}|${protocol}`);
+    if (!entry) return undefined;
+    for (const svc of entry.values()) if (svc.name) return svc;
+    return undefined;
+  };
+}
