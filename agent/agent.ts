@@ -5,7 +5,6 @@
  * its root-only socket with host-local IPAM from this node's pod CIDRs; and enforces policy and
  * services in the node's datapath. It runs in the node's network namespace (a host-network pod).
  */
-import { join } from 'node:path';
 import type { KubeConfig, V1Node } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { realClock, sleep } from '../runtime/clock.ts';
