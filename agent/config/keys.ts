@@ -29,6 +29,8 @@ export const AGENT_SETTINGS: Readonly<Record<string, string | undefined>> = {
   'hubble-socket-path': '/var/run/cilium/hubble.sock',
   'hubble-listen-address': '',
   'hubble-event-buffer-capacity': '4095',
+  'hubble-metrics': '',
+  'hubble-metrics-server': ':9965',
   labels: '',
   'prometheus-serve-addr': ':9962',
   'ipv4-node': 'auto',

@@ -53,6 +53,10 @@ export interface AgentConfig {
   hubbleListen: { host: string; port: number } | undefined;
   /** `hubble-event-buffer-capacity`: flows kept (2^n - 1). */
   hubbleEventBufferCapacity: number;
+  /** `hubble-metrics`: the space-separated Hubble metrics to serve (empty: none), parsed by the agent. */
+  hubbleMetrics: string;
+  /** `hubble-metrics-server`; undefined: no Hubble metrics endpoint. */
+  hubbleMetricsServer: { host: string; port: number } | undefined;
   /** `labels`: identity-relevant label patterns added to the defaults. */
   labels: string[];
   /** `prometheus-serve-addr`; undefined: no metrics endpoint. */
@@ -157,6 +161,8 @@ export function buildAgentConfig(raw: Readonly<Record<string, string | undefined
     hubbleSocketPath: path('hubble-socket-path'),
     hubbleListen: get('hubble-listen-address') ? parseListenAddress('hubble-listen-address', get('hubble-listen-address')) : undefined,
     hubbleEventBufferCapacity: ringCapacity(get('hubble-event-buffer-capacity')),
+    hubbleMetrics: get('hubble-metrics'),
+    hubbleMetricsServer: get('hubble-metrics-server') ? parseListenAddress('hubble-metrics-server', get('hubble-metrics-server')) : undefined,
     labels,
     prometheus: get('prometheus-serve-addr') ? parseListenAddress('prometheus-serve-addr', get('prometheus-serve-addr')) : undefined,
     nodeIP: get('ipv4-node') === 'auto' || !get('ipv4-node') ? undefined : ipv4Address('ipv4-node', get('ipv4-node')),
