@@ -1,0 +1,153 @@
+// Hubble metrics and the agent's core metrics on the shared two-node cluster of real (kubelet)
+// nodes: a client and a friend pod on the first node, a server on the second; a
+// CiliumNetworkPolicy denies the client and allows the friend. After allowed TCP, denied TCP and
+// ICMP, each node's `hubble-metrics-server` (:9965) and `prometheus-serve-addr` (:9962), scraped
+// from inside the node's network namespace, must show upstream's series with the right labels.
+import { expect } from 'chai';
+import { join } from 'node:path';
+import { HUBBLE_METRICS_PORT } from '../../cluster/agent-launch.ts';
+import type { RunningCluster } from '../../cluster/cluster.ts';
+import type { NodeConfig } from '../../cluster/node-config.ts';
+import { podEndpoints, type PodEndpoint } from '../../cluster/pods.ts';
+import { runCommand, testRealNodesCluster } from '../support/cluster.ts';
+
+const AGNHOST = 'registry.k8s.io/e2e-test-images/agnhost:2.53';
+const BUSYBOX = 'docker.io/library/busybox:1.35';
+const SERVER_PORT = 8080;
+const NS = `hmetrics-${Math.random().toString(36).slice(2, 6)}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A TCP connect from inside a network namespace, printing ok or error. */
+function connect(netns: string, ip: string, port: number): Promise<string> {
+  const program = `
+import socket
+try:
+    s = socket.socket(); s.settimeout(1.5); s.connect(('${ip}', ${port})); s.close(); print('ok')
+except Exception as e:
+    print('error', type(e).__name__)
+`;
+  return runCommand('nsenter', [`--net=${netns}`, 'python3', '-c', program]).then((r) => r.stdout.trim());
+}
+
+/** The node's metrics on `port`, fetched from inside its network namespace. */
+async function scrape(node: NodeConfig, port: number): Promise<string> {
+  const r = await runCommand('nsenter', [`--net=/run/netns/${node.netns}`, 'curl', '-s', '-m', '5', `http://127.0.0.1:${port}/metrics`]);
+  expect(r.code, `scrape ${node.name}:${port}: ${r.stderr}`).to.equal(0);
+  return r.stdout;
+}
+
+/** Samples of `name` whose labels include every `labels` pair, as [labels text, value]. */
+function samples(text: string, name: string, labels: Record<string, string> = {}): [string, number][] {
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  return text.split('\n').flatMap((l) => {
+    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(l);
+    if (!m || m[1] !== name) return [];
+    const lbl = m[2] ?? '';
+    return want.every((w) => lbl.includes(w)) ? [[lbl, Number(m[3])] as [string, number]] : [];
+  });
+}
+
+/** The sum of the matching samples. */
+const total = (text: string, name: string, labels: Record<string, string> = {}) => samples(text, name, labels).reduce((a, [, v]) => a + v, 0);
+
+describe('Hubble and agent metrics on real pods', function () {
+  this.timeout(900_000);
+  let c: RunningCluster;
+  let n0: NodeConfig;
+  let n1: NodeConfig;
+  let client: PodEndpoint;
+  let friend: PodEndpoint;
+  let server: PodEndpoint;
+
+  const kubectl = async (args: string[], input?: string) => {
+    const r = await runCommand(join(c.binDir, 'kubectl'), args, { KUBECONFIG: c.kubeconfig }, input);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const apply = (obj: object) => kubectl(['apply', '-f', '-'], JSON.stringify(obj));
+  /** Scrapes until `until` holds (or ~20 s), then returns the last scrape. */
+  const scrapeUntil = async (node: NodeConfig, port: number, until: (text: string) => boolean) => {
+    let text = '';
+    for (let i = 0; i < 40; i++) {
+      text = await scrape(node, port);
+      if (until(text)) break;
+      await sleep(500);
+    }
+    return text;
+  };
+
+  before(async function () {
+    c = await testRealNodesCluster();
+    [n0, n1] = c.config.nodes as [NodeConfig, NodeConfig];
+    await kubectl(['create', 'namespace', NS]);
+    const pod = (name: string, node: NodeConfig, spec: object) => apply({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS, labels: { app: name } }, spec: { nodeName: node.name, ...spec },
+    });
+    await pod('client', n0, { containers: [{ name: 'c', image: BUSYBOX, command: ['sleep', '3600'] }] });
+    await pod('friend', n0, { containers: [{ name: 'c', image: BUSYBOX, command: ['sleep', '3600'] }] });
+    await pod('server', n1, { containers: [{ name: 's', image: AGNHOST, args: ['netexec', `--http-port=${SERVER_PORT}`] }] });
+    await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'pod/client', 'pod/friend', 'pod/server', '--timeout=180s']);
+    const ep = (name: string) => podEndpoints(c.config).find((p) => p.namespace === NS && p.name === name);
+    for (let i = 0; i < 50 && !(ep('client') && ep('friend') && ep('server')); i++) await sleep(200);
+    [client, friend, server] = [ep('client')!, ep('friend')!, ep('server')!];
+    await apply({
+      apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'server-ingress', namespace: NS },
+      spec: {
+        endpointSelector: { matchLabels: { app: 'server' } },
+        ingress: [{ fromEndpoints: [{ matchLabels: { app: 'friend' } }] }],
+        ingressDeny: [{ fromEndpoints: [{ matchLabels: { app: 'client' } }] }],
+      },
+    });
+    let [c1, f1] = ['', ''];
+    for (let i = 0; i < 30 && !(c1 !== 'ok' && f1 === 'ok'); i++) {
+      [c1, f1] = [await connect(client.netns, server.ip, SERVER_PORT), await connect(friend.netns, server.ip, SERVER_PORT)];
+      if (!(c1 !== 'ok' && f1 === 'ok')) await sleep(500);
+    }
+    expect(c1, 'client denied').to.match(/^error/);
+    expect(f1, 'friend allowed').to.equal('ok');
+    await kubectl(['exec', '-n', NS, 'friend', '--', 'ping', '-c', '2', '-W', '1', server.ip]);
+  });
+
+  after(async function () {
+    if (c) await runCommand(join(c.binDir, 'kubectl'), ['delete', 'namespace', NS, '--wait=false'], { KUBECONFIG: c.kubeconfig });
+  });
+
+  it('the server\'s node counts the denied client in hubble_drop_total and hubble_flows_processed_total, with pod contexts', async function () {
+    const drop = { source: `${NS}/client`, destination: `${NS}/server`, reason: 'POLICY_DENY', protocol: 'TCP' };
+    const text = await scrapeUntil(n1, HUBBLE_METRICS_PORT, (t) => total(t, 'hubble_drop_total', drop) > 0);
+    expect(total(text, 'hubble_drop_total', drop)).to.be.greaterThan(0);
+    expect(total(text, 'hubble_flows_processed_total', { protocol: 'TCP', type: 'Drop', subtype: '', verdict: 'DROPPED' })).to.be.greaterThan(0);
+    expect(total(text, 'hubble_flows_processed_total', { protocol: 'TCP', type: 'Trace', subtype: 'to-endpoint', verdict: 'FORWARDED' })).to.be.greaterThan(0);
+  });
+
+  it('policy verdicts: the friend allowed and the client dropped at the server\'s ingress', async function () {
+    const allowed = { direction: 'ingress', action: 'forwarded', source_namespace: NS, destination_namespace: NS, source: `${NS}/friend`, destination: `${NS}/server` };
+    const denied = { direction: 'ingress', action: 'dropped', source_namespace: NS, source: `${NS}/client`, destination: `${NS}/server` };
+    const text = await scrapeUntil(n1, HUBBLE_METRICS_PORT, (t) => total(t, 'hubble_policy_verdicts_total', allowed) > 0 && total(t, 'hubble_policy_verdicts_total', denied) > 0);
+    expect(samples(text, 'hubble_policy_verdicts_total', allowed).map(([l]) => /match="([^"]*)"/.exec(l)![1])).to.include('l3-only');
+    expect(total(text, 'hubble_policy_verdicts_total', denied)).to.be.greaterThan(0);
+  });
+
+  it('TCP flags, destination ports and ICMP types of the traffic', async function () {
+    const text = await scrapeUntil(n0, HUBBLE_METRICS_PORT, (t) => total(t, 'hubble_icmp_total', { type: 'EchoRequest' }) > 0);
+    expect(total(text, 'hubble_tcp_flags_total', { flag: 'SYN', family: 'IPv4' })).to.be.greaterThan(0);
+    expect(total(text, 'hubble_tcp_flags_total', { flag: 'FIN', family: 'IPv4' })).to.be.greaterThan(0);
+    expect(total(text, 'hubble_port_distribution_total', { protocol: 'TCP', port: String(SERVER_PORT) })).to.be.greaterThan(0);
+    expect(total(text, 'hubble_icmp_total', { family: 'IPv4', type: 'EchoRequest' })).to.be.greaterThan(0);
+    expect(text).to.include('# TYPE hubble_lost_events_total counter');
+    expect(text).to.include('# TYPE hubble_flows_to_world_total counter');
+  });
+
+  it('the agent\'s :9962 serves upstream\'s core metrics', async function () {
+    const text = await scrapeUntil(n1, 9962, (t) => total(t, 'cilium_policy_endpoint_enforcement_status', { enforcement: 'ingress' }) > 0);
+    expect(total(text, 'cilium_policy')).to.be.at.least(1);
+    expect(total(text, 'cilium_endpoint_state', { endpoint_state: 'ready' })).to.be.at.least(1);
+    expect(total(text, 'cilium_identity', { type: 'reserved' })).to.be.greaterThan(0);
+    expect(total(text, 'cilium_identity', { type: 'cluster_local' })).to.be.at.least(3);
+    expect(total(text, 'cilium_policy_endpoint_enforcement_status', { enforcement: 'ingress' })).to.be.at.least(1);
+    expect(total(text, 'cilium_endpoint_regenerations_total', { outcome: 'success' })).to.be.at.least(1);
+    expect(total(text, 'cilium_endpoint_regeneration_time_stats_seconds_count', { scope: 'total', status: 'success' })).to.be.at.least(1);
+    expect(total(text, 'cilium_drop_count_total', { direction: 'INGRESS' })).to.be.greaterThan(0);
+    expect(total(text, 'cilium_forward_count_total')).to.be.greaterThan(0);
+  });
+});
