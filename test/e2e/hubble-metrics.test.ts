@@ -5,10 +5,12 @@
 // from inside the node's network namespace, must show upstream's series with the right labels.
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { HUBBLE_METRICS_PORT } from '../../cluster/agent-launch.ts';
+import { credentials, makeGenericClientConstructor, type ClientReadableStream } from '@grpc/grpc-js';
+import { HUBBLE_METRICS_PORT, hubbleSocketPath } from '../../cluster/agent-launch.ts';
 import type { RunningCluster } from '../../cluster/cluster.ts';
 import type { NodeConfig } from '../../cluster/node-config.ts';
 import { podEndpoints, type PodEndpoint } from '../../cluster/pods.ts';
+import { hubbleServices } from '../../hubble/protos.ts';
 import { runCommand, testRealNodesCluster } from '../support/cluster.ts';
 
 const AGNHOST = 'registry.k8s.io/e2e-test-images/agnhost:2.53';
@@ -27,6 +29,19 @@ except Exception as e:
     print('error', type(e).__name__)
 `;
   return runCommand('nsenter', [`--net=${netns}`, 'python3', '-c', program]).then((r) => r.stdout.trim());
+}
+
+/** `count` TCP connections (connect, close) one after another from inside a network namespace. */
+function connections(netns: string, ip: string, port: number, count: number): Promise<unknown> {
+  const program = `
+import socket
+for i in range(${count}):
+    try:
+        s = socket.socket(); s.settimeout(1.5); s.connect(('${ip}', ${port})); s.close()
+    except Exception:
+        pass
+`;
+  return runCommand('nsenter', [`--net=${netns}`, 'python3', '-c', program]);
 }
 
 /** The node's metrics on `port`, fetched from inside its network namespace. */
@@ -149,5 +164,36 @@ describe('Hubble and agent metrics on real pods', function () {
     expect(total(text, 'cilium_endpoint_regeneration_time_stats_seconds_count', { scope: 'total', status: 'success' })).to.be.at.least(1);
     expect(total(text, 'cilium_drop_count_total', { direction: 'INGRESS' })).to.be.greaterThan(0);
     expect(total(text, 'cilium_forward_count_total')).to.be.greaterThan(0);
+  });
+
+  it('a follower that stops reading loses flows: told as lost_events HUBBLE_RING_BUFFER, counted in hubble_lost_events_total', async function () {
+    type Response = { flow?: unknown; lost_events?: { source: string; num_events_lost: number } };
+    const Observer = makeGenericClientConstructor(hubbleServices().observer, 'Observer');
+    const client = new Observer(`unix://${hubbleSocketPath(n1)}`, credentials.createInsecure()) as unknown as {
+      GetFlows(req: object): ClientReadableStream<Response>;
+      close(): void;
+    };
+    const stream = client.GetFlows({ follow: true, whitelist: [{ source_pod: [`${NS}/friend`] }] });
+    stream.on('error', () => undefined); // the cancel at the end
+    stream.pause();
+    try {
+      const lost = () => scrape(n1, HUBBLE_METRICS_PORT).then((t) => total(t, 'hubble_lost_events_total', { source: 'hubble_ring_buffer' }));
+      const before = await lost();
+      for (let round = 0; round < 5 && (await lost()) === before; round++) await connections(friend.netns, server.ip, SERVER_PORT, 1500);
+      expect(await lost()).to.be.greaterThan(before);
+      // Reading again, the follower hears how many it lost before its next flow.
+      const told = new Promise<Response['lost_events']>((resolve) => stream.on('data', (r: Response) => r.lost_events && resolve(r.lost_events)));
+      stream.resume();
+      let report: Response['lost_events'];
+      for (let i = 0; i < 20 && !report; i++) {
+        await connect(friend.netns, server.ip, SERVER_PORT);
+        report = await Promise.race([told, sleep(500).then(() => undefined)]);
+      }
+      expect(report?.source).to.equal('HUBBLE_RING_BUFFER');
+      expect(report?.num_events_lost).to.be.greaterThan(0);
+    } finally {
+      stream.cancel();
+      client.close();
+    }
   });
 });
