@@ -10,6 +10,7 @@ import { HUBBLE_METRICS_PORT, hubbleSocketPath } from '../../cluster/agent-launc
 import type { RunningCluster } from '../../cluster/cluster.ts';
 import type { NodeConfig } from '../../cluster/node-config.ts';
 import { podEndpoints, type PodEndpoint } from '../../cluster/pods.ts';
+import { readState } from '../../cluster/state.ts';
 import { hubbleServices } from '../../hubble/protos.ts';
 import { runCommand, testRealNodesCluster } from '../support/cluster.ts';
 
@@ -40,6 +41,22 @@ for i in range(${count}):
         s = socket.socket(); s.settimeout(1.5); s.connect(('${ip}', ${port})); s.close()
     except Exception:
         pass
+`;
+  return runCommand('nsenter', [`--net=${netns}`, 'python3', '-c', program]);
+}
+
+/** UDP datagrams to every port of `ip`, `rounds` times from fresh source ports: each one a new flow. */
+function udpSweep(netns: string, ip: string, rounds: number): Promise<unknown> {
+  const program = `
+import socket
+for r in range(${rounds}):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for port in range(1, 65536):
+        try:
+            s.sendto(b'x', ('${ip}', port))
+        except OSError:
+            pass
+    s.close()
 `;
   return runCommand('nsenter', [`--net=${netns}`, 'python3', '-c', program]);
 }
@@ -169,11 +186,11 @@ describe('Hubble and agent metrics on real pods', function () {
   it('a follower that stops reading loses flows: told as lost_events HUBBLE_RING_BUFFER, counted in hubble_lost_events_total', async function () {
     type Response = { flow?: unknown; lost_events?: { source: string; num_events_lost: number } };
     const Observer = makeGenericClientConstructor(hubbleServices().observer, 'Observer');
-    const client = new Observer(`unix://${hubbleSocketPath(n1)}`, credentials.createInsecure()) as unknown as {
+    const observer = new Observer(`unix://${hubbleSocketPath(n1)}`, credentials.createInsecure()) as unknown as {
       GetFlows(req: object): ClientReadableStream<Response>;
       close(): void;
     };
-    const stream = client.GetFlows({ follow: true, whitelist: [{ source_pod: [`${NS}/friend`] }] });
+    const stream = observer.GetFlows({ follow: true, whitelist: [{ source_pod: [`${NS}/friend`] }] });
     stream.on('error', () => undefined); // the cancel at the end
     stream.pause();
     try {
@@ -193,7 +210,50 @@ describe('Hubble and agent metrics on real pods', function () {
       expect(report?.num_events_lost).to.be.greaterThan(0);
     } finally {
       stream.cancel();
-      client.close();
+      observer.close();
+    }
+  });
+
+  it('flow events the kernel could not hand over (agent stopped, event buffer full) reach followers as PERF_EVENT_RING_BUFFER and the metric', async function () {
+    type Response = { flow?: unknown; lost_events?: { source: string; num_events_lost: number } };
+    const Observer = makeGenericClientConstructor(hubbleServices().observer, 'Observer');
+    const observer = new Observer(`unix://${hubbleSocketPath(n1)}`, credentials.createInsecure()) as unknown as {
+      GetFlows(req: object): ClientReadableStream<Response>;
+      close(): void;
+    };
+    const stream = observer.GetFlows({ follow: true, whitelist: [{ source_pod: [`${NS}/friend`] }] });
+    stream.on('error', () => undefined); // the cancel at the end
+    const told = new Promise<Response['lost_events']>((resolve) => stream.on('data', (r: Response) => {
+      if (r.lost_events?.source === 'PERF_EVENT_RING_BUFFER') resolve(r.lost_events);
+    }));
+    const perfLost = async () => total(await scrape(n1, HUBBLE_METRICS_PORT), 'hubble_lost_events_total', { source: 'perf_event_ring_buffer' });
+    const before = await perfLost();
+    // The follower is registered once its flows arrive.
+    const first = new Promise((resolve) => stream.once('data', resolve));
+    for (let i = 0; i < 20 && !(await Promise.race([first.then(() => true), sleep(300).then(() => false)])); i++) {
+      await connect(friend.netns, server.ip, SERVER_PORT);
+    }
+    const pid = readState(join(c.config.dir, 'state.json'))!.components[`agent-${n1.name}`]!.pid!;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      // Every datagram of the denied client is a new flow dropped at the server's node: far more
+      // events than the kernel's 4 MiB event buffer holds while nobody reads it.
+      await udpSweep(client.netns, server.ip, 3);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    try {
+      let after = before;
+      for (let i = 0; i < 60 && after === before; i++) {
+        await sleep(500);
+        after = await perfLost();
+      }
+      expect(after).to.be.greaterThan(before);
+      const report = await Promise.race([told, sleep(10_000).then(() => undefined)]);
+      expect(report?.num_events_lost).to.be.greaterThan(0);
+    } finally {
+      stream.cancel();
+      observer.close();
     }
   });
 });
