@@ -97,7 +97,13 @@ export function agentHubble(o: AgentHubbleOptions): AgentHubble {
     address: o.listen ? `${o.nodeIP}:${o.listen.port}` : '', peers: nodePeers(o.nodes, port),
     onLost: (source, n) => o.metrics?.lost(source, n),
   });
-  if (o.metrics) ring.listen((f) => o.metrics!.process(f));
+  if (o.metrics) {
+    const metrics = o.metrics;
+    ring.listen((f) => metrics.process(f));
+    o.ceps.addHandler(({ type, object }) => {
+      if (type === 'deleted' && object.metadata?.name) metrics.podDeleted(object.metadata.namespace ?? '', object.metadata.name);
+    });
+  }
   const kernelLost = o.kernelLost && new KernelLostEvents(o.kernelLost, (n) => {
     o.log.warn('flow events lost: the kernel event buffer was full', { lost: n });
     server.reportLost('PERF_EVENT_RING_BUFFER', n);

@@ -40,6 +40,18 @@ export class CounterVec {
     this.series.set(key, { labels, value: n });
   }
 
+  /** Removes every series whose labels satisfy `pred`; returns how many. */
+  deleteWhere(pred: (labels: Readonly<Record<string, string>>) => boolean): number {
+    let n = 0;
+    for (const [key, s] of this.series) {
+      if (pred(s.labels)) {
+        this.series.delete(key);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Series counted so far. */
   get size(): number {
     return this.series.size;

@@ -3,14 +3,16 @@
  * each one counts. Every handler writes its labels into one reused buffer and counts the flow with
  * a single key lookup.
  */
-import type { Registry } from 'prom-client';
 import type { Flow } from '../flow-types.ts';
 import { compileContext } from './context.ts';
-import { CounterVec } from './counter-vec.ts';
+import type { CounterVec } from './counter-vec.ts';
 import type { MetricName, MetricSpec } from './options.ts';
 
 /** Counts the flows one metric is about. */
 export type FlowHandler = (flow: Flow) => void;
+
+/** Makes (and registers) a counter family. */
+export type VecFactory = (name: string, help: string, labelNames: readonly string[]) => CounterVec;
 
 /** Monitor message types (flow.event_type.type). */
 const TYPE_DROP = 1;
@@ -68,10 +70,10 @@ function dropReason(flow: Flow): string {
 }
 
 /** A handler with `own` labels first (or after the context labels, for `drop`), filled by `fill`; return false to skip the flow. */
-function handler(registry: Registry, spec: MetricSpec, name: string, help: string, own: string[],
+function handler(make: VecFactory, spec: MetricSpec, name: string, help: string, own: string[],
   fill: (flow: Flow, out: string[], at: number) => boolean, contextFirst = false): FlowHandler {
   const ctx = compileContext(spec.context);
-  const vec = new CounterVec(registry, name, help, contextFirst ? [...ctx.names, ...own] : [...own, ...ctx.names]);
+  const vec = make(name, help, contextFirst ? [...ctx.names, ...own] : [...own, ...ctx.names]);
   const buf: string[] = new Array<string>(vec.labelNames.length).fill('');
   if (contextFirst) {
     return (flow) => {
@@ -85,7 +87,7 @@ function handler(registry: Registry, spec: MetricSpec, name: string, help: strin
   };
 }
 
-type Builder = (registry: Registry, spec: MetricSpec) => FlowHandler;
+type Builder = (make: VecFactory, spec: MetricSpec) => FlowHandler;
 
 const BUILDERS: Record<MetricName, Builder> = {
   flow: (r, s) => handler(r, s, 'hubble_flows_processed_total', 'Total number of flows processed', ['protocol', 'type', 'subtype', 'verdict'], (f, out) => {
@@ -115,7 +117,7 @@ const BUILDERS: Record<MetricName, Builder> = {
   tcp: (r, s) => {
     // One flow may carry several flags: each counts once, with the same context labels.
     const ctx = compileContext(s.context);
-    const vec = new CounterVec(r, 'hubble_tcp_flags_total', 'TCP flag occurrences', ['flag', 'family', ...ctx.names]);
+    const vec = r('hubble_tcp_flags_total', 'TCP flag occurrences', ['flag', 'family', ...ctx.names]);
     const buf: string[] = new Array<string>(vec.labelNames.length).fill('');
     return (f) => {
       const flags = f.l4?.TCP?.flags;
@@ -181,7 +183,7 @@ const BUILDERS: Record<MetricName, Builder> = {
   },
 };
 
-/** Registers `spec`'s metric on `registry` and returns what counts flows into it. */
-export function metricHandler(registry: Registry, spec: MetricSpec): FlowHandler {
-  return BUILDERS[spec.name](registry, spec);
+/** Makes `spec`'s metric with `make` and returns what counts flows into it. */
+export function metricHandler(make: VecFactory, spec: MetricSpec): FlowHandler {
+  return BUILDERS[spec.name](make, spec);
 }

@@ -107,6 +107,19 @@ describe('Hubble metrics from the agent\'s flows', () => {
     expect(series(text, 'hubble_flows_to_world_total')).to.deep.equal(['{protocol="ICMPv4",verdict="FORWARDED",port=""} 2']);
   });
 
+  it('a deleted pod\'s series go (pod contexts and labelsContext namespace + pod), the others stay', async () => {
+    const { metrics } = parseMetricsConfig('drop:sourceContext=pod;destinationContext=pod flow:labelsContext=source_namespace,source_pod');
+    const pm = new HubbleMetrics(metrics);
+    for (const f of flows) pm.process(f);
+    const before = await pm.registry.metrics();
+    expect(series(before, 'hubble_drop_total').some((l) => l.includes('demo/client-7d9f'))).to.be.true;
+    expect(pm.forgetPod('demo', 'client-7d9f')).to.be.greaterThan(0);
+    const after = await pm.registry.metrics();
+    expect(series(after, 'hubble_drop_total')).to.deep.equal(['{source="",destination="demo/server-0",reason="POLICY_DENIED",protocol="TCP"} 2']);
+    expect(series(after, 'hubble_flows_processed_total').some((l) => l.includes('source_pod="client-7d9f"'))).to.be.false;
+    expect(series(after, 'hubble_flows_processed_total').some((l) => l.includes('source_pod="server-0"'))).to.be.true;
+  });
+
   it('hubble_lost_events_total by source, lower case as upstream', async () => {
     m.lost('HUBBLE_RING_BUFFER', 3);
     m.lost('PERF_EVENT_RING_BUFFER', 7);
