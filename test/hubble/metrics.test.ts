@@ -6,7 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, makeGenericClientConstructor, type ClientReadableStream } from '@grpc/grpc-js';
+import { hubbleMetricsFromConfig } from '../../agent/hubble-metrics-setup.ts';
 import { KernelLostEvents } from '../../agent/kernel-lost-events.ts';
+import { createLogger } from '../../runtime/logger.ts';
 import type { Flow } from '../../hubble/flow-types.ts';
 import { icmpv4TypeName } from '../../hubble/metrics/handlers.ts';
 import { HubbleMetrics, type LostEventSource } from '../../hubble/metrics/hubble-metrics.ts';
@@ -46,6 +48,22 @@ describe('hubble-metrics: parsing the setting', () => {
     expect(problems[4]).to.match(/"tcp": unknown option "frobnicate"; ignored/);
     expect(problems[5]).to.match(/"flow": labelsContext: unknown label "nope"/);
     expect(parseMetricsConfig('').metrics).to.deep.equal([]);
+  });
+});
+
+describe('the agent\'s Hubble metrics setup', () => {
+  it('logs each part of hubble-metrics it leaves out, by name, and serves the rest', () => {
+    const lines: { level: string; msg: string }[] = [];
+    const log = createLogger({ write: (l) => lines.push(JSON.parse(l) as { level: string; msg: string }) });
+    const set = hubbleMetricsFromConfig({ hubbleMetrics: 'flow nonsense drop:sourceContext=moon', hubbleMetricsServer: { host: '127.0.0.1', port: 0 } }, log);
+    expect(set).to.not.equal(undefined);
+    expect(lines.filter((l) => l.level === 'warn').map((l) => l.msg)).to.deep.equal([
+      'setting hubble-metrics: unknown Hubble metric "nonsense" (Ciliate serves flow, drop, tcp, port-distribution, icmp, policy, flows-to-world); ignored',
+      'setting hubble-metrics: Hubble metric "drop": sourceContext: unknown context "moon" (one of identity, namespace, pod, pod-name, pod-short, dns, ip, reserved-identity, workload, workload-name, app); metric ignored',
+    ]);
+    expect(hubbleMetricsFromConfig({ hubbleMetrics: '', hubbleMetricsServer: { host: '', port: 9965 } }, log)).to.equal(undefined);
+    expect(hubbleMetricsFromConfig({ hubbleMetrics: 'flow', hubbleMetricsServer: undefined }, log)).to.equal(undefined);
+    expect(lines.at(-1)!.msg).to.match(/hubble-metrics-server is empty/);
   });
 });
 
