@@ -35,9 +35,27 @@ function reservedOf(ep: FlowEndpoint): string {
   return labels.find((l) => l.startsWith('reserved:')) ?? '';
 }
 
+/** Joined names already made, by namespace and name, so a flow's labels are mostly strings seen before. */
+const QUALIFIED = new Map<string, Map<string, string>>();
+let qualifiedCount = 0;
+const QUALIFIED_MAX = 16384;
+
 /** `namespace/name`, or the name alone outside a namespace. */
 function qualified(namespace: string | undefined, name: string): string {
-  return namespace ? `${namespace}/${name}` : name;
+  if (!namespace) return name;
+  let names = QUALIFIED.get(namespace);
+  const known = names?.get(name);
+  if (known !== undefined) return known;
+  if (qualifiedCount >= QUALIFIED_MAX) {
+    QUALIFIED.clear();
+    qualifiedCount = 0;
+    names = undefined;
+  }
+  if (!names) QUALIFIED.set(namespace, (names = new Map()));
+  const joined = `${namespace}/${name}`;
+  names.set(name, joined);
+  qualifiedCount++;
+  return joined;
 }
 
 /** One context identifier's value for the source (`src`) or destination side of a flow. */

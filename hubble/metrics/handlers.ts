@@ -29,6 +29,18 @@ const TRACE_POINTS = ['to-endpoint', 'to-proxy', 'to-host', 'to-stack', 'to-over
 /** Upstream's names of policy match types, as the policy metric writes them (lower case). */
 const MATCH_TYPES = ['none', 'l3-only', 'l3-l4', 'l4-only', 'all', 'l3-proto', 'proto-only'];
 
+/** Lower-case label values of directions and verdicts, made once. */
+const LOWER: Record<string, string> = Object.fromEntries(
+  ['INGRESS', 'EGRESS', 'TRAFFIC_DIRECTION_UNKNOWN', 'FORWARDED', 'DROPPED', 'AUDIT', 'ERROR', 'REDIRECTED', 'TRACED', 'TRANSLATED'].map((v) => [v, v.toLowerCase()]));
+
+/** Decimal text of ports, made once per port. */
+const PORT_TEXT: string[] = [];
+
+/** A port number as label text. */
+function portText(port: number): string {
+  return (PORT_TEXT[port] ??= String(port));
+}
+
 /** ICMPv4 type names and, where they have them, code names (as upstream's packet library prints them). */
 const ICMP4: Record<number, [string, string[]?]> = {
   0: ['EchoReply'], 3: ['DestinationUnreachable', ['Net', 'Host', 'Protocol', 'Port', 'FragmentationNeeded', 'SourceRoutingFailed',
@@ -69,20 +81,16 @@ function dropReason(flow: Flow): string {
   return String(flow.drop_reason_desc ?? flow.drop_reason ?? 0);
 }
 
-/** A handler with `own` labels first (or after the context labels, for `drop`), filled by `fill`; return false to skip the flow. */
+/** A handler with `own` labels first (or after the context labels, for `drop`), filled by `fill` at the index it is given; it returns false to skip the flow. */
 function handler(make: VecFactory, spec: MetricSpec, name: string, help: string, own: string[],
   fill: (flow: Flow, out: string[], at: number) => boolean, contextFirst = false): FlowHandler {
   const ctx = compileContext(spec.context);
   const vec = make(name, help, contextFirst ? [...ctx.names, ...own] : [...own, ...ctx.names]);
   const buf: string[] = new Array<string>(vec.labelNames.length).fill('');
-  if (contextFirst) {
-    return (flow) => {
-      if (fill(flow, buf, ctx.fill(flow, buf, 0))) vec.inc(buf);
-    };
-  }
+  const [ownAt, ctxAt] = contextFirst ? [ctx.names.length, 0] : [0, own.length];
   return (flow) => {
-    if (!fill(flow, buf, 0)) return;
-    ctx.fill(flow, buf, own.length);
+    if (!fill(flow, buf, ownAt)) return;
+    ctx.fill(flow, buf, ctxAt);
     vec.inc(buf);
   };
 }
@@ -122,15 +130,21 @@ const BUILDERS: Record<MetricName, Builder> = {
     return (f) => {
       const flags = f.l4?.TCP?.flags;
       if (f.verdict !== 'FORWARDED' || !flags) return;
+      if (!flags.FIN && !flags.SYN && !flags.RST) return;
       buf[1] = f.IP.ipVersion;
       ctx.fill(f, buf, 2);
-      const count = (flag: string) => {
-        buf[0] = flag;
+      if (flags.FIN) {
+        buf[0] = 'FIN';
         vec.inc(buf);
-      };
-      if (flags.FIN) count('FIN');
-      if (flags.SYN) count(flags.ACK ? 'SYN-ACK' : 'SYN');
-      if (flags.RST) count('RST');
+      }
+      if (flags.SYN) {
+        buf[0] = flags.ACK ? 'SYN-ACK' : 'SYN';
+        vec.inc(buf);
+      }
+      if (flags.RST) {
+        buf[0] = 'RST';
+        vec.inc(buf);
+      }
     };
   },
   'port-distribution': (r, s) => handler(r, s, 'hubble_port_distribution_total', 'Numbers of packets distributed by destination port', ['protocol', 'port'], (f, out) => {
@@ -139,7 +153,7 @@ const BUILDERS: Record<MetricName, Builder> = {
     const ports = l4.TCP ?? l4.UDP ?? l4.SCTP;
     if (ports) {
       out[0] = l4.TCP ? 'TCP' : l4.UDP ? 'UDP' : 'SCTP';
-      out[1] = String(ports.destination_port);
+      out[1] = portText(ports.destination_port);
       return true;
     }
     if (!l4.ICMPv4 && !l4.ICMPv6) return false;
@@ -160,9 +174,9 @@ const BUILDERS: Record<MetricName, Builder> = {
     const policyDrop = f.event_type.type === TYPE_DROP && (f.drop_reason_desc === 'POLICY_DENIED' || f.drop_reason_desc === 'POLICY_DENY');
     if (f.event_type.type !== TYPE_POLICY_VERDICT && !policyDrop) return false;
     if (f.source.identity === IDENTITY_HOST) return false;
-    out[0] = f.traffic_direction.toLowerCase();
+    out[0] = LOWER[f.traffic_direction] ?? f.traffic_direction.toLowerCase();
     out[1] = MATCH_TYPES[f.policy_match_type ?? 0] ?? 'unknown';
-    out[2] = f.verdict.toLowerCase();
+    out[2] = LOWER[f.verdict] ?? f.verdict.toLowerCase();
     return true;
   }),
   'flows-to-world': (r, s) => {
@@ -177,7 +191,8 @@ const BUILDERS: Record<MetricName, Builder> = {
       if (synOnly && (!l4.TCP?.flags?.SYN || isReply(f))) return false;
       out[0] = flowProtocol(f);
       out[1] = f.verdict;
-      if (withPort) out[2] = String((l4.TCP ?? l4.UDP ?? l4.SCTP)?.destination_port ?? '');
+      const ports = l4.TCP ?? l4.UDP ?? l4.SCTP;
+      if (withPort) out[2] = ports ? portText(ports.destination_port) : '';
       return true;
     });
   },
