@@ -11,6 +11,7 @@ import { compileFilters, FilterError } from './filters.ts';
 import type { Flow, GetFlowsRequest } from './flow-types.ts';
 import { toTimestamp, timestampMs } from './flow-types.ts';
 import { selectHistory } from './history.ts';
+import { inTimeOrder, LostHistory } from './lost-history.ts';
 import { hubbleServices } from './protos.ts';
 import type { FlowRing } from './ring.ts';
 import type { LostEventSource } from './metrics/hubble-metrics.ts';
@@ -55,6 +56,8 @@ export class HubbleServer {
   private readonly now: () => number;
   /** The open follow streams, for losses that concern every follower. */
   private readonly followers = new Set<StreamWriter>();
+  /** Recent losses reported to followers, for history requests. */
+  private readonly lostHistory = new LostHistory();
 
   /** Registers the services; nothing listens until {@link listen}. */
   constructor(private readonly ring: FlowRing, private readonly o: HubbleServerOptions) {
@@ -90,15 +93,20 @@ export class HubbleServer {
     this.server.forceShutdown();
   }
 
-  /** Tells every follower that `n` events were lost at `source` (e.g. the kernel's event buffer). */
+  /**
+   * Tells every follower that `n` events were lost at `source` (e.g. the kernel's event buffer), and
+   * keeps the report for history requests.
+   */
   reportLost(source: LostEventSource, n: number): void {
     if (n <= 0) return;
-    for (const out of this.followers) out.send(this.lostEvents(source, n), false);
+    const ms = this.now();
+    this.lostHistory.add({ ms, source, n });
+    for (const out of this.followers) out.send(this.lostEvents(source, n, ms), false);
   }
 
   /** A GetFlowsResponse reporting lost events. */
-  private lostEvents(source: LostEventSource, n: number): Message {
-    return { lost_events: { source, num_events_lost: n }, node_name: this.o.nodeName, time: toTimestamp(this.now()) };
+  private lostEvents(source: LostEventSource, n: number, ms = this.now()): Message {
+    return { lost_events: { source, num_events_lost: n }, node_name: this.o.nodeName, time: toTimestamp(ms) };
   }
 
   /** ServerStatus's answer. */
@@ -143,7 +151,10 @@ export class HubbleServer {
     }
     const out = new StreamWriter(call, undefined, () => this.o.onLost?.('HUBBLE_RING_BUFFER', 1));
     const wrap = (flow: Flow): Message => ({ flow, node_name: this.o.nodeName, time: flow.time });
-    for (const f of selectHistory(this.ring.snapshot(), req, matches)) out.send(wrap(f), false);
+    const history = selectHistory(this.ring.snapshot(), req, matches);
+    // Losses since the oldest flow answered (nothing answered: none) go among the flows.
+    const lost = history.length ? this.lostHistory.between(timestampMs(history[0]!.time), req.until ? timestampMs(req.until) : Infinity) : [];
+    inTimeOrder(history, lost, (f) => out.send(wrap(f), false), (r) => out.send(this.lostEvents(r.source, r.n, r.ms), false));
     if (!req.follow) {
       out.finish();
       return;

@@ -16,6 +16,7 @@ import { parseMetricsConfig } from '../../hubble/metrics/options.ts';
 import { hubbleServices } from '../../hubble/protos.ts';
 import { FlowRing } from '../../hubble/ring.ts';
 import { HubbleServer } from '../../hubble/server.ts';
+import { inTimeOrder, LostHistory } from '../../hubble/lost-history.ts';
 import { StreamWriter } from '../../hubble/stream-writer.ts';
 import { syntheticFlows } from '../support/hubble-flows.ts';
 
@@ -171,6 +172,17 @@ describe('Lost events', () => {
     expect(dropped).to.equal(20 - 1 - 4);
   });
 
+  it('history requests hear of recent losses among their flows, in time order', () => {
+    const h = new LostHistory(2);
+    for (const ms of [5, 15, 25]) h.add({ ms, source: 'PERF_EVENT_RING_BUFFER', n: ms });
+    expect(h.between(0, 100).map((r) => r.ms)).to.deep.equal([15, 25]);
+    expect(h.between(16, 30).map((r) => r.ms)).to.deep.equal([25]);
+    const at = (ms: number) => ({ time: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 } }) as Flow;
+    const order: string[] = [];
+    inTimeOrder([at(10), at(15), at(20)], h.between(0, 100), (f) => order.push(`flow ${f.time.nanos / 1e6}`), (r) => order.push(`lost ${r.ms}`));
+    expect(order).to.deep.equal(['flow 10', 'lost 15', 'flow 15', 'flow 20', 'lost 25']);
+  });
+
   describe('over gRPC', function () {
     this.timeout(30_000);
     let dir: string;
@@ -218,6 +230,18 @@ describe('Lost events', () => {
       stream.cancel();
       client.close();
       expect(got).to.deep.equal(['lost PERF_EVENT_RING_BUFFER 42', `flow ${b.uuid}`, `flow ${b.uuid}`]);
+      // A later history request hears of the loss too, after the (older) flows it answers.
+      const history = await new Promise<string[]>((resolve, reject) => {
+        const lines: string[] = [];
+        const again = new Observer(`unix://${join(dir, 'hubble.sock')}`, credentials.createInsecure()) as unknown as typeof client;
+        const s = again.GetFlows({});
+        s.on('data', (r: { flow?: Flow; lost_events?: { source: string; num_events_lost: number } }) =>
+          lines.push(r.lost_events ? `lost ${r.lost_events.source} ${r.lost_events.num_events_lost}` : 'flow'));
+        s.on('end', () => (again.close(), resolve(lines)));
+        s.on('error', reject);
+      });
+      expect(history.at(-1)).to.equal('lost PERF_EVENT_RING_BUFFER 42');
+      expect(history.slice(0, -1).every((l) => l === 'flow')).to.be.true;
     });
   });
 });
