@@ -16,6 +16,7 @@ import { kubeRequester } from '../runtime/kube-request.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { Manager } from '../runtime/manager.ts';
 import { ConfigError } from '../runtime/settings.ts';
+import { readEventStats } from '../datapath/maps/metrics.ts';
 import { serveCni } from './cni-server.ts';
 import type { AgentConfig } from './config/parse.ts';
 import { agentKubeConfig } from './config/credentials.ts';
@@ -24,6 +25,7 @@ import { createEnforcement } from './enforcement.ts';
 import { EndpointManager } from './endpoints.ts';
 import { flowLogSink, type FlowSink } from './flow-log.ts';
 import { agentHubble } from './hubble.ts';
+import { hubbleMetricsFromConfig } from './hubble-metrics-setup.ts';
 import { setEndpointHooks } from './hooks.ts';
 import { isCgroup2Dir, onBpffs } from './host-checks.ts';
 import { masqueradeReconciler } from './masquerade.ts';
@@ -123,11 +125,13 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
     ...(socketLb ? { socketLbCgroup: cfg.cgroupRoot } : {}),
   });
   setEndpointHooks(enforcement.hooks);
+  const hubbleMetrics = cfg.hubble ? hubbleMetricsFromConfig(cfg, log) : undefined;
   const hubble = cfg.hubble ? agentHubble({
     nodeName: cfg.nodeName, clusterName: cfg.clusterName, nodeIP, socketPath: cfg.hubbleSocketPath, listen: cfg.hubbleListen,
     capacity: cfg.hubbleEventBufferCapacity, enforcer: enforcement.enforcer, engine: enforcement.engine, ceps: enforcement.ceps, nodes,
     pods: enforcement.pods, slices: enforcement.slices,
-    log: log.child({ component: 'hubble' }),
+    log: log.child({ component: 'hubble' }), ...(hubbleMetrics ? { metrics: hubbleMetrics.metrics } : {}),
+    kernelLost: () => readEventStats(enforcement.enforcer.sharedMaps.eventStats).lost,
   }) : undefined;
   if (hubble) late.hubble = hubble.sink;
   const manager = new Manager({ log }).addCache(nodes);
@@ -137,6 +141,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   for (const c of enforcement.caches) manager.addCache(c);
   for (const r of enforcement.runnables) manager.add(r);
   if (hubble) manager.add(hubble.runnable);
+  if (hubbleMetrics) manager.add(hubbleMetrics.endpoint);
   // Endpoints from before a restart: their pinned state keeps enforcing until this recomputes it.
   void enforcement.restore(endpoints.endpoints());
   try {

@@ -13,6 +13,8 @@ import { CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1Endpoi
 import { K8sIdentityBackend } from '../identity/k8s-identity-backend.ts';
 import type { Registry } from 'prom-client';
 import { registerDatapathMetrics } from './datapath-metrics.ts';
+import { registerCoreMetrics, type RegenerationObserver } from './core-metrics.ts';
+import { enforcementOf } from './cep.ts';
 import { Counter } from 'prom-client';
 import { LabelFilter } from '../identity/label-filter.ts';
 import { LabelSet } from '../identity/labels.ts';
@@ -180,8 +182,13 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   }, (obj) => writeCep(request, obj as Record<string, unknown>), log);
   const refreshCeps = (ids: Iterable<number>) => reporter.schedule(ids);
   const podUids = new Map<number, string>();
+  let regenerated: RegenerationObserver | undefined;
   const apply = (diffs: ReturnType<PolicyEngine['updateIdentities']>) => {
+    const start = performance.now();
     enforcer.applyDiffs(diffs);
+    // Each endpoint whose policy changed was regenerated; each gets its share of the time.
+    const share = (performance.now() - start) / 1000 / diffs.size;
+    for (let i = 0; i < diffs.size; i++) regenerated?.(share, true);
     refreshCeps(diffs.keys());
   };
   const feed = new PolicyFeed(engine, enforcer.ipcache, apply);
@@ -270,7 +277,14 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     }
   })());
 
-  if (o.registry) registerDatapathMetrics(o.registry, () => enforcer.sharedMaps.metrics);
+  if (o.registry) {
+    registerDatapathMetrics(o.registry, () => enforcer.sharedMaps.metrics);
+    regenerated = registerCoreMetrics(o.registry, {
+      policyRules: () => engine.repository.rules().length,
+      endpoints: () => enforcer.endpoints().map((e) => ({ state: 'ready', enforcement: enforcementOf(engine.mapState(e.id)) })),
+      identities: () => engine.selectorCache.identityIds(),
+    });
+  }
   const drift = o.registry
     ? new Counter({ name: 'ciliate_datapath_drift_repairs_total', help: 'Kernel map rows found different from the desired state and repaired', registers: [o.registry] })
     : undefined;
@@ -300,7 +314,12 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     const req: EndpointRequest = {
       key: ep.key, ip: ep.ip, hostIf: ep.hostIf, podNamespace: ep.podNamespace, podName: ep.podName, containerId: ep.containerId,
     };
-    const enforced = await enforcer.add(req);
+    const start = performance.now();
+    const enforced = await enforcer.add(req).catch((err: unknown) => {
+      regenerated?.((performance.now() - start) / 1000, false);
+      throw err;
+    });
+    regenerated?.((performance.now() - start) / 1000, true);
     if (ep.podNamespace && ep.podName) {
       // The CiliumEndpoint is reporting, not enforcement: written after ADD answers, retried by refreshes.
       podUids.set(enforced.id, ep.podUid);

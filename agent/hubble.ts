@@ -6,6 +6,7 @@
  */
 import type { V1EndpointSlice, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { FlowEndpoint } from '../hubble/flow-types.ts';
+import type { HubbleMetrics } from '../hubble/metrics/hubble-metrics.ts';
 import { DeferredFlow, FlowRing } from '../hubble/ring.ts';
 import { HubbleServer, type HubblePeer, type PeerSource } from '../hubble/server.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
@@ -16,6 +17,7 @@ import type { EndpointEnforcer } from './endpoint-enforcer.ts';
 import { serviceBackendIndex, workloadOf, type FlowService, type FlowWorkload } from './flow-enrichment.ts';
 import type { FlowSink } from './flow-log.ts';
 import { toHubbleFlow } from './hubble-flow.ts';
+import { KernelLostEvents } from './kernel-lost-events.ts';
 import type { CiliumEndpointLike } from './ipcache-controllers.ts';
 
 /** The version Ciliate's Hubble server reports. */
@@ -38,7 +40,14 @@ export interface AgentHubbleOptions {
   ceps: Informer<CiliumEndpointLike>;
   nodes: Informer<V1Node>;
   log: Logger;
+  /** The metrics `hubble-metrics` enables; counted from every flow of the ring. */
+  metrics?: HubbleMetrics;
+  /** The kernel's count of flow events lost for a full event buffer (cumulative). */
+  kernelLost?: () => bigint;
 }
+
+/** How often the kernel's lost-event counter is read. */
+const KERNEL_LOST_POLL_MS = 1000;
 
 /** The agent's Hubble: a sink for its flow events and a runnable serving them. */
 export interface AgentHubble {
@@ -144,6 +153,19 @@ export function agentHubble(o: AgentHubbleOptions): AgentHubble {
   const server = new HubbleServer(ring, {
     nodeName: o.nodeName, clusterName: o.clusterName, version: HUBBLE_SERVER_VERSION,
     address: o.listen ? `${o.nodeIP}:${o.listen.port}` : '', peers: nodePeers(o.nodes, port),
+    onLost: (source, n) => o.metrics?.lost(source, n),
+  });
+  if (o.metrics) {
+    const metrics = o.metrics;
+    ring.listen((f) => metrics.process(f));
+    o.ceps.addHandler(({ type, object }) => {
+      if (type === 'deleted' && object.metadata?.name) metrics.podDeleted(object.metadata.namespace ?? '', object.metadata.name);
+    });
+  }
+  const kernelLost = o.kernelLost && new KernelLostEvents(o.kernelLost, (n) => {
+    o.log.warn('flow events lost: the kernel event buffer was full', { lost: n });
+    server.reportLost('PERF_EVENT_RING_BUFFER', n);
+    o.metrics?.lost('PERF_EVENT_RING_BUFFER', n);
   });
   const labelsOf = (identity: number) => o.engine.selectorCache.identityLabels(identity)?.toStrings() ?? [];
   const sink = hubbleFlowSink(ring, {
@@ -163,7 +185,10 @@ export function agentHubble(o: AgentHubbleOptions): AgentHubble {
       const tcp = o.listen ? `${o.listen.host || '0.0.0.0'}:${o.listen.port}` : undefined;
       await server.listen(o.socketPath, tcp);
       o.log.info('Hubble server listening', { socket: o.socketPath, ...(tcp ? { address: tcp } : {}), capacity: o.capacity });
+      kernelLost?.poll();
+      const timer = kernelLost && setInterval(() => kernelLost.poll(), KERNEL_LOST_POLL_MS);
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      clearInterval(timer);
       server.close();
     },
   };

@@ -29,9 +29,18 @@ export function localCiliumConfig(c: Pick<ClusterConfig, 'ciliumConfig'>): Recor
     'prometheus-serve-addr': ':9962',
     // The tests' and demos' record of every verdict (cluster/pods.ts readFlows), in each agent's state dir.
     'flow-log-path': FLOW_LOG,
+    'hubble-metrics-server': `:${HUBBLE_METRICS_PORT}`,
+    'hubble-metrics': LOCAL_HUBBLE_METRICS,
     ...c.ciliumConfig,
   };
 }
+
+/** The port of each node's Hubble metrics (upstream's). */
+export const HUBBLE_METRICS_PORT = 9965;
+
+/** The Hubble metrics the local cluster's agents serve: every one Ciliate builds, pods as the drop and policy contexts. */
+export const LOCAL_HUBBLE_METRICS = 'flow drop:sourceContext=pod;destinationContext=pod tcp port-distribution icmp '
+  + 'policy:sourceContext=pod;destinationContext=pod;labelsContext=source_namespace,destination_namespace flows-to-world:port';
 
 /** The port of each node's Hubble server (upstream's). */
 export const HUBBLE_PORT = 4244;

@@ -11,8 +11,10 @@ import { compileFilters, FilterError } from './filters.ts';
 import type { Flow, GetFlowsRequest } from './flow-types.ts';
 import { toTimestamp, timestampMs } from './flow-types.ts';
 import { selectHistory } from './history.ts';
+import { inTimeOrder, LostHistory } from './lost-history.ts';
 import { hubbleServices } from './protos.ts';
 import type { FlowRing } from './ring.ts';
+import type { LostEventSource } from './metrics/hubble-metrics.ts';
 import { StreamWriter } from './stream-writer.ts';
 
 /** The health service name the `hubble` CLI checks. */
@@ -41,6 +43,8 @@ export interface HubbleServerOptions {
   address: string;
   peers: PeerSource;
   now?: () => number;
+  /** Called with every count of events lost for a client (a follower too slow for the ring's flows). */
+  onLost?: (source: LostEventSource, n: number) => void;
 }
 
 type Message = Record<string, unknown>;
@@ -50,6 +54,10 @@ export class HubbleServer {
   private readonly server = new Server();
   private readonly started: number;
   private readonly now: () => number;
+  /** The open follow streams, for losses that concern every follower. */
+  private readonly followers = new Set<StreamWriter>();
+  /** Recent losses reported to followers, for history requests. */
+  private readonly lostHistory = new LostHistory();
 
   /** Registers the services; nothing listens until {@link listen}. */
   constructor(private readonly ring: FlowRing, private readonly o: HubbleServerOptions) {
@@ -83,6 +91,22 @@ export class HubbleServer {
   /** Stops at once, ending open streams. */
   close(): void {
     this.server.forceShutdown();
+  }
+
+  /**
+   * Tells every follower that `n` events were lost at `source` (e.g. the kernel's event buffer), and
+   * keeps the report for history requests.
+   */
+  reportLost(source: LostEventSource, n: number): void {
+    if (n <= 0) return;
+    const ms = this.now();
+    this.lostHistory.add({ ms, source, n });
+    for (const out of this.followers) out.send(this.lostEvents(source, n, ms), false);
+  }
+
+  /** A GetFlowsResponse reporting lost events. */
+  private lostEvents(source: LostEventSource, n: number, ms = this.now()): Message {
+    return { lost_events: { source, num_events_lost: n }, node_name: this.o.nodeName, time: toTimestamp(ms) };
   }
 
   /** ServerStatus's answer. */
@@ -125,9 +149,12 @@ export class HubbleServer {
       call.emit('error', { code: status.INVALID_ARGUMENT, details });
       return;
     }
-    const out = new StreamWriter(call);
+    const out = new StreamWriter(call, undefined, () => this.o.onLost?.('HUBBLE_RING_BUFFER', 1));
     const wrap = (flow: Flow): Message => ({ flow, node_name: this.o.nodeName, time: flow.time });
-    for (const f of selectHistory(this.ring.snapshot(), req, matches)) out.send(wrap(f), false);
+    const history = selectHistory(this.ring.snapshot(), req, matches);
+    // Losses since the oldest flow answered (nothing answered: none) go among the flows.
+    const lost = history.length ? this.lostHistory.between(timestampMs(history[0]!.time), req.until ? timestampMs(req.until) : Infinity) : [];
+    inTimeOrder(history, lost, (f) => out.send(wrap(f), false), (r) => out.send(this.lostEvents(r.source, r.n, r.ms), false));
     if (!req.follow) {
       out.finish();
       return;
@@ -140,14 +167,17 @@ export class HubbleServer {
         stop();
         out.finish();
       } else if (t >= since && matches(f)) {
-        out.send(wrap(f), true, () => ({
-          lost_events: { source: 'HUBBLE_RING_BUFFER', num_events_lost: out.lost }, node_name: this.o.nodeName, time: toTimestamp(this.now()),
-        }));
+        out.send(wrap(f), true, () => this.lostEvents('HUBBLE_RING_BUFFER', out.lost));
       }
     });
-    call.on('cancelled', stop);
-    call.on('close', stop);
-    call.on('error', stop);
+    this.followers.add(out);
+    const unfollow = () => {
+      stop();
+      this.followers.delete(out);
+    };
+    call.on('cancelled', unfollow);
+    call.on('close', unfollow);
+    call.on('error', unfollow);
   }
 
   private notify(call: ServerWritableStream<Message, Message>): void {

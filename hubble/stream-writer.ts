@@ -28,8 +28,11 @@ export class StreamWriter {
   /** Responses dropped since the last loss report. */
   lost = 0;
 
-  /** @param call the stream written to (anything with write/end/once('drain')/on('cancelled'|'close')). */
-  constructor(private readonly call: WritableCall, private readonly max = FOLLOW_QUEUE_MAX) {
+  /**
+   * @param call the stream written to (anything with write/end/once('drain')/on('cancelled'|'close')).
+   * @param onDrop called for each droppable response dropped.
+   */
+  constructor(private readonly call: WritableCall, private readonly max = FOLLOW_QUEUE_MAX, private readonly onDrop?: () => void) {
     call.on('cancelled', () => (this.closed = true));
     call.on('close', () => (this.closed = true));
   }
@@ -39,6 +42,7 @@ export class StreamWriter {
     if (this.closed || this.ending) return;
     if (droppable && this.queue.length >= this.max) {
       this.lost++;
+      this.onDrop?.();
       return;
     }
     if (this.lost > 0 && lossReport) {

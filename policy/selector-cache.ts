@@ -55,6 +55,11 @@ export class SelectorCache {
     return this.#identities.size;
   }
 
+  /** The numbers of every known identity. */
+  identityIds(): IterableIterator<number> {
+    return this.#identities.keys();
+  }
+
   /** Labels of a known identity. */
   identityLabels(id: number): LabelSet | undefined {
     return this.#identities.get(id);

@@ -33,6 +33,8 @@ export const AGENT_SETTINGS: Readonly<Record<string, string | undefined>> = {
   'hubble-event-buffer-capacity': '4095',
   // Ciliate's own: a JSON-lines log of every decided flow (relative: inside state-dir); empty: none.
   'flow-log-path': '',
+  'hubble-metrics': '',
+  'hubble-metrics-server': ':9965',
   labels: '',
   'prometheus-serve-addr': ':9962',
   'ipv4-node': 'auto',

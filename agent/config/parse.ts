@@ -57,6 +57,10 @@ export interface AgentConfig {
   hubbleEventBufferCapacity: number;
   /** `flow-log-path` (Ciliate's): where every decided flow is appended as a JSON line; undefined: nowhere. */
   flowLogPath: string | undefined;
+  /** `hubble-metrics`: the space-separated Hubble metrics to serve (empty: none), parsed by the agent. */
+  hubbleMetrics: string;
+  /** `hubble-metrics-server`; undefined: no Hubble metrics endpoint. */
+  hubbleMetricsServer: { host: string; port: number } | undefined;
   /** `labels`: identity-relevant label patterns added to the defaults. */
   labels: string[];
   /** `prometheus-serve-addr`; undefined: no metrics endpoint. */
@@ -168,6 +172,8 @@ export function buildAgentConfig(raw: Readonly<Record<string, string | undefined
     hubbleListen: get('hubble-listen-address') ? parseListenAddress('hubble-listen-address', get('hubble-listen-address')) : undefined,
     hubbleEventBufferCapacity: ringCapacity(get('hubble-event-buffer-capacity')),
     flowLogPath: get('flow-log-path') ? resolve(path('state-dir'), get('flow-log-path')) : undefined,
+    hubbleMetrics: get('hubble-metrics'),
+    hubbleMetricsServer: get('hubble-metrics-server') ? parseListenAddress('hubble-metrics-server', get('hubble-metrics-server')) : undefined,
     labels,
     prometheus: get('prometheus-serve-addr') ? parseListenAddress('prometheus-serve-addr', get('prometheus-serve-addr')) : undefined,
     nodeIP: get('ipv4-node') === 'auto' || !get('ipv4-node') ? undefined : ipv4Address('ipv4-node', get('ipv4-node')),

@@ -94,6 +94,14 @@ describe('agent/config', () => {
     expect(() => loadAgentConfig(sources({ dir: { 'hubble-socket-path': 'relative.sock' } }))).to.throw(/hubble-socket-path/);
   });
 
+  it('takes the Hubble metrics settings: the list as written, the server address (default :9965)', () => {
+    const { config } = loadAgentConfig(sources({ dir: { 'hubble-metrics': 'drop:sourceContext=pod tcp', 'hubble-metrics-server': '127.0.0.1:19965' } }));
+    expect(config).to.deep.include({ hubbleMetrics: 'drop:sourceContext=pod tcp', hubbleMetricsServer: { host: '127.0.0.1', port: 19965 } });
+    const defaults = loadAgentConfig(sources({ dir: {} })).config;
+    expect(defaults).to.deep.include({ hubbleMetrics: '', hubbleMetricsServer: { host: '', port: 9965 } });
+    expect(loadAgentConfig(sources({ dir: { 'hubble-metrics-server': '' } })).config.hubbleMetricsServer).to.equal(undefined);
+  });
+
   it('caps bpf-policy-map-max at what the policy map holds, saying so', () => {
     const { config, warnings } = loadAgentConfig(sources({ dir: { 'bpf-policy-map-max': '65536' } }));
     expect(config.policyMapMax).to.equal(16384);
@@ -121,6 +129,7 @@ describe('agent/config', () => {
     ['enable-hubble', 'on'],
     ['labels', 'k8s:app[', /label filter pattern/],
     ['prometheus-serve-addr', '9962'],
+    ['hubble-metrics-server', '9965'],
     ['ipv4-node', '10.0.0.300'],
     ['bpf-root', 'sys/fs/bpf', /absolute/],
     ['cgroup-root', 'relative/cg'],

@@ -49,12 +49,13 @@ describe('local cluster agent launch', () => {
     if (!bin) this.skip();
     const chart = join(import.meta.dirname, '..', '..', 'charts', 'ciliate');
     const r = await runCommand(join(bin!, 'helm'), ['template', 'ciliate', chart, '-n', 'kube-system', '--kube-version', '1.33.0',
-      '--set', 'ipam.operator.clusterPoolIPv4PodCIDRList={10.244.0.0/16}']);
+      '--set', 'ipam.operator.clusterPoolIPv4PodCIDRList={10.244.0.0/16}', '--set', 'hubble.metrics.enabled={drop:sourceContext=pod;destinationContext=pod,tcp}']);
     expect(r.code, r.stderr).to.equal(0);
     const cm = parseAllDocuments(r.stdout).map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; data?: Record<string, string> })
       .find((o) => o?.kind === 'ConfigMap' && o.metadata?.name === 'cilium-config');
     expect(cm?.data, 'the rendered cilium-config').to.be.an('object');
-    const { warnings } = loadAgentConfig({ flags: { 'config-dir': '/cfg' }, env: {}, readDir: () => cm!.data!, hostname: 'n1' });
+    const { config, warnings } = loadAgentConfig({ flags: { 'config-dir': '/cfg' }, env: {}, readDir: () => cm!.data!, hostname: 'n1' });
     expect(warnings).to.deep.equal([]);
+    expect(config).to.deep.include({ hubbleMetrics: 'drop:sourceContext=pod;destinationContext=pod tcp', hubbleMetricsServer: { host: '', port: 9965 } });
   });
 });
