@@ -56,20 +56,39 @@ function layer4(e: FlowEvent): { l4?: Layer4; summary: string } {
   return { summary: `IP protocol ${e.protocol}` };
 }
 
-/** Builds the flow of an event decided by `origins` (empty: no rule, e.g. default deny). */
+/** The flow.Policy list of a rule list, made once per list (lists are shared by the entries they decide). */
+const policiesOf = new WeakMap<readonly RuleOrigin[], FlowPolicy[]>();
+function flowPolicies(origins: readonly RuleOrigin[]): FlowPolicy[] {
+  let out = policiesOf.get(origins);
+  if (!out) policiesOf.set(origins, (out = origins.filter((o) => o.kind !== 'Implicit').map(flowPolicy)));
+  return out;
+}
+
+/** An end with the cluster's name: as given when it carries it, else a copy that does. */
+function withCluster(ep: FlowEndpoint, clusterName: string): FlowEndpoint {
+  return ep.cluster_name === clusterName ? ep : { ...ep, cluster_name: clusterName };
+}
+
+const EMITTER = { name: 'Ciliate', version: '' };
+
+/**
+ * Builds the flow of an event decided by `origins` (empty: no rule, e.g. default deny). Parts that
+ * do not vary (emitter, policies of one rule list, ends given with the cluster's name) are shared
+ * between flows: readers must not change a flow.
+ */
 export function toHubbleFlow(e: FlowEvent, origins: readonly RuleOrigin[], ctx: FlowContext, now = new Date()): Flow {
   const ingress = e.direction === 'INGRESS';
   const { l4, summary } = layer4(e);
-  const policies = origins.filter((o) => o.kind !== 'Implicit').map(flowPolicy);
+  const policies = flowPolicies(origins);
   const flow: Flow = {
     time: toTimestamp(now.getTime()),
     uuid: randomUUID(),
-    emitter: { name: 'Ciliate', version: '' },
+    emitter: EMITTER,
     verdict: e.verdict,
     IP: { source: e.srcIp, destination: e.dstIp, ipVersion: 'IPv4' },
     ...(l4 ? { l4 } : {}),
-    source: { ...ctx.endpoint(e.srcIp, e.srcIdentity), cluster_name: ctx.clusterName },
-    destination: { ...ctx.endpoint(e.dstIp, e.dstIdentity), cluster_name: ctx.clusterName },
+    source: withCluster(ctx.endpoint(e.srcIp, e.srcIdentity), ctx.clusterName),
+    destination: withCluster(ctx.endpoint(e.dstIp, e.dstIdentity), ctx.clusterName),
     Type: 'L3_L4',
     node_name: ctx.nodeName,
     event_type: { type: 0, sub_type: 0 },

@@ -5,7 +5,9 @@
  * nodes at their InternalIP and this node's Hubble port.
  */
 import type { V1EndpointSlice, V1Node, V1Pod } from '@kubernetes/client-node';
-import type { FlowEndpoint } from '../hubble/flow-types.ts';
+import type { Flow, FlowEndpoint } from '../hubble/flow-types.ts';
+import type { FlowEvent } from '../datapath/events.ts';
+import type { RuleOrigin } from '../policy/api/model.ts';
 import type { HubbleMetrics } from '../hubble/metrics/hubble-metrics.ts';
 import { DeferredFlow, FlowRing } from '../hubble/ring.ts';
 import { HubbleServer, type HubblePeer, type PeerSource } from '../hubble/server.ts';
@@ -115,34 +117,54 @@ export interface FlowEndpointSource {
 export function hubbleFlowSink(ring: FlowRing, src: FlowEndpointSource): FlowSink {
   return (flows) => {
     const local = new Map(src.localEndpoints().map((e) => [e.request.ip, e] as const));
-    const known = new Map<string, FlowEndpoint>();
+    const known = new Map<number, Map<string, FlowEndpoint>>();
     const endpointOf = (ip: string, identity: number): FlowEndpoint => {
-      const key = `${ip}/${identity}`;
-      let found = known.get(key);
+      let byIp = known.get(identity);
+      if (!byIp) known.set(identity, (byIp = new Map()));
+      let found = byIp.get(ip);
       if (!found) {
         const ep = local.get(ip);
         const pod = ep?.request.podName ? { namespace: ep.request.podNamespace, name: ep.request.podName } : src.podAt(ip);
         const workloads = pod ? src.workloadsOf?.(pod.namespace, pod.name) : undefined;
         found = {
-          identity, labels: src.labelsOf(identity), ...(ep ? { ID: ep.id } : {}),
+          identity, cluster_name: src.clusterName, labels: src.labelsOf(identity), ...(ep ? { ID: ep.id } : {}),
           ...(pod ? { namespace: pod.namespace, pod_name: pod.name } : {}),
           ...(workloads?.length ? { workloads } : {}),
         };
-        known.set(key, found);
+        byIp.set(ip, found);
       }
       return found;
     };
     for (const d of flows) {
       const e = d.event;
-      const from = endpointOf(e.srcIp, e.srcIdentity), to = endpointOf(e.dstIp, e.dstIdentity);
-      const fromService = src.serviceAt?.(e.srcIp, e.srcPort, e.protocol), toService = src.serviceAt?.(e.dstIp, e.dstPort, e.protocol);
-      ring.push(new DeferredFlow(() => toHubbleFlow(e, d.origins, {
-        nodeName: src.nodeName, clusterName: src.clusterName,
-        endpoint: (ip, identity) => (ip === e.srcIp && identity === e.srcIdentity ? from : to),
-        service: (ip) => (ip === e.srcIp ? fromService : toService),
-      }, d.time)));
+      ring.push(DeferredFlow.of(buildFlow, {
+        event: e, origins: d.origins, time: d.time, src,
+        from: endpointOf(e.srcIp, e.srcIdentity), to: endpointOf(e.dstIp, e.dstIdentity),
+        fromService: src.serviceAt?.(e.srcIp, e.srcPort, e.protocol), toService: src.serviceAt?.(e.dstIp, e.dstPort, e.protocol),
+      }));
     }
   };
+}
+
+/** What a deferred flow is built from: the event and what was known of its ends when it was read. */
+interface ObservedFlow {
+  event: FlowEvent;
+  origins: readonly RuleOrigin[];
+  time: Date;
+  src: FlowEndpointSource;
+  from: FlowEndpoint;
+  to: FlowEndpoint;
+  fromService: FlowService | undefined;
+  toService: FlowService | undefined;
+}
+
+function buildFlow(o: ObservedFlow): Flow {
+  const e = o.event;
+  return toHubbleFlow(e, o.origins, {
+    nodeName: o.src.nodeName, clusterName: o.src.clusterName,
+    endpoint: (ip, identity) => (ip === e.srcIp && identity === e.srcIdentity ? o.from : o.to),
+    service: (ip) => (ip === e.srcIp ? o.fromService : o.toService),
+  }, o.time);
 }
 
 /** Builds the agent's Hubble; it listens once the runnable starts. */

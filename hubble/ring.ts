@@ -7,23 +7,27 @@
  */
 import type { Flow } from './flow-types.ts';
 
-/** A flow built the first time someone reads it, then kept. */
+/**
+ * A flow built whenever someone reads it and not kept: only the small record it is built from
+ * stays in the ring, so flows handed to listeners (metrics, followers) die young instead of being
+ * promoted with the ring. Its uuid, drawn at the first build, is the same on every later one.
+ */
 export class DeferredFlow {
-  private built: Flow | undefined;
-  private make: (() => Flow) | undefined;
+  private uuid: string | undefined;
 
-  /** @param make builds the flow from what was known when it was observed. */
-  constructor(make: () => Flow) {
-    this.make = make;
+  private constructor(private readonly make: (input: unknown) => Flow, private readonly input: unknown) {}
+
+  /** A flow `make` builds from `input`, what was known when it was observed (no closure per flow). */
+  static of<A>(make: (input: A) => Flow, input: A): DeferredFlow {
+    return new DeferredFlow(make as (input: unknown) => Flow, input);
   }
 
-  /** The flow, built now if no one has read it yet. */
+  /** The flow, built now. */
   get flow(): Flow {
-    if (!this.built) {
-      this.built = this.make!();
-      this.make = undefined;
-    }
-    return this.built;
+    const flow = this.make(this.input);
+    if (this.uuid === undefined) this.uuid = flow.uuid;
+    else flow.uuid = this.uuid;
+    return flow;
   }
 }
 

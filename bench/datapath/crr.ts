@@ -1,9 +1,9 @@
 // Connection-rate bench (TCP connect/request/response/close, netperf's TCP_CRR transaction) between
 // two pod namespaces over a node namespace: the bare path; Ciliate's programs with visibility off (no
 // reader of flow events: the agent without Hubble); with full visibility (every event through the
-// agent's own Hubble sink and ring); and with full visibility plus two real
-// `hubble observe --follow` clients on the agent's Hubble server, one reading and one stopped
-// (SIGSTOP). Configurations are interleaved per repetition; medians and ratios to the bare path.
+// agent's own Hubble sink and ring); with the local cluster's Hubble metrics too; and with full
+// visibility plus two real `hubble observe --follow` clients on the agent's Hubble server, one
+// reading and one stopped (SIGSTOP). Configurations are interleaved per repetition; medians and ratios to the bare path.
 // Agent CPU is this process's CPU time while the client runs (it runs nothing else then).
 // Run: npx tsx bench/datapath/crr.ts [reps] [seconds]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -18,7 +18,10 @@ import { readEventStats } from '../../datapath/maps/metrics.ts';
 import { policyEntries, setEnforcement } from '../../datapath/maps/policy.ts';
 import { inNetns } from '../../datapath/netns.ts';
 import { hubbleFlowSink } from '../../agent/hubble.ts';
+import { HubbleMetrics } from '../../hubble/metrics/hubble-metrics.ts';
+import { parseMetricsConfig } from '../../hubble/metrics/options.ts';
 import { DEFAULT_RING_CAPACITY, FlowRing } from '../../hubble/ring.ts';
+import { LOCAL_HUBBLE_METRICS } from '../../cluster/agent-launch.ts';
 import { HubbleServer } from '../../hubble/server.ts';
 import type { RuleOrigin } from '../../policy/api/model.ts';
 import { createTopology, nsExec, nsSpawn, type Topology } from '../../test/datapath/support/netns.ts';
@@ -48,8 +51,11 @@ function buildGenerator(dir: string): string {
   return bin;
 }
 
-/** Ciliate on pod B; `visibility`: 'off' (no reader), 'ring' (the agent's pipeline), 'clients' (plus two hubble followers). */
-function ciliate(name: string, visibility: 'off' | 'ring' | 'clients', dir: string, hubbleBin: string | undefined): Config {
+/**
+ * Ciliate on pod B; `visibility`: 'off' (no reader), 'ring' (the agent's pipeline), 'metrics' (plus
+ * every Hubble metric Ciliate builds, as the local cluster enables them), 'clients' (plus two hubble followers).
+ */
+function ciliate(name: string, visibility: 'off' | 'ring' | 'metrics' | 'clients', dir: string, hubbleBin: string | undefined): Config {
   return {
     name,
     async setup(t) {
@@ -62,6 +68,10 @@ function ciliate(name: string, visibility: 'off' | 'ring' | 'clients', dir: stri
       ]);
       const att = inNetns(t.nodePath, () => attachEndpoint(t.ifindexB, ep.progs));
       const ring = new FlowRing(DEFAULT_RING_CAPACITY);
+      if (visibility === 'metrics') {
+        const metrics = new HubbleMetrics(parseMetricsConfig(LOCAL_HUBBLE_METRICS).metrics);
+        ring.listen((f) => metrics.process(f));
+      }
       // The agent's own sink, with this bench's two pods as what it knows of the ends.
       const pod = (ip: string) => (ip === t.ipA ? 'a' : 'b');
       const sink = hubbleFlowSink(ring, {
@@ -125,6 +135,7 @@ async function main(): Promise<void> {
     { name: 'bare veth path', setup: () => () => undefined },
     ciliate('ciliate, visibility off', 'off', dir, hubbleBin),
     ciliate('ciliate, full visibility', 'ring', dir, hubbleBin),
+    ciliate('ciliate, full visibility + Hubble metrics', 'metrics', dir, hubbleBin),
     ...(hubbleBin ? [ciliate('ciliate, full visibility + 2 hubble followers (1 stopped)', 'clients', dir, hubbleBin)] : []),
   ];
   const topo = createTopology();

@@ -1,5 +1,5 @@
 // The flow ring with deferred flows, fed by the agent's own Hubble sink: a flow is built only when
-// read (a listener or a snapshot), once, with what was known of its ends when it was observed.
+// read (a listener or a snapshot), with what was known of its ends when it was observed.
 import { expect } from 'chai';
 import { hubbleFlowSink } from '../../agent/hubble.ts';
 import type { FlowEvent } from '../../datapath/events.ts';
@@ -14,18 +14,18 @@ const EVENT: FlowEvent = {
 const ALLOW: RuleOrigin[] = [{ kind: 'CiliumNetworkPolicy', namespace: 'demo', name: 'allow-web', ruleIndex: 0 }];
 
 describe('Hubble flow ring with deferred flows', () => {
-  it('builds a deferred flow once, on first read', () => {
+  it('builds a deferred flow only when read, each time afresh, with the uuid of its first build', () => {
     let builds = 0;
-    const d = new DeferredFlow(() => {
-      builds++;
-      return { uuid: 'x' } as never;
-    });
+    const d = DeferredFlow.of((n: number) => {
+      builds += n;
+      return { uuid: `u${builds}` } as never;
+    }, 1);
     const ring = new FlowRing(3);
     ring.push(d);
     expect(builds).to.equal(0);
-    expect(ring.snapshot()[0]).to.include({ uuid: 'x' });
-    ring.snapshot();
-    expect(builds).to.equal(1);
+    expect(ring.snapshot()[0]).to.include({ uuid: 'u1' });
+    expect(ring.snapshot()[0]).to.include({ uuid: 'u1' });
+    expect(builds).to.equal(2);
   });
 
   it('the agent sink defers every flow until a listener or a snapshot reads it, and keeps the ends as they were seen', () => {
