@@ -26,6 +26,7 @@ import { RouteSocket } from '../datapath/netlink/route-socket.ts';
 import type { LabelSet } from '../identity/labels.ts';
 import type { NamedPort } from '../policy/ports.ts';
 import type { EndpointDiffs, PolicyEngine } from '../policy/engine.ts';
+import type { MapStateDiff } from '../policy/mapstate-types.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { elapsedMs } from '../runtime/elapsed.ts';
 import { EndpointIdAllocator } from './endpoint-ids.ts';
@@ -33,7 +34,7 @@ import { EndpointSlotPool, isSpareKey, SPARE_KEY_PREFIX, type EndpointSlot } fro
 import { SlotPreparer } from './endpoint-slot-preparer.ts';
 import { IpcacheSync } from './ipcache-sync.ts';
 import { EntryIds } from './entry-ids.ts';
-import { EndpointPolicyMap } from './policy-map-sync.ts';
+import { EndpointPolicyMap, type DriftReport } from './policy-map-sync.ts';
 
 /** What the CNI side knows about an endpoint when it asks for enforcement. */
 export interface EndpointRequest {
@@ -85,6 +86,8 @@ export interface EnforcedEndpoint {
   maps: EndpointOwnMapsOf;
   attachment: InterfaceAttachment;
   policy: EndpointPolicyMap;
+  /** Set when applying a diff threw: the next refresh rewrites the whole map state. */
+  resync?: boolean;
 }
 
 /** Endpoint 0 is the enforcer's own load: the shared programs, and the node's shared maps. */
@@ -98,6 +101,11 @@ const DEFAULT_ATTACH_MODE: AttachMode = 'clsact';
 
 /** Spare endpoint slots kept ready by default: a burst of this many pods meets no map registration. */
 const DEFAULT_SPARE_ENDPOINTS = 16;
+
+/** The name of endpoint `id`'s policy map, as upstream names its pin. */
+export function policyMapName(id: number): string {
+  return `cilium_policy_v2_${String(id).padStart(5, '0')}`;
+}
 
 /** The interface index of a link in the calling thread's network namespace; throws ENODEV when it is missing. */
 export function ifindexOf(name: string): number {
@@ -118,7 +126,7 @@ export class EndpointEnforcer {
 
   constructor(readonly opts: EnforcerOptions) {
     this.#template = loadEndpoint({ endpointId: TEMPLATE_ID, identity: 1, shared: true }, { pinRoot: opts.pinRoot, maxEntries: opts.maxEntries });
-    this.ipcache = new IpcacheSync(this.#template.maps.ipcache);
+    this.ipcache = new IpcacheSync(this.#template.maps.ipcache, opts.log);
     this.#ids = new EndpointIdAllocator(join(opts.stateDir, 'endpoint-ids.json'));
     const size = opts.spareEndpoints ?? DEFAULT_SPARE_ENDPOINTS;
     this.#preparer = size > 0 ? new SlotPreparer() : undefined;
@@ -230,14 +238,25 @@ export class EndpointEnforcer {
 
     const tLoad0 = performance.now();
     // A known key (an agent restart) reopens its own pinned maps; a new one takes a spare slot.
-    const { id, maps } = this.#ids.has(req.key)
+    const restored = this.#ids.has(req.key);
+    const { id, maps } = restored
       ? this.#openSlot(req.key, this.#ids.idFor(req.key))
       : ((slot) => ({ id: this.#ids.rekey(slot.spareKey, req.key), maps: slot.maps }))(this.#slots.take());
     const tLoad = performance.now();
-    const policy = new EndpointPolicyMap(maps.policy, new EntryIds(this.opts.policyMapMax));
+    const policy = new EndpointPolicyMap(maps.policy, new EntryIds(this.opts.policyMapMax), { name: policyMapName(id), log });
     setEnforcement(maps.policyConfig, true, true);
     engine.upsertEndpoint({ id, identity, labels: facts.labels, namedPorts: facts.namedPorts });
     policy.replace(engine.mapState(id)?.rows() ?? []);
+    const failed = policy.errors();
+    // A new pod whose policy does not fit is refused (its ADD fails, kubelet retries); an endpoint
+    // from before a restart keeps what its map enforces, its failed rows reported and retried.
+    if (failed.length && !restored) {
+      policy.close();
+      closeEndpointMaps(maps);
+      this.#forgetId(req.key, id);
+      engine.removeEndpoint(id);
+      throw new Error(`policy of ${req.podNamespace}/${req.podName} not written: ${failed.length} rows of ${policyMapName(id)} in error (${failed[0]!.status.kind === 'error' ? failed[0]!.status.message : ''})`);
+    }
     const tPolicy = performance.now();
     const linkDir = join(this.opts.pinRoot, 'links', String(id));
     const mode = this.opts.attachMode ?? DEFAULT_ATTACH_MODE;
@@ -252,6 +271,7 @@ export class EndpointEnforcer {
         return attachPinned(linkDir, ifindex, this.#template.progs, mode);
       } catch (err) {
         if (ifindex) unregisterEndpoint(this.#template.maps, { endpointId: id, ifindex });
+        policy.close();
         closeEndpointMaps(maps);
         this.#forgetId(req.key, id);
         this.opts.engine.removeEndpoint(id);
@@ -287,7 +307,7 @@ export class EndpointEnforcer {
     ep.identity = identity;
     ep.labels = facts.labels;
     ep.namedPorts = namedPorts;
-    ep.policy.apply(engine.upsertEndpoint({ id: ep.id, identity, labels: facts.labels, namedPorts: facts.namedPorts }));
+    this.#applyTo(ep, engine.upsertEndpoint({ id: ep.id, identity, labels: facts.labels, namedPorts: facts.namedPorts }));
     this.opts.log.info('endpoint relabelled', { endpointId: ep.id, identity, pod: `${ep.request.podNamespace}/${ep.request.podName}` });
     return true;
   }
@@ -299,6 +319,7 @@ export class EndpointEnforcer {
       this.#byKey.delete(key);
       this.#byId.delete(ep.id);
       this.opts.engine.removeEndpoint(ep.id);
+      ep.policy.close();
       try {
         (this.opts.inNodeNetns ?? ((fn) => fn()))(() => ep.attachment.detach());
       } catch (err) {
@@ -317,8 +338,44 @@ export class EndpointEnforcer {
     this.#apply(diffs);
   }
 
+  /**
+   * Every endpoint gets its diff, whatever happens to the others: a row the kernel refuses is an
+   * error row of that endpoint's table (retried), and a diff that cannot even be applied makes the
+   * endpoint's table be rebuilt from the engine's map state, now or at the next refresh.
+   */
   #apply(diffs: EndpointDiffs): void {
-    for (const [id, diff] of diffs) this.#byId.get(id)?.policy.apply(diff);
+    for (const [id, diff] of diffs) {
+      const ep = this.#byId.get(id);
+      if (ep) this.#applyTo(ep, diff);
+    }
+  }
+
+  #applyTo(ep: EnforcedEndpoint, diff: MapStateDiff): void {
+    try {
+      if (ep.resync) this.#resync(ep);
+      else ep.policy.apply(diff);
+    } catch (err) {
+      this.opts.log.error('policy diff not applied; rebuilding the endpoint\'s policy map from its map state', { endpointId: ep.id, err: (err as Error).message });
+      ep.resync = true;
+      this.#resync(ep);
+    }
+  }
+
+  /** Rebuilds an endpoint's table from the engine's map state; false (and retried later) when that throws too. */
+  #resync(ep: EnforcedEndpoint): DriftReport {
+    try {
+      const r = ep.policy.replace(this.opts.engine.mapState(ep.id)?.rows() ?? []);
+      ep.resync = false;
+      return r;
+    } catch (err) {
+      this.opts.log.error('policy map not rebuilt; retrying at the next refresh', { endpointId: ep.id, err: (err as Error).message });
+      return { repaired: 0, pruned: 0 };
+    }
+  }
+
+  /** Rows of an endpoint's policy map the kernel refused (or that wait for an entry id). */
+  policyErrors(id: number): { key: string; origin: string; message: string }[] {
+    return (this.#byId.get(id)?.policy.errors() ?? []).map((r) => ({ key: r.id, origin: r.origin, message: r.status.kind === 'error' ? r.status.message : '' }));
   }
 
   /** Compares every policy map and the ipcache with the desired state, repairing drift. */
@@ -327,7 +384,7 @@ export class EndpointEnforcer {
     let pruned = 0;
     const shared = this.#template.maps;
     for (const ep of this.#byId.values()) {
-      const r = ep.policy.reconcile();
+      const r = ep.resync ? this.#resync(ep) : ep.policy.reconcile();
       repaired += r.repaired;
       pruned += r.pruned;
       // The shared programs' view of the endpoint: its interface row and its three outer rows.
@@ -347,6 +404,7 @@ export class EndpointEnforcer {
   close(): void {
     this.#closed = true;
     for (const ep of this.#byId.values()) {
+      ep.policy.close();
       ep.attachment.release();
       closeEndpointMaps(ep.maps);
     }
