@@ -175,6 +175,39 @@ describe('endpoint enforcer on real namespaces and TCP', function () {
     expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(true);
   });
 
+  it('a write failing for one endpoint leaves the others converged, and its retry writes it once there is room', async () => {
+    const server = enforcer!.endpoints().find((e) => e.request.podName === 'server')!;
+    const client = enforcer!.endpoints().find((e) => e.request.podName === 'client')!;
+    // Fault: the server's policy map is filled to capacity behind the agent's back.
+    const map = server.maps.policy;
+    const room = native().mapInfo(map.fd).maxEntries - map.entries().length;
+    map.updateBatch(Array.from({ length: room }, (_, i) => [
+      { prefixlen: 40, secLabel: 0x700000 + i, egress: 0, protocol: 0, dport: 0 }, { proxyPort: 0, flags: 0, prefixLen: 0, entryId: 1 },
+    ] as const));
+    // One policy change for both endpoints, the failing one first.
+    const diffs = engine.upsertPolicy(parsePolicy({
+      apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'both-ingress', namespace: 'default', uid: 'u2' },
+      spec: { endpointSelector: {}, ingress: [{ fromEndpoints: [{ matchLabels: { app: 'client' } }], toPorts: [{ ports: [{ port: '9090', protocol: 'TCP' }] }] }] },
+    }));
+    expect([...diffs.keys()]).to.have.members([server.id, client.id]);
+    enforcer!.applyDiffs(new Map([[server.id, diffs.get(server.id)!], [client.id, diffs.get(client.id)!]]));
+    const has9090 = (ep: typeof server) => ep.maps.policy.entries().some(([k]) => k.dport === 9090 && k.secLabel === 30001);
+    expect(enforcer!.policyErrors(server.id)).to.not.deep.equal([]);
+    expect(enforcer!.policyErrors(server.id)[0]!.message).to.match(/cilium_policy_v2_\d{5}|space/i);
+    expect(enforcer!.policyErrors(client.id)).to.deep.equal([]);
+    expect(has9090(client), 'the other endpoint converged').to.equal(true);
+    expect(has9090(server)).to.equal(false);
+    expect(tcpConnects(topo.podA, topo.ipB, PORT), 'what was enforced stays').to.equal(true);
+    // The refresh prunes the strangers, and the failed rows are retried into the room it made.
+    expect(enforcer!.reconcile().pruned).to.be.at.least(room);
+    for (let i = 0; i < 200 && enforcer!.policyErrors(server.id).length; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(enforcer!.policyErrors(server.id)).to.deep.equal([]);
+    expect(has9090(server)).to.equal(true);
+    enforcer!.applyDiffs(engine.deletePolicy('CiliumNetworkPolicy', 'default', 'both-ingress'));
+    expect(has9090(server) || has9090(client)).to.equal(false);
+    expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(true);
+  });
+
   it('gives a relabelled endpoint its new identity without loading anything', async () => {
     const before = native().progInfo(enforcer!.programs.toContainer).id;
     labels.client = { app: 'other' };
