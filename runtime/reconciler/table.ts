@@ -105,6 +105,20 @@ export class DesiredTable<K, V> {
     return this.#put({ id, key, value: undefined, revision: ++this.#revision, origin: origin ?? cur.origin, status: PENDING });
   }
 
+  /**
+   * Drops `key` from the table without asking for its removal from the target: the target keeps
+   * the row until a refresh prunes it (used while the target may hold rows another run wrote).
+   */
+  forget(key: K): void {
+    const id = this.idOf(key);
+    const cur = this.#rows.get(id);
+    if (!cur) return;
+    if (cur.value !== undefined) this.#live--;
+    this.#rows.delete(id);
+    this.#pending.delete(id);
+    this.#errors.delete(id);
+  }
+
   /** The wanted value at `key`. */
   get(key: K): V | undefined {
     return this.#rows.get(this.idOf(key))?.value;
@@ -161,14 +175,6 @@ export class DesiredTable<K, V> {
     this.#rows.set(id, { ...cur, status: { kind: 'error', message, attempts } });
   }
 
-  /** Sends a done row back to pending (a refresh found the target without it). */
-  markStale(id: string): void {
-    const cur = this.#rows.get(id);
-    if (!cur || cur.status.kind !== 'done') return;
-    this.#pending.add(id);
-    this.#rows.set(id, { ...cur, status: PENDING });
-  }
-
   #put(row: Row<K, V>): number {
     this.#rows.set(row.id, row);
     this.#errors.delete(row.id);
@@ -181,4 +187,9 @@ export class DesiredTable<K, V> {
   #notify(): void {
     for (const fn of this.#listeners) fn();
   }
+}
+
+/** Runs `fn` as one batch of every table (their reconciler then runs one round for all of it). */
+export function batchAll<T>(tables: ReadonlyArray<{ batch<R>(fn: () => R): R }>, fn: () => T): T {
+  return tables.reduce<() => T>((inner, t) => () => t.batch(inner), fn)();
 }
