@@ -35,6 +35,9 @@ import { SlotPreparer } from './endpoint-slot-preparer.ts';
 import { IpcacheSync } from './ipcache-sync.ts';
 import { EntryIds } from './entry-ids.ts';
 import { EndpointPolicyMap, type DriftReport } from './policy-map-sync.ts';
+import type { KernelTables } from './kernel-tables.ts';
+import { mapCapacity } from '../datapath/maps/map-ops.ts';
+import type { KubernetesObject } from '@kubernetes/client-node';
 
 /** What the CNI side knows about an endpoint when it asks for enforcement. */
 export interface EndpointRequest {
@@ -72,6 +75,12 @@ export interface EnforcerOptions {
   inNodeNetns?: <T>(fn: () => T) => T;
   /** Spare endpoint slots kept ready (default 16; 0 makes each endpoint's maps during its ADD). */
   spareEndpoints?: number;
+  /** Where the reconciled maps are watched (health, pressure, metrics, drift counts). */
+  kernelTables?: KernelTables;
+  /** The node as the owner of its shared maps (Events about them). */
+  nodeOwner?: KubernetesObject;
+  /** An endpoint's policy rows started or stopped failing. */
+  onEndpointErrors?: (id: number) => void;
 }
 
 /** A local endpoint under enforcement. */
@@ -88,6 +97,8 @@ export interface EnforcedEndpoint {
   policy: EndpointPolicyMap;
   /** Set when applying a diff threw: the next refresh rewrites the whole map state. */
   resync?: boolean;
+  /** Stops watching the endpoint's policy map. */
+  untrack?: () => void;
 }
 
 /** Endpoint 0 is the enforcer's own load: the shared programs, and the node's shared maps. */
@@ -126,7 +137,11 @@ export class EndpointEnforcer {
 
   constructor(readonly opts: EnforcerOptions) {
     this.#template = loadEndpoint({ endpointId: TEMPLATE_ID, identity: 1, shared: true }, { pinRoot: opts.pinRoot, maxEntries: opts.maxEntries });
-    this.ipcache = new IpcacheSync(this.#template.maps.ipcache, opts.log);
+    this.ipcache = new IpcacheSync(this.#template.maps.ipcache, opts.log, opts.kernelTables?.observer);
+    opts.kernelTables?.register({
+      mapName: 'cilium_ipcache', group: 'cilium_ipcache', table: this.ipcache.table, capacity: mapCapacity(this.#template.maps.ipcache),
+      owner: opts.nodeOwner ?? { apiVersion: 'v1', kind: 'Node', metadata: { name: 'unknown' } },
+    });
     this.#ids = new EndpointIdAllocator(join(opts.stateDir, 'endpoint-ids.json'));
     const size = opts.spareEndpoints ?? DEFAULT_SPARE_ENDPOINTS;
     this.#preparer = size > 0 ? new SlotPreparer() : undefined;
@@ -243,14 +258,21 @@ export class EndpointEnforcer {
       ? this.#openSlot(req.key, this.#ids.idFor(req.key))
       : ((slot) => ({ id: this.#ids.rekey(slot.spareKey, req.key), maps: slot.maps }))(this.#slots.take());
     const tLoad = performance.now();
-    const policy = new EndpointPolicyMap(maps.policy, new EntryIds(this.opts.policyMapMax), { name: policyMapName(id), log });
+    const policy = new EndpointPolicyMap(maps.policy, new EntryIds(this.opts.policyMapMax), { name: policyMapName(id), log, observer: this.opts.kernelTables?.observer });
+    const untrack = this.opts.kernelTables?.register({
+      mapName: policyMapName(id), group: 'cilium_policy_v2', table: policy.table, capacity: Math.min(mapCapacity(maps.policy), policy.ids.max - 1),
+      owner: { apiVersion: 'v1', kind: 'Pod', metadata: { name: req.podName, namespace: req.podNamespace } },
+      onErrorsChanged: () => this.opts.onEndpointErrors?.(id),
+    });
     setEnforcement(maps.policyConfig, true, true);
     engine.upsertEndpoint({ id, identity, labels: facts.labels, namedPorts: facts.namedPorts });
     policy.replace(engine.mapState(id)?.rows() ?? []);
-    const failed = policy.errors();
+    // Read-your-writes: ADD answers once the endpoint's rows are in the kernel (or refused).
+    const failed = await policy.reconciler.waitUntilReconciled(policy.table);
     // A new pod whose policy does not fit is refused (its ADD fails, kubelet retries); an endpoint
     // from before a restart keeps what its map enforces, its failed rows reported and retried.
     if (failed.length && !restored) {
+      untrack?.();
       policy.close();
       closeEndpointMaps(maps);
       this.#forgetId(req.key, id);
@@ -271,6 +293,7 @@ export class EndpointEnforcer {
         return attachPinned(linkDir, ifindex, this.#template.progs, mode);
       } catch (err) {
         if (ifindex) unregisterEndpoint(this.#template.maps, { endpointId: id, ifindex });
+        untrack?.();
         policy.close();
         closeEndpointMaps(maps);
         this.#forgetId(req.key, id);
@@ -278,7 +301,9 @@ export class EndpointEnforcer {
         throw err;
       }
     });
-    const ep: EnforcedEndpoint = { id, request: req, identity, labels: facts.labels, namedPorts: facts.namedPorts ?? [], ifindex, maps, attachment, policy };
+    const ep: EnforcedEndpoint = {
+      id, request: req, identity, labels: facts.labels, namedPorts: facts.namedPorts ?? [], ifindex, maps, attachment, policy, ...(untrack ? { untrack } : {}),
+    };
     this.#byId.set(id, ep);
     this.#byKey.set(req.key, ep);
     log.info('endpoint enforced', {
@@ -319,6 +344,7 @@ export class EndpointEnforcer {
       this.#byKey.delete(key);
       this.#byId.delete(ep.id);
       this.opts.engine.removeEndpoint(ep.id);
+      ep.untrack?.();
       ep.policy.close();
       try {
         (this.opts.inNodeNetns ?? ((fn) => fn()))(() => ep.attachment.detach());
@@ -382,6 +408,7 @@ export class EndpointEnforcer {
   reconcile(): { repaired: number; pruned: number } {
     let repaired = 0;
     let pruned = 0;
+    let registrations = 0;
     const shared = this.#template.maps;
     for (const ep of this.#byId.values()) {
       const r = ep.resync ? this.#resync(ep) : ep.policy.reconcile();
@@ -393,17 +420,20 @@ export class EndpointEnforcer {
       if (!outerOk || row?.endpointId !== ep.id || row.identity !== ep.identity) {
         registerEndpointMaps(shared, ep.id, ep.maps);
         bindEndpointInterface(shared, { endpointId: ep.id, identity: ep.identity, ifindex: ep.ifindex });
-        repaired++;
+        registrations++;
       }
     }
+    if (registrations) this.opts.kernelTables?.observer.refreshed?.([{ table: 'ciliate_endpoint_info', repaired: registrations, pruned: 0, errors: 0 }]);
     const r = this.ipcache.reconcile();
-    return { repaired: repaired + r.repaired, pruned: pruned + r.pruned };
+    return { repaired: repaired + registrations + r.repaired, pruned: pruned + r.pruned };
   }
 
   /** Releases this process's fds; programs, links and maps stay in the kernel, still enforcing. */
   close(): void {
     this.#closed = true;
+    this.ipcache.reconciler.disable();
     for (const ep of this.#byId.values()) {
+      ep.untrack?.();
       ep.policy.close();
       ep.attachment.release();
       closeEndpointMaps(ep.maps);

@@ -13,7 +13,6 @@ import { CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1Endpoi
 import { K8sIdentityBackend } from '../identity/k8s-identity-backend.ts';
 import type { Registry } from 'prom-client';
 import { registerDatapathMetrics } from './datapath-metrics.ts';
-import { Counter } from 'prom-client';
 import { LabelFilter } from '../identity/label-filter.ts';
 import { LabelSet } from '../identity/labels.ts';
 import { sanitizePodLabels } from '../identity/pod-labels.ts';
@@ -34,6 +33,10 @@ import { kubeInformer } from '../runtime/kube-list-watch.ts';
 import { kubeRequester } from '../runtime/kube-request.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Runnable } from '../runtime/manager.ts';
+import { realClock, sleep } from '../runtime/clock.ts';
+import { EventRecorder } from '../runtime/events.ts';
+import { eventsV1Sink } from '../runtime/kube-event-sink.ts';
+import { KernelTables } from './kernel-tables.ts';
 import type { ResourceRef } from '../runtime/resource.ts';
 import { cepObject, deleteCep, writeCep } from './cep.ts';
 import { CepReporter } from './cep-reporter.ts';
@@ -44,6 +47,7 @@ import { policyReconciler } from './policy-controller.ts';
 import { NamedPortIndex, namedPortsReconciler } from './named-ports.ts';
 import { cidrGroupOf, PolicyFeed, type CiliumCidrGroupObject } from './policy-feed.ts';
 import { ipcacheKeyCidr } from '../datapath/maps/ipcache.ts';
+import { mapCapacity } from '../datapath/maps/map-ops.ts';
 import { isLocalIdentity, ReservedIdentity } from '../identity/numeric.ts';
 import { singleStackReservedIdentities } from '../identity/reserved-labels.ts';
 import { flowEventsRunnable, type FlowSink } from './flow-log.ts';
@@ -87,7 +91,7 @@ export interface EnforcementOptions {
   registry?: Registry;
   /** Identity backend; default: CiliumIdentity objects through the API. */
   identityBackend?: IdentityBackend;
-  /** How often every map is compared with the desired state (default 60 s). */
+  /** How often every map is refreshed against its desired table and pruned (default 60 s). */
   driftCheckIntervalMs?: number;
   /** Runs interface work in the node's namespace (tests; the agent itself runs inside it). */
   inNodeNetns?: <T>(fn: () => T) => T;
@@ -109,6 +113,8 @@ export interface Enforcement {
   enforcer: EndpointEnforcer;
   /** The node's service load-balancing state (ClusterIP frontends and backends). */
   lb: LbSync;
+  /** The reconciled kernel tables: health, map pressure, rows in error. */
+  kernel: KernelTables;
   caches: Informer<KubernetesObject>[];
   /** The cluster's CiliumEndpoints (who holds which pod address). */
   ceps: Informer<CiliumEndpointLike>;
@@ -152,8 +158,12 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     return { labels: filter.filter(all).identity, namedPorts };
   };
 
+  const nodeOwner = { apiVersion: 'v1', kind: 'Node', metadata: { name: o.nodeName } };
+  const kernel = new KernelTables(log.child({ component: 'kernel-tables' }),
+    new EventRecorder({ sink: eventsV1Sink(kc), controller: 'ciliate.io/agent', instance: o.nodeName, log }));
   const enforcer = new EndpointEnforcer({
     pinRoot: o.pinRoot, stateDir: o.stateDir, engine, log: log.child({ component: 'enforcer' }), podFacts,
+    kernelTables: kernel, nodeOwner, onEndpointErrors: (id) => refreshCeps([id]),
     ...(o.policyMapMax ? { policyMapMax: o.policyMapMax } : {}),
     allocateIdentity: async (labels) => {
       // Fast path: a CiliumIdentity with exactly these labels is already known (the lowest number wins).
@@ -168,7 +178,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   const reporter = new CepReporter((id) => {
     const ep = enforcer.endpoint(id);
     if (!ep || !ep.request.podName) return undefined;
-    return cepObject(ep, { podUid: podUids.get(id) ?? '', nodeIP: o.nodeIP, state: engine.mapState(id) });
+    return cepObject(ep, { podUid: podUids.get(id) ?? '', nodeIP: o.nodeIP, state: engine.mapState(id), errors: enforcer.policyErrors(id) });
   }, (obj) => writeCep(request, obj as Record<string, unknown>), log);
   const refreshCeps = (ids: Iterable<number>) => reporter.schedule(ids);
   const podUids = new Map<number, string>();
@@ -192,7 +202,11 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   const services = informer<V1Service>(SERVICE_REF);
   const slices = informer<V1EndpointSlice>(ENDPOINT_SLICE_REF);
   const cidrGroups = informer<CiliumCidrGroupObject>(CIDR_GROUP_REF);
-  const lb = new LbSync(enforcer.sharedMaps.lb, join(o.stateDir, SERVICES_STATE_FILE));
+  const lb = new LbSync(enforcer.sharedMaps.lb, join(o.stateDir, SERVICES_STATE_FILE), undefined, log.child({ component: 'lb' }), kernel.observer);
+  for (const [name, table] of Object.entries(lb.tables) as [keyof typeof lb.tables, LbSync['tables'][keyof LbSync['tables']]][]) {
+    const map = enforcer.sharedMaps.lb[name === 'affinity' ? 'affinityMatch' : name];
+    kernel.register({ mapName: table.name, group: table.name, table, capacity: mapCapacity(map), owner: nodeOwner });
+  }
   const lbNode: LbNode = { name: o.nodeName, ip: o.nodeIP, algorithm: o.lbAlgorithm ?? 'random' };
   if (o.socketLbCgroup) {
     try {
@@ -259,27 +273,18 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     }
   })());
 
-  if (o.registry) registerDatapathMetrics(o.registry, () => enforcer.sharedMaps.metrics);
-  const drift = o.registry
-    ? new Counter({ name: 'ciliate_datapath_drift_repairs_total', help: 'Kernel map rows found different from the desired state and repaired', registers: [o.registry] })
-    : undefined;
-  const driftLoop: Runnable = {
+  if (o.registry) {
+    registerDatapathMetrics(o.registry, () => enforcer.sharedMaps.metrics);
+    kernel.registerMetrics(o.registry);
+  }
+  // Every reconciled map is refreshed against its table and pruned (counted per table in `kernel`).
+  const refresh: Runnable = {
     needLeaderElection: false,
     async start(signal) {
-      const every = o.driftCheckIntervalMs ?? 60_000;
-      while (!signal.aborted) {
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, every);
-          signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
-        });
-        if (signal.aborted || !ready) continue;
-        const e = enforcer.reconcile();
-        const l = lb.reconcile();
-        const r = { repaired: e.repaired + l.repaired, pruned: e.pruned + l.pruned };
-        if (r.repaired + r.pruned > 0) {
-          log.warn('kernel state drifted from the desired state; repaired', { ...r });
-          drift?.inc(r.repaired + r.pruned);
-        }
+      while (await sleep(realClock, o.driftCheckIntervalMs ?? 60_000, signal)) {
+        if (!ready) continue;
+        enforcer.reconcile();
+        lb.reconcile();
       }
     },
   };
@@ -298,8 +303,8 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   };
 
   return {
-    engine, enforcer, lb, caches, ceps,
-    runnables: [...controllers, driftLoop, lbPrimer(services, slices, lb, lbNode), ...(o.flowSinks?.length ? [flowEventsRunnable(enforcer, o.flowSinks, log)] : [])],
+    engine, enforcer, lb, kernel, caches, ceps,
+    runnables: [...controllers, refresh, lbPrimer(services, slices, lb, lbNode), ...(o.flowSinks?.length ? [flowEventsRunnable(enforcer, o.flowSinks, log)] : [])],
     hooks: {
       beforeAddReturns: enforce,
       async afterDelete(ep) {
@@ -323,6 +328,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     },
     close: () => {
       netdev?.release();
+      lb.reconciler.disable();
       lb.flushState();
       enforcer.close();
     },

@@ -10,7 +10,7 @@
 import { ipcacheKey, ipcacheValue, IPCACHE_CODECS, type IpcacheMap } from '../datapath/maps/ipcache.ts';
 import type { IpcacheKey, RemoteEndpointInfo } from '../datapath/codecs/generated.ts';
 import { bpfMapOps, mapTable } from '../datapath/maps/map-ops.ts';
-import { Reconciler } from '../runtime/reconciler/reconciler.ts';
+import { Reconciler, type ReconcilerObserver } from '../runtime/reconciler/reconciler.ts';
 import type { DesiredTable } from '../runtime/reconciler/table.ts';
 import type { Logger } from '../runtime/logger.ts';
 
@@ -40,12 +40,12 @@ function canonical(cidr: string): string {
 export class IpcacheSync {
   readonly #claims = new Map<string, Map<IpcacheSource, IpcacheInfo>>();
   /** The winning claim of every prefix, as kernel rows. */
-  readonly table: DesiredTable<IpcacheKey, RemoteEndpointInfo> = mapTable('ipcache', IPCACHE_CODECS.key, IPCACHE_CODECS.value);
+  readonly table: DesiredTable<IpcacheKey, RemoteEndpointInfo> = mapTable('cilium_ipcache', IPCACHE_CODECS.key, IPCACHE_CODECS.value);
   /** Writes `table` into the map; enabled at once (the kernel map exists already). */
   readonly reconciler: Reconciler;
 
-  constructor(readonly map: IpcacheMap, log?: Logger) {
-    this.reconciler = new Reconciler({ name: 'ipcache', tables: [{ table: this.table, ops: bpfMapOps(map) }], ...(log ? { log } : {}) });
+  constructor(readonly map: IpcacheMap, log?: Logger, observer?: ReconcilerObserver) {
+    this.reconciler = new Reconciler({ name: 'ipcache', tables: [{ table: this.table, ops: bpfMapOps(map) }], ...(log ? { log } : {}), ...(observer ? { observer } : {}) });
     this.reconciler.enable();
   }
 

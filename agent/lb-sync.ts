@@ -27,7 +27,7 @@ import {
 import { numberToIpv4 } from '../datapath/net.ts';
 import { u8Codec, u32Codec } from '../datapath/maps/percpu.ts';
 import { bpfMapOps, codecHex, mapTable, sameEncoding } from '../datapath/maps/map-ops.ts';
-import { Reconciler } from '../runtime/reconciler/reconciler.ts';
+import { Reconciler, type ReconcilerObserver } from '../runtime/reconciler/reconciler.ts';
 import { batchAll, type DesiredTable } from '../runtime/reconciler/table.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { maglevTable, MAGLEV_DEFAULT_SIZE } from './lb-maglev.ts';
@@ -152,11 +152,11 @@ export class LbSync {
    * `statePath`: where the desired state is published for `ciliate service list` (optional).
    * `maglevTableSize`: entries of each Maglev table (must match the programs' configuration).
    */
-  constructor(readonly maps: LbMaps, readonly statePath?: string, readonly maglevTableSize: number = MAGLEV_DEFAULT_SIZE, log?: Logger) {
+  constructor(readonly maps: LbMaps, readonly statePath?: string, readonly maglevTableSize: number = MAGLEV_DEFAULT_SIZE, log?: Logger, observer?: ReconcilerObserver) {
     const t = this.tables;
     const prune = () => this.#primed;
     this.reconciler = new Reconciler({
-      name: 'lb', ...(log ? { log } : {}),
+      name: 'lb', ...(log ? { log } : {}), ...(observer ? { observer } : {}),
       tables: [
         { table: t.backends, ops: bpfMapOps(maps.backends), prune },
         { table: t.revNat, ops: bpfMapOps(maps.revNat), prune },

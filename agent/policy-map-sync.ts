@@ -15,7 +15,7 @@ import { policyBlockEntry, type PolicyMap } from '../datapath/maps/policy.ts';
 import type { PolicyEntry as BpfEntry, PolicyKey as BpfKey } from '../datapath/codecs/generated.ts';
 import { bpfMapOps } from '../datapath/maps/map-ops.ts';
 import type { Operations } from '../runtime/reconciler/operations.ts';
-import { Reconciler } from '../runtime/reconciler/reconciler.ts';
+import { Reconciler, type ReconcilerObserver } from '../runtime/reconciler/reconciler.ts';
 import { DesiredTable, type Row } from '../runtime/reconciler/table.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { EntryIds } from './entry-ids.ts';
@@ -70,6 +70,7 @@ export interface EndpointPolicyMapOptions {
   /** The map's name in errors, metrics and health (default `cilium_policy_v2`). */
   name?: string;
   log?: Logger;
+  observer?: ReconcilerObserver;
 }
 
 /** The agent's handle on one endpoint's policy map. */
@@ -89,7 +90,9 @@ export class EndpointPolicyMap {
     this.ids = ids;
     const name = opts.name ?? 'cilium_policy_v2';
     this.table = new DesiredTable<BpfKey, BpfEntry>(name, bpfKeyString, sameEntry);
-    this.reconciler = new Reconciler({ name, tables: [{ table: this.table, ops: this.#ops(name) }], ...(opts.log ? { log: opts.log } : {}) });
+    this.reconciler = new Reconciler({
+      name, tables: [{ table: this.table, ops: this.#ops(name) }], ...(opts.log ? { log: opts.log } : {}), ...(opts.observer ? { observer: opts.observer } : {}),
+    });
     this.reconciler.enable();
   }
 

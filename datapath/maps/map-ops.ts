@@ -6,6 +6,7 @@
 import type { Operations } from '../../runtime/reconciler/operations.ts';
 import { DesiredTable } from '../../runtime/reconciler/table.ts';
 import type { Codec } from '../codecs/codec.ts';
+import { native } from '../native.ts';
 import type { BpfMap } from './bpf-map.ts';
 
 /** The map's operations: upsert, delete (missing = success), dump, and their batched forms. */
@@ -17,6 +18,11 @@ export function bpfMapOps<K, V>(map: BpfMap<K, V>): Operations<K, V> {
     updateBatch: (rows) => map.updateBatch(rows),
     deleteBatch: (keys) => void map.deleteBatch(keys),
   };
+}
+
+/** How many entries the map can hold (its max_entries). */
+export function mapCapacity(map: BpfMap<unknown, unknown>): number {
+  return native().mapInfo(map.fd).maxEntries;
 }
 
 /** The encoded bytes of a value, as hex (a table's row id for a key). */

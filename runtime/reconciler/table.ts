@@ -45,6 +45,7 @@ export class DesiredTable<K, V> {
   readonly #pending = new Set<string>();
   readonly #errors = new Set<string>();
   readonly #listeners: Array<() => void> = [];
+  readonly #errorListeners: Array<(inError: boolean) => void> = [];
   #revision = 0;
   #live = 0;
   #batchDepth = 0;
@@ -69,6 +70,11 @@ export class DesiredTable<K, V> {
   /** Calls `fn` after every change (once per batch). */
   onChange(fn: () => void): void {
     this.#listeners.push(fn);
+  }
+
+  /** Calls `fn` whenever the table goes from no row in error to some, or back. */
+  onErrorsChanged(fn: (inError: boolean) => void): void {
+    this.#errorListeners.push(fn);
   }
 
   /** Runs `fn`, telling listeners once at the end about the changes it made. */
@@ -116,7 +122,7 @@ export class DesiredTable<K, V> {
     if (cur.value !== undefined) this.#live--;
     this.#rows.delete(id);
     this.#pending.delete(id);
-    this.#errors.delete(id);
+    this.#unerror(id);
   }
 
   /** The wanted value at `key`. */
@@ -160,7 +166,7 @@ export class DesiredTable<K, V> {
     const cur = this.#rows.get(id);
     if (!cur || cur.revision !== revision) return;
     this.#pending.delete(id);
-    this.#errors.delete(id);
+    this.#unerror(id);
     if (cur.value === undefined) this.#rows.delete(id);
     else if (cur.status.kind !== 'done') this.#rows.set(id, { ...cur, status: DONE });
   }
@@ -171,13 +177,19 @@ export class DesiredTable<K, V> {
     if (!cur || cur.revision !== revision) return;
     const attempts = cur.status.kind === 'error' ? cur.status.attempts + 1 : 1;
     this.#pending.delete(id);
-    this.#errors.add(id);
     this.#rows.set(id, { ...cur, status: { kind: 'error', message, attempts } });
+    if (this.#errors.has(id)) return;
+    this.#errors.add(id);
+    if (this.#errors.size === 1) for (const fn of this.#errorListeners) fn(true);
+  }
+
+  #unerror(id: string): void {
+    if (this.#errors.delete(id) && this.#errors.size === 0) for (const fn of this.#errorListeners) fn(false);
   }
 
   #put(row: Row<K, V>): number {
     this.#rows.set(row.id, row);
-    this.#errors.delete(row.id);
+    this.#unerror(row.id);
     this.#pending.add(row.id);
     if (this.#batchDepth > 0) this.#changedInBatch = true;
     else this.#notify();
