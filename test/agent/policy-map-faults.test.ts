@@ -1,5 +1,6 @@
-// A policy map filled to capacity on a real BPF map: the rows that do not fit are error rows naming
-// the map (no exception), what the kernel enforces stays, and freed room goes to the waiting rows.
+// Faults on a real BPF policy map: filled to capacity (the rows that do not fit are error rows naming
+// the map, no exception, what the kernel enforces stays, freed room goes to the waiting rows), and an
+// agent killed between a table change and its kernel write (the next agent converges from the pins).
 import { expect } from 'chai';
 import { EntryIds } from '../../agent/entry-ids.ts';
 import { EndpointPolicyMap } from '../../agent/policy-map-sync.ts';
@@ -12,7 +13,7 @@ const row = (identity: number, deny = false): MapStateRow => ({
   entry: { deny, proxyPort: 0, derivedFrom: [{ kind: 'CiliumNetworkPolicy', namespace: 'default', name: `p${identity}`, ruleIndex: 0 }] },
 });
 
-describe('agent: a full policy map', function () {
+describe('agent: policy map faults', function () {
   let h: FeedHarness;
   before(function () {
     requireBpf(this);
@@ -41,5 +42,22 @@ describe('agent: a full policy map', function () {
     expect(identities()).to.deep.equal([1002, 1003, 1004]);
     expect(pm.errors()).to.deep.equal([]);
     pm.close();
+  });
+
+  it('an agent killed between a table change and its kernel write converges when the next one starts', () => {
+    const first = new EndpointPolicyMap(h.ep.maps.policy);
+    first.replace([row(2000), row(2001)]);
+    // The change reaches the table, then the agent dies before its reconciler writes it.
+    first.reconciler.disable();
+    first.apply({ added: [row(2002, true)], changed: [], removed: [row(2000)] });
+    expect(first.table.counts()).to.include({ pending: 2 });
+    const kernel = () => h.ep.maps.policy.entries().map(([k, v]) => `${k.secLabel}${v.flags ? ' deny' : ''}`).sort();
+    expect(kernel()).to.deep.equal(['2000', '2001']);
+    // The restarted agent recomputes the endpoint's state and replaces the map from it.
+    const next = new EndpointPolicyMap(h.ep.maps.policy);
+    expect(next.replace([row(2001), row(2002, true)])).to.deep.equal({ repaired: 0, pruned: 1 });
+    expect(kernel()).to.deep.equal(['2001', '2002 deny']);
+    expect(next.table.counts()).to.deep.equal({ rows: 2, pending: 0, error: 0 });
+    next.close();
   });
 });
