@@ -20,7 +20,6 @@ import { CrdIdentityAllocator } from '../identity/allocator.ts';
 import type { IdentityBackend } from '../identity/backend.ts';
 import type { CiliumIdentityObject } from '../identity/ciliumidentity.ts';
 import { labelsOfCiliumIdentity } from '../identity/ciliumidentity.ts';
-import { parsePolicy } from '../policy/api/parse-policy.ts';
 import type { PolicyKind } from '../policy/api/model.ts';
 import { PolicyEngine } from '../policy/engine.ts';
 import type { EnforcementMode } from '../policy/endpoint-policy.ts';
@@ -36,7 +35,7 @@ import type { Runnable } from '../runtime/manager.ts';
 import { realClock, sleep } from '../runtime/clock.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { eventsV1Sink } from '../runtime/kube-event-sink.ts';
-import { KernelTables } from './kernel-tables.ts';
+import { KERNEL_HEALTH_FILE, KernelTables } from './kernel-tables.ts';
 import type { ResourceRef } from '../runtime/resource.ts';
 import { cepObject, deleteCep, writeCep } from './cep.ts';
 import { CepReporter } from './cep-reporter.ts';
@@ -44,6 +43,7 @@ import { EndpointEnforcer, type EndpointRequest, type PodFacts } from './endpoin
 import { identityReconciler } from './identity-controller.ts';
 import { apiserverIpcacheReconciler, endpointIpcacheReconciler, nodeIpcacheReconciler, type CiliumEndpointLike } from './ipcache-controllers.ts';
 import { policyReconciler } from './policy-controller.ts';
+import { ValidPolicies } from './valid-policies.ts';
 import { NamedPortIndex, namedPortsReconciler } from './named-ports.ts';
 import { cidrGroupOf, PolicyFeed, type CiliumCidrGroupObject } from './policy-feed.ts';
 import { ipcacheKeyCidr } from '../datapath/maps/ipcache.ts';
@@ -160,7 +160,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
 
   const nodeOwner = { apiVersion: 'v1', kind: 'Node', metadata: { name: o.nodeName } };
   const kernel = new KernelTables(log.child({ component: 'kernel-tables' }),
-    new EventRecorder({ sink: eventsV1Sink(kc), controller: 'ciliate.io/agent', instance: o.nodeName, log }));
+    new EventRecorder({ sink: eventsV1Sink(kc), controller: 'ciliate.io/agent', instance: o.nodeName, log }), join(o.stateDir, KERNEL_HEALTH_FILE));
   const enforcer = new EndpointEnforcer({
     pinRoot: o.pinRoot, stateDir: o.stateDir, engine, log: log.child({ component: 'enforcer' }), podFacts,
     kernelTables: kernel, nodeOwner, onEndpointErrors: (id) => refreshCeps([id]),
@@ -187,6 +187,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     refreshCeps(diffs.keys());
   };
   const feed = new PolicyFeed(engine, enforcer.ipcache, apply);
+  const validPolicies = new ValidPolicies(o.stateDir, o.clusterName, log);
   // CIDR identity numbers an earlier agent left in the kernel are kept, so its maps stay right until recomputed.
   feed.cidrs.restore(enforcer.ipcache.map.entries().filter(([, v]) => isLocalIdentity(v.secIdentity)).map(([k, v]) => [ipcacheKeyCidr(k), v.secIdentity] as const));
   // Whatever no other row claims is outside the cluster.
@@ -221,7 +222,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   const controller = (name: string, reconciler: ConstructorParameters<typeof Controller>[0]['reconciler']) =>
     new Controller({ name, reconciler, log, registry: o.registry, needLeaderElection: false, resyncIntervalMs: 300_000 });
   const controllers = [
-    ...policyCaches.map(([kind, cache]) => controller(`policy-${kind}`, policyReconciler(kind, cache, feed, log, o.clusterName)).for(cache)),
+    ...policyCaches.map(([kind, cache]) => controller(`policy-${kind}`, policyReconciler(kind, cache, feed, validPolicies)).for(cache)),
     controller('cidr-groups', cachedReconciler(cidrGroups, {
       async apply(_ctx, obj) {
         feed.setCidrGroup(obj.metadata?.name ?? '', cidrGroupOf(obj));
@@ -266,9 +267,8 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     for (const obj of cidrGroups.list()) feed.setCidrGroup(obj.metadata?.name ?? '', cidrGroupOf(obj));
     for (const [kind, cache] of policyCaches) {
       for (const obj of cache.list()) {
-        const parsed = parsePolicy(obj, { clusterName: o.clusterName });
-        if (parsed.errors.length === 0) feed.upsertPolicy(parsed);
-        else log.warn('invalid policy not applied', { kind, name: obj.metadata?.name });
+        const parsed = validPolicies.resolve(kind, obj);
+        if (parsed) feed.upsertPolicy(parsed);
       }
     }
   })());

@@ -6,11 +6,15 @@
  * Refreshes of every reconciler are counted as drift repairs.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { renameSync, writeFileSync } from 'node:fs';
 import { Gauge, type Registry } from 'prom-client';
 import { counter } from '../runtime/metrics.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RefreshReport, ReconcilerObserver } from '../runtime/reconciler/reconciler.ts';
 import type { Row, TableCounts } from '../runtime/reconciler/table.ts';
+
+/** The file in the agent's state folder where the kernel tables' health is published. */
+export const KERNEL_HEALTH_FILE = 'kernel-health.json';
 
 /** A map pressure at or above this is warned about. */
 export const PRESSURE_WARNING = 0.9;
@@ -70,11 +74,19 @@ export class KernelTables {
   readonly #tables = new Map<string, KernelTable & { warned: boolean }>();
   readonly #repairs: ((table: string, action: 'repaired' | 'pruned', n: number) => void)[] = [];
 
-  constructor(private readonly log: Logger, private readonly warnings?: WarningSink) {}
+  #publishTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * @param warnings where Warning Events go
+   * @param statePath where the health is published for `ciliate bpf errors` (when rows start or
+   *   stop failing, and after refreshes)
+   */
+  constructor(private readonly log: Logger, private readonly warnings?: WarningSink, private readonly statePath?: string) {}
 
   /** Counts refreshes of any reconciler (pass as its observer). */
   readonly observer: ReconcilerObserver = {
     refreshed: (reports: RefreshReport[]) => {
+      this.#publish();
       for (const r of reports) {
         if (r.repaired + r.pruned === 0) continue;
         this.log.warn('kernel state drifted from the desired state; repaired', { map: r.table, repaired: r.repaired, pruned: r.pruned });
@@ -100,11 +112,28 @@ export class KernelTables {
         this.warnings?.event(t.owner, 'Warning', 'MapWriteFailed', 'Reconcile', `rows of BPF map ${t.mapName} not written: ${message}`.slice(0, 1000));
       }
       t.onErrorsChanged?.(inError);
+      this.#publish();
     });
     this.#checkPressure(entry);
+    this.#publish();
     return () => {
       if (this.#tables.get(t.mapName) === entry) this.#tables.delete(t.mapName);
     };
+  }
+
+  /** Writes the health file soon (at most every 100 ms). */
+  #publish(): void {
+    if (!this.statePath || this.#publishTimer) return;
+    this.#publishTimer = setTimeout(() => {
+      this.#publishTimer = undefined;
+      try {
+        writeFileSync(`${this.statePath}.tmp`, JSON.stringify(this.health(), null, 1) + '\n');
+        renameSync(`${this.statePath}.tmp`, this.statePath!);
+      } catch (err) {
+        this.log.warn('could not publish the kernel tables\' health', { err: (err as Error).message });
+      }
+    }, 100);
+    this.#publishTimer.unref();
   }
 
   /** Rows wanted over capacity (above 1: some do not fit). */
