@@ -126,28 +126,44 @@ export function ifindexOf(name: string): number {
 /** The node's endpoints in the kernel. */
 export class EndpointEnforcer {
   readonly ipcache: IpcacheSync;
-  readonly #template: LoadedEndpoint;
+  #loaded: LoadedEndpoint | undefined;
   readonly #ids: EndpointIdAllocator;
   readonly #slots: EndpointSlotPool;
-  readonly #preparer: SlotPreparer | undefined;
+  #preparer: SlotPreparer | undefined;
   #spareSeq = 0;
   #closed = false;
   readonly #byId = new Map<number, EnforcedEndpoint>();
   readonly #byKey = new Map<string, EnforcedEndpoint>();
 
+  /** Touches nothing in the kernel: ipcache claims wait in their table until {@link open}. */
   constructor(readonly opts: EnforcerOptions) {
-    this.#template = loadEndpoint({ endpointId: TEMPLATE_ID, identity: 1, shared: true }, { pinRoot: opts.pinRoot, maxEntries: opts.maxEntries });
-    this.ipcache = new IpcacheSync(this.#template.maps.ipcache, opts.log, opts.kernelTables?.observer);
+    this.ipcache = new IpcacheSync(undefined, opts.log, opts.kernelTables?.observer);
+    this.#ids = new EndpointIdAllocator(join(opts.stateDir, 'endpoint-ids.json'));
+    this.#slots = new EndpointSlotPool({
+      size: opts.spareEndpoints ?? DEFAULT_SPARE_ENDPOINTS, make: () => this.#makeSlot(), prepare: () => this.#prepareSlot(),
+      release: (slot) => closeEndpointMaps(slot.maps), log: opts.log,
+    });
+  }
+
+  /** The shared programs and maps, loaded by {@link open}. */
+  get #template(): LoadedEndpoint {
+    if (!this.#loaded) throw new Error('the endpoint enforcer is not open yet');
+    return this.#loaded;
+  }
+
+  /**
+   * Loads (or reopens from the pins) the node's shared programs and maps, starts writing the ipcache,
+   * takes over the spare endpoint slots an earlier agent prepared and makes the missing ones.
+   */
+  open(): this {
+    const { opts } = this;
+    this.#loaded = loadEndpoint({ endpointId: TEMPLATE_ID, identity: 1, shared: true }, { pinRoot: opts.pinRoot, maxEntries: opts.maxEntries });
+    this.ipcache.open(this.#template.maps.ipcache);
     opts.kernelTables?.register({
       mapName: 'cilium_ipcache', group: 'cilium_ipcache', table: this.ipcache.table, capacity: mapCapacity(this.#template.maps.ipcache),
       owner: opts.nodeOwner ?? { apiVersion: 'v1', kind: 'Node', metadata: { name: 'unknown' } },
     });
-    this.#ids = new EndpointIdAllocator(join(opts.stateDir, 'endpoint-ids.json'));
-    const size = opts.spareEndpoints ?? DEFAULT_SPARE_ENDPOINTS;
-    this.#preparer = size > 0 ? new SlotPreparer() : undefined;
-    this.#slots = new EndpointSlotPool({
-      size, make: () => this.#makeSlot(), prepare: () => this.#prepareSlot(), release: (slot) => closeEndpointMaps(slot.maps), log: opts.log,
-    });
+    this.#preparer = (opts.spareEndpoints ?? DEFAULT_SPARE_ENDPOINTS) > 0 ? new SlotPreparer() : undefined;
     // Spare slots an earlier agent prepared are taken over (their maps and outer rows are pinned).
     for (const key of this.#ids.keys().filter(isSpareKey)) {
       try {
@@ -158,6 +174,7 @@ export class EndpointEnforcer {
       }
     }
     this.#slots.refill();
+    return this;
   }
 
   /** A fresh spare key. */
@@ -442,6 +459,6 @@ export class EndpointEnforcer {
     this.#byKey.clear();
     for (const slot of this.#slots.close()) closeEndpointMaps(slot.maps);
     this.#preparer?.close();
-    this.#template.close();
+    this.#loaded?.close();
   }
 }

@@ -4,10 +4,16 @@
  * agent adds `caches` and `runnables` to its Manager and installs `hooks` on its CNI endpoint
  * manager, so that CNI ADD answers only once the pod's identity and policy are in the kernel.
  *
- * Start-up order and its guarantee: ADD waits until every cache has synced and the engine has been
- * primed from them, so a new pod is never computed against a partial set of policies; after an agent
- * restart the pinned maps keep enforcing the last state until `restore()` recomputes them from a
- * synced view of the cluster.
+ * The composition root reads in order: the caches, the policy engine, the kernel side (the enforcer,
+ * the LB state and the reconciled tables, built without touching the kernel), the feed from policies
+ * to the engine, the controllers; then the kernel module (the first runnable: it loads or reopens
+ * the BPF programs and maps and binds the tables to them when the Manager starts it), readiness, the
+ * periodic refresh, and the CNI hooks.
+ *
+ * Start-up order and its guarantee: ADD waits until every cache has synced, the kernel side is open
+ * and the engine has been primed from the caches, so a new pod is never computed against a partial
+ * set of policies; after an agent restart the pinned maps keep enforcing the last state until
+ * `restore()` recomputes them from a synced view of the cluster.
  */
 import { CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1EndpointSlice, type V1Namespace, type V1Node, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { K8sIdentityBackend } from '../identity/k8s-identity-backend.ts';
@@ -134,6 +140,19 @@ const POLICY_KINDS: [PolicyKind, ResourceRef][] = [
 export function createEnforcement(o: EnforcementOptions): Enforcement {
   const { kc, log } = o;
   const request = kubeRequester(kc);
+  // The cluster state this node's enforcement follows.
+  const informer = <T extends KubernetesObject>(ref: ResourceRef, opts: Parameters<typeof kubeInformer>[2] = {}) => kubeInformer<T>(kc, ref, opts, { log });
+  const policyCaches = POLICY_KINDS.filter(([kind]) => kind !== 'NetworkPolicy' || o.k8sNetworkPolicy !== false).map(([kind, ref]) => [kind, informer<KubernetesObject>(ref)] as const);
+  const identities = informer<CiliumIdentityObject & KubernetesObject>(IDENTITY_REF);
+  const pods = informer<V1Pod>(POD_REF, { fieldSelector: `spec.nodeName=${o.nodeName}` });
+  const namespaces = informer<V1Namespace>(NAMESPACE_REF);
+  const ceps = informer<CiliumEndpointLike>(CEP_REF);
+  const nodes = o.nodes ?? informer<V1Node>(NODE_REF);
+  const services = informer<V1Service>(SERVICE_REF);
+  const slices = informer<V1EndpointSlice>(ENDPOINT_SLICE_REF);
+  const cidrGroups = informer<CiliumCidrGroupObject>(CIDR_GROUP_REF);
+
+  // Policy computation: the engine knows the reserved identities from the start.
   const namedPorts = new NamedPortIndex();
   const engine: PolicyEngine = new PolicyEngine({
     enforcementMode: o.enforcementMode,
@@ -188,35 +207,11 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   };
   const feed = new PolicyFeed(engine, enforcer.ipcache, apply);
   const validPolicies = new ValidPolicies(o.stateDir, o.clusterName, log);
-  // CIDR identity numbers an earlier agent left in the kernel are kept, so its maps stay right until recomputed.
-  feed.cidrs.restore(enforcer.ipcache.map.entries().filter(([, v]) => isLocalIdentity(v.secIdentity)).map(([k, v]) => [ipcacheKeyCidr(k), v.secIdentity] as const));
   // Whatever no other row claims is outside the cluster.
   enforcer.ipcache.upsert('world', '0.0.0.0/0', { identity: ReservedIdentity.world });
 
-  const informer = <T extends KubernetesObject>(ref: ResourceRef, opts: Parameters<typeof kubeInformer>[2] = {}) => kubeInformer<T>(kc, ref, opts, { log });
-  const policyCaches = POLICY_KINDS.filter(([kind]) => kind !== 'NetworkPolicy' || o.k8sNetworkPolicy !== false).map(([kind, ref]) => [kind, informer<KubernetesObject>(ref)] as const);
-  const identities = informer<CiliumIdentityObject & KubernetesObject>(IDENTITY_REF);
-  const pods = informer<V1Pod>(POD_REF, { fieldSelector: `spec.nodeName=${o.nodeName}` });
-  const namespaces = informer<V1Namespace>(NAMESPACE_REF);
-  const ceps = informer<CiliumEndpointLike>(CEP_REF);
-  const nodes = o.nodes ?? informer<V1Node>(NODE_REF);
-  const services = informer<V1Service>(SERVICE_REF);
-  const slices = informer<V1EndpointSlice>(ENDPOINT_SLICE_REF);
-  const cidrGroups = informer<CiliumCidrGroupObject>(CIDR_GROUP_REF);
-  const lb = new LbSync(enforcer.sharedMaps.lb, join(o.stateDir, SERVICES_STATE_FILE), undefined, log.child({ component: 'lb' }), kernel.observer);
-  for (const [name, table] of Object.entries(lb.tables) as [keyof typeof lb.tables, LbSync['tables'][keyof LbSync['tables']]][]) {
-    const map = enforcer.sharedMaps.lb[name === 'affinity' ? 'affinityMatch' : name];
-    kernel.register({ mapName: table.name, group: table.name, table, capacity: mapCapacity(map), owner: nodeOwner });
-  }
+  const lb = new LbSync(undefined, join(o.stateDir, SERVICES_STATE_FILE), undefined, log.child({ component: 'lb' }), kernel.observer);
   const lbNode: LbNode = { name: o.nodeName, ip: o.nodeIP, algorithm: o.lbAlgorithm ?? 'random' };
-  if (o.socketLbCgroup) {
-    try {
-      attachSocketLb({ pinRoot: o.pinRoot, cgroupPath: o.socketLbCgroup, log });
-    } catch (err) {
-      log.error('socket-level service translation unavailable; the per-packet path serves every Service', { err: (err as Error).message });
-    }
-  }
-  const netdev = o.nodeDevice === false ? undefined : attachNodeDevice({ pinRoot: o.pinRoot, nodeIp: o.nodeIP, log, ...(o.inNodeNetns ? { inNodeNetns: o.inNodeNetns } : {}) });
   const caches = [...policyCaches.map(([, c]) => c), cidrGroups, identities, ceps, pods, namespaces, services, slices, ...(o.nodes ? [] : [nodes])] as Informer<KubernetesObject>[];
 
   const controller = (name: string, reconciler: ConstructorParameters<typeof Controller>[0]['reconciler']) =>
@@ -256,10 +251,41 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     })).for(pods).watches(namespaces, (nsObj) => pods.list(nsObj.metadata?.name).map(objectKey)),
   ];
 
-  // Before the first endpoint is computed: every cache synced, and the engine primed from them.
+  // The kernel side, opened when the Manager starts it (first of the runnables, after the caches
+  // synced): the shared programs and maps loaded or reopened from the pins, the LB and ipcache
+  // tables bound to their maps, CIDR identities an earlier agent left in the kernel kept (so its maps
+  // stay right until recomputed), socket-level and node-device service translation attached.
+  let netdev: ReturnType<typeof attachNodeDevice> | undefined;
+  let opened!: () => void;
+  const kernelOpened = new Promise<void>((resolve) => (opened = resolve));
+  const kernelModule: Runnable = {
+    needLeaderElection: false,
+    async start(signal) {
+      enforcer.open();
+      lb.open(enforcer.sharedMaps.lb);
+      for (const [name, table] of Object.entries(lb.tables) as [keyof typeof lb.tables, LbSync['tables'][keyof LbSync['tables']]][]) {
+        const map = enforcer.sharedMaps.lb[name === 'affinity' ? 'affinityMatch' : name];
+        kernel.register({ mapName: table.name, group: table.name, table, capacity: mapCapacity(map), owner: nodeOwner });
+      }
+      feed.cidrs.restore(enforcer.ipcache.map.entries().filter(([, v]) => isLocalIdentity(v.secIdentity)).map(([k, v]) => [ipcacheKeyCidr(k), v.secIdentity] as const));
+      if (o.socketLbCgroup) {
+        try {
+          attachSocketLb({ pinRoot: o.pinRoot, cgroupPath: o.socketLbCgroup, log });
+        } catch (err) {
+          log.error('socket-level service translation unavailable; the per-packet path serves every Service', { err: (err as Error).message });
+        }
+      }
+      netdev = o.nodeDevice === false ? undefined : attachNodeDevice({ pinRoot: o.pinRoot, nodeIp: o.nodeIP, log, ...(o.inNodeNetns ? { inNodeNetns: o.inNodeNetns } : {}) });
+      opened();
+      await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    },
+  };
+
+  // Before the first endpoint is computed: every cache synced, the kernel side open, and the engine primed from them.
   let ready: Promise<void> | undefined;
   const whenReady = () => (ready ??= (async () => {
     await Promise.all([...caches, nodes].map((c) => c.waitForSync()));
+    await kernelOpened;
     apply(engine.updateIdentities(identities.list().flatMap((obj) => {
       const id = Number(obj.metadata?.name);
       return Number.isInteger(id) && id > 0 ? [[id, labelsOfCiliumIdentity(obj)] as const] : [];
@@ -304,10 +330,11 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
 
   return {
     engine, enforcer, lb, kernel, caches, ceps,
-    runnables: [...controllers, refresh, lbPrimer(services, slices, lb, lbNode), ...(o.flowSinks?.length ? [flowEventsRunnable(enforcer, o.flowSinks, log)] : [])],
+    runnables: [kernelModule, ...controllers, refresh, lbPrimer(services, slices, lb, lbNode), ...(o.flowSinks?.length ? [flowEventsRunnable(enforcer, o.flowSinks, log)] : [])],
     hooks: {
       beforeAddReturns: enforce,
       async afterDelete(ep) {
+        await kernelOpened;
         const id = enforcer.endpoints().find((e) => e.request.key === ep.key)?.id;
         if (id !== undefined) {
           reporter.forget(id);

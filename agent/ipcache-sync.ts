@@ -41,12 +41,26 @@ export class IpcacheSync {
   readonly #claims = new Map<string, Map<IpcacheSource, IpcacheInfo>>();
   /** The winning claim of every prefix, as kernel rows. */
   readonly table: DesiredTable<IpcacheKey, RemoteEndpointInfo> = mapTable('cilium_ipcache', IPCACHE_CODECS.key, IPCACHE_CODECS.value);
-  /** Writes `table` into the map; enabled at once (the kernel map exists already). */
+  /** Writes `table` into the map once it is open. */
   readonly reconciler: Reconciler;
+  #map: IpcacheMap | undefined;
 
-  constructor(readonly map: IpcacheMap, log?: Logger, observer?: ReconcilerObserver) {
-    this.reconciler = new Reconciler({ name: 'ipcache', tables: [{ table: this.table, ops: bpfMapOps(map) }], ...(log ? { log } : {}), ...(observer ? { observer } : {}) });
+  /** With `map`, opened at once; without, claims wait in the table until {@link open}. */
+  constructor(map?: IpcacheMap, log?: Logger, observer?: ReconcilerObserver) {
+    this.reconciler = new Reconciler({ name: 'ipcache', tables: [{ table: this.table, ops: bpfMapOps(() => this.map) }], ...(log ? { log } : {}), ...(observer ? { observer } : {}) });
+    if (map) this.open(map);
+  }
+
+  /** Starts writing the claims into `map`. */
+  open(map: IpcacheMap): void {
+    this.#map = map;
     this.reconciler.enable();
+  }
+
+  /** The kernel map (throws before {@link open}). */
+  get map(): IpcacheMap {
+    if (!this.#map) throw new Error('the ipcache map is not open yet');
+    return this.#map;
   }
 
   /** The row a prefix resolves to now, if any source claims it. */

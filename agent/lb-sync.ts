@@ -147,25 +147,38 @@ export class LbSync {
   };
   /** Writes the tables into the maps (dependencies first, slot 0 last; deletes the other way round). */
   readonly reconciler: Reconciler;
+  #maps: LbMaps | undefined;
 
   /**
+   * `maps`: opened at once when given, else by {@link open} (before the first upsert).
    * `statePath`: where the desired state is published for `ciliate service list` (optional).
    * `maglevTableSize`: entries of each Maglev table (must match the programs' configuration).
    */
-  constructor(readonly maps: LbMaps, readonly statePath?: string, readonly maglevTableSize: number = MAGLEV_DEFAULT_SIZE, log?: Logger, observer?: ReconcilerObserver) {
+  constructor(maps?: LbMaps, readonly statePath?: string, readonly maglevTableSize: number = MAGLEV_DEFAULT_SIZE, log?: Logger, observer?: ReconcilerObserver) {
     const t = this.tables;
     const prune = () => this.#primed;
     this.reconciler = new Reconciler({
       name: 'lb', ...(log ? { log } : {}), ...(observer ? { observer } : {}),
       tables: [
-        { table: t.backends, ops: bpfMapOps(maps.backends), prune },
-        { table: t.revNat, ops: bpfMapOps(maps.revNat), prune },
-        { table: t.maglev, ops: bpfMapOps(maps.maglev), prune },
-        { table: t.affinity, ops: bpfMapOps(maps.affinityMatch), prune },
-        { table: t.services, ops: bpfMapOps(maps.services), prune, order: (a, b) => b.backendSlot - a.backendSlot },
+        { table: t.backends, ops: bpfMapOps(() => this.maps.backends), prune },
+        { table: t.revNat, ops: bpfMapOps(() => this.maps.revNat), prune },
+        { table: t.maglev, ops: bpfMapOps(() => this.maps.maglev), prune },
+        { table: t.affinity, ops: bpfMapOps(() => this.maps.affinityMatch), prune },
+        { table: t.services, ops: bpfMapOps(() => this.maps.services), prune, order: (a, b) => b.backendSlot - a.backendSlot },
       ],
     });
-    this.reconciler.enable();
+    if (maps) this.open(maps);
+  }
+
+  /** The kernel maps (throws before {@link open}). */
+  get maps(): LbMaps {
+    if (!this.#maps) throw new Error('the LB maps are not open yet');
+    return this.#maps;
+  }
+
+  /** Takes over the ids the kernel maps hold (a restart) and starts writing into them. */
+  open(maps: LbMaps): void {
+    this.#maps = maps;
     for (const [id, b] of maps.backends.entries()) {
       this.#kernelBackends.set(l4AddrText(lbBackendAddr(b)), id);
       this.#backendIds.reserve(id);
@@ -176,6 +189,7 @@ export class LbSync {
       this.#kernelRevNat.set(frontKey({ ip: numberToIpv4(k.address), port: k.dport, proto: k.proto }), v.revNatIndex);
       this.#revNatIds.reserve(v.revNatIndex);
     }
+    this.reconciler.enable();
   }
 
   /** Sets a service's frontends (a `namespace/name` key); writes the change through. */

@@ -9,14 +9,18 @@ import type { Codec } from '../codecs/codec.ts';
 import { native } from '../native.ts';
 import type { BpfMap } from './bpf-map.ts';
 
-/** The map's operations: upsert, delete (missing = success), dump, and their batched forms. */
-export function bpfMapOps<K, V>(map: BpfMap<K, V>): Operations<K, V> {
+/**
+ * The map's operations: upsert, delete (missing = success), dump, and their batched forms. `map` may
+ * be a function giving the map when the operations run (a map opened only when its owner starts).
+ */
+export function bpfMapOps<K, V>(map: BpfMap<K, V> | (() => BpfMap<K, V>)): Operations<K, V> {
+  const m = typeof map === 'function' ? map : () => map;
   return {
-    update: (k, v) => map.update(k, v),
-    delete: (k) => void map.delete(k),
-    list: () => map.entries(),
-    updateBatch: (rows) => map.updateBatch(rows),
-    deleteBatch: (keys) => void map.deleteBatch(keys),
+    update: (k, v) => m().update(k, v),
+    delete: (k) => void m().delete(k),
+    list: () => m().entries(),
+    updateBatch: (rows) => m().updateBatch(rows),
+    deleteBatch: (keys) => void m().deleteBatch(keys),
   };
 }
 

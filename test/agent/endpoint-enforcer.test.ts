@@ -58,7 +58,7 @@ describe('endpoint enforcer on real namespaces and TCP', function () {
       inNodeNetns: (fn) => inNetns(topo.nodePath, fn),
       podFacts: async (_ns, name) => podFactsOf(name),
       allocateIdentity: async (ls) => identities.get(ls.find('k8s', 'app')[0]!.value)!,
-    });
+    }).open();
   };
   const addBoth = async (e: EndpointEnforcer) => {
     await e.add(requests.server);
