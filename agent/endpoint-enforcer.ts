@@ -284,8 +284,8 @@ export class EndpointEnforcer {
     setEnforcement(maps.policyConfig, true, true);
     engine.upsertEndpoint({ id, identity, labels: facts.labels, namedPorts: facts.namedPorts });
     policy.replace(engine.mapState(id)?.rows() ?? []);
-    // Read-your-writes: ADD answers once the endpoint's rows are in the kernel (or refused).
-    const failed = await policy.reconciler.waitUntilReconciled(policy.table);
+    // The table's round ran on this stack (nothing awaited since the slot was taken): every row was attempted.
+    const failed = policy.errors();
     // A new pod whose policy does not fit is refused (its ADD fails, kubelet retries); an endpoint
     // from before a restart keeps what its map enforces, its failed rows reported and retried.
     if (failed.length && !restored) {

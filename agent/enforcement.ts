@@ -321,6 +321,11 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
       key: ep.key, ip: ep.ip, hostIf: ep.hostIf, podNamespace: ep.podNamespace, podName: ep.podName, containerId: ep.containerId,
     };
     const enforced = await enforcer.add(req);
+    // Read-your-writes: ADD answers once the endpoint's policy rows and the ipcache are in the kernel.
+    await Promise.all([
+      enforced.policy.reconciler.waitUntilReconciled(enforced.policy.table),
+      enforcer.ipcache.reconciler.waitUntilReconciled(enforcer.ipcache.table),
+    ]);
     if (ep.podNamespace && ep.podName) {
       // The CiliumEndpoint is reporting, not enforcement: written after ADD answers, retried by refreshes.
       podUids.set(enforced.id, ep.podUid);
