@@ -88,6 +88,8 @@ export class Reconciler implements Runnable {
   readonly #retryAt = new Map<string, number>();
   #retryTimer: { at: number; handle: TimerHandle } | undefined;
   #waiters: Waiter[] = [];
+  /** Rows that failed for the first time in the current round, by table. */
+  readonly #newFailures = new Map<string, { rows: number; origin: string; err: string }>();
   #enabled = false;
   #running = false;
   #again = false;
@@ -141,6 +143,7 @@ export class Reconciler implements Runnable {
     } finally {
       this.#running = false;
     }
+    this.#logFailures();
     this.#armRetry();
     this.#releaseWaiters();
   }
@@ -198,6 +201,7 @@ export class Reconciler implements Runnable {
       }
     }
     this.#observer.refreshed?.(reports);
+    this.#logFailures();
     this.#armRetry();
     return reports;
   }
@@ -268,10 +272,22 @@ export class Reconciler implements Runnable {
     table.markError(row.id, row.revision, message);
     const rk = `${i}\0${row.id}`;
     this.#retryAt.set(rk, this.#clock.now() + this.#retry.when(rk));
-    const attempts = table.row(row.id)?.status.kind === 'error' ? (table.row(row.id)!.status as { attempts: number }).attempts : 1;
-    // The first failure of a row is worth a line; its retries are not.
-    if (attempts === 1) this.#log.warn('row not written; retrying with backoff', { reconciler: this.name, table: table.name, origin: row.origin, err: message });
+    const status = table.row(row.id)?.status;
+    // The first failure of a row is worth counting in the round's one line per table; its retries are not.
+    if (status?.kind === 'error' && status.attempts === 1) {
+      const f = this.#newFailures.get(table.name);
+      if (f) f.rows++;
+      else this.#newFailures.set(table.name, { rows: 1, origin: row.origin, err: message });
+    }
     this.#observer.failed?.(table.name, row, message);
+  }
+
+  /** One line per table whose rows failed for the first time in this round or refresh. */
+  #logFailures(): void {
+    for (const [table, f] of this.#newFailures) {
+      this.#log.warn('rows not written; retrying with backoff', { reconciler: this.name, table, rows: f.rows, firstOrigin: f.origin, err: f.err });
+    }
+    this.#newFailures.clear();
   }
 
   /** Arms one timer for the earliest retry; forgets deadlines of rows no longer in error. */

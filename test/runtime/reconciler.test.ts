@@ -6,6 +6,7 @@ import { Reconciler } from '../../runtime/reconciler/reconciler.ts';
 import type { Operations } from '../../runtime/reconciler/operations.ts';
 import { ExponentialBackoff } from '../../runtime/rate-limiter.ts';
 import { FakeClock } from './fake-clock.ts';
+import { createLogger } from '../../runtime/logger.ts';
 
 /** A target that records its operations and fails on keys in `faulty`. */
 class FakeTarget implements Operations<string, number> {
@@ -90,6 +91,16 @@ describe('table reconciler (fake target)', () => {
     await clock.advance(200);
     expect(target.rows.get('b')).to.equal(1);
     expect(t.counts().error).to.equal(0);
+  });
+
+  it('logs one line per table for the rows that failed in a round, not one per row or retry', async () => {
+    const lines: Record<string, unknown>[] = [];
+    r = make({ log: createLogger({ write: (l) => lines.push(JSON.parse(l)) }) });
+    r.enable();
+    ['x', 'y', 'z'].forEach((k) => target.faulty.add(k));
+    t.batch(() => ['x', 'y', 'z', 'ok'].forEach((k) => t.set(k, 1, `origin-${k}`)));
+    await clock.advance(1000);
+    expect(lines.map((l) => [l.msg, l.table, l.rows, l.firstOrigin])).to.deep.equal([['rows not written; retrying with backoff', 't', 3, 'origin-x']]);
   });
 
   it('writes a changed row at once even while it backs off', () => {
