@@ -6,7 +6,8 @@
  *
  * A full map is a row status, not an exception: a row for which no entry id is left
  * (`bpf-policy-map-max`) is held with entry id 0, which the map's operations refuse with a message
- * naming the map, until a removal frees an id. What the kernel already enforces stays.
+ * naming the map, until a removal frees an id. What the kernel already enforces stays, and deny rows
+ * take ids and room before allow rows, so an overflow never drops a deny while writing its allow.
  * `reconcile()` compares a dump of the kernel map with the rows, repairs drift and prunes the rest,
  * returning what it fixed (the agent counts it in a metric).
  */
@@ -55,6 +56,15 @@ function originOf(row: MapStateRow): string {
   const o = row.entry.derivedFrom[0];
   if (!o) return 'policy';
   return o.kind === 'Implicit' ? `Implicit/${o.name}` : `${o.kind}/${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
+}
+
+/**
+ * Rows in the order they take entry ids and kernel room: deny rows first, so a map that fills up
+ * leaves allows out before denies (never a deny lost while the allow it overrides is written).
+ */
+function denyFirst(rows: Iterable<MapStateRow>): MapStateRow[] {
+  const list = [...rows];
+  return [...list.filter((r) => r.entry.deny), ...list.filter((r) => !r.entry.deny)];
 }
 
 /** What `reconcile()` found and repaired. */
@@ -122,7 +132,7 @@ export class EndpointPolicyMap {
   apply(diff: MapStateDiff): void {
     this.table.batch(() => {
       const upserted = new Set<string>();
-      for (const row of [...diff.added, ...diff.changed]) {
+      for (const row of denyFirst([...diff.added, ...diff.changed])) {
         for (const r of this.#set(row)) upserted.add(bpfKeyString(r));
       }
       for (const row of diff.removed) {
@@ -147,7 +157,7 @@ export class EndpointPolicyMap {
     const held = new Map(this.map.entries().map(([k, v]) => [bpfKeyString(k), v.entryId] as const));
     this.table.batch(() => {
       const keep = new Set<string>();
-      for (const row of rows) {
+      for (const row of denyFirst(rows)) {
         for (const key of this.#set(row, held.get(bpfKeyString(bpfKeysOf(row)[0]!)))) keep.add(bpfKeyString(key));
       }
       for (const r of [...this.table.rows()]) {
@@ -173,7 +183,7 @@ export class EndpointPolicyMap {
 
   /** Gives ids freed by removals to rows that were waiting for one. */
   #retryWaiting(): void {
-    for (const row of [...new Set(this.#waiting.values())]) {
+    for (const row of denyFirst(new Set(this.#waiting.values()))) {
       if (this.ids.tryAssign(row) === undefined) return;
       this.#set(row);
     }

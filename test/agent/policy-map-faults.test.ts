@@ -44,6 +44,15 @@ describe('agent: policy map faults', function () {
     pm.close();
   });
 
+  it('gives deny rows room before allow rows, so an overflow never loses a deny', () => {
+    const pm = new EndpointPolicyMap(h.ep.maps.policy, new EntryIds(3), { name: 'cilium_policy_v2_00001' });
+    pm.apply({ added: [row(3000), row(3001), row(3002, true), row(3003, true)], changed: [], removed: [] });
+    const written = h.ep.maps.policy.entries().filter(([k]) => k.secLabel >= 3000).map(([k, v]) => `${k.secLabel}${v.flags ? ' deny' : ''}`).sort();
+    expect(written).to.deep.equal(['3002 deny', '3003 deny']);
+    expect(pm.errors().map((e) => e.origin).sort()).to.deep.equal(['CiliumNetworkPolicy/default/p3000', 'CiliumNetworkPolicy/default/p3001']);
+    pm.close();
+  });
+
   it('an agent killed between a table change and its kernel write converges when the next one starts', () => {
     const first = new EndpointPolicyMap(h.ep.maps.policy);
     first.replace([row(2000), row(2001)]);
