@@ -16,7 +16,9 @@ import { PolicyEngine } from '../../policy/engine.ts';
 import { parsePolicy } from '../../policy/api/parse-policy.ts';
 import { sanitizePodLabels } from '../../identity/pod-labels.ts';
 import { nopLogger } from '../../runtime/logger.ts';
-import { EndpointEnforcer, type EndpointRequest } from '../../agent/endpoint-enforcer.ts';
+import { EndpointEnforcer, policyMapName, type EndpointRequest } from '../../agent/endpoint-enforcer.ts';
+import { KernelTables } from '../../agent/kernel-tables.ts';
+import { Registry } from 'prom-client';
 import { requireBpf } from '../datapath/support/env.ts';
 import { echoServer, streamClient } from '../support/tcp-programs.ts';
 import { createTopology, nsSpawn, tcpConnects, type Topology } from '../datapath/support/netns.ts';
@@ -50,10 +52,15 @@ describe('endpoint enforcer on real namespaces and TCP', function () {
   let requests: Record<'client' | 'server', EndpointRequest>;
 
   const podFactsOf = async (name: string) => ({ labels: sanitizePodLabels({ namespace: 'default', podLabels: labels[name as 'client' | 'server'] }) });
+  /** Counts what the refreshes repair, as the agent's metrics do. */
+  let registry = new Registry();
   const newEnforcer = (): EndpointEnforcer => {
     engine = new PolicyEngine();
+    registry = new Registry();
+    const kernelTables = new KernelTables(nopLogger);
+    kernelTables.registerMetrics(registry);
     return new EndpointEnforcer({
-      pinRoot, stateDir, engine, log: nopLogger,
+      pinRoot, stateDir, engine, log: nopLogger, kernelTables,
       maxEntries: { cilium_ct4_global: 16384, cilium_drop_aggr: 4096 },
       inNodeNetns: (fn) => inNetns(topo.nodePath, fn),
       podFacts: async (_ns, name) => podFactsOf(name),
@@ -164,11 +171,19 @@ describe('endpoint enforcer on real namespaces and TCP', function () {
     expect(counted).to.equal(true);
   });
 
-  it('repairs a lost interface row and a lost outer row at the next drift check', () => {
+  it('repairs a lost interface row, outer row and policy row at the next refresh, counting them', async () => {
     const ep = enforcer!.endpoints().find((e) => e.request.podName === 'server')!;
     enforcer!.sharedMaps.endpointInfo.delete(ep.ifindex);
     enforcer!.sharedMaps.outer.policy.delete(ep.id);
+    const [someKey] = ep.maps.policy.entries()[0]!;
+    ep.maps.policy.delete(someKey);
+    const drift = async () => (await registry.getSingleMetric('ciliate_datapath_drift_repairs_total')!.get()).values[0]?.value ?? 0;
+    const driftBefore = await drift();
     expect(enforcer!.reconcile().repaired).to.be.greaterThan(0);
+    const metrics = await registry.metrics();
+    expect(metrics).to.contain('ciliate_reconciler_refresh_total{table="ciliate_endpoint_info",action="repaired"} 1');
+    expect(metrics).to.match(new RegExp(`ciliate_reconciler_refresh_total\\{table="${policyMapName(ep.id)}",action="repaired"\\} 1`));
+    expect(await drift()).to.equal(driftBefore + 2);
     expect(enforcer!.sharedMaps.endpointInfo.lookup(ep.ifindex)).to.deep.equal({ endpointId: ep.id, identity: ep.identity });
     expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(false);
     enforcer!.applyDiffs(engine.upsertPolicy(policy('client')));
