@@ -17,8 +17,8 @@
 import { join } from 'node:path';
 import { attachPinned, type AttachMode, type InterfaceAttachment } from '../datapath/attach.ts';
 import {
-  bindEndpointInterface, closeEndpointMaps, endpointPinDir, loadEndpoint, loadEndpointMaps, openEndpointMaps, registerEndpointMaps, unregisterEndpoint,
-  type EndpointOwnMapsOf, type LoadedEndpoint, type LoadOptions,
+  closeEndpointMaps, endpointPinDir, loadEndpoint, loadEndpointMaps, openEndpointMaps, registerEndpointMaps,
+  type EndpointOwnMapsOf, type EndpointRegistration, type LoadedEndpoint, type LoadOptions,
 } from '../datapath/loader.ts';
 import { setEnforcement } from '../datapath/maps/policy.ts';
 import { removePinDir } from '../datapath/bpffs.ts';
@@ -36,7 +36,11 @@ import { IpcacheSync } from './ipcache-sync.ts';
 import { EntryIds } from './entry-ids.ts';
 import { EndpointPolicyMap, type DriftReport } from './policy-map-sync.ts';
 import type { KernelTables } from './kernel-tables.ts';
-import { mapCapacity } from '../datapath/maps/map-ops.ts';
+import { bpfMapOps, mapCapacity, mapTable } from '../datapath/maps/map-ops.ts';
+import { endpointInfoCodec, type EndpointInfo } from '../datapath/codecs/generated.ts';
+import { u32Codec } from '../datapath/maps/percpu.ts';
+import { Reconciler } from '../runtime/reconciler/reconciler.ts';
+import type { DesiredTable } from '../runtime/reconciler/table.ts';
 import type { KubernetesObject } from '@kubernetes/client-node';
 
 /** What the CNI side knows about an endpoint when it asks for enforcement. */
@@ -126,6 +130,12 @@ export function ifindexOf(name: string): number {
 /** The node's endpoints in the kernel. */
 export class EndpointEnforcer {
   readonly ipcache: IpcacheSync;
+  /**
+   * The shared programs' endpoints by host-side interface, reconciled into `ciliate_endpoint_info`.
+   * Never pruned: after a restart, rows of endpoints not (yet) restored keep serving their pods.
+   */
+  readonly endpointInfo: DesiredTable<number, EndpointInfo> = mapTable('ciliate_endpoint_info', u32Codec, endpointInfoCodec);
+  readonly #infoReconciler: Reconciler;
   #loaded: LoadedEndpoint | undefined;
   readonly #ids: EndpointIdAllocator;
   readonly #slots: EndpointSlotPool;
@@ -138,6 +148,10 @@ export class EndpointEnforcer {
   /** Touches nothing in the kernel: ipcache claims wait in their table until {@link open}. */
   constructor(readonly opts: EnforcerOptions) {
     this.ipcache = new IpcacheSync(undefined, opts.log, opts.kernelTables?.observer);
+    this.#infoReconciler = new Reconciler({
+      name: 'ciliate_endpoint_info', log: opts.log, ...(opts.kernelTables ? { observer: opts.kernelTables.observer } : {}),
+      tables: [{ table: this.endpointInfo, ops: bpfMapOps(() => this.#template.maps.endpointInfo), prune: () => false }],
+    });
     this.#ids = new EndpointIdAllocator(join(opts.stateDir, 'endpoint-ids.json'));
     this.#slots = new EndpointSlotPool({
       size: opts.spareEndpoints ?? DEFAULT_SPARE_ENDPOINTS, make: () => this.#makeSlot(), prepare: () => this.#prepareSlot(),
@@ -159,9 +173,11 @@ export class EndpointEnforcer {
     const { opts } = this;
     this.#loaded = loadEndpoint({ endpointId: TEMPLATE_ID, identity: 1, shared: true }, { pinRoot: opts.pinRoot, maxEntries: opts.maxEntries });
     this.ipcache.open(this.#template.maps.ipcache);
+    this.#infoReconciler.enable();
+    const owner = opts.nodeOwner ?? { apiVersion: 'v1', kind: 'Node', metadata: { name: 'unknown' } };
+    opts.kernelTables?.register({ mapName: 'cilium_ipcache', group: 'cilium_ipcache', table: this.ipcache.table, capacity: mapCapacity(this.#template.maps.ipcache), owner });
     opts.kernelTables?.register({
-      mapName: 'cilium_ipcache', group: 'cilium_ipcache', table: this.ipcache.table, capacity: mapCapacity(this.#template.maps.ipcache),
-      owner: opts.nodeOwner ?? { apiVersion: 'v1', kind: 'Node', metadata: { name: 'unknown' } },
+      mapName: 'ciliate_endpoint_info', group: 'ciliate_endpoint_info', table: this.endpointInfo, capacity: mapCapacity(this.#template.maps.endpointInfo), owner,
     });
     this.#preparer = (opts.spareEndpoints ?? DEFAULT_SPARE_ENDPOINTS) > 0 ? new SlotPreparer() : undefined;
     // Spare slots an earlier agent prepared are taken over (their maps and outer rows are pinned).
@@ -306,10 +322,10 @@ export class EndpointEnforcer {
     const { attachment, previous } = inNs(() => {
       try {
         ifindex = ifindexOf(req.hostIf);
-        bindEndpointInterface(this.#template.maps, { endpointId: id, identity, ifindex });
+        this.#bind({ endpointId: id, identity, ifindex }, `${req.podNamespace}/${req.podName}`);
         return attachPinned(linkDir, ifindex, this.#template.progs, mode);
       } catch (err) {
-        if (ifindex) unregisterEndpoint(this.#template.maps, { endpointId: id, ifindex });
+        if (ifindex) this.#unbind({ endpointId: id, ifindex });
         untrack?.();
         policy.close();
         closeEndpointMaps(maps);
@@ -343,7 +359,7 @@ export class EndpointEnforcer {
     const identity = await this.opts.allocateIdentity(facts.labels);
     this.#apply(engine.updateIdentities([[identity, facts.labels]]));
     if (identity !== ep.identity) {
-      bindEndpointInterface(this.#template.maps, { endpointId: ep.id, identity, ifindex: ep.ifindex });
+      this.#bind({ endpointId: ep.id, identity, ifindex: ep.ifindex }, `${ep.request.podNamespace}/${ep.request.podName}`);
       this.ipcache.upsert('endpoint', ep.request.ip, { identity });
     }
     ep.identity = identity;
@@ -368,7 +384,7 @@ export class EndpointEnforcer {
       } catch (err) {
         this.opts.log.warn('detach failed', { endpointId: ep.id, err: (err as Error).message });
       }
-      unregisterEndpoint(this.#template.maps, { endpointId: ep.id, ifindex: ep.ifindex });
+      this.#unbind({ endpointId: ep.id, ifindex: ep.ifindex });
       closeEndpointMaps(ep.maps);
       if (!this.endpoints().some((o) => o.request.ip === ep.request.ip)) this.ipcache.remove('endpoint', ep.request.ip);
     }
@@ -416,6 +432,22 @@ export class EndpointEnforcer {
     }
   }
 
+  /**
+   * Makes the shared programs serve endpoint `r.endpointId` on interface `r.ifindex` (its maps
+   * registered first), or gives it a new identity; throws when the kernel refuses the row.
+   */
+  #bind(r: EndpointRegistration, origin: string): void {
+    this.endpointInfo.set(r.ifindex, { endpointId: r.endpointId, identity: r.identity }, origin);
+    const status = this.endpointInfo.row(this.endpointInfo.idOf(r.ifindex))?.status;
+    if (status?.kind === 'error') throw new Error(`ciliate_endpoint_info: ${status.message}`);
+  }
+
+  /** Undoes {@link #bind}: the interface row first (its packets are then dropped as DROP_NO_LXC), then the outer rows. */
+  #unbind(r: Pick<EndpointRegistration, 'endpointId' | 'ifindex'>): void {
+    this.endpointInfo.delete(r.ifindex);
+    for (const map of Object.values(this.#template.maps.outer)) map.delete(r.endpointId);
+  }
+
   /** Rows of an endpoint's policy map the kernel refused (or that wait for an entry id). */
   policyErrors(id: number): { key: string; origin: string; message: string }[] {
     return (this.#byId.get(id)?.policy.errors() ?? []).map((r) => ({ key: r.id, origin: r.origin, message: r.status.kind === 'error' ? r.status.message : '' }));
@@ -431,24 +463,23 @@ export class EndpointEnforcer {
       const r = ep.resync ? this.#resync(ep) : ep.policy.reconcile();
       repaired += r.repaired;
       pruned += r.pruned;
-      // The shared programs' view of the endpoint: its interface row and its three outer rows.
-      const row = shared.endpointInfo.lookup(ep.ifindex);
-      const outerOk = Object.values(shared.outer).every((m) => m.lookup(ep.id) !== undefined);
-      if (!outerOk || row?.endpointId !== ep.id || row.identity !== ep.identity) {
+      // The shared programs' outer rows of the endpoint (its interface row is a table row, refreshed below).
+      if (!Object.values(shared.outer).every((m) => m.lookup(ep.id) !== undefined)) {
         registerEndpointMaps(shared, ep.id, ep.maps);
-        bindEndpointInterface(shared, { endpointId: ep.id, identity: ep.identity, ifindex: ep.ifindex });
         registrations++;
       }
     }
-    if (registrations) this.opts.kernelTables?.observer.refreshed?.([{ table: 'ciliate_endpoint_info', repaired: registrations, pruned: 0, errors: 0 }]);
+    if (registrations) this.opts.kernelTables?.observer.refreshed?.([{ table: 'ciliate_policy_maps', repaired: registrations, pruned: 0, errors: 0 }]);
+    const [info] = this.#infoReconciler.refresh();
     const r = this.ipcache.reconcile();
-    return { repaired: repaired + registrations + r.repaired, pruned: pruned + r.pruned };
+    return { repaired: repaired + registrations + (info?.repaired ?? 0) + r.repaired, pruned: pruned + r.pruned };
   }
 
   /** Releases this process's fds; programs, links and maps stay in the kernel, still enforcing. */
   close(): void {
     this.#closed = true;
     this.ipcache.reconciler.disable();
+    this.#infoReconciler.disable();
     for (const ep of this.#byId.values()) {
       ep.untrack?.();
       ep.policy.close();

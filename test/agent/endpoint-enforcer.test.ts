@@ -183,7 +183,8 @@ describe('endpoint enforcer on real namespaces and TCP', function () {
     const metrics = await registry.metrics();
     expect(metrics).to.contain('ciliate_reconciler_refresh_total{table="ciliate_endpoint_info",action="repaired"} 1');
     expect(metrics).to.match(new RegExp(`ciliate_reconciler_refresh_total\\{table="${policyMapName(ep.id)}",action="repaired"\\} 1`));
-    expect(await drift()).to.equal(driftBefore + 2);
+    expect(metrics).to.contain('ciliate_reconciler_refresh_total{table="ciliate_policy_maps",action="repaired"} 1');
+    expect(await drift()).to.equal(driftBefore + 3);
     expect(enforcer!.sharedMaps.endpointInfo.lookup(ep.ifindex)).to.deep.equal({ endpointId: ep.id, identity: ep.identity });
     expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(false);
     enforcer!.applyDiffs(engine.upsertPolicy(policy('client')));
