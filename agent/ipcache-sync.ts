@@ -3,8 +3,9 @@
  * tunnel endpoint, converged into the shared BPF ipcache map. Several sources may claim one prefix
  * (a pod's CiliumEndpoint, the apiserver's address, a node address, a CIDR identity, the default
  * world prefix); the most specific source wins, in the order of IPCACHE_SOURCES. The winning claim
- * of each prefix is a row of the `ipcache` desired table, which `reconciler` writes as it changes
- * (a row the kernel refuses, e.g. a full map, stays in error and is retried); `reconcile()`
+ * of each prefix is a row of the `cilium_ipcache` desired table, which `reconciler` writes as it
+ * changes once the map is open (a row the kernel refuses, e.g. a full map, stays in error and is
+ * retried); `reconcile()`
  * compares the kernel map with the rows, repairs drift and prunes what nobody claims.
  */
 import { ipcacheKey, ipcacheValue, IPCACHE_CODECS, type IpcacheMap } from '../datapath/maps/ipcache.ts';
