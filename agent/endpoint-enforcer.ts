@@ -39,7 +39,7 @@ import type { KernelTables } from './kernel-tables.ts';
 import { bpfMapOps, mapCapacity, mapTable } from '../datapath/maps/map-ops.ts';
 import { endpointInfoCodec, type EndpointInfo } from '../datapath/codecs/generated.ts';
 import { u32Codec } from '../datapath/maps/percpu.ts';
-import { Reconciler } from '../runtime/reconciler/reconciler.ts';
+import { TableReconciler } from '../runtime/reconciler/reconciler.ts';
 import type { DesiredTable } from '../runtime/reconciler/table.ts';
 import type { KubernetesObject } from '@kubernetes/client-node';
 
@@ -135,7 +135,7 @@ export class EndpointEnforcer {
    * Never pruned: after a restart, rows of endpoints not (yet) restored keep serving their pods.
    */
   readonly endpointInfo: DesiredTable<number, EndpointInfo> = mapTable('ciliate_endpoint_info', u32Codec, endpointInfoCodec);
-  readonly #infoReconciler: Reconciler;
+  readonly #infoReconciler: TableReconciler;
   #loaded: LoadedEndpoint | undefined;
   readonly #ids: EndpointIdAllocator;
   readonly #slots: EndpointSlotPool;
@@ -148,7 +148,7 @@ export class EndpointEnforcer {
   /** Touches nothing in the kernel: ipcache claims wait in their table until {@link open}. */
   constructor(readonly opts: EnforcerOptions) {
     this.ipcache = new IpcacheSync(undefined, opts.log, opts.kernelTables?.observer);
-    this.#infoReconciler = new Reconciler({
+    this.#infoReconciler = new TableReconciler({
       name: 'ciliate_endpoint_info', log: opts.log, ...(opts.kernelTables ? { observer: opts.kernelTables.observer } : {}),
       tables: [{ table: this.endpointInfo, ops: bpfMapOps(() => this.#template.maps.endpointInfo), prune: () => false }],
     });

@@ -11,7 +11,7 @@
 import { ipcacheKey, ipcacheValue, IPCACHE_CODECS, type IpcacheMap } from '../datapath/maps/ipcache.ts';
 import type { IpcacheKey, RemoteEndpointInfo } from '../datapath/codecs/generated.ts';
 import { bpfMapOps, mapTable } from '../datapath/maps/map-ops.ts';
-import { Reconciler, type ReconcilerObserver } from '../runtime/reconciler/reconciler.ts';
+import { TableReconciler, type TableReconcilerObserver } from '../runtime/reconciler/reconciler.ts';
 import type { DesiredTable } from '../runtime/reconciler/table.ts';
 import type { Logger } from '../runtime/logger.ts';
 
@@ -43,12 +43,12 @@ export class IpcacheSync {
   /** The winning claim of every prefix, as kernel rows. */
   readonly table: DesiredTable<IpcacheKey, RemoteEndpointInfo> = mapTable('cilium_ipcache', IPCACHE_CODECS.key, IPCACHE_CODECS.value);
   /** Writes `table` into the map once it is open. */
-  readonly reconciler: Reconciler;
+  readonly reconciler: TableReconciler;
   #map: IpcacheMap | undefined;
 
   /** With `map`, opened at once; without, claims wait in the table until {@link open}. */
-  constructor(map?: IpcacheMap, log?: Logger, observer?: ReconcilerObserver) {
-    this.reconciler = new Reconciler({ name: 'ipcache', tables: [{ table: this.table, ops: bpfMapOps(() => this.map) }], ...(log ? { log } : {}), ...(observer ? { observer } : {}) });
+  constructor(map?: IpcacheMap, log?: Logger, observer?: TableReconcilerObserver) {
+    this.reconciler = new TableReconciler({ name: 'ipcache', tables: [{ table: this.table, ops: bpfMapOps(() => this.map) }], ...(log ? { log } : {}), ...(observer ? { observer } : {}) });
     if (map) this.open(map);
   }
 

@@ -10,7 +10,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { Gauge, type Registry } from 'prom-client';
 import { counter } from '../runtime/metrics.ts';
 import type { Logger } from '../runtime/logger.ts';
-import type { RefreshReport, ReconcilerObserver } from '../runtime/reconciler/reconciler.ts';
+import type { RefreshReport, TableReconcilerObserver } from '../runtime/reconciler/reconciler.ts';
 import type { Row, TableCounts } from '../runtime/reconciler/table.ts';
 
 /** The file in the agent's state folder where the kernel tables' health is published. */
@@ -84,7 +84,7 @@ export class KernelTables {
   constructor(private readonly log: Logger, private readonly warnings?: WarningSink, private readonly statePath?: string) {}
 
   /** Counts refreshes of any reconciler (pass as its observer). */
-  readonly observer: ReconcilerObserver = {
+  readonly observer: TableReconcilerObserver = {
     refreshed: (reports: RefreshReport[]) => {
       this.#publish();
       for (const r of reports) {

@@ -27,7 +27,7 @@ import {
 import { numberToIpv4 } from '../datapath/net.ts';
 import { u8Codec, u32Codec } from '../datapath/maps/percpu.ts';
 import { bpfMapOps, codecHex, mapTable, sameEncoding } from '../datapath/maps/map-ops.ts';
-import { Reconciler, type ReconcilerObserver } from '../runtime/reconciler/reconciler.ts';
+import { TableReconciler, type TableReconcilerObserver } from '../runtime/reconciler/reconciler.ts';
 import { batchAll, type DesiredTable } from '../runtime/reconciler/table.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { maglevTable, MAGLEV_DEFAULT_SIZE } from './lb-maglev.ts';
@@ -146,7 +146,7 @@ export class LbSync {
     services: mapTable('cilium_lb4_services_v2', LB_CODECS.serviceKey, LB_CODECS.service),
   };
   /** Writes the tables into the maps (dependencies first, slot 0 last; deletes the other way round). */
-  readonly reconciler: Reconciler;
+  readonly reconciler: TableReconciler;
   #maps: LbMaps | undefined;
 
   /**
@@ -154,10 +154,10 @@ export class LbSync {
    * `statePath`: where the desired state is published for `ciliate service list` (optional).
    * `maglevTableSize`: entries of each Maglev table (must match the programs' configuration).
    */
-  constructor(maps?: LbMaps, readonly statePath?: string, readonly maglevTableSize: number = MAGLEV_DEFAULT_SIZE, log?: Logger, observer?: ReconcilerObserver) {
+  constructor(maps?: LbMaps, readonly statePath?: string, readonly maglevTableSize: number = MAGLEV_DEFAULT_SIZE, log?: Logger, observer?: TableReconcilerObserver) {
     const t = this.tables;
     const prune = () => this.#primed;
-    this.reconciler = new Reconciler({
+    this.reconciler = new TableReconciler({
       name: 'lb', ...(log ? { log } : {}), ...(observer ? { observer } : {}),
       tables: [
         { table: t.backends, ops: bpfMapOps(() => this.maps.backends), prune },

@@ -16,7 +16,7 @@ import { policyBlockEntry, type PolicyMap } from '../datapath/maps/policy.ts';
 import type { PolicyEntry as BpfEntry, PolicyKey as BpfKey } from '../datapath/codecs/generated.ts';
 import { bpfMapOps } from '../datapath/maps/map-ops.ts';
 import type { Operations } from '../runtime/reconciler/operations.ts';
-import { Reconciler, type ReconcilerObserver } from '../runtime/reconciler/reconciler.ts';
+import { TableReconciler, type TableReconcilerObserver } from '../runtime/reconciler/reconciler.ts';
 import { DesiredTable, type Row } from '../runtime/reconciler/table.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { EntryIds } from './entry-ids.ts';
@@ -80,7 +80,7 @@ export interface EndpointPolicyMapOptions {
   /** The map's name in errors, metrics and health (default `cilium_policy_v2`). */
   name?: string;
   log?: Logger;
-  observer?: ReconcilerObserver;
+  observer?: TableReconcilerObserver;
 }
 
 /** The agent's handle on one endpoint's policy map. */
@@ -89,7 +89,7 @@ export class EndpointPolicyMap {
   /** The desired kernel rows. */
   readonly table: DesiredTable<BpfKey, BpfEntry>;
   /** Writes `table` into the map; enabled at once. */
-  readonly reconciler: Reconciler;
+  readonly reconciler: TableReconciler;
   /** Map-state rows held without an entry id (the map was full), by kernel key. */
   readonly #waiting = new Map<string, MapStateRow>();
 
@@ -100,7 +100,7 @@ export class EndpointPolicyMap {
     this.ids = ids;
     const name = opts.name ?? 'cilium_policy_v2';
     this.table = new DesiredTable<BpfKey, BpfEntry>(name, bpfKeyString, sameEntry);
-    this.reconciler = new Reconciler({
+    this.reconciler = new TableReconciler({
       name, tables: [{ table: this.table, ops: this.#ops(name) }], ...(opts.log ? { log: opts.log } : {}), ...(opts.observer ? { observer: opts.observer } : {}),
     });
     this.reconciler.enable();

@@ -8,13 +8,13 @@
  * - **Per-row status and retry**: a row whose write fails goes to error status with the message and
  *   is retried with per-row exponential backoff; it never stops the other rows of the round. A row
  *   changed meanwhile is written at once with its new value.
- * - **Refresh**: {@link Reconciler.refresh} (periodic once started under a Manager) lists each target,
+ * - **Refresh**: {@link TableReconciler.refresh} (periodic once started under a Manager) lists each target,
  *   rewrites done rows the target lost or holds differently, and prunes rows no table wants (unless
  *   the binding's `prune()` says not yet), counting both.
- * - **Read-your-writes**: {@link Reconciler.waitUntilReconciled} resolves once every row changed up
+ * - **Read-your-writes**: {@link TableReconciler.waitUntilReconciled} resolves once every row changed up
  *   to a revision has been attempted, with the rows among them in error.
  *
- * Nothing touches a target before {@link Reconciler.enable} (or {@link Reconciler.start}).
+ * Nothing touches a target before {@link TableReconciler.enable} (or {@link TableReconciler.start}).
  */
 import { realClock, sleep, type Clock, type TimerHandle } from '../clock.ts';
 import { nopLogger, type Logger } from '../logger.ts';
@@ -45,15 +45,15 @@ export interface RefreshReport {
 }
 
 /** Hooks for metrics; all optional. */
-export interface ReconcilerObserver {
+export interface TableReconcilerObserver {
   /** A write of a row of `table` failed. */
   failed?(table: string, row: Row<unknown, unknown>, message: string): void;
   /** A refresh finished. */
   refreshed?(reports: RefreshReport[]): void;
 }
 
-/** Options of a {@link Reconciler}. */
-export interface ReconcilerOptions {
+/** Options of a {@link TableReconciler}. */
+export interface TableReconcilerOptions {
   name: string;
   /** The tables, in dependency order (a later table's rows may refer to an earlier one's). */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -64,7 +64,7 @@ export interface ReconcilerOptions {
   /** Period of refresh and prune under {@link start}; default 60 s, 0 = none. */
   refreshIntervalMs?: number;
   log?: Logger;
-  observer?: ReconcilerObserver;
+  observer?: TableReconcilerObserver;
 }
 
 interface Waiter {
@@ -75,15 +75,15 @@ interface Waiter {
 }
 
 /** Reconciles bound tables into their targets. */
-export class Reconciler implements Runnable {
+export class TableReconciler implements Runnable {
   /** Runs on every replica. */
   readonly needLeaderElection = false;
   readonly name: string;
-  readonly #tables: ReconcilerOptions['tables'];
+  readonly #tables: TableReconcilerOptions['tables'];
   readonly #clock: Clock;
   readonly #retry: RateLimiter;
   readonly #log: Logger;
-  readonly #observer: ReconcilerObserver;
+  readonly #observer: TableReconcilerObserver;
   /** Retry deadlines by `table index \0 row id`. */
   readonly #retryAt = new Map<string, number>();
   #retryTimer: { at: number; handle: TimerHandle } | undefined;
@@ -94,7 +94,7 @@ export class Reconciler implements Runnable {
   #running = false;
   #again = false;
 
-  constructor(readonly opts: ReconcilerOptions) {
+  constructor(readonly opts: TableReconcilerOptions) {
     this.name = opts.name;
     this.#tables = opts.tables;
     this.#clock = opts.clock ?? realClock;

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { Registry } from 'prom-client';
 import { KernelTables } from '../../agent/kernel-tables.ts';
 import { DesiredTable } from '../../runtime/reconciler/table.ts';
-import { Reconciler } from '../../runtime/reconciler/reconciler.ts';
+import { TableReconciler } from '../../runtime/reconciler/reconciler.ts';
 import type { Operations } from '../../runtime/reconciler/operations.ts';
 import { createLogger } from '../../runtime/logger.ts';
 
@@ -61,7 +61,7 @@ describe('agent: kernel tables (health, pressure, errors)', () => {
     kernel.register({ mapName: a.name, group: 'cilium_policy_v2', table: a, capacity: 100, owner: pod, onErrorsChanged: (e) => changes.push(e) });
     kernel.register({ mapName: b.name, group: 'cilium_policy_v2', table: b, capacity: 100, owner: pod });
     const [opsA, opsB] = [fakeMap(), fakeMap()];
-    const r = new Reconciler({ name: 'p', tables: [{ table: a, ops: opsA }, { table: b, ops: opsB }], observer: kernel.observer });
+    const r = new TableReconciler({ name: 'p', tables: [{ table: a, ops: opsA }, { table: b, ops: opsB }], observer: kernel.observer });
     r.enable();
     a.batch(() => {
       a.set('good', 1, 'CiliumNetworkPolicy/default/x');

@@ -2,7 +2,7 @@
 // refresh and prune, read-your-writes.
 import { expect } from 'chai';
 import { DesiredTable } from '../../runtime/reconciler/table.ts';
-import { Reconciler } from '../../runtime/reconciler/reconciler.ts';
+import { TableReconciler } from '../../runtime/reconciler/reconciler.ts';
 import type { Operations } from '../../runtime/reconciler/operations.ts';
 import { ExponentialBackoff } from '../../runtime/rate-limiter.ts';
 import { FakeClock } from './fake-clock.ts';
@@ -39,9 +39,9 @@ describe('table reconciler (fake target)', () => {
   let clock: FakeClock;
   let target: FakeTarget;
   let t: DesiredTable<string, number>;
-  let r: Reconciler;
-  const make = (opts: Partial<ConstructorParameters<typeof Reconciler>[0]> = {}) =>
-    new Reconciler({ name: 'test', clock, tables: [{ table: t, ops: target }], retry: new ExponentialBackoff({ baseMs: 100, maxMs: 1000 }), ...opts });
+  let r: TableReconciler;
+  const make = (opts: Partial<ConstructorParameters<typeof TableReconciler>[0]> = {}) =>
+    new TableReconciler({ name: 'test', clock, tables: [{ table: t, ops: target }], retry: new ExponentialBackoff({ baseMs: 100, maxMs: 1000 }), ...opts });
 
   beforeEach(() => {
     clock = new FakeClock();
@@ -152,7 +152,7 @@ describe('table reconciler (fake target)', () => {
     const first = table('first');
     const second = table('second');
     const desc = (a: string, b: string) => b.localeCompare(a);
-    r = new Reconciler({ name: 'lb', clock, tables: [{ table: first, ops: target }, { table: second, ops: target, order: desc }] });
+    r = new TableReconciler({ name: 'lb', clock, tables: [{ table: first, ops: target }, { table: second, ops: target, order: desc }] });
     r.enable();
     first.batch(() => second.batch(() => {
       second.set('s0', 1, 'x');
