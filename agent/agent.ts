@@ -22,6 +22,7 @@ import type { AgentConfig } from './config/parse.ts';
 import { agentKubeConfig } from './config/credentials.ts';
 import { agentPinRoot } from './config/paths.ts';
 import { createEnforcement } from './enforcement.ts';
+import { kernelHealthRoutes } from './kernel-health-routes.ts';
 import { EndpointManager } from './endpoints.ts';
 import { flowLogSink, type FlowSink } from './flow-log.ts';
 import { agentHubble } from './hubble.ts';
@@ -136,8 +137,8 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   if (hubble) late.hubble = hubble.sink;
   const manager = new Manager({ log }).addCache(nodes);
   for (const c of nodeControllers) manager.add(c);
-  // Metrics (controllers, work queues, drift repairs) where `prometheus-serve-addr` says.
-  if (cfg.prometheus) manager.add(new HttpEndpoint('metrics', cfg.prometheus, metricsRoutes(registry), log));
+  // Metrics (controllers, work queues, kernel tables and map pressure) and the kernel tables' health where `prometheus-serve-addr` says.
+  if (cfg.prometheus) manager.add(new HttpEndpoint('metrics', cfg.prometheus, { ...metricsRoutes(registry), ...kernelHealthRoutes(enforcement.kernel) }, log));
   for (const c of enforcement.caches) manager.addCache(c);
   for (const r of enforcement.runnables) manager.add(r);
   if (hubble) manager.add(hubble.runnable);

@@ -22,6 +22,22 @@ export interface CepContext {
   podUid: string;
   nodeIP: string;
   state: MapState | undefined;
+  /** Rows of the endpoint's policy map the kernel refused (or that wait for room). */
+  errors?: ReadonlyArray<{ origin: string; message: string }>;
+}
+
+/**
+ * State, health and log of an endpoint whose policy rows are in error: `not-ready`, policy health
+ * `Failure`, and a log line naming how many rows failed, the first failure and the rules behind it.
+ */
+function errorStatus(errors: CepContext['errors']): Record<string, unknown> {
+  if (!errors?.length) return { state: 'ready' };
+  const origins = [...new Set(errors.map((e) => e.origin))].slice(0, 5).join(', ');
+  return {
+    state: 'not-ready',
+    health: { bpf: 'OK', policy: 'Failure', connected: true, overallHealth: 'Failure' },
+    log: [{ code: 'Failure', state: 'not-ready', message: `${errors.length} policy map rows not written (${origins}): ${errors[0]!.message}`.slice(0, 1000) }],
+  };
 }
 
 /** The CiliumEndpoint object for an enforced endpoint. */
@@ -41,7 +57,7 @@ export function cepObject(ep: EnforcedEndpoint, ctx: CepContext): Record<string,
       id: ep.id,
       identity: { id: ep.identity, labels: ep.labels.toStrings() },
       networking: { addressing: [{ ipv4: req.ip }], node: ctx.nodeIP },
-      state: 'ready',
+      ...errorStatus(ctx.errors),
       policy: { ingress: direction(enforced.ingress), egress: direction(enforced.egress) },
       ...(ep.namedPorts.length ? { 'named-ports': ep.namedPorts.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })) } : {}),
       'external-identifiers': {

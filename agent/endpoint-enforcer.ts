@@ -17,8 +17,8 @@
 import { join } from 'node:path';
 import { attachPinned, type AttachMode, type InterfaceAttachment } from '../datapath/attach.ts';
 import {
-  bindEndpointInterface, closeEndpointMaps, endpointPinDir, loadEndpoint, loadEndpointMaps, openEndpointMaps, registerEndpointMaps, unregisterEndpoint,
-  type EndpointOwnMapsOf, type LoadedEndpoint, type LoadOptions,
+  closeEndpointMaps, endpointPinDir, loadEndpoint, loadEndpointMaps, openEndpointMaps, registerEndpointMaps,
+  type EndpointOwnMapsOf, type EndpointRegistration, type LoadedEndpoint, type LoadOptions,
 } from '../datapath/loader.ts';
 import { setEnforcement } from '../datapath/maps/policy.ts';
 import { removePinDir } from '../datapath/bpffs.ts';
@@ -26,6 +26,7 @@ import { RouteSocket } from '../datapath/netlink/route-socket.ts';
 import type { LabelSet } from '../identity/labels.ts';
 import type { NamedPort } from '../policy/ports.ts';
 import type { EndpointDiffs, PolicyEngine } from '../policy/engine.ts';
+import type { MapStateDiff } from '../policy/mapstate-types.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { elapsedMs } from '../runtime/elapsed.ts';
 import { EndpointIdAllocator } from './endpoint-ids.ts';
@@ -33,7 +34,14 @@ import { EndpointSlotPool, isSpareKey, SPARE_KEY_PREFIX, type EndpointSlot } fro
 import { SlotPreparer } from './endpoint-slot-preparer.ts';
 import { IpcacheSync } from './ipcache-sync.ts';
 import { EntryIds } from './entry-ids.ts';
-import { EndpointPolicyMap } from './policy-map-sync.ts';
+import { EndpointPolicyMap, type DriftReport } from './policy-map-sync.ts';
+import type { KernelTables } from './kernel-tables.ts';
+import { bpfMapOps, mapCapacity, mapTable } from '../datapath/maps/map-ops.ts';
+import { endpointInfoCodec, type EndpointInfo } from '../datapath/codecs/generated.ts';
+import { u32Codec } from '../datapath/maps/percpu.ts';
+import { TableReconciler } from '../runtime/reconciler/reconciler.ts';
+import type { DesiredTable } from '../runtime/reconciler/table.ts';
+import type { KubernetesObject } from '@kubernetes/client-node';
 
 /** What the CNI side knows about an endpoint when it asks for enforcement. */
 export interface EndpointRequest {
@@ -71,6 +79,12 @@ export interface EnforcerOptions {
   inNodeNetns?: <T>(fn: () => T) => T;
   /** Spare endpoint slots kept ready (default 16; 0 makes each endpoint's maps during its ADD). */
   spareEndpoints?: number;
+  /** Where the reconciled maps are watched (health, pressure, metrics, drift counts). */
+  kernelTables?: KernelTables;
+  /** The node as the owner of its shared maps (Events about them). */
+  nodeOwner?: KubernetesObject;
+  /** An endpoint's policy rows started or stopped failing. */
+  onEndpointErrors?: (id: number) => void;
 }
 
 /** A local endpoint under enforcement. */
@@ -85,6 +99,10 @@ export interface EnforcedEndpoint {
   maps: EndpointOwnMapsOf;
   attachment: InterfaceAttachment;
   policy: EndpointPolicyMap;
+  /** Set when applying a diff threw: the next refresh rewrites the whole map state. */
+  resync?: boolean;
+  /** Stops watching the endpoint's policy map. */
+  untrack?: () => void;
 }
 
 /** Endpoint 0 is the enforcer's own load: the shared programs, and the node's shared maps. */
@@ -99,6 +117,11 @@ const DEFAULT_ATTACH_MODE: AttachMode = 'clsact';
 /** Spare endpoint slots kept ready by default: a burst of this many pods meets no map registration. */
 const DEFAULT_SPARE_ENDPOINTS = 16;
 
+/** The name of endpoint `id`'s policy map, as upstream names its pin. */
+export function policyMapName(id: number): string {
+  return `cilium_policy_v2_${String(id).padStart(5, '0')}`;
+}
+
 /** The interface index of a link in the calling thread's network namespace; throws ENODEV when it is missing. */
 export function ifindexOf(name: string): number {
   return RouteSocket.using(undefined, (s) => s.requireLink(name).index);
@@ -107,24 +130,56 @@ export function ifindexOf(name: string): number {
 /** The node's endpoints in the kernel. */
 export class EndpointEnforcer {
   readonly ipcache: IpcacheSync;
-  readonly #template: LoadedEndpoint;
+  /**
+   * The shared programs' endpoints by host-side interface, reconciled into `ciliate_endpoint_info`.
+   * Never pruned: after a restart, rows of endpoints not (yet) restored keep serving their pods.
+   */
+  readonly endpointInfo: DesiredTable<number, EndpointInfo> = mapTable('ciliate_endpoint_info', u32Codec, endpointInfoCodec);
+  readonly #infoReconciler: TableReconciler;
+  #loaded: LoadedEndpoint | undefined;
   readonly #ids: EndpointIdAllocator;
   readonly #slots: EndpointSlotPool;
-  readonly #preparer: SlotPreparer | undefined;
+  #preparer: SlotPreparer | undefined;
   #spareSeq = 0;
   #closed = false;
   readonly #byId = new Map<number, EnforcedEndpoint>();
   readonly #byKey = new Map<string, EnforcedEndpoint>();
 
+  /** Touches nothing in the kernel: ipcache claims wait in their table until {@link open}. */
   constructor(readonly opts: EnforcerOptions) {
-    this.#template = loadEndpoint({ endpointId: TEMPLATE_ID, identity: 1, shared: true }, { pinRoot: opts.pinRoot, maxEntries: opts.maxEntries });
-    this.ipcache = new IpcacheSync(this.#template.maps.ipcache);
-    this.#ids = new EndpointIdAllocator(join(opts.stateDir, 'endpoint-ids.json'));
-    const size = opts.spareEndpoints ?? DEFAULT_SPARE_ENDPOINTS;
-    this.#preparer = size > 0 ? new SlotPreparer() : undefined;
-    this.#slots = new EndpointSlotPool({
-      size, make: () => this.#makeSlot(), prepare: () => this.#prepareSlot(), release: (slot) => closeEndpointMaps(slot.maps), log: opts.log,
+    this.ipcache = new IpcacheSync(undefined, opts.log, opts.kernelTables?.observer);
+    this.#infoReconciler = new TableReconciler({
+      name: 'ciliate_endpoint_info', log: opts.log, ...(opts.kernelTables ? { observer: opts.kernelTables.observer } : {}),
+      tables: [{ table: this.endpointInfo, ops: bpfMapOps(() => this.#template.maps.endpointInfo), prune: () => false }],
     });
+    this.#ids = new EndpointIdAllocator(join(opts.stateDir, 'endpoint-ids.json'));
+    this.#slots = new EndpointSlotPool({
+      size: opts.spareEndpoints ?? DEFAULT_SPARE_ENDPOINTS, make: () => this.#makeSlot(), prepare: () => this.#prepareSlot(),
+      release: (slot) => closeEndpointMaps(slot.maps), log: opts.log,
+    });
+  }
+
+  /** The shared programs and maps, loaded by {@link open}. */
+  get #template(): LoadedEndpoint {
+    if (!this.#loaded) throw new Error('the endpoint enforcer is not open yet');
+    return this.#loaded;
+  }
+
+  /**
+   * Loads (or reopens from the pins) the node's shared programs and maps, starts writing the ipcache,
+   * takes over the spare endpoint slots an earlier agent prepared and makes the missing ones.
+   */
+  open(): this {
+    const { opts } = this;
+    this.#loaded = loadEndpoint({ endpointId: TEMPLATE_ID, identity: 1, shared: true }, { pinRoot: opts.pinRoot, maxEntries: opts.maxEntries });
+    this.ipcache.open(this.#template.maps.ipcache);
+    this.#infoReconciler.enable();
+    const owner = opts.nodeOwner ?? { apiVersion: 'v1', kind: 'Node', metadata: { name: 'unknown' } };
+    opts.kernelTables?.register({ mapName: 'cilium_ipcache', group: 'cilium_ipcache', table: this.ipcache.table, capacity: mapCapacity(this.#template.maps.ipcache), owner });
+    opts.kernelTables?.register({
+      mapName: 'ciliate_endpoint_info', group: 'ciliate_endpoint_info', table: this.endpointInfo, capacity: mapCapacity(this.#template.maps.endpointInfo), owner,
+    });
+    this.#preparer = (opts.spareEndpoints ?? DEFAULT_SPARE_ENDPOINTS) > 0 ? new SlotPreparer() : undefined;
     // Spare slots an earlier agent prepared are taken over (their maps and outer rows are pinned).
     for (const key of this.#ids.keys().filter(isSpareKey)) {
       try {
@@ -135,6 +190,7 @@ export class EndpointEnforcer {
       }
     }
     this.#slots.refill();
+    return this;
   }
 
   /** A fresh spare key. */
@@ -230,14 +286,32 @@ export class EndpointEnforcer {
 
     const tLoad0 = performance.now();
     // A known key (an agent restart) reopens its own pinned maps; a new one takes a spare slot.
-    const { id, maps } = this.#ids.has(req.key)
+    const restored = this.#ids.has(req.key);
+    const { id, maps } = restored
       ? this.#openSlot(req.key, this.#ids.idFor(req.key))
       : ((slot) => ({ id: this.#ids.rekey(slot.spareKey, req.key), maps: slot.maps }))(this.#slots.take());
     const tLoad = performance.now();
-    const policy = new EndpointPolicyMap(maps.policy, new EntryIds(this.opts.policyMapMax));
+    const policy = new EndpointPolicyMap(maps.policy, new EntryIds(this.opts.policyMapMax), { name: policyMapName(id), log, observer: this.opts.kernelTables?.observer });
+    const untrack = this.opts.kernelTables?.register({
+      mapName: policyMapName(id), group: 'cilium_policy_v2', table: policy.table, capacity: Math.min(mapCapacity(maps.policy), policy.ids.max - 1),
+      owner: { apiVersion: 'v1', kind: 'Pod', metadata: { name: req.podName, namespace: req.podNamespace } },
+      onErrorsChanged: () => this.opts.onEndpointErrors?.(id),
+    });
     setEnforcement(maps.policyConfig, true, true);
     engine.upsertEndpoint({ id, identity, labels: facts.labels, namedPorts: facts.namedPorts });
     policy.replace(engine.mapState(id)?.rows() ?? []);
+    // The table's round ran on this stack (nothing awaited since the slot was taken): every row was attempted.
+    const failed = policy.errors();
+    // A new pod whose policy does not fit is refused (its ADD fails, kubelet retries); an endpoint
+    // from before a restart keeps what its map enforces, its failed rows reported and retried.
+    if (failed.length && !restored) {
+      untrack?.();
+      policy.close();
+      closeEndpointMaps(maps);
+      this.#forgetId(req.key, id);
+      engine.removeEndpoint(id);
+      throw new Error(`policy of ${req.podNamespace}/${req.podName} not written: ${failed.length} rows of ${policyMapName(id)} in error (${failed[0]!.status.kind === 'error' ? failed[0]!.status.message : ''})`);
+    }
     const tPolicy = performance.now();
     const linkDir = join(this.opts.pinRoot, 'links', String(id));
     const mode = this.opts.attachMode ?? DEFAULT_ATTACH_MODE;
@@ -248,17 +322,21 @@ export class EndpointEnforcer {
     const { attachment, previous } = inNs(() => {
       try {
         ifindex = ifindexOf(req.hostIf);
-        bindEndpointInterface(this.#template.maps, { endpointId: id, identity, ifindex });
+        this.#bind({ endpointId: id, identity, ifindex }, `${req.podNamespace}/${req.podName}`);
         return attachPinned(linkDir, ifindex, this.#template.progs, mode);
       } catch (err) {
-        if (ifindex) unregisterEndpoint(this.#template.maps, { endpointId: id, ifindex });
+        if (ifindex) this.#unbind({ endpointId: id, ifindex });
+        untrack?.();
+        policy.close();
         closeEndpointMaps(maps);
         this.#forgetId(req.key, id);
         this.opts.engine.removeEndpoint(id);
         throw err;
       }
     });
-    const ep: EnforcedEndpoint = { id, request: req, identity, labels: facts.labels, namedPorts: facts.namedPorts ?? [], ifindex, maps, attachment, policy };
+    const ep: EnforcedEndpoint = {
+      id, request: req, identity, labels: facts.labels, namedPorts: facts.namedPorts ?? [], ifindex, maps, attachment, policy, ...(untrack ? { untrack } : {}),
+    };
     this.#byId.set(id, ep);
     this.#byKey.set(req.key, ep);
     log.info('endpoint enforced', {
@@ -281,13 +359,13 @@ export class EndpointEnforcer {
     const identity = await this.opts.allocateIdentity(facts.labels);
     this.#apply(engine.updateIdentities([[identity, facts.labels]]));
     if (identity !== ep.identity) {
-      bindEndpointInterface(this.#template.maps, { endpointId: ep.id, identity, ifindex: ep.ifindex });
+      this.#bind({ endpointId: ep.id, identity, ifindex: ep.ifindex }, `${ep.request.podNamespace}/${ep.request.podName}`);
       this.ipcache.upsert('endpoint', ep.request.ip, { identity });
     }
     ep.identity = identity;
     ep.labels = facts.labels;
     ep.namedPorts = namedPorts;
-    ep.policy.apply(engine.upsertEndpoint({ id: ep.id, identity, labels: facts.labels, namedPorts: facts.namedPorts }));
+    this.#applyTo(ep, engine.upsertEndpoint({ id: ep.id, identity, labels: facts.labels, namedPorts: facts.namedPorts }));
     this.opts.log.info('endpoint relabelled', { endpointId: ep.id, identity, pod: `${ep.request.podNamespace}/${ep.request.podName}` });
     return true;
   }
@@ -299,12 +377,14 @@ export class EndpointEnforcer {
       this.#byKey.delete(key);
       this.#byId.delete(ep.id);
       this.opts.engine.removeEndpoint(ep.id);
+      ep.untrack?.();
+      ep.policy.close();
       try {
         (this.opts.inNodeNetns ?? ((fn) => fn()))(() => ep.attachment.detach());
       } catch (err) {
         this.opts.log.warn('detach failed', { endpointId: ep.id, err: (err as Error).message });
       }
-      unregisterEndpoint(this.#template.maps, { endpointId: ep.id, ifindex: ep.ifindex });
+      this.#unbind({ endpointId: ep.id, ifindex: ep.ifindex });
       closeEndpointMaps(ep.maps);
       if (!this.endpoints().some((o) => o.request.ip === ep.request.ip)) this.ipcache.remove('endpoint', ep.request.ip);
     }
@@ -317,36 +397,92 @@ export class EndpointEnforcer {
     this.#apply(diffs);
   }
 
+  /**
+   * Every endpoint gets its diff, whatever happens to the others: a row the kernel refuses is an
+   * error row of that endpoint's table (retried), and a diff that cannot even be applied makes the
+   * endpoint's table be rebuilt from the engine's map state, now or at the next refresh.
+   */
   #apply(diffs: EndpointDiffs): void {
-    for (const [id, diff] of diffs) this.#byId.get(id)?.policy.apply(diff);
+    for (const [id, diff] of diffs) {
+      const ep = this.#byId.get(id);
+      if (ep) this.#applyTo(ep, diff);
+    }
+  }
+
+  #applyTo(ep: EnforcedEndpoint, diff: MapStateDiff): void {
+    try {
+      if (ep.resync) this.#resync(ep);
+      else ep.policy.apply(diff);
+    } catch (err) {
+      this.opts.log.error('policy diff not applied; rebuilding the endpoint\'s policy map from its map state', { endpointId: ep.id, err: (err as Error).message });
+      ep.resync = true;
+      this.#resync(ep);
+    }
+  }
+
+  /** Rebuilds an endpoint's table from the engine's map state; false (and retried later) when that throws too. */
+  #resync(ep: EnforcedEndpoint): DriftReport {
+    try {
+      const r = ep.policy.replace(this.opts.engine.mapState(ep.id)?.rows() ?? []);
+      ep.resync = false;
+      return r;
+    } catch (err) {
+      this.opts.log.error('policy map not rebuilt; retrying at the next refresh', { endpointId: ep.id, err: (err as Error).message });
+      return { repaired: 0, pruned: 0 };
+    }
+  }
+
+  /**
+   * Makes the shared programs serve endpoint `r.endpointId` on interface `r.ifindex` (its maps
+   * registered first), or gives it a new identity; throws when the kernel refuses the row.
+   */
+  #bind(r: EndpointRegistration, origin: string): void {
+    this.endpointInfo.set(r.ifindex, { endpointId: r.endpointId, identity: r.identity }, origin);
+    const status = this.endpointInfo.row(this.endpointInfo.idOf(r.ifindex))?.status;
+    if (status?.kind === 'error') throw new Error(`ciliate_endpoint_info: ${status.message}`);
+  }
+
+  /** Undoes {@link #bind}: the interface row first (its packets are then dropped as DROP_NO_LXC), then the outer rows. */
+  #unbind(r: Pick<EndpointRegistration, 'endpointId' | 'ifindex'>): void {
+    this.endpointInfo.delete(r.ifindex);
+    for (const map of Object.values(this.#template.maps.outer)) map.delete(r.endpointId);
+  }
+
+  /** Rows of an endpoint's policy map the kernel refused (or that wait for an entry id). */
+  policyErrors(id: number): { key: string; origin: string; message: string }[] {
+    return (this.#byId.get(id)?.policy.errors() ?? []).map((r) => ({ key: r.id, origin: r.origin, message: r.status.kind === 'error' ? r.status.message : '' }));
   }
 
   /** Compares every policy map and the ipcache with the desired state, repairing drift. */
   reconcile(): { repaired: number; pruned: number } {
     let repaired = 0;
     let pruned = 0;
+    let registrations = 0;
     const shared = this.#template.maps;
     for (const ep of this.#byId.values()) {
-      const r = ep.policy.reconcile();
+      const r = ep.resync ? this.#resync(ep) : ep.policy.reconcile();
       repaired += r.repaired;
       pruned += r.pruned;
-      // The shared programs' view of the endpoint: its interface row and its three outer rows.
-      const row = shared.endpointInfo.lookup(ep.ifindex);
-      const outerOk = Object.values(shared.outer).every((m) => m.lookup(ep.id) !== undefined);
-      if (!outerOk || row?.endpointId !== ep.id || row.identity !== ep.identity) {
+      // The shared programs' outer rows of the endpoint (its interface row is a table row, refreshed below).
+      if (!Object.values(shared.outer).every((m) => m.lookup(ep.id) !== undefined)) {
         registerEndpointMaps(shared, ep.id, ep.maps);
-        bindEndpointInterface(shared, { endpointId: ep.id, identity: ep.identity, ifindex: ep.ifindex });
-        repaired++;
+        registrations++;
       }
     }
+    if (registrations) this.opts.kernelTables?.observer.refreshed?.([{ table: 'ciliate_policy_maps', repaired: registrations, pruned: 0, errors: 0 }]);
+    const [info] = this.#infoReconciler.refresh();
     const r = this.ipcache.reconcile();
-    return { repaired: repaired + r.repaired, pruned: pruned + r.pruned };
+    return { repaired: repaired + registrations + (info?.repaired ?? 0) + r.repaired, pruned: pruned + r.pruned };
   }
 
   /** Releases this process's fds; programs, links and maps stay in the kernel, still enforcing. */
   close(): void {
     this.#closed = true;
+    this.ipcache.reconciler.disable();
+    this.#infoReconciler.disable();
     for (const ep of this.#byId.values()) {
+      ep.untrack?.();
+      ep.policy.close();
       ep.attachment.release();
       closeEndpointMaps(ep.maps);
     }
@@ -354,6 +490,6 @@ export class EndpointEnforcer {
     this.#byKey.clear();
     for (const slot of this.#slots.close()) closeEndpointMaps(slot.maps);
     this.#preparer?.close();
-    this.#template.close();
+    this.#loaded?.close();
   }
 }

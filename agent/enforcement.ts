@@ -4,10 +4,16 @@
  * agent adds `caches` and `runnables` to its Manager and installs `hooks` on its CNI endpoint
  * manager, so that CNI ADD answers only once the pod's identity and policy are in the kernel.
  *
- * Start-up order and its guarantee: ADD waits until every cache has synced and the engine has been
- * primed from them, so a new pod is never computed against a partial set of policies; after an agent
- * restart the pinned maps keep enforcing the last state until `restore()` recomputes them from a
- * synced view of the cluster.
+ * The composition root reads in order: the caches, the policy engine, the kernel side (the enforcer,
+ * the LB state and the reconciled tables, built without touching the kernel), the feed from policies
+ * to the engine, the controllers; then the kernel module (the first runnable: it loads or reopens
+ * the BPF programs and maps and binds the tables to them when the Manager starts it), readiness, the
+ * periodic refresh, and the CNI hooks.
+ *
+ * Start-up order and its guarantee: ADD waits until every cache has synced, the kernel side is open
+ * and the engine has been primed from the caches, so a new pod is never computed against a partial
+ * set of policies; after an agent restart the pinned maps keep enforcing the last state until
+ * `restore()` recomputes them from a synced view of the cluster.
  */
 import { CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1EndpointSlice, type V1Namespace, type V1Node, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { K8sIdentityBackend } from '../identity/k8s-identity-backend.ts';
@@ -15,7 +21,6 @@ import type { Registry } from 'prom-client';
 import { registerDatapathMetrics } from './datapath-metrics.ts';
 import { registerCoreMetrics, type RegenerationObserver } from './core-metrics.ts';
 import { enforcementOf } from './cep.ts';
-import { Counter } from 'prom-client';
 import { LabelFilter } from '../identity/label-filter.ts';
 import { LabelSet } from '../identity/labels.ts';
 import { sanitizePodLabels } from '../identity/pod-labels.ts';
@@ -23,7 +28,6 @@ import { CrdIdentityAllocator } from '../identity/allocator.ts';
 import type { IdentityBackend } from '../identity/backend.ts';
 import type { CiliumIdentityObject } from '../identity/ciliumidentity.ts';
 import { labelsOfCiliumIdentity } from '../identity/ciliumidentity.ts';
-import { parsePolicy } from '../policy/api/parse-policy.ts';
 import type { PolicyKind } from '../policy/api/model.ts';
 import { PolicyEngine } from '../policy/engine.ts';
 import type { EnforcementMode } from '../policy/endpoint-policy.ts';
@@ -36,6 +40,10 @@ import { kubeInformer } from '../runtime/kube-list-watch.ts';
 import { kubeRequester } from '../runtime/kube-request.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Runnable } from '../runtime/manager.ts';
+import { realClock, sleep } from '../runtime/clock.ts';
+import { EventRecorder } from '../runtime/events.ts';
+import { eventsV1Sink } from '../runtime/kube-event-sink.ts';
+import { KERNEL_HEALTH_FILE, KernelTables } from './kernel-tables.ts';
 import type { ResourceRef } from '../runtime/resource.ts';
 import { cepObject, deleteCep, writeCep } from './cep.ts';
 import { CepReporter } from './cep-reporter.ts';
@@ -43,9 +51,11 @@ import { EndpointEnforcer, type EndpointRequest, type PodFacts } from './endpoin
 import { identityReconciler } from './identity-controller.ts';
 import { apiserverIpcacheReconciler, endpointIpcacheReconciler, nodeIpcacheReconciler, type CiliumEndpointLike } from './ipcache-controllers.ts';
 import { policyReconciler } from './policy-controller.ts';
+import { ValidPolicies } from './valid-policies.ts';
 import { NamedPortIndex, namedPortsReconciler } from './named-ports.ts';
 import { cidrGroupOf, PolicyFeed, type CiliumCidrGroupObject } from './policy-feed.ts';
 import { ipcacheKeyCidr } from '../datapath/maps/ipcache.ts';
+import { mapCapacity } from '../datapath/maps/map-ops.ts';
 import { isLocalIdentity, ReservedIdentity } from '../identity/numeric.ts';
 import { singleStackReservedIdentities } from '../identity/reserved-labels.ts';
 import { IdentityAddressIndex, identityAddressesReconciler } from './endpoint-addresses.ts';
@@ -90,7 +100,7 @@ export interface EnforcementOptions {
   registry?: Registry;
   /** Identity backend; default: CiliumIdentity objects through the API. */
   identityBackend?: IdentityBackend;
-  /** How often every map is compared with the desired state (default 60 s). */
+  /** How often every map is refreshed against its desired table and pruned (default 60 s). */
   driftCheckIntervalMs?: number;
   /** Runs interface work in the node's namespace (tests; the agent itself runs inside it). */
   inNodeNetns?: <T>(fn: () => T) => T;
@@ -114,6 +124,8 @@ export interface Enforcement {
   enforcer: EndpointEnforcer;
   /** The node's service load-balancing state (ClusterIP frontends and backends). */
   lb: LbSync;
+  /** The reconciled kernel tables: health, map pressure, rows in error. */
+  kernel: KernelTables;
   caches: Informer<KubernetesObject>[];
   /** The cluster's CiliumEndpoints (who holds which pod address). */
   ceps: Informer<CiliumEndpointLike>;
@@ -137,6 +149,19 @@ const POLICY_KINDS: [PolicyKind, ResourceRef][] = [
 export function createEnforcement(o: EnforcementOptions): Enforcement {
   const { kc, log } = o;
   const request = kubeRequester(kc);
+  // The cluster state this node's enforcement follows.
+  const informer = <T extends KubernetesObject>(ref: ResourceRef, opts: Parameters<typeof kubeInformer>[2] = {}) => kubeInformer<T>(kc, ref, opts, { log });
+  const policyCaches = POLICY_KINDS.filter(([kind]) => kind !== 'NetworkPolicy' || o.k8sNetworkPolicy !== false).map(([kind, ref]) => [kind, informer<KubernetesObject>(ref)] as const);
+  const identities = informer<CiliumIdentityObject & KubernetesObject>(IDENTITY_REF);
+  const pods = informer<V1Pod>(POD_REF, { fieldSelector: `spec.nodeName=${o.nodeName}` });
+  const namespaces = informer<V1Namespace>(NAMESPACE_REF);
+  const ceps = informer<CiliumEndpointLike>(CEP_REF);
+  const nodes = o.nodes ?? informer<V1Node>(NODE_REF);
+  const services = informer<V1Service>(SERVICE_REF);
+  const slices = informer<V1EndpointSlice>(ENDPOINT_SLICE_REF);
+  const cidrGroups = informer<CiliumCidrGroupObject>(CIDR_GROUP_REF);
+
+  // Policy computation: the engine knows the reserved identities from the start.
   const namedPorts = new NamedPortIndex();
   const engine: PolicyEngine = new PolicyEngine({
     enforcementMode: o.enforcementMode,
@@ -162,8 +187,12 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     return { labels: filter.filter(all).identity, namedPorts };
   };
 
+  const nodeOwner = { apiVersion: 'v1', kind: 'Node', metadata: { name: o.nodeName } };
+  const kernel = new KernelTables(log.child({ component: 'kernel-tables' }),
+    new EventRecorder({ sink: eventsV1Sink(kc), controller: 'ciliate.io/agent', instance: o.nodeName, log }), join(o.stateDir, KERNEL_HEALTH_FILE));
   const enforcer = new EndpointEnforcer({
     pinRoot: o.pinRoot, stateDir: o.stateDir, engine, log: log.child({ component: 'enforcer' }), podFacts,
+    kernelTables: kernel, nodeOwner, onEndpointErrors: (id) => refreshCeps([id]),
     ...(o.policyMapMax ? { policyMapMax: o.policyMapMax } : {}),
     allocateIdentity: async (labels) => {
       // Fast path: a CiliumIdentity with exactly these labels is already known (the lowest number wins).
@@ -178,7 +207,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   const reporter = new CepReporter((id) => {
     const ep = enforcer.endpoint(id);
     if (!ep || !ep.request.podName) return undefined;
-    return cepObject(ep, { podUid: podUids.get(id) ?? '', nodeIP: o.nodeIP, state: engine.mapState(id) });
+    return cepObject(ep, { podUid: podUids.get(id) ?? '', nodeIP: o.nodeIP, state: engine.mapState(id), errors: enforcer.policyErrors(id) });
   }, (obj) => writeCep(request, obj as Record<string, unknown>), log);
   const refreshCeps = (ids: Iterable<number>) => reporter.schedule(ids);
   const podUids = new Map<number, string>();
@@ -192,37 +221,18 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     refreshCeps(diffs.keys());
   };
   const feed = new PolicyFeed(engine, enforcer.ipcache, apply);
-  // CIDR identity numbers an earlier agent left in the kernel are kept, so its maps stay right until recomputed.
-  feed.cidrs.restore(enforcer.ipcache.map.entries().filter(([, v]) => isLocalIdentity(v.secIdentity)).map(([k, v]) => [ipcacheKeyCidr(k), v.secIdentity] as const));
+  const validPolicies = new ValidPolicies(o.stateDir, o.clusterName, log);
   // Whatever no other row claims is outside the cluster.
   enforcer.ipcache.upsert('world', '0.0.0.0/0', { identity: ReservedIdentity.world });
 
-  const informer = <T extends KubernetesObject>(ref: ResourceRef, opts: Parameters<typeof kubeInformer>[2] = {}) => kubeInformer<T>(kc, ref, opts, { log });
-  const policyCaches = POLICY_KINDS.filter(([kind]) => kind !== 'NetworkPolicy' || o.k8sNetworkPolicy !== false).map(([kind, ref]) => [kind, informer<KubernetesObject>(ref)] as const);
-  const identities = informer<CiliumIdentityObject & KubernetesObject>(IDENTITY_REF);
-  const pods = informer<V1Pod>(POD_REF, { fieldSelector: `spec.nodeName=${o.nodeName}` });
-  const namespaces = informer<V1Namespace>(NAMESPACE_REF);
-  const ceps = informer<CiliumEndpointLike>(CEP_REF);
-  const nodes = o.nodes ?? informer<V1Node>(NODE_REF);
-  const services = informer<V1Service>(SERVICE_REF);
-  const slices = informer<V1EndpointSlice>(ENDPOINT_SLICE_REF);
-  const cidrGroups = informer<CiliumCidrGroupObject>(CIDR_GROUP_REF);
-  const lb = new LbSync(enforcer.sharedMaps.lb, join(o.stateDir, SERVICES_STATE_FILE));
+  const lb = new LbSync(undefined, join(o.stateDir, SERVICES_STATE_FILE), undefined, log.child({ component: 'lb' }), kernel.observer);
   const lbNode: LbNode = { name: o.nodeName, ip: o.nodeIP, algorithm: o.lbAlgorithm ?? 'random' };
-  if (o.socketLbCgroup) {
-    try {
-      attachSocketLb({ pinRoot: o.pinRoot, cgroupPath: o.socketLbCgroup, log });
-    } catch (err) {
-      log.error('socket-level service translation unavailable; the per-packet path serves every Service', { err: (err as Error).message });
-    }
-  }
-  const netdev = o.nodeDevice === false ? undefined : attachNodeDevice({ pinRoot: o.pinRoot, nodeIp: o.nodeIP, log, ...(o.inNodeNetns ? { inNodeNetns: o.inNodeNetns } : {}) });
   const caches = [...policyCaches.map(([, c]) => c), cidrGroups, identities, ceps, pods, namespaces, services, slices, ...(o.nodes ? [] : [nodes])] as Informer<KubernetesObject>[];
 
   const controller = (name: string, reconciler: ConstructorParameters<typeof Controller>[0]['reconciler']) =>
     new Controller({ name, reconciler, log, registry: o.registry, needLeaderElection: false, resyncIntervalMs: 300_000 });
   const controllers = [
-    ...policyCaches.map(([kind, cache]) => controller(`policy-${kind}`, policyReconciler(kind, cache, feed, log, o.clusterName)).for(cache)),
+    ...policyCaches.map(([kind, cache]) => controller(`policy-${kind}`, policyReconciler(kind, cache, feed, validPolicies)).for(cache)),
     controller('cidr-groups', cachedReconciler(cidrGroups, {
       async apply(_ctx, obj) {
         feed.setCidrGroup(obj.metadata?.name ?? '', cidrGroupOf(obj));
@@ -259,10 +269,41 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     })).for(pods).watches(namespaces, (nsObj) => pods.list(nsObj.metadata?.name).map(objectKey)),
   ];
 
-  // Before the first endpoint is computed: every cache synced, and the engine primed from them.
+  // The kernel side, opened when the Manager starts it (first of the runnables, after the caches
+  // synced): the shared programs and maps loaded or reopened from the pins, the LB and ipcache
+  // tables bound to their maps, CIDR identities an earlier agent left in the kernel kept (so its maps
+  // stay right until recomputed), socket-level and node-device service translation attached.
+  let netdev: ReturnType<typeof attachNodeDevice> | undefined;
+  let opened!: () => void;
+  const kernelOpened = new Promise<void>((resolve) => (opened = resolve));
+  const kernelModule: Runnable = {
+    needLeaderElection: false,
+    async start(signal) {
+      enforcer.open();
+      lb.open(enforcer.sharedMaps.lb);
+      for (const [name, table] of Object.entries(lb.tables) as [keyof typeof lb.tables, LbSync['tables'][keyof LbSync['tables']]][]) {
+        const map = enforcer.sharedMaps.lb[name === 'affinity' ? 'affinityMatch' : name];
+        kernel.register({ mapName: table.name, group: table.name, table, capacity: mapCapacity(map), owner: nodeOwner });
+      }
+      feed.cidrs.restore(enforcer.ipcache.map.entries().filter(([, v]) => isLocalIdentity(v.secIdentity)).map(([k, v]) => [ipcacheKeyCidr(k), v.secIdentity] as const));
+      if (o.socketLbCgroup) {
+        try {
+          attachSocketLb({ pinRoot: o.pinRoot, cgroupPath: o.socketLbCgroup, log });
+        } catch (err) {
+          log.error('socket-level service translation unavailable; the per-packet path serves every Service', { err: (err as Error).message });
+        }
+      }
+      netdev = o.nodeDevice === false ? undefined : attachNodeDevice({ pinRoot: o.pinRoot, nodeIp: o.nodeIP, log, ...(o.inNodeNetns ? { inNodeNetns: o.inNodeNetns } : {}) });
+      opened();
+      await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    },
+  };
+
+  // Before the first endpoint is computed: every cache synced, the kernel side open, and the engine primed from them.
   let ready: Promise<void> | undefined;
   const whenReady = () => (ready ??= (async () => {
     await Promise.all([...caches, nodes].map((c) => c.waitForSync()));
+    await kernelOpened;
     apply(engine.updateIdentities(identities.list().flatMap((obj) => {
       const id = Number(obj.metadata?.name);
       return Number.isInteger(id) && id > 0 ? [[id, labelsOfCiliumIdentity(obj)] as const] : [];
@@ -270,9 +311,8 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     for (const obj of cidrGroups.list()) feed.setCidrGroup(obj.metadata?.name ?? '', cidrGroupOf(obj));
     for (const [kind, cache] of policyCaches) {
       for (const obj of cache.list()) {
-        const parsed = parsePolicy(obj, { clusterName: o.clusterName });
-        if (parsed.errors.length === 0) feed.upsertPolicy(parsed);
-        else log.warn('invalid policy not applied', { kind, name: obj.metadata?.name });
+        const parsed = validPolicies.resolve(kind, obj);
+        if (parsed) feed.upsertPolicy(parsed);
       }
     }
   })());
@@ -284,27 +324,16 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
       endpoints: () => enforcer.endpoints().map((e) => ({ state: 'ready', enforcement: enforcementOf(engine.mapState(e.id)) })),
       identities: () => engine.selectorCache.identityIds(),
     });
+    kernel.registerMetrics(o.registry);
   }
-  const drift = o.registry
-    ? new Counter({ name: 'ciliate_datapath_drift_repairs_total', help: 'Kernel map rows found different from the desired state and repaired', registers: [o.registry] })
-    : undefined;
-  const driftLoop: Runnable = {
+  // Every reconciled map is refreshed against its table and pruned (counted per table in `kernel`).
+  const refresh: Runnable = {
     needLeaderElection: false,
     async start(signal) {
-      const every = o.driftCheckIntervalMs ?? 60_000;
-      while (!signal.aborted) {
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, every);
-          signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
-        });
-        if (signal.aborted || !ready) continue;
-        const e = enforcer.reconcile();
-        const l = lb.reconcile();
-        const r = { repaired: e.repaired + l.repaired, pruned: e.pruned + l.pruned };
-        if (r.repaired + r.pruned > 0) {
-          log.warn('kernel state drifted from the desired state; repaired', { ...r });
-          drift?.inc(r.repaired + r.pruned);
-        }
+      while (await sleep(realClock, o.driftCheckIntervalMs ?? 60_000, signal)) {
+        if (!ready) continue;
+        enforcer.reconcile();
+        lb.reconcile();
       }
     },
   };
@@ -319,6 +348,11 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
       regenerated?.((performance.now() - start) / 1000, false);
       throw err;
     });
+    // Read-your-writes: ADD answers once the endpoint's policy rows and the ipcache are in the kernel.
+    await Promise.all([
+      enforced.policy.reconciler.waitUntilReconciled(enforced.policy.table),
+      enforcer.ipcache.reconciler.waitUntilReconciled(enforcer.ipcache.table),
+    ]);
     regenerated?.((performance.now() - start) / 1000, true);
     if (ep.podNamespace && ep.podName) {
       // The CiliumEndpoint is reporting, not enforcement: written after ADD answers, retried by refreshes.
@@ -328,11 +362,12 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   };
 
   return {
-    engine, enforcer, lb, caches, ceps, pods, slices,
-    runnables: [...controllers, driftLoop, lbPrimer(services, slices, lb, lbNode), ...(o.flowSinks?.length ? [flowEventsRunnable(enforcer, o.flowSinks, log)] : [])],
+    engine, enforcer, lb, kernel, caches, ceps, pods, slices,
+    runnables: [kernelModule, ...controllers, refresh, lbPrimer(services, slices, lb, lbNode), ...(o.flowSinks?.length ? [flowEventsRunnable(enforcer, o.flowSinks, log)] : [])],
     hooks: {
       beforeAddReturns: enforce,
       async afterDelete(ep) {
+        await kernelOpened;
         const id = enforcer.endpoints().find((e) => e.request.key === ep.key)?.id;
         if (id !== undefined) {
           reporter.forget(id);
@@ -353,6 +388,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     },
     close: () => {
       netdev?.release();
+      lb.reconciler.disable();
       lb.flushState();
       enforcer.close();
     },

@@ -28,13 +28,22 @@ export class EntryIds {
 
   /**
    * The id of a row's key, allocating one for a new key (`preferred`, the id the kernel already
-   * holds for it, when that is free); records the row for explanations.
+   * holds for it, when that is free); records the row for explanations. Throws a RangeError when
+   * every id is in use.
    */
   assign(row: MapStateRow, preferred?: number): number {
+    const id = this.tryAssign(row, preferred);
+    if (id === undefined) throw new RangeError(`policy map full: more than ${this.max - 1} entries for one endpoint`);
+    return id;
+  }
+
+  /** As {@link assign}, but undefined when every id is in use. */
+  tryAssign(row: MapStateRow, preferred?: number): number | undefined {
     const k = keyString(row.key);
     let id = this.#byKey.get(k);
     if (id === undefined) {
       id = this.#take(preferred);
+      if (id === undefined) return undefined;
       this.#byKey.set(k, id);
       this.#used.add(id);
     }
@@ -42,7 +51,7 @@ export class EntryIds {
     return id;
   }
 
-  #take(preferred: number | undefined): number {
+  #take(preferred: number | undefined): number | undefined {
     if (preferred !== undefined && preferred > 0 && preferred < this.max && !this.#used.has(preferred)) {
       this.#free.delete(preferred);
       if (preferred >= this.#next) {
@@ -59,7 +68,7 @@ export class EntryIds {
       this.#free.delete(id);
       if (!this.#used.has(id)) return id;
     }
-    throw new RangeError(`policy map full: more than ${this.max - 1} entries for one endpoint`);
+    return undefined;
   }
 
   /** Frees the id of a key that left the map. */

@@ -2,10 +2,18 @@
  * The ipcache as the agent wants it: every known address or prefix with its security identity and
  * tunnel endpoint, converged into the shared BPF ipcache map. Several sources may claim one prefix
  * (a pod's CiliumEndpoint, the apiserver's address, a node address, a CIDR identity, the default
- * world prefix); the most specific source wins, in the order of IPCACHE_SOURCES. Changes are written as they happen; `reconcile()` compares the kernel
- * map with the desired rows, repairs drift and prunes what nobody claims.
+ * world prefix); the most specific source wins, in the order of IPCACHE_SOURCES. The winning claim
+ * of each prefix is a row of the `cilium_ipcache` desired table, which `reconciler` writes as it
+ * changes once the map is open (a row the kernel refuses, e.g. a full map, stays in error and is
+ * retried); `reconcile()`
+ * compares the kernel map with the rows, repairs drift and prunes what nobody claims.
  */
-import { ipcacheEntry, ipcacheKeyCidr, type IpcacheMap } from '../datapath/maps/ipcache.ts';
+import { ipcacheKey, ipcacheValue, IPCACHE_CODECS, type IpcacheMap } from '../datapath/maps/ipcache.ts';
+import type { IpcacheKey, RemoteEndpointInfo } from '../datapath/codecs/generated.ts';
+import { bpfMapOps, mapTable } from '../datapath/maps/map-ops.ts';
+import { TableReconciler, type TableReconcilerObserver } from '../runtime/reconciler/reconciler.ts';
+import type { DesiredTable } from '../runtime/reconciler/table.ts';
+import type { Logger } from '../runtime/logger.ts';
 
 /** Where an ipcache row comes from, strongest first. */
 export const IPCACHE_SOURCES = ['endpoint', 'apiserver', 'node', 'cidr', 'world'] as const;
@@ -29,15 +37,32 @@ function canonical(cidr: string): string {
   return cidr.includes('/') ? cidr : `${cidr}/32`;
 }
 
-function same(a: IpcacheInfo | undefined, b: IpcacheInfo | undefined): boolean {
-  return a?.identity === b?.identity && (a?.tunnelEndpoint ?? '') === (b?.tunnelEndpoint ?? '');
-}
-
-/** The agent's model of the ipcache, written through to the kernel. */
+/** The agent's model of the ipcache, reconciled into the kernel. */
 export class IpcacheSync {
   readonly #claims = new Map<string, Map<IpcacheSource, IpcacheInfo>>();
+  /** The winning claim of every prefix, as kernel rows. */
+  readonly table: DesiredTable<IpcacheKey, RemoteEndpointInfo> = mapTable('cilium_ipcache', IPCACHE_CODECS.key, IPCACHE_CODECS.value);
+  /** Writes `table` into the map once it is open. */
+  readonly reconciler: TableReconciler;
+  #map: IpcacheMap | undefined;
 
-  constructor(readonly map: IpcacheMap) {}
+  /** With `map`, opened at once; without, claims wait in the table until {@link open}. */
+  constructor(map?: IpcacheMap, log?: Logger, observer?: TableReconcilerObserver) {
+    this.reconciler = new TableReconciler({ name: 'ipcache', tables: [{ table: this.table, ops: bpfMapOps(() => this.map) }], ...(log ? { log } : {}), ...(observer ? { observer } : {}) });
+    if (map) this.open(map);
+  }
+
+  /** Starts writing the claims into `map`. */
+  open(map: IpcacheMap): void {
+    this.#map = map;
+    this.reconciler.enable();
+  }
+
+  /** The kernel map (throws before {@link open}). */
+  get map(): IpcacheMap {
+    if (!this.#map) throw new Error('the ipcache map is not open yet');
+    return this.#map;
+  }
 
   /** The row a prefix resolves to now, if any source claims it. */
   lookup(cidr: string): IpcacheInfo | undefined {
@@ -50,15 +75,13 @@ export class IpcacheSync {
     return undefined;
   }
 
-  /** Sets `source`'s claim on a prefix (a bare address means /32); writes the kernel row if it changed. */
+  /** Sets `source`'s claim on a prefix (a bare address means /32); the kernel row follows the winning claim. */
   upsert(source: IpcacheSource, cidr: string, info: IpcacheInfo): void {
     const key = canonical(cidr);
-    const before = this.lookup(key);
     let claims = this.#claims.get(key);
     if (!claims) this.#claims.set(key, (claims = new Map()));
     claims.set(source, { ...info });
-    const after = this.lookup(key)!;
-    if (!same(before, after)) this.map.update(...ipcacheEntry(key, after.identity, after.tunnelEndpoint));
+    this.#settle(key);
   }
 
   /** Drops `source`'s claim; the kernel row follows the next claim, or goes when none is left. */
@@ -66,12 +89,21 @@ export class IpcacheSync {
     const key = canonical(cidr);
     const claims = this.#claims.get(key);
     if (!claims?.delete(source)) return;
-    const after = this.lookup(key);
-    if (after) this.map.update(...ipcacheEntry(key, after.identity, after.tunnelEndpoint));
-    else {
-      this.#claims.delete(key);
-      this.map.delete(ipcacheEntry(key, 0)[0]);
-    }
+    if (!claims.size) this.#claims.delete(key);
+    this.#settle(key);
+  }
+
+  /** Puts the winning claim of `cidr` into the table (or its absence). */
+  #settle(cidr: string): void {
+    const win = this.lookup(cidr);
+    const origin = win ? IPCACHE_SOURCES.find((s) => this.#claims.get(cidr)?.get(s) === win)! : 'none';
+    if (win) this.table.set(ipcacheKey(cidr), ipcacheValue(win.identity, win.tunnelEndpoint), origin);
+    else this.table.delete(ipcacheKey(cidr));
+  }
+
+  /** Runs `fn` (many claims) as one round of kernel writes. */
+  batch<T>(fn: () => T): T {
+    return this.table.batch(fn);
   }
 
   /** Every prefix `source` claims. */
@@ -81,19 +113,7 @@ export class IpcacheSync {
 
   /** Makes the kernel map equal the desired rows; returns the rows it had to fix. */
   reconcile(): IpcacheDrift {
-    const actual = new Map(this.map.entries().map(([k, v]) => [ipcacheKeyCidr(k), v] as const));
-    const write: ReturnType<typeof ipcacheEntry>[] = [];
-    for (const cidr of this.#claims.keys()) {
-      const want = this.lookup(cidr)!;
-      const [, wantValue] = ipcacheEntry(cidr, want.identity, want.tunnelEndpoint);
-      const have = actual.get(cidr);
-      if (!have || have.secIdentity !== wantValue.secIdentity || have.tunnelEndpoint !== wantValue.tunnelEndpoint) {
-        write.push(ipcacheEntry(cidr, want.identity, want.tunnelEndpoint));
-      }
-    }
-    const prune = [...actual.keys()].filter((cidr) => !this.#claims.has(cidr)).map((cidr) => ipcacheEntry(cidr, 0)[0]);
-    this.map.updateBatch(write);
-    this.map.deleteBatch(prune);
-    return { repaired: write.length, pruned: prune.length };
+    const [r] = this.reconciler.refresh();
+    return { repaired: r?.repaired ?? 0, pruned: r?.pruned ?? 0 };
   }
 }

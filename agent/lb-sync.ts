@@ -5,28 +5,31 @@
  *
  * Per frontend (address, port, protocol): slot 0 and backend slots per scope, a reverse-NAT row, a
  * Maglev table when asked for, and affinity-match rows with session affinity. Backends are shared
- * between frontends and counted. Writes go add before delete: backends, reverse NAT, Maglev slots
- * and affinity pairs first, then backend slots, then slot 0 (which makes the new set live), and
- * only then the rows nothing uses any more.
+ * between frontends and counted. Every kind of row is a desired table, one reconciler writes them
+ * add before delete: backends, reverse NAT, Maglev slots and affinity pairs first, then backend
+ * slots, then slot 0 (which makes the new set live), and only then the rows nothing uses any more.
+ * A row the kernel refuses stays in error and is retried.
  *
  * A frontend claimed by two Services (e.g. the same externalIP) belongs to the one whose key sorts
  * first; the other takes over when it lets go.
  *
  * Restart: backend ids and reverse-NAT indices are taken over from the kernel maps, so established
- * flows keep their reverse NAT. Until `prime()` (the full desired state known) nothing is deleted;
- * `reconcile()` compares the kernel maps with the desired rows, repairs drift and, once primed,
- * prunes the rest.
+ * flows keep their reverse NAT. Until `prime()` (the full desired state known) nothing is deleted:
+ * rows no longer wanted leave the tables only; `reconcile()` compares the kernel maps with the
+ * desired rows, repairs drift and, once primed, prunes the rest.
  */
 import { writeFileSync, renameSync } from 'node:fs';
-import type { Codec } from '../datapath/codecs/codec.ts';
-import type { Lb4Backend, Lb4Key, Lb4MaglevKey, Lb4Service, LbAffinityMatch } from '../datapath/codecs/generated.ts';
+import type { Lb4Backend, Lb4Key, Lb4MaglevKey, Lb4ReverseNat, Lb4Service, LbAffinityMatch } from '../datapath/codecs/generated.ts';
 import {
   l4AddrText, lbBackendAddr, lbBackendValue, lbRevNatValue, lbServiceEntries, LB_CODECS, LB_SCOPE, SVC_FLAG, SVC_FLAG2,
   type L4Addr, type LbMaps,
 } from '../datapath/maps/lb.ts';
-import type { BpfMap } from '../datapath/maps/bpf-map.ts';
 import { numberToIpv4 } from '../datapath/net.ts';
 import { u8Codec, u32Codec } from '../datapath/maps/percpu.ts';
+import { bpfMapOps, codecHex, mapTable, sameEncoding } from '../datapath/maps/map-ops.ts';
+import { TableReconciler, type TableReconcilerObserver } from '../runtime/reconciler/reconciler.ts';
+import { batchAll, type DesiredTable } from '../runtime/reconciler/table.ts';
+import type { Logger } from '../runtime/logger.ts';
 import { maglevTable, MAGLEV_DEFAULT_SIZE } from './lb-maglev.ts';
 import { IdPool } from './id-pool.ts';
 
@@ -97,8 +100,17 @@ interface BackendRef {
 }
 
 const frontKey = (f: L4Addr): string => l4AddrText(f);
-const hexOf = <K>(codec: Codec<K>, k: K): string => codec.encode(k).toString('hex');
-const sameBytes = <V>(codec: Codec<V>, a: V, b: V): boolean => codec.encode(a).equals(codec.encode(b));
+const hexOf = codecHex;
+const sameBytes = sameEncoding;
+
+/** The desired LB rows, one table per map. */
+export interface LbTables {
+  backends: DesiredTable<number, Lb4Backend>;
+  revNat: DesiredTable<number, Lb4ReverseNat>;
+  maglev: DesiredTable<Lb4MaglevKey, number>;
+  affinity: DesiredTable<LbAffinityMatch, number>;
+  services: DesiredTable<Lb4Key, Lb4Service>;
+}
 
 const KIND_FLAGS: Record<FrontendKind, number> = {
   ClusterIP: 0, NodePort: SVC_FLAG.NODEPORT, ExternalIP: SVC_FLAG.EXTERNAL_IP, LoadBalancer: SVC_FLAG.LOADBALANCER,
@@ -125,12 +137,48 @@ export class LbSync {
   readonly #revNatIds = new IdPool(0xffff);
   #primed = false;
   #stateTimer: NodeJS.Timeout | undefined;
+  /** The desired rows of every LB map. */
+  readonly tables: LbTables = {
+    backends: mapTable('cilium_lb4_backends_v3', LB_CODECS.backendId, LB_CODECS.backend),
+    revNat: mapTable('cilium_lb4_reverse_nat', LB_CODECS.revNatIndex, LB_CODECS.revNat),
+    maglev: mapTable('cilium_lb4_maglev', LB_CODECS.maglevKey, u32Codec),
+    affinity: mapTable('cilium_lb_affinity_match', LB_CODECS.affinityMatch, u8Codec),
+    services: mapTable('cilium_lb4_services_v2', LB_CODECS.serviceKey, LB_CODECS.service),
+  };
+  /** Writes the tables into the maps (dependencies first, slot 0 last; deletes the other way round). */
+  readonly reconciler: TableReconciler;
+  #maps: LbMaps | undefined;
 
   /**
+   * `maps`: opened at once when given, else by {@link open} (before the first upsert).
    * `statePath`: where the desired state is published for `ciliate service list` (optional).
    * `maglevTableSize`: entries of each Maglev table (must match the programs' configuration).
    */
-  constructor(readonly maps: LbMaps, readonly statePath?: string, readonly maglevTableSize: number = MAGLEV_DEFAULT_SIZE) {
+  constructor(maps?: LbMaps, readonly statePath?: string, readonly maglevTableSize: number = MAGLEV_DEFAULT_SIZE, log?: Logger, observer?: TableReconcilerObserver) {
+    const t = this.tables;
+    const prune = () => this.#primed;
+    this.reconciler = new TableReconciler({
+      name: 'lb', ...(log ? { log } : {}), ...(observer ? { observer } : {}),
+      tables: [
+        { table: t.backends, ops: bpfMapOps(() => this.maps.backends), prune },
+        { table: t.revNat, ops: bpfMapOps(() => this.maps.revNat), prune },
+        { table: t.maglev, ops: bpfMapOps(() => this.maps.maglev), prune },
+        { table: t.affinity, ops: bpfMapOps(() => this.maps.affinityMatch), prune },
+        { table: t.services, ops: bpfMapOps(() => this.maps.services), prune, order: (a, b) => b.backendSlot - a.backendSlot },
+      ],
+    });
+    if (maps) this.open(maps);
+  }
+
+  /** The kernel maps (throws before {@link open}). */
+  get maps(): LbMaps {
+    if (!this.#maps) throw new Error('the LB maps are not open yet');
+    return this.#maps;
+  }
+
+  /** Takes over the ids the kernel maps hold (a restart) and starts writing into them. */
+  open(maps: LbMaps): void {
+    this.#maps = maps;
     for (const [id, b] of maps.backends.entries()) {
       this.#kernelBackends.set(l4AddrText(lbBackendAddr(b)), id);
       this.#backendIds.reserve(id);
@@ -141,6 +189,7 @@ export class LbSync {
       this.#kernelRevNat.set(frontKey({ ip: numberToIpv4(k.address), port: k.dport, proto: k.proto }), v.revNatIndex);
       this.#revNatIds.reserve(v.revNatIndex);
     }
+    this.reconciler.enable();
   }
 
   /** Sets a service's frontends (a `namespace/name` key); writes the change through. */
@@ -157,7 +206,9 @@ export class LbSync {
     }
     if (keys.length) this.#byService.set(service, keys);
     else this.#byService.delete(service);
-    for (const k of new Set([...old, ...keys])) this.#settle(k);
+    batchAll(Object.values(this.tables), () => {
+      for (const k of new Set([...old, ...keys])) this.#settle(k);
+    });
     this.#publish();
   }
 
@@ -193,48 +244,13 @@ export class LbSync {
 
   /** Makes the kernel maps equal the desired rows; returns the rows it had to fix. */
   reconcile(): LbDrift {
-    const { services, backends, revNat, maglev, affinityMatch } = this.maps;
-    const want = this.#desiredRows();
-    let repaired = 0;
-    let pruned = 0;
-    const converge = <K, V>(map: BpfMap<K, V>, kc: Codec<K>, vc: Codec<V>, rows: Map<string, [K, V]>, order?: (a: K, b: K) => number) => {
-      const have = new Map(map.entries().map((e) => [hexOf(kc, e[0]), e] as const));
-      const write = [...rows].filter(([h, [, v]]) => !have.has(h) || !sameBytes(vc, have.get(h)![1], v)).map(([, e]) => e);
-      if (order) write.sort((a, b) => order(a[0], b[0]));
-      for (const [k, v] of write) map.update(k, v);
-      repaired += write.length;
-      return () => {
-        if (!this.#primed) return;
-        const gone = [...have].filter(([h]) => !rows.has(h)).map(([, e]) => e);
-        if (order) gone.sort((a, b) => -order(a[0], b[0]));
-        for (const [k] of gone) map.delete(k);
-        pruned += gone.length;
-      };
-    };
-    const slotDesc = (a: Lb4Key, b: Lb4Key) => b.backendSlot - a.backendSlot;
-    const prunes = [
-      converge(backends, LB_CODECS.backendId, LB_CODECS.backend, want.backends),
-      converge(revNat, LB_CODECS.revNatIndex, LB_CODECS.revNat, want.revNat),
-      converge(maglev, LB_CODECS.maglevKey, u32Codec, want.maglev),
-      converge(affinityMatch, LB_CODECS.affinityMatch, u8Codec, want.affinity),
-      converge(services, LB_CODECS.serviceKey, LB_CODECS.service, want.services, slotDesc),
-    ];
-    // Prune in reverse dependency order: service slots first, backends last.
-    for (const prune of prunes.reverse()) prune();
-    return { repaired, pruned };
+    return this.reconciler.refresh().reduce((a, r) => ({ repaired: a.repaired + r.repaired, pruned: a.pruned + r.pruned }), { repaired: 0, pruned: 0 });
   }
 
-  /** Every row the desired state needs, by encoded key. */
-  #desiredRows() {
-    const rows = <K, V>(codec: Codec<K>, entries: Iterable<[K, V]>) => new Map([...entries].map((e) => [hexOf(codec, e[0]), e] as const));
-    const applied = [...this.#applied.values()];
-    return {
-      services: rows(LB_CODECS.serviceKey, applied.flatMap((a) => a.services)),
-      backends: rows(LB_CODECS.backendId, [...this.#backends.values()].map((b): [number, Lb4Backend] => [b.id, b.value])),
-      revNat: rows(LB_CODECS.revNatIndex, applied.map((a) => [a.revNat, lbRevNatValue(a.fe.frontend)] as [number, ReturnType<typeof lbRevNatValue>])),
-      maglev: rows(LB_CODECS.maglevKey, applied.flatMap((a) => (a.maglev ? [...a.maglev].map((id, slot): [Lb4MaglevKey, number] => [{ revNatId: a.revNat, slot }, id]) : []))),
-      affinity: rows(LB_CODECS.affinityMatch, applied.flatMap((a) => a.affinity.map((m): [LbAffinityMatch, number] => [m, 1]))),
-    };
+  /** A row no longer wanted: deleted from the kernel once primed, before that only forgotten. */
+  #drop<K, V>(table: DesiredTable<K, V>, key: K): void {
+    if (this.#primed) table.delete(key);
+    else table.forget(key);
   }
 
   /** Brings one frontend's rows to what its owning claim wants. */
@@ -285,10 +301,10 @@ export class LbSync {
       const id = known ?? this.#backendIds.take();
       this.#backendIds.reserve(id);
       this.#backends.set(k, (ref = { id, refs: 0, value }));
-      this.maps.backends.update(id, value);
+      this.tables.backends.set(id, value, k);
     } else if (!sameBytes(LB_CODECS.backend, ref.value, value)) {
       ref.value = value;
-      this.maps.backends.update(ref.id, value);
+      this.tables.backends.set(ref.id, value, k);
     }
     ref.refs++;
     return k;
@@ -303,49 +319,44 @@ export class LbSync {
       // Before priming the row stays; the address keeps its id should it come back.
       if (!this.#primed) {
         this.#kernelBackends.set(k, ref.id);
+        this.tables.backends.forget(ref.id);
         continue;
       }
-      this.maps.backends.delete(ref.id);
+      this.tables.backends.delete(ref.id);
       this.#backendIds.free(ref.id);
     }
   }
 
-  /** Writes `next` over `old`: additions, then slots, then slot 0, then what `next` no longer has. */
+  /** Puts `next` into the tables over `old` (the reconciler orders the writes). */
   #write(next: Applied, old: Applied | undefined): void {
-    const { services, revNat, maglev, affinityMatch } = this.maps;
-    if (!old || old.revNat !== next.revNat || frontKey(old.fe.frontend) !== frontKey(next.fe.frontend)) revNat.update(next.revNat, lbRevNatValue(next.fe.frontend));
+    const { services, revNat, maglev, affinity } = this.tables;
+    const origin = next.service;
+    revNat.set(next.revNat, lbRevNatValue(next.fe.frontend), origin);
     if (next.maglev) {
       next.maglev.forEach((id, slot) => {
-        if (!old?.maglev || old.maglev[slot] !== id) maglev.update({ revNatId: next.revNat, slot }, id);
+        if (!old?.maglev || old.revNat !== next.revNat || old.maglev[slot] !== id) maglev.set({ revNatId: next.revNat, slot }, id, origin);
       });
     }
-    const oldAffinity = new Set((old?.affinity ?? []).map((m) => hexOf(LB_CODECS.affinityMatch, m)));
-    for (const m of next.affinity) if (!oldAffinity.has(hexOf(LB_CODECS.affinityMatch, m))) affinityMatch.update(m, 1);
-    const oldServices = new Map((old?.services ?? []).map((e) => [hexOf(LB_CODECS.serviceKey, e[0]), e[1]] as const));
-    const changed = next.services.filter(([k, v]) => {
-      const cur = oldServices.get(hexOf(LB_CODECS.serviceKey, k));
-      return !cur || !sameBytes(LB_CODECS.service, cur, v);
-    }).sort((a, b) => b[0].backendSlot - a[0].backendSlot);
-    for (const [k, v] of changed) services.update(k, v);
-    if (!old || !this.#primed) return;
+    for (const m of next.affinity) affinity.set(m, 1, origin);
+    for (const [k, v] of next.services) services.set(k, v, origin);
+    if (!old) return;
     const nextServices = new Set(next.services.map(([k]) => hexOf(LB_CODECS.serviceKey, k)));
-    for (const [k] of old.services.filter(([k]) => !nextServices.has(hexOf(LB_CODECS.serviceKey, k))).sort((a, b) => a[0].backendSlot - b[0].backendSlot)) services.delete(k);
+    for (const [k] of old.services) if (!nextServices.has(hexOf(LB_CODECS.serviceKey, k))) this.#drop(services, k);
     const nextAffinity = new Set(next.affinity.map((m) => hexOf(LB_CODECS.affinityMatch, m)));
-    for (const m of old.affinity) if (!nextAffinity.has(hexOf(LB_CODECS.affinityMatch, m))) affinityMatch.delete(m);
-    if (old.maglev && !next.maglev) old.maglev.forEach((_id, slot) => maglev.delete({ revNatId: old.revNat, slot }));
+    for (const m of old.affinity) if (!nextAffinity.has(hexOf(LB_CODECS.affinityMatch, m))) this.#drop(affinity, m);
+    if (old.maglev && (!next.maglev || old.revNat !== next.revNat)) old.maglev.forEach((_id, slot) => this.#drop(maglev, { revNatId: old.revNat, slot }));
+    if (old.revNat !== next.revNat) this.#drop(revNat, old.revNat);
   }
 
   /** Removes a frontend: slot 0 first (no new connections), then its other rows. */
   #retire(key: string, old: Applied): void {
     this.#applied.delete(key);
-    if (this.#primed) {
-      const { services, revNat, maglev, affinityMatch } = this.maps;
-      for (const [k] of [...old.services].sort((a, b) => a[0].backendSlot - b[0].backendSlot)) services.delete(k);
-      for (const m of old.affinity) affinityMatch.delete(m);
-      if (old.maglev) old.maglev.forEach((_id, slot) => maglev.delete({ revNatId: old.revNat, slot }));
-      revNat.delete(old.revNat);
-      this.#revNatIds.free(old.revNat);
-    }
+    const { services, revNat, maglev, affinity } = this.tables;
+    for (const [k] of old.services) this.#drop(services, k);
+    for (const m of old.affinity) this.#drop(affinity, m);
+    if (old.maglev) old.maglev.forEach((_id, slot) => this.#drop(maglev, { revNatId: old.revNat, slot }));
+    this.#drop(revNat, old.revNat);
+    if (this.#primed) this.#revNatIds.free(old.revNat);
     this.#release(old.backendKeys);
   }
 

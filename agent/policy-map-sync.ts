@@ -1,28 +1,41 @@
 /**
- * Converges one endpoint's BPF policy map toward its computed map state. Diffs from the policy engine
- * are applied add-before-delete, so no packet meets a moment in which neither the old nor the new
- * entry exists; `reconcile()` compares a dump of the kernel map with the desired rows and repairs any
- * drift, returning what it fixed (the agent counts it in a metric).
+ * One endpoint's BPF policy map as a desired table reconciled into the kernel. Diffs from the policy
+ * engine become table changes (the reconciler writes upserts before deletes, so no packet meets a
+ * moment in which neither the old nor the new entry exists); a row the kernel refuses stays in error
+ * with its message and is retried, and never keeps the other rows from their writes.
+ *
+ * A full map is a row status, not an exception: a row for which no entry id is left
+ * (`bpf-policy-map-max`) is held with entry id 0, which the map's operations refuse with a message
+ * naming the map, until a removal frees an id. What the kernel already enforces stays, and deny rows
+ * take ids and room before allow rows, so an overflow never drops a deny while writing its allow.
+ * `reconcile()` compares a dump of the kernel map with the rows, repairs drift and prunes the rest,
+ * returning what it fixed (the agent counts it in a metric).
  */
 import type { MapStateDiff, MapStateRow } from '../policy/mapstate-types.ts';
 import { policyBlockEntry, type PolicyMap } from '../datapath/maps/policy.ts';
 import type { PolicyEntry as BpfEntry, PolicyKey as BpfKey } from '../datapath/codecs/generated.ts';
+import { bpfMapOps } from '../datapath/maps/map-ops.ts';
+import type { Operations } from '../runtime/reconciler/operations.ts';
+import { TableReconciler, type TableReconcilerObserver } from '../runtime/reconciler/reconciler.ts';
+import { DesiredTable, type Row } from '../runtime/reconciler/table.ts';
+import type { Logger } from '../runtime/logger.ts';
 import { EntryIds } from './entry-ids.ts';
 
 /** One kernel row: key and value as the BPF map holds them. */
 export type BpfPolicyRow = [BpfKey, BpfEntry];
 
-/** The kernel row of one map-state row (map-state keys are already aligned port blocks). */
+/** The kernel row of one map-state row (map-state keys are already aligned port blocks); entry id 0: none left. */
 export function bpfRowsOf(row: MapStateRow, entryId: number): BpfPolicyRow[] {
   const k = row.key;
-  return [policyBlockEntry({
+  const [key, value] = policyBlockEntry({
     direction: k.direction,
     identity: k.identity,
     protocol: k.protocol,
     deny: row.entry.deny,
     ...(row.entry.proxyPort ? { proxyPort: row.entry.proxyPort } : {}),
-    entryId,
-  }, k.port, k.portPrefixLen)];
+    entryId: entryId || 1,
+  }, k.port, k.portPrefixLen);
+  return [[key, { ...value, entryId }]];
 }
 
 /** The kernel keys of a map-state row (the entry id only affects values). */
@@ -38,6 +51,22 @@ function sameEntry(a: BpfEntry, b: BpfEntry): boolean {
   return a.proxyPort === b.proxyPort && a.flags === b.flags && a.prefixLen === b.prefixLen && a.entryId === b.entryId;
 }
 
+/** The origin recorded on a row: the first rule behind it. */
+function originOf(row: MapStateRow): string {
+  const o = row.entry.derivedFrom[0];
+  if (!o) return 'policy';
+  return o.kind === 'Implicit' ? `Implicit/${o.name}` : `${o.kind}/${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
+}
+
+/**
+ * Rows in the order they take entry ids and kernel room: deny rows first, so a map that fills up
+ * leaves allows out before denies (never a deny lost while the allow it overrides is written).
+ */
+function denyFirst(rows: Iterable<MapStateRow>): MapStateRow[] {
+  const list = [...rows];
+  return [...list.filter((r) => r.entry.deny), ...list.filter((r) => !r.entry.deny)];
+}
+
 /** What `reconcile()` found and repaired. */
 export interface DriftReport {
   /** Rows that were missing or wrong in the kernel and were written. */
@@ -46,16 +75,35 @@ export interface DriftReport {
   pruned: number;
 }
 
+/** Options of an {@link EndpointPolicyMap}. */
+export interface EndpointPolicyMapOptions {
+  /** The map's name in errors, metrics and health (default `cilium_policy_v2`). */
+  name?: string;
+  log?: Logger;
+  observer?: TableReconcilerObserver;
+}
+
 /** The agent's handle on one endpoint's policy map. */
 export class EndpointPolicyMap {
   readonly ids: EntryIds;
-  readonly #desired = new Map<string, BpfPolicyRow>();
+  /** The desired kernel rows. */
+  readonly table: DesiredTable<BpfKey, BpfEntry>;
+  /** Writes `table` into the map; enabled at once. */
+  readonly reconciler: TableReconciler;
+  /** Map-state rows held without an entry id (the map was full), by kernel key. */
+  readonly #waiting = new Map<string, MapStateRow>();
 
   #map: PolicyMap;
 
-  constructor(map: PolicyMap, ids = new EntryIds()) {
+  constructor(map: PolicyMap, ids = new EntryIds(), opts: EndpointPolicyMapOptions = {}) {
     this.#map = map;
     this.ids = ids;
+    const name = opts.name ?? 'cilium_policy_v2';
+    this.table = new DesiredTable<BpfKey, BpfEntry>(name, bpfKeyString, sameEntry);
+    this.reconciler = new TableReconciler({
+      name, tables: [{ table: this.table, ops: this.#ops(name) }], ...(opts.log ? { log: opts.log } : {}), ...(opts.observer ? { observer: opts.observer } : {}),
+    });
+    this.reconciler.enable();
   }
 
   /** The kernel map written to. */
@@ -63,29 +111,42 @@ export class EndpointPolicyMap {
     return this.#map;
   }
 
-  /** Applies a map-state diff: added and changed rows first, then removals. */
+  /** The map's operations; a row without an entry id is refused with a message naming the map. */
+  #ops(name: string): Operations<BpfKey, BpfEntry> {
+    const inner = bpfMapOps(this.#map);
+    const full = () => new Error(`${name} full: bpf-policy-map-max allows ${this.ids.max - 1} entries for this endpoint`);
+    return {
+      ...inner,
+      update: (k, v) => {
+        if (v.entryId === 0) throw full();
+        inner.update(k, v);
+      },
+      updateBatch: (rows) => {
+        if (rows.some(([, v]) => v.entryId === 0)) throw full();
+        inner.updateBatch!(rows);
+      },
+    };
+  }
+
+  /** Applies a map-state diff: added and changed rows are written first, then removals. */
   apply(diff: MapStateDiff): void {
-    const upserts: BpfPolicyRow[] = [];
-    for (const row of [...diff.added, ...diff.changed]) {
-      for (const r of bpfRowsOf(row, this.ids.assign(row))) {
-        upserts.push(r);
-        this.#desired.set(bpfKeyString(r[0]), r);
+    this.table.batch(() => {
+      const upserted = new Set<string>();
+      for (const row of denyFirst([...diff.added, ...diff.changed])) {
+        for (const r of this.#set(row)) upserted.add(bpfKeyString(r));
       }
-    }
-    this.map.updateBatch(upserts);
-    const upserted = new Set(upserts.map(([k]) => bpfKeyString(k)));
-    const removals: BpfKey[] = [];
-    for (const row of diff.removed) {
-      for (const key of bpfKeysOf(row)) {
-        const ks = bpfKeyString(key);
-        // A removed block may have been re-added in the same diff under another row: keep it then.
-        if (upserted.has(ks)) continue;
-        this.#desired.delete(ks);
-        removals.push(key);
+      for (const row of diff.removed) {
+        for (const key of bpfKeysOf(row)) {
+          const ks = bpfKeyString(key);
+          // A removed block may have been re-added in the same diff under another row: keep it then.
+          if (upserted.has(ks)) continue;
+          this.#waiting.delete(ks);
+          this.table.delete(key);
+        }
+        this.ids.release(row.key);
       }
-      this.ids.release(row.key);
-    }
-    this.map.deleteBatch(removals);
+      if (diff.removed.length) this.#retryWaiting();
+    });
   }
 
   /**
@@ -93,31 +154,59 @@ export class EndpointPolicyMap {
    * map already holds keep their entry ids, which its conntrack entries and counters carry.
    */
   replace(rows: Iterable<MapStateRow>): DriftReport {
-    this.#desired.clear();
     const held = new Map(this.map.entries().map(([k, v]) => [bpfKeyString(k), v.entryId] as const));
-    for (const row of rows) {
-      const id = this.ids.assign(row, held.get(bpfKeyString(bpfKeysOf(row)[0]!)));
-      for (const r of bpfRowsOf(row, id)) this.#desired.set(bpfKeyString(r[0]), r);
-    }
+    this.table.batch(() => {
+      const keep = new Set<string>();
+      for (const row of denyFirst(rows)) {
+        for (const key of this.#set(row, held.get(bpfKeyString(bpfKeysOf(row)[0]!)))) keep.add(bpfKeyString(key));
+      }
+      for (const r of [...this.table.rows()]) {
+        if (keep.has(r.id)) continue;
+        this.#waiting.delete(r.id);
+        this.table.delete(r.key);
+      }
+    });
     return this.reconcile();
+  }
+
+  /** Puts a map-state row into the table (held without an id when none is left); returns its keys. */
+  #set(row: MapStateRow, preferred?: number): BpfKey[] {
+    const id = this.ids.tryAssign(row, preferred) ?? 0;
+    const rows = bpfRowsOf(row, id);
+    for (const [key, value] of rows) {
+      if (id === 0) this.#waiting.set(bpfKeyString(key), row);
+      else this.#waiting.delete(bpfKeyString(key));
+      this.table.set(key, value, originOf(row));
+    }
+    return rows.map(([k]) => k);
+  }
+
+  /** Gives ids freed by removals to rows that were waiting for one. */
+  #retryWaiting(): void {
+    for (const row of denyFirst(new Set(this.#waiting.values()))) {
+      if (this.ids.tryAssign(row) === undefined) return;
+      this.#set(row);
+    }
   }
 
   /** Compares the kernel map with the desired rows; writes what is missing or wrong, deletes the rest. */
   reconcile(): DriftReport {
-    const actual = new Map(this.map.entries().map((r) => [bpfKeyString(r[0]), r] as const));
-    const write: BpfPolicyRow[] = [];
-    for (const [ks, want] of this.#desired) {
-      const have = actual.get(ks);
-      if (!have || !sameEntry(have[1], want[1])) write.push(want);
-    }
-    const prune = [...actual].filter(([ks]) => !this.#desired.has(ks)).map(([, r]) => r[0]);
-    this.map.updateBatch(write);
-    this.map.deleteBatch(prune);
-    return { repaired: write.length, pruned: prune.length };
+    const [r] = this.reconciler.refresh();
+    return { repaired: r?.repaired ?? 0, pruned: r?.pruned ?? 0 };
+  }
+
+  /** Rows the kernel refused (or that wait for an entry id), with their messages. */
+  errors(): Row<BpfKey, BpfEntry>[] {
+    return this.table.errors();
   }
 
   /** The map-state row behind a kernel entry id: the rules that allowed or denied a packet. */
   explain(entryId: number): MapStateRow | undefined {
     return this.ids.row(entryId);
+  }
+
+  /** Stops writing (the endpoint is gone or the agent stops); pending retries are dropped. */
+  close(): void {
+    this.reconciler.disable();
   }
 }

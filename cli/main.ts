@@ -4,7 +4,7 @@ import { clusterCommand, CLUSTER_USAGE } from './cluster-command.ts';
 import { execCommand, POD_USAGE } from './pod-commands.ts';
 import { observeCommand, OBSERVE_USAGE } from './observe.ts';
 import { flag } from './args.ts';
-import { bpfLbListCommand, serviceListCommand, SERVICE_USAGE } from './service-commands.ts';
+import { bpfErrorsCommand, bpfLbListCommand, serviceListCommand, SERVICE_USAGE } from './service-commands.ts';
 import { starWarsDemo } from '../demo/star-wars.ts';
 import { DEFAULT_CLUSTER } from '../cluster/paths.ts';
 
@@ -31,7 +31,8 @@ async function main(argv: string[]): Promise<number> {
       if (args.words[1] !== 'list') throw new Error('usage: ciliate service list [--node N]');
       return serviceListCommand(args);
     case 'bpf':
-      if (args.words[1] !== 'lb' || args.words[2] !== 'list') throw new Error('usage: ciliate bpf lb list [--node N]');
+      if (args.words[1] === 'errors') return bpfErrorsCommand(args);
+      if (args.words[1] !== 'lb' || args.words[2] !== 'list') throw new Error('usage: ciliate bpf lb list [--node N] | ciliate bpf errors [--node N]');
       return bpfLbListCommand(args);
     case 'demo':
       await starWarsDemo(flag(args, 'name') ?? DEFAULT_CLUSTER);

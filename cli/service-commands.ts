@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVICES_STATE_FILE, type ServiceListRow } from '../agent/lb-sync.ts';
+import { KERNEL_HEALTH_FILE, type KernelHealth } from '../agent/kernel-tables.ts';
 import { clusterConfig } from '../cluster/pods.ts';
 import { DEFAULT_CLUSTER } from '../cluster/paths.ts';
 import { nodePinRoot } from '../cluster/node-config.ts';
@@ -12,9 +13,10 @@ import { BpfMap } from '../datapath/maps/bpf-map.ts';
 import { l4AddrText, LB_CODECS, LB_SCOPE, readLbServices } from '../datapath/maps/lb.ts';
 import { flag, type Args } from './args.ts';
 
-/** Usage of the two commands. */
+/** Usage of the three commands. */
 export const SERVICE_USAGE = `  service list [--name C] [--node N]        each agent's services: frontend -> backends (desired state)
-  bpf lb list [--name C] [--node N]         the kernel's LB maps on each node`;
+  bpf lb list [--name C] [--node N]         the kernel's LB maps on each node
+  bpf errors [--name C] [--node N]          each agent's kernel tables: rows pending and in error, and why`;
 
 function nodesOf(args: Args): Array<{ name: string; dir: string; cluster: string }> {
   const cluster = flag(args, 'name') ?? DEFAULT_CLUSTER;
@@ -42,6 +44,25 @@ export function serviceListCommand(args: Args): number {
   }
   printTable(rows);
   return 0;
+}
+
+/** Prints each node agent's kernel tables (rows, pending, in error) and the rows in error. */
+export function bpfErrorsCommand(args: Args): number {
+  const tables = [['NODE', 'TABLE', 'ROWS', 'PENDING', 'ERROR']];
+  const errors = [['NODE', 'MAP', 'ORIGIN', 'ERROR']];
+  for (const node of nodesOf(args)) {
+    const path = join(node.dir, 'agent', KERNEL_HEALTH_FILE);
+    if (!existsSync(path)) continue;
+    const health = JSON.parse(readFileSync(path, 'utf8')) as KernelHealth;
+    for (const [name, h] of Object.entries(health.tables)) tables.push([node.name, name, String(h.rows), String(h.pending), String(h.error)]);
+    for (const e of health.errors) errors.push([node.name, e.map, e.origin, e.message]);
+  }
+  printTable(tables);
+  if (errors.length > 1) {
+    console.log('');
+    printTable(errors);
+  }
+  return errors.length > 1 ? 1 : 0;
 }
 
 /** Prints the frontends and backends in each node's pinned LB maps. */

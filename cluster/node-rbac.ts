@@ -20,6 +20,8 @@ const ROLE = {
     { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'watch'] },
     // Endpoints and identities are the agent's to write (identities: create by name, heartbeat unmark).
     { apiGroups: ['cilium.io'], resources: ['ciliumendpoints', 'ciliumidentities'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+    // Warnings about the node's maps (pressure, rows the kernel refused).
+    { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch', 'update'] },
   ],
 };
 

@@ -11,6 +11,8 @@
  * - {@link Manager} (manager.ts) starts caches, waits for sync, starts controllers, and runs
  *   leader-only work under a {@link LeaderElector} (leader-election.ts).
  * - status.ts/conditions.ts and events.ts report back to users.
+ * - reconciler/ drives desired tables (rows with revision, origin and status) into targets such as
+ *   BPF maps: {@link DesiredTable}, {@link Operations}, {@link TableReconciler}.
  *
  * Typical wiring (see test/runtime/cluster.test.ts for a running version):
  * ```ts
@@ -43,6 +45,9 @@ export * from './logger.ts';
 export * from './manager.ts';
 export * from './micro-time.ts';
 export * from './rate-limiter.ts';
+export * from './reconciler/operations.ts';
+export * from './reconciler/reconciler.ts';
+export * from './reconciler/table.ts';
 export * from './reconcile.ts';
 export * from './resource.ts';
 export { statusJsonPatch, type JsonPatchOp, type StatusWriter } from './status.ts';

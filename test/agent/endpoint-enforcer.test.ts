@@ -16,7 +16,9 @@ import { PolicyEngine } from '../../policy/engine.ts';
 import { parsePolicy } from '../../policy/api/parse-policy.ts';
 import { sanitizePodLabels } from '../../identity/pod-labels.ts';
 import { nopLogger } from '../../runtime/logger.ts';
-import { EndpointEnforcer, type EndpointRequest } from '../../agent/endpoint-enforcer.ts';
+import { EndpointEnforcer, policyMapName, type EndpointRequest } from '../../agent/endpoint-enforcer.ts';
+import { KernelTables } from '../../agent/kernel-tables.ts';
+import { Registry } from 'prom-client';
 import { requireBpf } from '../datapath/support/env.ts';
 import { echoServer, streamClient } from '../support/tcp-programs.ts';
 import { createTopology, nsSpawn, tcpConnects, type Topology } from '../datapath/support/netns.ts';
@@ -50,15 +52,20 @@ describe('endpoint enforcer on real namespaces and TCP', function () {
   let requests: Record<'client' | 'server', EndpointRequest>;
 
   const podFactsOf = async (name: string) => ({ labels: sanitizePodLabels({ namespace: 'default', podLabels: labels[name as 'client' | 'server'] }) });
+  /** Counts what the refreshes repair, as the agent's metrics do. */
+  let registry = new Registry();
   const newEnforcer = (): EndpointEnforcer => {
     engine = new PolicyEngine();
+    registry = new Registry();
+    const kernelTables = new KernelTables(nopLogger);
+    kernelTables.registerMetrics(registry);
     return new EndpointEnforcer({
-      pinRoot, stateDir, engine, log: nopLogger,
+      pinRoot, stateDir, engine, log: nopLogger, kernelTables,
       maxEntries: { cilium_ct4_global: 16384, cilium_drop_aggr: 4096 },
       inNodeNetns: (fn) => inNetns(topo.nodePath, fn),
       podFacts: async (_ns, name) => podFactsOf(name),
       allocateIdentity: async (ls) => identities.get(ls.find('k8s', 'app')[0]!.value)!,
-    });
+    }).open();
   };
   const addBoth = async (e: EndpointEnforcer) => {
     await e.add(requests.server);
@@ -164,14 +171,56 @@ describe('endpoint enforcer on real namespaces and TCP', function () {
     expect(counted).to.equal(true);
   });
 
-  it('repairs a lost interface row and a lost outer row at the next drift check', () => {
+  it('repairs a lost interface row, outer row and policy row at the next refresh, counting them', async () => {
     const ep = enforcer!.endpoints().find((e) => e.request.podName === 'server')!;
     enforcer!.sharedMaps.endpointInfo.delete(ep.ifindex);
     enforcer!.sharedMaps.outer.policy.delete(ep.id);
+    const [someKey] = ep.maps.policy.entries()[0]!;
+    ep.maps.policy.delete(someKey);
+    const drift = async () => (await registry.getSingleMetric('ciliate_datapath_drift_repairs_total')!.get()).values[0]?.value ?? 0;
+    const driftBefore = await drift();
     expect(enforcer!.reconcile().repaired).to.be.greaterThan(0);
+    const metrics = await registry.metrics();
+    expect(metrics).to.contain('ciliate_reconciler_refresh_total{table="ciliate_endpoint_info",action="repaired"} 1');
+    expect(metrics).to.match(new RegExp(`ciliate_reconciler_refresh_total\\{table="${policyMapName(ep.id)}",action="repaired"\\} 1`));
+    expect(metrics).to.contain('ciliate_reconciler_refresh_total{table="ciliate_policy_maps",action="repaired"} 1');
+    expect(await drift()).to.equal(driftBefore + 3);
     expect(enforcer!.sharedMaps.endpointInfo.lookup(ep.ifindex)).to.deep.equal({ endpointId: ep.id, identity: ep.identity });
     expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(false);
     enforcer!.applyDiffs(engine.upsertPolicy(policy('client')));
+    expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(true);
+  });
+
+  it('a write failing for one endpoint leaves the others converged, and its retry writes it once there is room', async () => {
+    const server = enforcer!.endpoints().find((e) => e.request.podName === 'server')!;
+    const client = enforcer!.endpoints().find((e) => e.request.podName === 'client')!;
+    // Fault: the server's policy map is filled to capacity behind the agent's back.
+    const map = server.maps.policy;
+    const room = native().mapInfo(map.fd).maxEntries - map.entries().length;
+    map.updateBatch(Array.from({ length: room }, (_, i) => [
+      { prefixlen: 40, secLabel: 0x700000 + i, egress: 0, protocol: 0, dport: 0 }, { proxyPort: 0, flags: 0, prefixLen: 0, entryId: 1 },
+    ] as const));
+    // One policy change for both endpoints, the failing one first.
+    const diffs = engine.upsertPolicy(parsePolicy({
+      apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'both-ingress', namespace: 'default', uid: 'u2' },
+      spec: { endpointSelector: {}, ingress: [{ fromEndpoints: [{ matchLabels: { app: 'client' } }], toPorts: [{ ports: [{ port: '9090', protocol: 'TCP' }] }] }] },
+    }));
+    expect([...diffs.keys()]).to.have.members([server.id, client.id]);
+    enforcer!.applyDiffs(new Map([[server.id, diffs.get(server.id)!], [client.id, diffs.get(client.id)!]]));
+    const has9090 = (ep: typeof server) => ep.maps.policy.entries().some(([k]) => k.dport === 9090 && k.secLabel === 30001);
+    expect(enforcer!.policyErrors(server.id)).to.not.deep.equal([]);
+    expect(enforcer!.policyErrors(server.id)[0]!.message).to.match(/cilium_policy_v2_\d{5}|space/i);
+    expect(enforcer!.policyErrors(client.id)).to.deep.equal([]);
+    expect(has9090(client), 'the other endpoint converged').to.equal(true);
+    expect(has9090(server)).to.equal(false);
+    expect(tcpConnects(topo.podA, topo.ipB, PORT), 'what was enforced stays').to.equal(true);
+    // The refresh prunes the strangers, and the failed rows are retried into the room it made.
+    expect(enforcer!.reconcile().pruned).to.be.at.least(room);
+    for (let i = 0; i < 200 && enforcer!.policyErrors(server.id).length; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(enforcer!.policyErrors(server.id)).to.deep.equal([]);
+    expect(has9090(server)).to.equal(true);
+    enforcer!.applyDiffs(engine.deletePolicy('CiliumNetworkPolicy', 'default', 'both-ingress'));
+    expect(has9090(server) || has9090(client)).to.equal(false);
     expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(true);
   });
 

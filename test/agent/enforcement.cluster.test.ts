@@ -44,8 +44,20 @@ describe('agent enforcement against a real apiserver and kernel', function () {
   let stateDir = '';
   let server: ChildProcess | undefined;
   let enforcement: Enforcement;
-  const stop = new AbortController();
+  let stop = new AbortController();
   let managerDone: Promise<void> | undefined;
+  /** Starts an agent's enforcement (a restarted one finds the pins and state of the previous). */
+  const startAgent = async () => {
+    enforcement = createEnforcement({
+      kc: await testKubeConfig(), nodeName: 'node-a', nodeIP: '172.29.200.2', pinRoot, stateDir, clusterName: 'default',
+      enforcementMode: 'default', log: createLogger({ level: 'warn' }), inNodeNetns: (fn) => inNetns(topo.nodePath, fn),
+    });
+    const manager = new Manager({ log: createLogger({ level: 'warn' }) });
+    for (const c of enforcement.caches) manager.addCache(c);
+    for (const r of enforcement.runnables) manager.add(r);
+    stop = new AbortController();
+    managerDone = manager.start(stop.signal).catch(() => undefined);
+  };
   const endpoints: Record<string, CniEndpoint> = {};
   let sport = 30000;
   /** The server endpoint's program judges a fresh SYN from the client: true when it passes. */
@@ -73,14 +85,7 @@ describe('agent enforcement against a real apiserver and kernel', function () {
     endpoints.server = { key: 'srv/eth0', containerId: 'srv', ip: topo.ipB, hostIf: topo.lxcB, podNamespace: ns, podName: 'server', podUid: await uid('server') };
     endpoints.client = { key: 'cli/eth0', containerId: 'cli', ip: topo.ipA, hostIf: topo.lxcA, podNamespace: ns, podName: 'client', podUid: await uid('client') };
     server = nsSpawn(topo.podB, 'nc', '-lk', String(PORT));
-    enforcement = createEnforcement({
-      kc: await testKubeConfig(), nodeName: 'node-a', nodeIP: '172.29.200.2', pinRoot, stateDir, clusterName: 'default',
-      enforcementMode: 'default', log: createLogger({ level: 'warn' }), inNodeNetns: (fn) => inNetns(topo.nodePath, fn),
-    });
-    const manager = new Manager({ log: createLogger({ level: 'warn' }) });
-    for (const c of enforcement.caches) manager.addCache(c);
-    for (const r of enforcement.runnables) manager.add(r);
-    managerDone = manager.start(stop.signal).catch(() => undefined);
+    await startAgent();
   });
 
   after(async () => {
@@ -124,7 +129,7 @@ describe('agent enforcement against a real apiserver and kernel', function () {
     await eventually(() => kernelAllows());
   });
 
-  it('keeps the previous version enforced when an update is invalid', async () => {
+  it('keeps the previous version enforced when an update is invalid, also after an agent restart', async () => {
     const valid = {
       apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'keep', namespace: ns },
       specs: [{ endpointSelector: { matchLabels: { app: 'server' } }, ingress: [{ fromEndpoints: [{ matchLabels: { app: 'nobody' } }] }] }],
@@ -137,7 +142,17 @@ describe('agent enforcement against a real apiserver and kernel', function () {
     await new Promise((r) => setTimeout(r, 500));
     expect(kernelAllows(), 'still denied by the last valid version').to.equal(false);
     expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(false);
+    // The agent restarts while the invalid version is what the cluster holds.
+    stop.abort();
+    await managerDone;
+    enforcement.close();
+    await startAgent();
+    await enforcement.restore([endpoints.server!, endpoints.client!]);
+    expect(enforcement.enforcer.endpoints()).to.have.length(2);
+    expect(kernelAllows(), 'the restarted agent enforces the last valid version').to.equal(false);
+    expect(enforcement.kernel.health().status).to.equal('ok');
     await ok(['delete', 'cnp', 'keep', '-n', ns]);
+    await eventually(() => kernelAllows());
   });
 
   it("follows a pod's label change: new identity in the CiliumEndpoint, policy recomputed in the kernel", async () => {

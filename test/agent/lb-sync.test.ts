@@ -74,4 +74,24 @@ describe('LB sync (real BPF maps)', function () {
     expect(again.prime()).to.deep.equal({ repaired: 0, pruned: 4 });
     expect(kernel()).to.deep.equal([{ f: '10.96.0.1:80', b: ['10.244.0.2:8080/TCP', '10.244.0.7:8080/TCP'] }]);
   });
+
+  it('a full services map leaves the rows that do not fit in error, and writes them once room frees up', async function () {
+    const lb = new LbSync(ep.maps.lb);
+    lb.prime();
+    // 256 service rows fit: each of these frontends needs two (slot 0 and one backend slot).
+    const frontends = Array.from({ length: 140 }, (_, i) => `10.96.1.${i + 1}`);
+    expect(() => { for (const ip of frontends) lb.upsert(`default/s${ip}`, [fe(ip, '10.244.0.2')]); }).to.not.throw();
+    expect(ep.maps.lb.services.entries()).to.have.length(256);
+    const { error, rows } = lb.tables.services.counts();
+    expect(rows).to.equal(280);
+    expect(error).to.equal(24);
+    expect(lb.tables.services.errors()[0]!.status).to.include({ kind: 'error' });
+    // What was written keeps serving: the first frontends are complete in the kernel.
+    expect(kernel().find((s) => s.f === '10.96.1.1:80')).to.deep.equal({ f: '10.96.1.1:80', b: ['10.244.0.2:8080/TCP'] });
+    for (const ip of frontends.slice(0, 20)) lb.remove(`default/s${ip}`);
+    for (let i = 0; i < 200 && lb.tables.services.counts().error > 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(lb.tables.services.counts()).to.deep.equal({ rows: 240, pending: 0, error: 0 });
+    expect(ep.maps.lb.services.entries()).to.have.length(240);
+    lb.reconciler.disable();
+  });
 });
