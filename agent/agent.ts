@@ -25,6 +25,7 @@ import { createEnforcement } from './enforcement.ts';
 import { EndpointManager } from './endpoints.ts';
 import { FLOW_LOG, flowLogSink, type FlowSink } from './flow-log.ts';
 import { agentHubble } from './hubble.ts';
+import { healthEndpoint } from './node-setup/health.ts';
 import { setEndpointHooks } from './hooks.ts';
 import { isCgroup2Dir, onBpffs } from './host-checks.ts';
 import { masqueradeReconciler } from './masquerade.ts';
@@ -133,6 +134,8 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   for (const c of enforcement.caches) manager.addCache(c);
   for (const r of enforcement.runnables) manager.add(r);
   if (hubble) manager.add(hubble.runnable);
+  const health = healthEndpoint(cfg.healthPort, { caches: [nodes, ...enforcement.caches] }, log);
+  if (health) manager.add(health);
   // Endpoints from before a restart: their pinned state keeps enforcing until this recomputes it.
   void enforcement.restore(endpoints.endpoints());
   try {

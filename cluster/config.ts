@@ -38,6 +38,8 @@ export interface ClusterConfig {
   operator?: OperatorSettings;
   /** `cilium-config` settings of the agents over the local cluster's own (e.g. `cluster-name`). */
   ciliumConfig?: Record<string, string>;
+  /** How Ciliate runs on real nodes: host processes (absent, `process`) or the Helm chart's pods (`helm`, each node in its own mount namespace). */
+  install?: 'process' | 'helm';
 }
 
 /** `kubelet`: real kubelet + containerd nodes; `runner`: the stand-in runner (host processes, no images). */

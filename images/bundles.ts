@@ -1,7 +1,7 @@
 /**
  * Ciliate's programs as single JavaScript files (esbuild), so images run plain Node.js with no
  * TypeScript loader: the agent and its slot worker (which it starts from beside itself), the
- * operator, and the CNI plugin. Native parts (the datapath addon, BPF objects) stay files of their own.
+ * operator, the CNI plugin, and the agent pod's node setup. Native parts (the datapath addon, BPF objects) stay files of their own.
  */
 import { build } from 'esbuild';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ export const BUNDLES = {
   'endpoint-slot-worker': 'agent/endpoint-slot-worker.ts',
   operator: 'operator/main.ts',
   'ciliate-cni': 'cni/main.ts',
+  'node-setup': 'agent/node-setup/main.ts',
 } as const;
 
 /** A bundle's name. */

@@ -4,6 +4,7 @@
  * listed in the README ("The agent's configuration").
  */
 import { SETTINGS as OPERATOR_SETTINGS } from '../../operator/config.ts';
+import { NODE_SETUP_SETTINGS } from '../node-setup/settings.ts';
 
 /** Every setting the agent acts on, with its default (undefined = unset). */
 export const AGENT_SETTINGS: Readonly<Record<string, string | undefined>> = {
@@ -36,6 +37,7 @@ export const AGENT_SETTINGS: Readonly<Record<string, string | undefined>> = {
   'cgroup-root': '/run/cilium/cgroupv2',
   'state-dir': '/var/run/cilium',
   'socket-path': '/var/run/cilium/cilium.sock',
+  'agent-health-port': '9879',
   debug: 'false',
 };
 
@@ -71,7 +73,7 @@ export function isAgentFlag(name: string): boolean {
   return name in AGENT_SETTINGS || name in FIXED_SETTINGS;
 }
 
-/** Whether `name` belongs to another component reading the same ConfigMap (the operator). */
+/** Whether `name` belongs to another component reading the same ConfigMap (the operator, the node setup). */
 export function isOtherComponentSetting(name: string): boolean {
-  return name in OPERATOR_SETTINGS && !isAgentFlag(name);
+  return (name in OPERATOR_SETTINGS || name in NODE_SETUP_SETTINGS) && !isAgentFlag(name);
 }

@@ -63,6 +63,8 @@ export interface AgentConfig {
   cgroupRoot: string;
   stateDir: string;
   socketPath: string;
+  /** `agent-health-port`: /healthz on 127.0.0.1 (0: none). */
+  healthPort: number;
   debug: boolean;
 }
 
@@ -164,6 +166,7 @@ export function buildAgentConfig(raw: Readonly<Record<string, string | undefined
     cgroupRoot: path('cgroup-root'),
     stateDir: path('state-dir'),
     socketPath: path('socket-path'),
+    healthPort: parseInteger('agent-health-port', get('agent-health-port'), 0, 65535),
     debug: bool('debug'),
   };
 }
