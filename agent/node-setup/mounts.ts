@@ -23,7 +23,7 @@ export async function ensureBpffs(path: string, mount: Mounter = mountCommand): 
   try {
     await mount(['-t', 'bpf', 'bpf', path]);
   } catch (err) {
-    throw new Error(`bpf-root: cannot mount a BPF filesystem at ${path}: ${(err as Error).message.trim()}`);
+    throw new Error(`bpf-root: cannot mount a BPF filesystem at ${path}: ${(err as Error).message.trim()}`, { cause: err });
   }
   if (!onBpffs(path)) throw new Error(`bpf-root: ${path} is still not on a BPF filesystem after mounting one`);
   return 'mounted';
@@ -36,7 +36,7 @@ export async function ensureCgroup2(path: string, mount: Mounter = mountCommand)
   try {
     await mount(['-t', 'cgroup2', 'none', path]);
   } catch (err) {
-    throw new Error(`cgroup-root: cannot mount a cgroup v2 hierarchy at ${path}: ${(err as Error).message.trim()}`);
+    throw new Error(`cgroup-root: cannot mount a cgroup v2 hierarchy at ${path}: ${(err as Error).message.trim()}`, { cause: err });
   }
   if (!isCgroup2Dir(path)) throw new Error(`cgroup-root: ${path} is still not a cgroup v2 directory after mounting one`);
   return 'mounted';
