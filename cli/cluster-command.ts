@@ -66,7 +66,7 @@ export async function clusterCommand(args: Args): Promise<number> {
       const hubble = config.nodes?.length ? await builtToolchain('hubble').catch(() => undefined) : undefined;
       const path = [config.binDir, ...(hubble ? [hubble] : [])].join(':');
       console.log(`export KUBECONFIG=${kubeconfigPath({ name })}\nexport PATH=${path}:$PATH`);
-      if (hubble) console.log(`export HUBBLE_SERVER=unix://${hubbleSocketPath(config.nodes![0]!)}`);
+      if (hubble) console.log(`export HUBBLE_SERVER=unix://${hubbleSocketPath(config.nodes![0]!, config)}`);
       return 0;
     }
     default:

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { NODE_NAME_ENV } from '../agent/config/parse.ts';
 import type { NodeConfig } from './node-config.ts';
 import type { ClusterConfig } from './config.ts';
+import { nodeHostDir } from './kubelet-node/mount-ns.ts';
 
 /** Where the local cluster's pods are routed natively: the nodes' 10.244.0.0/16 and the operator's 10.245.0.0/16. */
 export const LOCAL_NATIVE_ROUTING_CIDR = '10.244.0.0/15';
@@ -33,9 +34,14 @@ export function localCiliumConfig(c: Pick<ClusterConfig, 'ciliumConfig'>): Recor
 /** The port of each node's Hubble server (upstream's). */
 export const HUBBLE_PORT = 4244;
 
-/** The node's Hubble server socket (`hubble-socket-path`). */
-export function hubbleSocketPath(node: Pick<NodeConfig, 'dir'>): string {
-  return join(node.dir, 'hubble.sock');
+/** The node's Hubble server socket (`hubble-socket-path`); with the chart's agents, upstream's path in the node's own /var/run/cilium. */
+export function hubbleSocketPath(node: Pick<NodeConfig, 'dir'>, c: Pick<ClusterConfig, 'install'> = {}): string {
+  return c.install === 'helm' ? join(nodeHostDir(node.dir, '/run/cilium'), 'hubble.sock') : join(node.dir, 'hubble.sock');
+}
+
+/** The node's agent `state-dir` as the machine sees it: `agent/` in the node's folder, or the node's own /var/run/cilium with the chart's agents. */
+export function agentStateDir(node: Pick<NodeConfig, 'dir'>, c: Pick<ClusterConfig, 'install'> = {}): string {
+  return c.install === 'helm' ? nodeHostDir(node.dir, '/run/cilium') : join(node.dir, 'agent');
 }
 
 /** The node's `cilium-config` directory. */
@@ -59,7 +65,7 @@ export function agentInvocation(node: NodeConfig): { args: string[]; env: Record
       `--k8s-kubeconfig-path=${node.agentKubeconfig}`,
       `--socket-path=${node.socket}`,
       `--hubble-socket-path=${hubbleSocketPath(node)}`,
-      `--state-dir=${join(node.dir, 'agent')}`,
+      `--state-dir=${agentStateDir(node)}`,
       ...(node.cgroup ? [`--cgroup-root=${node.cgroup}`] : []),
     ],
     env: { [NODE_NAME_ENV]: node.name },

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { down, up, type RunningCluster } from '../../cluster/cluster.ts';
 import { CHART_DIR, RELEASE } from '../../cluster/helm-install.ts';
 import { runtimePaths } from '../../cluster/kubelet-node/paths.ts';
+import { podEndpoints, readFlows } from '../../cluster/pods.ts';
 import { nodeHostDir, nodeMountNs } from '../../cluster/kubelet-node/mount-ns.ts';
 import { CONFLIST_NAME } from '../../agent/node-setup/cni-install.ts';
 import { runCommand, uniqueClusterName, type CommandResult } from '../support/cluster.ts';
@@ -153,6 +154,13 @@ describe('helm install of charts/ciliate on real kubelet nodes', function () {
     }));
     await eventually(async () => (await curlFrom('bad', `http://${ip}:8080/hostname`)).code !== 0, 'the bad pod is denied');
     expect((await curlFrom('good', `http://${ip}:8080/hostname`)).stdout).to.equal('server');
+    // What `ciliate observe` and `ciliate exec` read: the agents' state in each node's own /var/run/cilium.
+    const badIP = await podIP('bad');
+    const drop = await eventually(() => readFlows(cluster.config).find((f) => f.verdict === 'DROPPED' && f.srcIp === badIP && f.dstIp === ip), 'the drop is in the flow log');
+    expect(drop.dropReason).to.equal(133);
+    expect(podEndpoints(cluster.config).map((e) => e.name)).to.include.members(['server', 'good', 'bad']);
+    const exec = await runCommand(join(import.meta.dirname, '..', '..', 'bin', 'ciliate'), ['exec', '--name', name, 'default/good', '--', 'curl', '-s', '-m', '3', `http://${ip}:8080/hostname`], { CILIATE_STATE_DIR: stateRoot });
+    expect(exec.stdout, exec.stderr).to.equal('server');
   });
 
   it('rolls the agents one node at a time on helm upgrade, keeping a TCP stream and a denial', async () => {
