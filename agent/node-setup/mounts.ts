@@ -16,28 +16,36 @@ export type Mounter = (args: string[]) => Promise<unknown>;
 
 const mountCommand: Mounter = (args) => run('mount', args);
 
-/** Mounts a BPF filesystem at `path` unless it is on one; throws naming `bpf-root` when that fails. */
-export async function ensureBpffs(path: string, mount: Mounter = mountCommand): Promise<MountOutcome> {
-  if (onBpffs(path)) return 'present';
+/** One kind of mount the node may lack: how to tell it is there, how to make it, and the setting named on failure. */
+interface MountKind {
+  setting: string;
+  what: string;
+  present: (path: string) => boolean;
+  args: (path: string) => string[];
+}
+
+const BPFFS: MountKind = { setting: 'bpf-root', what: 'a BPF filesystem', present: onBpffs, args: (p) => ['-t', 'bpf', 'bpf', p] };
+const CGROUP2: MountKind = { setting: 'cgroup-root', what: 'a cgroup v2 hierarchy', present: isCgroup2Dir, args: (p) => ['-t', 'cgroup2', 'none', p] };
+
+/** Mounts `kind` at `path` unless it is there; throws naming the setting when that fails. */
+async function ensureMount(kind: MountKind, path: string, mount: Mounter): Promise<MountOutcome> {
+  if (kind.present(path)) return 'present';
   mkdirSync(path, { recursive: true });
   try {
-    await mount(['-t', 'bpf', 'bpf', path]);
+    await mount(kind.args(path));
   } catch (err) {
-    throw new Error(`bpf-root: cannot mount a BPF filesystem at ${path}: ${(err as Error).message.trim()}`, { cause: err });
+    throw new Error(`${kind.setting}: cannot mount ${kind.what} at ${path}: ${(err as Error).message.trim()}`, { cause: err });
   }
-  if (!onBpffs(path)) throw new Error(`bpf-root: ${path} is still not on a BPF filesystem after mounting one`);
+  if (!kind.present(path)) throw new Error(`${kind.setting}: ${path} still lacks ${kind.what} after mounting one`);
   return 'mounted';
 }
 
-/** Mounts a cgroup v2 hierarchy at `path` unless it is one; throws naming `cgroup-root` when that fails. */
-export async function ensureCgroup2(path: string, mount: Mounter = mountCommand): Promise<MountOutcome> {
-  if (isCgroup2Dir(path)) return 'present';
-  mkdirSync(path, { recursive: true });
-  try {
-    await mount(['-t', 'cgroup2', 'none', path]);
-  } catch (err) {
-    throw new Error(`cgroup-root: cannot mount a cgroup v2 hierarchy at ${path}: ${(err as Error).message.trim()}`, { cause: err });
-  }
-  if (!isCgroup2Dir(path)) throw new Error(`cgroup-root: ${path} is still not a cgroup v2 directory after mounting one`);
-  return 'mounted';
+/** Mounts a BPF filesystem at `path` unless it is on one. */
+export function ensureBpffs(path: string, mount: Mounter = mountCommand): Promise<MountOutcome> {
+  return ensureMount(BPFFS, path, mount);
+}
+
+/** Mounts a cgroup v2 hierarchy at `path` unless it is one. */
+export function ensureCgroup2(path: string, mount: Mounter = mountCommand): Promise<MountOutcome> {
+  return ensureMount(CGROUP2, path, mount);
 }
