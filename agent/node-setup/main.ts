@@ -9,7 +9,8 @@
  * Flags: `--config-dir`, `--cni-bin-dir` and `--cni-conf-dir` (where the node's folders are
  * mounted in the pod), `--plugin` (the plugin binary to install), `--skip-cni` (`cni.install`
  * false), `--skip-cgroup` (`cgroup.autoMount.enabled` false). Exits 2 with one line naming the
- * setting that cannot work.
+ * setting that cannot work, also recorded as a Warning Event on the Node. Mounts come first, so a
+ * node that cannot get them never gets Ciliate's CNI configuration either.
  */
 import { parseArgs } from 'node:util';
 import { readSettingsDir } from '../../runtime/settings.ts';
@@ -18,6 +19,7 @@ import { NODE_NAME_ENV } from '../config/parse.ts';
 import { cleanAgentState } from './clean-state.ts';
 import { installPlugin, removeConflist, writeConflist } from './cni-install.ts';
 import { ensureBpffs, ensureCgroup2 } from './mounts.ts';
+import { reportSetupFailure } from './report.ts';
 import { nodeSetupConfig } from './settings.ts';
 
 /** Where the agent image keeps the plugin binary it installs. */
@@ -63,8 +65,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     (lines) => {
       for (const l of lines) console.log(`ciliate-node-setup: ${l}`);
     },
-    (err: unknown) => {
-      console.error(`ciliate-node-setup: ${err instanceof Error ? err.message : String(err)}`);
+    async (err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      console.error(`ciliate-node-setup: ${message}`);
+      const node = (process.env[NODE_NAME_ENV] ?? '').trim();
+      if (node && !(await reportSetupFailure(node, `node setup failed: ${message}`, process.env))) console.error('ciliate-node-setup: could not record the failure as an Event on the Node');
       process.exit(2);
     },
   );

@@ -30,8 +30,8 @@ const CGROUP2: MountKind = { setting: 'cgroup-root', what: 'a cgroup v2 hierarch
 /** Mounts `kind` at `path` unless it is there; throws naming the setting when that fails. */
 async function ensureMount(kind: MountKind, path: string, mount: Mounter): Promise<MountOutcome> {
   if (kind.present(path)) return 'present';
-  mkdirSync(path, { recursive: true });
   try {
+    mkdirSync(path, { recursive: true });
     await mount(kind.args(path));
   } catch (err) {
     throw new Error(`${kind.setting}: cannot mount ${kind.what} at ${path}: ${(err as Error).message.trim()}`, { cause: err });

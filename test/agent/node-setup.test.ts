@@ -1,6 +1,7 @@
 // The agent pod's node setup (agent/node-setup/): CNI installation with upstream's file name and
 // cni.* behaviour, mounts only where the node lacks them, state cleaning, and settings named in errors.
 import { expect } from 'chai';
+import type { EventsV1Event } from '@kubernetes/client-node';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { cleanAgentState } from '../../agent/node-setup/clean-state.ts';
 import { nodeSetup } from '../../agent/node-setup/main.ts';
 import { ensureBpffs, ensureCgroup2 } from '../../agent/node-setup/mounts.ts';
 import { nodeSetupConfig } from '../../agent/node-setup/settings.ts';
+import { reportSetupFailure } from '../../agent/node-setup/report.ts';
 import { AGENT_SETTINGS } from '../../agent/config/keys.ts';
 import { onBpffs } from '../../agent/host-checks.ts';
 
@@ -96,5 +98,19 @@ describe('agent node setup', () => {
     expect(await nodeSetup(['uninstall', `--config-dir=${cfgDir}`, `--cni-conf-dir=${conf}`], {})).to.deep.equal(['removed the CNI configuration']);
     expect(readdirSync(conf)).to.deep.equal([]);
     await nodeSetup(['reinstall'], {}).then(() => expect.fail('accepted'), (err: Error) => expect(err.message).to.contain('unknown step'));
+  });
+});
+
+describe('agent node setup failure report', () => {
+  it('records a Warning Event NodeSetupFailed on the Node, and says when it could not', async () => {
+    const created: EventsV1Event[] = [];
+    const sink = { create: async (e: EventsV1Event) => (created.push(e), e), patch: async () => undefined };
+    expect(await reportSetupFailure('n1', 'node setup failed: bpf-root: cannot mount', {}, sink)).to.equal(true);
+    expect(created).to.have.length(1);
+    expect(created[0]).to.deep.include({ type: 'Warning', reason: 'NodeSetupFailed', note: 'node setup failed: bpf-root: cannot mount' });
+    expect(created[0]!.regarding).to.deep.include({ kind: 'Node', name: 'n1' });
+    const refusing = { create: async () => Promise.reject(new Error('forbidden')), patch: async () => undefined };
+    expect(await reportSetupFailure('n1', 'x', {}, refusing)).to.equal(false);
+    expect(await reportSetupFailure('n1', 'x', {})).to.equal(false);
   });
 });
