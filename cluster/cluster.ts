@@ -24,7 +24,7 @@ import { ensureToolchain } from './toolchain.ts';
 import { createNodeNetns, deleteClusterNodes, nodeConfigs, writeNodeFiles } from './nodes.ts';
 import { waitNodesReady } from './node-wait.ts';
 import { createNodeMountNs } from './kubelet-node/mount-ns.ts';
-import { ciliateImageArchives, installCiliate, type InstallMode } from './helm-install.ts';
+import { ciliateImageArchives, installCiliate, localChartValues, type InstallMode } from './helm-install.ts';
 
 const SUPERVISOR = join(dirname(fileURLToPath(import.meta.url)), 'supervisor-main.ts');
 const REPO_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -109,6 +109,7 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
       }
     }
     if (opts.ciliumConfig) config.ciliumConfig = opts.ciliumConfig;
+    if (config.install === 'helm') localChartValues(config); // refuses settings the chart cannot take, before anything starts
     if (opts.install === 'helm' && config.install !== 'helm') throw new Error('--install helm needs real nodes (--nodes N with the kubelet runtime)');
     if (opts.operator && config.install !== 'helm') {
       config.operator = { clusterPoolIPv4CIDR: OPERATOR_POD_CIDR, maskSize: 24, metricsPort: slot.operatorMetrics, healthPort: slot.operatorHealth };

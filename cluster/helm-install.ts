@@ -28,7 +28,9 @@ export async function ciliateImageArchives(): Promise<string[]> {
 
 /** The `--set` values of the local cluster's release (then `overrides`, as `key=value` strings). */
 export function localChartValues(c: Pick<ClusterConfig, 'network' | 'ports' | 'nodes' | 'ciliumConfig'>, overrides: string[] = []): string[] {
-  const clusterName = c.ciliumConfig?.['cluster-name'];
+  const { 'cluster-name': clusterName, ...others } = c.ciliumConfig ?? {};
+  const unsupported = Object.keys(others);
+  if (unsupported.length) throw new Error(`ciliumConfig ${unsupported.join(', ')}: with install helm set chart values instead (only cluster-name maps to cluster.name)`);
   return [
     `k8sServiceHost=${c.network.gateway}`, `k8sServicePort=${c.ports.apiserver}`,
     `ipam.operator.clusterPoolIPv4PodCIDRList={${OPERATOR_POD_CIDR}}`,
