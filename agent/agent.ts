@@ -26,6 +26,7 @@ import { EndpointManager } from './endpoints.ts';
 import { FLOW_LOG, flowLogSink, type FlowSink } from './flow-log.ts';
 import { agentHubble } from './hubble.ts';
 import { healthEndpoint } from './node-setup/health.ts';
+import { cniConfWriter } from './node-setup/cni-conf-writer.ts';
 import { setEndpointHooks } from './hooks.ts';
 import { isCgroup2Dir, onBpffs } from './host-checks.ts';
 import { masqueradeReconciler } from './masquerade.ts';
@@ -136,6 +137,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   if (hubble) manager.add(hubble.runnable);
   const health = healthEndpoint(cfg.healthPort, { caches: [nodes, ...enforcement.caches] }, log);
   if (health) manager.add(health);
+  if (cfg.cniConf) manager.add(cniConfWriter(cfg.cniConf, cfg.socketPath, log));
   // Endpoints from before a restart: their pinned state keeps enforcing until this recomputes it.
   void enforcement.restore(endpoints.endpoints());
   try {

@@ -38,6 +38,9 @@ export const AGENT_SETTINGS: Readonly<Record<string, string | undefined>> = {
   'state-dir': '/var/run/cilium',
   'socket-path': '/var/run/cilium/cilium.sock',
   'agent-health-port': '9879',
+  // Once ready, write the CNI configuration there (the chart's /host/etc/cni/net.d/05-cilium.conflist).
+  'write-cni-conf-when-ready': '',
+  'cni-exclusive': 'true',
   debug: 'false',
 };
 

@@ -65,6 +65,8 @@ export interface AgentConfig {
   socketPath: string;
   /** `agent-health-port`: /healthz on 127.0.0.1 (0: none). */
   healthPort: number;
+  /** `write-cni-conf-when-ready` (the conflist to write once ready) and `cni-exclusive`; undefined: none. */
+  cniConf: { path: string; exclusive: boolean } | undefined;
   debug: boolean;
 }
 
@@ -167,6 +169,7 @@ export function buildAgentConfig(raw: Readonly<Record<string, string | undefined
     stateDir: path('state-dir'),
     socketPath: path('socket-path'),
     healthPort: parseInteger('agent-health-port', get('agent-health-port'), 0, 65535),
+    cniConf: get('write-cni-conf-when-ready') ? { path: path('write-cni-conf-when-ready'), exclusive: bool('cni-exclusive') } : undefined,
     debug: bool('debug'),
   };
 }

@@ -3,21 +3,22 @@
  * node setup the chart runs around the agent, reading the same `cilium-config` directory.
  *  - `init` (an init container): mounts a BPF filesystem at `bpf-root` and a cgroup v2 hierarchy
  *    at `cgroup-root` where the node lacks them, clears stale agent state when
- *    `clean-cilium-state`/`clean-cilium-bpf-state` ask, copies the CNI plugin into the node's plugin
- *    folder and writes `05-cilium.conflist` (renaming other configurations with `cni-exclusive`).
+ *    `clean-cilium-state`/`clean-cilium-bpf-state` ask, and copies the CNI plugin into the node's
+ *    plugin folder. The agent writes `05-cilium.conflist` once it is ready
+ *    (`write-cni-conf-when-ready`, agent/node-setup/cni-conf-writer.ts).
  *  - `uninstall` (the agent's preStop hook): removes Ciliate's CNI configuration when `cni-uninstall`.
  * Flags: `--config-dir`, `--cni-bin-dir` and `--cni-conf-dir` (where the node's folders are
  * mounted in the pod), `--plugin` (the plugin binary to install), `--skip-cni` (`cni.install`
  * false), `--skip-cgroup` (`cgroup.autoMount.enabled` false). Exits 2 with one line naming the
- * setting that cannot work, also recorded as a Warning Event on the Node. Mounts come first, so a
- * node that cannot get them never gets Ciliate's CNI configuration either.
+ * setting that cannot work, also recorded as a Warning Event on the Node; the agent does not start
+ * then, so the node never gets Ciliate's CNI configuration either.
  */
 import { parseArgs } from 'node:util';
 import { readSettingsDir } from '../../runtime/settings.ts';
 import { AGENT_SETTINGS } from '../config/keys.ts';
 import { NODE_NAME_ENV } from '../config/parse.ts';
 import { cleanAgentState } from './clean-state.ts';
-import { installPlugin, removeConflist, writeConflist } from './cni-install.ts';
+import { installPlugin, removeConflist } from './cni-install.ts';
 import { ensureBpffs, ensureCgroup2 } from './mounts.ts';
 import { reportSetupFailure } from './report.ts';
 import { nodeSetupConfig } from './settings.ts';
@@ -53,10 +54,8 @@ export async function nodeSetup(argv: string[], env: NodeJS.ProcessEnv): Promise
     const c = cleanAgentState({ nodeName, bpfRoot: cfg.bpfRoot, stateDir: cfg.stateDir, all: cfg.cleanState, keep: [cfg.cgroupRoot] });
     out.push(`cleaned state: pins ${c.pins ? 'removed' : 'absent'}, ${c.stateEntries} state entries removed`);
   }
-  if (values['skip-cni']) return [...out, 'cni.install is false: no CNI plugin or configuration written'];
+  if (values['skip-cni']) return [...out, 'cni.install is false: no CNI plugin installed'];
   out.push(`CNI plugin installed at ${installPlugin(values.plugin, values['cni-bin-dir'])}`);
-  const renamed = writeConflist(values['cni-conf-dir'], { socket: cfg.socketPath }, cfg.cniExclusive);
-  out.push(`CNI configuration written${renamed.length ? `; renamed ${renamed.join(', ')}` : ''}`);
   return out;
 }
 

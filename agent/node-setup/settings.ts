@@ -1,14 +1,12 @@
 /**
  * The `cilium-config` keys the node setup reads (upstream's names and defaults), next to the
- * agent's own `bpf-root`, `cgroup-root`, `state-dir` and `socket-path`.
+ * agent's own `bpf-root`, `cgroup-root`, `state-dir`, `socket-path` and `cni-exclusive`.
  */
 import { isAbsolute } from 'node:path';
 import { ConfigError, parseBool } from '../../runtime/settings.ts';
 
 /** Node-setup keys with upstream's defaults. */
 export const NODE_SETUP_SETTINGS: Readonly<Record<string, string>> = {
-  // Rename every other CNI configuration so the runtime uses Ciliate's.
-  'cni-exclusive': 'true',
   // Remove Ciliate's CNI configuration when the agent pod stops.
   'cni-uninstall': 'false',
   // Remove the agent's state (endpoints, IPAM) and its pinned maps before it starts.
@@ -19,7 +17,6 @@ export const NODE_SETUP_SETTINGS: Readonly<Record<string, string>> = {
 
 /** What the node setup does, validated. */
 export interface NodeSetupConfig {
-  cniExclusive: boolean;
   cniUninstall: boolean;
   cleanState: boolean;
   cleanBpfState: boolean;
@@ -37,7 +34,6 @@ export function nodeSetupConfig(raw: Readonly<Record<string, string | undefined>
     return get(name);
   };
   return {
-    cniExclusive: parseBool('cni-exclusive', get('cni-exclusive')),
     cniUninstall: parseBool('cni-uninstall', get('cni-uninstall')),
     cleanState: parseBool('clean-cilium-state', get('clean-cilium-state')),
     cleanBpfState: parseBool('clean-cilium-bpf-state', get('clean-cilium-bpf-state')),

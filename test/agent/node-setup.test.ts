@@ -11,6 +11,8 @@ import { nodeSetup } from '../../agent/node-setup/main.ts';
 import { ensureBpffs, ensureCgroup2 } from '../../agent/node-setup/mounts.ts';
 import { nodeSetupConfig } from '../../agent/node-setup/settings.ts';
 import { reportSetupFailure } from '../../agent/node-setup/report.ts';
+import { cniConfWriter } from '../../agent/node-setup/cni-conf-writer.ts';
+import { createLogger } from '../../runtime/logger.ts';
 import { AGENT_SETTINGS } from '../../agent/config/keys.ts';
 import { onBpffs } from '../../agent/host-checks.ts';
 
@@ -82,8 +84,8 @@ describe('agent node setup', () => {
 
   it('reads upstream\'s keys with their defaults and names a bad value', () => {
     const cfg = nodeSetupConfig({}, AGENT_SETTINGS);
-    expect(cfg).to.include({ cniExclusive: true, cniUninstall: false, cleanState: false, bpfRoot: '/sys/fs/bpf', socketPath: '/var/run/cilium/cilium.sock' });
-    expect(() => nodeSetupConfig({ 'cni-exclusive': 'maybe' }, AGENT_SETTINGS)).to.throw(/cni-exclusive/);
+    expect(cfg).to.include({ cniUninstall: false, cleanState: false, bpfRoot: '/sys/fs/bpf', socketPath: '/var/run/cilium/cilium.sock' });
+    expect(() => nodeSetupConfig({ 'cni-uninstall': 'maybe' }, AGENT_SETTINGS)).to.throw(/cni-uninstall/);
     expect(() => nodeSetupConfig({ 'bpf-root': 'sys/fs/bpf' }, AGENT_SETTINGS)).to.throw(/bpf-root/);
   });
 
@@ -112,5 +114,23 @@ describe('agent node setup failure report', () => {
     const refusing = { create: async () => Promise.reject(new Error('forbidden')), patch: async () => undefined };
     expect(await reportSetupFailure('n1', 'x', {}, refusing)).to.equal(false);
     expect(await reportSetupFailure('n1', 'x', {})).to.equal(false);
+  });
+});
+
+describe('agent write-cni-conf-when-ready', () => {
+  it('writes 05-cilium.conflist when started (after the caches synced), and logs what it cannot write', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ciliate-cni-conf-'));
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info', write: (l: string) => lines.push(l) });
+    try {
+      writeFileSync(join(dir, '10-bridge.conflist'), '{}');
+      await cniConfWriter({ path: join(dir, CONFLIST_NAME), exclusive: true }, '/var/run/cilium/cilium.sock', log).start(new AbortController().signal);
+      expect(readdirSync(dir).sort()).to.deep.equal([CONFLIST_NAME, `10-bridge.conflist${BACKUP_SUFFIX}`].sort());
+      await cniConfWriter({ path: join(dir, 'cilium.conf'), exclusive: true }, '/s', log).start(new AbortController().signal);
+      await cniConfWriter({ path: join(dir, 'absent', CONFLIST_NAME), exclusive: true }, '/s', log).start(new AbortController().signal);
+      expect(lines.join('\n')).to.contain('CNI configuration written').and.to.contain('is not named 05-cilium.conflist').and.to.contain('cni.confPath');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

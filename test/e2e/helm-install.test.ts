@@ -115,8 +115,9 @@ describe('helm install of charts/ciliate on real kubelet nodes', function () {
     for (const p of pods) expect(p.status.phase, p.metadata.name).to.equal('Running');
     const agentLog = await ok(['-n', 'kube-system', 'logs', agents[0]!.metadata.name, '-c', 'cilium-agent']);
     expect(agentLog).to.contain('CNI socket listening');
+    expect(agentLog, 'written once ready').to.contain('CNI configuration written');
     const setupLog = await ok(['-n', 'kube-system', 'logs', agents[0]!.metadata.name, '-c', 'node-setup']);
-    expect(setupLog).to.contain('CNI configuration written');
+    expect(setupLog).to.contain('CNI plugin installed');
     const leaders = await eventually(async () => {
       const logs = await ok(['-n', 'kube-system', 'logs', '-l', 'io.cilium/app=operator', '--tail=-1']);
       return logs.includes('became leader') ? logs : undefined;
