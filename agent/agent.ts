@@ -27,6 +27,8 @@ import { EndpointManager } from './endpoints.ts';
 import { flowLogSink, type FlowSink } from './flow-log.ts';
 import { agentHubble } from './hubble.ts';
 import { hubbleMetricsFromConfig } from './hubble-metrics-setup.ts';
+import { healthEndpoint } from './node-setup/health.ts';
+import { cniConfWriter } from './node-setup/cni-conf-writer.ts';
 import { setEndpointHooks } from './hooks.ts';
 import { isCgroup2Dir, onBpffs } from './host-checks.ts';
 import { masqueradeReconciler } from './masquerade.ts';
@@ -143,6 +145,9 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   for (const r of enforcement.runnables) manager.add(r);
   if (hubble) manager.add(hubble.runnable);
   if (hubbleMetrics) manager.add(hubbleMetrics.endpoint);
+  const health = healthEndpoint(cfg.healthPort, { caches: [nodes, ...enforcement.caches] }, log);
+  if (health) manager.add(health);
+  if (cfg.cniConf) manager.add(cniConfWriter(cfg.cniConf, cfg.socketPath, log));
   // Endpoints from before a restart: their pinned state keeps enforcing until this recomputes it.
   void enforcement.restore(endpoints.endpoints());
   try {

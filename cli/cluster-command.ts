@@ -8,11 +8,13 @@ import { builtToolchain } from '../cluster/toolchain.ts';
 import { flag, type Args } from './args.ts';
 
 /** Usage text of the cluster command. */
-export const CLUSTER_USAGE = `usage: ciliate cluster <up|down|status|kubeconfig|env> [--name NAME] [--nodes N] [--runtime kubelet|runner]
+export const CLUSTER_USAGE = `usage: ciliate cluster <up|down|status|kubeconfig|env> [--name NAME] [--nodes N] [--runtime kubelet|runner] [--install process|helm]
   up          build (first time) and start a local control plane; prints the kubeconfig path;
               --nodes N also runs N nodes, each a network namespace with its own containerd, kubelet
               and Ciliate agent (--runtime runner: the stand-in node runner instead of containerd and kubelet);
-              the ciliate-operator runs too unless --no-operator
+              the ciliate-operator runs too unless --no-operator; --install helm builds Ciliate's images,
+              imports them into every node and runs helm install of charts/ciliate, so the agents
+              and the operator are pods in kube-system (default: process, host processes)
   down        stop it and remove every process, file and link it made
   status      show each component, with the log of any that died
   kubeconfig  print the admin kubeconfig path
@@ -29,7 +31,9 @@ export async function clusterCommand(args: Args): Promise<number> {
         const nodes = flag(args, 'nodes');
         const runtime = flag(args, 'runtime');
         if (runtime !== undefined && runtime !== 'kubelet' && runtime !== 'runner') throw new Error(`--runtime must be kubelet or runner, not "${runtime}"`);
-        const c = await up({ name, nodes: nodes === undefined ? 0 : Number(nodes), operator: !args.flags.has('no-operator'), ...(runtime ? { runtime } : {}) });
+        const install = flag(args, 'install');
+        if (install !== undefined && install !== 'process' && install !== 'helm') throw new Error(`--install must be process or helm, not "${install}"`);
+        const c = await up({ name, nodes: nodes === undefined ? 0 : Number(nodes), operator: !args.flags.has('no-operator'), ...(runtime ? { runtime } : {}), ...(install ? { install } : {}) });
         process.stderr.write(`cluster "${c.name}" is up; use it with:\n  export KUBECONFIG=${c.kubeconfig}\n`);
         console.log(c.kubeconfig);
         return 0;

@@ -9,6 +9,7 @@ import { NODE_NAME_ENV } from '../agent/config/parse.ts';
 import { FLOW_LOG } from '../agent/flow-log.ts';
 import type { NodeConfig } from './node-config.ts';
 import type { ClusterConfig } from './config.ts';
+import { nodeHostDir } from './kubelet-node/mount-ns.ts';
 
 /** Where the local cluster's pods are routed natively: the nodes' 10.244.0.0/16 and the operator's 10.245.0.0/16. */
 export const LOCAL_NATIVE_ROUTING_CIDR = '10.244.0.0/15';
@@ -45,9 +46,14 @@ export const LOCAL_HUBBLE_METRICS = 'flow drop:sourceContext=pod;destinationCont
 /** The port of each node's Hubble server (upstream's). */
 export const HUBBLE_PORT = 4244;
 
-/** The node's Hubble server socket (`hubble-socket-path`). */
-export function hubbleSocketPath(node: Pick<NodeConfig, 'dir'>): string {
-  return join(node.dir, 'hubble.sock');
+/** The node's Hubble server socket (`hubble-socket-path`); with the chart's agents, upstream's path in the node's own /var/run/cilium. */
+export function hubbleSocketPath(node: Pick<NodeConfig, 'dir'>, c: Pick<ClusterConfig, 'install'> = {}): string {
+  return c.install === 'helm' ? join(nodeHostDir(node.dir, '/run/cilium'), 'hubble.sock') : join(node.dir, 'hubble.sock');
+}
+
+/** The node's agent `state-dir` as the machine sees it: `agent/` in the node's folder, or the node's own /var/run/cilium with the chart's agents. */
+export function agentStateDir(node: Pick<NodeConfig, 'dir'>, c: Pick<ClusterConfig, 'install'> = {}): string {
+  return c.install === 'helm' ? nodeHostDir(node.dir, '/run/cilium') : join(node.dir, 'agent');
 }
 
 /** The node's `cilium-config` directory. */
@@ -71,7 +77,7 @@ export function agentInvocation(node: NodeConfig): { args: string[]; env: Record
       `--k8s-kubeconfig-path=${node.agentKubeconfig}`,
       `--socket-path=${node.socket}`,
       `--hubble-socket-path=${hubbleSocketPath(node)}`,
-      `--state-dir=${join(node.dir, 'agent')}`,
+      `--state-dir=${agentStateDir(node)}`,
       ...(node.cgroup ? [`--cgroup-root=${node.cgroup}`] : []),
     ],
     env: { [NODE_NAME_ENV]: node.name },

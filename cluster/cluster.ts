@@ -23,6 +23,8 @@ import { alive, readState, type ClusterState } from './state.ts';
 import { ensureToolchain } from './toolchain.ts';
 import { createNodeNetns, deleteClusterNodes, nodeConfigs, writeNodeFiles } from './nodes.ts';
 import { waitNodesReady } from './node-wait.ts';
+import { createNodeMountNs } from './kubelet-node/mount-ns.ts';
+import { ciliateImageArchives, installCiliate, localChartValues, type InstallMode } from './helm-install.ts';
 
 const SUPERVISOR = join(dirname(fileURLToPath(import.meta.url)), 'supervisor-main.ts');
 const REPO_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -42,8 +44,14 @@ export interface UpOptions {
   operator?: boolean;
   /** Run the agents and the operator from their JavaScript bundles (`npm run build:bundles`), as the images do. */
   bundled?: boolean;
-  /** `cilium-config` settings for the agents, over the local cluster's own (e.g. `{ 'cluster-name': 'blue' }`). */
+  /** `cilium-config` settings for the agents, over the local cluster's own (e.g. `{ 'cluster-name': 'blue' }`; with `install: 'helm'` only `cluster-name`). */
   ciliumConfig?: Record<string, string>;
+  /**
+   * How Ciliate runs on real nodes: `process` (the default) starts each agent and the operator as
+   * host processes; `helm` builds the images, imports them into every node and runs `helm install`
+   * of charts/ciliate, so agents and operator are pods (each node gets its own mount namespace).
+   */
+  install?: InstallMode;
 }
 
 /** What `up` returns. */
@@ -93,13 +101,19 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
       if (config.nodeRuntime === 'kubelet') {
         const images = await p.step('node images (built locally on first use)', () => ensureNodeImages());
         config.images = images.map((i) => i.path);
+        if (opts.install === 'helm') {
+          config.install = 'helm';
+          config.images.push(...await p.step('Ciliate images (npm run images)', () => ciliateImageArchives()));
+        }
         claimHostSysctls(name);
       }
     }
     if (opts.ciliumConfig) config.ciliumConfig = opts.ciliumConfig;
     // The Hubble Relay on the slot's port; the supervisor forwards upstream's 4245 to it when free.
     if (config.nodes.length > 0) config.hubbleRelay = { port: slot.hubbleRelay, listenPort: slot.hubbleRelay };
-    if (opts.operator) {
+    if (config.install === 'helm') localChartValues(config); // refuses settings the chart cannot take, before anything starts
+    if (opts.install === 'helm' && config.install !== 'helm') throw new Error('--install helm needs real nodes (--nodes N with the kubelet runtime)');
+    if (opts.operator && config.install !== 'helm') {
       config.operator = { clusterPoolIPv4CIDR: OPERATOR_POD_CIDR, maskSize: 24, metricsPort: slot.operatorMetrics, healthPort: slot.operatorHealth };
     }
     await p.step('certificates and kubeconfigs', () => writeCredentials(config));
@@ -108,8 +122,10 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
         await writeNodeFiles(config, node, REPO_ROOT);
         await createNodeNetns(node, network.bridge, name);
         if (config.nodeRuntime === 'kubelet') {
-          await writeRuntimeFiles(node, pkiFiles(join(paths.dir, 'pki')).ca.cert, join(REPO_ROOT, 'build', 'cni', 'ciliate-cni'));
+          const helm = config.install === 'helm';
+          await writeRuntimeFiles(node, pkiFiles(join(paths.dir, 'pki')).ca.cert, helm ? undefined : join(REPO_ROOT, 'build', 'cni', 'ciliate-cni'));
           createNodeCgroups(node.name);
+          if (helm) await createNodeMountNs(node.name, node.dir, node.cgroup);
         }
       });
     }
@@ -117,6 +133,9 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
     await p.step('etcd, kube-apiserver, kube-controller-manager, kube-scheduler', () => startSupervisor(paths.dir, paths.state));
     // The supervisor may have moved the loopback port (see supervisor.ts); report what it uses.
     Object.assign(config, readJson<ClusterConfig>(join(paths.dir, 'config.json')) ?? {});
+    if (config.install === 'helm') {
+      await p.step('helm install ciliate charts/ciliate -n kube-system (agents and operator as pods)', () => installCiliate(config));
+    }
     if (config.nodes.length > 0) {
       await p.step(`nodes Ready (${config.nodeRuntime === 'kubelet' ? 'containerd, kubelets and agents' : 'agents and node runners'})`, () => waitNodesReady(paths.kubeconfig, (config.nodes ?? []).map((n) => n.name)));
       if (config.nodeRuntime === 'kubelet') await p.step('cluster DNS (CoreDNS behind kube-dns)', () => installClusterDns(binDir, paths.kubeconfig));

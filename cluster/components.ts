@@ -10,6 +10,7 @@ import { CLUSTER_POD_CIDR } from './node-config.ts';
 import { netnsPath } from './nodes.ts';
 import { importImages, waitContainerd } from './kubelet-node/images-import.ts';
 import { runtimePaths } from './kubelet-node/paths.ts';
+import { nodeMountNs } from './kubelet-node/mount-ns.ts';
 import { agentInvocation, HUBBLE_PORT, localCiliumConfig } from './agent-launch.ts';
 import { portFree } from './ports.ts';
 import { existsSync } from 'node:fs';
@@ -31,8 +32,8 @@ export function ciliateProgram(entry: string, bundle: BundleName, bundled: boole
 
 /**
  * Per node, the processes that make it, each inside the node's network namespace: with real nodes
- * its containerd (the images imported once it answers), its kubelet and its agent; with stand-in
- * nodes its agent and the node runner.
+ * its containerd (the images imported once it answers), its kubelet and its agent (none when the
+ * chart runs the agents as pods); with stand-in nodes its agent and the node runner.
  */
 export function nodeComponentSpecs(c: ClusterConfig): ComponentSpec[] {
   return (c.nodes ?? []).flatMap((n) => {
@@ -48,18 +49,21 @@ export function nodeComponentSpecs(c: ClusterConfig): ComponentSpec[] {
     };
     if (c.nodeRuntime !== 'kubelet') return [agent, runner];
     const p = runtimePaths(n.dir);
+    // With Ciliate installed by Helm the agent is a pod, and the node's daemons run in its own mount namespace.
+    const helm = c.install === 'helm';
+    const inRuntime = helm ? (command: string, ...args: string[]) => ({ command: 'nsenter', args: [`--net=${netnsPath(n.netns)}`, `--mount=${nodeMountNs(n.name)}`, '--', command, ...args] }) : inNode;
     return [
       {
-        name: `containerd-${n.name}`, restart: true, ...inNode('containerd', '--config', p.containerdConfig),
+        name: `containerd-${n.name}`, restart: true, ...inRuntime('containerd', '--config', p.containerdConfig),
         ready: async () => {
           await waitContainerd(p.containerdSocket);
           await importImages(p.containerdSocket, c.images ?? []);
         },
       },
-      agent,
+      ...(helm ? [] : [agent]),
       {
         name: `kubelet-${n.name}`, restart: true,
-        ...inNode(join(c.binDir, 'kubelet'), `--config=${p.kubeletConfig}`, `--kubeconfig=${n.kubeconfig}`, `--root-dir=${p.kubeletRoot}`,
+        ...inRuntime(join(c.binDir, 'kubelet'), `--config=${p.kubeletConfig}`, `--kubeconfig=${n.kubeconfig}`, `--root-dir=${p.kubeletRoot}`,
           `--hostname-override=${n.name}`, `--node-ip=${n.address}`, '--v=1'),
       },
     ];

@@ -44,6 +44,8 @@ export interface ClusterConfig {
    * forward it, otherwise `listenPort`).
    */
   hubbleRelay?: { port: number; listenPort: number };
+  /** How Ciliate runs on real nodes: host processes (absent, `process`) or the Helm chart's pods (`helm`, each node in its own mount namespace). */
+  install?: 'process' | 'helm';
 }
 
 /** `kubelet`: real kubelet + containerd nodes; `runner`: the stand-in runner (host processes, no images). */

@@ -9,6 +9,7 @@ import type { FlowRecord } from '../agent/flow-log.ts';
 import { FLOW_LOG } from '../agent/flow-log.ts';
 import { readJson, type ClusterConfig } from './config.ts';
 import { clusterPaths } from './paths.ts';
+import { agentStateDir } from './agent-launch.ts';
 
 /** A pod's network endpoint on a node. */
 export interface PodEndpoint {
@@ -29,7 +30,7 @@ export function clusterConfig(name: string, stateRoot?: string): ClusterConfig {
 /** Every pod endpoint the cluster's agents have recorded. */
 export function podEndpoints(config: ClusterConfig): PodEndpoint[] {
   return (config.nodes ?? []).flatMap((node) => {
-    const dir = join(node.dir, 'agent', 'endpoints');
+    const dir = join(agentStateDir(node, config), 'endpoints');
     if (!existsSync(dir)) return [];
     return readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => {
       const e = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { podNamespace: string; podName: string; ip: string; netns: string };
@@ -43,7 +44,7 @@ export function readFlows(config: ClusterConfig): FlowRecord[] {
   const out: FlowRecord[] = [];
   for (const node of config.nodes ?? []) {
     for (const file of [`${FLOW_LOG}.1`, FLOW_LOG]) {
-      const path = join(node.dir, 'agent', file);
+      const path = join(agentStateDir(node, config), file);
       if (!existsSync(path)) continue;
       for (const line of readFileSync(path, 'utf8').split('\n')) if (line) out.push(JSON.parse(line) as FlowRecord);
     }

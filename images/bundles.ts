@@ -1,8 +1,8 @@
 /**
  * Ciliate's programs as single JavaScript files (esbuild), so images run plain Node.js with no
  * TypeScript loader: the agent and its slot worker (which it starts from beside itself), the
- * operator, the Hubble Relay, the CNI plugin, and the service map's web server (hubble-ui). Native
- * parts (the datapath addon, BPF objects) stay files of their own.
+ * operator, the Hubble Relay, the CNI plugin, the agent pod's node setup, and the service map's web
+ * server (hubble-ui). Native parts (the datapath addon, BPF objects) stay files of their own.
  */
 import { build } from 'esbuild';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ export const BUNDLES = {
   'hubble-relay': 'hubble/relay/main.ts',
   'ciliate-cni': 'cni/main.ts',
   'hubble-ui': 'hubble/ui/main.ts',
+  'node-setup': 'agent/node-setup/main.ts',
 } as const;
 
 /** A bundle's name. */

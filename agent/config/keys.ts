@@ -4,6 +4,7 @@
  * listed in the README ("The agent's configuration").
  */
 import { SETTINGS as OPERATOR_SETTINGS } from '../../operator/config.ts';
+import { NODE_SETUP_SETTINGS } from '../node-setup/settings.ts';
 
 /** Every setting the agent acts on, with its default (undefined = unset). */
 export const AGENT_SETTINGS: Readonly<Record<string, string | undefined>> = {
@@ -42,6 +43,10 @@ export const AGENT_SETTINGS: Readonly<Record<string, string | undefined>> = {
   'cgroup-root': '/run/cilium/cgroupv2',
   'state-dir': '/var/run/cilium',
   'socket-path': '/var/run/cilium/cilium.sock',
+  'agent-health-port': '9879',
+  // Once ready, write the CNI configuration there (the chart's /host/etc/cni/net.d/05-cilium.conflist).
+  'write-cni-conf-when-ready': '',
+  'cni-exclusive': 'true',
   debug: 'false',
 };
 
@@ -77,7 +82,7 @@ export function isAgentFlag(name: string): boolean {
   return name in AGENT_SETTINGS || name in FIXED_SETTINGS;
 }
 
-/** Whether `name` belongs to another component reading the same ConfigMap (the operator). */
+/** Whether `name` belongs to another component reading the same ConfigMap (the operator, the node setup). */
 export function isOtherComponentSetting(name: string): boolean {
-  return name in OPERATOR_SETTINGS && !isAgentFlag(name);
+  return (name in OPERATOR_SETTINGS || name in NODE_SETUP_SETTINGS) && !isAgentFlag(name);
 }

@@ -71,6 +71,10 @@ export interface AgentConfig {
   cgroupRoot: string;
   stateDir: string;
   socketPath: string;
+  /** `agent-health-port`: /healthz on 127.0.0.1 (0: none). */
+  healthPort: number;
+  /** `write-cni-conf-when-ready` (the conflist to write once ready) and `cni-exclusive`; undefined: none. */
+  cniConf: { path: string; exclusive: boolean } | undefined;
   debug: boolean;
 }
 
@@ -181,6 +185,8 @@ export function buildAgentConfig(raw: Readonly<Record<string, string | undefined
     cgroupRoot: path('cgroup-root'),
     stateDir: path('state-dir'),
     socketPath: path('socket-path'),
+    healthPort: parseInteger('agent-health-port', get('agent-health-port'), 0, 65535),
+    cniConf: get('write-cni-conf-when-ready') ? { path: path('write-cni-conf-when-ready'), exclusive: bool('cni-exclusive') } : undefined,
     debug: bool('debug'),
   };
 }

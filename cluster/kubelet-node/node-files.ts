@@ -4,18 +4,25 @@ import { join } from 'node:path';
 import type { NodeConfig } from '../node-config.ts';
 import { containerdConfig } from './containerd-config.ts';
 import { kubeletConfig } from './kubelet-config.ts';
+import { nodeHostDir } from './mount-ns.ts';
 import { runtimePaths } from './paths.ts';
 
 /** Debian's reference CNI plugins (containerd runs `loopback` for every sandbox's lo). */
 export const DEBIAN_CNI_DIR = '/usr/lib/cni';
 
-/** Writes node `node`'s containerd and kubelet configurations; `cniPlugin` is the ciliate-cni binary. */
-export async function writeRuntimeFiles(node: NodeConfig, clientCA: string, cniPlugin: string): Promise<void> {
+/**
+ * Writes node `node`'s containerd and kubelet configurations. `cniPlugin` is the ciliate-cni binary
+ * linked into the node's plugin folder; without it the node has a mount namespace of its own
+ * (mount-ns.ts) whose /opt/cni/bin holds only `loopback` until Ciliate's pods install their plugin.
+ */
+export async function writeRuntimeFiles(node: NodeConfig, clientCA: string, cniPlugin: string | undefined): Promise<void> {
   const p = runtimePaths(node.dir);
-  for (const d of [p.containerdRoot, p.containerdState, p.runcRoot, p.cniBinDir, p.kubeletRoot, p.podLogs]) await mkdir(d, { recursive: true });
-  await writeFile(p.containerdConfig, containerdConfig(p, node.cniConfDir));
+  const binDir = cniPlugin ? p.cniBinDir : nodeHostDir(node.dir, '/opt/cni/bin');
+  for (const d of [p.containerdRoot, p.containerdState, p.runcRoot, binDir, p.kubeletRoot, p.podLogs]) await mkdir(d, { recursive: true });
+  await writeFile(p.containerdConfig, containerdConfig(p, node.cniConfDir, !cniPlugin));
   await writeFile(p.kubeletConfig, kubeletConfig({ node: node.name, address: node.address, clientCA }, p));
-  await linkCniPlugins(p.cniBinDir, [['loopback', join(DEBIAN_CNI_DIR, 'loopback')], ['ciliate-cni', cniPlugin]]);
+  const loopback: [string, string] = ['loopback', join(DEBIAN_CNI_DIR, 'loopback')];
+  await linkCniPlugins(binDir, cniPlugin ? [loopback, ['ciliate-cni', cniPlugin]] : [loopback]);
 }
 
 /** Puts each `[name, binary]` into a node's CNI plugin folder as a symlink, replacing what was there. */

@@ -1,12 +1,13 @@
 /**
  * Removing a real node without leaving anything behind, even after a crash: the runtime shims and
- * containers of its containerd, the mounts under its folder (overlay roots, shm, network
- * namespaces, kubelet's volumes and the bind mount of its root), its cgroups, and the files
+ * containers of its containerd, its mount namespace or the mounts under its folder (overlay roots,
+ * shm, network namespaces, kubelet's volumes and the bind mount of its root), its cgroups, and the files
  * containerd and kubelet keep in machine-wide folders for its pods.
  */
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../runtime/exec.ts';
+import { removeNodeMountNs } from './mount-ns.ts';
 import { removeNodeCgroups } from './node-cgroups.ts';
 import { runtimePaths } from './paths.ts';
 
@@ -60,6 +61,8 @@ export async function teardownNodeRuntime(node: string, nodeDir: string): Promis
     }
   }
   await removeNodeCgroups(node);
+  // With its processes gone, the node's own mount namespace (if it has one) goes with every mount in it.
+  await removeNodeMountNs(node);
   for (const m of mountsUnder(nodeDir)) await run('umount', ['-l', m]).catch(() => undefined);
   const sandboxes = sandboxIds(p.containerdRoot);
   if (existsSync(CNI_RESULTS)) {

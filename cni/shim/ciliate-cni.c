@@ -16,7 +16,9 @@
  * CNI_COMMAND, a CNI_* value holding a newline, a frame over 1 MiB, a configuration whose
  * top-level "socket" this scanner cannot read exactly, and a socket it cannot connect to. Once a
  * frame is on its way that fallback is unsafe (an ADD could run twice), so a failure after
- * connecting is printed here as a CNI error (relay_error): the only words this file says.
+ * connecting is printed here as a CNI error (relay_error). A copy installed alone (the agent
+ * image's node setup puts it into /opt/cni/bin, with no checkout beside it) answers VERSION itself
+ * (answer_version) and reports what needs the TypeScript plugin as a CNI error.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,6 +46,8 @@
 #define SUN_PATH_SIZE sizeof(((struct sockaddr_un *)0)->sun_path)
 #define MAGIC "ciliate-cni-raw 1\n"
 #define DEFAULT_VERSION "1.0.0"
+/* The versions cni/spec.ts supports (SUPPORTED_VERSIONS), as JSON strings. */
+#define SUPPORTED_JSON "\"1.0.0\",\"1.1.0\""
 
 static const char *const FORWARDED[] = {"CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH"};
 static const char *const RELAYED_COMMANDS[] = {"ADD", "DEL", "CHECK", "STATUS"};
@@ -214,6 +218,28 @@ static int stdin_copy(const struct buf *in, int rest)
 }
 
 /*
+ * VERSION without the TypeScript plugin (a copy installed alone, as in /opt/cni/bin by the agent
+ * image): the plugin's answer (cni/plugin.ts), with the cniVersion of the configuration on stdin
+ * when this scanner reads one, then exit 0.
+ */
+static int scan_config(const char *text, size_t len, struct span *socket, struct span *version);
+
+static void answer_version(void)
+{
+	struct buf in = {0};
+	struct span socket, version = {NULL, 0, 0};
+	if (read_all(0, &in, MAX_FRAME, 0) != 0 || scan_config(in.data, in.len, &socket, &version))
+		version = (struct span){NULL, 0, 0};
+	char out[256];
+	int v = printable(&version, 32);
+	int n = snprintf(out, sizeof out, "{\"cniVersion\":\"%.*s\",\"supportedVersions\":[" SUPPORTED_JSON "]}\n",
+			 v ? (int)version.len : (int)strlen(DEFAULT_VERSION), v ? version.p : DEFAULT_VERSION);
+	if (n > 0 && (size_t)n < sizeof out)
+		write_all(1, out, (size_t)n, 0);
+	exit(0);
+}
+
+/*
  * Execs the TypeScript plugin with this environment. With `in`, its stdin holds the bytes already
  * read (and, when `rest`, what stdin still holds), else it inherits stdin untouched.
  */
@@ -229,6 +255,9 @@ static void fallback(const struct buf *in, int rest)
 		char *argv[] = {path, NULL};
 		execv(path, argv);
 	}
+	const char *command = getenv("CNI_COMMAND");
+	if (command && strcmp(command, "VERSION") == 0)
+		answer_version();
 	relay_error(NULL, 5, "cannot run the TypeScript plugin bin/ciliate-cni", NULL);
 }
 

@@ -28,6 +28,11 @@ describe('Helm chart on the local cluster (real helm)', function () {
     const r = await helm(['install', release, CHART, '--create-namespace', '--set', 'ipam.mode=cluster-pool-v3']);
     expect(r.code).to.not.equal(0);
     expect(r.stderr).to.contain('/ipam/mode');
+    for (const [set, named] of [['cni.exclusive=maybe', '/cni/exclusive'], ['cni.confPath=etc/cni', '/cni/confPath'], ['updateStrategy.rollingUpdate.maxUnavailable=lots', '/updateStrategy/rollingUpdate/maxUnavailable']]) {
+      const bad = await helm(['install', release, CHART, '--create-namespace', '--set', set!]);
+      expect(bad.code, set).to.not.equal(0);
+      expect(bad.stderr, set).to.contain(named);
+    }
     expect((await helm(['list', '-q'])).stdout.trim()).to.equal('');
   });
 
@@ -41,10 +46,12 @@ describe('Helm chart on the local cluster (real helm)', function () {
       'cluster-pool-ipv4-mask-size': '26', 'enable-policy': 'default', 'identity-allocation-mode': 'crd',
       'operator-prometheus-serve-addr': ':9963',
     });
-    const ds = await kubectl(['get', 'daemonset', 'cilium', '-n', ns, '-o', 'jsonpath={.spec.template.spec.containers[0].command[0]}']);
-    expect(ds.stdout).to.equal('/opt/ciliate/bin/ciliate-agent');
+    const ds = await kubectl(['get', 'daemonset', 'cilium', '-n', ns, '-o', 'jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].command}']);
+    expect(ds.stdout).to.equal('localhost/ciliate/ciliate:0.1.0 ["/usr/bin/node","/opt/ciliate/agent.mjs"]');
     const op = await kubectl(['get', 'deployment', 'cilium-operator', '-n', ns, '-o', 'jsonpath={.spec.replicas}']);
     expect(op.stdout).to.equal('2');
+    const opImage = await kubectl(['get', 'deployment', 'cilium-operator', '-n', ns, '-o', 'jsonpath={.spec.template.spec.containers[0].image}']);
+    expect(opImage.stdout).to.equal('localhost/ciliate/operator-generic:0.1.0');
   });
 
   it('upgrades, changing the configuration', async () => {

@@ -2,12 +2,13 @@
 // agent: the raw frame it sends, where its configuration scanner finds "socket", what it leaves to
 // the TypeScript plugin (which then sends a JSON line), and its own errors once a frame is sent.
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCommand } from '../support/cluster.ts';
+import { SUPPORTED_VERSIONS } from '../../cni/spec.ts';
 
 const RELAY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'cni', 'ciliate-cni');
 
@@ -126,5 +127,17 @@ describe('ciliate-cni native relay on the wire', function () {
       });
     }
     expect(seen.map((s) => s.kind)).to.deep.equal(['raw', 'raw', 'raw', 'raw']);
+  });
+
+  it('answers VERSION itself when installed alone (as the agent pod puts it into /opt/cni/bin)', async () => {
+    const alone = join(dir, 'opt', 'cni', 'bin');
+    await runCommand('mkdir', ['-p', alone]);
+    copyFileSync(RELAY, join(alone, 'ciliate-cni'));
+    const version = await runCommand(join(alone, 'ciliate-cni'), [], { CNI_COMMAND: 'VERSION' }, conf({ cniVersion: '1.1.0' }));
+    expect(version.code).to.equal(0);
+    expect(JSON.parse(version.stdout)).to.deep.equal({ cniVersion: '1.1.0', supportedVersions: [...SUPPORTED_VERSIONS] });
+    const unreachable = await runCommand(join(alone, 'ciliate-cni'), [], { CNI_COMMAND: 'STATUS' }, conf({ socket: join(dir, 'absent.sock') }));
+    expect(unreachable.code).to.equal(1);
+    expect(JSON.parse(unreachable.stdout)).to.include({ code: 5 });
   });
 });

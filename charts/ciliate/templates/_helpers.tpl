@@ -5,12 +5,17 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- end -}}
 
-{{/* The agent's or operator's command on the host. */}}
-{{- define "ciliate.bin" -}}
-{{ .root.Values.ciliate.installPath }}/bin/{{ .name }}
+{{/* The agent image. */}}
+{{- define "ciliate.agentImage" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag }}
 {{- end -}}
 
-{{/* Environment both daemons read: their node, and where cilium-config lives. */}}
+{{/* The operator image: <repository>-generic<suffix>:<tag>, as upstream names it. */}}
+{{- define "ciliate.operatorImage" -}}
+{{ .Values.operator.image.repository }}-generic{{ .Values.operator.image.suffix }}:{{ .Values.operator.image.tag }}
+{{- end -}}
+
+{{/* Environment both daemons read: their node, their namespace, and the apiserver when set. */}}
 {{- define "ciliate.env" -}}
 - name: K8S_NODE_NAME
   valueFrom:
@@ -20,8 +25,6 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
   valueFrom:
     fieldRef:
       fieldPath: metadata.namespace
-- name: CILIATE_CONFIG_MAP
-  value: cilium-config
 {{- if .Values.k8sServiceHost }}
 - name: KUBERNETES_SERVICE_HOST
   value: {{ .Values.k8sServiceHost | quote }}
@@ -45,4 +48,13 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- else -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag }}
 {{- end -}}
+{{- end -}}
+
+{{/* The agent's health endpoint, for its probes. */}}
+{{- define "ciliate.healthProbe" -}}
+httpGet:
+  host: 127.0.0.1
+  path: /healthz
+  port: {{ .Values.healthPort }}
+  scheme: HTTP
 {{- end -}}
