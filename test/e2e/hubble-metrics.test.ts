@@ -5,18 +5,14 @@
 // from inside the node's network namespace, must show upstream's series with the right labels.
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { credentials, makeGenericClientConstructor, type ClientReadableStream } from '@grpc/grpc-js';
 import { HUBBLE_METRICS_PORT, hubbleSocketPath } from '../../cluster/agent-launch.ts';
 import type { RunningCluster } from '../../cluster/cluster.ts';
 import type { NodeConfig } from '../../cluster/node-config.ts';
-import { podEndpoints, type PodEndpoint } from '../../cluster/pods.ts';
+import type { PodEndpoint } from '../../cluster/pods.ts';
 import { readState } from '../../cluster/state.ts';
-import { hubbleServices } from '../../hubble/protos.ts';
 import { runCommand, testRealNodesCluster } from '../support/cluster.ts';
+import { clientFriendServer, observerClient, SERVER_PORT, type FlowsResponse } from '../support/hubble-pods.ts';
 
-const AGNHOST = 'registry.k8s.io/e2e-test-images/agnhost:2.53';
-const BUSYBOX = 'docker.io/library/busybox:1.35';
-const SERVER_PORT = 8080;
 const NS = `hmetrics-${Math.random().toString(36).slice(2, 6)}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -112,16 +108,7 @@ describe('Hubble and agent metrics on real pods', function () {
     c = await testRealNodesCluster();
     [n0, n1] = c.config.nodes as [NodeConfig, NodeConfig];
     await kubectl(['create', 'namespace', NS]);
-    const pod = (name: string, node: NodeConfig, spec: object) => apply({
-      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS, labels: { app: name } }, spec: { nodeName: node.name, ...spec },
-    });
-    await pod('client', n0, { containers: [{ name: 'c', image: BUSYBOX, command: ['sleep', '3600'] }] });
-    await pod('friend', n0, { containers: [{ name: 'c', image: BUSYBOX, command: ['sleep', '3600'] }] });
-    await pod('server', n1, { containers: [{ name: 's', image: AGNHOST, args: ['netexec', `--http-port=${SERVER_PORT}`] }] });
-    await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'pod/client', 'pod/friend', 'pod/server', '--timeout=180s']);
-    const ep = (name: string) => podEndpoints(c.config).find((p) => p.namespace === NS && p.name === name);
-    for (let i = 0; i < 50 && !(ep('client') && ep('friend') && ep('server')); i++) await sleep(200);
-    [client, friend, server] = [ep('client')!, ep('friend')!, ep('server')!];
+    ({ client, friend, server } = await clientFriendServer(c, NS, [n0, n1], apply, kubectl));
     await apply({
       apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'server-ingress', namespace: NS },
       spec: {
@@ -184,12 +171,8 @@ describe('Hubble and agent metrics on real pods', function () {
   });
 
   it('a follower that stops reading loses flows: told as lost_events HUBBLE_RING_BUFFER, counted in hubble_lost_events_total', async function () {
-    type Response = { flow?: unknown; lost_events?: { source: string; num_events_lost: number } };
-    const Observer = makeGenericClientConstructor(hubbleServices().observer, 'Observer');
-    const observer = new Observer(`unix://${hubbleSocketPath(n1)}`, credentials.createInsecure()) as unknown as {
-      GetFlows(req: object): ClientReadableStream<Response>;
-      close(): void;
-    };
+    type Response = FlowsResponse;
+    const observer = observerClient(hubbleSocketPath(n1));
     const stream = observer.GetFlows({ follow: true, whitelist: [{ source_pod: [`${NS}/friend`] }] });
     stream.on('error', () => undefined); // the cancel at the end
     stream.pause();
@@ -215,12 +198,8 @@ describe('Hubble and agent metrics on real pods', function () {
   });
 
   it('flow events the kernel could not hand over (agent stopped, event buffer full) reach followers as PERF_EVENT_RING_BUFFER and the metric', async function () {
-    type Response = { flow?: unknown; lost_events?: { source: string; num_events_lost: number } };
-    const Observer = makeGenericClientConstructor(hubbleServices().observer, 'Observer');
-    const observer = new Observer(`unix://${hubbleSocketPath(n1)}`, credentials.createInsecure()) as unknown as {
-      GetFlows(req: object): ClientReadableStream<Response>;
-      close(): void;
-    };
+    type Response = FlowsResponse;
+    const observer = observerClient(hubbleSocketPath(n1));
     const stream = observer.GetFlows({ follow: true, whitelist: [{ source_pod: [`${NS}/friend`] }] });
     stream.on('error', () => undefined); // the cancel at the end
     const told = new Promise<Response['lost_events']>((resolve) => stream.on('data', (r: Response) => {

@@ -15,10 +15,8 @@ import { runCommand, testRealNodesCluster } from '../support/cluster.ts';
 import { tcpConnect as connect } from '../support/tcp-programs.ts';
 import { ensureHubbleCli, hubble, hubbleCli, jsonLines } from '../support/hubble-cli.ts';
 import { serverIngressPolicy } from '../support/hubble-flows.ts';
+import { AGNHOST, clientFriendServer, SERVER_PORT } from '../support/hubble-pods.ts';
 
-const AGNHOST = 'registry.k8s.io/e2e-test-images/agnhost:2.53';
-const BUSYBOX = 'docker.io/library/busybox:1.35';
-const SERVER_PORT = 8080;
 const uniq = Math.random().toString(36).slice(2, 6);
 const NS = `hubble-${uniq}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -57,16 +55,7 @@ describe('Hubble on real pods: the upstream hubble CLI against each agent', func
     c = await testRealNodesCluster();
     [n0, n1] = c.config.nodes as [NodeConfig, NodeConfig];
     await kubectl(['create', 'namespace', NS]);
-    const pod = (name: string, node: NodeConfig, spec: object) => apply({
-      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS, labels: { app: name } }, spec: { nodeName: node.name, ...spec },
-    });
-    await pod('client', n0, { containers: [{ name: 'c', image: BUSYBOX, command: ['sleep', '3600'] }] });
-    await pod('friend', n0, { containers: [{ name: 'c', image: BUSYBOX, command: ['sleep', '3600'] }] });
-    await pod('server', n1, { containers: [{ name: 's', image: AGNHOST, args: ['netexec', `--http-port=${SERVER_PORT}`] }] });
-    await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'pod/client', 'pod/friend', 'pod/server', '--timeout=180s']);
-    const ep = (name: string) => podEndpoints(c.config).find((p) => p.namespace === NS && p.name === name);
-    for (let i = 0; i < 50 && !(ep('client') && ep('friend') && ep('server')); i++) await sleep(200);
-    [client, friend, server] = [ep('client')!, ep('friend')!, ep('server')!];
+    ({ client, friend, server } = await clientFriendServer(c, NS, [n0, n1], apply, kubectl));
     await apply(serverIngressPolicy(NS));
     let [c1, f1] = ['', ''];
     for (let i = 0; i < 30 && !(c1 !== 'ok' && f1 === 'ok'); i++) {
