@@ -4,7 +4,7 @@
 # it removes afterwards, or on a running one (--cluster NAME). Prints pass/fail/skip counts per suite
 # and the failing specs. See bench/peer/README.md.
 #
-#   scripts/peer-suites.sh [netpol|services|services-extended|all] [--slice] [--cluster NAME] [--procs N] [--out DIR] [--keep-cluster]
+#   scripts/peer-suites.sh [netpol|services|services-extended|all] [--slice] [--cluster NAME | --kubeconfig PATH] [--procs N] [--out DIR] [--keep-cluster]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d /usr/local/go/bin ] && export PATH="/usr/local/go/bin:$PATH"

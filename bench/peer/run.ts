@@ -19,12 +19,13 @@ import { counts, duration, formatSuiteResult, suiteResult, summaryLine, type Sui
 import { selection, suiteNamed, SUITES } from './suites.ts';
 import { runBench } from '../support/cluster.ts';
 
-const USAGE = 'usage: bench/peer/run.ts [netpol|services|services-extended|all] [--slice] [--cluster NAME] [--procs N] [--out DIR] [--keep-cluster]';
+const USAGE = 'usage: bench/peer/run.ts [netpol|services|services-extended|all] [--slice] [--cluster NAME | --kubeconfig PATH] [--procs N] [--out DIR] [--keep-cluster]';
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     slice: { type: 'boolean', default: false },
     cluster: { type: 'string' },
+    kubeconfig: { type: 'string' },
     procs: { type: 'string', default: '1' },
     out: { type: 'string' },
     'keep-cluster': { type: 'boolean', default: false },
@@ -36,7 +37,10 @@ const PROCS = Number(args.procs);
 if (positionals.length > 1 || !(Number.isInteger(PROCS) && PROCS >= 1)) throw new Error(USAGE);
 const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 
-/** The cluster to test: the running one named by --cluster, or a fresh two-node one this run removes. */
+/**
+ * The cluster to test: any cluster by --kubeconfig (kind, say; kubectl from PATH), the running local
+ * one named by --cluster, or a fresh two-node local one this run removes.
+ */
 interface Target {
   name: string;
   kubeconfig: string;
@@ -45,6 +49,7 @@ interface Target {
 }
 
 async function startCluster(aborted: AbortSignal): Promise<Target> {
+  if (args.kubeconfig) return { name: args.kubeconfig, kubeconfig: args.kubeconfig, kubectl: 'kubectl' };
   if (args.cluster) {
     const paths = clusterPaths(args.cluster);
     const config = readJson<ClusterConfig>(join(paths.dir, 'config.json'));
