@@ -4,12 +4,13 @@
  * (`npm run images`) are built, imported into every node's containerd with the node images, and the
  * chart's values say what the local cluster needs: the apiserver on the bridge (no kube-proxy
  * serves the `kubernetes` Service before the agents do), native routing over the nodes' pod CIDRs,
- * kube-proxy replacement, Hubble and metrics, the operator's pool.
+ * kube-proxy replacement, Hubble and metrics, the flow log, the operator's pool.
  */
 import { join } from 'node:path';
 import { buildImages } from '../images/main.ts';
 import { REPO_ROOT } from '../images/repo.ts';
 import { run } from '../runtime/exec.ts';
+import { FLOW_LOG } from '../agent/flow-log.ts';
 import { LOCAL_NATIVE_ROUTING_CIDR } from './agent-launch.ts';
 import { OPERATOR_POD_CIDR, type ClusterConfig } from './config.ts';
 
@@ -36,6 +37,8 @@ export function localChartValues(c: Pick<ClusterConfig, 'network' | 'ports' | 'n
     `ipam.operator.clusterPoolIPv4PodCIDRList={${OPERATOR_POD_CIDR}}`,
     'routingMode=native', `ipv4NativeRoutingCIDR=${LOCAL_NATIVE_ROUTING_CIDR}`, 'autoDirectNodeRoutes=true',
     'kubeProxyReplacement=true', 'hubble.enabled=true', 'prometheus.enabled=true',
+    // The flow log the tests and the demo read (cluster/pods.ts readFlows), in each agent's state dir.
+    `extraConfig.flow-log-path=${FLOW_LOG}`,
     `operator.replicas=${Math.min(2, c.nodes?.length ?? 1)}`,
     ...(clusterName ? [`cluster.name=${clusterName}`] : []),
     ...overrides,
