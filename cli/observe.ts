@@ -7,7 +7,7 @@ import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { DEFAULT_CLUSTER } from '../cluster/paths.ts';
 import { clusterConfig } from '../cluster/pods.ts';
 import { hubbleServer } from '../cluster/hubble-server.ts';
-import { dropReasonText } from '../datapath/constants.ts';
+import { dropReasonText, SERVICE_LOOPBACK_IPV4 } from '../datapath/constants.ts';
 import type { Flow, FlowEndpoint, FlowFilter, FlowPolicy, GetFlowsRequest } from '../hubble/flow-types.ts';
 import { hubbleClients } from '../hubble/relay/peer-pool.ts';
 import { flag, type Args } from './args.ts';
@@ -38,12 +38,17 @@ function policies(list: FlowPolicy[] | undefined): string[] {
   return (list ?? []).map((p) => [p.kind, p.namespace, p.name].filter(Boolean).join('/'));
 }
 
-/** One flow as a line: time, node, both ends with their identities, the verdict and the deciding rules. */
+/**
+ * One flow as a line: time, node, both ends with their identities, the verdict and the deciding
+ * rules; a pod's connection to itself through a Service shows as such (its source is the service
+ * loopback address).
+ */
 export function formatFlow(f: Flow): string {
   const t = new Date(f.time.seconds * 1000 + Math.floor(f.time.nanos / 1e6));
   const stamp = `${t.toDateString().slice(4, 10)} ${t.toISOString().slice(11, 23)}`;
   const l4 = f.l4?.TCP ?? f.l4?.UDP ?? f.l4?.SCTP;
-  const summary = f.Summary ? ` (${f.Summary})` : '';
+  const loopback = f.IP.source === SERVICE_LOOPBACK_IPV4 || f.IP.destination === SERVICE_LOOPBACK_IPV4 ? ' (service loopback)' : '';
+  const summary = `${f.Summary ? ` (${f.Summary})` : ''}${loopback}`;
   const rules = policies(f.traffic_direction === 'INGRESS'
     ? (f.verdict === 'DROPPED' ? f.ingress_denied_by : f.ingress_allowed_by)
     : (f.verdict === 'DROPPED' ? f.egress_denied_by : f.egress_allowed_by));

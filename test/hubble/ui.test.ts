@@ -225,8 +225,8 @@ describe('Hubble UI server', function () {
       const svc = objects.find((o) => o.kind === 'Service')!.spec as { type: string; ports: { port: number; targetPort: number; nodePort: number }[] };
       expect(svc.type).to.equal('NodePort');
       expect(svc.ports).to.deep.equal([{ name: 'http', port: 80, targetPort: 8081, nodePort: 31235 }]);
-      const pod = (objects.find((o) => o.kind === 'Deployment')!.spec as { template: { spec: { containers: { command: string[]; env: { name: string; value: string }[] }[] } } }).template.spec;
-      expect(pod.containers[0]!.command).to.deep.equal(['/opt/ciliate/bin/hubble-ui']);
+      const pod = (objects.find((o) => o.kind === 'Deployment')!.spec as { template: { spec: { containers: { image: string; env: { name: string; value: string }[] }[] } } }).template.spec;
+      expect(pod.containers[0]!.image).to.equal('localhost/ciliate/hubble-ui:0.1.0');
       expect(pod.containers[0]!.env).to.deep.include({ name: 'FLOWS_API_ADDR', value: 'hubble-relay:80' });
     });
   });
