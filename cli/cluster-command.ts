@@ -12,9 +12,10 @@ export const CLUSTER_USAGE = `usage: ciliate cluster <up|down|status|kubeconfig|
   up          build (first time) and start a local control plane; prints the kubeconfig path;
               --nodes N also runs N nodes, each a network namespace with its own containerd, kubelet
               and Ciliate agent (--runtime runner: the stand-in node runner instead of containerd and kubelet);
-              the ciliate-operator runs too unless --no-operator; --install helm builds Ciliate's images,
-              imports them into every node and runs helm install of charts/ciliate, so the agents
-              and the operator are pods in kube-system (default: process, host processes)
+              the ciliate-operator runs too unless --no-operator; with kubelet nodes Ciliate is installed
+              as users install it (--install helm, the default): its images are built (or reused) and
+              imported into every node, and helm install of charts/ciliate runs the agents and the
+              operator as pods in kube-system; --install process runs them as host processes instead
   down        stop it and remove every process, file and link it made
   status      show each component, with the log of any that died
   kubeconfig  print the admin kubeconfig path
@@ -33,7 +34,10 @@ export async function clusterCommand(args: Args): Promise<number> {
         if (runtime !== undefined && runtime !== 'kubelet' && runtime !== 'runner') throw new Error(`--runtime must be kubelet or runner, not "${runtime}"`);
         const install = flag(args, 'install');
         if (install !== undefined && install !== 'process' && install !== 'helm') throw new Error(`--install must be process or helm, not "${install}"`);
-        const c = await up({ name, nodes: nodes === undefined ? 0 : Number(nodes), operator: !args.flags.has('no-operator'), ...(runtime ? { runtime } : {}), ...(install ? { install } : {}) });
+        const nodeCount = nodes === undefined ? 0 : Number(nodes);
+        // Users get Ciliate the way users install it; the tests' clusters (up() itself) default to host processes.
+        const mode = install ?? (nodeCount > 0 && runtime !== 'runner' ? 'helm' : undefined);
+        const c = await up({ name, nodes: nodeCount, operator: !args.flags.has('no-operator'), ...(runtime ? { runtime } : {}), ...(mode ? { install: mode } : {}) });
         process.stderr.write(`cluster "${c.name}" is up; use it with:\n  export KUBECONFIG=${c.kubeconfig}\n`);
         console.log(c.kubeconfig);
         return 0;
