@@ -2,28 +2,36 @@
  * `ciliate service list` (each node agent's desired service state: frontend -> backends) and
  * `ciliate bpf lb list` (what the kernel's pinned LB maps hold on each node). No API access needed.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVICES_STATE_FILE, type ServiceListRow } from '../agent/lb-sync.ts';
 import { KERNEL_HEALTH_FILE, type KernelHealth } from '../agent/kernel-tables.ts';
 import { clusterConfig } from '../cluster/pods.ts';
 import { DEFAULT_CLUSTER } from '../cluster/paths.ts';
+import { agentStateDir } from '../cluster/agent-launch.ts';
+import { nodeMountNs } from '../cluster/kubelet-node/mount-ns.ts';
 import { nodePinRoot } from '../cluster/node-config.ts';
 import { BpfMap } from '../datapath/maps/bpf-map.ts';
 import { l4AddrText, LB_CODECS, LB_SCOPE, readLbServices } from '../datapath/maps/lb.ts';
 import { flag, type Args } from './args.ts';
+
+/** Set in a copy of the command already running inside a node's mount namespace. */
+const IN_NODE_MOUNTS = 'CILIATE_IN_NODE_MOUNTS';
 
 /** Usage of the three commands. */
 export const SERVICE_USAGE = `  service list [--name C] [--node N]        each agent's services: frontend -> backends (desired state)
   bpf lb list [--name C] [--node N]         the kernel's LB maps on each node
   bpf errors [--name C] [--node N]          each agent's kernel tables: rows pending and in error, and why`;
 
-function nodesOf(args: Args): Array<{ name: string; dir: string; cluster: string }> {
+/** The nodes the flags select, each with its agent's state folder and whether the chart runs it (helm). */
+function nodesOf(args: Args): Array<{ name: string; stateDir: string; cluster: string; helm: boolean }> {
   const cluster = flag(args, 'name') ?? DEFAULT_CLUSTER;
   const only = flag(args, 'node');
-  const nodes = (clusterConfig(cluster).nodes ?? []).filter((n) => !only || n.name === only);
+  const config = clusterConfig(cluster);
+  const nodes = (config.nodes ?? []).filter((n) => !only || n.name === only);
   if (only && nodes.length === 0) throw new Error(`no node "${only}" in cluster "${cluster}"`);
-  return nodes.map((n) => ({ name: n.name, dir: n.dir, cluster }));
+  return nodes.map((n) => ({ name: n.name, stateDir: agentStateDir(n, config), cluster, helm: config.install === 'helm' }));
 }
 
 function printTable(rows: string[][]): void {
@@ -35,7 +43,7 @@ function printTable(rows: string[][]): void {
 export function serviceListCommand(args: Args): number {
   const rows = [['NODE', 'SERVICE', 'FRONTEND', 'TYPE', 'OPTIONS', 'BACKENDS']];
   for (const node of nodesOf(args)) {
-    const path = join(node.dir, 'agent', SERVICES_STATE_FILE);
+    const path = join(node.stateDir, SERVICES_STATE_FILE);
     const list = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) as ServiceListRow[] : [];
     for (const s of list) {
       const options = [s.algorithm ?? 'random', ...(s.affinityTimeoutSec ? [`affinity=${s.affinityTimeoutSec}s`] : []), ...(s.internalBackends ? ['external-local'] : [])];
@@ -51,7 +59,7 @@ export function bpfErrorsCommand(args: Args): number {
   const tables = [['NODE', 'TABLE', 'ROWS', 'PENDING', 'ERROR']];
   const errors = [['NODE', 'MAP', 'ORIGIN', 'ERROR']];
   for (const node of nodesOf(args)) {
-    const path = join(node.dir, 'agent', KERNEL_HEALTH_FILE);
+    const path = join(node.stateDir, KERNEL_HEALTH_FILE);
     if (!existsSync(path)) continue;
     const health = JSON.parse(readFileSync(path, 'utf8')) as KernelHealth;
     for (const [name, h] of Object.entries(health.tables)) tables.push([node.name, name, String(h.rows), String(h.pending), String(h.error)]);
@@ -65,10 +73,20 @@ export function bpfErrorsCommand(args: Args): number {
   return errors.length > 1 ? 1 : 0;
 }
 
-/** Prints the frontends and backends in each node's pinned LB maps. */
+/**
+ * Prints the frontends and backends in each node's pinned LB maps. When the chart runs Ciliate, a
+ * node's BPF filesystem is its own mount namespace's: the command reads it from in there.
+ */
 export function bpfLbListCommand(args: Args): number {
   const rows = [['NODE', 'FRONTEND', 'SCOPE', 'REVNAT', 'BACKENDS']];
   for (const node of nodesOf(args)) {
+    if (node.helm && !process.env[IN_NODE_MOUNTS]) {
+      const r = spawnSync('nsenter', [`--mount=${nodeMountNs(node.name)}`, '--', process.execPath, ...process.execArgv, process.argv[1]!,
+        'bpf', 'lb', 'list', '--name', node.cluster, '--node', node.name], { encoding: 'utf8', env: { ...process.env, [IN_NODE_MOUNTS]: '1' } });
+      if (r.status !== 0) throw new Error(`reading ${node.name}'s LB maps in its mount namespace: ${r.stderr.trim()}`);
+      rows.push(...r.stdout.trim().split('\n').slice(1).filter(Boolean).map((line) => line.split(/ {2,}/)));
+      continue;
+    }
     const root = nodePinRoot(node.cluster, node.name);
     if (!existsSync(join(root, 'cilium_lb4_services_v2'))) continue;
     using services = BpfMap.openPinned(join(root, 'cilium_lb4_services_v2'), LB_CODECS.serviceKey, LB_CODECS.service);

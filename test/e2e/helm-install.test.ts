@@ -14,6 +14,7 @@ import { runtimePaths } from '../../cluster/kubelet-node/paths.ts';
 import { podEndpoints, readFlows } from '../../cluster/pods.ts';
 import { nodeHostDir, nodeMountNs } from '../../cluster/kubelet-node/mount-ns.ts';
 import { CONFLIST_NAME } from '../../agent/node-setup/cni-install.ts';
+import { ensureHubbleCli, hubbleCli } from '../support/hubble-cli.ts';
 import { runCommand, uniqueClusterName, type CommandResult } from '../support/cluster.ts';
 import { echoServer } from '../support/tcp-programs.ts';
 import { eventually } from '../nodes/helpers.ts';
@@ -162,6 +163,10 @@ describe('helm install of charts/ciliate on real kubelet nodes', function () {
     expect(podEndpoints(cluster.config).map((e) => e.name)).to.include.members(['server', 'good', 'bad']);
     const exec = await runCommand(join(import.meta.dirname, '..', '..', 'bin', 'ciliate'), ['exec', '--name', name, 'default/good', '--', 'curl', '-s', '-m', '3', `http://${ip}:8080/hostname`], { CILIATE_STATE_DIR: stateRoot });
     expect(exec.stdout, exec.stderr).to.equal('server');
+    // The kernel's LB maps live in each node's own BPF filesystem: `bpf lb list` reads them from in there.
+    const lb = await runCommand(join(import.meta.dirname, '..', '..', 'bin', 'ciliate'), ['bpf', 'lb', 'list', '--name', name], { CILIATE_STATE_DIR: stateRoot });
+    expect(lb.code, lb.stderr).to.equal(0);
+    for (const n of cluster.config.nodes!) expect(lb.stdout).to.match(new RegExp(`^${n.name} +10\\.96\\.0\\.1:443/TCP `, 'm'));
   });
 
   it('rolls the agents one node at a time on helm upgrade, keeping a TCP stream and a denial', async () => {
@@ -185,6 +190,21 @@ describe('helm install of charts/ciliate on real kubelet nodes', function () {
     expect(after.map((p) => p.name)).to.not.include.members(before.map((p) => p.name));
     for (let i = 1; i < after.length; i++) expect(after[i]!.created, `${after[i]!.name} after ${after[i - 1]!.name} was Ready`).to.be.at.least(after[i - 1]!.ready);
     expect((await ok(['-n', 'kube-system', 'get', 'configmap', 'cilium-config', '-o', 'jsonpath={.data.debug}'])).trim()).to.equal('true');
+  });
+
+  it('runs the chart\'s hubble-relay Deployment: hubble status through the relay pod sees every node', async function () {
+    if (!(await ensureHubbleCli())) this.skip();
+    await helm(['upgrade', RELEASE.name, CHART_DIR, '--reuse-values', '--set', 'hubble.relay.enabled=true', '--wait', '--timeout', '150s']);
+    await ok(['-n', RELEASE.namespace, 'rollout', 'status', 'deployment/hubble-relay', '--timeout=120s']);
+    const relayIP = (await ok(['-n', RELEASE.namespace, 'get', 'pods', '-l', 'k8s-app=hubble-relay', '-o', 'jsonpath={.items[0].status.podIP}'])).trim();
+    const n0 = cluster.config.nodes![0]!;
+    let status = '';
+    await eventually(async () => {
+      const r = await runCommand('nsenter', [`--net=/run/netns/${n0.netns}`, hubbleCli(), 'status', '--server', `${relayIP}:4245`], { HUBBLE_CONFIG: '/dev/null' });
+      status = r.stdout + r.stderr;
+      return /Connected Nodes: 2\/2/.test(status);
+    }, 'the relay pod connected to both agents');
+    expect(status).to.match(/Healthcheck \(via .*\): Ok/);
   });
 
   it('rolls back, and uninstalls leaving no CNI configuration when cni.uninstall is set', async () => {
