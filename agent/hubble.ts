@@ -141,7 +141,7 @@ export function hubbleFlowSink(ring: FlowRing, src: FlowEndpointSource): FlowSin
         event: e, origins: d.origins, time: d.time, src,
         from: endpointOf(e.srcIp, e.srcIdentity), to: endpointOf(e.dstIp, e.dstIdentity),
         fromService: src.serviceAt?.(e.srcIp, e.srcPort, e.protocol), toService: src.serviceAt?.(e.dstIp, e.dstPort, e.protocol),
-      }));
+      }, d.time.getTime()));
     }
   };
 }

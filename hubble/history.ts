@@ -17,24 +17,29 @@ export function inWindow(req: GetFlowsRequest): (f: Flow) => boolean {
   };
 }
 
-/** The stored flows (oldest first) the request selects, oldest first. */
-export function selectHistory(stored: readonly Flow[], req: GetFlowsRequest, matches: FlowPredicate): Flow[] {
+/** Stored flows in either order (a FlowRing builds each only as it is reached). */
+export interface StoredFlows {
+  flows(order: 'oldest' | 'newest'): Iterable<Flow>;
+}
+
+/** The stored flows the request selects, oldest first; with `number`, only as many are read as it takes. */
+export function selectHistory(stored: StoredFlows, req: GetFlowsRequest, matches: FlowPredicate): Flow[] {
   const number = Number(req.number ?? 0);
   if (number === 0 && req.follow && !req.since) return [];
   const window = inWindow(req);
   const ok = (f: Flow) => window(f) && matches(f);
   if (req.first) {
     const out: Flow[] = [];
-    for (const f of stored) {
+    for (const f of stored.flows('oldest')) {
       if (number > 0 && out.length >= number) break;
       if (ok(f)) out.push(f);
     }
     return out;
   }
   const out: Flow[] = [];
-  for (let i = stored.length - 1; i >= 0; i--) {
+  for (const f of stored.flows('newest')) {
     if (number > 0 && out.length >= number) break;
-    if (ok(stored[i]!)) out.push(stored[i]!);
+    if (ok(f)) out.push(f);
   }
   return out.reverse();
 }

@@ -5,7 +5,7 @@
  * A flow may be stored deferred: built on first read, so that with no reader a flow costs one small
  * record instead of a tree of objects that outlives the young generation.
  */
-import type { Flow } from './flow-types.ts';
+import { timestampMs, type Flow } from './flow-types.ts';
 
 /**
  * A flow built whenever someone reads it and not kept: only the small record it is built from
@@ -15,11 +15,14 @@ import type { Flow } from './flow-types.ts';
 export class DeferredFlow {
   private uuid: string | undefined;
 
-  private constructor(private readonly make: (input: unknown) => Flow, private readonly input: unknown) {}
+  private constructor(private readonly make: (input: unknown) => Flow, private readonly input: unknown, readonly timeMs: number) {}
 
-  /** A flow `make` builds from `input`, what was known when it was observed (no closure per flow). */
-  static of<A>(make: (input: A) => Flow, input: A): DeferredFlow {
-    return new DeferredFlow(make as (input: unknown) => Flow, input);
+  /**
+   * A flow `make` builds from `input`, what was known when it was observed (no closure per flow);
+   * `timeMs` is the time the flow will carry, known without building it.
+   */
+  static of<A>(make: (input: A) => Flow, input: A, timeMs: number): DeferredFlow {
+    return new DeferredFlow(make as (input: unknown) => Flow, input, timeMs);
   }
 
   /** The flow, built now. */
@@ -49,6 +52,8 @@ export function isValidRingCapacity(n: number): boolean {
 /** A bounded ring of flows with live listeners. */
 export class FlowRing {
   private readonly slots: (RingEntry | undefined)[];
+  /** Each slot's flow time (ms), so that time questions build no flow. */
+  private readonly times: Float64Array;
   private next = 0;
   private readonly listeners = new Set<(f: Flow) => void>();
   /** Flows added since start (including those overwritten since). */
@@ -57,6 +62,7 @@ export class FlowRing {
   /** @param capacity how many flows are kept. */
   constructor(readonly capacity: number = DEFAULT_RING_CAPACITY) {
     this.slots = new Array<RingEntry | undefined>(capacity);
+    this.times = new Float64Array(capacity);
   }
 
   /** Flows held now. */
@@ -67,6 +73,7 @@ export class FlowRing {
   /** Adds a flow and hands it to every listener (a deferred flow is built only when someone listens). */
   push(entry: RingEntry): void {
     this.slots[this.next] = entry;
+    this.times[this.next] = entry instanceof DeferredFlow ? entry.timeMs : timestampMs(entry.time);
     this.next = (this.next + 1) % this.capacity;
     this.seen++;
     if (this.listeners.size === 0) return;
@@ -74,13 +81,26 @@ export class FlowRing {
     for (const l of this.listeners) l(flow);
   }
 
-  /** The flows held, oldest first. */
-  snapshot(): Flow[] {
+  /** The flows held, built one at a time as the caller goes: oldest first, or newest first. */
+  *flows(order: 'oldest' | 'newest'): Generator<Flow> {
     const n = this.size;
     const start = (this.next - n + this.capacity) % this.capacity;
-    const out: Flow[] = [];
-    for (let i = 0; i < n; i++) out.push(flowOf(this.slots[(start + i) % this.capacity]!));
-    return out;
+    for (let i = 0; i < n; i++) {
+      const k = order === 'oldest' ? i : n - 1 - i;
+      yield flowOf(this.slots[(start + k) % this.capacity]!);
+    }
+  }
+
+  /** The flows held, oldest first. */
+  snapshot(): Flow[] {
+    return [...this.flows('oldest')];
+  }
+
+  /** How many of the flows held are from `sinceMs` or later (no flow is built). */
+  countSince(sinceMs: number): number {
+    let count = 0;
+    for (let i = 0; i < this.size; i++) if (this.times[i]! >= sinceMs) count++;
+    return count;
   }
 
   /** Calls `listener` with every flow added from now on, until the returned function is called. */

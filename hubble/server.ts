@@ -112,7 +112,7 @@ export class HubbleServer {
   /** ServerStatus's answer. */
   status(): Message {
     const now = this.now();
-    const recent = this.ring.snapshot().filter((f) => timestampMs(f.time) >= now - 60_000).length;
+    const recent = this.ring.countSince(now - 60_000);
     return {
       num_flows: this.ring.size, max_flows: this.ring.capacity, seen_flows: this.ring.seen,
       uptime_ns: (now - this.started) * 1e6, version: this.o.version, flows_rate: recent / 60,
@@ -151,7 +151,7 @@ export class HubbleServer {
     }
     const out = new StreamWriter(call, undefined, () => this.o.onLost?.('HUBBLE_RING_BUFFER', 1));
     const wrap = (flow: Flow): Message => ({ flow, node_name: this.o.nodeName, time: flow.time });
-    const history = selectHistory(this.ring.snapshot(), req, matches);
+    const history = selectHistory(this.ring, req, matches);
     // Losses since the oldest flow answered (nothing answered: none) go among the flows.
     const lost = history.length ? this.lostHistory.between(timestampMs(history[0]!.time), req.until ? timestampMs(req.until) : Infinity) : [];
     inTimeOrder(history, lost, (f) => out.send(wrap(f), false), (r) => out.send(this.lostEvents(r.source, r.n, r.ms), false));

@@ -19,12 +19,27 @@ describe('Hubble flow ring with deferred flows', () => {
     const d = DeferredFlow.of((n: number) => {
       builds += n;
       return { uuid: `u${builds}` } as never;
-    }, 1);
+    }, 1, Date.parse('2026-01-01T00:00:00Z'));
     const ring = new FlowRing(3);
     ring.push(d);
     expect(builds).to.equal(0);
     expect(ring.snapshot()[0]).to.include({ uuid: 'u1' });
     expect(ring.snapshot()[0]).to.include({ uuid: 'u1' });
+    expect(builds).to.equal(2);
+  });
+
+  it('counts recent flows and reads the newest ones without building the rest', () => {
+    let builds = 0;
+    const ring = new FlowRing(7);
+    for (let t = 1; t <= 10; t++) ring.push(DeferredFlow.of((ms: number) => (builds++, { uuid: `t${ms}` } as never), t, t));
+    expect(ring.countSince(8)).to.equal(3);
+    expect(builds).to.equal(0);
+    const newest: string[] = [];
+    for (const f of ring.flows('newest')) {
+      newest.push(f.uuid!);
+      if (newest.length === 2) break;
+    }
+    expect(newest).to.deep.equal(['t10', 't9']);
     expect(builds).to.equal(2);
   });
 
