@@ -18,26 +18,35 @@ function addressesOf(cep: CiliumEndpointLike): string[] {
   return (cep.status?.networking?.addressing ?? []).flatMap((a) => (a.ipv4 ? [a.ipv4] : []));
 }
 
-/** Every endpoint's identity and addresses, by endpoint key. */
+/** Every endpoint's identity and addresses, by endpoint key and by identity. */
 export class IdentityAddressIndex {
   readonly #byEndpoint = new Map<string, EndpointAddresses>();
+  readonly #byIdentity = new Map<number, Map<string, readonly string[]>>();
 
   /** Sets (or with undefined, drops) an endpoint; returns each identity whose addresses changed, with all of them now. */
   set(key: string, value: EndpointAddresses | undefined): [number, string[]][] {
     const before = this.#byEndpoint.get(key);
-    if (value && value.ips.length > 0) this.#byEndpoint.set(key, value);
-    else this.#byEndpoint.delete(key);
-    const after = this.#byEndpoint.get(key);
+    const after = value && value.ips.length > 0 ? value : undefined;
     if (before && after && before.identity === after.identity && before.ips.join() === after.ips.join()) return [];
+    if (before) {
+      const endpoints = this.#byIdentity.get(before.identity)!;
+      endpoints.delete(key);
+      if (endpoints.size === 0) this.#byIdentity.delete(before.identity);
+      this.#byEndpoint.delete(key);
+    }
+    if (after) {
+      this.#byEndpoint.set(key, after);
+      let endpoints = this.#byIdentity.get(after.identity);
+      if (!endpoints) this.#byIdentity.set(after.identity, (endpoints = new Map()));
+      endpoints.set(key, after.ips);
+    }
     const identities = new Set([before?.identity, after?.identity].filter((id) => id !== undefined));
     return [...identities].map((id) => [id, this.addressesOf(id)]);
   }
 
   /** The addresses of the endpoints holding `identity`, sorted. */
   addressesOf(identity: number): string[] {
-    const out = new Set<string>();
-    for (const ep of this.#byEndpoint.values()) if (ep.identity === identity) for (const ip of ep.ips) out.add(ip);
-    return [...out].sort();
+    return [...new Set([...(this.#byIdentity.get(identity)?.values() ?? [])].flat())].sort();
   }
 }
 

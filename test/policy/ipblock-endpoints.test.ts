@@ -2,6 +2,7 @@
 // selected when every address of its endpoints is inside the block and outside its excepts; off by
 // default (upstream selects only CIDR identities), and address changes re-select at once.
 import { expect } from 'chai';
+import { IdentityAddressIndex } from '../../agent/endpoint-addresses.ts';
 import { SelectorCache } from '../../policy/selector-cache.ts';
 import type { CidrSelectorSpec } from '../../policy/api/model.ts';
 import { parsePolicy } from '../../policy/api/parse-policy.ts';
@@ -41,5 +42,17 @@ describe('ipBlock selecting endpoints by address', () => {
     c.updateIdentities([[1001, podLabels('x', { pod: 'a' })]]);
     c.setIdentityAddresses([[1001, ['10.244.1.5']]]);
     expect(c.addSelector(BLOCK, () => undefined).selections).to.deep.equal([]);
+  });
+});
+
+describe('identity addresses from CiliumEndpoints', () => {
+  it('reports each identity whose addresses changed with all of them, and nothing when nothing changed', () => {
+    const index = new IdentityAddressIndex();
+    expect(index.set('ns/a', { identity: 1, ips: ['10.0.0.2'] })).to.deep.equal([[1, ['10.0.0.2']]]);
+    expect(index.set('ns/b', { identity: 1, ips: ['10.0.0.1'] })).to.deep.equal([[1, ['10.0.0.1', '10.0.0.2']]]);
+    expect(index.set('ns/b', { identity: 1, ips: ['10.0.0.1'] })).to.deep.equal([]);
+    expect(index.set('ns/a', { identity: 2, ips: ['10.0.0.2'] })).to.deep.equal([[1, ['10.0.0.1']], [2, ['10.0.0.2']]]);
+    expect(index.set('ns/b', undefined)).to.deep.equal([[1, []]]);
+    expect(index.set('ns/b', undefined)).to.deep.equal([]);
   });
 });
