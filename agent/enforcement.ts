@@ -282,7 +282,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
       enforcer.open();
       lb.open(enforcer.sharedMaps.lb);
       for (const [name, table] of Object.entries(lb.tables) as [keyof typeof lb.tables, LbSync['tables'][keyof LbSync['tables']]][]) {
-        const map = enforcer.sharedMaps.lb[name === 'affinity' ? 'affinityMatch' : name];
+        const map = enforcer.sharedMaps.lb[name];
         kernel.register({ mapName: table.name, group: table.name, table, capacity: mapCapacity(map), owner: nodeOwner });
       }
       feed.cidrs.restore(enforcer.ipcache.map.entries().filter(([, v]) => isLocalIdentity(v.secIdentity)).map(([k, v]) => [ipcacheKeyCidr(k), v.secIdentity] as const));

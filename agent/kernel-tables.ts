@@ -50,7 +50,7 @@ export interface WarningSink {
   event(regarding: KubernetesObject, type: 'Warning', reason: string, action: string, note: string): void;
 }
 
-/** Rows of one group by status, and a few rows in error. */
+/** Rows of one group by status. */
 export interface TableHealth {
   rows: number;
   pending: number;

@@ -100,15 +100,13 @@ interface BackendRef {
 }
 
 const frontKey = (f: L4Addr): string => l4AddrText(f);
-const hexOf = codecHex;
-const sameBytes = sameEncoding;
 
 /** The desired LB rows, one table per map. */
 export interface LbTables {
   backends: DesiredTable<number, Lb4Backend>;
   revNat: DesiredTable<number, Lb4ReverseNat>;
   maglev: DesiredTable<Lb4MaglevKey, number>;
-  affinity: DesiredTable<LbAffinityMatch, number>;
+  affinityMatch: DesiredTable<LbAffinityMatch, number>;
   services: DesiredTable<Lb4Key, Lb4Service>;
 }
 
@@ -142,7 +140,7 @@ export class LbSync {
     backends: mapTable('cilium_lb4_backends_v3', LB_CODECS.backendId, LB_CODECS.backend),
     revNat: mapTable('cilium_lb4_reverse_nat', LB_CODECS.revNatIndex, LB_CODECS.revNat),
     maglev: mapTable('cilium_lb4_maglev', LB_CODECS.maglevKey, u32Codec),
-    affinity: mapTable('cilium_lb_affinity_match', LB_CODECS.affinityMatch, u8Codec),
+    affinityMatch: mapTable('cilium_lb_affinity_match', LB_CODECS.affinityMatch, u8Codec),
     services: mapTable('cilium_lb4_services_v2', LB_CODECS.serviceKey, LB_CODECS.service),
   };
   /** Writes the tables into the maps (dependencies first, slot 0 last; deletes the other way round). */
@@ -163,7 +161,7 @@ export class LbSync {
         { table: t.backends, ops: bpfMapOps(() => this.maps.backends), prune },
         { table: t.revNat, ops: bpfMapOps(() => this.maps.revNat), prune },
         { table: t.maglev, ops: bpfMapOps(() => this.maps.maglev), prune },
-        { table: t.affinity, ops: bpfMapOps(() => this.maps.affinityMatch), prune },
+        { table: t.affinityMatch, ops: bpfMapOps(() => this.maps.affinityMatch), prune },
         { table: t.services, ops: bpfMapOps(() => this.maps.services), prune, order: (a, b) => b.backendSlot - a.backendSlot },
       ],
     });
@@ -302,7 +300,7 @@ export class LbSync {
       this.#backendIds.reserve(id);
       this.#backends.set(k, (ref = { id, refs: 0, value }));
       this.tables.backends.set(id, value, k);
-    } else if (!sameBytes(LB_CODECS.backend, ref.value, value)) {
+    } else if (!sameEncoding(LB_CODECS.backend, ref.value, value)) {
       ref.value = value;
       this.tables.backends.set(ref.id, value, k);
     }
@@ -329,7 +327,7 @@ export class LbSync {
 
   /** Puts `next` into the tables over `old` (the reconciler orders the writes). */
   #write(next: Applied, old: Applied | undefined): void {
-    const { services, revNat, maglev, affinity } = this.tables;
+    const { services, revNat, maglev, affinityMatch: affinity } = this.tables;
     const origin = next.service;
     revNat.set(next.revNat, lbRevNatValue(next.fe.frontend), origin);
     if (next.maglev) {
@@ -340,10 +338,10 @@ export class LbSync {
     for (const m of next.affinity) affinity.set(m, 1, origin);
     for (const [k, v] of next.services) services.set(k, v, origin);
     if (!old) return;
-    const nextServices = new Set(next.services.map(([k]) => hexOf(LB_CODECS.serviceKey, k)));
-    for (const [k] of old.services) if (!nextServices.has(hexOf(LB_CODECS.serviceKey, k))) this.#drop(services, k);
-    const nextAffinity = new Set(next.affinity.map((m) => hexOf(LB_CODECS.affinityMatch, m)));
-    for (const m of old.affinity) if (!nextAffinity.has(hexOf(LB_CODECS.affinityMatch, m))) this.#drop(affinity, m);
+    const nextServices = new Set(next.services.map(([k]) => codecHex(LB_CODECS.serviceKey, k)));
+    for (const [k] of old.services) if (!nextServices.has(codecHex(LB_CODECS.serviceKey, k))) this.#drop(services, k);
+    const nextAffinity = new Set(next.affinity.map((m) => codecHex(LB_CODECS.affinityMatch, m)));
+    for (const m of old.affinity) if (!nextAffinity.has(codecHex(LB_CODECS.affinityMatch, m))) this.#drop(affinity, m);
     if (old.maglev && (!next.maglev || old.revNat !== next.revNat)) old.maglev.forEach((_id, slot) => this.#drop(maglev, { revNatId: old.revNat, slot }));
     if (old.revNat !== next.revNat) this.#drop(revNat, old.revNat);
   }
@@ -351,7 +349,7 @@ export class LbSync {
   /** Removes a frontend: slot 0 first (no new connections), then its other rows. */
   #retire(key: string, old: Applied): void {
     this.#applied.delete(key);
-    const { services, revNat, maglev, affinity } = this.tables;
+    const { services, revNat, maglev, affinityMatch: affinity } = this.tables;
     for (const [k] of old.services) this.#drop(services, k);
     for (const m of old.affinity) this.#drop(affinity, m);
     if (old.maglev) old.maglev.forEach((_id, slot) => this.#drop(maglev, { revNatId: old.revNat, slot }));

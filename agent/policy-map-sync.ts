@@ -166,7 +166,8 @@ export class EndpointPolicyMap {
         this.table.delete(r.key);
       }
     });
-    return this.reconcile();
+    // The batch wrote every row; only a map that held rows can hold some no longer wanted.
+    return held.size ? this.reconcile() : { repaired: 0, pruned: 0 };
   }
 
   /** Puts a map-state row into the table (held without an id when none is left); returns its keys. */

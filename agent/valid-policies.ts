@@ -19,6 +19,8 @@ export const VALID_POLICIES_DIR = 'valid-policies';
 /** Persists and recalls the last valid version of each policy. */
 export class ValidPolicies {
   readonly #dir: string;
+  /** The resourceVersion this agent last wrote per file, so a resync of an unchanged policy writes nothing. */
+  readonly #written = new Map<string, string>();
 
   constructor(stateDir: string, private readonly clusterName: string, private readonly log: Logger) {
     this.#dir = join(stateDir, VALID_POLICIES_DIR);
@@ -39,9 +41,12 @@ export class ValidPolicies {
     const file = this.#file(kind, namespace, name);
     const where = `${kind} ${namespace ? `${namespace}/` : ''}${name}`;
     if (parsed.errors.length === 0) {
+      const version = obj.metadata?.resourceVersion;
+      if (version !== undefined && this.#written.get(file) === version) return parsed;
       try {
         writeFileSync(`${file}.tmp`, JSON.stringify(obj));
         renameSync(`${file}.tmp`, file);
+        if (version !== undefined) this.#written.set(file, version);
       } catch (err) {
         this.log.warn('could not persist the valid version of a policy', { policy: where, err: (err as Error).message });
       }
@@ -60,7 +65,9 @@ export class ValidPolicies {
 
   /** Forgets a deleted policy. */
   forget(kind: PolicyKind, namespace: string | undefined, name: string): void {
-    rmSync(this.#file(kind, namespace, name), { force: true });
+    const file = this.#file(kind, namespace, name);
+    this.#written.delete(file);
+    rmSync(file, { force: true });
   }
 
   #read(file: string): KubernetesObject | undefined {

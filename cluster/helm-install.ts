@@ -20,7 +20,7 @@ export const CHART_DIR = join(REPO_ROOT, 'charts', 'ciliate');
 export const RELEASE = { name: 'ciliate', namespace: 'kube-system' } as const;
 
 /** How Ciliate runs on a local cluster's nodes: host processes started by the supervisor, or the Helm chart's pods. */
-export type InstallMode = 'process' | 'helm';
+export type InstallMode = NonNullable<ClusterConfig['install']>;
 
 /** Builds the agent and operator image archives (reproducible, a few seconds) and returns their paths. */
 export async function ciliateImageArchives(): Promise<string[]> {

@@ -301,12 +301,6 @@ export function bindEndpointInterface(shared: EndpointMaps, r: EndpointRegistrat
   shared.endpointInfo.update(r.ifindex, { endpointId: r.endpointId, identity: r.identity });
 }
 
-/** Undoes both: the interface row first (its packets are then dropped as DROP_NO_LXC), then the outer rows. */
-export function unregisterEndpoint(shared: EndpointMaps, r: Pick<EndpointRegistration, 'endpointId' | 'ifindex'>): void {
-  shared.endpointInfo.delete(r.ifindex);
-  for (const map of Object.values(shared.outer)) map.delete(r.endpointId);
-}
-
 /** Loads the endpoint object (see withLoadedObject) and returns its typed maps and program fds. */
 export function loadEndpoint(spec: EndpointSpec, opts: LoadOptions = {}): LoadedEndpoint {
   const n = native();

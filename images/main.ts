@@ -34,8 +34,8 @@ export async function buildImages(outDir: string): Promise<BuiltImage[]> {
   for (const image of [await agentImage(bundles), await operatorImage(bundles), await hubbleUiImage(bundles)]) {
     const archive = ociArchive(image.names, image.rootfs, image.runtime);
     const path = join(outDir, `ciliate-${image.id}.tar`);
-    writeFileSync(`${path}.tmp`, Buffer.concat(archive.chunks));
-    renameSync(`${path}.tmp`, path);
+    writeFileSync(`${path}.${process.pid}.tmp`, Buffer.concat(archive.chunks));
+    renameSync(`${path}.${process.pid}.tmp`, path);
     const unpackedBytes = image.rootfs.tarEntries().reduce((n, e) => n + (e.type === 'file' ? e.content.length : 0), 0);
     out.push({ id: image.id, names: image.names, path, bytes: statSync(path).size, unpackedBytes });
   }

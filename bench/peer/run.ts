@@ -3,7 +3,7 @@
  * e2e.test) against Ciliate on a two-node local cluster of real nodes; prints pass, fail and skip
  * counts per suite with the failing specs. See README.md.
  *
- * Usage: npx tsx bench/peer/run.ts [netpol|services|services-extended|all] [--slice] [--cluster NAME] [--procs N] [--out DIR] [--keep-cluster]
+ * Usage: npx tsx bench/peer/run.ts [netpol|services|services-extended|all] [--slice] [--cluster NAME | --kubeconfig PATH] [--procs N] [--out DIR] [--keep-cluster]
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -210,6 +210,8 @@ export class TableReconciler implements Runnable {
   #due(i: number): Row<unknown, unknown>[] {
     const { table } = this.#tables[i]!;
     const now = this.#clock.now();
+    // The retry timer is armed for the earliest deadline: before it, no failed row is due.
+    if (this.#retryTimer && this.#retryTimer.at > now) return [...table.pending()];
     const failed = table.errors().filter((r) => (this.#retryAt.get(`${i}\0${r.id}`) ?? 0) <= now);
     return [...table.pending(), ...failed];
   }

@@ -46,7 +46,7 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- else if $i.repository -}}
 {{ $i.repository }}:{{ $i.tag | default .Values.image.tag }}
 {{- else -}}
-{{ .Values.image.repository }}:{{ .Values.image.tag }}
+{{ include "ciliate.agentImage" . }}
 {{- end -}}
 {{- end -}}
 
