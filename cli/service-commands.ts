@@ -2,22 +2,28 @@
  * `ciliate service list` (each node agent's desired service state: frontend -> backends) and
  * `ciliate bpf lb list` (what the kernel's pinned LB maps hold on each node). No API access needed.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVICES_STATE_FILE, type ServiceListRow } from '../agent/lb-sync.ts';
 import { KERNEL_HEALTH_FILE, type KernelHealth } from '../agent/kernel-tables.ts';
 import { clusterConfig } from '../cluster/pods.ts';
-import { DEFAULT_CLUSTER } from '../cluster/paths.ts';
 import { agentStateDir } from '../cluster/agent-launch.ts';
-import { nodeMountNs } from '../cluster/kubelet-node/mount-ns.ts';
+import { clusterPaths, DEFAULT_CLUSTER } from '../cluster/paths.ts';
+import { alive, readState } from '../cluster/state.ts';
 import { nodePinRoot } from '../cluster/node-config.ts';
 import { BpfMap } from '../datapath/maps/bpf-map.ts';
 import { l4AddrText, LB_CODECS, LB_SCOPE, readLbServices } from '../datapath/maps/lb.ts';
 import { flag, type Args } from './args.ts';
 
-/** Set in a copy of the command already running inside a node's mount namespace. */
-const IN_NODE_MOUNTS = 'CILIATE_IN_NODE_MOUNTS';
+/**
+ * `path` as seen inside a node's own mount namespace (the chart's nodes have a BPF filesystem of
+ * their own): through the root of the node's containerd, which runs in that namespace.
+ */
+function inNodeMounts(node: { name: string; cluster: string }, path: string): string {
+  const pid = readState(clusterPaths(node.cluster).state)?.components[`containerd-${node.name}`]?.pid;
+  if (!pid || !alive(pid)) throw new Error(`${node.name}'s containerd is not running, so its BPF filesystem cannot be read`);
+  return `/proc/${pid}/root${path}`;
+}
 
 /** Usage of the three commands. */
 export const SERVICE_USAGE = `  service list [--name C] [--node N]        each agent's services: frontend -> backends (desired state)
@@ -74,20 +80,13 @@ export function bpfErrorsCommand(args: Args): number {
 }
 
 /**
- * Prints the frontends and backends in each node's pinned LB maps. When the chart runs Ciliate, a
- * node's BPF filesystem is its own mount namespace's: the command reads it from in there.
+ * Prints the frontends and backends in each node's pinned LB maps (when the chart runs Ciliate,
+ * in the node's own BPF filesystem).
  */
 export function bpfLbListCommand(args: Args): number {
   const rows = [['NODE', 'FRONTEND', 'SCOPE', 'REVNAT', 'BACKENDS']];
   for (const node of nodesOf(args)) {
-    if (node.helm && !process.env[IN_NODE_MOUNTS]) {
-      const r = spawnSync('nsenter', [`--mount=${nodeMountNs(node.name)}`, '--', process.execPath, ...process.execArgv, process.argv[1]!,
-        'bpf', 'lb', 'list', '--name', node.cluster, '--node', node.name], { encoding: 'utf8', env: { ...process.env, [IN_NODE_MOUNTS]: '1' } });
-      if (r.status !== 0) throw new Error(`reading ${node.name}'s LB maps in its mount namespace: ${r.stderr.trim()}`);
-      rows.push(...r.stdout.trim().split('\n').slice(1).filter(Boolean).map((line) => line.split(/ {2,}/)));
-      continue;
-    }
-    const root = nodePinRoot(node.cluster, node.name);
+    const root = node.helm ? inNodeMounts(node, nodePinRoot(node.cluster, node.name)) : nodePinRoot(node.cluster, node.name);
     if (!existsSync(join(root, 'cilium_lb4_services_v2'))) continue;
     using services = BpfMap.openPinned(join(root, 'cilium_lb4_services_v2'), LB_CODECS.serviceKey, LB_CODECS.service);
     using backends = BpfMap.openPinned(join(root, 'cilium_lb4_backends_v3'), LB_CODECS.backendId, LB_CODECS.backend);

@@ -24,7 +24,7 @@ import { ensureToolchain } from './toolchain.ts';
 import { createNodeNetns, deleteClusterNodes, nodeConfigs, writeNodeFiles } from './nodes.ts';
 import { waitNodesReady } from './node-wait.ts';
 import { createNodeMountNs } from './kubelet-node/mount-ns.ts';
-import { ciliateImageArchives, installCiliate, localChartValues, type InstallMode } from './helm-install.ts';
+import { ciliateImageArchives, installCiliate, type InstallMode } from './helm-install.ts';
 
 const SUPERVISOR = join(dirname(fileURLToPath(import.meta.url)), 'supervisor-main.ts');
 const REPO_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -44,7 +44,7 @@ export interface UpOptions {
   operator?: boolean;
   /** Run the agents and the operator from their JavaScript bundles (`npm run build:bundles`), as the images do. */
   bundled?: boolean;
-  /** `cilium-config` settings for the agents, over the local cluster's own (e.g. `{ 'cluster-name': 'blue' }`; with `install: 'helm'` only `cluster-name`). */
+  /** `cilium-config` settings for the agents, over the local cluster's own (e.g. `{ 'cluster-name': 'blue' }`; with `install: 'helm'` they reach the chart as `cluster.name` and `extraConfig`). */
   ciliumConfig?: Record<string, string>;
   /**
    * How Ciliate runs on real nodes: `process` (the default) starts each agent and the operator as
@@ -111,7 +111,6 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
     if (opts.ciliumConfig) config.ciliumConfig = opts.ciliumConfig;
     // The Hubble Relay on the slot's port; the supervisor forwards upstream's 4245 to it when free.
     if (config.nodes.length > 0) config.hubbleRelay = { port: slot.hubbleRelay, listenPort: slot.hubbleRelay };
-    if (config.install === 'helm') localChartValues(config); // refuses settings the chart cannot take, before anything starts
     if (opts.install === 'helm' && config.install !== 'helm') throw new Error('--install helm needs real nodes (--nodes N with the kubelet runtime)');
     if (opts.operator && config.install !== 'helm') {
       config.operator = { clusterPoolIPv4CIDR: OPERATOR_POD_CIDR, maskSize: 24, metricsPort: slot.operatorMetrics, healthPort: slot.operatorHealth };

@@ -4,14 +4,15 @@
  * (`npm run images`) are built, imported into every node's containerd with the node images, and the
  * chart's values say what the local cluster needs: the apiserver on the bridge (no kube-proxy
  * serves the `kubernetes` Service before the agents do), native routing over the nodes' pod CIDRs,
- * kube-proxy replacement, Hubble and metrics, the flow log, the operator's pool.
+ * kube-proxy replacement, Hubble and its metrics, the flow log, the operator's pool, and the
+ * cluster's `ciliumConfig` overrides.
  */
 import { join } from 'node:path';
 import { buildImages } from '../images/main.ts';
 import { REPO_ROOT } from '../images/repo.ts';
 import { run } from '../runtime/exec.ts';
 import { FLOW_LOG } from '../agent/flow-log.ts';
-import { LOCAL_NATIVE_ROUTING_CIDR } from './agent-launch.ts';
+import { HUBBLE_METRICS_PORT, LOCAL_HUBBLE_METRICS, LOCAL_NATIVE_ROUTING_CIDR } from './agent-launch.ts';
 import { OPERATOR_POD_CIDR, type ClusterConfig } from './config.ts';
 
 /** The chart in this checkout. */
@@ -27,18 +28,25 @@ export async function ciliateImageArchives(): Promise<string[]> {
   return (await buildImages(join(REPO_ROOT, 'build', 'images'))).map((i) => i.path);
 }
 
-/** The `--set` values of the local cluster's release (then `overrides`, as `key=value` strings). */
+/** `value` as one `--set` value: commas and backslashes escaped. */
+function setValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/,/g, '\\,');
+}
+
+/**
+ * The `--set` values of the local cluster's release (then `overrides`, as `key=value` strings): the
+ * chart's values for what it has values for, and the rest of the local cluster's agent settings
+ * (`localCiliumConfig`: the flow log, the Hubble metrics, `ciliumConfig` overrides) as `extraConfig`.
+ */
 export function localChartValues(c: Pick<ClusterConfig, 'network' | 'ports' | 'nodes' | 'ciliumConfig'>, overrides: string[] = []): string[] {
   const { 'cluster-name': clusterName, ...others } = c.ciliumConfig ?? {};
-  const unsupported = Object.keys(others);
-  if (unsupported.length) throw new Error(`ciliumConfig ${unsupported.join(', ')}: with install helm set chart values instead (only cluster-name maps to cluster.name)`);
+  const extra = { 'flow-log-path': FLOW_LOG, 'hubble-metrics-server': `:${HUBBLE_METRICS_PORT}`, 'hubble-metrics': LOCAL_HUBBLE_METRICS, ...others };
   return [
     `k8sServiceHost=${c.network.gateway}`, `k8sServicePort=${c.ports.apiserver}`,
     `ipam.operator.clusterPoolIPv4PodCIDRList={${OPERATOR_POD_CIDR}}`,
     'routingMode=native', `ipv4NativeRoutingCIDR=${LOCAL_NATIVE_ROUTING_CIDR}`, 'autoDirectNodeRoutes=true',
     'kubeProxyReplacement=true', 'hubble.enabled=true', 'prometheus.enabled=true',
-    // The flow log the tests and the demo read (cluster/pods.ts readFlows), in each agent's state dir.
-    `extraConfig.flow-log-path=${FLOW_LOG}`,
+    ...Object.entries(extra).map(([k, v]) => `extraConfig.${k}=${setValue(v)}`),
     `operator.replicas=${Math.min(2, c.nodes?.length ?? 1)}`,
     ...(clusterName ? [`cluster.name=${clusterName}`] : []),
     ...overrides,
