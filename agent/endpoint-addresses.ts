@@ -6,16 +6,11 @@
 import { derivedValueReconciler } from '../runtime/cached-reconciler.ts';
 import type { CacheReader } from '../runtime/informer.ts';
 import type { Reconciler } from '../runtime/reconcile.ts';
-import type { CiliumEndpointLike } from './ipcache-controllers.ts';
+import { cepAddresses, type CiliumEndpointLike } from './ipcache-controllers.ts';
 
 interface EndpointAddresses {
   readonly identity: number;
   readonly ips: readonly string[];
-}
-
-/** The IPv4 addresses of a CiliumEndpoint. */
-function addressesOf(cep: CiliumEndpointLike): string[] {
-  return (cep.status?.networking?.addressing ?? []).flatMap((a) => (a.ipv4 ? [a.ipv4] : []));
 }
 
 /** Every endpoint's identity and addresses, by endpoint key and by identity. */
@@ -56,7 +51,7 @@ export function identityAddressesReconciler(
 ): Reconciler {
   return derivedValueReconciler(cache, (cep) => {
     const identity = cep.status?.identity?.id;
-    return identity ? { identity, ips: addressesOf(cep) } : undefined;
+    return identity ? { identity, ips: cepAddresses(cep) } : undefined;
   }, (key, value) => {
     const changes = index.set(key, value);
     if (changes.length > 0) changed(changes);

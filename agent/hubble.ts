@@ -20,7 +20,7 @@ import { serviceBackendIndex, workloadOf, type FlowService, type FlowWorkload } 
 import type { FlowSink } from './flow-log.ts';
 import { toHubbleFlow } from './hubble-flow.ts';
 import { KernelLostEvents } from './kernel-lost-events.ts';
-import type { CiliumEndpointLike } from './ipcache-controllers.ts';
+import { cepAddresses, type CiliumEndpointLike } from './ipcache-controllers.ts';
 
 /** The version Ciliate's Hubble server reports. */
 export const HUBBLE_SERVER_VERSION = 'ciliate-0.1.0';
@@ -61,10 +61,9 @@ export interface AgentHubble {
 /** Pods by address from the cluster's CiliumEndpoints, kept current by the informer. */
 function podsByAddress(ceps: Informer<CiliumEndpointLike>): Map<string, { namespace: string; name: string }> {
   const byIp = new Map<string, { namespace: string; name: string }>();
-  const ips = (c: CiliumEndpointLike) => (c.status?.networking?.addressing ?? []).flatMap((a) => (a.ipv4 ? [a.ipv4] : []));
   ceps.addHandler(({ type, object, old }) => {
-    for (const ip of old ? ips(old) : []) byIp.delete(ip);
-    for (const ip of ips(object)) {
+    for (const ip of old ? cepAddresses(old) : []) byIp.delete(ip);
+    for (const ip of cepAddresses(object)) {
       if (type === 'deleted') byIp.delete(ip);
       else byIp.set(ip, { namespace: object.metadata?.namespace ?? '', name: object.metadata?.name ?? '' });
     }

@@ -21,6 +21,11 @@ export interface CiliumEndpointLike extends KubernetesObject {
   status?: { identity?: { id?: number }; networking?: { addressing?: { ipv4?: string }[] } };
 }
 
+/** The IPv4 addresses a CiliumEndpoint reports. */
+export function cepAddresses(cep: CiliumEndpointLike): string[] {
+  return (cep.status?.networking?.addressing ?? []).flatMap((a) => (a.ipv4 ? [a.ipv4] : []));
+}
+
 /** Claims per object key, so a changed or deleted object's old addresses are released. */
 function claimsReconciler<T>(
   cache: CacheReader<T>, ipcache: IpcacheSync, source: IpcacheSource,
@@ -54,7 +59,7 @@ export function endpointIpcacheReconciler(cache: CacheReader<CiliumEndpointLike>
   return claimsReconciler(cache, ipcache, 'endpoint', (cep) => {
     const id = cep.status?.identity?.id;
     if (!id) return [];
-    return (cep.status?.networking?.addressing ?? []).flatMap((a) => (a.ipv4 ? [{ ip: a.ipv4, identity: id }] : []));
+    return cepAddresses(cep).map((ip) => ({ ip, identity: id }));
   });
 }
 

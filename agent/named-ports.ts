@@ -33,17 +33,28 @@ export function namedPortsOfCep(cep: NamedPortsCep): NamedPort[] {
     : []));
 }
 
-/** Every endpoint's named ports, by endpoint key. */
+/** Every endpoint's named ports, by endpoint key (and which endpoints hold each identity). */
 export class NamedPortIndex {
   readonly #byEndpoint = new Map<string, EndpointPorts>();
+  readonly #byIdentity = new Map<number, Set<string>>();
   readonly #matchers = new Map<string, (labels: LabelSet) => boolean>();
 
   /** Sets (or with undefined, drops) an endpoint's identity and ports; returns the port names whose answers may change. */
   set(key: string, value: EndpointPorts | undefined): Set<string> {
     const before = this.#byEndpoint.get(key);
-    if (value && value.ports.length > 0) this.#byEndpoint.set(key, value);
-    else this.#byEndpoint.delete(key);
-    const after = this.#byEndpoint.get(key);
+    const after = value && value.ports.length > 0 ? value : undefined;
+    if (before) {
+      this.#byEndpoint.delete(key);
+      const keys = this.#byIdentity.get(before.identity)!;
+      keys.delete(key);
+      if (keys.size === 0) this.#byIdentity.delete(before.identity);
+    }
+    if (after) {
+      this.#byEndpoint.set(key, after);
+      let keys = this.#byIdentity.get(after.identity);
+      if (!keys) this.#byIdentity.set(after.identity, (keys = new Set()));
+      keys.add(key);
+    }
     if (before && after && before.identity === after.identity && JSON.stringify(before.ports) === JSON.stringify(after.ports)) return new Set();
     return new Set([...(before?.ports ?? []), ...(after?.ports ?? [])].map((p) => p.name));
   }
@@ -51,7 +62,7 @@ export class NamedPortIndex {
   /** The port names endpoints of `identity` carry (to re-resolve once the identity's labels are known). */
   namesOf(identity: number): Set<string> {
     const out = new Set<string>();
-    for (const ep of this.#byEndpoint.values()) if (ep.identity === identity) for (const p of ep.ports) out.add(p.name);
+    for (const key of this.#byIdentity.get(identity) ?? []) for (const p of this.#byEndpoint.get(key)!.ports) out.add(p.name);
     return out;
   }
 
