@@ -9,7 +9,7 @@ import { clusterConfig } from '../cluster/pods.ts';
 import { hubbleServer } from '../cluster/hubble-server.ts';
 import { dropReasonText, SERVICE_LOOPBACK_IPV4 } from '../datapath/constants.ts';
 import type { Flow, FlowEndpoint, FlowFilter, FlowPolicy, GetFlowsRequest } from '../hubble/flow-types.ts';
-import { hubbleClients } from '../hubble/relay/peer-pool.ts';
+import { hubbleClients } from '../hubble/clients.ts';
 import { flag, type Args } from './args.ts';
 
 /** Usage of the command. */

@@ -190,6 +190,7 @@ export class HubbleServer {
   }
 }
 
-function healthy(service: string | undefined): boolean {
+/** Whether a health check names a service this server answers for (none: the server as a whole). */
+export function healthy(service: string | undefined): boolean {
   return !service || service === OBSERVER_HEALTH_SERVICE;
 }

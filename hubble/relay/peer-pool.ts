@@ -4,28 +4,9 @@
  * check answers SERVING within a timeout; a peer whose agent died, hung or left is unavailable
  * until it answers again, so no query waits on it.
  */
-import { connectivityState, credentials, makeGenericClientConstructor, status, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { connectivityState, credentials, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from '../../runtime/logger.ts';
-import { hubbleServices } from '../protos.ts';
-
-type Message = Record<string, unknown>;
-
-/** The Observer calls the relay makes on a peer. */
-export interface ObserverClient extends Client {
-  GetFlows(req: Message): ClientReadableStream<Message>;
-  ServerStatus(req: Message, opts: { deadline: number }, cb: (err: ServiceError | null, res?: Message) => void): unknown;
-  GetNamespaces(req: Message, opts: { deadline: number }, cb: (err: ServiceError | null, res?: Message) => void): unknown;
-}
-
-/** The health check the relay makes on a peer. */
-export interface HealthClient extends Client {
-  Check(req: { service: string }, opts: { deadline: number }, cb: (err: ServiceError | null, res?: { status?: string }) => void): unknown;
-}
-
-/** The peer.Peer stream the relay follows. */
-export interface PeerClient extends Client {
-  Notify(req: Message): ClientReadableStream<{ name?: string; address?: string; type?: string; tls?: { server_name?: string } }>;
-}
+import { hubbleClients, type HealthClient, type ObserverClient, type PeerClient } from '../clients.ts';
 
 /** Upstream's port of a node's Hubble server, used when a peer's address has none. */
 export const DEFAULT_PEER_PORT = 4244;
@@ -63,27 +44,6 @@ const CHANNEL_OPTIONS = {
   'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000, 'grpc.keepalive_permit_without_calls': 1,
   'grpc.initial_reconnect_backoff_ms': 500, 'grpc.max_reconnect_backoff_ms': 5_000,
 };
-
-type ClientConstructor<C> = new (...args: ConstructorParameters<typeof Client>) => C;
-
-/** Client classes of the Hubble services. */
-export interface HubbleClients {
-  observer: ClientConstructor<ObserverClient>;
-  health: ClientConstructor<HealthClient>;
-  peer: ClientConstructor<PeerClient>;
-}
-
-let constructors: HubbleClients | undefined;
-
-/** The generic client constructors of Observer, Health and Peer (once). */
-export function hubbleClients(): HubbleClients {
-  if (!constructors) {
-    const svc = hubbleServices();
-    const make = <C>(def: typeof svc.observer, name: string) => makeGenericClientConstructor(def, name) as unknown as ClientConstructor<C>;
-    constructors = { observer: make<ObserverClient>(svc.observer, 'Observer'), health: make<HealthClient>(svc.health, 'Health'), peer: make<PeerClient>(svc.peer, 'Peer') };
-  }
-  return constructors;
-}
 
 /** A peer address with upstream's default port added when it has none. */
 export function peerTarget(address: string): string {

@@ -13,7 +13,7 @@ import { compileFilters, FilterError } from '../filters.ts';
 import type { GetFlowsRequest } from '../flow-types.ts';
 import { toTimestamp } from '../flow-types.ts';
 import { hubbleServices } from '../protos.ts';
-import { OBSERVER_HEALTH_SERVICE } from '../server.ts';
+import { healthy } from '../server.ts';
 import { TimeMerge, type Timed } from './merge.ts';
 import type { RelayPeer } from './peer-pool.ts';
 
@@ -76,15 +76,14 @@ export class RelayServer {
   }
 
   private health(): UntypedServiceImplementation {
-    const known = (service: string | undefined) => !service || service === OBSERVER_HEALTH_SERVICE;
     const state = () => (this.serving() ? 'SERVING' : 'NOT_SERVING');
     return {
       Check: (call: ServerUnaryCall<{ service?: string }, Message>, cb: sendUnaryData<Message>) => {
-        if (!known(call.request.service)) cb({ code: status.NOT_FOUND, details: `unknown service ${call.request.service}` });
+        if (!healthy(call.request.service)) cb({ code: status.NOT_FOUND, details: `unknown service ${call.request.service}` });
         else cb(null, { status: state() });
       },
       Watch: (call: ServerWritableStream<{ service?: string }, Message>) => {
-        call.write({ status: known(call.request.service) ? state() : 'SERVICE_UNKNOWN' });
+        call.write({ status: healthy(call.request.service) ? state() : 'SERVICE_UNKNOWN' });
       },
     };
   }

@@ -13,6 +13,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { kubeRequester } from '../../runtime/kube-request.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { runUntilSignalled } from '../../runtime/process-main.ts';
+import { parseListenAddress } from '../../runtime/settings.ts';
 import { ObserverClient } from './observer-client.ts';
 import { UiServer } from './server.ts';
 import { ServiceBackends } from './service-backends.ts';
@@ -35,9 +36,14 @@ export function parseUiArgs(argv: string[], env: NodeJS.ProcessEnv): UiConfig {
   const hubbleServer = values['hubble-server'] || env.FLOWS_API_ADDR || env.HUBBLE_SERVER || '';
   if (!hubbleServer) throw new Error('--hubble-server: the Observer address is required (unix:///path/hubble.sock or host:4245)');
   const listen = values.listen ?? `:${UI_PORT}`;
-  const m = /^(.*):(\d+)$/.exec(listen);
-  if (!m || Number(m[2]) > 65535) throw new Error(`--listen: expected [host]:port, got ${JSON.stringify(listen)}`);
-  return { hubbleServer, host: m[1] || undefined, port: Number(m[2]), kubeconfig: values.kubeconfig || env.KUBECONFIG || undefined, inCluster: !!env.KUBERNETES_SERVICE_HOST };
+  let address: { host: string; port: number };
+  try {
+    address = parseListenAddress('--listen', listen);
+  } catch (err) {
+    throw new Error((err as Error).message.replace(/^invalid setting /, ''));
+  }
+  const { host, port } = address;
+  return { hubbleServer, host: host || undefined, port, kubeconfig: values.kubeconfig || env.KUBECONFIG || undefined, inCluster: !!env.KUBERNETES_SERVICE_HOST };
 }
 
 function main(): void {

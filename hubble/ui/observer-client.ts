@@ -2,9 +2,9 @@
  * A client of Hubble's observer.Observer service (an agent's socket or the relay, same API): followed
  * GetFlows streams and GetNamespaces, over Ciliate's own `.proto` files.
  */
-import { credentials, makeGenericClientConstructor, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import type { Flow, GetFlowsRequest } from '../flow-types.ts';
-import { hubbleServices } from '../protos.ts';
+import { hubbleClients } from '../clients.ts';
 
 /** A GetFlows response: a flow, or lost events, or a node status. */
 export interface GetFlowsResponse {
@@ -33,8 +33,7 @@ export class ObserverClient {
 
   /** Connects lazily to `address` (see {@link grpcTarget}); insecure, as the agents' and relay's plain ports. */
   constructor(readonly address: string) {
-    const Ctor = makeGenericClientConstructor(hubbleServices().observer, 'Observer');
-    this.stub = new Ctor(grpcTarget(address), credentials.createInsecure()) as unknown as ObserverStub;
+    this.stub = new (hubbleClients().observer)(grpcTarget(address), credentials.createInsecure()) as unknown as ObserverStub;
   }
 
   /**

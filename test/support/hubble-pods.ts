@@ -3,11 +3,11 @@
  * on the first node and an agnhost server on the second, in namespace `ns`; and a gRPC Observer
  * client on a node's Hubble socket.
  */
-import { credentials, makeGenericClientConstructor, type ClientReadableStream } from '@grpc/grpc-js';
+import { credentials, type ClientReadableStream } from '@grpc/grpc-js';
 import type { RunningCluster } from '../../cluster/cluster.ts';
 import type { NodeConfig } from '../../cluster/node-config.ts';
 import { podEndpoints, type PodEndpoint } from '../../cluster/pods.ts';
-import { hubbleServices } from '../../hubble/protos.ts';
+import { hubbleClients } from '../../hubble/clients.ts';
 
 /** The e2e suites' images, as the node images provide them. */
 export const AGNHOST = 'registry.k8s.io/e2e-test-images/agnhost:2.53';
@@ -38,6 +38,5 @@ export type FlowsResponse = { flow?: unknown; lost_events?: { source: string; nu
 
 /** A plain gRPC Observer client on a Hubble socket (close it when done). */
 export function observerClient(socketPath: string): { GetFlows(req: object): ClientReadableStream<FlowsResponse>; close(): void } {
-  const Observer = makeGenericClientConstructor(hubbleServices().observer, 'Observer');
-  return new Observer(`unix://${socketPath}`, credentials.createInsecure()) as unknown as ReturnType<typeof observerClient>;
+  return new (hubbleClients().observer)(`unix://${socketPath}`, credentials.createInsecure()) as unknown as ReturnType<typeof observerClient>;
 }
