@@ -40,7 +40,7 @@ export function parseUiArgs(argv: string[], env: NodeJS.ProcessEnv): UiConfig {
   try {
     address = parseListenAddress('--listen', listen);
   } catch (err) {
-    throw new Error((err as Error).message.replace(/^invalid setting /, ''));
+    throw new Error((err as Error).message.replace(/^invalid setting /, ''), { cause: err });
   }
   const { host, port } = address;
   return { hubbleServer, host: host || undefined, port, kubeconfig: values.kubeconfig || env.KUBECONFIG || undefined, inCluster: !!env.KUBERNETES_SERVICE_HOST };
