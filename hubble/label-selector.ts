@@ -2,14 +2,21 @@
  * Hubble's label filters: Kubernetes label selector syntax (`app=web,tier!=db`, `env in (a,b)`,
  * `!legacy`, `team`) over a flow endpoint's labels (`source:key=value` strings). A key with a
  * source (`k8s:app`) matches only labels of that source; a key without one matches any source.
+ * Only the text grammar is Hubble's: requirements and their matching are the policy engine's
+ * (policy/selector-match.ts), over the endpoint's labels parsed once per labels array.
  */
+import { LabelSet, splitSourceKey } from '../identity/labels.ts';
+import type { Requirement } from '../policy/api/model.ts';
+import { labelSelector, requirement } from '../policy/api/parse-selector.ts';
+import { compileSelector } from '../policy/selector-match.ts';
 
-/** One requirement of a selector. */
-interface Requirement {
-  source: string | undefined;
-  key: string;
-  op: 'exists' | 'absent' | 'in' | 'notin';
-  values: string[];
+/** Label arrays already parsed (a flow's ends share their arrays across the flows of a batch). */
+const parsedLabels = new WeakMap<readonly string[], LabelSet>();
+
+function labelSetOf(labels: readonly string[]): LabelSet {
+  let set = parsedLabels.get(labels);
+  if (!set) parsedLabels.set(labels, (set = LabelSet.parse(labels)));
+  return set;
 }
 
 /** A parsed selector: every requirement must hold. */
@@ -21,18 +28,8 @@ const KEY = /^(?:([A-Za-z0-9_.-]+):)?([A-Za-z0-9_./-]+)$/;
 export function parseLabelSelector(text: string): LabelSelector {
   const reqs = splitRequirements(text).map(parseRequirement);
   if (reqs.length === 0) throw new Error(`empty label selector "${text}"`);
-  return (labels) => {
-    const parsed = labels.map(splitLabel);
-    return reqs.every((r) => {
-      const values = parsed.filter((l) => l.key === r.key && (r.source === undefined || r.source === 'any' || l.source === r.source)).map((l) => l.value);
-      switch (r.op) {
-        case 'exists': return values.length > 0;
-        case 'absent': return values.length === 0;
-        case 'in': return values.some((v) => r.values.includes(v));
-        case 'notin': return !values.some((v) => r.values.includes(v));
-      }
-    });
-  };
+  const matches = compileSelector(labelSelector(reqs));
+  return (labels) => matches(labelSetOf(labels));
 }
 
 /** Splits at commas outside parentheses. */
@@ -52,30 +49,25 @@ function splitRequirements(text: string): string[] {
   return out.map((s) => s.trim()).filter((s) => s !== '');
 }
 
-function parseKey(raw: string): { source: string | undefined; key: string } {
-  const m = KEY.exec(raw.trim());
-  if (!m) throw new Error(`invalid label key "${raw.trim()}"`);
-  return { source: m[1], key: m[2]! };
+/** A key as `source:key` (any source when none is given). */
+function parseKey(raw: string): { source: Requirement['source']; key: string } {
+  if (!KEY.test(raw.trim())) throw new Error(`invalid label key "${raw.trim()}"`);
+  return splitSourceKey(raw.trim(), 'any');
 }
 
 function parseRequirement(text: string): Requirement {
-  if (text.startsWith('!')) return { ...parseKey(text.slice(1)), op: 'absent', values: [] };
+  const req = (raw: string, op: Requirement['operator'], values: string[] = []) => {
+    const { source, key } = parseKey(raw);
+    return requirement(source, key, op, values);
+  };
+  if (text.startsWith('!')) return req(text.slice(1), 'DoesNotExist');
   const set = /^(\S+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(text);
-  if (set) return { ...parseKey(set[1]!), op: set[2] as 'in' | 'notin', values: set[3]!.split(',').map((v) => v.trim()).filter((v) => v !== '') };
+  if (set) return req(set[1]!, set[2] === 'in' ? 'In' : 'NotIn', set[3]!.split(',').map((v) => v.trim()).filter((v) => v !== ''));
   const cmp = /^([^!=]+?)\s*(==|!=|=)\s*(.*)$/.exec(text);
   if (cmp) {
     const value = cmp[3]!.trim();
     if (!/^[A-Za-z0-9_.-]*$/.test(value)) throw new Error(`invalid label value "${value}"`);
-    return { ...parseKey(cmp[1]!), op: cmp[2] === '!=' ? 'notin' : 'in', values: [value] };
+    return req(cmp[1]!, cmp[2] === '!=' ? 'NotIn' : 'In', [value]);
   }
-  return { ...parseKey(text), op: 'exists', values: [] };
-}
-
-/** Splits `source:key=value` (source optional, value optional). */
-function splitLabel(label: string): { source: string; key: string; value: string } {
-  const eq = label.indexOf('=');
-  const head = eq >= 0 ? label.slice(0, eq) : label;
-  const value = eq >= 0 ? label.slice(eq + 1) : '';
-  const colon = head.indexOf(':');
-  return colon >= 0 ? { source: head.slice(0, colon), key: head.slice(colon + 1), value } : { source: 'unspec', key: head, value };
+  return req(text, 'Exists');
 }
