@@ -8,6 +8,7 @@ import type { MapState } from '../policy/mapstate.ts';
 import { serverSideApply, type KubeRequester } from '../runtime/kube-request.ts';
 import { KubeApiError } from '../runtime/api-errors.ts';
 import type { EnforcedEndpoint } from './endpoint-enforcer.ts';
+import { WORKLOAD_ANNOTATION, workloadAnnotation, type FlowWorkload } from './flow-enrichment.ts';
 
 /** Whether each direction of an endpoint is enforced, read from its map state. */
 export function enforcementOf(state: MapState | undefined): { ingress: boolean; egress: boolean } {
@@ -24,6 +25,8 @@ export interface CepContext {
   state: MapState | undefined;
   /** Rows of the endpoint's policy map the kernel refused (or that wait for room). */
   errors?: ReadonlyArray<{ origin: string; message: string }>;
+  /** The workload owning the pod, annotated for other nodes' flows. */
+  workload?: FlowWorkload | undefined;
 }
 
 /**
@@ -51,6 +54,7 @@ export function cepObject(ep: EnforcedEndpoint, ctx: CepContext): Record<string,
     metadata: {
       name: req.podName,
       namespace: req.podNamespace,
+      ...(ctx.workload ? { annotations: { [WORKLOAD_ANNOTATION]: workloadAnnotation(ctx.workload) } } : {}),
       ...(ctx.podUid ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: req.podName, uid: ctx.podUid, blockOwnerDeletion: true }] } : {}),
     },
     status: {

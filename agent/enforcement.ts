@@ -46,6 +46,7 @@ import { eventsV1Sink } from '../runtime/kube-event-sink.ts';
 import { KERNEL_HEALTH_FILE, KernelTables } from './kernel-tables.ts';
 import type { ResourceRef } from '../runtime/resource.ts';
 import { cepObject, deleteCep, writeCep } from './cep.ts';
+import { workloadOf } from './flow-enrichment.ts';
 import { CepReporter } from './cep-reporter.ts';
 import { EndpointEnforcer, type EndpointRequest, type PodFacts } from './endpoint-enforcer.ts';
 import { identityReconciler } from './identity-controller.ts';
@@ -207,7 +208,11 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   const reporter = new CepReporter((id) => {
     const ep = enforcer.endpoint(id);
     if (!ep || !ep.request.podName) return undefined;
-    return cepObject(ep, { podUid: podUids.get(id) ?? '', nodeIP: o.nodeIP, state: engine.mapState(id), errors: enforcer.policyErrors(id) });
+    const pod = pods.get(`${ep.request.podNamespace}/${ep.request.podName}`);
+    return cepObject(ep, {
+      podUid: podUids.get(id) ?? '', nodeIP: o.nodeIP, state: engine.mapState(id), errors: enforcer.policyErrors(id),
+      workload: pod && workloadOf(pod),
+    });
   }, (obj) => writeCep(request, obj as Record<string, unknown>), log);
   const refreshCeps = (ids: Iterable<number>) => reporter.schedule(ids);
   const podUids = new Map<number, string>();

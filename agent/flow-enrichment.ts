@@ -30,6 +30,24 @@ export function workloadOf(pod: V1Pod): FlowWorkload | undefined {
   return { name: owner.name, kind: owner.kind };
 }
 
+/**
+ * The annotation on a CiliumEndpoint naming its pod's workload as `Kind/name`, written by the
+ * pod's own agent, so that other nodes' flows name the workloads of pods they do not watch.
+ */
+export const WORKLOAD_ANNOTATION = 'hubble.ciliate.io/workload';
+
+/** The annotation value for a workload. */
+export function workloadAnnotation(w: FlowWorkload): string {
+  return `${w.kind}/${w.name}`;
+}
+
+/** The workload an annotation value names; undefined when it is absent or not `Kind/name`. */
+export function parseWorkloadAnnotation(value: string | undefined): FlowWorkload | undefined {
+  const slash = value?.indexOf('/') ?? -1;
+  if (!value || slash <= 0 || slash === value.length - 1) return undefined;
+  return { kind: value.slice(0, slash), name: value.slice(slash + 1) };
+}
+
 /** A lookup of the Service whose backend `ip`:`port` (IP protocol number) is, kept current by `slices`. */
 export function serviceBackendIndex(slices: Informer<V1EndpointSlice>): (ip: string, port: number, protocol: number) => FlowService | undefined {
   const byBackend = new Map<string, Map<string, FlowService>>();

@@ -16,7 +16,7 @@ import type { CacheReader, Informer } from '../runtime/informer.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import type { EndpointEnforcer } from './endpoint-enforcer.ts';
-import { serviceBackendIndex, workloadOf, type FlowService, type FlowWorkload } from './flow-enrichment.ts';
+import { parseWorkloadAnnotation, serviceBackendIndex, WORKLOAD_ANNOTATION, workloadOf, type FlowService, type FlowWorkload } from './flow-enrichment.ts';
 import type { FlowSink } from './flow-log.ts';
 import { toHubbleFlow } from './hubble-flow.ts';
 import { KernelLostEvents } from './kernel-lost-events.ts';
@@ -35,7 +35,10 @@ export interface AgentHubbleOptions {
   listen: { host: string; port: number } | undefined;
   capacity: number;
   enforcer: Pick<EndpointEnforcer, 'endpoints'>;
-  /** This node's pods (their workloads) and the cluster's EndpointSlices (Services of backends). */
+  /**
+   * This node's pods (their workloads; other nodes' pods are named by their CiliumEndpoints'
+   * annotation) and the cluster's EndpointSlices (Services of backends).
+   */
   pods: CacheReader<V1Pod>;
   slices: Informer<V1EndpointSlice>;
   engine: Pick<PolicyEngine, 'selectorCache'>;
@@ -58,14 +61,24 @@ export interface AgentHubble {
   ring: FlowRing;
 }
 
+/** A pod a flow's end is, as the cluster's CiliumEndpoints tell it. */
+export interface PodAtAddress {
+  namespace: string;
+  name: string;
+  /** Its workload, from the CiliumEndpoint's annotation (written by the pod's own agent). */
+  workload?: FlowWorkload;
+}
+
 /** Pods by address from the cluster's CiliumEndpoints, kept current by the informer. */
-function podsByAddress(ceps: Informer<CiliumEndpointLike>): Map<string, { namespace: string; name: string }> {
-  const byIp = new Map<string, { namespace: string; name: string }>();
+function podsByAddress(ceps: Informer<CiliumEndpointLike>): Map<string, PodAtAddress> {
+  const byIp = new Map<string, PodAtAddress>();
   ceps.addHandler(({ type, object, old }) => {
     for (const ip of old ? cepAddresses(old) : []) byIp.delete(ip);
+    const workload = parseWorkloadAnnotation(object.metadata?.annotations?.[WORKLOAD_ANNOTATION]);
+    const pod = { namespace: object.metadata?.namespace ?? '', name: object.metadata?.name ?? '', ...(workload ? { workload } : {}) };
     for (const ip of cepAddresses(object)) {
       if (type === 'deleted') byIp.delete(ip);
-      else byIp.set(ip, { namespace: object.metadata?.namespace ?? '', name: object.metadata?.name ?? '' });
+      else byIp.set(ip, pod);
     }
   });
   return byIp;
@@ -99,10 +112,10 @@ export interface FlowEndpointSource {
   /** The node's endpoints now. */
   localEndpoints(): readonly Pick<ReturnType<EndpointEnforcer['endpoints']>[number], 'id' | 'request'>[];
   /** The pod at `ip` from the cluster's CiliumEndpoints. */
-  podAt(ip: string): { namespace: string; name: string } | undefined;
+  podAt(ip: string): PodAtAddress | undefined;
   /** The labels of an identity, as strings. */
   labelsOf(identity: number): string[];
-  /** The workloads owning a pod, where known (this node's pods). */
+  /** The workloads owning one of this node's pods, where known. */
   workloadsOf?(namespace: string, name: string): FlowWorkload[] | undefined;
   /** The Service whose backend `ip`:`port` is (IP protocol number). */
   serviceAt?(ip: string, port: number, protocol: number): FlowService | undefined;
@@ -123,8 +136,8 @@ export function hubbleFlowSink(ring: FlowRing, src: FlowEndpointSource): FlowSin
       let found = byIp.get(ip);
       if (!found) {
         const ep = local.get(ip);
-        const pod = ep?.request.podName ? { namespace: ep.request.podNamespace, name: ep.request.podName } : src.podAt(ip);
-        const workloads = pod ? src.workloadsOf?.(pod.namespace, pod.name) : undefined;
+        const pod: PodAtAddress | undefined = ep?.request.podName ? { namespace: ep.request.podNamespace, name: ep.request.podName } : src.podAt(ip);
+        const workloads = pod && (src.workloadsOf?.(pod.namespace, pod.name) ?? (pod.workload && [pod.workload]));
         found = {
           identity, cluster_name: src.clusterName, labels: src.labelsOf(identity), ...(ep ? { ID: ep.id } : {}),
           ...(pod ? { namespace: pod.namespace, pod_name: pod.name } : {}),

@@ -110,7 +110,7 @@ describe('Hubble on real pods: the upstream hubble CLI against each agent', func
     expect(compact.stdout).to.match(new RegExp(`${NS}/client:\\d+ .*<> ${NS}/server:${SERVER_PORT} .*DROPPED`));
   });
 
-  it('flows name the workload owning a pod and the Service whose backend it is (--to-service, --to-workload)', async function () {
+  it('flows name the workload owning a pod, on its node and on the other, and the Service whose backend it is (--to-service, --to-workload)', async function () {
     await apply({
       apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: NS },
       spec: {
@@ -132,6 +132,10 @@ describe('Hubble on real pods: the upstream hubble CLI against each agent', func
     expect(flows[0]!.destination.workloads).to.deep.equal([{ name: 'web', kind: 'Deployment' }]);
     const byWorkload = await observe(n1, ['--to-workload', 'Deployment/web', '-n', NS, '--all']);
     expect(byWorkload.length).to.be.greaterThan(0);
+    // The friend's node does not watch the web pod: its CiliumEndpoint names the workload.
+    const remote = await observe(n0, ['--to-workload', 'Deployment/web', '--from-pod', `${NS}/friend`, '--all']);
+    expect(remote.length, 'the client node names the remote workload').to.be.greaterThan(0);
+    expect(remote[0]!.destination.workloads).to.deep.equal([{ name: 'web', kind: 'Deployment' }]);
   });
 
   it('--follow streams new flows as they happen; --since bounds history', async function () {

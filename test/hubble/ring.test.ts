@@ -2,6 +2,7 @@
 // read (a listener or a snapshot), with what was known of its ends when it was observed.
 import { expect } from 'chai';
 import { hubbleFlowSink } from '../../agent/hubble.ts';
+import { parseWorkloadAnnotation, workloadAnnotation } from '../../agent/flow-enrichment.ts';
 import type { FlowEvent } from '../../datapath/events.ts';
 import { DeferredFlow, FlowRing } from '../../hubble/ring.ts';
 import type { RuleOrigin } from '../../policy/api/model.ts';
@@ -66,5 +67,22 @@ describe('Hubble flow ring with deferred flows', () => {
     expect(first!.ingress_allowed_by?.[0]).to.include({ name: 'allow-web' });
     expect((second!.l4?.TCP?.source_port)).to.equal(40001);
     expect(ring.seen).to.equal(3);
+  });
+
+  it('the agent sink names workloads: its own pods from the pod, other nodes\' pods from their CiliumEndpoint annotation', () => {
+    const ring = new FlowRing(7);
+    const remote = parseWorkloadAnnotation('Deployment/web');
+    const sink = hubbleFlowSink(ring, {
+      nodeName: 'node-a', clusterName: 'default', localEndpoints: () => [],
+      podAt: (ip) => (ip === '10.244.1.7' ? { namespace: 'demo', name: 'web-1', ...(remote ? { workload: remote } : {}) } : { namespace: 'demo', name: 'client' }),
+      labelsOf: () => [],
+      workloadsOf: (_ns, name) => (name === 'client' ? [{ name: 'client', kind: 'StatefulSet' }] : undefined),
+    });
+    sink([{ event: EVENT, time: new Date(), origins: ALLOW }]);
+    const [flow] = ring.snapshot();
+    expect(flow!.source.workloads).to.deep.equal([{ name: 'client', kind: 'StatefulSet' }]);
+    expect(flow!.destination.workloads).to.deep.equal([{ name: 'web', kind: 'Deployment' }]);
+    expect(parseWorkloadAnnotation(workloadAnnotation({ kind: 'Job', name: 'a/b' }))).to.deep.equal({ kind: 'Job', name: 'a/b' });
+    for (const bad of [undefined, '', 'web', '/web', 'Deployment/']) expect(parseWorkloadAnnotation(bad), String(bad)).to.equal(undefined);
   });
 });
