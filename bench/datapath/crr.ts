@@ -6,7 +6,7 @@
 // reading and one stopped (SIGSTOP). Configurations are interleaved per repetition; medians and ratios to the bare path.
 // Agent CPU is this process's CPU time while the client runs (it runs nothing else then).
 // Run: npx tsx bench/datapath/crr.ts [reps] [seconds]
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,8 +24,9 @@ import { DEFAULT_RING_CAPACITY, FlowRing } from '../../hubble/ring.ts';
 import { LOCAL_HUBBLE_METRICS } from '../../cluster/agent-launch.ts';
 import { HubbleServer } from '../../hubble/server.ts';
 import type { RuleOrigin } from '../../policy/api/model.ts';
-import { createTopology, nsExec, nsSpawn, type Topology } from '../../test/datapath/support/netns.ts';
+import { createTopology, nsExec, type Topology } from '../../test/datapath/support/netns.ts';
 import { ensureHubbleCli } from '../../test/support/hubble-cli.ts';
+import { buildGenerator, runCrrClient, spawnCrrServer } from './crr-generator.ts';
 import { median } from './tools.ts';
 
 const A_ID = 1000, B_ID = 5000, PORT = 7777;
@@ -42,13 +43,6 @@ interface Extra {
 interface Config {
   name: string;
   setup(t: Topology): Promise<() => Extra | undefined> | (() => Extra | undefined);
-}
-
-/** Where the bench's compiled generator lives. */
-function buildGenerator(dir: string): string {
-  const bin = join(dir, 'crr');
-  execFileSync('cc', ['-O2', '-Wall', '-o', bin, join(import.meta.dirname, 'crr.c')]);
-  return bin;
 }
 
 /**
@@ -116,14 +110,9 @@ function ciliate(name: string, visibility: 'off' | 'ring' | 'metrics' | 'clients
 /** Runs the client for `seconds`; transactions per second and this process's CPU share meanwhile. */
 async function measure(t: Topology, bin: string, seconds: number): Promise<{ rate: number; cpu: number }> {
   const cpu0 = process.cpuUsage(), t0 = performance.now();
-  const out = await new Promise<string>((resolve, reject) => {
-    const c = spawn('nsenter', [`--net=/run/netns/${t.podA}`, 'taskset', '-c', '0', bin, 'client', t.ipB, String(PORT), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let text = '';
-    c.stdout!.on('data', (d: Buffer) => { text += d.toString(); });
-    c.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`crr client exited ${code}`))));
-  });
+  const rate = await runCrrClient(bin, `/run/netns/${t.podA}`, t.ipB, PORT, seconds);
   const cpu = process.cpuUsage(cpu0), wall = (performance.now() - t0) * 1000;
-  return { rate: Number(out.trim().split(' ')[0]), cpu: (cpu.user + cpu.system) / wall };
+  return { rate, cpu: (cpu.user + cpu.system) / wall };
 }
 
 async function main(): Promise<void> {
@@ -141,7 +130,7 @@ async function main(): Promise<void> {
   const topo = createTopology();
   // Closed connections wait in TIME-WAIT; let the client reuse them, as a busy pod would.
   nsExec(topo.podA, 'sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65535');
-  const server = nsSpawn(topo.podB, 'taskset', '-c', '1', bin, 'server', topo.ipB, String(PORT));
+  const server = spawnCrrServer(bin, `/run/netns/${topo.podB}`, topo.ipB, PORT);
   const results = new Map<string, { rate: number[]; cpu: number[]; extra: Extra[] }>();
   const heap0 = process.memoryUsage().heapUsed;
   try {

@@ -97,12 +97,15 @@ function ifindexOf(ns: string, dev: string): number {
   return j[0]!.ifindex;
 }
 
-/** Creates pod A (10.231.1.2) and pod B (10.231.2.2) behind a node namespace that routes between them. */
-export function createTopology(): Topology {
+/**
+ * Creates pod A (10.231.1.2) and pod B (10.231.2.2) behind a node namespace that routes between
+ * them: a new one, or the existing named namespace `node` (left in place; the pods' veths go with them).
+ */
+export function createTopology(existingNode?: string): Topology {
   const suffix = uniqueSuffix();
-  const podA = `ciA${suffix}`, podB = `ciB${suffix}`, node = `ciN${suffix}`;
+  const podA = `ciA${suffix}`, podB = `ciB${suffix}`, node = existingNode ?? `ciN${suffix}`;
   const lxcA = `lxa${suffix}`, lxcB = `lxb${suffix}`;
-  const destroy = makeNamespaces([node, podA, podB]);
+  const destroy = makeNamespaces(existingNode ? [podA, podB] : [node, podA, podB]);
   try {
     const pods: Array<[string, string, string, string]> = [[podA, lxcA, '10.231.1', 'a'], [podB, lxcB, '10.231.2', 'b']];
     for (const [ns, lxc, net] of pods) {
