@@ -23,6 +23,8 @@ import { agentKubeConfig } from './config/credentials.ts';
 import { agentPinRoot } from './config/paths.ts';
 import { createEnforcement } from './enforcement.ts';
 import { kernelHealthRoutes } from './kernel-health-routes.ts';
+import { AGENT_API_SOCKET, policyRoutes } from './policy-api.ts';
+import { join } from 'node:path';
 import { EndpointManager } from './endpoints.ts';
 import { flowLogSink, type FlowSink } from './flow-log.ts';
 import { agentHubble } from './hubble.ts';
@@ -141,6 +143,9 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   for (const c of nodeControllers) manager.add(c);
   // Metrics (controllers, work queues, kernel tables and map pressure) and the kernel tables' health where `prometheus-serve-addr` says.
   if (cfg.prometheus) manager.add(new HttpEndpoint('metrics', cfg.prometheus, { ...metricsRoutes(registry), ...kernelHealthRoutes(enforcement.kernel) }, log));
+  // The local API (policy revisions, read-your-writes) on a root-only socket in the state folder.
+  const api = new HttpEndpoint('API', { path: join(cfg.stateDir, AGENT_API_SOCKET) }, policyRoutes(enforcement.revisions), log);
+  manager.add({ needLeaderElection: false, start: (s) => api.start(s).catch((err: unknown) => log.warn('local API not served', { err: (err as Error).message })) });
   for (const c of enforcement.caches) manager.addCache(c);
   for (const r of enforcement.runnables) manager.add(r);
   if (hubble) manager.add(hubble.runnable);

@@ -300,8 +300,9 @@ export class EndpointEnforcer {
     setEnforcement(maps.policyConfig, true, true);
     engine.upsertEndpoint({ id, identity, labels: facts.labels, namedPorts: facts.namedPorts });
     policy.replace(engine.mapState(id)?.rows() ?? []);
-    // The table's round ran on this stack (nothing awaited since the slot was taken): every row was attempted.
-    const failed = policy.errors();
+    // The table's round ran on this stack (nothing awaited since the slot was taken): every row was
+    // attempted, or is held waiting for an entry id.
+    const failed = policy.notWritten();
     // A new pod whose policy does not fit is refused (its ADD fails, kubelet retries); an endpoint
     // from before a restart keeps what its map enforces, its failed rows reported and retried.
     if (failed.length && !restored) {
@@ -310,7 +311,7 @@ export class EndpointEnforcer {
       closeEndpointMaps(maps);
       this.#forgetId(req.key, id);
       engine.removeEndpoint(id);
-      throw new Error(`policy of ${req.podNamespace}/${req.podName} not written: ${failed.length} rows of ${policyMapName(id)} in error (${failed[0]!.status.kind === 'error' ? failed[0]!.status.message : ''})`);
+      throw new Error(`policy of ${req.podNamespace}/${req.podName} not written: ${failed.length} rows of ${policyMapName(id)} not in the kernel (${failed[0]!.message})`);
     }
     const tPolicy = performance.now();
     const linkDir = join(this.opts.pinRoot, 'links', String(id));
@@ -448,9 +449,9 @@ export class EndpointEnforcer {
     for (const map of Object.values(this.#template.maps.outer)) map.delete(r.endpointId);
   }
 
-  /** Rows of an endpoint's policy map the kernel refused (or that wait for an entry id). */
+  /** Rows of an endpoint's policy map the kernel refused, or that wait for an entry id. */
   policyErrors(id: number): { key: string; origin: string; message: string }[] {
-    return (this.#byId.get(id)?.policy.errors() ?? []).map((r) => ({ key: r.id, origin: r.origin, message: r.status.kind === 'error' ? r.status.message : '' }));
+    return (this.#byId.get(id)?.policy.notWritten() ?? []).map((r) => ({ key: r.id, origin: r.origin, message: r.message }));
   }
 
   /** Compares every policy map and the ipcache with the desired state, repairing drift. */

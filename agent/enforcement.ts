@@ -52,6 +52,7 @@ import { identityReconciler } from './identity-controller.ts';
 import { apiserverIpcacheReconciler, endpointIpcacheReconciler, nodeIpcacheReconciler, type CiliumEndpointLike } from './ipcache-controllers.ts';
 import { policyReconciler } from './policy-controller.ts';
 import { ValidPolicies } from './valid-policies.ts';
+import { PolicyRevisions, type PolicyWaitResult } from './policy-revisions.ts';
 import { NamedPortIndex, namedPortsReconciler } from './named-ports.ts';
 import { cidrGroupOf, PolicyFeed, type CiliumCidrGroupObject } from './policy-feed.ts';
 import { ipcacheKeyCidr } from '../datapath/maps/ipcache.ts';
@@ -134,6 +135,8 @@ export interface Enforcement {
   /** The cluster's EndpointSlices. */
   slices: Informer<V1EndpointSlice>;
   runnables: Runnable[];
+  /** Read-your-writes for policy: the repository's revision, and a wait until the kernel holds it. */
+  revisions: PolicyRevisions;
   hooks: { beforeAddReturns(ep: CniEndpoint): Promise<void>; afterDelete(ep: CniEndpoint): Promise<void> };
   /** Re-enforces endpoints that existed before a restart (call once; waits for the caches). */
   restore(endpoints: CniEndpoint[]): Promise<void>;
@@ -219,7 +222,20 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     const share = (performance.now() - start) / 1000 / diffs.size;
     for (let i = 0; i < diffs.size; i++) regenerated?.(share, true);
     refreshCeps(diffs.keys());
+    revisions.changed();
   };
+  // Every endpoint's policy map and the ipcache, waited for as they are now (an endpoint removed meanwhile is skipped).
+  const settled = async (): Promise<PolicyWaitResult> => {
+    const revision = engine.repository.revision;
+    const eps = enforcer.endpoints();
+    const [, ...perEndpoint] = await Promise.all([
+      enforcer.ipcache.reconciler.waitUntilReconciled(enforcer.ipcache.table),
+      ...eps.map((ep) => ep.policy.reconciler.waitUntilReconciled(ep.policy.table).then(() => ep.policy.notWritten(), () => [])),
+    ]);
+    const failed = perEndpoint.flatMap((rows, i) => (rows.length ? [{ endpoint: eps[i]!.id, rows: rows.length, message: rows[0]!.message }] : []));
+    return { revision, endpoints: eps.length, failed };
+  };
+  const revisions = new PolicyRevisions({ revision: () => engine.repository.revision, settled });
   const feed = new PolicyFeed(engine, enforcer.ipcache, apply);
   const validPolicies = new ValidPolicies(o.stateDir, o.clusterName, log);
   // Whatever no other row claims is outside the cluster.
@@ -362,7 +378,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   };
 
   return {
-    engine, enforcer, lb, kernel, caches, ceps, pods, slices,
+    engine, enforcer, lb, kernel, caches, ceps, pods, slices, revisions,
     runnables: [kernelModule, ...controllers, refresh, lbPrimer(services, slices, lb, lbNode), ...(o.flowSinks?.length ? [flowEventsRunnable(enforcer, o.flowSinks, log)] : [])],
     hooks: {
       beforeAddReturns: enforce,

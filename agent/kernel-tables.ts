@@ -26,6 +26,8 @@ export interface WatchedTable {
   readonly name: string;
   counts(): TableCounts;
   errors(): Row<unknown, unknown>[];
+  /** Pending rows held until there is room for them. */
+  held(): Row<unknown, unknown>[];
   onChange(fn: () => void): void;
   onErrorsChanged(fn: (inError: boolean) => void): void;
 }
@@ -63,6 +65,8 @@ export interface KernelHealth {
   tables: Record<string, TableHealth>;
   /** Up to 20 rows in error. */
   errors: Array<{ map: string; origin: string; message: string }>;
+  /** Up to 20 pending rows held until there is room for them (not errors: nothing refused them). */
+  waiting: Array<{ map: string; origin: string; message: string }>;
 }
 
 function ownerText(o: KubernetesObject): string {
@@ -156,6 +160,7 @@ export class KernelTables {
   health(): KernelHealth {
     const tables: Record<string, TableHealth> = {};
     const errors: KernelHealth['errors'] = [];
+    const waiting: KernelHealth['waiting'] = [];
     for (const t of this.#tables.values()) {
       const c = t.table.counts();
       const h = (tables[t.group] ??= { rows: 0, pending: 0, error: 0 });
@@ -166,8 +171,12 @@ export class KernelTables {
         if (errors.length >= 20) break;
         errors.push({ map: t.mapName, origin: r.origin, message: r.status.kind === 'error' ? r.status.message : '' });
       }
+      for (const r of c.pending ? t.table.held() : []) {
+        if (waiting.length >= 20) break;
+        waiting.push({ map: t.mapName, origin: r.origin, message: r.status.kind === 'pending' ? `waiting for ${r.status.waitingFor ?? 'a write'}` : '' });
+      }
     }
-    return { status: Object.values(tables).some((h) => h.error > 0) ? 'degraded' : 'ok', tables, errors };
+    return { status: Object.values(tables).some((h) => h.error > 0) ? 'degraded' : 'ok', tables, errors, waiting };
   }
 
   /** Registers the pressure gauge, the row counts and the drift counters. */
