@@ -65,6 +65,7 @@ import { LbSync, SERVICES_STATE_FILE } from './lb-sync.ts';
 import { ENDPOINT_SLICE_REF, lbPrimer, SERVICE_REF, serviceKeyOfSlice, serviceLbReconciler, type LbNode } from './service-controllers.ts';
 import { attachNodeDevice } from './netdev-attach.ts';
 import { attachSocketLb } from './socket-lb.ts';
+import { mapPressureSampler } from './map-pressure-sampler.ts';
 import { join } from 'node:path';
 import { CCNP_REF, CEP_REF, CIDR_GROUP_REF, CNP_REF, IDENTITY_REF, KNP_REF, NAMESPACE_REF, NODE_REF, POD_REF } from './resources.ts';
 
@@ -101,6 +102,8 @@ export interface EnforcementOptions {
   registry?: Registry;
   /** Identity backend; default: CiliumIdentity objects through the API. */
   identityBackend?: IdentityBackend;
+  /** How often the maps the datapath fills (conntrack, NAT) are counted for their pressure (default 30 s). */
+  mapSampleIntervalMs?: number;
   /** How often every map is refreshed against its desired table and pruned (default 60 s). */
   driftCheckIntervalMs?: number;
   /** Runs interface work in the node's namespace (tests; the agent itself runs inside it). */
@@ -354,6 +357,16 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     },
   };
 
+  // The maps the datapath fills itself, sampled for their pressure once the kernel side is open.
+  const sampler = mapPressureSampler(kernel, async () => {
+    await kernelOpened;
+    const m = enforcer.sharedMaps;
+    return ([
+      ['cilium_ct4_global', m.conntrack], ['cilium_drop_aggr', m.dropAggr], ['cilium_lb4_ct', m.lb.ct],
+      ['cilium_lb4_affinity', m.lb.affinity], ['cilium_lb4_nodeport_nat', m.lb.nodeportNat],
+    ] as const).map(([mapName, map]) => ({ mapName, map, owner: nodeOwner }));
+  }, log.child({ component: 'map-pressure' }), o.mapSampleIntervalMs);
+
   const enforce = async (ep: CniEndpoint) => {
     await whenReady();
     const req: EndpointRequest = {
@@ -379,7 +392,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
 
   return {
     engine, enforcer, lb, kernel, caches, ceps, pods, slices, revisions,
-    runnables: [kernelModule, ...controllers, refresh, lbPrimer(services, slices, lb, lbNode), ...(o.flowSinks?.length ? [flowEventsRunnable(enforcer, o.flowSinks, log)] : [])],
+    runnables: [kernelModule, ...controllers, refresh, sampler, lbPrimer(services, slices, lb, lbNode), ...(o.flowSinks?.length ? [flowEventsRunnable(enforcer, o.flowSinks, log)] : [])],
     hooks: {
       beforeAddReturns: enforce,
       async afterDelete(ep) {

@@ -1,7 +1,7 @@
 /**
  * The agent's reconciled kernel tables in one view: per table counts of rows (pending, in error) for
  * `/healthz` and metrics, upstream's `cilium_bpf_map_pressure{map_name}` gauge for every reconciled
- * map, a Warning (log line and Event naming the map and its owner) when a map reaches 90% of its
+ * map and every map the datapath fills itself (conntrack, NAT: their entries counted by sampling), a Warning (log line and Event naming the map and its owner) when a map reaches 90% of its
  * capacity, and one when a table's rows start failing (the map is full, the kernel refuses them).
  * Refreshes of every reconciler are counted as drift repairs.
  */
@@ -47,6 +47,24 @@ export interface KernelTable {
   onErrorsChanged?: (inError: boolean) => void;
 }
 
+/** A map the datapath fills itself (conntrack, NAT, ...): its pressure comes from sampled entry counts. */
+export interface SampledMap {
+  /** The map's name (the `map_name` label), e.g. `cilium_ct4_global`. */
+  mapName: string;
+  /** Entries the map can hold. */
+  capacity: number;
+  /** Whose map it is: the object Events are about. */
+  owner: KubernetesObject;
+}
+
+/** What a pressure check needs of a map. */
+interface PressureState {
+  mapName: string;
+  capacity: number;
+  owner: KubernetesObject;
+  warned: boolean;
+}
+
 /** Warnings go here (an EventRecorder fits). */
 export interface WarningSink {
   event(regarding: KubernetesObject, type: 'Warning', reason: string, action: string, note: string): void;
@@ -76,6 +94,8 @@ function ownerText(o: KubernetesObject): string {
 /** The agent's kernel tables, registered as they come and go. */
 export class KernelTables {
   readonly #tables = new Map<string, KernelTable & { warned: boolean }>();
+  /** Sampled maps with their last entry count. */
+  readonly #sampled = new Map<string, SampledMap & PressureState & { entries: number }>();
   readonly #repairs: ((table: string, action: 'repaired' | 'pruned', n: number) => void)[] = [];
 
   #publishTimer: NodeJS.Timeout | undefined;
@@ -106,7 +126,7 @@ export class KernelTables {
   register(t: KernelTable): () => void {
     const entry = { ...t, warned: false };
     this.#tables.set(t.mapName, entry);
-    t.table.onChange(() => this.#checkPressure(entry));
+    t.table.onChange(() => this.#checkPressure(entry, t.table.counts().rows));
     t.table.onErrorsChanged((inError) => {
       if (this.#tables.get(t.mapName) !== entry) return;
       if (inError) {
@@ -118,7 +138,7 @@ export class KernelTables {
       t.onErrorsChanged?.(inError);
       this.#publish();
     });
-    this.#checkPressure(entry);
+    this.#checkPressure(entry, t.table.counts().rows);
     this.#publish();
     return () => {
       if (this.#tables.get(t.mapName) === entry) this.#tables.delete(t.mapName);
@@ -140,20 +160,35 @@ export class KernelTables {
     this.#publishTimer.unref();
   }
 
-  /** Rows wanted over capacity (above 1: some do not fit). */
-  pressure(mapName: string): number | undefined {
-    const t = this.#tables.get(mapName);
-    return t && t.table.counts().rows / Math.max(1, t.capacity);
+  /**
+   * Watches a map the datapath fills; returns the function that records a sample of how many entries
+   * it holds (its pressure until the next sample).
+   */
+  registerSampled(m: SampledMap): (entries: number) => void {
+    const entry = { ...m, warned: false, entries: 0 };
+    this.#sampled.set(m.mapName, entry);
+    return (entries) => {
+      entry.entries = entries;
+      this.#checkPressure(entry, entries);
+    };
   }
 
-  #checkPressure(t: KernelTable & { warned: boolean }): void {
-    const p = t.table.counts().rows / Math.max(1, t.capacity);
+  /** Rows wanted (or, for a sampled map, entries held) over capacity (above 1: some do not fit). */
+  pressure(mapName: string): number | undefined {
+    const t = this.#tables.get(mapName);
+    if (t) return t.table.counts().rows / Math.max(1, t.capacity);
+    const s = this.#sampled.get(mapName);
+    return s && s.entries / Math.max(1, s.capacity);
+  }
+
+  #checkPressure(t: PressureState, rows: number): void {
+    const p = rows / Math.max(1, t.capacity);
     if (t.warned && p < PRESSURE_REARM) t.warned = false;
     if (t.warned || p < PRESSURE_WARNING) return;
     t.warned = true;
     const percent = Math.round(p * 100);
     this.log.warn('BPF map nearly full', { map: t.mapName, owner: ownerText(t.owner), percent, capacity: t.capacity });
-    this.warnings?.event(t.owner, 'Warning', 'MapPressure', 'Reconcile', `BPF map ${t.mapName} is ${percent}% full (${t.table.counts().rows} of ${t.capacity} entries)`);
+    this.warnings?.event(t.owner, 'Warning', 'MapPressure', 'Reconcile', `BPF map ${t.mapName} is ${percent}% full (${rows} of ${t.capacity} entries)`);
   }
 
   /** Counts per group, and the first rows in error. */
@@ -189,12 +224,14 @@ export class KernelTables {
       byTable.inc({ table, action }, n);
     });
     const tables = this.#tables;
+    const sampled = this.#sampled;
     const health = () => this.health();
     new Gauge({
       name: 'cilium_bpf_map_pressure', help: 'Fill percentage of a BPF map (rows wanted over capacity)', labelNames: ['map_name'], registers: [registry],
       collect() {
         this.reset();
         for (const t of tables.values()) this.set({ map_name: t.mapName }, t.table.counts().rows / Math.max(1, t.capacity));
+        for (const s of sampled.values()) this.set({ map_name: s.mapName }, s.entries / Math.max(1, s.capacity));
       },
     });
     new Gauge({
