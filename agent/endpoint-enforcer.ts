@@ -83,8 +83,6 @@ export interface EnforcerOptions {
   kernelTables?: KernelTables;
   /** The node as the owner of its shared maps (Events about them). */
   nodeOwner?: KubernetesObject;
-  /** An endpoint's policy rows started or stopped failing. */
-  onEndpointErrors?: (id: number) => void;
 }
 
 /** A local endpoint under enforcement. */
@@ -144,6 +142,7 @@ export class EndpointEnforcer {
   #closed = false;
   readonly #byId = new Map<number, EnforcedEndpoint>();
   readonly #byKey = new Map<string, EnforcedEndpoint>();
+  readonly #errorListeners: Array<(id: number) => void> = [];
 
   /** Touches nothing in the kernel: ipcache claims wait in their table until {@link open}. */
   constructor(readonly opts: EnforcerOptions) {
@@ -295,7 +294,9 @@ export class EndpointEnforcer {
     const untrack = this.opts.kernelTables?.register({
       mapName: policyMapName(id), group: 'cilium_policy_v2', table: policy.table, capacity: Math.min(mapCapacity(maps.policy), policy.ids.max - 1),
       owner: { apiVersion: 'v1', kind: 'Pod', metadata: { name: req.podName, namespace: req.podNamespace } },
-      onErrorsChanged: () => this.opts.onEndpointErrors?.(id),
+      onErrorsChanged: () => {
+        for (const fn of this.#errorListeners) fn(id);
+      },
     });
     setEnforcement(maps.policyConfig, true, true);
     engine.upsertEndpoint({ id, identity, labels: facts.labels, namedPorts: facts.namedPorts });
@@ -447,6 +448,11 @@ export class EndpointEnforcer {
   #unbind(r: Pick<EndpointRegistration, 'endpointId' | 'ifindex'>): void {
     this.endpointInfo.delete(r.ifindex);
     for (const map of Object.values(this.#template.maps.outer)) map.delete(r.endpointId);
+  }
+
+  /** Calls `fn` with an endpoint's id whenever its policy rows start or stop failing. */
+  onEndpointErrors(fn: (id: number) => void): void {
+    this.#errorListeners.push(fn);
   }
 
   /** Rows of an endpoint's policy map the kernel refused, or that wait for an entry id. */
