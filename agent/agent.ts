@@ -26,7 +26,7 @@ import { kernelHealthRoutes } from './kernel-health-routes.ts';
 import { AGENT_API_SOCKET, policyRoutes } from './policy-api.ts';
 import { join } from 'node:path';
 import { EndpointManager } from './endpoints.ts';
-import { flowLogSink, type FlowSink } from './flow-log.ts';
+import { flowEventsRunnable, flowLogSink, type FlowSink } from './flow-log.ts';
 import { agentHubble } from './hubble.ts';
 import { hubbleMetricsFromConfig } from './hubble-metrics-setup.ts';
 import { healthEndpoint } from './node-setup/health.ts';
@@ -111,12 +111,6 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
     log.warn('cgroup-root is not a cgroup v2 directory; Services are translated per packet only', { cgroupRoot: cfg.cgroupRoot });
   }
   const registry = new Registry();
-  // Flow events go to the Hubble server (made once enforcement's caches exist) and, when asked, the flow log.
-  const late: { hubble?: FlowSink } = {};
-  const flowSinks: FlowSink[] = [
-    ...(cfg.hubble ? [(flows: Parameters<FlowSink>[0]) => late.hubble?.(flows)] : []),
-    ...(cfg.flowLogPath ? [flowLogSink(cfg.flowLogPath, cfg.nodeName, log)] : []),
-  ];
   // Policy enforcement: CNI ADD answers only once the pod's identity and policy are in the kernel.
   const enforcement = createEnforcement({
     kc, nodeName: cfg.nodeName, nodeIP, pinRoot: agentPinRoot(cfg.bpfRoot, cfg.nodeName), stateDir: cfg.stateDir,
@@ -124,7 +118,6 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
     policyMapMax: cfg.policyMapMax, k8sNetworkPolicy: cfg.k8sNetworkPolicy, lbAlgorithm: cfg.lbAlgorithm,
     cidrMatchesEndpoints: cfg.cidrMatchesPods,
     log: log.child({ component: 'enforcement' }), nodes, registry,
-    flowSinks,
     // Without kube-proxy replacement, pods still reach ClusterIPs through their own programs (as upstream).
     ...(cfg.kubeProxyReplacement ? {} : { nodeDevice: false as const }),
     ...(socketLb ? { socketLbCgroup: cfg.cgroupRoot } : {}),
@@ -138,7 +131,8 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
     log: log.child({ component: 'hubble' }), ...(hubbleMetrics ? { metrics: hubbleMetrics.metrics } : {}),
     kernelLost: () => readEventStats(enforcement.enforcer.sharedMaps.eventStats).lost,
   }) : undefined;
-  if (hubble) late.hubble = hubble.sink;
+  // Flow events go to the Hubble server and, when asked, the flow log.
+  const flowSinks: FlowSink[] = [...(hubble ? [hubble.sink] : []), ...(cfg.flowLogPath ? [flowLogSink(cfg.flowLogPath, cfg.nodeName, log)] : [])];
   const manager = new Manager({ log }).addCache(nodes);
   for (const c of nodeControllers) manager.add(c);
   // Metrics (controllers, work queues, kernel tables and map pressure) and the kernel tables' health where `prometheus-serve-addr` says.
@@ -148,6 +142,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   manager.add({ needLeaderElection: false, start: (s) => api.start(s).catch((err: unknown) => log.warn('local API not served', { err: (err as Error).message })) });
   for (const c of enforcement.caches) manager.addCache(c);
   for (const r of enforcement.runnables) manager.add(r);
+  if (flowSinks.length) manager.add(flowEventsRunnable(enforcement.enforcer, flowSinks, log, enforcement.started));
   if (hubble) manager.add(hubble.runnable);
   if (hubbleMetrics) manager.add(hubbleMetrics.endpoint);
   const health = healthEndpoint(cfg.healthPort, { caches: [nodes, ...enforcement.caches] }, log);

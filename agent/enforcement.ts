@@ -29,7 +29,6 @@ import { endpointHooks, type CniEndpoint } from './endpoint-hooks.ts';
 import { endpointStatus } from './endpoint-status.ts';
 import { enforcementCaches } from './enforcement-caches.ts';
 import { enforcementControllers } from './enforcement-controllers.ts';
-import { flowEventsRunnable, type FlowSink } from './flow-log.ts';
 import type { CiliumEndpointLike } from './ipcache-controllers.ts';
 import { kernelModule } from './kernel-module.ts';
 import type { KernelTables } from './kernel-tables.ts';
@@ -70,8 +69,6 @@ export interface EnforcementOptions {
   driftCheckIntervalMs?: number;
   /** Runs interface work in the node's namespace (tests; the agent itself runs inside it). */
   inNodeNetns?: <T>(fn: () => T) => T;
-  /** Where flow events go (the flow log, Hubble); default: nowhere (the events are not read). */
-  flowSinks?: FlowSink[];
   /** Default backend selection for Services (helm loadBalancer.algorithm); default random. */
   lbAlgorithm?: 'random' | 'maglev';
   /** The node's cgroup v2 directory: socket-level service translation for the processes in it. */
@@ -100,6 +97,8 @@ export interface Enforcement {
   /** The cluster's EndpointSlices. */
   slices: Informer<V1EndpointSlice>;
   runnables: Runnable[];
+  /** Resolves once every module started (the kernel side is open). */
+  started: Promise<void>;
   /** Read-your-writes for policy: the repository's revision, and a wait until the kernel holds it. */
   revisions: PolicyRevisions;
   hooks: { beforeAddReturns(ep: CniEndpoint): Promise<void>; afterDelete(ep: CniEndpoint): Promise<void> };
@@ -156,8 +155,9 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     // The lifecycle first: the kernel side opens before anything samples or refreshes it.
     runnables: [
       lifecycle.runnable(), ...controllers, refresh(hooks.started, o.driftCheckIntervalMs ?? 60_000), sampler,
-      lbPrimer(caches.services, caches.slices, lb, lbNode), ...(o.flowSinks?.length ? [flowEventsRunnable(enforcer, o.flowSinks, log)] : []),
+      lbPrimer(caches.services, caches.slices, lb, lbNode),
     ],
+    started: lifecycle.started,
     hooks: { beforeAddReturns: hooks.beforeAddReturns, afterDelete: hooks.afterDelete },
     restore: hooks.restore,
     close: () => lifecycle.stop(),
