@@ -1,9 +1,10 @@
 /**
  * The agent's reconciled kernel tables in one view: per table counts of rows (pending, in error) for
- * `/healthz` and metrics, upstream's `cilium_bpf_map_pressure{map_name}` gauge for every reconciled
- * map and every map the datapath fills itself (conntrack, NAT: their entries counted by sampling), a Warning (log line and Event naming the map and its owner) when a map reaches 90% of its
- * capacity, and one when a table's rows start failing (the map is full, the kernel refuses them).
- * Refreshes of every reconciler are counted as drift repairs.
+ * `/healthz` and metrics; upstream's `cilium_bpf_map_pressure{map_name}` gauge for every reconciled
+ * map and every map the datapath fills itself (conntrack, NAT: their entries counted by sampling);
+ * Warnings (a log line and an Event naming the map and its owner) when a map reaches 90% of its
+ * capacity, when a table's rows start waiting for room in its full map, and when its rows start
+ * failing (the kernel refuses them). Refreshes of every reconciler are counted as drift repairs.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { renameSync, writeFileSync } from 'node:fs';
@@ -124,9 +125,12 @@ export class KernelTables {
 
   /** Watches a map; returns the function that forgets it. */
   register(t: KernelTable): () => void {
-    const entry = { ...t, warned: false };
+    const entry = { ...t, warned: false, full: false };
     this.#tables.set(t.mapName, entry);
-    t.table.onChange(() => this.#checkPressure(entry, t.table.counts().rows));
+    t.table.onChange(() => {
+      this.#checkPressure(entry, t.table.counts().rows);
+      this.#checkFull(entry);
+    });
     t.table.onErrorsChanged((inError) => {
       if (this.#tables.get(t.mapName) !== entry) return;
       if (inError) {
@@ -179,6 +183,19 @@ export class KernelTables {
     if (t) return t.table.counts().rows / Math.max(1, t.capacity);
     const s = this.#sampled.get(mapName);
     return s && s.entries / Math.max(1, s.capacity);
+  }
+
+  /** Warns once when rows of a table start waiting for room in its map (re-armed once none wait). */
+  #checkFull(t: KernelTable & { full: boolean }): void {
+    const held = t.table.held();
+    if (t.full === held.length > 0) return;
+    t.full = held.length > 0;
+    this.#publish();
+    if (!t.full) return;
+    const first = held[0]!.status;
+    const why = first.kind === 'pending' ? first.waitingFor ?? 'room' : 'room';
+    this.log.warn('BPF map full; rows wait for room', { map: t.mapName, owner: ownerText(t.owner), rows: held.length, waitingFor: why });
+    this.warnings?.event(t.owner, 'Warning', 'MapFull', 'Reconcile', `BPF map ${t.mapName} is full: ${held.length} rows wait for ${why}`.slice(0, 1000));
   }
 
   #checkPressure(t: PressureState, rows: number): void {
