@@ -83,8 +83,6 @@ export interface EnforcerOptions {
   kernelTables?: KernelTables;
   /** The node as the owner of its shared maps (Events about them). */
   nodeOwner?: KubernetesObject;
-  /** An endpoint's policy rows started or stopped failing. */
-  onEndpointErrors?: (id: number) => void;
 }
 
 /** A local endpoint under enforcement. */
@@ -144,6 +142,7 @@ export class EndpointEnforcer {
   #closed = false;
   readonly #byId = new Map<number, EnforcedEndpoint>();
   readonly #byKey = new Map<string, EnforcedEndpoint>();
+  readonly #errorListeners: Array<(id: number) => void> = [];
 
   /** Touches nothing in the kernel: ipcache claims wait in their table until {@link open}. */
   constructor(readonly opts: EnforcerOptions) {
@@ -295,13 +294,16 @@ export class EndpointEnforcer {
     const untrack = this.opts.kernelTables?.register({
       mapName: policyMapName(id), group: 'cilium_policy_v2', table: policy.table, capacity: Math.min(mapCapacity(maps.policy), policy.ids.max - 1),
       owner: { apiVersion: 'v1', kind: 'Pod', metadata: { name: req.podName, namespace: req.podNamespace } },
-      onErrorsChanged: () => this.opts.onEndpointErrors?.(id),
+      onErrorsChanged: () => {
+        for (const fn of this.#errorListeners) fn(id);
+      },
     });
     setEnforcement(maps.policyConfig, true, true);
     engine.upsertEndpoint({ id, identity, labels: facts.labels, namedPorts: facts.namedPorts });
     policy.replace(engine.mapState(id)?.rows() ?? []);
-    // The table's round ran on this stack (nothing awaited since the slot was taken): every row was attempted.
-    const failed = policy.errors();
+    // The table's round ran on this stack (nothing awaited since the slot was taken): every row was
+    // attempted, or is held waiting for an entry id.
+    const failed = policy.notWritten();
     // A new pod whose policy does not fit is refused (its ADD fails, kubelet retries); an endpoint
     // from before a restart keeps what its map enforces, its failed rows reported and retried.
     if (failed.length && !restored) {
@@ -310,7 +312,7 @@ export class EndpointEnforcer {
       closeEndpointMaps(maps);
       this.#forgetId(req.key, id);
       engine.removeEndpoint(id);
-      throw new Error(`policy of ${req.podNamespace}/${req.podName} not written: ${failed.length} rows of ${policyMapName(id)} in error (${failed[0]!.status.kind === 'error' ? failed[0]!.status.message : ''})`);
+      throw new Error(`policy of ${req.podNamespace}/${req.podName} not written: ${failed.length} rows of ${policyMapName(id)} not in the kernel (${failed[0]!.message})`);
     }
     const tPolicy = performance.now();
     const linkDir = join(this.opts.pinRoot, 'links', String(id));
@@ -448,9 +450,14 @@ export class EndpointEnforcer {
     for (const map of Object.values(this.#template.maps.outer)) map.delete(r.endpointId);
   }
 
-  /** Rows of an endpoint's policy map the kernel refused (or that wait for an entry id). */
+  /** Calls `fn` with an endpoint's id whenever its policy rows start or stop failing. */
+  onEndpointErrors(fn: (id: number) => void): void {
+    this.#errorListeners.push(fn);
+  }
+
+  /** Rows of an endpoint's policy map the kernel refused, or that wait for an entry id. */
   policyErrors(id: number): { key: string; origin: string; message: string }[] {
-    return (this.#byId.get(id)?.policy.errors() ?? []).map((r) => ({ key: r.id, origin: r.origin, message: r.status.kind === 'error' ? r.status.message : '' }));
+    return (this.#byId.get(id)?.policy.notWritten() ?? []).map((r) => ({ key: r.id, origin: r.origin, message: r.message }));
   }
 
   /** Compares every policy map and the ipcache with the desired state, repairing drift. */

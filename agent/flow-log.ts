@@ -65,11 +65,13 @@ export function flowLogSink(path: string, node: string, log: Logger): FlowSink {
   };
 }
 
-/** A runnable that drains the node's flow events into `sinks` until stopped. */
-export function flowEventsRunnable(enforcer: EndpointEnforcer, sinks: readonly FlowSink[], log: Logger): Runnable {
+/** A runnable that drains the node's flow events into `sinks` until stopped, once `opened` (the kernel side is open). */
+export function flowEventsRunnable(enforcer: EndpointEnforcer, sinks: readonly FlowSink[], log: Logger, opened: Promise<void>): Runnable {
   return {
     needLeaderElection: false,
     async start(signal) {
+      await opened;
+      if (signal.aborted) return;
       const reader = new FlowEventReader(enforcer.sharedMaps.eventsFd, (events) => {
         const time = new Date();
         const flows = events.map((event) => ({ event, time, origins: decidingRules(event, enforcer) }));

@@ -1,9 +1,10 @@
 /**
  * The agent's reconciled kernel tables in one view: per table counts of rows (pending, in error) for
- * `/healthz` and metrics, upstream's `cilium_bpf_map_pressure{map_name}` gauge for every reconciled
- * map, a Warning (log line and Event naming the map and its owner) when a map reaches 90% of its
- * capacity, and one when a table's rows start failing (the map is full, the kernel refuses them).
- * Refreshes of every reconciler are counted as drift repairs.
+ * `/healthz` and metrics; upstream's `cilium_bpf_map_pressure{map_name}` gauge for every reconciled
+ * map and every map the datapath fills itself (conntrack, NAT: their entries counted by sampling);
+ * Warnings (a log line and an Event naming the map and its owner) when a map reaches 90% of its
+ * capacity, when a table's rows start waiting for room in its full map, and when its rows start
+ * failing (the kernel refuses them). Refreshes of every reconciler are counted as drift repairs.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { renameSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,8 @@ export interface WatchedTable {
   readonly name: string;
   counts(): TableCounts;
   errors(): Row<unknown, unknown>[];
+  /** Pending rows held until there is room for them. */
+  held(): Row<unknown, unknown>[];
   onChange(fn: () => void): void;
   onErrorsChanged(fn: (inError: boolean) => void): void;
 }
@@ -43,6 +46,24 @@ export interface KernelTable {
   owner: KubernetesObject;
   /** Called when the table's rows start or stop failing (e.g. to refresh the endpoint's status). */
   onErrorsChanged?: (inError: boolean) => void;
+}
+
+/** A map the datapath fills itself (conntrack, NAT, ...): its pressure comes from sampled entry counts. */
+export interface SampledMap {
+  /** The map's name (the `map_name` label), e.g. `cilium_ct4_global`. */
+  mapName: string;
+  /** Entries the map can hold. */
+  capacity: number;
+  /** Whose map it is: the object Events are about. */
+  owner: KubernetesObject;
+}
+
+/** What a pressure check needs of a map. */
+interface PressureState {
+  mapName: string;
+  capacity: number;
+  owner: KubernetesObject;
+  warned: boolean;
 }
 
 /** Warnings go here (an EventRecorder fits). */
@@ -63,6 +84,8 @@ export interface KernelHealth {
   tables: Record<string, TableHealth>;
   /** Up to 20 rows in error. */
   errors: Array<{ map: string; origin: string; message: string }>;
+  /** Up to 20 pending rows held until there is room for them (not errors: nothing refused them). */
+  waiting: Array<{ map: string; origin: string; message: string }>;
 }
 
 function ownerText(o: KubernetesObject): string {
@@ -72,6 +95,8 @@ function ownerText(o: KubernetesObject): string {
 /** The agent's kernel tables, registered as they come and go. */
 export class KernelTables {
   readonly #tables = new Map<string, KernelTable & { warned: boolean }>();
+  /** Sampled maps with their last entry count. */
+  readonly #sampled = new Map<string, SampledMap & PressureState & { entries: number }>();
   readonly #repairs: ((table: string, action: 'repaired' | 'pruned', n: number) => void)[] = [];
 
   #publishTimer: NodeJS.Timeout | undefined;
@@ -100,9 +125,12 @@ export class KernelTables {
 
   /** Watches a map; returns the function that forgets it. */
   register(t: KernelTable): () => void {
-    const entry = { ...t, warned: false };
+    const entry = { ...t, warned: false, full: false };
     this.#tables.set(t.mapName, entry);
-    t.table.onChange(() => this.#checkPressure(entry));
+    t.table.onChange(() => {
+      this.#checkPressure(entry, t.table.counts().rows);
+      this.#checkFull(entry);
+    });
     t.table.onErrorsChanged((inError) => {
       if (this.#tables.get(t.mapName) !== entry) return;
       if (inError) {
@@ -114,7 +142,7 @@ export class KernelTables {
       t.onErrorsChanged?.(inError);
       this.#publish();
     });
-    this.#checkPressure(entry);
+    this.#checkPressure(entry, t.table.counts().rows);
     this.#publish();
     return () => {
       if (this.#tables.get(t.mapName) === entry) this.#tables.delete(t.mapName);
@@ -136,26 +164,55 @@ export class KernelTables {
     this.#publishTimer.unref();
   }
 
-  /** Rows wanted over capacity (above 1: some do not fit). */
-  pressure(mapName: string): number | undefined {
-    const t = this.#tables.get(mapName);
-    return t && t.table.counts().rows / Math.max(1, t.capacity);
+  /**
+   * Watches a map the datapath fills; returns the function that records a sample of how many entries
+   * it holds (its pressure until the next sample).
+   */
+  registerSampled(m: SampledMap): (entries: number) => void {
+    const entry = { ...m, warned: false, entries: 0 };
+    this.#sampled.set(m.mapName, entry);
+    return (entries) => {
+      entry.entries = entries;
+      this.#checkPressure(entry, entries);
+    };
   }
 
-  #checkPressure(t: KernelTable & { warned: boolean }): void {
-    const p = t.table.counts().rows / Math.max(1, t.capacity);
+  /** Rows wanted (or, for a sampled map, entries held) over capacity (above 1: some do not fit). */
+  pressure(mapName: string): number | undefined {
+    const t = this.#tables.get(mapName);
+    if (t) return t.table.counts().rows / Math.max(1, t.capacity);
+    const s = this.#sampled.get(mapName);
+    return s && s.entries / Math.max(1, s.capacity);
+  }
+
+  /** Warns once when rows of a table start waiting for room in its map (re-armed once none wait). */
+  #checkFull(t: KernelTable & { full: boolean }): void {
+    const held = t.table.held();
+    if (t.full === held.length > 0) return;
+    t.full = held.length > 0;
+    this.#publish();
+    if (!t.full) return;
+    const first = held[0]!.status;
+    const why = first.kind === 'pending' ? first.waitingFor ?? 'room' : 'room';
+    this.log.warn('BPF map full; rows wait for room', { map: t.mapName, owner: ownerText(t.owner), rows: held.length, waitingFor: why });
+    this.warnings?.event(t.owner, 'Warning', 'MapFull', 'Reconcile', `BPF map ${t.mapName} is full: ${held.length} rows wait for ${why}`.slice(0, 1000));
+  }
+
+  #checkPressure(t: PressureState, rows: number): void {
+    const p = rows / Math.max(1, t.capacity);
     if (t.warned && p < PRESSURE_REARM) t.warned = false;
     if (t.warned || p < PRESSURE_WARNING) return;
     t.warned = true;
     const percent = Math.round(p * 100);
     this.log.warn('BPF map nearly full', { map: t.mapName, owner: ownerText(t.owner), percent, capacity: t.capacity });
-    this.warnings?.event(t.owner, 'Warning', 'MapPressure', 'Reconcile', `BPF map ${t.mapName} is ${percent}% full (${t.table.counts().rows} of ${t.capacity} entries)`);
+    this.warnings?.event(t.owner, 'Warning', 'MapPressure', 'Reconcile', `BPF map ${t.mapName} is ${percent}% full (${rows} of ${t.capacity} entries)`);
   }
 
   /** Counts per group, and the first rows in error. */
   health(): KernelHealth {
     const tables: Record<string, TableHealth> = {};
     const errors: KernelHealth['errors'] = [];
+    const waiting: KernelHealth['waiting'] = [];
     for (const t of this.#tables.values()) {
       const c = t.table.counts();
       const h = (tables[t.group] ??= { rows: 0, pending: 0, error: 0 });
@@ -166,8 +223,12 @@ export class KernelTables {
         if (errors.length >= 20) break;
         errors.push({ map: t.mapName, origin: r.origin, message: r.status.kind === 'error' ? r.status.message : '' });
       }
+      for (const r of c.pending ? t.table.held() : []) {
+        if (waiting.length >= 20) break;
+        waiting.push({ map: t.mapName, origin: r.origin, message: r.status.kind === 'pending' ? `waiting for ${r.status.waitingFor ?? 'a write'}` : '' });
+      }
     }
-    return { status: Object.values(tables).some((h) => h.error > 0) ? 'degraded' : 'ok', tables, errors };
+    return { status: Object.values(tables).some((h) => h.error > 0) ? 'degraded' : 'ok', tables, errors, waiting };
   }
 
   /** Registers the pressure gauge, the row counts and the drift counters. */
@@ -180,12 +241,14 @@ export class KernelTables {
       byTable.inc({ table, action }, n);
     });
     const tables = this.#tables;
+    const sampled = this.#sampled;
     const health = () => this.health();
     new Gauge({
       name: 'cilium_bpf_map_pressure', help: 'Fill percentage of a BPF map (rows wanted over capacity)', labelNames: ['map_name'], registers: [registry],
       collect() {
         this.reset();
         for (const t of tables.values()) this.set({ map_name: t.mapName }, t.table.counts().rows / Math.max(1, t.capacity));
+        for (const s of sampled.values()) this.set({ map_name: s.mapName }, s.entries / Math.max(1, s.capacity));
       },
     });
     new Gauge({

@@ -5,8 +5,8 @@
  * with its message and is retried, and never keeps the other rows from their writes.
  *
  * A full map is a row status, not an exception: a row for which no entry id is left
- * (`bpf-policy-map-max`) is held with entry id 0, which the map's operations refuse with a message
- * naming the map, until a removal frees an id. What the kernel already enforces stays, and deny rows
+ * (`bpf-policy-map-max`) is held pending (not an error: nothing was refused), waiting for an entry id
+ * with a message naming the map, until a removal frees one. What the kernel already enforces stays, and deny rows
  * take ids and room before allow rows, so an overflow never drops a deny while writing its allow.
  * `reconcile()` compares a dump of the kernel map with the rows, repairs drift and prunes the rest,
  * returning what it fixed (the agent counts it in a metric).
@@ -15,7 +15,6 @@ import type { MapStateDiff, MapStateRow } from '../policy/mapstate-types.ts';
 import { policyBlockEntry, type PolicyMap } from '../datapath/maps/policy.ts';
 import type { PolicyEntry as BpfEntry, PolicyKey as BpfKey } from '../datapath/codecs/generated.ts';
 import { bpfMapOps } from '../datapath/maps/map-ops.ts';
-import type { Operations } from '../runtime/reconciler/operations.ts';
 import { TableReconciler, type TableReconcilerObserver } from '../runtime/reconciler/reconciler.ts';
 import { DesiredTable, type Row } from '../runtime/reconciler/table.ts';
 import type { Logger } from '../runtime/logger.ts';
@@ -75,6 +74,13 @@ export interface DriftReport {
   pruned: number;
 }
 
+/** A row not in the kernel: refused by it (error) or waiting for an entry id (pending). */
+export interface UnwrittenRow {
+  id: string;
+  origin: string;
+  message: string;
+}
+
 /** Options of an {@link EndpointPolicyMap}. */
 export interface EndpointPolicyMapOptions {
   /** The map's name in errors, metrics and health (default `cilium_policy_v2`). */
@@ -92,16 +98,17 @@ export class EndpointPolicyMap {
   readonly reconciler: TableReconciler;
   /** Map-state rows held without an entry id (the map was full), by kernel key. */
   readonly #waiting = new Map<string, MapStateRow>();
+  readonly #name: string;
 
   #map: PolicyMap;
 
   constructor(map: PolicyMap, ids = new EntryIds(), opts: EndpointPolicyMapOptions = {}) {
     this.#map = map;
     this.ids = ids;
-    const name = opts.name ?? 'cilium_policy_v2';
+    const name = (this.#name = opts.name ?? 'cilium_policy_v2');
     this.table = new DesiredTable<BpfKey, BpfEntry>(name, bpfKeyString, sameEntry);
     this.reconciler = new TableReconciler({
-      name, tables: [{ table: this.table, ops: this.#ops(name) }], ...(opts.log ? { log: opts.log } : {}), ...(opts.observer ? { observer: opts.observer } : {}),
+      name, tables: [{ table: this.table, ops: bpfMapOps(this.#map) }], ...(opts.log ? { log: opts.log } : {}), ...(opts.observer ? { observer: opts.observer } : {}),
     });
     this.reconciler.enable();
   }
@@ -109,23 +116,6 @@ export class EndpointPolicyMap {
   /** The kernel map written to. */
   get map(): PolicyMap {
     return this.#map;
-  }
-
-  /** The map's operations; a row without an entry id is refused with a message naming the map. */
-  #ops(name: string): Operations<BpfKey, BpfEntry> {
-    const inner = bpfMapOps(this.#map);
-    const full = () => new Error(`${name} full: bpf-policy-map-max allows ${this.ids.max - 1} entries for this endpoint`);
-    return {
-      ...inner,
-      update: (k, v) => {
-        if (v.entryId === 0) throw full();
-        inner.update(k, v);
-      },
-      updateBatch: (rows) => {
-        if (rows.some(([, v]) => v.entryId === 0)) throw full();
-        inner.updateBatch!(rows);
-      },
-    };
   }
 
   /** Applies a map-state diff: added and changed rows are written first, then removals. */
@@ -174,10 +164,11 @@ export class EndpointPolicyMap {
   #set(row: MapStateRow, preferred?: number): BpfKey[] {
     const id = this.ids.tryAssign(row, preferred) ?? 0;
     const rows = bpfRowsOf(row, id);
+    const waitingFor = id === 0 ? `an entry id: ${this.#name} full, bpf-policy-map-max allows ${this.ids.max - 1} entries for this endpoint` : undefined;
     for (const [key, value] of rows) {
       if (id === 0) this.#waiting.set(bpfKeyString(key), row);
       else this.#waiting.delete(bpfKeyString(key));
-      this.table.set(key, value, originOf(row));
+      this.table.set(key, value, originOf(row), waitingFor);
     }
     return rows.map(([k]) => k);
   }
@@ -196,9 +187,15 @@ export class EndpointPolicyMap {
     return { repaired: r?.repaired ?? 0, pruned: r?.pruned ?? 0 };
   }
 
-  /** Rows the kernel refused (or that wait for an entry id), with their messages. */
+  /** Rows the kernel refused, with their messages. */
   errors(): Row<BpfKey, BpfEntry>[] {
     return this.table.errors();
+  }
+
+  /** Rows not in the kernel: those it refused, then those waiting for an entry id, each with why. */
+  notWritten(): UnwrittenRow[] {
+    const why = (r: Row<BpfKey, BpfEntry>) => (r.status.kind === 'error' ? r.status.message : r.status.kind === 'pending' ? `waiting for ${r.status.waitingFor}` : '');
+    return [...this.table.errors(), ...this.table.held()].map((r) => ({ id: r.id, origin: r.origin, message: why(r) }));
   }
 
   /** The map-state row behind a kernel entry id: the rules that allowed or denied a packet. */

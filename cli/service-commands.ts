@@ -31,7 +31,7 @@ export const SERVICE_USAGE = `  service list [--name C] [--node N]        each a
   bpf errors [--name C] [--node N]          each agent's kernel tables: rows pending and in error, and why`;
 
 /** The nodes the flags select, each with its agent's state folder and whether the chart runs it (helm). */
-function nodesOf(args: Args): Array<{ name: string; stateDir: string; cluster: string; helm: boolean }> {
+export function nodesOf(args: Args): Array<{ name: string; stateDir: string; cluster: string; helm: boolean }> {
   const cluster = flag(args, 'name') ?? DEFAULT_CLUSTER;
   const only = flag(args, 'node');
   const config = clusterConfig(cluster);
@@ -40,7 +40,8 @@ function nodesOf(args: Args): Array<{ name: string; stateDir: string; cluster: s
   return nodes.map((n) => ({ name: n.name, stateDir: agentStateDir(n, config), cluster, helm: config.install === 'helm' }));
 }
 
-function printTable(rows: string[][]): void {
+/** Prints rows as aligned columns (the first row is the header). */
+export function printTable(rows: string[][]): void {
   const widths = rows[0]!.map((_c, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) console.log(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('').trimEnd());
 }
@@ -60,23 +61,26 @@ export function serviceListCommand(args: Args): number {
   return 0;
 }
 
-/** Prints each node agent's kernel tables (rows, pending, in error) and the rows in error. */
+/** Prints each node agent's kernel tables (rows, pending, in error) and the rows in error or waiting for room; 1 when rows are in error. */
 export function bpfErrorsCommand(args: Args): number {
   const tables = [['NODE', 'TABLE', 'ROWS', 'PENDING', 'ERROR']];
-  const errors = [['NODE', 'MAP', 'ORIGIN', 'ERROR']];
+  const errors = [['NODE', 'MAP', 'ORIGIN', 'ERROR OR WAIT']];
+  let failed = false;
   for (const node of nodesOf(args)) {
     const path = join(node.stateDir, KERNEL_HEALTH_FILE);
     if (!existsSync(path)) continue;
     const health = JSON.parse(readFileSync(path, 'utf8')) as KernelHealth;
     for (const [name, h] of Object.entries(health.tables)) tables.push([node.name, name, String(h.rows), String(h.pending), String(h.error)]);
     for (const e of health.errors) errors.push([node.name, e.map, e.origin, e.message]);
+    failed ||= health.errors.length > 0;
+    for (const e of health.waiting ?? []) errors.push([node.name, e.map, e.origin, e.message]);
   }
   printTable(tables);
   if (errors.length > 1) {
     console.log('');
     printTable(errors);
   }
-  return errors.length > 1 ? 1 : 0;
+  return failed ? 1 : 0;
 }
 
 /**

@@ -83,6 +83,8 @@ export interface NativeApi {
   mapDelete(fd: number, key: Buffer): boolean;
   mapNextKey(fd: number, key: Buffer | null, keySize: number): Buffer | null;
   mapDump(fd: number, keySize: number, valueSize: number, max: number): { keys: Buffer; values: Buffer; count: number };
+  /** How many keys the map holds (at most `max`), walked on a worker thread. */
+  mapCountAsync(fd: number, keySize: number, max: number): Promise<number>;
   mapUpdateBatch(fd: number, keys: Buffer, values: Buffer, count: number, flags?: number): number;
   mapDeleteBatch(fd: number, keys: Buffer, count: number): number;
   mapUpdateEach(fd: number, keys: Buffer, values: Buffer, count: number, flags?: number): number;

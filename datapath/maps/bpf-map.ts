@@ -96,6 +96,18 @@ export class BpfMap<K, V> implements Disposable {
     return out;
   }
 
+  /**
+   * How many entries the map holds, at most `max` (keys walked on a worker thread, values not read;
+   * a walk racing with the datapath may count one entry twice or miss one).
+   */
+  async count(max = 1 << 24): Promise<number> {
+    try {
+      return await native().mapCountAsync(this.fd, this.keyCodec.size, max);
+    } catch (err) {
+      throw err instanceof Error ? withContext(err, `map ${this.name}: count`) : err;
+    }
+  }
+
   /** Upserts many entries with one kernel batch call where the map type supports it. */
   updateBatch(entries: ReadonlyArray<readonly [K, V]>, flags: number = UpdateFlags.ANY): void {
     if (entries.length === 0) return;

@@ -25,7 +25,7 @@ export function bpfMapOps<K, V>(map: BpfMap<K, V> | (() => BpfMap<K, V>)): Opera
 }
 
 /** How many entries the map can hold (its max_entries). */
-export function mapCapacity(map: BpfMap<unknown, unknown>): number {
+export function mapCapacity(map: Pick<BpfMap<unknown, unknown>, 'fd'>): number {
   return native().mapInfo(map.fd).maxEntries;
 }
 

@@ -88,6 +88,55 @@ static Napi::Value MapDump(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Counts a map's keys with get_next_key (no values read), up to `max`, on a libuv worker thread, on
+// a dup of the fd (closed when done, so the caller may close its own meanwhile).
+class CountWorker : public Napi::AsyncWorker {
+ public:
+  CountWorker(Napi::Env env, int fd, uint32_t keySize, uint32_t max)
+      : Napi::AsyncWorker(env), fd_(fd), keySize_(keySize), max_(max), deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    std::vector<uint8_t> cur(keySize_), next(keySize_);
+    bool first = true;
+    while (count_ < max_) {
+      if (bpf_map_get_next_key(fd_, first ? nullptr : cur.data(), next.data())) {
+        if (errno != ENOENT) err_ = errno;
+        break;
+      }
+      first = false;
+      cur.swap(next);
+      count_++;
+    }
+    close(fd_);
+  }
+
+  void OnOK() override {
+    if (err_) deferred_.Reject(ErrnoError(Env(), err_, "bpf_map_get_next_key").Value());
+    else deferred_.Resolve(Napi::Number::New(Env(), count_));
+  }
+
+ private:
+  int fd_;
+  uint32_t keySize_;
+  uint32_t max_;
+  uint32_t count_ = 0;
+  int err_ = 0;
+  Napi::Promise::Deferred deferred_;
+};
+
+// mapCountAsync(fd, keySize, max) -> Promise<number>: how many keys the map holds (at most max),
+// walked on a worker thread. A walk racing with deletes may count a key twice or miss one.
+static Napi::Value MapCountAsync(const Napi::CallbackInfo& info) {
+  int fd = fcntl(ArgFd(info, 0), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) ThrowErrno(info.Env(), errno, "fcntl(F_DUPFD_CLOEXEC)");
+  auto* worker = new CountWorker(info.Env(), fd, ArgU32(info, 1, "keySize"), ArgU32(info, 2, "max"));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 // mapUpdateBatch(fd, keys, values, count, flags): one BPF_MAP_UPDATE_BATCH call.
 static Napi::Value MapUpdateBatch(const Napi::CallbackInfo& info) {
   auto keys = ArgBuf(info, 1, "keys");
@@ -205,6 +254,7 @@ void InitMap(Napi::Env env, Napi::Object exports) {
   exports.Set("mapDelete", Napi::Function::New(env, MapDelete));
   exports.Set("mapNextKey", Napi::Function::New(env, MapNextKey));
   exports.Set("mapDump", Napi::Function::New(env, MapDump));
+  exports.Set("mapCountAsync", Napi::Function::New(env, MapCountAsync));
   exports.Set("mapUpdateBatch", Napi::Function::New(env, MapUpdateBatch));
   exports.Set("mapDeleteBatch", Napi::Function::New(env, MapDeleteBatch));
   exports.Set("mapUpdateEach", Napi::Function::New(env, MapUpdateEach));

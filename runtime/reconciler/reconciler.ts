@@ -72,6 +72,7 @@ interface Waiter {
   table: DesiredTable<any, any>;
   revision: number;
   resolve: (errors: Row<unknown, unknown>[]) => void;
+  reject: (err: Error) => void;
 }
 
 /** Reconciles bound tables into their targets. */
@@ -91,6 +92,8 @@ export class TableReconciler implements Runnable {
   /** Rows that failed for the first time in the current round, by table. */
   readonly #newFailures = new Map<string, { rows: number; origin: string; err: string }>();
   #enabled = false;
+  /** Disabled after having been enabled: waiters for unwritten rows are refused. */
+  #stopped = false;
   #running = false;
   #again = false;
 
@@ -108,12 +111,18 @@ export class TableReconciler implements Runnable {
   enable(): void {
     if (this.#enabled) return;
     this.#enabled = true;
+    this.#stopped = false;
     this.trigger();
   }
 
-  /** Stops writing; later changes stay pending. Pending retries are dropped until enabled again. */
+  /**
+   * Stops writing; later changes stay pending. Pending retries are dropped until enabled again, and
+   * callers waiting in {@link waitUntilReconciled} are refused (their rows will not be written).
+   */
   disable(): void {
+    this.#stopped ||= this.#enabled;
     this.#enabled = false;
+    this.#releaseWaiters();
     if (this.#retryTimer) this.#clock.clearTimeout(this.#retryTimer.handle);
     this.#retryTimer = undefined;
   }
@@ -150,11 +159,12 @@ export class TableReconciler implements Runnable {
 
   /**
    * Resolves once every row of `table` changed at or before `revision` (default: its current
-   * revision) has been attempted, with those of them in error.
+   * revision) has been attempted, with those of them in error. Before the first {@link enable} it
+   * waits; once the reconciler is disabled after running, it rejects while such rows are unwritten.
    */
   waitUntilReconciled<K, V>(table: DesiredTable<K, V>, revision = table.revision): Promise<Row<K, V>[]> {
-    return new Promise((resolve) => {
-      this.#waiters.push({ table, revision, resolve: resolve as Waiter['resolve'] });
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ table, revision, resolve: resolve as Waiter['resolve'], reject });
       this.#releaseWaiters();
     });
   }
@@ -318,11 +328,12 @@ export class TableReconciler implements Runnable {
   }
 
   #releaseWaiters(): void {
-    if (!this.#enabled || this.#running) return;
+    if (this.#running) return;
     const still: Waiter[] = [];
     for (const w of this.#waiters) {
-      if (w.table.pendingUpTo(w.revision)) still.push(w);
-      else w.resolve(w.table.errors().filter((r) => r.revision <= w.revision));
+      if (!w.table.pendingUpTo(w.revision)) w.resolve(w.table.errors().filter((r) => r.revision <= w.revision));
+      else if (this.#stopped) w.reject(new Error(`reconciler ${this.name} stopped before ${w.table.name} reached revision ${w.revision}`));
+      else still.push(w);
     }
     this.#waiters = still;
   }

@@ -8,9 +8,13 @@
  * {@link DesiredTable.batch}; the table tells its listeners once per batch.
  */
 
-/** Where a row stands: not yet written, in the target, or failed (retried with backoff). */
+/**
+ * Where a row stands: not yet written, in the target, or failed (retried with backoff). A pending
+ * row `waitingFor` something (room in its map) is held: not written, not waited for by
+ * `waitUntilReconciled`, and not an error; the target keeps what it holds at its key meanwhile.
+ */
 export type RowStatus =
-  | { readonly kind: 'pending' }
+  | { readonly kind: 'pending'; readonly waitingFor?: string }
   | { readonly kind: 'done' }
   | { readonly kind: 'error'; readonly message: string; readonly attempts: number };
 
@@ -41,8 +45,10 @@ const DONE: RowStatus = { kind: 'done' };
 /** Rows wanted in one target. */
 export class DesiredTable<K, V> {
   readonly #rows = new Map<string, Row<K, V>>();
-  /** Ids of rows that are pending. */
+  /** Ids of rows that are pending and ready to be written. */
   readonly #pending = new Set<string>();
+  /** Ids of pending rows held until something they wait for (room) is there. */
+  readonly #held = new Set<string>();
   readonly #errors = new Set<string>();
   readonly #listeners: Array<() => void> = [];
   readonly #errorListeners: Array<(inError: boolean) => void> = [];
@@ -90,16 +96,20 @@ export class DesiredTable<K, V> {
     }
   }
 
-  /** Wants `value` at `key`; returns the row's revision (unchanged when the value is equal). */
-  set(key: K, value: V, origin: string): number {
+  /**
+   * Wants `value` at `key`; returns the row's revision (unchanged when the value is equal). With
+   * `waitingFor` (what the row lacks, e.g. room in its map) the row is held pending, unwritten, until
+   * set again without it.
+   */
+  set(key: K, value: V, origin: string, waitingFor?: string): number {
     const id = this.idOf(key);
     const cur = this.#rows.get(id);
-    if (cur?.value !== undefined && this.equal(cur.value, value)) {
+    if (cur?.value !== undefined && this.equal(cur.value, value) && this.#held.has(id) === (waitingFor !== undefined)) {
       if (cur.origin !== origin) this.#rows.set(id, { ...cur, origin });
       return cur.revision;
     }
     if (cur?.value === undefined) this.#live++;
-    return this.#put({ id, key, value, revision: ++this.#revision, origin, status: PENDING });
+    return this.#put({ id, key, value, revision: ++this.#revision, origin, status: waitingFor === undefined ? PENDING : { kind: 'pending', waitingFor } });
   }
 
   /** No longer wants `key`: the row stays as a pending tombstone until the target lost it. */
@@ -122,6 +132,7 @@ export class DesiredTable<K, V> {
     if (cur.value !== undefined) this.#live--;
     this.#rows.delete(id);
     this.#pending.delete(id);
+    this.#held.delete(id);
     this.#unerror(id);
   }
 
@@ -140,9 +151,14 @@ export class DesiredTable<K, V> {
     for (const r of this.#rows.values()) if (r.value !== undefined) yield r;
   }
 
-  /** Rows waiting for their first attempt (live rows and tombstones). */
+  /** Rows waiting for their first attempt (live rows and tombstones), held rows excluded. */
   pending(): Row<K, V>[] {
     return [...this.#pending].map((id) => this.#rows.get(id)!);
+  }
+
+  /** Pending rows held until what they wait for is there (never written meanwhile). */
+  held(): Row<K, V>[] {
+    return [...this.#held].map((id) => this.#rows.get(id)!);
   }
 
   /** Rows whose last attempt failed (live rows and tombstones). */
@@ -156,9 +172,9 @@ export class DesiredTable<K, V> {
     return false;
   }
 
-  /** Counts by status. */
+  /** Counts by status (held rows are pending). */
   counts(): TableCounts {
-    return { rows: this.#live, pending: this.#pending.size, error: this.#errors.size };
+    return { rows: this.#live, pending: this.#pending.size + this.#held.size, error: this.#errors.size };
   }
 
   /** Records that `revision` of row `id` is in the target; a done tombstone leaves the table. */
@@ -190,7 +206,9 @@ export class DesiredTable<K, V> {
   #put(row: Row<K, V>): number {
     this.#rows.set(row.id, row);
     this.#unerror(row.id);
-    this.#pending.add(row.id);
+    const held = row.status.kind === 'pending' && row.status.waitingFor !== undefined;
+    (held ? this.#held : this.#pending).add(row.id);
+    (held ? this.#pending : this.#held).delete(row.id);
     if (this.#batchDepth > 0) this.#changedInBatch = true;
     else this.#notify();
     return row.revision;

@@ -54,13 +54,14 @@ describe('endpoint enforcer on real namespaces and TCP', function () {
   const podFactsOf = async (name: string) => ({ labels: sanitizePodLabels({ namespace: 'default', podLabels: labels[name as 'client' | 'server'] }) });
   /** Counts what the refreshes repair, as the agent's metrics do. */
   let registry = new Registry();
-  const newEnforcer = (): EndpointEnforcer => {
+  let kernelTables = new KernelTables(nopLogger);
+  const newEnforcer = (policyMapMax?: number): EndpointEnforcer => {
     engine = new PolicyEngine();
     registry = new Registry();
-    const kernelTables = new KernelTables(nopLogger);
+    kernelTables = new KernelTables(nopLogger);
     kernelTables.registerMetrics(registry);
     return new EndpointEnforcer({
-      pinRoot, stateDir, engine, log: nopLogger, kernelTables,
+      pinRoot, stateDir, engine, log: nopLogger, kernelTables, ...(policyMapMax ? { policyMapMax } : {}),
       maxEntries: { cilium_ct4_global: 16384, cilium_drop_aggr: 4096 },
       inNodeNetns: (fn) => inNetns(topo.nodePath, fn),
       podFacts: async (_ns, name) => podFactsOf(name),
@@ -239,5 +240,27 @@ describe('endpoint enforcer on real namespaces and TCP', function () {
     } finally {
       labels.client = { app: 'client' };
     }
+  });
+
+  it('refuses a new pod whose policy does not fit: its rows wait for an entry id (pending, not errors), and the ADD names why', async () => {
+    // The server's pod is re-created under an agent allowing 3 policy entries per endpoint.
+    enforcer!.remove(requests.server.key);
+    enforcer!.close();
+    enforcer = newEnforcer(4);
+    engine.upsertPolicy(parsePolicy({
+      apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'many-ports', namespace: 'default', uid: 'u3' },
+      spec: {
+        endpointSelector: { matchLabels: { app: 'server' } },
+        ingress: [{ fromEndpoints: [{ matchLabels: { app: 'client' } }], toPorts: [{ ports: [8081, 8082, 8083, 8084, 8085].map((p) => ({ port: String(p), protocol: 'TCP' })) }] }],
+      },
+    }));
+    // The client (its endpoint restored) makes its identity known, so the rule selects it.
+    await enforcer.add(requests.client);
+    let refused: Error | undefined;
+    await enforcer.add(requests.server).catch((err: Error) => (refused = err));
+    expect(refused?.message).to.match(/^policy of default\/server not written: \d+ rows of cilium_policy_v2_\d{5} not in the kernel \(waiting for an entry id: cilium_policy_v2_\d{5} full, bpf-policy-map-max allows 3 entries for this endpoint\)$/);
+    expect(enforcer.endpoints().map((e) => e.request.podName)).to.not.include('server');
+    // Nothing was refused by the kernel: no table counts an error.
+    expect(kernelTables.health().status).to.equal('ok');
   });
 });

@@ -118,13 +118,22 @@ describe('agent enforcement against a real apiserver and kernel', function () {
       apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'server-ingress', namespace: ns },
       spec: { endpointSelector: { matchLabels: { app: 'server' } }, ingress: [{ fromEndpoints: [{ matchLabels: { app: from } }], toPorts: [{ ports: [{ port: 'http', protocol: 'TCP' }] }] }] },
     });
-    await ok(['apply', '-f', '-'], cnp('nobody'));
-    const denyMs = await eventually(() => !kernelAllows());
+    // Read-your-writes: once the wait for the apply's revision answers, the kernel judges by it.
+    const applied = async (from: string) => {
+      const revision = enforcement.revisions.revision + 1;
+      await ok(['apply', '-f', '-'], cnp(from));
+      const t0 = Date.now();
+      const result = await enforcement.revisions.wait(revision, AbortSignal.timeout(10_000));
+      expect(result).to.deep.include({ endpoints: 2, failed: [] });
+      return Date.now() - t0;
+    };
+    const denyMs = await applied('nobody');
+    expect(kernelAllows()).to.equal(false);
     expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(false);
-    await ok(['apply', '-f', '-'], cnp('client'));
-    const allowMs = await eventually(() => kernelAllows());
+    const allowMs = await applied('client');
+    expect(kernelAllows()).to.equal(true);
     expect(tcpConnects(topo.podA, topo.ipB, PORT)).to.equal(true);
-    console.log(`      kubectl apply returned -> kernel verdict changed: deny ${denyMs} ms, allow ${allowMs} ms`);
+    console.log(`      kubectl apply returned -> policy wait answered: deny ${denyMs} ms, allow ${allowMs} ms`);
     await ok(['delete', 'cnp', 'server-ingress', '-n', ns]);
     await eventually(() => kernelAllows());
   });

@@ -68,12 +68,18 @@ describe('agent: kernel tables (health, pressure, errors)', () => {
       a.set('bad1', 1, 'CiliumNetworkPolicy/default/y');
     });
     b.set('good2', 1, 'z');
+    b.set('held', 1, 'w', 'room in cilium_policy_v2_00002');
     expect(changes).to.deep.equal([true]);
-    expect(events).to.deep.equal(['Warning MapWriteFailed Pod/p: rows of BPF map cilium_policy_v2_00001 not written: refused bad1']);
+    expect(events).to.deep.equal([
+      'Warning MapWriteFailed Pod/p: rows of BPF map cilium_policy_v2_00001 not written: refused bad1',
+      'Warning MapFull Pod/p: BPF map cilium_policy_v2_00002 is full: 1 rows wait for room in cilium_policy_v2_00002',
+    ]);
     expect(kernel.health()).to.deep.equal({
       status: 'degraded',
-      tables: { cilium_policy_v2: { rows: 3, pending: 0, error: 1 } },
+      tables: { cilium_policy_v2: { rows: 4, pending: 1, error: 1 } },
       errors: [{ map: 'cilium_policy_v2_00001', origin: 'CiliumNetworkPolicy/default/y', message: 'refused bad1' }],
+      // A row held for room is pending, not an error; health names what it waits for.
+      waiting: [{ map: 'cilium_policy_v2_00002', origin: 'w', message: 'waiting for room in cilium_policy_v2_00002' }],
     });
     a.delete('bad1');
     opsA.target.delete('good');

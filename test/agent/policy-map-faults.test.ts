@@ -1,5 +1,5 @@
-// Faults on a real BPF policy map: filled to capacity (the rows that do not fit are error rows naming
-// the map, no exception, what the kernel enforces stays, freed room goes to the waiting rows), and an
+// Faults on a real BPF policy map: filled to capacity (the rows that do not fit are held pending, not
+// errors, naming the map; no exception, what the kernel enforces stays, freed room goes to the waiting rows), and an
 // agent killed between a table change and its kernel write (the next agent converges from the pins).
 import { expect } from 'chai';
 import { EntryIds } from '../../agent/entry-ids.ts';
@@ -21,7 +21,7 @@ describe('agent: policy map faults', function () {
   beforeEach(() => (h = new FeedHarness()));
   afterEach(() => h?.close());
 
-  it('holds the rows that do not fit in error, keeps what is enforced, and writes them when room frees up', () => {
+  it('holds the rows that do not fit pending (not in error), keeps what is enforced, and writes them when room frees up', async () => {
     // bpf-policy-map-max of 4: ids 1..3.
     const pm = new EndpointPolicyMap(h.ep.maps.policy, new EntryIds(4), { name: 'cilium_policy_v2_00001' });
     const identities = () => h.ep.maps.policy.entries().map(([k]) => k.secLabel).sort();
@@ -30,17 +30,23 @@ describe('agent: policy map faults', function () {
     const rows = [row(1002), row(1003), row(1004)];
     expect(() => pm.apply({ added: rows, changed: [], removed: [] })).to.not.throw();
     expect(identities()).to.deep.equal([1000, 1001, 1002]);
-    const errors = pm.errors();
-    expect(errors).to.have.length(2);
-    expect(errors.map((e) => e.origin)).to.deep.equal(['CiliumNetworkPolicy/default/p1003', 'CiliumNetworkPolicy/default/p1004']);
-    for (const e of errors) expect(e.status).to.include({ kind: 'error', message: 'cilium_policy_v2_00001 full: bpf-policy-map-max allows 3 entries for this endpoint' });
-    expect(pm.table.counts()).to.deep.equal({ rows: 5, pending: 0, error: 2 });
+    // Nothing refused them: they wait for an entry id, counted pending, and error counts stay for real failures.
+    expect(pm.errors()).to.deep.equal([]);
+    const waiting = pm.notWritten();
+    expect(waiting.map((e) => e.origin)).to.deep.equal(['CiliumNetworkPolicy/default/p1003', 'CiliumNetworkPolicy/default/p1004']);
+    const why = 'an entry id: cilium_policy_v2_00001 full, bpf-policy-map-max allows 3 entries for this endpoint';
+    for (const e of waiting) expect(e.message).to.equal(`waiting for ${why}`);
+    for (const r of pm.table.held()) expect(r.status).to.deep.equal({ kind: 'pending', waitingFor: why });
+    expect(pm.table.counts()).to.deep.equal({ rows: 5, pending: 2, error: 0 });
+    // Read-your-writes does not wait for rows that cannot be written yet.
+    expect(await pm.reconciler.waitUntilReconciled(pm.table)).to.deep.equal([]);
     // A refresh keeps the kernel as it is: nothing to prune, nothing it can repair.
     expect(pm.reconcile()).to.deep.equal({ repaired: 0, pruned: 0 });
     // A policy change frees two ids: the waiting rows take them.
     pm.apply({ added: [], changed: [], removed: [row(1000), row(1001)] });
     expect(identities()).to.deep.equal([1002, 1003, 1004]);
-    expect(pm.errors()).to.deep.equal([]);
+    expect(pm.notWritten()).to.deep.equal([]);
+    expect(pm.table.counts()).to.deep.equal({ rows: 3, pending: 0, error: 0 });
     pm.close();
   });
 
@@ -49,7 +55,7 @@ describe('agent: policy map faults', function () {
     pm.apply({ added: [row(3000), row(3001), row(3002, true), row(3003, true)], changed: [], removed: [] });
     const written = h.ep.maps.policy.entries().filter(([k]) => k.secLabel >= 3000).map(([k, v]) => `${k.secLabel}${v.flags ? ' deny' : ''}`).sort();
     expect(written).to.deep.equal(['3002 deny', '3003 deny']);
-    expect(pm.errors().map((e) => e.origin).sort()).to.deep.equal(['CiliumNetworkPolicy/default/p3000', 'CiliumNetworkPolicy/default/p3001']);
+    expect(pm.notWritten().map((e) => e.origin).sort()).to.deep.equal(['CiliumNetworkPolicy/default/p3000', 'CiliumNetworkPolicy/default/p3001']);
     pm.close();
   });
 

@@ -122,6 +122,37 @@ describe('table reconciler (fake target)', () => {
     expect(t.counts()).to.deep.equal({ rows: 0, pending: 0, error: 1 });
   });
 
+  it('holds a row waiting for room: pending, unwritten, not an error, not waited for; written once set without the wait', async () => {
+    r.enable();
+    t.set('a', 1, 'x');
+    t.set('b', 2, 'x', 'room in t');
+    expect(target.rows.has('b')).to.equal(false);
+    expect(t.row('b')!.status).to.deep.equal({ kind: 'pending', waitingFor: 'room in t' });
+    expect(t.counts()).to.deep.equal({ rows: 2, pending: 1, error: 0 });
+    expect(t.held().map((x) => x.id)).to.deep.equal(['b']);
+    expect(await r.waitUntilReconciled(t)).to.deep.equal([]);
+    // Setting it again while still waiting changes nothing; without the wait it is written.
+    const rev = t.revision;
+    t.set('b', 2, 'x', 'room in t');
+    expect(t.revision).to.equal(rev);
+    t.set('b', 2, 'x');
+    expect(target.rows.get('b')).to.equal(2);
+    expect(t.counts()).to.deep.equal({ rows: 2, pending: 0, error: 0 });
+  });
+
+  it('refuses waiters once it is disabled with their rows unwritten, and resolves those with nothing left to write', async () => {
+    const waited = r.waitUntilReconciled((t.set('a', 1, 'x'), t));
+    r.enable();
+    expect(await waited).to.deep.equal([]);
+    r.disable();
+    // Stopped: nothing pending resolves at once; a row it will not write is refused.
+    expect(await r.waitUntilReconciled(t)).to.deep.equal([]);
+    t.set('b', 1, 'x');
+    let refused: Error | undefined;
+    await r.waitUntilReconciled(t).catch((err: Error) => (refused = err));
+    expect(refused?.message).to.equal('reconciler test stopped before t reached revision 2');
+  });
+
   it('refresh repairs lost and changed rows and prunes unwanted ones, counting each', () => {
     r.enable();
     t.batch(() => ['a', 'b', 'c'].forEach((k, i) => t.set(k, i, 'x')));
