@@ -89,6 +89,15 @@ describe('agent node setup', () => {
     expect(() => nodeSetupConfig({ 'bpf-root': 'sys/fs/bpf' }, AGENT_SETTINGS)).to.throw(/bpf-root/);
   });
 
+  it('init leaves bpf-root to the host with --skip-bpf-mount (bpf.autoMount.enabled false)', async () => {
+    const cfgDir = join(dir, 'config');
+    mkdirSync(cfgDir);
+    writeFileSync(join(cfgDir, 'bpf-root'), join(dir, 'bpf'));
+    const lines = await nodeSetup(['init', `--config-dir=${cfgDir}`, '--skip-bpf-mount', '--skip-cgroup', '--skip-cni'], {});
+    expect(lines[0]).to.equal(`bpf-root ${join(dir, 'bpf')}: not mounted here (bpf.autoMount.enabled is false: the host provides it)`);
+    expect(readdirSync(dir)).to.deep.equal(['config']);
+  });
+
   it('uninstall removes the configuration only when cni-uninstall is true', async () => {
     const conf = join(dir, 'net.d');
     const cfgDir = join(dir, 'config');
