@@ -11,7 +11,7 @@ import type { Runnable } from '../../runtime/manager.ts';
 import { CONFLIST_NAME, writeConflist } from './cni-install.ts';
 
 /** Writes the conflist at `conf.path` (upstream's file name only) naming `socket` once started, then runs `onWritten`; logs, never stops the agent. */
-export function cniConfWriter(conf: { path: string; exclusive: boolean }, socket: string, log: Logger, onWritten?: () => Promise<void>): Runnable {
+export function cniConfWriter(conf: { path: string; exclusive: boolean }, socket: string, log: Logger, onWritten?: () => Promise<unknown>): Runnable {
   return {
     needLeaderElection: false,
     async start() {

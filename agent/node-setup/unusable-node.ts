@@ -44,15 +44,12 @@ async function reportOnNode(cfg: HoldSettings, message: string, env: NodeJS.Proc
   const event = reportSetupFailure(cfg.nodeName, message, env, eventsV1Sink(kc));
   let timer: NodeJS.Timeout | undefined;
   const condition = Promise.race([
-    setNetworkUnavailable(kubeRequester(kc), cfg.nodeName, message).then(() => true),
-    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), CONDITION_TIMEOUT_MS))),
-  ]).catch((err: unknown) => {
-    log.warn('could not set the Node condition NetworkUnavailable', { error: (err as Error).message });
-    return false;
-  });
-  const [eventWritten, conditionWritten] = await Promise.all([event, condition]);
+    setNetworkUnavailable(kubeRequester(kc), cfg.nodeName, message).then((wrote) => (wrote ? 'set' : 'already set')),
+    new Promise<string>((r) => (timer = setTimeout(() => r('timed out'), CONDITION_TIMEOUT_MS))),
+  ]).catch((err: unknown) => `not set: ${(err as Error).message}`);
+  const [eventWritten, networkUnavailable] = await Promise.all([event, condition]);
   clearTimeout(timer);
-  log.info('node setup failure reported on the Node', { event: eventWritten, networkUnavailable: conditionWritten });
+  log.info('node setup failure reported on the Node', { event: eventWritten ? 'recorded' : 'not recorded', networkUnavailable });
 }
 
 /** Reports `problem` as above and serves the failing health endpoint until `signal` aborts. */
