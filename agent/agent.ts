@@ -10,7 +10,6 @@ import { HttpEndpoint, metricsRoutes } from '../runtime/http-endpoint.ts';
 import { kubeRequester } from '../runtime/kube-request.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { Manager } from '../runtime/manager.ts';
-import { ConfigError } from '../runtime/settings.ts';
 import { readEventStats } from '../datapath/maps/metrics.ts';
 import { serveCni } from './cni-server.ts';
 import type { AgentConfig } from './config/parse.ts';
@@ -26,24 +25,25 @@ import { agentHubble } from './hubble.ts';
 import { hubbleMetricsFromConfig } from './hubble-metrics-setup.ts';
 import { healthEndpoint } from './node-setup/health.ts';
 import { cniConfWriter } from './node-setup/cni-conf-writer.ts';
+import { setNetworkUnavailable } from './node-setup/node-condition.ts';
 import { setEndpointHooks } from './hooks.ts';
-import { isCgroup2Dir, onBpffs } from './host-checks.ts';
+import { isCgroup2Dir, NodeUnusableError, requireBpffs } from './host-checks.ts';
 import { deviceWithAddress } from './netdev-attach.ts';
 import { nodeInternalIP } from './node-address.ts';
 import { nodeNetworking } from './node-networking.ts';
 
 /**
- * Runs the agent until `signal` aborts. Throws a {@link ConfigError} for what its configuration or
- * host cannot provide (no BPF filesystem at `bpf-root`, no credentials, no device with the node's
- * address).
+ * Runs the agent until `signal` aborts. Throws a ConfigError for what its configuration
+ * cannot provide (no credentials), a {@link NodeUnusableError} for what its node lacks (no BPF
+ * filesystem at `bpf-root`, no device with the node's address), both before it changes anything.
  */
 export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
-  if (!onBpffs(cfg.bpfRoot)) throw new ConfigError('bpf-root', `${cfg.bpfRoot} is not on a BPF filesystem (mount -t bpf bpf ${cfg.bpfRoot})`);
+  requireBpffs(cfg.bpfRoot);
   const kc = agentKubeConfig(cfg.kubeconfig, process.env);
   const nodeIP = cfg.nodeIP ?? (await nodeInternalIP(kubeRequester(kc), cfg.nodeName, log, signal));
   if (!nodeIP) return;
   const device = deviceWithAddress(nodeIP);
-  if (!device) throw new ConfigError('ipv4-node', `no interface of this node holds the node address ${nodeIP}`);
+  if (!device) throw new NodeUnusableError('ipv4-node', `no interface of this node holds the node address ${nodeIP}`);
   log.info('node address', { nodeIP, device: device.name, network: device.network, clusterName: cfg.clusterName, clusterId: cfg.clusterId });
 
   // The node's place in the network: Nodes (and CiliumNodes), its pod CIDRs, routes and masquerading.
@@ -95,7 +95,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   if (hubbleMetrics) manager.add(hubbleMetrics.endpoint);
   const health = healthEndpoint(cfg.healthPort, { caches: [nodes, ...enforcement.caches] }, log);
   if (health) manager.add(health);
-  if (cfg.cniConf) manager.add(cniConfWriter(cfg.cniConf, cfg.socketPath, log));
+  if (cfg.cniConf) manager.add(cniConfWriter(cfg.cniConf, cfg.socketPath, log, () => setNetworkUnavailable(kubeRequester(kc), cfg.nodeName, undefined)));
   // Endpoints from before a restart: their pinned state keeps enforcing until this recomputes it.
   void enforcement.restore(endpoints.endpoints());
   try {

@@ -6,6 +6,14 @@
  */
 import { statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { ConfigError } from '../runtime/settings.ts';
+
+/**
+ * A node lacking what the agent needs, found before the agent touches anything there (no BPF
+ * filesystem at `bpf-root`, no device holding the node's address): the agent reports it and holds
+ * (agent/node-setup/unusable-node.ts) rather than exiting into a restart loop.
+ */
+export class NodeUnusableError extends ConfigError {}
 
 /** statfs f_type of a BPF filesystem. */
 const BPF_FS_MAGIC = 0xcafe4a11;
@@ -26,6 +34,11 @@ function fsTypeOf(path: string): number {
 /** Whether `path` (or, while it does not exist yet, the folder it would be made in) is on bpffs. */
 export function onBpffs(path: string): boolean {
   return fsTypeOf(path) === BPF_FS_MAGIC;
+}
+
+/** Throws a {@link NodeUnusableError} naming `bpf-root` unless `path` is on a BPF filesystem. */
+export function requireBpffs(path: string): void {
+  if (!onBpffs(path)) throw new NodeUnusableError('bpf-root', `${path} is not a BPF filesystem (mount -t bpf bpf ${path} on the host, or let the chart do it: bpf.autoMount.enabled)`);
 }
 
 /** Whether `path` exists and is a cgroup v2 directory. */

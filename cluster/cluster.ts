@@ -52,6 +52,14 @@ export interface UpOptions {
    * of charts/ciliate, so agents and operator are pods (each node gets its own mount namespace).
    */
   install?: InstallMode;
+  /**
+   * Real nodes (by index) whose own mount namespace has no BPF filesystem at /sys/fs/bpf, as hosts
+   * without one (`install: 'helm'` only). What the chart's agent does there depends on
+   * `bpf.autoMount.enabled`, so `up` waits neither for these nodes nor for the release's pods.
+   */
+  withoutBpffs?: number[];
+  /** Extra `--set` values of the release (`install: 'helm'`), e.g. `bpf.autoMount.enabled=false`. */
+  helmValues?: string[];
 }
 
 /** What `up` returns. */
@@ -95,6 +103,11 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
       },
     };
     config.nodes = nodeConfigs(config, opts.nodes ?? 0);
+    for (const i of opts.withoutBpffs ?? []) {
+      const node = config.nodes[i];
+      if (!node || opts.install !== 'helm') throw new Error(`withoutBpffs: ${i} is not a node of a helm-installed cluster of ${config.nodes.length} nodes`);
+      node.bpffs = false;
+    }
     if (opts.bundled) config.bundled = true;
     if (config.nodes.length > 0) {
       config.nodeRuntime = opts.runtime ?? 'kubelet';
@@ -124,7 +137,7 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
           const helm = config.install === 'helm';
           await writeRuntimeFiles(node, pkiFiles(join(paths.dir, 'pki')).ca.cert, helm ? undefined : join(REPO_ROOT, 'build', 'cni', 'ciliate-cni'));
           createNodeCgroups(node.name);
-          if (helm) await createNodeMountNs(node.name, node.dir, node.cgroup);
+          if (helm) await createNodeMountNs(node.name, node.dir, node.cgroup, node.bpffs ?? true);
         }
       });
     }
@@ -132,11 +145,13 @@ export async function up(opts: UpOptions = {}): Promise<RunningCluster> {
     await p.step('etcd, kube-apiserver, kube-controller-manager, kube-scheduler', () => startSupervisor(paths.dir, paths.state));
     // The supervisor may have moved the loopback port (see supervisor.ts); report what it uses.
     Object.assign(config, readJson<ClusterConfig>(join(paths.dir, 'config.json')) ?? {});
+    const awaited = config.nodes.filter((n) => n.bpffs !== false);
     if (config.install === 'helm') {
-      await p.step('helm install ciliate charts/ciliate -n kube-system (agents and operator as pods)', () => installCiliate(config));
+      const wait = awaited.length === config.nodes.length;
+      await p.step('helm install ciliate charts/ciliate -n kube-system (agents and operator as pods)', () => installCiliate(config, opts.helmValues, wait));
     }
     if (config.nodes.length > 0) {
-      await p.step(`nodes Ready (${config.nodeRuntime === 'kubelet' ? 'containerd, kubelets and agents' : 'agents and node runners'})`, () => waitNodesReady(paths.kubeconfig, (config.nodes ?? []).map((n) => n.name)));
+      await p.step(`nodes Ready (${config.nodeRuntime === 'kubelet' ? 'containerd, kubelets and agents' : 'agents and node runners'})`, () => waitNodesReady(paths.kubeconfig, awaited.map((n) => n.name)));
       if (config.nodeRuntime === 'kubelet') await p.step('cluster DNS (CoreDNS behind kube-dns)', () => installClusterDns(binDir, paths.kubeconfig));
     }
     return { name, kubeconfig: paths.kubeconfig, binDir, config };

@@ -58,8 +58,8 @@ export function helm(c: Pick<ClusterConfig, 'binDir' | 'dir'>, args: string[]): 
   return run(join(c.binDir, 'helm'), args, { env: { KUBECONFIG: join(c.dir, 'admin.kubeconfig'), HELM_CACHE_HOME: join(c.dir, 'helm', 'cache'), HELM_CONFIG_HOME: join(c.dir, 'helm', 'config'), HELM_DATA_HOME: join(c.dir, 'helm', 'data') } });
 }
 
-/** `helm install` of the chart into kube-system with the local cluster's values; waits for its pods. */
-export async function installCiliate(c: ClusterConfig, overrides: string[] = []): Promise<void> {
+/** `helm install` of the chart into kube-system with the local cluster's values; with `wait`, waits for its pods. */
+export async function installCiliate(c: ClusterConfig, overrides: string[] = [], wait = true): Promise<void> {
   const sets = localChartValues(c, overrides).flatMap((s) => ['--set', s]);
-  await helm(c, ['install', RELEASE.name, CHART_DIR, '-n', RELEASE.namespace, ...sets, '--wait', '--timeout', '150s']);
+  await helm(c, ['install', RELEASE.name, CHART_DIR, '-n', RELEASE.namespace, ...sets, ...(wait ? ['--wait', '--timeout', '150s'] : [])]);
 }

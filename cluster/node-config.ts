@@ -58,6 +58,8 @@ export interface NodeConfig {
   cniConfDir: string;
   /** The node's cgroup v2 directory: containers run in it, socket-level service translation attaches to it. */
   cgroup?: string;
+  /** False: the node's mount namespace has no BPF filesystem at /sys/fs/bpf, as a host without one (`up`'s `withoutBpffs`). */
+  bpffs?: false;
 }
 
 /** The prefix shared by every network namespace of a cluster's nodes and pods. */

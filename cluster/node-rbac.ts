@@ -20,6 +20,8 @@ const ROLE = {
     { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'watch'] },
     // Endpoints and identities are the agent's to write (identities: create by name, heartbeat unmark).
     { apiGroups: ['cilium.io'], resources: ['ciliumendpoints', 'ciliumidentities'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+    // The Node's NetworkUnavailable condition (agent/node-setup/node-condition.ts).
+    { apiGroups: [''], resources: ['nodes/status'], verbs: ['patch'] },
     // Warnings about the node's maps (pressure, rows the kernel refused).
     { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch', 'update'] },
   ],

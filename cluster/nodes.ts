@@ -33,14 +33,20 @@ export function nodeConfigs(c: Pick<ClusterConfig, 'name' | 'dir' | 'network'>, 
   return Array.from({ length: count }, (_, i) => nodeConfig(c.name, c.dir, c.network, i));
 }
 
-/** Issues a node's credentials and writes its kubeconfigs, CNI conflist, agent `cilium-config` and plugin search path (`cni-path`). */
+/**
+ * Issues a node's credentials and writes its kubeconfig; for a host-process agent (not `install:
+ * 'helm'`, whose agent pod brings its own) also the agent's kubeconfig, the CNI conflist, the
+ * agent's `cilium-config` and the plugin search path (`cni-path`).
+ */
 export async function writeNodeFiles(c: ClusterConfig, node: NodeConfig, repoRoot: string): Promise<void> {
-  await mkdir(node.cniConfDir, { recursive: true, mode: 0o700 });
   const pkiDir = join(c.dir, 'pki');
   const ca = pkiFiles(pkiDir).ca.cert;
   const server = `https://${c.network.gateway}:${c.ports.apiserver}`;
+  await mkdir(node.dir, { recursive: true });
   const nodeCert = await issueCertificate(pkiDir, `node-${node.name}`, `/O=system:nodes/CN=system:node:${node.name}`, 'client');
   await writeKubeconfig(node.kubeconfig, c.name, server, ca, nodeCert, `system:node:${node.name}`);
+  if (c.install === 'helm') return;
+  await mkdir(node.cniConfDir, { recursive: true, mode: 0o700 });
   const agentCert = await issueCertificate(pkiDir, `agent-${node.name}`, `/O=ciliate:agents/CN=ciliate-agent:${node.name}`, 'client');
   await writeKubeconfig(node.agentKubeconfig, c.name, server, ca, agentCert, `ciliate-agent:${node.name}`);
   const conflist = {

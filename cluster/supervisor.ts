@@ -97,7 +97,8 @@ export async function superviseCluster(dir: string): Promise<void> {
       await save();
     }
     if (config.nodes?.length) {
-      await ensureAgentRbac(join(dir, 'admin.kubeconfig'));
+      // Host-process agents' permissions; the chart brings its own agents' (charts/ciliate/templates/agent-rbac.yaml).
+      if (config.install !== 'helm') await ensureAgentRbac(join(dir, 'admin.kubeconfig'));
       for (const spec of [...nodeComponentSpecs(config), ...[hubbleRelayComponentSpec(config)].filter((s) => s !== undefined)]) {
         const cs = startComponent(spec);
         await spec.ready?.();

@@ -1,7 +1,8 @@
 /**
  * The agent's health endpoint, which the chart's probes ask (upstream's `agent-health-port`, 9879,
  * on 127.0.0.1 of the node): `/healthz` answers 200 once the agent serves the CNI socket and its
- * caches are synced, else 503 with what it waits for. A port already taken (two agents in one
+ * caches are synced, else 503 with what it waits for; on a node the agent cannot set up, 503 with
+ * why (agent/node-setup/unusable-node.ts). A port already taken (two agents in one
  * network namespace, as some tests run them) is logged and the agent runs on without it.
  */
 import { HttpEndpoint, type Route } from '../../runtime/http-endpoint.ts';
@@ -12,11 +13,14 @@ import type { Runnable } from '../../runtime/manager.ts';
 export interface HealthSources {
   /** Caches whose first sync readiness waits for. */
   caches: { hasSynced(): boolean }[];
+  /** Why the agent cannot serve this node at all; set, /healthz always answers 503 with it. */
+  failure?: string;
 }
 
 /** The routes of the health endpoint. */
 export function healthRoutes(s: HealthSources): Record<string, Route> {
   const health: Route = async () => {
+    if (s.failure !== undefined) return { status: 503, type: 'application/json', body: JSON.stringify({ status: 'failed', reason: s.failure }) + '\n' };
     const waiting = s.caches.filter((c) => !c.hasSynced()).length;
     const ok = waiting === 0;
     return { status: ok ? 200 : 503, type: 'application/json', body: JSON.stringify(ok ? { status: 'ok' } : { status: 'starting', waiting: `${waiting} caches not synced` }) + '\n' };

@@ -9,7 +9,9 @@
  *  - `uninstall` (the agent's preStop hook): removes Ciliate's CNI configuration when `cni-uninstall`.
  * Flags: `--config-dir`, `--cni-bin-dir` and `--cni-conf-dir` (where the node's folders are
  * mounted in the pod), `--plugin` (the plugin binary to install), `--skip-cni` (`cni.install`
- * false), `--skip-cgroup` (`cgroup.autoMount.enabled` false). Exits 2 with one line naming the
+ * false), `--skip-bpf-mount` (`bpf.autoMount.enabled` false: the host provides the BPF filesystem;
+ * the agent reports a node without one, agent/node-setup/unusable-node.ts), `--skip-cgroup`
+ * (`cgroup.autoMount.enabled` false). Exits 2 with one line naming the
  * setting that cannot work, also recorded as a Warning Event on the Node; the agent does not start
  * then, so the node never gets Ciliate's CNI configuration either.
  */
@@ -34,6 +36,7 @@ export async function nodeSetup(argv: string[], env: NodeJS.ProcessEnv): Promise
       'config-dir': { type: 'string' }, 'cni-bin-dir': { type: 'string', default: '/host/opt/cni/bin' },
       'cni-conf-dir': { type: 'string', default: '/host/etc/cni/net.d' }, plugin: { type: 'string', default: IMAGE_PLUGIN },
       'skip-cni': { type: 'boolean', default: false }, 'skip-cgroup': { type: 'boolean', default: false },
+      'skip-bpf-mount': { type: 'boolean', default: false },
     },
   });
   const step = positionals[0];
@@ -46,7 +49,8 @@ export async function nodeSetup(argv: string[], env: NodeJS.ProcessEnv): Promise
     return out;
   }
   if (step !== 'init') throw new Error(`unknown step "${step ?? ''}" (expected init or uninstall)`);
-  out.push(`bpf-root ${cfg.bpfRoot}: BPF filesystem ${await ensureBpffs(cfg.bpfRoot)}`);
+  if (values['skip-bpf-mount']) out.push(`bpf-root ${cfg.bpfRoot}: not mounted here (bpf.autoMount.enabled is false: the host provides it)`);
+  else out.push(`bpf-root ${cfg.bpfRoot}: BPF filesystem ${await ensureBpffs(cfg.bpfRoot)}`);
   if (!values['skip-cgroup']) out.push(`cgroup-root ${cfg.cgroupRoot}: cgroup v2 ${await ensureCgroup2(cfg.cgroupRoot)}`);
   if (cfg.cleanState || cfg.cleanBpfState) {
     const nodeName = (env[NODE_NAME_ENV] ?? '').trim();

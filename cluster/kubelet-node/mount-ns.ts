@@ -4,8 +4,9 @@
  * /run/cilium/cgroupv2, ...) name machine-wide paths, which several nodes on one machine would share
  * and which belong to the machine. So each such node's containerd and kubelet run in a mount
  * namespace (kept alive by a bind mount at /run/ciliate/mnt/<node>) where those paths are the node's
- * own folders, /sys/fs/bpf is a BPF filesystem of its own, and /run/cilium/cgroupv2 is the node's
- * cgroup v2 directory. The namespace starts as a slave of the machine's (the machine's mounts show
+ * own folders, /sys/fs/bpf is a BPF filesystem of its own (or, for a node made to lack one, an
+ * empty tmpfs: a host without a BPF filesystem), and /run/cilium/cgroupv2 is the node's cgroup v2
+ * directory. The namespace starts as a slave of the machine's (the machine's mounts show
  * in it, nothing mounted in it shows on the machine) and is then made shared inside, so kubelet's
  * HostToContainer and Bidirectional volume propagation work between the node and its pods.
  */
@@ -63,9 +64,10 @@ function ensureMountPoints(paths: string[]): void {
 
 /**
  * Creates node `node`'s mount namespace: the node's folders over {@link NODE_HOST_DIRS}, a BPF
- * filesystem of its own at /sys/fs/bpf, `cgroupDir` at /run/cilium/cgroupv2, then shared inside.
+ * filesystem of its own at /sys/fs/bpf (an empty tmpfs there when `bpffs` is false), `cgroupDir`
+ * at /run/cilium/cgroupv2, then shared inside.
  */
-export async function createNodeMountNs(node: string, nodeDir: string, cgroupDir: string | undefined): Promise<void> {
+export async function createNodeMountNs(node: string, nodeDir: string, cgroupDir: string | undefined, bpffs = true): Promise<void> {
   await removeNodeMountNs(node);
   mkdirSync(MOUNT_NS_ROOT, { recursive: true });
   if (!isMountPoint(MOUNT_NS_ROOT)) {
@@ -83,7 +85,7 @@ export async function createNodeMountNs(node: string, nodeDir: string, cgroupDir
     mkdirSync(src, { recursive: true });
     script.push(`mount --bind ${q(src)} ${q(hostPath)}`);
   }
-  script.push('mount -t bpf bpf /sys/fs/bpf');
+  script.push(bpffs ? 'mount -t bpf bpf /sys/fs/bpf' : 'mount -t tmpfs -o size=64k,mode=0755 ciliate-no-bpffs /sys/fs/bpf');
   if (cgroupDir) script.push('mkdir -p /run/cilium/cgroupv2', `mount --bind ${q(cgroupDir)} /run/cilium/cgroupv2`);
   script.push('mount --make-rshared /');
   await run('nsenter', [`--mount=${file}`, '--', 'sh', '-c', script.join('\n')]);

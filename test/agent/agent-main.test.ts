@@ -1,13 +1,26 @@
-// `ciliate-agent` refuses what cannot work with one line naming the setting and exit code 2.
+// `ciliate-agent` refuses what cannot work with one line naming the setting and exit code 2; on a
+// node it cannot set up it stays, saying why in its log and its health endpoint.
 import { expect } from 'chai';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCommand } from '../support/cluster.ts';
+import { eventually } from '../nodes/helpers.ts';
 
 const REPO = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const MAIN = join(REPO, 'agent', 'agent-main.ts');
+
+/** A loopback port free right now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
 
 describe('ciliate-agent start-up errors', function () {
   this.timeout(60_000);
@@ -36,11 +49,26 @@ describe('ciliate-agent start-up errors', function () {
     expect(r.lines).to.deep.equal(['ciliate-agent: invalid setting enable-frobnication: unknown flag']);
   });
 
-  it('exits 2 when bpf-root is not on a BPF filesystem', async () => {
-    const r = await agent([`--bpf-root=${tmp}`]);
-    expect(r.code).to.equal(2);
-    expect(r.lines).to.have.length(1);
-    expect(r.lines[0]).to.match(/^ciliate-agent: invalid setting bpf-root: .* is not on a BPF filesystem/);
+  it('holds on a node without a BPF filesystem at bpf-root: logs why, answers /healthz 503 with it, configures nothing, stops on SIGTERM', async () => {
+    const port = await freePort();
+    const env = { ...process.env, K8S_NODE_NAME: 'n1', KUBERNETES_SERVICE_HOST: '', KUBERNETES_SERVICE_PORT: '' };
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, `--bpf-root=${tmp}`, `--agent-health-port=${port}`, `--socket-path=${join(tmp, 'cilium.sock')}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stdout!.on('data', (d) => (log += d));
+    child.stderr!.on('data', (d) => (log += d));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    try {
+      await eventually(() => log.includes('health listening'), 'the health endpoint listens');
+      expect(log).to.match(/node setup failed: invalid setting bpf-root: .* is not a BPF filesystem/);
+      expect(log).to.contain('not reported on the Node: no credentials');
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(res.status).to.equal(503);
+      expect(await res.json()).to.deep.include({ status: 'failed' }).and.to.have.property('reason').that.matches(/bpf-root: .* is not a BPF filesystem/);
+      expect(readdirSync(tmp), 'no CNI socket, no pins').to.deep.equal([]);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).to.equal(0);
   });
 
   it('exits 2 without a kubeconfig outside a pod', async () => {

@@ -12,6 +12,8 @@ import { ensureBpffs, ensureCgroup2 } from '../../agent/node-setup/mounts.ts';
 import { nodeSetupConfig } from '../../agent/node-setup/settings.ts';
 import { reportSetupFailure } from '../../agent/node-setup/report.ts';
 import { cniConfWriter } from '../../agent/node-setup/cni-conf-writer.ts';
+import { NETWORK_UNAVAILABLE, REASON_SETUP_FAILED, REASON_UP, setNetworkUnavailable } from '../../agent/node-setup/node-condition.ts';
+import type { KubeRequest } from '../../runtime/kube-request.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { AGENT_SETTINGS } from '../../agent/config/keys.ts';
 import { onBpffs } from '../../agent/host-checks.ts';
@@ -89,6 +91,15 @@ describe('agent node setup', () => {
     expect(() => nodeSetupConfig({ 'bpf-root': 'sys/fs/bpf' }, AGENT_SETTINGS)).to.throw(/bpf-root/);
   });
 
+  it('init leaves bpf-root to the host with --skip-bpf-mount (bpf.autoMount.enabled false)', async () => {
+    const cfgDir = join(dir, 'config');
+    mkdirSync(cfgDir);
+    writeFileSync(join(cfgDir, 'bpf-root'), join(dir, 'bpf'));
+    const lines = await nodeSetup(['init', `--config-dir=${cfgDir}`, '--skip-bpf-mount', '--skip-cgroup', '--skip-cni'], {});
+    expect(lines[0]).to.equal(`bpf-root ${join(dir, 'bpf')}: not mounted here (bpf.autoMount.enabled is false: the host provides it)`);
+    expect(readdirSync(dir)).to.deep.equal(['config']);
+  });
+
   it('uninstall removes the configuration only when cni-uninstall is true', async () => {
     const conf = join(dir, 'net.d');
     const cfgDir = join(dir, 'config');
@@ -114,6 +125,29 @@ describe('agent node setup failure report', () => {
     const refusing = { create: async () => Promise.reject(new Error('forbidden')), patch: async () => undefined };
     expect(await reportSetupFailure('n1', 'x', {}, refusing)).to.equal(false);
     expect(await reportSetupFailure('n1', 'x', {})).to.equal(false);
+  });
+});
+
+describe('agent NetworkUnavailable condition', () => {
+  it('patches the Node status only when the condition changes, keeping the transition time for a new message', async () => {
+    let conditions: Record<string, string>[] = [];
+    const patches: unknown[] = [];
+    const request = async (req: KubeRequest) => {
+      if (req.method === 'GET') return { status: { conditions } };
+      expect(req).to.deep.include({ method: 'PATCH', path: '/api/v1/nodes/n1/status', contentType: 'application/strategic-merge-patch+json' });
+      patches.push(req.body);
+      conditions = (req.body as { status: { conditions: Record<string, string>[] } }).status.conditions;
+      return {};
+    };
+    expect(await setNetworkUnavailable(request, 'n1', 'node setup failed: bpf-root')).to.equal(true);
+    expect(conditions[0]).to.deep.include({ type: NETWORK_UNAVAILABLE, status: 'True', reason: REASON_SETUP_FAILED, message: 'node setup failed: bpf-root' });
+    const since = conditions[0]!.lastTransitionTime;
+    expect(await setNetworkUnavailable(request, 'n1', 'node setup failed: bpf-root'), 'unchanged').to.equal(false);
+    expect(await setNetworkUnavailable(request, 'n1', 'node setup failed: ipv4-node')).to.equal(true);
+    expect(conditions[0]!.lastTransitionTime, 'still True since then').to.equal(since);
+    expect(await setNetworkUnavailable(request, 'n1', undefined)).to.equal(true);
+    expect(conditions[0]).to.deep.include({ status: 'False', reason: REASON_UP });
+    expect(patches).to.have.length(3);
   });
 });
 

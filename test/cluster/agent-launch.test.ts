@@ -58,4 +58,21 @@ describe('local cluster agent launch', () => {
     expect(warnings).to.deep.equal([]);
     expect(config).to.deep.include({ hubbleMetrics: 'drop:sourceContext=pod;destinationContext=pod tcp', hubbleMetricsServer: { host: '', port: 9965 } });
   });
+
+  it('leaves the BPF filesystem to the host with bpf.autoMount.enabled=false, and rejects a non-boolean naming the value', async function () {
+    const bin = await builtToolchain('cluster');
+    if (!bin) this.skip();
+    const chart = join(import.meta.dirname, '..', '..', 'charts', 'ciliate');
+    const template = (value: string) => runCommand(join(bin!, 'helm'), ['template', 'ciliate', chart, '-n', 'kube-system', '--kube-version', '1.33.0', '--set', `bpf.autoMount.enabled=${value}`]);
+    const initCommand = (out: string) => (parseAllDocuments(out).map((d) => d.toJS() as { kind?: string; spec?: { template: { spec: { initContainers: { command: string[] }[] } } } })
+      .find((o) => o?.kind === 'DaemonSet')?.spec?.template.spec.initContainers[0]?.command ?? []);
+    const off = await template('false');
+    expect(off.code, off.stderr).to.equal(0);
+    expect(initCommand(off.stdout)).to.include('--skip-bpf-mount');
+    const on = await template('true');
+    expect(initCommand(on.stdout)).to.not.include('--skip-bpf-mount');
+    const bad = await template('maybe');
+    expect(bad.code).to.not.equal(0);
+    expect(bad.stderr).to.contain('/bpf/autoMount/enabled').and.to.contain('want boolean');
+  });
 });

@@ -1,5 +1,6 @@
 // A node's own mount namespace (cluster/kubelet-node/mount-ns.ts): the chart's host paths are the
-// node's folders inside it, /sys/fs/bpf is a BPF filesystem of its own, mounts made inside stay
+// node's folders inside it, /sys/fs/bpf is a BPF filesystem of its own (or an empty tmpfs for a node
+// made without one), mounts made inside stay
 // inside (and propagate between the node and its pods), and removing it leaves the machine as found.
 import { expect } from 'chai';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +38,18 @@ describe('a node\'s own mount namespace', function () {
     expect(r.stdout.trim()).to.equal('inside');
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).to.not.contain(' /run/cilium ');
     expect(existsSync(join(nodeHostDir(dir, '/run/cilium'), 'inside'))).to.equal(false);
+  });
+
+  it('gives a node made without one an empty tmpfs at /sys/fs/bpf, not a BPF filesystem', async () => {
+    const bare = `${node}-nobpf`;
+    try {
+      await createNodeMountNs(bare, join(dir, 'bare'), undefined, false);
+      const r = await runCommand('nsenter', [`--mount=${nodeMountNs(bare)}`, '--', 'sh', '-c', 'stat -f -c %T /sys/fs/bpf; ls -A /sys/fs/bpf']);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdout.trim()).to.equal('tmpfs');
+    } finally {
+      await removeNodeMountNs(bare);
+    }
   });
 
   it('goes on removal, with the mount points it made', async () => {

@@ -14,6 +14,7 @@ import { runtimePaths } from '../../cluster/kubelet-node/paths.ts';
 import { podEndpoints, readFlows } from '../../cluster/pods.ts';
 import { nodeHostDir, nodeMountNs } from '../../cluster/kubelet-node/mount-ns.ts';
 import { CONFLIST_NAME } from '../../agent/node-setup/cni-install.ts';
+import { NETWORK_UNAVAILABLE, REASON_UP } from '../../agent/node-setup/node-condition.ts';
 import { ensureHubbleCli, hubbleCli } from '../support/hubble-cli.ts';
 import { runCommand, uniqueClusterName, type CommandResult } from '../support/cluster.ts';
 import { echoServer } from '../support/tcp-programs.ts';
@@ -127,12 +128,16 @@ describe('helm install of charts/ciliate on real kubelet nodes', function () {
   });
 
   it('brings the nodes Ready with Ciliate as their CNI, in each node\'s own folders', async () => {
-    const nodes = JSON.parse(await ok(['get', 'nodes', '-o', 'json'])).items as { status: { conditions: { type: string; status: string }[] } }[];
-    for (const n of nodes) expect(n.status.conditions.find((c) => c.type === 'Ready')?.status).to.equal('True');
+    const nodes = JSON.parse(await ok(['get', 'nodes', '-o', 'json'])).items as { status: { conditions: { type: string; status: string; reason?: string }[] } }[];
+    for (const n of nodes) {
+      expect(n.status.conditions.find((c) => c.type === 'Ready')?.status).to.equal('True');
+      expect(n.status.conditions.find((c) => c.type === NETWORK_UNAVAILABLE), 'the agent marks the node network available').to.deep.include({ status: 'False', reason: REASON_UP });
+    }
     for (const n of cluster.config.nodes!) {
       expect(readdirSync(nodeHostDir(n.dir, '/etc/cni/net.d'))).to.deep.equal([CONFLIST_NAME]);
       expect(readdirSync(nodeHostDir(n.dir, '/opt/cni/bin')).sort()).to.deep.equal(['ciliate-cni', 'loopback']);
       expect(existsSync(nodeMountNs(n.name)), 'the node has its own mount namespace').to.equal(true);
+      for (const unused of [n.agentKubeconfig, n.cniConfDir, join(n.dir, 'cilium-config')]) expect(existsSync(unused), `no host-process agent file ${unused}`).to.equal(false);
     }
   });
 
