@@ -11,6 +11,7 @@ import { kubeRequester } from '../runtime/kube-request.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { Manager } from '../runtime/manager.ts';
 import { readEventStats } from '../datapath/maps/metrics.ts';
+import { probeEndpointDatapath } from '../datapath/probe.ts';
 import { serveCni } from './cni-server.ts';
 import type { AgentConfig } from './config/parse.ts';
 import { agentKubeConfig } from './config/credentials.ts';
@@ -27,7 +28,7 @@ import { healthEndpoint } from './node-setup/health.ts';
 import { cniConfWriter } from './node-setup/cni-conf-writer.ts';
 import { setNetworkUnavailable } from './node-setup/node-condition.ts';
 import { setEndpointHooks } from './hooks.ts';
-import { isCgroup2Dir, NodeUnusableError, requireBpffs } from './host-checks.ts';
+import { isCgroup2Dir, NodeUnusableError, requireBpffs, requireDatapathSupport } from './host-checks.ts';
 import { deviceWithAddress } from './netdev-attach.ts';
 import { nodeInternalIP } from './node-address.ts';
 import { nodeNetworking } from './node-networking.ts';
@@ -35,10 +36,12 @@ import { nodeNetworking } from './node-networking.ts';
 /**
  * Runs the agent until `signal` aborts. Throws a ConfigError for what its configuration
  * cannot provide (no credentials), a {@link NodeUnusableError} for what its node lacks (no BPF
- * filesystem at `bpf-root`, no device with the node's address), both before it changes anything.
+ * filesystem at `bpf-root`, a kernel that refuses its datapath, no device with the node's address),
+ * both before it changes anything.
  */
 export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
   requireBpffs(cfg.bpfRoot);
+  requireDatapathSupport(probeEndpointDatapath);
   const kc = agentKubeConfig(cfg.kubeconfig, process.env);
   const nodeIP = cfg.nodeIP ?? (await nodeInternalIP(kubeRequester(kc), cfg.nodeName, log, signal));
   if (!nodeIP) return;

@@ -1,7 +1,7 @@
 /**
  * What the agent checks on its host before it starts: that `bpf-root` is on a BPF filesystem (its
- * pins would not survive otherwise) and whether `cgroup-root` is a cgroup v2 directory (socket-level
- * service translation attaches there). Mounting either is node setup, left to the node: the agent
+ * pins would not survive otherwise), that the kernel loads its datapath, and whether `cgroup-root`
+ * is a cgroup v2 directory (socket-level service translation attaches there). Mounting either is node setup, left to the node: the agent
  * only reports.
  */
 import { statfsSync } from 'node:fs';
@@ -13,7 +13,28 @@ import { ConfigError } from '../runtime/settings.ts';
  * filesystem at `bpf-root`, no device holding the node's address): the agent reports it and holds
  * (agent/node-setup/unusable-node.ts) rather than exiting into a restart loop.
  */
-export class NodeUnusableError extends ConfigError {}
+export class NodeUnusableError extends ConfigError {
+  /** An error about what the node lacks for `setting` (`kernel`: the kernel itself); the message is `<setting>: <detail>`. */
+  constructor(setting: string, detail: string) {
+    super(setting, detail);
+    this.message = `${setting}: ${detail}`;
+  }
+}
+
+/**
+ * Throws a {@link NodeUnusableError} naming `kernel` unless the kernel takes Ciliate's endpoint
+ * datapath: `load` loads it once (its programs through the verifier, its map types, unpinned and
+ * with small maps) and releases it. A kernel missing a program type, helper or map type the
+ * datapath uses, or a process without the privileges to load BPF, is found here, before the agent
+ * changes anything on the node.
+ */
+export function requireDatapathSupport(load: () => void): void {
+  try {
+    load();
+  } catch (err) {
+    throw new NodeUnusableError('kernel', `the kernel refused Ciliate's endpoint datapath: ${(err as Error).message.trim()}`);
+  }
+}
 
 /** statfs f_type of a BPF filesystem. */
 const BPF_FS_MAGIC = 0xcafe4a11;

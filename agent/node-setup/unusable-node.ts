@@ -1,7 +1,7 @@
 /**
  * An agent on a node it cannot set up (a {@link NodeUnusableError}: no BPF filesystem at
- * `bpf-root` when the chart's `bpf.autoMount.enabled` is false and the host has none, no device with
- * the node's address). Exiting would only make kubelet restart it in a loop, so it stays up and
+ * `bpf-root` when the chart's `bpf.autoMount.enabled` is false and the host has none, a kernel that
+ * refuses the datapath, no device with the node's address). Exiting would only make kubelet restart it in a loop, so it stays up and
  * says why where an operator looks:
  *  - one error line in its log naming the setting and the reason;
  *  - /healthz answering 503 with the reason, so the pod stays not Ready (and kubelet's startup

@@ -2,7 +2,7 @@
 // node it cannot set up it stays, saying why in its log and its health endpoint.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -59,12 +59,37 @@ describe('ciliate-agent start-up errors', function () {
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     try {
       await eventually(() => log.includes('health listening'), 'the health endpoint listens');
-      expect(log).to.match(/node setup failed: invalid setting bpf-root: .* is not a BPF filesystem/);
+      expect(log).to.match(/node setup failed: bpf-root: .* is not a BPF filesystem/);
       expect(log).to.contain('not reported on the Node: no credentials');
       const res = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(res.status).to.equal(503);
       expect(await res.json()).to.deep.include({ status: 'failed' }).and.to.have.property('reason').that.matches(/bpf-root: .* is not a BPF filesystem/);
       expect(readdirSync(tmp), 'no CNI socket, no pins').to.deep.equal([]);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).to.equal(0);
+  });
+
+  it('holds when the kernel refuses its datapath (no CAP_BPF / CAP_SYS_ADMIN): logs the kernel\'s answer, /healthz 503, creates nothing under bpf-root', async () => {
+    const port = await freePort();
+    const bpfRoot = `/sys/fs/bpf/agent-main-${process.pid}-${Date.now()}`;
+    const env = { ...process.env, K8S_NODE_NAME: 'n1', KUBERNETES_SERVICE_HOST: '', KUBERNETES_SERVICE_PORT: '' };
+    // A real refusal by the kernel: the agent runs without the capabilities that let it load BPF.
+    const child = spawn('setpriv', ['--bounding-set=-bpf,-sys_admin,-perfmon', '--inh-caps=-all', '--', process.execPath, '--import', 'tsx', MAIN,
+      `--bpf-root=${bpfRoot}`, `--agent-health-port=${port}`, `--socket-path=${join(tmp, 'cilium.sock')}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stdout!.on('data', (d) => (log += d));
+    child.stderr!.on('data', (d) => (log += d));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    try {
+      await eventually(() => log.includes('health listening'), 'the health endpoint listens');
+      expect(log).to.match(/node setup failed: kernel: the kernel refused Ciliate's endpoint datapath: .*(not permitted|EPERM)/i);
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(res.status).to.equal(503);
+      expect(await res.json()).to.have.property('reason').that.matches(/^kernel: the kernel refused/);
+      expect(existsSync(bpfRoot), 'nothing under bpf-root').to.equal(false);
+      expect(readdirSync(tmp), 'no CNI socket').to.deep.equal([]);
     } finally {
       child.kill('SIGTERM');
     }

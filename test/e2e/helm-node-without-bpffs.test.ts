@@ -71,7 +71,7 @@ describe('helm install on a node whose host has no BPF filesystem (bpf.autoMount
     }, 'the agent logs the failure');
     const setup = await ok(['-n', RELEASE.namespace, 'logs', pod, '-c', 'node-setup']);
     expect(setup).to.contain('bpf-root /sys/fs/bpf: not mounted here (bpf.autoMount.enabled is false');
-    expect(log).to.match(/node setup failed: invalid setting bpf-root: \/sys\/fs\/bpf is not a BPF filesystem/);
+    expect(log).to.match(/node setup failed: bpf-root: \/sys\/fs\/bpf is not a BPF filesystem/);
     expect(log).to.not.contain('CNI socket listening');
   });
 
