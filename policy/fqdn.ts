@@ -13,19 +13,31 @@ export function normalizeDnsName(name: string): string {
   return lower.endsWith('.') ? lower : `${lower}.`;
 }
 
+/** DNS name characters a `*` stands for (inside one label). */
+const DNS_CHARS = '[-a-z0-9_]';
+/** Patterns that match every name: `*`, `**`, `*.`, `**.`, ... */
+const MATCH_ALL = /^\*+\.?$/;
+/** A leading `**.` (two or more stars): one or more whole labels. */
+const SUBDOMAIN_WILDCARD = /^\*{2,}\./;
+
 /**
- * A predicate over normalized DNS names for a matchName / matchPattern. In a pattern `*` matches
- * zero or more DNS characters inside one label; a bare `*` matches every name.
+ * A predicate over normalized DNS names (see {@link normalizeDnsName}) for a matchName /
+ * matchPattern, with upstream's semantics: a pattern of only stars matches every name (the root
+ * `.` too); a leading `**.` matches one or more whole labels; any other run of `*` matches zero
+ * or more DNS characters inside one label.
  */
 export function dnsNameMatcher(spec: { matchName?: string; matchPattern?: string }): (name: string) => boolean {
   if (spec.matchName !== undefined) {
     const want = normalizeDnsName(spec.matchName);
     return (name) => name === want;
   }
-  const pattern = normalizeDnsName(spec.matchPattern ?? '');
-  if (pattern === '*.') return () => true;
-  const body = pattern.split('*').map((part) => part.replace(/[.\\+?^${}()|[\]-]/g, '\\$&')).join('[-a-z0-9_]*');
-  const re = new RegExp(`^${body}$`);
+  const raw = (spec.matchPattern ?? '').trim().toLowerCase();
+  if (MATCH_ALL.test(raw)) return () => true;
+  const pattern = normalizeDnsName(raw);
+  const lead = SUBDOMAIN_WILDCARD.exec(pattern);
+  const rest = lead ? pattern.slice(lead[0].length) : pattern;
+  const body = rest.split(/\*+/).map((part) => part.replace(/[.\\+?^${}()|[\]-]/g, '\\$&')).join(`${DNS_CHARS}*`);
+  const re = new RegExp(`^${lead ? `(${DNS_CHARS}+\\.)+` : ''}${body}$`);
   return (name) => re.test(name);
 }
 
