@@ -5,7 +5,7 @@
  */
 import { cidrIdentityLabels, parsePrefix } from '../identity/cidr.ts';
 import { type LabelSet, label } from '../identity/labels.ts';
-import type { FqdnSelectorSpec } from './api/model.ts';
+import type { FqdnSelectorSpec, PolicyRule } from './api/model.ts';
 
 /** Lower-cases a DNS name and adds the trailing dot. */
 export function normalizeDnsName(name: string): string {
@@ -54,4 +54,35 @@ export function fqdnIdentityLabels(ip: string, names: readonly string[], dualSta
   const prefix = parsePrefix(ip);
   if (!prefix) throw new Error(`fqdnIdentityLabels: invalid IP ${JSON.stringify(ip)}`);
   return cidrIdentityLabels(prefix, dualStack).with(names.map((n) => label('fqdn', normalizeDnsName(n))));
+}
+
+/** The toFQDNs selectors of a policy's rules, once each. */
+export function fqdnSelectorsOf(rules: readonly PolicyRule[]): FqdnSelectorSpec[] {
+  const out = new Map<string, FqdnSelectorSpec>();
+  for (const rule of rules) {
+    for (const pr of rule.peerRules) {
+      for (const peer of pr.peers) if (peer.kind === 'fqdn') out.set(`${peer.matchName ?? ''}|${peer.matchPattern ?? ''}`, peer);
+    }
+  }
+  return [...out.values()];
+}
+
+/**
+ * Which names select each address: for every (name, address) pair DNS answers gave, the name
+ * counts for the address when one of `selectors` matches it.
+ */
+export function fqdnNamesByIp(
+  pairs: Iterable<{ readonly name: string; readonly ip: string }>, selectors: readonly FqdnSelectorSpec[],
+): Map<string, string[]> {
+  const matchers = selectors.map((s) => dnsNameMatcher(s));
+  const out = new Map<string, string[]>();
+  if (matchers.length === 0) return out;
+  for (const { name, ip } of pairs) {
+    const n = normalizeDnsName(name);
+    if (!matchers.some((m) => m(n))) continue;
+    const list = out.get(ip);
+    if (list) list.push(n);
+    else out.set(ip, [n]);
+  }
+  return out;
 }

@@ -1,0 +1,107 @@
+/**
+ * The node's FQDN cache: which addresses DNS answers gave each name, and until when. Every A/AAAA
+ * record the DNS proxy relays extends its (name, address) pair to the record's TTL, raised to
+ * `tofqdns-min-ttl` (upstream's default 0: the server's TTL as is). A pair lives until its expiry
+ * plus the grace period (`tofqdns-idle-connection-grace-period`, default 0) has passed at a
+ * garbage collection; at most `tofqdns-endpoint-max-ip-per-hostname` addresses are kept per name
+ * (those expiring last). Pure: the caller passes the time.
+ */
+import { normalizeDnsName } from '../policy/fqdn.ts';
+
+/** Settings, as upstream's agent options. */
+export interface FqdnCacheOptions {
+  /** `tofqdns-min-ttl` in seconds (0: the answer's TTL). */
+  readonly minTtlSeconds?: number;
+  /** `tofqdns-idle-connection-grace-period` in seconds. */
+  readonly graceSeconds?: number;
+  /** `tofqdns-endpoint-max-ip-per-hostname`. */
+  readonly maxIpsPerName?: number;
+}
+
+/** Upstream's default `tofqdns-endpoint-max-ip-per-hostname`. */
+export const DEFAULT_MAX_IPS_PER_NAME = 1000;
+
+/** One cached (name, address) pair. */
+export interface FqdnCacheEntry {
+  readonly name: string;
+  readonly ip: string;
+  /** When the answer's TTL (raised to the minimum) runs out, ms since the epoch. */
+  readonly expiresMs: number;
+}
+
+/** A change of the pairs the cache holds. */
+export interface FqdnCacheChange {
+  readonly added: readonly FqdnCacheEntry[];
+  readonly removed: readonly FqdnCacheEntry[];
+}
+
+/** Names → addresses with expiry. */
+export class FqdnCache {
+  /** name → ip → expiry (ms). */
+  readonly #byName = new Map<string, Map<string, number>>();
+  readonly #minTtlMs: number;
+  readonly #graceMs: number;
+  readonly #maxIps: number;
+
+  constructor(opts: FqdnCacheOptions = {}) {
+    this.#minTtlMs = (opts.minTtlSeconds ?? 0) * 1000;
+    this.#graceMs = (opts.graceSeconds ?? 0) * 1000;
+    this.#maxIps = opts.maxIpsPerName ?? DEFAULT_MAX_IPS_PER_NAME;
+  }
+
+  /** Records an answer's addresses for `name` with their TTLs (seconds), received at `nowMs`. */
+  update(name: string, records: readonly { ip: string; ttl: number }[], nowMs: number): FqdnCacheChange {
+    const key = normalizeDnsName(name);
+    let ips = this.#byName.get(key);
+    if (!ips) this.#byName.set(key, (ips = new Map()));
+    const added: FqdnCacheEntry[] = [];
+    for (const { ip, ttl } of records) {
+      const expiresMs = nowMs + Math.max(ttl * 1000, this.#minTtlMs);
+      const prev = ips.get(ip);
+      if (prev === undefined) added.push({ name: key, ip, expiresMs });
+      if (prev === undefined || expiresMs > prev) ips.set(ip, expiresMs);
+    }
+    const removed = this.#trim(key, ips);
+    const gone = new Set(removed.map((r) => r.ip));
+    return { added: added.filter((a) => !gone.has(a.ip)), removed: removed.filter((r) => !added.some((a) => a.ip === r.ip)) };
+  }
+
+  /** Drops the pairs whose expiry plus the grace period is at or before `nowMs`. */
+  gc(nowMs: number): FqdnCacheEntry[] {
+    const removed: FqdnCacheEntry[] = [];
+    for (const [name, ips] of this.#byName) {
+      for (const [ip, expiresMs] of ips) {
+        if (expiresMs + this.#graceMs > nowMs) continue;
+        ips.delete(ip);
+        removed.push({ name, ip, expiresMs });
+      }
+      if (ips.size === 0) this.#byName.delete(name);
+    }
+    return removed;
+  }
+
+  /** Every pair held. */
+  entries(): FqdnCacheEntry[] {
+    return [...this.#byName].flatMap(([name, ips]) => [...ips].map(([ip, expiresMs]) => ({ name, ip, expiresMs })));
+  }
+
+  /** The addresses held for a name. */
+  lookup(name: string): string[] {
+    return [...(this.#byName.get(normalizeDnsName(name))?.keys() ?? [])];
+  }
+
+  /** The next time a pair becomes collectable (ms), if any. */
+  nextExpiry(): number | undefined {
+    let next: number | undefined;
+    for (const ips of this.#byName.values()) for (const e of ips.values()) if (next === undefined || e < next) next = e;
+    return next === undefined ? undefined : next + this.#graceMs;
+  }
+
+  /** Keeps the `maxIps` addresses of a name that expire last. */
+  #trim(name: string, ips: Map<string, number>): FqdnCacheEntry[] {
+    if (ips.size <= this.#maxIps) return [];
+    const drop = [...ips].sort((a, b) => a[1] - b[1]).slice(0, ips.size - this.#maxIps);
+    for (const [ip] of drop) ips.delete(ip);
+    return drop.map(([ip, expiresMs]) => ({ name, ip, expiresMs }));
+  }
+}
