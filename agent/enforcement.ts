@@ -54,6 +54,7 @@ import { policyReconciler } from './policy-controller.ts';
 import { ValidPolicies } from './valid-policies.ts';
 import { NamedPortIndex, namedPortsReconciler } from './named-ports.ts';
 import { cidrGroupOf, PolicyFeed, type CiliumCidrGroupObject } from './policy-feed.ts';
+import { FqdnCache, type FqdnCacheOptions } from './fqdn-cache.ts';
 import { ipcacheKeyCidr } from '../datapath/maps/ipcache.ts';
 import { mapCapacity } from '../datapath/maps/map-ops.ts';
 import { isLocalIdentity, ReservedIdentity } from '../identity/numeric.ts';
@@ -116,12 +117,16 @@ export interface EnforcementOptions {
   nodes?: Informer<V1Node>;
   /** NetworkPolicy ipBlocks also select pods by address (`policy-cidr-match-mode` pods). */
   cidrMatchesEndpoints?: boolean;
+  /** The FQDN cache's settings (`tofqdns-*`). */
+  fqdnCache?: FqdnCacheOptions;
 }
 
 /** What the agent wires in. */
 export interface Enforcement {
   engine: PolicyEngine;
   enforcer: EndpointEnforcer;
+  /** Where policies, CIDR groups and DNS answers enter (the DNS proxy feeds its FQDN cache). */
+  feed: PolicyFeed;
   /** The node's service load-balancing state (ClusterIP frontends and backends). */
   lb: LbSync;
   /** The reconciled kernel tables: health, map pressure, rows in error. */
@@ -220,7 +225,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     for (let i = 0; i < diffs.size; i++) regenerated?.(share, true);
     refreshCeps(diffs.keys());
   };
-  const feed = new PolicyFeed(engine, enforcer.ipcache, apply);
+  const feed = new PolicyFeed(engine, enforcer.ipcache, apply, undefined, new FqdnCache(o.fqdnCache));
   const validPolicies = new ValidPolicies(o.stateDir, o.clusterName, log);
   // Whatever no other row claims is outside the cluster.
   enforcer.ipcache.upsert('world', '0.0.0.0/0', { identity: ReservedIdentity.world });
@@ -362,7 +367,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   };
 
   return {
-    engine, enforcer, lb, kernel, caches, ceps, pods, slices,
+    engine, enforcer, feed, lb, kernel, caches, ceps, pods, slices,
     runnables: [kernelModule, ...controllers, refresh, lbPrimer(services, slices, lb, lbNode), ...(o.flowSinks?.length ? [flowEventsRunnable(enforcer, o.flowSinks, log)] : [])],
     hooks: {
       beforeAddReturns: enforce,

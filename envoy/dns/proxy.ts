@@ -2,9 +2,10 @@
  * The DNS proxy: listens on a proxy port for UDP and TCP DNS, decides each query with the
  * policy of the endpoint that sent it (the handler's `decide`, see rules.ts), forwards allowed
  * queries to the server they were sent to and relays the answer, and answers denied ones
- * REFUSED (upstream's default `tofqdns-dns-reject-response-code`). Each answer is handed to the
- * handler before the client sees it (the FQDN cache learns the addresses, and policy allows
- * them, before the client can connect to them), and every query and answer becomes a record.
+ * REFUSED (upstream's default `tofqdns-dns-reject-response-code`; NXDOMAIN for `nameError`).
+ * Each answer is handed to the handler before the client sees it (the FQDN cache learns the
+ * addresses, and policy allows them, before the client can connect to them), and every query
+ * and answer becomes a record.
  *
  * Where a query was going: with a transparent redirect (TPROXY, `bpf_sk_assign`) a TCP
  * connection's local address is the original destination, and a UDP listener reports each
@@ -28,7 +29,7 @@ export type { DnsPeer } from './upstream.ts';
 export interface DnsExchange {
   readonly protocol: 'udp' | 'tcp';
   readonly source: DnsPeer;
-  /** The original destination (the DNS server the client addressed). */
+  /** The original destination (the DNS server the client addressed), or the explicit upstream. */
   readonly destination: DnsPeer;
 }
 
@@ -76,6 +77,8 @@ export interface DnsProxyOptions {
   readonly upstream?: DnsPeer;
   /** The UDP side; default a plain socket on host:port whose own address is the destination. */
   readonly udp?: DnsUdpListener;
+  /** The rcode of denied queries (`tofqdns-dns-reject-response-code`; default REFUSED). */
+  readonly rejectRcode?: number;
   /** How long a server may take to answer (upstream's proxy waits 10 s). */
   readonly timeoutMs?: number;
   /** How long a TCP client may stay silent before its connection is closed. */
@@ -150,7 +153,7 @@ export class DnsProxy {
     this.#port = (tcp.address() as { port: number }).port;
     const udp = this.opts.udp ?? (await plainUdpListener(host, this.#port));
     udp.onDatagram((msg, source, destination) => {
-      void this.#handle(msg, { protocol: 'udp', source, destination }).then((answer) => {
+      void this.#handle(msg, { protocol: 'udp', source, destination: this.opts.upstream ?? destination }).then((answer) => {
         if (answer) udp.send(answer, source, destination);
       });
     });
@@ -165,7 +168,7 @@ export class DnsProxy {
     const exchange: DnsExchange = {
       protocol: 'tcp',
       source: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
-      destination: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
+      destination: this.opts.upstream ?? { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
     };
     const frames = new DnsFrameReader();
     socket.on('data', (chunk) => {
@@ -198,8 +201,8 @@ export class DnsProxy {
       decision = { allowed: false, origins: [] };
     }
     this.#record({ type: 'request', exchange, query, decision, time: new Date() });
-    if (!decision.allowed) return this.#answer(rcodeAnswer(query, DnsRcode.REFUSED), exchange, query, decision, start);
-    const server = this.opts.upstream ?? exchange.destination;
+    if (!decision.allowed) return this.#answer(rcodeAnswer(query, this.opts.rejectRcode ?? DnsRcode.REFUSED), exchange, query, decision, start);
+    const server = exchange.destination;
     const timeout = this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     let raw: Buffer;
     let response: DnsMessage;
