@@ -56,6 +56,8 @@ export interface AgentDnsProxyOptions {
   gcIntervalMs?: number;
   /** A transparent UDP listener (the datapath redirect); default a plain socket. */
   udp?: DnsUdpListener;
+  /** A transparent TCP listening socket to adopt (the datapath redirect); default a plain one. */
+  tcpFd?: number;
   /** Every query to this server instead of its original destination (no redirect). */
   upstream?: DnsPeer;
   /** The current time (ms since the epoch). */
@@ -125,7 +127,7 @@ export function agentDnsProxy(o: AgentDnsProxyOptions): Runnable & { proxy(): Dn
     async start(signal) {
       try {
         running = await DnsProxy.start({
-          port: o.port, ...(o.host ? { host: o.host } : {}), ...(o.udp ? { udp: o.udp } : {}), ...(o.upstream ? { upstream: o.upstream } : {}),
+          port: o.port, ...(o.host ? { host: o.host } : {}), ...(o.udp ? { udp: o.udp } : {}), ...(o.tcpFd !== undefined ? { tcpFd: o.tcpFd } : {}), ...(o.upstream ? { upstream: o.upstream } : {}),
           ...(o.rejectRcode !== undefined ? { rejectRcode: o.rejectRcode } : {}),
         }, {
           decide, answered, ...(record ? { record } : {}),

@@ -77,6 +77,8 @@ export interface DnsProxyOptions {
   readonly upstream?: DnsPeer;
   /** The UDP side; default a plain socket on host:port whose own address is the destination. */
   readonly udp?: DnsUdpListener;
+  /** A listening TCP socket to adopt (a transparent one: accepted connections keep their original destination). */
+  readonly tcpFd?: number;
   /** The rcode of denied queries (`tofqdns-dns-reject-response-code`; default REFUSED). */
   readonly rejectRcode?: number;
   /** How long a server may take to answer (upstream's proxy waits 10 s). */
@@ -144,10 +146,12 @@ export class DnsProxy {
     const tcp = createServer((socket) => this.#serveTcp(socket));
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
-      tcp.listen(this.opts.port, host, () => {
+      const ready = () => {
         tcp.off('error', reject);
         resolve();
-      });
+      };
+      if (this.opts.tcpFd !== undefined) tcp.listen({ fd: this.opts.tcpFd }, ready);
+      else tcp.listen(this.opts.port, host, ready);
     });
     this.#tcp = tcp;
     this.#port = (tcp.address() as { port: number }).port;
