@@ -7,13 +7,13 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string>
 
 #include "errors.h"
+#include "poll.h"
 
 namespace ciliate {
 
@@ -78,19 +78,13 @@ class OrigDstUdp : public Napi::ObjectWrap<OrigDstUdp> {
     if (info.Length() < 4 || !info[3].IsFunction()) throw Napi::TypeError::New(env, "onDatagram must be a function");
     callback_ = Napi::Persistent(info[3].As<Napi::Function>());
     fd_ = TransparentUdp(env, ip, port, mark_, true);
-    uv_loop_t* loop = nullptr;
-    napi_get_uv_event_loop(env, &loop);
-    poll_ = new uv_poll_t;
-    poll_->data = this;
-    int ret = uv_poll_init(loop, poll_, fd_);
-    if (ret) {
-      delete poll_;
-      poll_ = nullptr;
+    try {
+      poll_ = StartReadPoll(env, fd_, this, &OrigDstUdp::OnReadable);
+    } catch (...) {
       close(fd_);
       fd_ = -1;
-      ThrowErrno(env, -ret, "uv_poll_init");
+      throw;
     }
-    uv_poll_start(poll_, UV_READABLE, &OrigDstUdp::OnReadable);
     Ref();
   }
 
@@ -171,11 +165,7 @@ class OrigDstUdp : public Napi::ObjectWrap<OrigDstUdp> {
   }
 
   void Release() {
-    if (poll_) {
-      uv_poll_stop(poll_);
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-      poll_ = nullptr;
-    }
+    StopPoll(poll_);
     if (fd_ >= 0) {
       close(fd_);
       fd_ = -1;
