@@ -29,12 +29,6 @@ export interface FqdnCacheEntry {
   readonly expiresMs: number;
 }
 
-/** A change of the pairs the cache holds. */
-export interface FqdnCacheChange {
-  readonly added: readonly FqdnCacheEntry[];
-  readonly removed: readonly FqdnCacheEntry[];
-}
-
 /** Names → addresses with expiry. */
 export class FqdnCache {
   /** name → ip → expiry (ms). */
@@ -49,21 +43,21 @@ export class FqdnCache {
     this.#maxIps = opts.maxIpsPerName ?? DEFAULT_MAX_IPS_PER_NAME;
   }
 
-  /** Records an answer's addresses for `name` with their TTLs (seconds), received at `nowMs`. */
-  update(name: string, records: readonly { ip: string; ttl: number }[], nowMs: number): FqdnCacheChange {
+  /**
+   * Records an answer's addresses for `name` with their TTLs (seconds), received at `nowMs`;
+   * true when the set of pairs changed (an address came, or one beyond the cap went).
+   */
+  update(name: string, records: readonly { ip: string; ttl: number }[], nowMs: number): boolean {
     const key = normalizeDnsName(name);
     let ips = this.#byName.get(key);
     if (!ips) this.#byName.set(key, (ips = new Map()));
-    const added: FqdnCacheEntry[] = [];
+    const before = new Set(ips.keys());
     for (const { ip, ttl } of records) {
       const expiresMs = nowMs + Math.max(ttl * 1000, this.#minTtlMs);
-      const prev = ips.get(ip);
-      if (prev === undefined) added.push({ name: key, ip, expiresMs });
-      if (prev === undefined || expiresMs > prev) ips.set(ip, expiresMs);
+      if (expiresMs > (ips.get(ip) ?? -Infinity)) ips.set(ip, expiresMs);
     }
-    const removed = this.#trim(key, ips);
-    const gone = new Set(removed.map((r) => r.ip));
-    return { added: added.filter((a) => !gone.has(a.ip)), removed: removed.filter((r) => !added.some((a) => a.ip === r.ip)) };
+    this.#trim(ips);
+    return ips.size !== before.size || [...ips.keys()].some((ip) => !before.has(ip));
   }
 
   /** Drops the pairs whose expiry plus the grace period is at or before `nowMs`. */
@@ -98,10 +92,8 @@ export class FqdnCache {
   }
 
   /** Keeps the `maxIps` addresses of a name that expire last. */
-  #trim(name: string, ips: Map<string, number>): FqdnCacheEntry[] {
-    if (ips.size <= this.#maxIps) return [];
-    const drop = [...ips].sort((a, b) => a[1] - b[1]).slice(0, ips.size - this.#maxIps);
-    for (const [ip] of drop) ips.delete(ip);
-    return drop.map(([ip, expiresMs]) => ({ name, ip, expiresMs }));
+  #trim(ips: Map<string, number>): void {
+    if (ips.size <= this.#maxIps) return;
+    for (const [ip] of [...ips].sort((a, b) => a[1] - b[1]).slice(0, ips.size - this.#maxIps)) ips.delete(ip);
   }
 }

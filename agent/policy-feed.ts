@@ -59,8 +59,7 @@ export class PolicyFeed {
 
   /** Records a DNS answer's addresses for `name` (TTLs in seconds) and selects them by name. */
   dnsAnswer(name: string, records: readonly { ip: string; ttl: number }[], nowMs: number): void {
-    const change = this.fqdnCache.update(name, records, nowMs);
-    if (change.added.length > 0 || change.removed.length > 0) this.#refreshFqdn();
+    if (this.fqdnCache.update(name, records, nowMs)) this.#refreshFqdn();
   }
 
   /** Forgets addresses whose TTL and grace period ran out at `nowMs`; egress to them stops. */
