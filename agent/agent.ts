@@ -6,6 +6,7 @@
  * services in the node's datapath; and runs the DNS proxy (rules.dns, toFQDNs). It runs in the node's network namespace (a host-network pod).
  */
 import type { KubeConfig, V1Node } from '@kubernetes/client-node';
+import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { realClock, sleep } from '../runtime/clock.ts';
 import { Controller } from '../runtime/controller.ts';
@@ -23,6 +24,7 @@ import { agentKubeConfig } from './config/credentials.ts';
 import { agentPinRoot } from './config/paths.ts';
 import { createEnforcement } from './enforcement.ts';
 import { agentDnsProxy } from './dns-proxy.ts';
+import { FQDN_CACHE_FILE } from './fqdn-cache-file.ts';
 import { DnsRcode } from '../envoy/dns/message.ts';
 import { defaultProxyPort } from '../policy/endpoint-policy.ts';
 import { kernelHealthRoutes } from './kernel-health-routes.ts';
@@ -144,6 +146,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   const dnsProxy = agentDnsProxy({
     port: defaultProxyPort('dns', 'egress'), engine: enforcement.engine, feed: enforcement.feed, enforcer: enforcement.enforcer,
     nodeName: cfg.nodeName, log: log.child({ component: 'dns-proxy' }), responseMaxDelayMs: cfg.fqdn.responseMaxDelayMs,
+    statePath: join(cfg.stateDir, FQDN_CACHE_FILE),
     rejectRcode: cfg.fqdn.rejectResponse === 'nameError' ? DnsRcode.NXDOMAIN : DnsRcode.REFUSED,
     ...(hubble ? { hubble: { ring: hubble.ring, ends: hubble.ends } } : {}),
   });

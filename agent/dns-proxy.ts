@@ -8,7 +8,8 @@
  *     answer is released once the ipcache and the asking endpoint's policy map hold the change, or
  *     after `tofqdns-proxy-response-max-delay`, as upstream;
  *   - every query and answer becomes an L7 flow in the node's Hubble ring;
- *   - the FQDN cache is garbage-collected periodically (upstream: every minute).
+ *   - the FQDN cache is garbage-collected periodically (upstream: every minute) and saved for the
+ *     next agent (`statePath`).
  * The proxy listens on the DNS proxy port redirect entries carry. A proxy that cannot listen is
  * logged; the agent keeps running (DNS redirected to it then goes unanswered, as upstream's
  * agent without its proxy).
@@ -27,6 +28,7 @@ import type { Logger } from '../runtime/logger.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import { toDnsFlow } from './dns-flow.ts';
 import type { EndpointEnforcer } from './endpoint-enforcer.ts';
+import { fqdnCacheSaver } from './fqdn-cache-file.ts';
 import { flowEndpoints, type FlowEndpointSource } from './hubble.ts';
 import type { IpcacheSync } from './ipcache-sync.ts';
 import type { PolicyFeed } from './policy-feed.ts';
@@ -43,7 +45,9 @@ export interface AgentDnsProxyOptions {
   /** Listening address; default all. */
   host?: string;
   engine: Pick<PolicyEngine, 'verdict'>;
-  feed: Pick<PolicyFeed, 'dnsAnswer' | 'fqdnGc'>;
+  feed: Pick<PolicyFeed, 'dnsAnswer' | 'fqdnGc' | 'fqdnCache'>;
+  /** Where the FQDN cache is saved for the next agent (see fqdn-cache-file.ts); undefined: not saved. */
+  statePath?: string;
   enforcer: Pick<EndpointEnforcer, 'endpoints'> & { ipcache: Pick<IpcacheSync, 'lookup' | 'table' | 'reconciler'> };
   /** The node's Hubble ring and what it knows of flow ends; undefined: no flows. */
   hubble?: { ring: FlowRing; ends: FlowEndpointSource };
@@ -89,6 +93,7 @@ export function answerRecords(query: DnsMessage, response: DnsMessage): Map<stri
 /** The DNS proxy as a runnable of the agent's Manager. */
 export function agentDnsProxy(o: AgentDnsProxyOptions): Runnable & { proxy(): DnsProxy | undefined } {
   const now = o.now ?? Date.now;
+  const saver = o.statePath ? fqdnCacheSaver(o.statePath, o.feed.fqdnCache, o.log) : undefined;
   const endpointAt = (ip: string) => o.enforcer.endpoints().find((e) => e.request.ip === ip);
   const decide = (x: DnsExchange, q: DnsMessage) => {
     const ep = endpointAt(x.source.address);
@@ -103,6 +108,7 @@ export function agentDnsProxy(o: AgentDnsProxyOptions): Runnable & { proxy(): Dn
     const byName = answerRecords(q, r);
     if (byName.size === 0) return;
     for (const [name, records] of byName) o.feed.dnsAnswer(name, records, now());
+    saver?.schedule();
     // Released when the kernel holds the change, or after the maximum delay.
     const ep = endpointAt(x.source.address);
     const written = Promise.all([
@@ -138,8 +144,12 @@ export function agentDnsProxy(o: AgentDnsProxyOptions): Runnable & { proxy(): Dn
         return;
       }
       o.log.info('DNS proxy listening', { port: running.port });
-      while (await sleep(realClock, o.gcIntervalMs ?? FQDN_GC_INTERVAL_MS, signal)) o.feed.fqdnGc(now());
+      while (await sleep(realClock, o.gcIntervalMs ?? FQDN_GC_INTERVAL_MS, signal)) {
+        o.feed.fqdnGc(now());
+        saver?.schedule();
+      }
       running.close();
+      saver?.flush();
       running = undefined;
     },
   };

@@ -55,6 +55,7 @@ import { ValidPolicies } from './valid-policies.ts';
 import { NamedPortIndex, namedPortsReconciler } from './named-ports.ts';
 import { cidrGroupOf, PolicyFeed, type CiliumCidrGroupObject } from './policy-feed.ts';
 import { FqdnCache, type FqdnCacheOptions } from './fqdn-cache.ts';
+import { FQDN_CACHE_FILE, loadFqdnCache } from './fqdn-cache-file.ts';
 import { ipcacheKeyCidr } from '../datapath/maps/ipcache.ts';
 import { mapCapacity } from '../datapath/maps/map-ops.ts';
 import { isLocalIdentity, ReservedIdentity } from '../identity/numeric.ts';
@@ -225,7 +226,10 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     for (let i = 0; i < diffs.size; i++) regenerated?.(share, true);
     refreshCeps(diffs.keys());
   };
-  const feed = new PolicyFeed(engine, enforcer.ipcache, apply, undefined, new FqdnCache(o.fqdnCache));
+  // DNS answers from before a restart: their addresses keep their identities when policies apply.
+  const fqdnCache = new FqdnCache(o.fqdnCache);
+  loadFqdnCache(join(o.stateDir, FQDN_CACHE_FILE), fqdnCache, Date.now(), log);
+  const feed = new PolicyFeed(engine, enforcer.ipcache, apply, undefined, fqdnCache);
   const validPolicies = new ValidPolicies(o.stateDir, o.clusterName, log);
   // Whatever no other row claims is outside the cluster.
   enforcer.ipcache.upsert('world', '0.0.0.0/0', { identity: ReservedIdentity.world });

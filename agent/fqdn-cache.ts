@@ -48,16 +48,20 @@ export class FqdnCache {
    * true when the set of pairs changed (an address came, or one beyond the cap went).
    */
   update(name: string, records: readonly { ip: string; ttl: number }[], nowMs: number): boolean {
-    const key = normalizeDnsName(name);
-    let ips = this.#byName.get(key);
-    if (!ips) this.#byName.set(key, (ips = new Map()));
+    const ips = this.#ipsOf(name);
     const before = new Set(ips.keys());
-    for (const { ip, ttl } of records) {
-      const expiresMs = nowMs + Math.max(ttl * 1000, this.#minTtlMs);
-      if (expiresMs > (ips.get(ip) ?? -Infinity)) ips.set(ip, expiresMs);
-    }
-    this.#trim(ips);
+    for (const { ip, ttl } of records) this.#put(ips, ip, nowMs + Math.max(ttl * 1000, this.#minTtlMs));
     return ips.size !== before.size || [...ips.keys()].some((ip) => !before.has(ip));
+  }
+
+  /**
+   * Puts back pairs saved earlier (e.g. before an agent restart) with their expiry, except those
+   * already collectable at `nowMs`.
+   */
+  restore(entries: Iterable<FqdnCacheEntry>, nowMs: number): void {
+    for (const { name, ip, expiresMs } of entries) {
+      if (expiresMs + this.#graceMs > nowMs) this.#put(this.#ipsOf(name), ip, expiresMs);
+    }
   }
 
   /** Drops the pairs whose expiry plus the grace period is at or before `nowMs`. */
@@ -89,6 +93,19 @@ export class FqdnCache {
     let next: number | undefined;
     for (const ips of this.#byName.values()) for (const e of ips.values()) if (next === undefined || e < next) next = e;
     return next === undefined ? undefined : next + this.#graceMs;
+  }
+
+  #ipsOf(name: string): Map<string, number> {
+    const key = normalizeDnsName(name);
+    let ips = this.#byName.get(key);
+    if (!ips) this.#byName.set(key, (ips = new Map()));
+    return ips;
+  }
+
+  /** Extends an address's expiry (never shortens it), then applies the cap. */
+  #put(ips: Map<string, number>, ip: string, expiresMs: number): void {
+    if (expiresMs > (ips.get(ip) ?? -Infinity)) ips.set(ip, expiresMs);
+    this.#trim(ips);
   }
 
   /** Keeps the `maxIps` addresses of a name that expire last. */

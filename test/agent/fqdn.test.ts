@@ -2,11 +2,15 @@
 // name), which names select which addresses, and the policy feed turning DNS answers into identities
 // and ipcache rows that the real endpoint program allows, until garbage collection after the TTL.
 import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FqdnCache } from '../../agent/fqdn-cache.ts';
+import { fqdnCacheSaver, loadFqdnCache } from '../../agent/fqdn-cache-file.ts';
 import { isLocalIdentity } from '../../identity/numeric.ts';
 import { fqdnNamesByIp, fqdnSelectorsOf } from '../../policy/fqdn.ts';
 import { parsePolicy } from '../../policy/api/parse-policy.ts';
-import { freshHarnessPerTest, WORLD } from './support/feed-harness.ts';
+import { FeedHarness, freshHarnessPerTest, WORLD } from './support/feed-harness.ts';
 
 const T0 = 1_700_000_000_000;
 const cnp = (name: string, egress: object[]) => ({
@@ -34,6 +38,27 @@ describe('FQDN cache', () => {
     expect(c.entries()[0]!.expiresMs).to.equal(T0 + 3_600_000);
     expect(c.update('a.example.', [{ ip: '192.0.2.2', ttl: 7200 }, { ip: '192.0.2.3', ttl: 7200 }], T0)).to.equal(true);
     expect(c.lookup('a.example.').sort()).to.deep.equal(['192.0.2.2', '192.0.2.3']);
+  });
+
+  it('is saved and put back across a restart, without what expired meanwhile; a bad file is an empty cache', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ciliate-fqdn-'));
+    try {
+      const path = join(dir, 'fqdn-cache.json');
+      const c = new FqdnCache();
+      c.update('a.example.', [{ ip: '192.0.2.1', ttl: 30 }, { ip: '192.0.2.2', ttl: 300 }], T0);
+      fqdnCacheSaver(path, c).flush();
+      const back = new FqdnCache();
+      loadFqdnCache(path, back, T0 + 60_000);
+      expect(back.entries()).to.deep.equal([{ name: 'a.example.', ip: '192.0.2.2', expiresMs: T0 + 300_000 }]);
+      writeFileSync(path, '{"not": "a list"');
+      const warnings: string[] = [];
+      const empty = new FqdnCache();
+      loadFqdnCache(path, empty, T0, { warn: (m: string) => warnings.push(m) } as never);
+      expect(empty.entries()).to.deep.equal([]);
+      expect(warnings).to.have.length(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('labels an address with every cached name a toFQDNs selector matches', () => {
@@ -70,6 +95,22 @@ describe('agent: toFQDNs egress from DNS answers, in the kernel', function () {
     t.h.feed.fqdnGc(T0 + 30_000);
     expect(t.h.probe('egress', '198.51.100.20', 443), 'collected').to.equal('denied');
     expect(t.h.ipcacheRows().has('198.51.100.20/32')).to.equal(false);
+  });
+
+  it('after an agent restart the restored cache selects the address again as the policies apply', () => {
+    // Nothing is probed before the restart: no connection-tracking entry can admit the probes after it.
+    t.h.apply(cnp('to-api', [{ toFQDNs: [{ matchName: 'api.example.com' }], toPorts: port443 }]));
+    t.h.feed.dnsAnswer('api.example.com.', [{ ip: '198.51.100.50', ttl: 300 }], T0);
+    const saved = t.h.feed.fqdnCache.entries();
+    t.h.close();
+    t.h = new FeedHarness();
+    t.h.apply(cnp('to-api', [{ toFQDNs: [{ matchName: 'api.example.com' }], toPorts: port443 }]));
+    expect(t.h.probe('egress', '198.51.100.50', 443), 'a new agent without the saved cache').to.equal('denied');
+    t.h.close();
+    t.h = new FeedHarness();
+    t.h.feed.fqdnCache.restore(saved, T0 + 60_000);
+    t.h.apply(cnp('to-api', [{ toFQDNs: [{ matchName: 'api.example.com' }], toPorts: port443 }]));
+    expect(t.h.probe('egress', '198.51.100.50', 443), 'no new DNS answer needed').to.equal('allowed');
   });
 
   it('a policy added after the answer selects the cached address; deleting it releases the identity; toCIDR on the same address stays', () => {
