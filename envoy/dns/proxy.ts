@@ -5,7 +5,7 @@
  * REFUSED (upstream's default `tofqdns-dns-reject-response-code`; NXDOMAIN for `nameError`).
  * Each answer is handed to the handler before the client sees it (the FQDN cache learns the
  * addresses, and policy allows them, before the client can connect to them), and every query
- * and answer becomes a record.
+ * and answer becomes a record (a denied query one record: the request, not allowed).
  *
  * Where a query was going: with a transparent redirect (TPROXY, `bpf_sk_assign`) a TCP
  * connection's local address is the original destination, and a UDP listener reports each
@@ -38,7 +38,7 @@ export interface DnsProxyRecord {
   readonly type: 'request' | 'response';
   readonly exchange: DnsExchange;
   readonly query: DnsMessage;
-  /** The answer relayed (responses only; a REFUSED/SERVFAIL the proxy made itself too). */
+  /** The answer relayed (responses only; a SERVFAIL the proxy made itself too). */
   readonly response?: DnsMessage;
   readonly decision: DnsDecision;
   /** Time from the query to the answer (responses only). */
@@ -205,7 +205,8 @@ export class DnsProxy {
       decision = { allowed: false, origins: [] };
     }
     this.#record({ type: 'request', exchange, query, decision, time: new Date() });
-    if (!decision.allowed) return this.#answer(rcodeAnswer(query, this.opts.rejectRcode ?? DnsRcode.REFUSED), exchange, query, decision, start);
+    // A denied query is recorded once, as upstream's proxy logs it: the request, dropped.
+    if (!decision.allowed) return rcodeResponse(query, this.opts.rejectRcode ?? DnsRcode.REFUSED);
     const server = exchange.destination;
     const timeout = this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     let raw: Buffer;

@@ -18,16 +18,17 @@ const CLIENT = { identity: 1001, namespace: 'demo', pod_name: 'client', labels: 
 const SERVER = { identity: 1010, namespace: 'kube-system', pod_name: 'coredns-1', labels: ['k8s:k8s-app=kube-dns'], cluster_name: 'default' };
 const ORIGIN = { kind: 'CiliumNetworkPolicy' as const, namespace: 'demo', name: 'dns', ruleIndex: 0 };
 
-function records(name: string, allowed: boolean, protocol: 'udp' | 'tcp'): DnsProxyRecord[] {
+/** What the proxy records for a query: the request, and unless denied the answer (`rcode` 0: one address). */
+function records(name: string, allowed: boolean, protocol: 'udp' | 'tcp', rcode = 0): DnsProxyRecord[] {
   const query = decodeDnsMessage(encodeDnsMessage({ id: 5, rd: true, questions: [{ name, type: DnsType.A, class: 1 }] }));
-  const response = decodeDnsMessage(allowed
+  const response = decodeDnsMessage(rcode === 0
     ? encodeDnsMessage({ id: 5, qr: true, rcode: 0, questions: query.questions, answers: [{ name, type: DnsType.A, ttl: 30, address: '198.51.100.20' }] })
-    : rcodeResponse(query, DnsRcode.REFUSED));
+    : rcodeResponse(query, rcode));
   const base = {
     exchange: { protocol, source: { address: '10.244.0.5', port: 40000 }, destination: { address: '10.244.0.10', port: 53 } },
     query, decision: { allowed, origins: [ORIGIN] }, time: new Date(),
   };
-  return [{ ...base, type: 'request' }, { ...base, type: 'response', response, latencyNs: 1_500_000n }];
+  return allowed ? [{ ...base, type: 'request' }, { ...base, type: 'response', response, latencyNs: 1_500_000n }] : [{ ...base, type: 'request' }];
 }
 
 describe('DNS L7 flows read by upstream\'s hubble CLI', function () {
@@ -42,7 +43,7 @@ describe('DNS L7 flows read by upstream\'s hubble CLI', function () {
     dir = mkdtempSync(join(tmpdir(), 'ciliate-dns-flows-'));
     socket = join(dir, 'hubble.sock');
     const ring = new FlowRing(63);
-    const all = [...records('api.example.com.', true, 'udp'), ...records('blocked.test.', false, 'tcp')];
+    const all = [...records('api.example.com.', true, 'udp'), ...records('blocked.test.', false, 'tcp'), ...records('down.example.com.', true, 'udp', DnsRcode.SERVFAIL)];
     for (const r of all) ring.push(toDnsFlow(r, { client: CLIENT, server: SERVER }, { nodeName: 'node-a', proxyPort: 15053 }));
     server = new HubbleServer(ring, { nodeName: 'node-a', clusterName: 'default', version: 'test', address: '', peers: { list: () => [], watch: () => () => undefined } });
     await server.listen(socket);
@@ -60,13 +61,14 @@ describe('DNS L7 flows read by upstream\'s hubble CLI', function () {
   it('decodes l7.dns with upstream\'s field numbers and prints the DNS records', async () => {
     const lines = jsonLines<{ flow: { Type: string; l7?: { type: string; dns?: Record<string, unknown> }; verdict: string } }>((await hubble(socket, ['observe', '--all', '-o', 'json'])).stdout);
     expect(lines.map((l) => [l.flow.Type, l.flow.l7?.type, l.flow.verdict])).to.deep.equal([
-      ['L7', 'REQUEST', 'FORWARDED'], ['L7', 'RESPONSE', 'FORWARDED'], ['L7', 'REQUEST', 'DROPPED'], ['L7', 'RESPONSE', 'DROPPED'],
+      ['L7', 'REQUEST', 'FORWARDED'], ['L7', 'RESPONSE', 'FORWARDED'], ['L7', 'REQUEST', 'DROPPED'], ['L7', 'REQUEST', 'FORWARDED'], ['L7', 'RESPONSE', 'FORWARDED'],
     ]);
     expect(lines[1]!.flow.l7?.dns).to.deep.include({ query: 'api.example.com.', ips: ['198.51.100.20'], ttl: 30, qtypes: ['A'] });
     const compact = await hubble(socket, ['observe', '--all', '-o', 'compact']);
     expect(compact.stdout).to.match(/demo\/client:40000 .*-> kube-system\/coredns-1:53 .*dns-request proxy FORWARDED .*api\.example\.com\. A/);
     expect(compact.stdout).to.match(/198\.51\.100\.20/);
-    expect(compact.stdout).to.match(/Refused|REFUSED/i);
+    expect(compact.stdout).to.match(/dns-request proxy DROPPED .*blocked\.test\. A/);
+    expect(compact.stdout).to.match(/RCode: SERVFAIL/i);
   });
 
   for (const flags of [['--type', 'l7'], ['--protocol', 'dns'], ['--verdict', 'DROPPED', '--type', 'l7'], ['--to-port', '53']]) {
