@@ -11,8 +11,8 @@
  *   - the FQDN cache is garbage-collected periodically (upstream: every minute) and saved for the
  *     next agent (`statePath`).
  * The proxy listens on the DNS proxy port redirect entries carry. A proxy that cannot listen is
- * logged; the agent keeps running (DNS redirected to it then goes unanswered, as upstream's
- * agent without its proxy).
+ * logged and tried again; the agent keeps running (DNS redirected to it goes unanswered meanwhile,
+ * as with upstream's agent without its proxy).
  */
 import type { DnsMessage } from '../envoy/dns/message.ts';
 import { DnsType } from '../envoy/dns/message.ts';
@@ -35,6 +35,8 @@ import type { PolicyFeed } from './policy-feed.ts';
 
 /** Upstream's FQDN garbage collection interval. */
 export const FQDN_GC_INTERVAL_MS = 60_000;
+/** How long to wait before listening again after a failure. */
+const LISTEN_RETRY_MS = 5000;
 /** Upstream's default `tofqdns-proxy-response-max-delay`. */
 export const DEFAULT_RESPONSE_MAX_DELAY_MS = 100;
 
@@ -131,17 +133,19 @@ export function agentDnsProxy(o: AgentDnsProxyOptions): Runnable & { proxy(): Dn
     needLeaderElection: false,
     proxy: () => running,
     async start(signal) {
-      try {
-        running = await DnsProxy.start({
-          port: o.port, ...(o.host ? { host: o.host } : {}), ...(o.udp ? { udp: o.udp } : {}), ...(o.tcpFd !== undefined ? { tcpFd: o.tcpFd } : {}), ...(o.upstream ? { upstream: o.upstream } : {}),
-          ...(o.rejectRcode !== undefined ? { rejectRcode: o.rejectRcode } : {}),
-        }, {
-          decide, answered, ...(record ? { record } : {}),
-          warn: (message, fields) => o.log.warn(message, fields),
-        });
-      } catch (err) {
-        o.log.error('DNS proxy could not listen; DNS redirected to it goes unanswered', { port: o.port, err: (err as Error).message });
-        return;
+      while (!running) {
+        try {
+          running = await DnsProxy.start({
+            port: o.port, ...(o.host ? { host: o.host } : {}), ...(o.udp ? { udp: o.udp } : {}), ...(o.tcpFd !== undefined ? { tcpFd: o.tcpFd } : {}),
+            ...(o.upstream ? { upstream: o.upstream } : {}), ...(o.rejectRcode !== undefined ? { rejectRcode: o.rejectRcode } : {}),
+          }, {
+            decide, answered, ...(record ? { record } : {}),
+            warn: (message, fields) => o.log.warn(message, fields),
+          });
+        } catch (err) {
+          o.log.error('DNS proxy could not listen; retrying (DNS redirected to it goes unanswered meanwhile)', { port: o.port, err: (err as Error).message });
+          if (!(await sleep(realClock, LISTEN_RETRY_MS, signal))) return;
+        }
       }
       o.log.info('DNS proxy listening', { port: running.port });
       while (await sleep(realClock, o.gcIntervalMs ?? FQDN_GC_INTERVAL_MS, signal)) {

@@ -122,10 +122,15 @@ export class DnsProxy {
 
   private constructor(private readonly opts: DnsProxyOptions, private readonly handler: DnsProxyHandler) {}
 
-  /** Starts a proxy listening on UDP and TCP. */
+  /** Starts a proxy listening on UDP and TCP; when either cannot listen, neither stays open. */
   static async start(opts: DnsProxyOptions, handler: DnsProxyHandler): Promise<DnsProxy> {
     const proxy = new DnsProxy(opts, handler);
-    await proxy.#listen();
+    try {
+      await proxy.#listen();
+    } catch (err) {
+      proxy.close();
+      throw err;
+    }
     return proxy;
   }
 

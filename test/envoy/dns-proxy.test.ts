@@ -139,6 +139,21 @@ describe('DNS proxy', () => {
     expect((await askUdp(proxy.port, query('exact.example.', 32))).rcode).to.equal(DnsRcode.NOERROR);
   });
 
+  it('a port taken on UDP fails the start and leaves TCP free, so a later start gets the port', async () => {
+    const taken = createSocket('udp4');
+    await new Promise<void>((resolve) => taken.bind(0, '127.0.0.1', resolve));
+    const port = taken.address().port;
+    const decide = () => ({ allowed: true, origins: [] });
+    try {
+      await DnsProxy.start({ host: '127.0.0.1', port }, { decide }).then(() => expect.fail('started on a taken port'), (err: Error) => expect(err.message).to.match(/EADDRINUSE/));
+    } finally {
+      taken.close();
+    }
+    const again = await DnsProxy.start({ host: '127.0.0.1', port }, { decide });
+    expect(again.port).to.equal(port);
+    again.close();
+  });
+
   it('answers SERVFAIL when the server does not answer', async () => {
     const silent = createSocket('udp4');
     await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
