@@ -81,13 +81,14 @@ export function ipcacheIdentity(ipcache: Pick<IpcacheSync, 'lookup'>, ip: string
   return ReservedIdentity.world;
 }
 
-/** The names an answer's addresses are known by: the query name and every CNAME it leads through. */
+/** The names an answer's addresses are known by: the query name and every name of its CNAME chain. */
 export function answerRecords(query: DnsMessage, response: DnsMessage): Map<string, { ip: string; ttl: number }[]> {
   const qname = query.questions[0]?.name.toLowerCase() ?? '';
   const out = new Map<string, { ip: string; ttl: number }[]>();
   const addresses = response.answers.filter((a) => (a.type === DnsType.A || a.type === DnsType.AAAA) && a.address !== undefined);
   if (addresses.length === 0) return out;
-  const names = new Set([qname, ...response.answers.filter((a) => a.type === DnsType.CNAME).map((a) => a.name.toLowerCase())]);
+  const chain = response.answers.filter((a) => a.type === DnsType.CNAME).flatMap((a) => [a.name, a.target ?? a.name]);
+  const names = new Set([qname, ...chain, ...addresses.map((a) => a.name)].map((n) => n.toLowerCase()));
   for (const n of names) out.set(n, addresses.map((a) => ({ ip: a.address!, ttl: a.ttl })));
   return out;
 }

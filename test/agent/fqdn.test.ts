@@ -5,7 +5,9 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { answerRecords } from '../../agent/dns-proxy.ts';
 import { FqdnCache } from '../../agent/fqdn-cache.ts';
+import { DnsRcode, DnsType, decodeDnsMessage, encodeDnsMessage, rcodeResponse } from '../../envoy/dns/message.ts';
 import { fqdnCacheSaver, loadFqdnCache } from '../../agent/fqdn-cache-file.ts';
 import { isLocalIdentity } from '../../identity/numeric.ts';
 import { fqdnNamesByIp, fqdnSelectorsOf } from '../../policy/fqdn.ts';
@@ -59,6 +61,20 @@ describe('FQDN cache', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('an answer\'s addresses count for the query name and every name of its CNAME chain', () => {
+    const query = decodeDnsMessage(encodeDnsMessage({ id: 1, questions: [{ name: 'WWW.example.com.', type: DnsType.A, class: 1 }] }));
+    const response = decodeDnsMessage(encodeDnsMessage({
+      id: 1, qr: true, questions: query.questions, answers: [
+        { name: 'www.example.com.', type: DnsType.CNAME, ttl: 300, target: 'edge.cdn.example.' },
+        { name: 'edge.cdn.example.', type: DnsType.A, ttl: 20, address: '192.0.2.7' },
+      ],
+    }));
+    expect([...answerRecords(query, response)]).to.deep.equal([
+      ['www.example.com.', [{ ip: '192.0.2.7', ttl: 20 }]], ['edge.cdn.example.', [{ ip: '192.0.2.7', ttl: 20 }]],
+    ]);
+    expect(answerRecords(query, decodeDnsMessage(rcodeResponse(query, DnsRcode.NXDOMAIN))).size).to.equal(0);
   });
 
   it('labels an address with every cached name a toFQDNs selector matches', () => {
