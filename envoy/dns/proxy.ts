@@ -100,6 +100,8 @@ async function plainUdpListener(host: string, port: number): Promise<DnsUdpListe
       resolve();
     });
   });
+  // Errors of single sends (an unreachable client) must not stop the listener.
+  socket.on('error', () => undefined);
   const local = socket.address();
   return {
     port: local.port,
@@ -158,12 +160,17 @@ export class DnsProxy {
       if (this.opts.tcpFd !== undefined) tcp.listen({ fd: this.opts.tcpFd }, ready);
       else tcp.listen(this.opts.port, host, ready);
     });
+    tcp.on('error', (err) => this.handler.warn?.('DNS proxy TCP listener error', { err: err.message }));
     this.#tcp = tcp;
     this.#port = (tcp.address() as { port: number }).port;
     const udp = this.opts.udp ?? (await plainUdpListener(host, this.#port));
     udp.onDatagram((msg, source, destination) => {
       void this.#handle(msg, { protocol: 'udp', source, destination: this.opts.upstream ?? destination }).then((answer) => {
-        if (answer) udp.send(answer, source, destination);
+        try {
+          if (answer) udp.send(answer, source, destination);
+        } catch (err) {
+          this.handler.warn?.('DNS answer could not be sent', { client: `${source.address}:${source.port}`, err: (err as Error).message });
+        }
       });
     });
     this.#udp = udp;
