@@ -18,6 +18,7 @@ import type { DnsMessage } from '../envoy/dns/message.ts';
 import { DnsType } from '../envoy/dns/message.ts';
 import { type DnsExchange, DnsProxy, type DnsProxyRecord, type DnsPeer, type DnsUdpListener } from '../envoy/dns/proxy.ts';
 import { decideDnsQuery } from '../envoy/dns/rules.ts';
+import { transparentUdpListener } from '../envoy/dns/transparent-udp.ts';
 import type { FlowRing } from '../hubble/ring.ts';
 import { formatPrefix, parsePrefix } from '../identity/cidr.ts';
 import { ReservedIdentity } from '../identity/numeric.ts';
@@ -60,14 +61,29 @@ export interface AgentDnsProxyOptions {
   /** `tofqdns-proxy-response-max-delay`. */
   responseMaxDelayMs?: number;
   gcIntervalMs?: number;
-  /** A transparent UDP listener (the datapath redirect); default a plain socket. */
+  /** The UDP listener; default a transparent one (see {@link transparentUdp}), else a plain socket. */
   udp?: DnsUdpListener;
+  /**
+   * Without `udp`: listen on UDP with a transparent socket (IP_TRANSPARENT, original destinations),
+   * as the datapath's redirect needs; a plain socket when the node refuses one (logged).
+   */
+  transparentUdp?: boolean;
   /** A transparent TCP listening socket to adopt (the datapath redirect); default a plain one. */
   tcpFd?: number;
   /** Every query to this server instead of its original destination (no redirect). */
   upstream?: DnsPeer;
   /** The current time (ms since the epoch). */
   now?: () => number;
+}
+
+/** A transparent UDP listener on every address's `port`, or undefined (a plain one) when the node refuses it. */
+function transparentOrPlain(port: number, log: Logger): DnsUdpListener | undefined {
+  try {
+    return transparentUdpListener('', port);
+  } catch (err) {
+    log.warn('no transparent UDP socket for the DNS proxy; a plain one cannot serve redirected queries', { port, err: (err as Error).message });
+    return undefined;
+  }
 }
 
 /** The identity the ipcache gives an IPv4 address (longest prefix; world when none). */
@@ -135,15 +151,17 @@ export function agentDnsProxy(o: AgentDnsProxyOptions): Runnable & { proxy(): Dn
     proxy: () => running,
     async start(signal) {
       while (!running) {
+        const udp = o.udp ?? (o.transparentUdp ? transparentOrPlain(o.port, o.log) : undefined);
         try {
           running = await DnsProxy.start({
-            port: o.port, ...(o.host ? { host: o.host } : {}), ...(o.udp ? { udp: o.udp } : {}), ...(o.tcpFd !== undefined ? { tcpFd: o.tcpFd } : {}),
+            port: o.port, ...(o.host ? { host: o.host } : {}), ...(udp ? { udp } : {}), ...(o.tcpFd !== undefined ? { tcpFd: o.tcpFd } : {}),
             ...(o.upstream ? { upstream: o.upstream } : {}), ...(o.rejectRcode !== undefined ? { rejectRcode: o.rejectRcode } : {}),
           }, {
             decide, answered, ...(record ? { record } : {}),
             warn: (message, fields) => o.log.warn(message, fields),
           });
         } catch (err) {
+          if (udp !== o.udp) udp?.close();
           o.log.error('DNS proxy could not listen; retrying (DNS redirected to it goes unanswered meanwhile)', { port: o.port, err: (err as Error).message });
           if (!(await sleep(realClock, LISTEN_RETRY_MS, signal))) return;
         }

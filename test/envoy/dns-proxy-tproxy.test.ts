@@ -6,7 +6,6 @@
 // busybox nslookup in the client namespace sees CoreDNS answer, or REFUSED.
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { transparentUdpListener } from '../../envoy/dns/transparent-udp.ts';
 import { FlowRing } from '../../hubble/ring.ts';
 import { bpfSkipReason } from '../datapath/support/env.ts';
 import { enterNetns, makeNamespaces, nsExec, sh, uniqueSuffix } from '../datapath/support/netns.ts';
@@ -50,7 +49,8 @@ describe('DNS proxy behind TPROXY (transparent UDP, original destination)', func
     coredns = startCoreDns(bin!, dnsNs, DNS_IP, HOSTS, 30);
     leave = enterNetns(`/run/netns/${nodeNs}`);
     await waitForDns(DNS_IP, 'api.example.com.');
-    world = await startDnsWorld({ clientIp: CLIENT_IP, dnsIp: DNS_IP, port: PROXY_PORT, udp: transparentUdpListener('', PROXY_PORT) });
+    // As the agent runs it: a transparent UDP socket on the proxy port, no explicit upstream.
+    world = await startDnsWorld({ clientIp: CLIENT_IP, dnsIp: DNS_IP, port: PROXY_PORT, transparentUdp: true });
   });
 
   after(() => {

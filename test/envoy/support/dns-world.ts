@@ -45,7 +45,7 @@ export interface DnsWorld {
 
 /** Starts the DNS proxy (in the calling thread's namespace) for a client at `clientIp` and a server at `dnsIp`. */
 export async function startDnsWorld(
-  o: { clientIp: string; dnsIp: string } & Pick<AgentDnsProxyOptions, 'port' | 'host' | 'upstream' | 'udp' | 'tcpFd'>,
+  o: { clientIp: string; dnsIp: string } & Pick<AgentDnsProxyOptions, 'port' | 'host' | 'upstream' | 'udp' | 'tcpFd' | 'transparentUdp'>,
 ): Promise<DnsWorld> {
   const h = new FeedHarness();
   h.engine.updateIdentities([[KUBE_DNS_ID, sanitizePodLabels({ namespace: 'kube-system', podLabels: { 'k8s-app': 'kube-dns' } })]]);
