@@ -141,7 +141,7 @@ export function agentDnsProxy(o: AgentDnsProxyOptions): Runnable & { proxy(): Dn
   const record = o.hubble && ((r: DnsProxyRecord) => {
     const { ring, ends } = o.hubble!;
     const endOf = flowEndpoints(ends);
-    const client = endOf(r.exchange.source.address, endpointAt(r.exchange.source.address)?.identity ?? ReservedIdentity.world);
+    const client = endOf(r.exchange.source.address, endpointAt(r.exchange.source.address)?.identity ?? ipcacheIdentity(o.enforcer.ipcache, r.exchange.source.address));
     const server = endOf(r.exchange.destination.address, ipcacheIdentity(o.enforcer.ipcache, r.exchange.destination.address));
     ring.push(toDnsFlow(r, { client, server }, { nodeName: o.nodeName, proxyPort: running?.port ?? o.port }));
   });
