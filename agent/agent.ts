@@ -140,6 +140,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
     pods: enforcement.pods, slices: enforcement.slices,
     log: log.child({ component: 'hubble' }), ...(hubbleMetrics ? { metrics: hubbleMetrics.metrics } : {}),
     kernelLost: () => readEventStats(enforcement.enforcer.sharedMaps.eventStats).lost,
+    fqdnNames: (ip) => enforcement.feed.fqdnCache.namesOf(ip),
   }) : undefined;
   if (hubble) late.hubble = hubble.sink;
   // The DNS proxy on the port DNS redirect entries carry: rules.dns, toFQDNs, DNS flows.

@@ -29,10 +29,14 @@ export interface FqdnCacheEntry {
   readonly expiresMs: number;
 }
 
+const NO_NAMES: readonly string[] = [];
+
 /** Names → addresses with expiry. */
 export class FqdnCache {
   /** name → ip → expiry (ms). */
   readonly #byName = new Map<string, Map<string, number>>();
+  /** ip → names (the reverse index, for flows' source and destination names). */
+  readonly #byIp = new Map<string, Set<string>>();
   readonly #minTtlMs: number;
   readonly #graceMs: number;
   readonly #maxIps: number;
@@ -48,9 +52,10 @@ export class FqdnCache {
    * true when the set of pairs changed (an address came, or one beyond the cap went).
    */
   update(name: string, records: readonly { ip: string; ttl: number }[], nowMs: number): boolean {
-    const ips = this.#ipsOf(name);
+    const key = normalizeDnsName(name);
+    const ips = this.#ipsOf(key);
     const before = new Set(ips.keys());
-    for (const { ip, ttl } of records) this.#put(ips, ip, nowMs + Math.max(ttl * 1000, this.#minTtlMs));
+    for (const { ip, ttl } of records) this.#put(key, ip, nowMs + Math.max(ttl * 1000, this.#minTtlMs));
     return ips.size !== before.size || [...ips.keys()].some((ip) => !before.has(ip));
   }
 
@@ -60,7 +65,7 @@ export class FqdnCache {
    */
   restore(entries: Iterable<FqdnCacheEntry>, nowMs: number): void {
     for (const { name, ip, expiresMs } of entries) {
-      if (expiresMs + this.#graceMs > nowMs) this.#put(this.#ipsOf(name), ip, expiresMs);
+      if (expiresMs + this.#graceMs > nowMs) this.#put(normalizeDnsName(name), ip, expiresMs);
     }
   }
 
@@ -70,7 +75,7 @@ export class FqdnCache {
     for (const [name, ips] of this.#byName) {
       for (const [ip, expiresMs] of ips) {
         if (expiresMs + this.#graceMs > nowMs) continue;
-        ips.delete(ip);
+        this.#drop(name, ips, ip);
         removed.push({ name, ip, expiresMs });
       }
       if (ips.size === 0) this.#byName.delete(name);
@@ -88,6 +93,12 @@ export class FqdnCache {
     return [...(this.#byName.get(normalizeDnsName(name))?.keys() ?? [])];
   }
 
+  /** The names an address is held for (lower case, final dot); no allocation when none. */
+  namesOf(ip: string): readonly string[] {
+    const names = this.#byIp.get(ip);
+    return names ? [...names] : NO_NAMES;
+  }
+
   /** The next time a pair becomes collectable (ms), if any. */
   nextExpiry(): number | undefined {
     let next: number | undefined;
@@ -95,22 +106,30 @@ export class FqdnCache {
     return next === undefined ? undefined : next + this.#graceMs;
   }
 
-  #ipsOf(name: string): Map<string, number> {
-    const key = normalizeDnsName(name);
+  /** The addresses of a normalized name (made empty when new). */
+  #ipsOf(key: string): Map<string, number> {
     let ips = this.#byName.get(key);
     if (!ips) this.#byName.set(key, (ips = new Map()));
     return ips;
   }
 
-  /** Extends an address's expiry (never shortens it), then applies the cap. */
-  #put(ips: Map<string, number>, ip: string, expiresMs: number): void {
+  /** Extends an address's expiry for a normalized name (never shortens it), then applies the cap. */
+  #put(key: string, ip: string, expiresMs: number): void {
+    const ips = this.#ipsOf(key);
     if (expiresMs > (ips.get(ip) ?? -Infinity)) ips.set(ip, expiresMs);
-    this.#trim(ips);
+    let names = this.#byIp.get(ip);
+    if (!names) this.#byIp.set(ip, (names = new Set()));
+    names.add(key);
+    // Keeps the `maxIps` addresses of the name that expire last.
+    if (ips.size <= this.#maxIps) return;
+    for (const [old] of [...ips].sort((a, b) => a[1] - b[1]).slice(0, ips.size - this.#maxIps)) this.#drop(key, ips, old);
   }
 
-  /** Keeps the `maxIps` addresses of a name that expire last. */
-  #trim(ips: Map<string, number>): void {
-    if (ips.size <= this.#maxIps) return;
-    for (const [ip] of [...ips].sort((a, b) => a[1] - b[1]).slice(0, ips.size - this.#maxIps)) ips.delete(ip);
+  /** Removes one pair from both indexes (the name's map stays; gc removes empty ones). */
+  #drop(key: string, ips: Map<string, number>, ip: string): void {
+    ips.delete(ip);
+    const names = this.#byIp.get(ip);
+    names?.delete(key);
+    if (names?.size === 0) this.#byIp.delete(ip);
   }
 }

@@ -46,6 +46,8 @@ export interface AgentHubbleOptions {
   metrics?: HubbleMetrics;
   /** The kernel's count of flow events lost for a full event buffer (cumulative). */
   kernelLost?: () => bigint;
+  /** The names the node's FQDN cache holds for an address (lower case, final dot). */
+  fqdnNames?: (ip: string) => readonly string[];
 }
 
 /** How often the kernel's lost-event counter is read. */
@@ -108,6 +110,8 @@ export interface FlowEndpointSource {
   workloadsOf?(namespace: string, name: string): FlowWorkload[] | undefined;
   /** The Service whose backend `ip`:`port` is (IP protocol number). */
   serviceAt?(ip: string, port: number, protocol: number): FlowService | undefined;
+  /** The DNS names DNS answers gave `ip` (without the final dot). */
+  namesAt?(ip: string): readonly string[];
 }
 
 /**
@@ -151,6 +155,7 @@ export function hubbleFlowSink(ring: FlowRing, src: FlowEndpointSource): FlowSin
         event: e, origins: d.origins, time: d.time, src,
         from: endpointOf(e.srcIp, e.srcIdentity), to: endpointOf(e.dstIp, e.dstIdentity),
         fromService: src.serviceAt?.(e.srcIp, e.srcPort, e.protocol), toService: src.serviceAt?.(e.dstIp, e.dstPort, e.protocol),
+        peerNames: src.namesAt?.(e.direction === 'INGRESS' ? e.srcIp : e.dstIp),
       }, d.time.getTime()));
     }
   };
@@ -166,6 +171,8 @@ interface ObservedFlow {
   to: FlowEndpoint;
   fromService: FlowService | undefined;
   toService: FlowService | undefined;
+  /** The DNS names of the local endpoint's peer when the event arrived. */
+  peerNames: readonly string[] | undefined;
 }
 
 function buildFlow(o: ObservedFlow): Flow {
@@ -174,7 +181,13 @@ function buildFlow(o: ObservedFlow): Flow {
     nodeName: o.src.nodeName, clusterName: o.src.clusterName,
     endpoint: (ip, identity) => (ip === e.srcIp && identity === e.srcIdentity ? o.from : o.to),
     service: (ip) => (ip === e.srcIp ? o.fromService : o.toService),
+    names: () => o.peerNames,
   }, o.time);
+}
+
+/** DNS names as flows carry them (upstream drops the final dot); the same empty list when none. */
+function withoutFinalDots(names: readonly string[]): readonly string[] {
+  return names.length === 0 ? names : names.map((n) => (n.endsWith('.') ? n.slice(0, -1) : n));
 }
 
 /** Builds the agent's Hubble; it listens once the runnable starts. */
@@ -210,6 +223,7 @@ export function agentHubble(o: AgentHubbleOptions): AgentHubble {
       return w ? [w] : undefined;
     },
     serviceAt: serviceBackendIndex(o.slices),
+    ...(o.fqdnNames ? { namesAt: (ip: string) => withoutFinalDots(o.fqdnNames!(ip)) } : {}),
   };
   const sink = hubbleFlowSink(ring, ends);
   const runnable: Runnable = {

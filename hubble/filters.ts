@@ -103,14 +103,29 @@ export function compileFilter(filter: FlowFilter): FlowPredicate {
     });
     return (f) => f.l7?.dns !== undefined && res.some((re) => re.test(f.l7!.dns!.query));
   });
-  // DNS names, translated sources, HTTP, traces and node labels: Ciliate's flows carry none of them.
-  for (const field of ['source_fqdn', 'destination_fqdn', 'source_ip_xlated', 'http_status_code', 'http_method', 'http_path', 'http_url', 'http_header', 'trace_id', 'ip_trace_id', 'node_labels'] as const) {
+  add<string>('source_fqdn', (v) => fqdnCheck('source_fqdn', v, (f) => f.source_names));
+  add<string>('destination_fqdn', (v) => fqdnCheck('destination_fqdn', v, (f) => f.destination_names));
+  // Translated sources, HTTP, traces and node labels: Ciliate's flows carry none of them.
+  for (const field of ['source_ip_xlated', 'http_status_code', 'http_method', 'http_path', 'http_url', 'http_header', 'trace_id', 'ip_trace_id', 'node_labels'] as const) {
     add<unknown>(field, () => () => false);
   }
   if ((filter.experimental?.cel_expression ?? []).length > 0) {
     throw new FilterError('experimental.cel_expression', 'CEL expressions are not supported by Ciliate');
   }
   return (f) => checks.every((c) => c(f));
+}
+
+/**
+ * DNS name patterns over a flow's names, as upstream: case-insensitive, a final dot ignored, `*`
+ * any run of DNS characters and dots; only those characters and `*` are allowed.
+ */
+function fqdnCheck(field: string, values: string[], names: (f: Flow) => string[] | undefined): Check {
+  const res = values.map((v) => {
+    const p = v.trim().toLowerCase().replace(/\.$/, '');
+    if (!/^[-a-z0-9_.*]+$/.test(p)) throw new FilterError(field, `"${v}": only letters, digits, "-", "_", "." and "*" are allowed`);
+    return new RegExp(`^${p.replace(/\./g, '[.]').replace(/\*/g, '[-a-z0-9_.]*')}$`);
+  });
+  return (f) => (names(f) ?? []).some((n) => res.some((re) => re.test(n)));
 }
 
 /** IP addresses or CIDRs. */

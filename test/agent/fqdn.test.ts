@@ -26,9 +26,12 @@ describe('FQDN cache', () => {
     const c = new FqdnCache({ graceSeconds: 5 });
     expect(c.update('API.example.com', [{ ip: '192.0.2.1', ttl: 30 }, { ip: '192.0.2.2', ttl: 10 }], T0)).to.equal(true);
     expect(c.lookup('api.example.com.')).to.deep.equal(['192.0.2.1', '192.0.2.2']);
+    c.update('www.example.com', [{ ip: '192.0.2.1', ttl: 30 }], T0);
+    expect(c.namesOf('192.0.2.1'), 'the reverse index, for flows').to.deep.equal(['api.example.com.', 'www.example.com.']);
     expect(c.update('api.example.com.', [{ ip: '192.0.2.2', ttl: 60 }], T0 + 1000), 'a known address only moves its expiry').to.equal(false);
     expect(c.gc(T0 + 34_999)).to.deep.equal([]);
-    expect(c.gc(T0 + 35_000).map((e) => e.ip), 'TTL 30 s + grace 5 s').to.deep.equal(['192.0.2.1']);
+    expect(c.gc(T0 + 35_000).map((e) => e.ip), 'TTL 30 s + grace 5 s').to.deep.equal(['192.0.2.1', '192.0.2.1']);
+    expect(c.namesOf('192.0.2.1')).to.deep.equal([]);
     expect(c.nextExpiry()).to.equal(T0 + 61_000 + 5_000);
     expect(c.gc(T0 + 66_000).map((e) => e.ip)).to.deep.equal(['192.0.2.2']);
     expect(c.entries()).to.deep.equal([]);
@@ -40,6 +43,7 @@ describe('FQDN cache', () => {
     expect(c.entries()[0]!.expiresMs).to.equal(T0 + 3_600_000);
     expect(c.update('a.example.', [{ ip: '192.0.2.2', ttl: 7200 }, { ip: '192.0.2.3', ttl: 7200 }], T0)).to.equal(true);
     expect(c.lookup('a.example.').sort()).to.deep.equal(['192.0.2.2', '192.0.2.3']);
+    expect(c.namesOf('192.0.2.1'), 'dropped by the cap').to.deep.equal([]);
   });
 
   it('is saved and put back across a restart, without what expired meanwhile; a bad file is an empty cache', () => {
