@@ -2,8 +2,9 @@
  * A node's agent, configured as upstream's (agent/config/): keeps caches of Nodes and, in
  * cluster-pool IPAM once the cilium.io CRDs are served, CiliumNodes; installs native routes to the
  * other nodes' pod CIDRs and masquerades pod traffic leaving the cluster; serves the CNI plugin on
- * its root-only socket with host-local IPAM from this node's pod CIDRs; and enforces policy and
- * services in the node's datapath. It runs in the node's network namespace (a host-network pod).
+ * its root-only socket with host-local IPAM from this node's pod CIDRs; enforces policy and
+ * services in the node's datapath; and runs the DNS proxy (rules.dns, toFQDNs). It runs in the
+ * node's network namespace (a host-network pod).
  */
 import { Registry } from 'prom-client';
 import { HttpEndpoint, metricsRoutes } from '../runtime/http-endpoint.ts';
@@ -17,6 +18,10 @@ import type { AgentConfig } from './config/parse.ts';
 import { agentKubeConfig } from './config/credentials.ts';
 import { agentPinRoot } from './config/paths.ts';
 import { createEnforcement } from './enforcement.ts';
+import { agentDnsProxy } from './dns-proxy.ts';
+import { FQDN_CACHE_FILE } from './fqdn-cache-file.ts';
+import { DnsRcode } from '../envoy/dns/message.ts';
+import { defaultProxyPort } from '../policy/endpoint-policy.ts';
 import { kernelHealthRoutes } from './kernel-health-routes.ts';
 import { AGENT_API_SOCKET, policyRoutes } from './policy-api.ts';
 import { join } from 'node:path';
@@ -67,7 +72,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
     kc, nodeName: cfg.nodeName, nodeIP, pinRoot: agentPinRoot(cfg.bpfRoot, cfg.nodeName), stateDir: cfg.stateDir,
     clusterName: cfg.clusterName, clusterId: cfg.clusterId, enforcementMode: cfg.enforcementMode, labels: cfg.labels,
     policyMapMax: cfg.policyMapMax, k8sNetworkPolicy: cfg.k8sNetworkPolicy, lbAlgorithm: cfg.lbAlgorithm,
-    cidrMatchesEndpoints: cfg.cidrMatchesPods,
+    cidrMatchesEndpoints: cfg.cidrMatchesPods, fqdnCache: cfg.fqdn,
     log: log.child({ component: 'enforcement' }), nodes, registry,
     // Without kube-proxy replacement, pods still reach ClusterIPs through their own programs (as upstream).
     ...(cfg.kubeProxyReplacement ? {} : { nodeDevice: false as const }),
@@ -81,9 +86,18 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
     pods: enforcement.pods, slices: enforcement.slices,
     log: log.child({ component: 'hubble' }), ...(hubbleMetrics ? { metrics: hubbleMetrics.metrics } : {}),
     kernelLost: () => readEventStats(enforcement.enforcer.sharedMaps.eventStats).lost,
+    fqdnNames: (ip) => enforcement.feed.fqdnCache.namesOf(ip),
   }) : undefined;
   // Flow events go to the Hubble server and, when asked, the flow log.
   const flowSinks: FlowSink[] = [...(hubble ? [hubble.sink] : []), ...(cfg.flowLogPath ? [flowLogSink(cfg.flowLogPath, cfg.nodeName, log)] : [])];
+  // The DNS proxy on the port DNS redirect entries carry: rules.dns, toFQDNs, DNS flows.
+  const dnsProxy = agentDnsProxy({
+    port: defaultProxyPort('dns', 'egress'), transparentUdp: true, engine: enforcement.engine, feed: enforcement.feed, enforcer: enforcement.enforcer,
+    nodeName: cfg.nodeName, log: log.child({ component: 'dns-proxy' }), responseMaxDelayMs: cfg.fqdn.responseMaxDelayMs,
+    statePath: join(cfg.stateDir, FQDN_CACHE_FILE),
+    rejectRcode: cfg.fqdn.rejectResponse === 'nameError' ? DnsRcode.NXDOMAIN : DnsRcode.REFUSED,
+    ...(hubble ? { hubble: { ring: hubble.ring, ends: hubble.ends } } : {}),
+  });
   const manager = new Manager({ log }).addCache(nodes);
   for (const c of networking.controllers) manager.add(c);
   // Metrics (controllers, work queues, kernel tables and map pressure) and the kernel tables' health where `prometheus-serve-addr` says.
@@ -95,6 +109,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   for (const r of enforcement.runnables) manager.add(r);
   if (flowSinks.length) manager.add(flowEventsRunnable(enforcement.enforcer, flowSinks, log, enforcement.started));
   if (hubble) manager.add(hubble.runnable);
+  manager.add(dnsProxy);
   if (hubbleMetrics) manager.add(hubbleMetrics.endpoint);
   const health = healthEndpoint(cfg.healthPort, { caches: [nodes, ...enforcement.caches] }, log);
   if (health) manager.add(health);

@@ -11,6 +11,10 @@
  * does not select. Prefixes no policy names any more are released. `/0` gets no identity: it is
  * the reserved world identity itself. Only IPv4 prefixes are placed (the datapath is IPv4-only).
  *
+ * Addresses DNS answers gave names that a `toFQDNs` selector matches (`setFqdnNames`) get the
+ * identity of their /32 with one `fqdn:<name>` label per such name, so the selector cache hands
+ * them to those selectors, and CIDR rules on the same address keep selecting it.
+ *
  * This class only computes: `setUse`/`setGroup` return which identities appeared and which went,
  * and the caller orders the effects (see policy-feed.ts).
  */
@@ -18,6 +22,7 @@ import { CIDR_GROUP_LABEL_PREFIX, cidrIdentityLabels, formatPrefix, parsePrefix,
 import { label, LabelSet } from '../identity/labels.ts';
 import { LocalIdentityAllocator } from '../identity/local-allocator.ts';
 import type { LabelSelectorSpec, PolicyRule } from '../policy/api/model.ts';
+import { normalizeDnsName } from '../policy/fqdn.ts';
 import { compileSelector } from '../policy/selector-match.ts';
 
 /** The CIDR peers one policy names. */
@@ -90,6 +95,8 @@ export class CidrIdentities {
   readonly #allocator: LocalIdentityAllocator;
   readonly #uses = new Map<string, CidrUse>();
   readonly #groups = new Map<string, ParsedGroup>();
+  /** /32 prefix → the DNS names toFQDNs selectors select it by. */
+  #fqdnNames = new Map<string, readonly string[]>();
   readonly #current = new Map<string, PrefixIdentity>();
   /** Numbers an earlier agent gave prefixes (from the pinned ipcache), used when free. */
   readonly #previous = new Map<string, number>();
@@ -121,6 +128,20 @@ export class CidrIdentities {
     return this.#converge();
   }
 
+  /**
+   * Sets which names each address is selected by (address → names; absent or empty: none), as
+   * the FQDN cache and the toFQDNs selectors in use say now.
+   */
+  setFqdnNames(names: ReadonlyMap<string, readonly string[]>): CidrIdentityChange {
+    const next = new Map<string, readonly string[]>();
+    for (const [ip, list] of names) {
+      const p = parsePrefix(ip);
+      if (p && p.family === 4 && list.length > 0) next.set(formatPrefix({ ...p, length: 32 }), [...new Set(list.map(normalizeDnsName))].sort());
+    }
+    this.#fqdnNames = next;
+    return this.#converge();
+  }
+
   /** The identity of a prefix, if one is allocated. */
   identityOf(prefix: string): PrefixIdentity | undefined {
     const p = parsePrefix(prefix);
@@ -148,11 +169,13 @@ export class CidrIdentities {
     };
     for (const u of this.#uses.values()) for (const text of u.prefixes) add(parsePrefix(text));
     for (const name of this.#usedGroups()) for (const p of this.#groups.get(name)?.prefixes ?? []) add(p);
+    for (const prefix of this.#fqdnNames.keys()) add(parsePrefix(prefix));
     return out;
   }
 
   #labelsOf(p: Prefix): LabelSet {
     const extra = [...this.#groups].filter(([, g]) => g.prefixes.some((gp) => prefixContains(gp, p))).flatMap(([, g]) => g.labels.labels);
+    for (const name of this.#fqdnNames.get(formatPrefix(p)) ?? []) extra.push(label('fqdn', name));
     return extra.length === 0 ? cidrIdentityLabels(p) : cidrIdentityLabels(p).with(extra);
   }
 

@@ -19,6 +19,8 @@ import type { PolicyEngine } from '../policy/engine.ts';
 import type { EnforcementMode } from '../policy/endpoint-policy.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { Lifecycle } from '../runtime/lifecycle.ts';
+import type { FqdnCacheOptions } from './fqdn-cache.ts';
+import type { PolicyFeed } from './policy-feed.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import { enforcementOf } from './cep.ts';
@@ -79,12 +81,16 @@ export interface EnforcementOptions {
   nodes?: Informer<V1Node>;
   /** NetworkPolicy ipBlocks also select pods by address (`policy-cidr-match-mode` pods). */
   cidrMatchesEndpoints?: boolean;
+  /** The FQDN cache's settings (`tofqdns-*`). */
+  fqdnCache?: FqdnCacheOptions;
 }
 
 /** What the agent wires in. */
 export interface Enforcement {
   engine: PolicyEngine;
   enforcer: EndpointEnforcer;
+  /** Where policies, CIDR groups and DNS answers enter (the DNS proxy feeds its FQDN cache). */
+  feed: PolicyFeed;
   /** The node's service load-balancing state (ClusterIP frontends and backends). */
   lb: LbSync;
   /** The reconciled kernel tables: health, map pressure, rows in error. */
@@ -132,7 +138,10 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     endpoints: () => enforcer.endpoints().map((e) => ({ state: 'ready', enforcement: enforcementOf(engine.mapState(e.id)) })),
     identities: () => engine.selectorCache.identityIds(),
   });
-  const path = policyPath({ engine, enforcer, status, stateDir: o.stateDir, clusterName: o.clusterName, lifecycle, log, ...(regenerated ? { regenerated } : {}) });
+  const path = policyPath({
+    engine, enforcer, status, stateDir: o.stateDir, clusterName: o.clusterName, lifecycle, log,
+    ...(regenerated ? { regenerated } : {}), ...(o.fqdnCache ? { fqdnCache: o.fqdnCache } : {}),
+  });
   const hooks = endpointHooks({ kc, caches, path, enforcer, status, lifecycle, log, ...(regenerated ? { regenerated } : {}) });
 
   const lbNode: LbNode = { name: o.nodeName, ip: o.nodeIP, algorithm: o.lbAlgorithm ?? 'random' };
@@ -151,7 +160,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   }, log.child({ component: 'map-pressure' }), o.mapSampleIntervalMs);
 
   return {
-    engine, enforcer, lb, kernel, caches: caches.all, ceps: caches.ceps, pods: caches.pods, slices: caches.slices, revisions: path.revisions,
+    engine, enforcer, feed: path.feed, lb, kernel, caches: caches.all, ceps: caches.ceps, pods: caches.pods, slices: caches.slices, revisions: path.revisions,
     // The lifecycle first: the kernel side opens before anything samples or refreshes it.
     runnables: [
       lifecycle.runnable(), ...controllers, refresh(hooks.started, o.driftCheckIntervalMs ?? 60_000), sampler,

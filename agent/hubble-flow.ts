@@ -2,7 +2,8 @@
  * A datapath flow event as Hubble shows it (flow.Flow): verdict, drop reason, event type with its
  * sub type (kernel numbering: 0 to-endpoint, 5 from-endpoint for traces; the drop code for drops),
  * observation point, direction, reply, L4 with TCP flags, both endpoints with identity, namespace,
- * pod and labels, the node, a one-line summary, and the policies whose rules decided it.
+ * pod and labels, the node, a one-line summary, the policies whose rules decided it, and the DNS
+ * names of the peer (`source_names`/`destination_names`) when DNS answers gave it some.
  */
 import { randomUUID } from 'node:crypto';
 import { MatchType } from '../datapath/constants.ts';
@@ -20,6 +21,8 @@ export interface FlowContext {
   endpoint(ip: string, identity: number): FlowEndpoint;
   /** The Service whose backend the flow's end at `ip` is, if any. */
   service?(ip: string): { name: string; namespace: string } | undefined;
+  /** The DNS names the node's FQDN cache holds for `ip` (without the final dot), if any. */
+  names?(ip: string): readonly string[] | undefined;
 }
 
 const TRACE_TO_ENDPOINT = 0;
@@ -56,9 +59,9 @@ function layer4(e: FlowEvent): { l4?: Layer4; summary: string } {
   return { summary: `IP protocol ${e.protocol}` };
 }
 
-/** The flow.Policy list of a rule list, made once per list (lists are shared by the entries they decide). */
 const policiesOf = new WeakMap<readonly RuleOrigin[], FlowPolicy[]>();
-function flowPolicies(origins: readonly RuleOrigin[]): FlowPolicy[] {
+/** The flow.Policy list of a rule list, made once per list (lists are shared by the entries they decide). */
+export function flowPolicies(origins: readonly RuleOrigin[]): FlowPolicy[] {
   let out = policiesOf.get(origins);
   if (!out) policiesOf.set(origins, (out = origins.filter((o) => o.kind !== 'Implicit').map(flowPolicy)));
   return out;
@@ -69,7 +72,8 @@ function withCluster(ep: FlowEndpoint, clusterName: string): FlowEndpoint {
   return ep.cluster_name === clusterName ? ep : { ...ep, cluster_name: clusterName };
 }
 
-const EMITTER = { name: 'Ciliate', version: '' };
+/** The emitter every flow of Ciliate's names. */
+export const EMITTER = { name: 'Ciliate', version: '' };
 
 /**
  * Builds the flow of an event decided by `origins` (empty: no rule, e.g. default deny). Parts that
@@ -95,6 +99,9 @@ export function toHubbleFlow(e: FlowEvent, origins: readonly RuleOrigin[], ctx: 
     traffic_direction: e.direction,
     Summary: summary,
   };
+  // The names the local endpoint's peer was resolved by (upstream: from the endpoint's DNS history).
+  const names = ctx.names?.(ingress ? e.srcIp : e.dstIp);
+  if (names?.length) flow[ingress ? 'source_names' : 'destination_names'] = [...names];
   const fromService = ctx.service?.(e.srcIp), toService = ctx.service?.(e.dstIp);
   if (fromService) flow.source_service = fromService;
   if (toService) flow.destination_service = toService;

@@ -49,6 +49,8 @@ export interface AgentHubbleOptions {
   metrics?: HubbleMetrics;
   /** The kernel's count of flow events lost for a full event buffer (cumulative). */
   kernelLost?: () => bigint;
+  /** The names the node's FQDN cache holds for an address (lower case, final dot). */
+  fqdnNames?: (ip: string) => readonly string[];
 }
 
 /** How often the kernel's lost-event counter is read. */
@@ -59,6 +61,8 @@ export interface AgentHubble {
   sink: FlowSink;
   runnable: Runnable;
   ring: FlowRing;
+  /** What the agent knows of flow ends (for flows made outside the datapath: L7 proxies). */
+  ends: FlowEndpointSource;
 }
 
 /** A pod a flow's end is, as the cluster's CiliumEndpoints tell it. */
@@ -119,40 +123,52 @@ export interface FlowEndpointSource {
   workloadsOf?(namespace: string, name: string): FlowWorkload[] | undefined;
   /** The Service whose backend `ip`:`port` is (IP protocol number). */
   serviceAt?(ip: string, port: number, protocol: number): FlowService | undefined;
+  /** The DNS names DNS answers gave `ip` (without the final dot). */
+  namesAt?(ip: string): readonly string[];
+}
+
+/**
+ * What is known of flow ends, looked up once per (address, identity) for the life of the returned
+ * function: local endpoints first (they are known before their CiliumEndpoint is written), then
+ * the cluster's pods.
+ */
+export function flowEndpoints(src: FlowEndpointSource): (ip: string, identity: number) => FlowEndpoint {
+  const local = new Map(src.localEndpoints().map((e) => [e.request.ip, e] as const));
+  const known = new Map<number, Map<string, FlowEndpoint>>();
+  return (ip, identity) => {
+    let byIp = known.get(identity);
+    if (!byIp) known.set(identity, (byIp = new Map()));
+    let found = byIp.get(ip);
+    if (!found) {
+      const ep = local.get(ip);
+      const pod: PodAtAddress | undefined = ep?.request.podName ? { namespace: ep.request.podNamespace, name: ep.request.podName } : src.podAt(ip);
+      const workloads = pod && (src.workloadsOf?.(pod.namespace, pod.name) ?? (pod.workload && [pod.workload]));
+      found = {
+        identity, cluster_name: src.clusterName, labels: src.labelsOf(identity), ...(ep ? { ID: ep.id } : {}),
+        ...(pod ? { namespace: pod.namespace, pod_name: pod.name } : {}),
+        ...(workloads?.length ? { workloads } : {}),
+      };
+      byIp.set(ip, found);
+    }
+    return found;
+  };
 }
 
 /**
  * The sink that puts decided flows into `ring`: what is known of each end is looked up when the
- * batch arrives (local endpoints first, as they are known before their CiliumEndpoint is written,
- * then the cluster's), once per batch and end; the flow itself is built when first read.
+ * batch arrives, once per batch and end (see {@link flowEndpoints}); the flow itself is built when
+ * first read.
  */
 export function hubbleFlowSink(ring: FlowRing, src: FlowEndpointSource): FlowSink {
   return (flows) => {
-    const local = new Map(src.localEndpoints().map((e) => [e.request.ip, e] as const));
-    const known = new Map<number, Map<string, FlowEndpoint>>();
-    const endpointOf = (ip: string, identity: number): FlowEndpoint => {
-      let byIp = known.get(identity);
-      if (!byIp) known.set(identity, (byIp = new Map()));
-      let found = byIp.get(ip);
-      if (!found) {
-        const ep = local.get(ip);
-        const pod: PodAtAddress | undefined = ep?.request.podName ? { namespace: ep.request.podNamespace, name: ep.request.podName } : src.podAt(ip);
-        const workloads = pod && (src.workloadsOf?.(pod.namespace, pod.name) ?? (pod.workload && [pod.workload]));
-        found = {
-          identity, cluster_name: src.clusterName, labels: src.labelsOf(identity), ...(ep ? { ID: ep.id } : {}),
-          ...(pod ? { namespace: pod.namespace, pod_name: pod.name } : {}),
-          ...(workloads?.length ? { workloads } : {}),
-        };
-        byIp.set(ip, found);
-      }
-      return found;
-    };
+    const endpointOf = flowEndpoints(src);
     for (const d of flows) {
       const e = d.event;
       ring.push(DeferredFlow.of(buildFlow, {
         event: e, origins: d.origins, time: d.time, src,
         from: endpointOf(e.srcIp, e.srcIdentity), to: endpointOf(e.dstIp, e.dstIdentity),
         fromService: src.serviceAt?.(e.srcIp, e.srcPort, e.protocol), toService: src.serviceAt?.(e.dstIp, e.dstPort, e.protocol),
+        peerNames: src.namesAt?.(e.direction === 'INGRESS' ? e.srcIp : e.dstIp),
       }, d.time.getTime()));
     }
   };
@@ -168,6 +184,8 @@ interface ObservedFlow {
   to: FlowEndpoint;
   fromService: FlowService | undefined;
   toService: FlowService | undefined;
+  /** The DNS names of the local endpoint's peer when the event arrived. */
+  peerNames: readonly string[] | undefined;
 }
 
 function buildFlow(o: ObservedFlow): Flow {
@@ -176,7 +194,13 @@ function buildFlow(o: ObservedFlow): Flow {
     nodeName: o.src.nodeName, clusterName: o.src.clusterName,
     endpoint: (ip, identity) => (ip === e.srcIp && identity === e.srcIdentity ? o.from : o.to),
     service: (ip) => (ip === e.srcIp ? o.fromService : o.toService),
+    names: () => o.peerNames,
   }, o.time);
+}
+
+/** DNS names as flows carry them (upstream drops the final dot); the same empty list when none. */
+function withoutFinalDots(names: readonly string[]): readonly string[] {
+  return names.length === 0 ? names : names.map((n) => (n.endsWith('.') ? n.slice(0, -1) : n));
 }
 
 /** Builds the agent's Hubble; it listens once the runnable starts. */
@@ -202,7 +226,7 @@ export function agentHubble(o: AgentHubbleOptions): AgentHubble {
     o.metrics?.lost('PERF_EVENT_RING_BUFFER', n);
   });
   const labelsOf = (identity: number) => o.engine.selectorCache.identityLabels(identity)?.toStrings() ?? [];
-  const sink = hubbleFlowSink(ring, {
+  const ends: FlowEndpointSource = {
     nodeName: o.nodeName, clusterName: o.clusterName, labelsOf,
     localEndpoints: () => o.enforcer.endpoints(),
     podAt: (ip) => pods.get(ip),
@@ -212,7 +236,9 @@ export function agentHubble(o: AgentHubbleOptions): AgentHubble {
       return w ? [w] : undefined;
     },
     serviceAt: serviceBackendIndex(o.slices),
-  });
+    ...(o.fqdnNames ? { namesAt: (ip: string) => withoutFinalDots(o.fqdnNames!(ip)) } : {}),
+  };
+  const sink = hubbleFlowSink(ring, ends);
   const runnable: Runnable = {
     needLeaderElection: false,
     async start(signal) {
@@ -226,5 +252,5 @@ export function agentHubble(o: AgentHubbleOptions): AgentHubble {
       server.close();
     },
   };
-  return { sink, runnable, ring };
+  return { sink, runnable, ring, ends };
 }

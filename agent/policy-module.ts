@@ -20,7 +20,10 @@ import type { EnforcementCaches } from './enforcement-caches.ts';
 import type { EndpointEnforcer } from './endpoint-enforcer.ts';
 import type { EndpointStatus } from './endpoint-status.ts';
 import { NamedPortIndex } from './named-ports.ts';
+import { join } from 'node:path';
 import { cidrGroupOf, PolicyFeed } from './policy-feed.ts';
+import { FqdnCache, type FqdnCacheOptions } from './fqdn-cache.ts';
+import { FQDN_CACHE_FILE, loadFqdnCache } from './fqdn-cache-file.ts';
 import { PolicyRevisions, type PolicyWaitResult } from './policy-revisions.ts';
 import { ValidPolicies } from './valid-policies.ts';
 
@@ -51,6 +54,8 @@ export interface PolicyPathDeps {
   regenerated?: RegenerationObserver;
   stateDir: string;
   clusterName: string;
+  /** The FQDN cache's settings (`tofqdns-*`). */
+  fqdnCache?: FqdnCacheOptions;
   lifecycle: Lifecycle;
   log: Logger;
 }
@@ -91,7 +96,10 @@ export function policyPath(d: PolicyPathDeps): PolicyPath {
     d.status.refresh(diffs.keys());
     revisions.changed();
   };
-  const feed = new PolicyFeed(engine, enforcer.ipcache, apply);
+  // DNS answers from before a restart: their addresses keep their identities when policies apply.
+  const fqdnCache = new FqdnCache(d.fqdnCache);
+  loadFqdnCache(join(d.stateDir, FQDN_CACHE_FILE), fqdnCache, Date.now(), d.log);
+  const feed = new PolicyFeed(engine, enforcer.ipcache, apply, undefined, fqdnCache);
   const validPolicies = new ValidPolicies(d.stateDir, d.clusterName, d.log);
   d.lifecycle.append({
     name: 'cidr-identities',

@@ -41,7 +41,7 @@ export const HUBBLE_METRICS_PORT = 9965;
 
 /** The Hubble metrics the local cluster's agents serve: every one Ciliate builds, pods as the drop and policy contexts. */
 export const LOCAL_HUBBLE_METRICS = 'flow drop:sourceContext=pod;destinationContext=pod tcp port-distribution icmp '
-  + 'policy:sourceContext=pod;destinationContext=pod;labelsContext=source_namespace,destination_namespace flows-to-world:port';
+  + 'policy:sourceContext=pod;destinationContext=pod;labelsContext=source_namespace,destination_namespace flows-to-world:port dns:query';
 
 /** The port of each node's Hubble server (upstream's). */
 export const HUBBLE_PORT = 4244;

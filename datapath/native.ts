@@ -67,6 +67,25 @@ export type RingReaderCtor = new (
   maxBatchBytes?: number,
 ) => NativeRingReader;
 
+/** A transparent UDP socket reporting each datagram's original destination (see udp-origdst.cc). */
+export interface NativeOrigDstUdp {
+  /** Sends `data` to toIp:toPort from fromIp:fromPort (an address that need not be the node's). */
+  sendFrom(fromIp: string, fromPort: number, toIp: string, toPort: number, data: Buffer): void;
+  /** The bound port. */
+  port(): number;
+  /** Stops reading and closes the socket. */
+  close(): void;
+}
+
+/**
+ * Constructor of NativeOrigDstUdp: binds ip:port ('' = any) with IP_TRANSPARENT and SO_MARK `mark`
+ * (0: none) and calls `onDatagram` with each datagram, its source and original destination.
+ */
+export type OrigDstUdpCtor = new (
+  ip: string, port: number, mark: number,
+  onDatagram: (data: Buffer, srcIp: string, srcPort: number, dstIp: string, dstPort: number) => void,
+) => NativeOrigDstUdp;
+
 /** The complete native API. */
 export interface NativeApi {
   objOpen(path: string): number;
@@ -124,6 +143,7 @@ export interface NativeApi {
   netlinkTransactAsync(fd: number, request: Buffer): Promise<Buffer>;
 
   RingReader: RingReaderCtor;
+  OrigDstUdp: OrigDstUdpCtor;
 }
 
 /** Path of the compiled addon (built by `npm run build:native`). */

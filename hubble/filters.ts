@@ -28,9 +28,9 @@ const PROTOCOLS: Record<string, (f: Flow) => boolean> = {
   icmp: (f) => f.l4?.ICMPv4 !== undefined || f.l4?.ICMPv6 !== undefined,
   icmpv4: (f) => f.l4?.ICMPv4 !== undefined,
   icmpv6: (f) => f.l4?.ICMPv6 !== undefined,
-  // Layer 7 protocols: Ciliate's flows are L3/L4 only.
+  // Layer 7 protocols: the flows of Ciliate's L7 proxies.
   http: () => false,
-  dns: () => false,
+  dns: (f) => f.l7?.dns !== undefined,
   kafka: () => false,
 };
 
@@ -92,14 +92,40 @@ export function compileFilter(filter: FlowFilter): FlowPredicate {
   });
   add<string>('ip_version', (v) => (f) => v.includes(f.IP.ipVersion));
   add<boolean>('encrypted', (v) => () => v.includes(false));
-  // DNS names, translated sources, layer 7, traces and node labels: Ciliate's flows carry none of them.
-  for (const field of ['source_fqdn', 'destination_fqdn', 'source_ip_xlated', 'http_status_code', 'http_method', 'http_path', 'http_url', 'http_header', 'dns_query', 'trace_id', 'ip_trace_id', 'node_labels'] as const) {
+  // DNS queries: regular expressions over the query of DNS proxy flows, as upstream.
+  add<string>('dns_query', (v) => {
+    const res = v.map((q) => {
+      try {
+        return new RegExp(q);
+      } catch (err) {
+        throw new FilterError('dns_query', (err as Error).message);
+      }
+    });
+    return (f) => f.l7?.dns !== undefined && res.some((re) => re.test(f.l7!.dns!.query));
+  });
+  add<string>('source_fqdn', (v) => fqdnCheck('source_fqdn', v, (f) => f.source_names));
+  add<string>('destination_fqdn', (v) => fqdnCheck('destination_fqdn', v, (f) => f.destination_names));
+  // Translated sources, HTTP, traces and node labels: Ciliate's flows carry none of them.
+  for (const field of ['source_ip_xlated', 'http_status_code', 'http_method', 'http_path', 'http_url', 'http_header', 'trace_id', 'ip_trace_id', 'node_labels'] as const) {
     add<unknown>(field, () => () => false);
   }
   if ((filter.experimental?.cel_expression ?? []).length > 0) {
     throw new FilterError('experimental.cel_expression', 'CEL expressions are not supported by Ciliate');
   }
   return (f) => checks.every((c) => c(f));
+}
+
+/**
+ * DNS name patterns over a flow's names, as upstream: case-insensitive, a final dot ignored, `*`
+ * any run of DNS characters and dots; only those characters and `*` are allowed.
+ */
+function fqdnCheck(field: string, values: string[], names: (f: Flow) => string[] | undefined): Check {
+  const res = values.map((v) => {
+    const p = v.trim().toLowerCase().replace(/\.$/, '');
+    if (!/^[-a-z0-9_.*]+$/.test(p)) throw new FilterError(field, `"${v}": only letters, digits, "-", "_", "." and "*" are allowed`);
+    return new RegExp(`^${p.replace(/\./g, '[.]').replace(/\*/g, '[-a-z0-9_.]*')}$`);
+  });
+  return (f) => (names(f) ?? []).some((n) => res.some((re) => re.test(n)));
 }
 
 /** IP addresses or CIDRs. */

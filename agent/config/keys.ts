@@ -37,6 +37,12 @@ export const AGENT_SETTINGS: Readonly<Record<string, string | undefined>> = {
   'hubble-metrics': '',
   'hubble-metrics-server': ':9965',
   labels: '',
+  // The DNS proxy and toFQDNs (upstream's defaults).
+  'tofqdns-min-ttl': '0',
+  'tofqdns-idle-connection-grace-period': '0s',
+  'tofqdns-endpoint-max-ip-per-hostname': '1000',
+  'tofqdns-dns-reject-response-code': 'refused',
+  'tofqdns-proxy-response-max-delay': '100ms',
   'prometheus-serve-addr': ':9962',
   'ipv4-node': 'auto',
   'bpf-root': '/sys/fs/bpf',

@@ -10,7 +10,7 @@ import { isValidRingCapacity } from '../../hubble/ring.ts';
 import { LabelFilter } from '../../identity/label-filter.ts';
 import type { EnforcementMode } from '../../policy/endpoint-policy.ts';
 import {
-  ConfigError, parseBool, parseEnum, parseInteger, parseList, parseListenAddress, settingsFromEnv,
+  ConfigError, parseBool, parseDuration, parseEnum, parseInteger, parseList, parseListenAddress, settingsFromEnv,
 } from '../../runtime/settings.ts';
 import { intToIp, ipToInt, parsePrefix } from '../ipv4.ts';
 import { AGENT_SETTINGS, FIXED_SETTINGS, isAgentFlag, isOtherComponentSetting } from './keys.ts';
@@ -63,6 +63,8 @@ export interface AgentConfig {
   hubbleMetricsServer: { host: string; port: number } | undefined;
   /** `labels`: identity-relevant label patterns added to the defaults. */
   labels: string[];
+  /** The DNS proxy and toFQDNs (`tofqdns-*`). */
+  fqdn: FqdnConfig;
   /** `prometheus-serve-addr`; undefined: no metrics endpoint. */
   prometheus: { host: string; port: number } | undefined;
   /** `ipv4-node`; undefined (`auto`): the Node object's InternalIP. */
@@ -76,6 +78,20 @@ export interface AgentConfig {
   /** `write-cni-conf-when-ready` (the conflist to write once ready) and `cni-exclusive`; undefined: none. */
   cniConf: { path: string; exclusive: boolean } | undefined;
   debug: boolean;
+}
+
+/** The `tofqdns-*` settings. */
+export interface FqdnConfig {
+  /** `tofqdns-min-ttl`: the least TTL (seconds) an answer's addresses are kept for (0: the answer's). */
+  minTtlSeconds: number;
+  /** `tofqdns-idle-connection-grace-period` in seconds: how long expired addresses stay. */
+  graceSeconds: number;
+  /** `tofqdns-endpoint-max-ip-per-hostname`. */
+  maxIpsPerName: number;
+  /** `tofqdns-dns-reject-response-code`: what denied queries are answered. */
+  rejectResponse: 'refused' | 'nameError';
+  /** `tofqdns-proxy-response-max-delay` in ms: how long an answer waits for the kernel. */
+  responseMaxDelayMs: number;
 }
 
 /** Where the settings come from. */
@@ -179,6 +195,13 @@ export function buildAgentConfig(raw: Readonly<Record<string, string | undefined
     hubbleMetrics: get('hubble-metrics'),
     hubbleMetricsServer: get('hubble-metrics-server') ? parseListenAddress('hubble-metrics-server', get('hubble-metrics-server')) : undefined,
     labels,
+    fqdn: {
+      minTtlSeconds: parseInteger('tofqdns-min-ttl', get('tofqdns-min-ttl'), 0, 2 ** 31 - 1),
+      graceSeconds: parseDuration('tofqdns-idle-connection-grace-period', get('tofqdns-idle-connection-grace-period')) / 1000,
+      maxIpsPerName: parseInteger('tofqdns-endpoint-max-ip-per-hostname', get('tofqdns-endpoint-max-ip-per-hostname'), 1, 2 ** 31 - 1),
+      rejectResponse: parseEnum('tofqdns-dns-reject-response-code', get('tofqdns-dns-reject-response-code'), ['refused', 'nameError'] as const),
+      responseMaxDelayMs: parseDuration('tofqdns-proxy-response-max-delay', get('tofqdns-proxy-response-max-delay')),
+    },
     prometheus: get('prometheus-serve-addr') ? parseListenAddress('prometheus-serve-addr', get('prometheus-serve-addr')) : undefined,
     nodeIP: get('ipv4-node') === 'auto' || !get('ipv4-node') ? undefined : ipv4Address('ipv4-node', get('ipv4-node')),
     bpfRoot: path('bpf-root'),

@@ -2,12 +2,12 @@
 // consume() for timer-driven draining of records submitted without wakeup. Each drain hands one
 // batch Buffer to JavaScript: records back to back as [u32 length][record][pad to 8].
 #include <bpf/libbpf.h>
-#include <uv.h>
 
 #include <cerrno>
 #include <string>
 
 #include "errors.h"
+#include "poll.h"
 
 namespace ciliate {
 
@@ -82,17 +82,7 @@ class RingReader : public Napi::ObjectWrap<RingReader> {
   // start(): also drain when the kernel signals (records submitted with wakeup).
   Napi::Value Start(const Napi::CallbackInfo& info) {
     if (!rb_ || polling_) return info.Env().Undefined();
-    uv_loop_t* loop = nullptr;
-    napi_get_uv_event_loop(info.Env(), &loop);
-    poll_ = new uv_poll_t;
-    poll_->data = this;
-    int ret = uv_poll_init(loop, poll_, ring_buffer__epoll_fd(rb_));
-    if (ret) {
-      delete poll_;
-      poll_ = nullptr;
-      ThrowErrno(info.Env(), -ret, "uv_poll_init");
-    }
-    uv_poll_start(poll_, UV_READABLE, &RingReader::OnPoll);
+    poll_ = StartReadPoll(info.Env(), ring_buffer__epoll_fd(rb_), this, &RingReader::OnPoll);
     polling_ = true;
     Ref();
     return info.Env().Undefined();
@@ -105,11 +95,7 @@ class RingReader : public Napi::ObjectWrap<RingReader> {
   }
 
   void Release() {
-    if (poll_) {
-      uv_poll_stop(poll_);
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-      poll_ = nullptr;
-    }
+    StopPoll(poll_);
     polling_ = false;
     if (rb_) {
       ring_buffer__free(rb_);

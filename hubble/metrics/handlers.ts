@@ -26,6 +26,11 @@ const IDENTITY_HOST = 1;
 const TRACE_POINTS = ['to-endpoint', 'to-proxy', 'to-host', 'to-stack', 'to-overlay', 'from-endpoint', 'from-proxy', 'from-host',
   'from-stack', 'from-overlay', 'from-network', 'to-network', 'from-crypto', 'to-crypto'];
 
+/** Upstream's names of DNS rcodes in the dns metric. */
+const RCODE_NAMES = ['No Error', 'Format Error', 'Server Failure', 'Non-Existent Domain', 'Not Implemented', 'Query Refused',
+  'Name Exists when it should not', 'RR Set Exists when it should not', 'RR Set that should exist does not',
+  'Server Not Authoritative for zone', 'Name not contained in zone'];
+
 /** Upstream's names of policy match types, as the policy metric writes them (lower case). */
 const MATCH_TYPES = ['none', 'l3-only', 'l3-l4', 'l4-only', 'all', 'l3-proto', 'proto-only'];
 
@@ -51,8 +56,9 @@ const ICMP4: Record<number, [string, string[]?]> = {
   13: ['TimestampRequest'], 14: ['TimestampReply'], 15: ['InfoRequest'], 16: ['InfoReply'], 17: ['AddressMaskRequest'], 18: ['AddressMaskReply'],
 };
 
-/** The L4 (or L7) protocol a flow is counted under, as upstream names it. */
+/** The L7 (or L4) protocol a flow is counted under, as upstream names it. */
 export function flowProtocol(flow: Flow): string {
+  if (flow.event_type.type === TYPE_ACCESS_LOG) return flow.l7?.dns ? 'DNS' : flow.l7?.http ? 'HTTP' : 'Unknown L7';
   const l4 = flow.l4;
   if (l4?.TCP) return 'TCP';
   if (l4?.UDP) return 'UDP';
@@ -98,11 +104,15 @@ function handler(make: VecFactory, spec: MetricSpec, name: string, help: string,
 type Builder = (make: VecFactory, spec: MetricSpec) => FlowHandler;
 
 const BUILDERS: Record<MetricName, Builder> = {
+  dns: dnsMetric,
   flow: (r, s) => handler(r, s, 'hubble_flows_processed_total', 'Total number of flows processed', ['protocol', 'type', 'subtype', 'verdict'], (f, out) => {
     const t = f.event_type.type;
     out[0] = flowProtocol(f);
     out[2] = '';
-    if (t === TYPE_ACCESS_LOG) out[1] = 'L7';
+    if (t === TYPE_ACCESS_LOG) {
+      out[1] = 'L7';
+      out[2] = f.l7?.dns ? 'DNS' : f.l7?.http ? 'HTTP' : '';
+    }
     else if (t === TYPE_DROP) out[1] = 'Drop';
     else if (t === TYPE_CAPTURE) out[1] = 'Capture';
     else if (t === TYPE_TRACE) {
@@ -197,6 +207,47 @@ const BUILDERS: Record<MetricName, Builder> = {
     });
   },
 };
+
+/**
+ * The dns metric: queries (a dropped query counts here with rcode "Policy denied"), responses by
+ * rcode, and response record types; the context labels first, `query` adds the name, `ignoreAAAA`
+ * skips flows asking only AAAA.
+ */
+function dnsMetric(make: VecFactory, spec: MetricSpec): FlowHandler {
+  const ctx = compileContext(spec.context);
+  const withQuery = spec.flags.has('query');
+  const q = withQuery ? ['query'] : [];
+  const help = 'Number of DNS queries observed';
+  const queries = make('hubble_dns_queries_total', help, [...ctx.names, 'rcode', 'qtypes', 'ips_returned', ...q]);
+  const responses = make('hubble_dns_responses_total', help, [...ctx.names, 'rcode', 'qtypes', 'ips_returned', ...q]);
+  const types = make('hubble_dns_response_types_total', help, [...ctx.names, 'type', 'qtypes', ...q]);
+  const n = ctx.names.length;
+  // [context..., rcode, qtypes, ips_returned, query?] and [context..., type, qtypes, query?], reused.
+  const buf: string[] = new Array<string>(n + 4).fill('');
+  const typeBuf: string[] = new Array<string>(n + 3).fill('');
+  return (f) => {
+    const dns = f.l7?.dns;
+    if (!dns || (spec.flags.has('ignoreaaaa') && dns.qtypes?.length === 1 && dns.qtypes[0] === 'AAAA')) return;
+    ctx.fill(f, buf, 0);
+    buf[n + 1] = (dns.qtypes ?? []).join(',');
+    buf[n + 2] = String(dns.ips?.length ?? 0);
+    buf[n + 3] = withQuery ? dns.query : '';
+    if (f.verdict === 'DROPPED' || !isReply(f)) {
+      buf[n] = f.verdict === 'DROPPED' ? 'Policy denied' : '';
+      queries.inc(buf);
+      return;
+    }
+    buf[n] = RCODE_NAMES[dns.rcode ?? 0] ?? String(dns.rcode);
+    responses.inc(buf);
+    for (let i = 0; i < n; i++) typeBuf[i] = buf[i]!;
+    typeBuf[n + 1] = buf[n + 1]!;
+    typeBuf[n + 2] = buf[n + 3]!;
+    for (const rr of dns.rrtypes ?? []) {
+      typeBuf[n] = rr;
+      types.inc(typeBuf);
+    }
+  };
+}
 
 /** Makes `spec`'s metric with `make` and returns what counts flows into it. */
 export function metricHandler(make: VecFactory, spec: MetricSpec): FlowHandler {

@@ -8,16 +8,16 @@
  */
 
 /** The metrics Ciliate computes from its flows. */
-export const BUILT_METRICS = ['flow', 'drop', 'tcp', 'port-distribution', 'icmp', 'policy', 'flows-to-world'] as const;
+export const BUILT_METRICS = ['flow', 'drop', 'tcp', 'port-distribution', 'icmp', 'policy', 'flows-to-world', 'dns'] as const;
 
 /** A metric Ciliate computes. */
 export type MetricName = (typeof BUILT_METRICS)[number];
 
-/** Upstream metrics that need layer 7 flows, which Ciliate's datapath does not produce. */
-const L7_METRICS = new Set(['dns', 'http', 'httpV2', 'kafka']);
+/** Upstream metrics over layer 7 flows Ciliate's proxies do not produce. */
+const L7_METRICS = new Set(['http', 'httpV2', 'kafka']);
 
 /** Options each metric takes besides the context options. */
-const OWN_OPTIONS: Partial<Record<MetricName, readonly string[]>> = { 'flows-to-world': ['any-drop', 'port', 'syn-only'] };
+const OWN_OPTIONS: Partial<Record<MetricName, readonly string[]>> = { 'flows-to-world': ['any-drop', 'port', 'syn-only'], dns: ['query', 'ignoreaaaa'] };
 
 /** Identifiers a source or destination context may name. */
 export const CONTEXT_IDENTIFIERS = ['identity', 'namespace', 'pod', 'pod-name', 'pod-short', 'dns', 'ip', 'reserved-identity', 'workload', 'workload-name', 'app'] as const;
@@ -94,7 +94,7 @@ function parseLabels(value: string): ContextLabel[] {
 function parseItem(item: string, problems: string[]): MetricSpec {
   const colon = item.indexOf(':');
   const name = colon < 0 ? item : item.slice(0, colon);
-  if (L7_METRICS.has(name)) throw new Error(`Hubble metric "${name}" needs layer 7 flows, which Ciliate does not produce; ignored`);
+  if (L7_METRICS.has(name)) throw new Error(`Hubble metric "${name}" needs layer 7 flows of a proxy Ciliate does not run; ignored`);
   if (!(BUILT_METRICS as readonly string[]).includes(name)) {
     throw new Error(`unknown Hubble metric "${name}" (Ciliate serves ${BUILT_METRICS.join(', ')}); ignored`);
   }

@@ -39,10 +39,10 @@ describe('hubble-metrics: parsing the setting', () => {
 
   it('names what it cannot honour and keeps the rest', () => {
     const { metrics, problems } = parseMetricsConfig(
-      'dns:query httpV2:exemplars=true bogus drop:sourceContext=planet tcp:frobnicate flow:sourceEgressContext=namespace;labelsContext=nope icmp');
+      'kafka httpV2:exemplars=true bogus drop:sourceContext=planet tcp:frobnicate flow:sourceEgressContext=namespace;labelsContext=nope icmp');
     expect(metrics.map((m) => m.name)).to.deep.equal(['tcp', 'icmp']);
     expect(problems).to.have.length(6);
-    expect(problems[0]).to.match(/"dns" needs layer 7 flows/);
+    expect(problems[0]).to.match(/"kafka" needs layer 7 flows/);
     expect(problems[1]).to.match(/"httpV2" needs layer 7 flows/);
     expect(problems[2]).to.match(/unknown Hubble metric "bogus"/);
     expect(problems[3]).to.match(/"drop": sourceContext: unknown context "planet"/);
@@ -59,7 +59,7 @@ describe('the agent\'s Hubble metrics setup', () => {
     const set = hubbleMetricsFromConfig({ hubbleMetrics: 'flow nonsense drop:sourceContext=moon', hubbleMetricsServer: { host: '127.0.0.1', port: 0 } }, log);
     expect(set).to.not.equal(undefined);
     expect(lines.filter((l) => l.level === 'warn').map((l) => l.msg)).to.deep.equal([
-      'setting hubble-metrics: unknown Hubble metric "nonsense" (Ciliate serves flow, drop, tcp, port-distribution, icmp, policy, flows-to-world); ignored',
+      'setting hubble-metrics: unknown Hubble metric "nonsense" (Ciliate serves flow, drop, tcp, port-distribution, icmp, policy, flows-to-world, dns); ignored',
       'setting hubble-metrics: Hubble metric "drop": sourceContext: unknown context "moon" (one of identity, namespace, pod, pod-name, pod-short, dns, ip, reserved-identity, workload, workload-name, app); metric ignored',
     ]);
     expect(hubbleMetricsFromConfig({ hubbleMetrics: '', hubbleMetricsServer: { host: '', port: 9965 } }, log)).to.equal(undefined);
