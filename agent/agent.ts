@@ -37,6 +37,8 @@ import { nodeInternalIP } from './node-address.ts';
 import { podCIDRsOf, type CiliumNodeLike } from './pod-cidrs.ts';
 import { CILIUM_NODE_REF, NODE_REF } from './resources.ts';
 import { routeReconciler } from './routes.ts';
+import { nodeHttpProxy } from '../envoy/http/node-proxy.ts';
+import { ReservedIdentity } from '../identity/numeric.ts';
 
 /** Whether the apiserver serves cilium.io/v2 ciliumnodes. */
 async function ciliumNodesServed(kc: KubeConfig): Promise<boolean> {
@@ -137,6 +139,11 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
     kernelLost: () => readEventStats(enforcement.enforcer.sharedMaps.eventStats).lost,
   }) : undefined;
   if (hubble) late.hubble = hubble.sink;
+  // The node's HTTP proxy, enforcing the L7 rules the datapath redirects to it (world when unknown).
+  const httpProxy = nodeHttpProxy({
+    table: enforcement.l7Policies, log: log.child({ component: 'http-proxy' }),
+    identityOf: (ip) => enforcement.enforcer.ipcache.resolve(ip)?.identity ?? ReservedIdentity.world,
+  });
   const manager = new Manager({ log }).addCache(nodes);
   for (const c of nodeControllers) manager.add(c);
   // Metrics (controllers, work queues, kernel tables and map pressure) and the kernel tables' health where `prometheus-serve-addr` says.
@@ -144,6 +151,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   for (const c of enforcement.caches) manager.addCache(c);
   for (const r of enforcement.runnables) manager.add(r);
   if (hubble) manager.add(hubble.runnable);
+  manager.add(httpProxy);
   if (hubbleMetrics) manager.add(hubbleMetrics.endpoint);
   const health = healthEndpoint(cfg.healthPort, { caches: [nodes, ...enforcement.caches] }, log);
   if (health) manager.add(health);

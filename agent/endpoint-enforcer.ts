@@ -85,6 +85,8 @@ export interface EnforcerOptions {
   nodeOwner?: KubernetesObject;
   /** An endpoint's policy rows started or stopped failing. */
   onEndpointErrors?: (id: number) => void;
+  /** An endpoint's map state may have changed (added, diffed, removed): the L7 policy table follows. */
+  onPolicyChanged?: (id: number) => void;
 }
 
 /** A local endpoint under enforcement. */
@@ -339,6 +341,7 @@ export class EndpointEnforcer {
     };
     this.#byId.set(id, ep);
     this.#byKey.set(req.key, ep);
+    this.opts.onPolicyChanged?.(id);
     log.info('endpoint enforced', {
       endpointId: id, identity, ip: req.ip, pod: `${req.podNamespace}/${req.podName}`, restored: previous,
       ms: { podFacts: elapsedMs(t0, tFacts), identity: elapsedMs(tFacts, tIdentity), load: elapsedMs(tLoad0, tLoad), policy: elapsedMs(tLoad, tPolicy), attach: elapsedMs(tPolicy), total: elapsedMs(t0) },
@@ -377,6 +380,7 @@ export class EndpointEnforcer {
       this.#byKey.delete(key);
       this.#byId.delete(ep.id);
       this.opts.engine.removeEndpoint(ep.id);
+      this.opts.onPolicyChanged?.(ep.id);
       ep.untrack?.();
       ep.policy.close();
       try {
@@ -418,6 +422,7 @@ export class EndpointEnforcer {
       ep.resync = true;
       this.#resync(ep);
     }
+    this.opts.onPolicyChanged?.(ep.id);
   }
 
   /** Rebuilds an endpoint's table from the engine's map state; false (and retried later) when that throws too. */

@@ -65,6 +65,7 @@ import { ENDPOINT_SLICE_REF, lbPrimer, SERVICE_REF, serviceKeyOfSlice, serviceLb
 import { attachNodeDevice } from './netdev-attach.ts';
 import { attachSocketLb } from './socket-lb.ts';
 import { join } from 'node:path';
+import { L7PolicyTable } from '../envoy/l7-policy-table.ts';
 import { CCNP_REF, CEP_REF, CIDR_GROUP_REF, CNP_REF, IDENTITY_REF, KNP_REF, NAMESPACE_REF, NODE_REF, POD_REF } from './resources.ts';
 
 /** The endpoint as the CNI side hands it over (structurally the CNI endpoint record). */
@@ -122,6 +123,8 @@ export interface EnforcementOptions {
 export interface Enforcement {
   engine: PolicyEngine;
   enforcer: EndpointEnforcer;
+  /** The local endpoints' desired L7 policy, pushed to the node's proxies. */
+  l7Policies: L7PolicyTable;
   /** The node's service load-balancing state (ClusterIP frontends and backends). */
   lb: LbSync;
   /** The reconciled kernel tables: health, map pressure, rows in error. */
@@ -190,9 +193,11 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   const nodeOwner = { apiVersion: 'v1', kind: 'Node', metadata: { name: o.nodeName } };
   const kernel = new KernelTables(log.child({ component: 'kernel-tables' }),
     new EventRecorder({ sink: eventsV1Sink(kc), controller: 'ciliate.io/agent', instance: o.nodeName, log }), join(o.stateDir, KERNEL_HEALTH_FILE));
+  // The local endpoints' L7 rules, pushed to the node's proxies.
+  const l7Policies = new L7PolicyTable({ rows: (id) => engine.mapState(id)?.rows(), address: (id) => enforcer.endpoint(id)?.request.ip });
   const enforcer = new EndpointEnforcer({
     pinRoot: o.pinRoot, stateDir: o.stateDir, engine, log: log.child({ component: 'enforcer' }), podFacts,
-    kernelTables: kernel, nodeOwner, onEndpointErrors: (id) => refreshCeps([id]),
+    kernelTables: kernel, nodeOwner, onEndpointErrors: (id) => refreshCeps([id]), onPolicyChanged: (id) => l7Policies.update(id),
     ...(o.policyMapMax ? { policyMapMax: o.policyMapMax } : {}),
     allocateIdentity: async (labels) => {
       // Fast path: a CiliumIdentity with exactly these labels is already known (the lowest number wins).
@@ -362,7 +367,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   };
 
   return {
-    engine, enforcer, lb, kernel, caches, ceps, pods, slices,
+    engine, enforcer, lb, kernel, caches, ceps, pods, slices, l7Policies,
     runnables: [kernelModule, ...controllers, refresh, lbPrimer(services, slices, lb, lbNode), ...(o.flowSinks?.length ? [flowEventsRunnable(enforcer, o.flowSinks, log)] : [])],
     hooks: {
       beforeAddReturns: enforce,

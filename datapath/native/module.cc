@@ -12,6 +12,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRingbuf(env, exports);
   InitNetlink(env, exports);
   InitNetns(env, exports);
+  InitSocket(env, exports);
   return exports;
 }
 

@@ -1,0 +1,199 @@
+/**
+ * The node's HTTP proxy, run inside the agent: transparent listeners on the ingress and egress
+ * proxy ports take the connections the datapath hands over (their local address is the original
+ * destination), judge every request by the endpoint's HTTP rules as they are at that moment, answer
+ * a denied one with upstream's 403 "Access denied", and forward an allowed one to the original
+ * destination over one upstream connection per client connection (keep-alive and pipelining kept:
+ * requests go upstream in order, answers come back in order). An ingress proxy connects from the
+ * client's own address, so the pod sees its real peer; an egress proxy from the node's. Its
+ * sockets carry upstream's proxy marks, so the datapath does not hand their packets over again.
+ * Malformed requests get 400 (431 for oversized headers) and are counted; an error on one
+ * connection never affects another.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import type { Direction } from '../../policy/api/model.ts';
+import type { Logger } from '../../runtime/logger.ts';
+import { MARK_MAGIC_PROXY_EGRESS, MARK_MAGIC_PROXY_INGRESS } from '../tproxy.ts';
+import type { HttpPolicyStore } from './policy-store.ts';
+import { decideHttp, type HeaderAction, type HttpDecision } from './rules.ts';
+
+/** Upstream's answer to a denied request. */
+export const ACCESS_DENIED_BODY = 'Access denied\r\n';
+/** The answer when the original destination cannot be reached (Envoy's words). */
+export const UPSTREAM_FAILED_BODY = 'upstream connect error or disconnect/reset before headers\r\n';
+
+/** One request as the proxy saw and decided it (an L7 flow). */
+export interface HttpFlowRecord {
+  readonly direction: Direction;
+  readonly source: { ip: string; port: number };
+  readonly destination: { ip: string; port: number };
+  readonly remoteIdentity: number;
+  readonly method: string;
+  readonly url: string;
+  readonly protocol: string;
+  readonly host: string;
+  readonly verdict: 'FORWARDED' | 'DROPPED' | 'ERROR';
+  /** The response's status code (0: none, the upstream failed). */
+  readonly code: number;
+  readonly latencyNs: bigint;
+  readonly time: Date;
+  /** The rules of the row that decided. */
+  readonly policies: readonly string[];
+  /** The index of the allowing HTTP rule (-1: allow-all or denied). */
+  readonly rule: number;
+}
+
+/** Transparent sockets (the native module in the agent; plain ones in tests). */
+export interface ProxySockets {
+  /** A listening fd for `port`. */
+  listen(port: number, mark: number): number;
+  /** A socket connecting to `dst:port` from `src` ('' = the node's address). */
+  connect(src: string, dst: string, port: number, mark: number): net.Socket;
+}
+
+/** Settings and collaborators of the proxy. */
+export interface HttpProxyOptions {
+  readonly ingressPort: number;
+  readonly egressPort: number;
+  readonly policies: HttpPolicyStore;
+  /** The security identity of an address (the ipcache's longest match; 2 world). */
+  identityOf(ip: string): number;
+  readonly sockets: ProxySockets;
+  readonly log: Logger;
+  onFlow?(flow: HttpFlowRecord): void;
+}
+
+/** Counters of the proxy. */
+export interface HttpProxyStats {
+  connections: number;
+  requests: number;
+  forwarded: number;
+  denied: number;
+  malformed: number;
+  upstreamErrors: number;
+}
+
+interface Conn {
+  readonly direction: Direction;
+  readonly client: { ip: string; port: number };
+  readonly original: { ip: string; port: number };
+  readonly remoteIdentity: number;
+  readonly agent: http.Agent;
+}
+
+function bareIPv4(ip: string | undefined): string {
+  return (ip ?? '').replace(/^::ffff:/, '');
+}
+
+function applyHeaderActions(raw: string[], actions: readonly HeaderAction[]): string[] {
+  let out = raw;
+  for (const a of actions) {
+    if (a.action === 'LOG') continue;
+    const kept: string[] = [];
+    for (let i = 0; i + 1 < out.length; i += 2) if (a.action === 'ADD' || out[i]!.toLowerCase() !== a.name) kept.push(out[i]!, out[i + 1]!);
+    if (a.action !== 'DELETE') kept.push(a.name, a.value);
+    out = kept;
+  }
+  return out;
+}
+
+/** The per-node HTTP proxy. */
+export class HttpProxy {
+  readonly stats: HttpProxyStats = { connections: 0, requests: 0, forwarded: 0, denied: 0, malformed: 0, upstreamErrors: 0 };
+  readonly #parser: http.Server;
+  readonly #listeners: net.Server[] = [];
+  readonly #conns = new WeakMap<net.Socket, Conn>();
+
+  constructor(private readonly opts: HttpProxyOptions) {
+    this.#parser = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 300_000, headersTimeout: 60_000 }, (req, res) => this.#onRequest(req, res));
+    this.#parser.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+      this.stats.malformed++;
+      if (!socket.writable) return socket.destroy();
+      const code = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${code}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+    });
+  }
+
+  /** Opens both listeners. */
+  async start(): Promise<void> {
+    for (const [direction, port, mark] of [['ingress', this.opts.ingressPort, MARK_MAGIC_PROXY_INGRESS], ['egress', this.opts.egressPort, MARK_MAGIC_PROXY_EGRESS]] as const) {
+      const server = net.createServer((s) => this.#onConnection(s, direction));
+      server.on('error', (err) => this.opts.log.error('http proxy listener failed', { port, err: err.message }));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ fd: this.opts.sockets.listen(port, mark) }, () => resolve());
+      });
+      this.#listeners.push(server);
+    }
+  }
+
+  /** Closes the listeners (connections in progress finish). */
+  close(): void {
+    for (const l of this.#listeners) l.close();
+    this.#listeners.length = 0;
+  }
+
+  #onConnection(socket: net.Socket, direction: Direction): void {
+    this.stats.connections++;
+    socket.on('error', () => socket.destroy());
+    const client = { ip: bareIPv4(socket.remoteAddress), port: socket.remotePort ?? 0 };
+    const original = { ip: bareIPv4(socket.localAddress), port: socket.localPort ?? 0 };
+    const peer = direction === 'ingress' ? client.ip : original.ip;
+    const mark = direction === 'ingress' ? MARK_MAGIC_PROXY_INGRESS : MARK_MAGIC_PROXY_EGRESS;
+    const source = direction === 'ingress' ? client.ip : '';
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    (agent as unknown as { createConnection: () => net.Socket }).createConnection = () => this.opts.sockets.connect(source, original.ip, original.port, mark);
+    socket.on('close', () => agent.destroy());
+    this.#conns.set(socket, { direction, client, original, remoteIdentity: this.opts.identityOf(peer), agent });
+    this.#parser.emit('connection', socket);
+  }
+
+  #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const conn = this.#conns.get(req.socket);
+    if (!conn) return void res.destroy();
+    this.stats.requests++;
+    const started = process.hrtime.bigint();
+    const host = req.headers.host ?? '';
+    const row = this.opts.policies.lookup({
+      direction: conn.direction, endpoint: conn.direction === 'ingress' ? conn.original.ip : conn.client.ip,
+      remoteIdentity: conn.remoteIdentity, port: conn.original.port,
+    });
+    const decision: HttpDecision = row
+      ? decideHttp(row.policy, { method: req.method ?? '', path: req.url ?? '', host, headers: req.headers })
+      : { allowed: false, rule: -1, actions: [] };
+    const record = (verdict: HttpFlowRecord['verdict'], code: number) => this.opts.onFlow?.({
+      direction: conn.direction, source: conn.client, destination: conn.original, remoteIdentity: conn.remoteIdentity,
+      method: req.method ?? '', url: `http://${host || conn.original.ip}${req.url ?? ''}`, protocol: `HTTP/${req.httpVersion}`, host,
+      verdict, code, latencyNs: process.hrtime.bigint() - started, time: new Date(), policies: row?.origins ?? [], rule: decision.rule,
+    });
+    if (!decision.allowed) {
+      this.stats.denied++;
+      req.resume();
+      res.writeHead(403, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(ACCESS_DENIED_BODY) });
+      res.end(ACCESS_DENIED_BODY);
+      record('DROPPED', 403);
+      return;
+    }
+    const upstream = http.request({
+      host: conn.original.ip, port: conn.original.port, method: req.method, path: req.url, agent: conn.agent, setHost: false,
+      headers: applyHeaderActions(req.rawHeaders, decision.actions) as unknown as http.OutgoingHttpHeaders,
+    });
+    upstream.on('response', (up) => {
+      this.stats.forwarded++;
+      res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders as unknown as http.OutgoingHttpHeaders);
+      up.pipe(res);
+      up.on('end', () => record('FORWARDED', up.statusCode ?? 0));
+    });
+    upstream.on('error', (err) => {
+      this.stats.upstreamErrors++;
+      this.opts.log.debug('http proxy upstream failed', { destination: `${conn.original.ip}:${conn.original.port}`, err: err.message });
+      if (!res.headersSent) {
+        res.writeHead(503, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(UPSTREAM_FAILED_BODY) });
+        res.end(UPSTREAM_FAILED_BODY);
+      } else res.destroy();
+      record('ERROR', 0);
+    });
+    req.pipe(upstream);
+  }
+}
