@@ -25,7 +25,8 @@ import { createEnforcement } from './enforcement.ts';
 import { kernelHealthRoutes } from './kernel-health-routes.ts';
 import { EndpointManager } from './endpoints.ts';
 import { flowLogSink, type FlowSink } from './flow-log.ts';
-import { agentHubble } from './hubble.ts';
+import { agentHubble, flowEndpoints } from './hubble.ts';
+import { toHttpFlow } from './http-flow.ts';
 import { hubbleMetricsFromConfig } from './hubble-metrics-setup.ts';
 import { healthEndpoint } from './node-setup/health.ts';
 import { cniConfWriter } from './node-setup/cni-conf-writer.ts';
@@ -38,6 +39,8 @@ import { podCIDRsOf, type CiliumNodeLike } from './pod-cidrs.ts';
 import { CILIUM_NODE_REF, NODE_REF } from './resources.ts';
 import { routeReconciler } from './routes.ts';
 import { nodeHttpProxy } from '../envoy/http/node-proxy.ts';
+import type { HttpFlowRecord } from '../envoy/http/proxy.ts';
+import { defaultProxyPort } from '../policy/endpoint-policy.ts';
 import { ReservedIdentity } from '../identity/numeric.ts';
 
 /** Whether the apiserver serves cilium.io/v2 ciliumnodes. */
@@ -143,6 +146,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   const httpProxy = nodeHttpProxy({
     table: enforcement.l7Policies, log: log.child({ component: 'http-proxy' }),
     identityOf: (ip) => enforcement.enforcer.ipcache.resolve(ip)?.identity ?? ReservedIdentity.world,
+    ...(hubble ? { onFlow: (r: HttpFlowRecord) => hubble.ring.push(toHttpFlow(r, flowEndpoints(hubble.ends), { nodeName: cfg.nodeName, proxyPort: defaultProxyPort('http', r.direction) })) } : {}),
   });
   const manager = new Manager({ log }).addCache(nodes);
   for (const c of nodeControllers) manager.add(c);

@@ -56,9 +56,9 @@ function layer4(e: FlowEvent): { l4?: Layer4; summary: string } {
   return { summary: `IP protocol ${e.protocol}` };
 }
 
-/** The flow.Policy list of a rule list, made once per list (lists are shared by the entries they decide). */
 const policiesOf = new WeakMap<readonly RuleOrigin[], FlowPolicy[]>();
-function flowPolicies(origins: readonly RuleOrigin[]): FlowPolicy[] {
+/** The flow.Policy list of a rule list, made once per list (lists are shared by the entries they decide). */
+export function flowPolicies(origins: readonly RuleOrigin[]): FlowPolicy[] {
   let out = policiesOf.get(origins);
   if (!out) policiesOf.set(origins, (out = origins.filter((o) => o.kind !== 'Implicit').map(flowPolicy)));
   return out;
@@ -69,7 +69,8 @@ function withCluster(ep: FlowEndpoint, clusterName: string): FlowEndpoint {
   return ep.cluster_name === clusterName ? ep : { ...ep, cluster_name: clusterName };
 }
 
-const EMITTER = { name: 'Ciliate', version: '' };
+/** The emitter every flow of Ciliate's names. */
+export const EMITTER = { name: 'Ciliate', version: '' };
 
 /**
  * Builds the flow of an event decided by `origins` (empty: no rule, e.g. default deny). Parts that

@@ -56,6 +56,8 @@ export interface AgentHubble {
   sink: FlowSink;
   runnable: Runnable;
   ring: FlowRing;
+  /** What the agent knows of flow ends (for flows made outside the datapath: L7 proxies). */
+  ends: FlowEndpointSource;
 }
 
 /** Pods by address from the cluster's CiliumEndpoints, kept current by the informer. */
@@ -109,31 +111,40 @@ export interface FlowEndpointSource {
 }
 
 /**
+ * What is known of flow ends, looked up once per (address, identity) for the life of the returned
+ * function: local endpoints first (they are known before their CiliumEndpoint is written), then
+ * the cluster's pods.
+ */
+export function flowEndpoints(src: FlowEndpointSource): (ip: string, identity: number) => FlowEndpoint {
+  const local = new Map(src.localEndpoints().map((e) => [e.request.ip, e] as const));
+  const known = new Map<number, Map<string, FlowEndpoint>>();
+  return (ip, identity) => {
+    let byIp = known.get(identity);
+    if (!byIp) known.set(identity, (byIp = new Map()));
+    let found = byIp.get(ip);
+    if (!found) {
+      const ep = local.get(ip);
+      const pod = ep?.request.podName ? { namespace: ep.request.podNamespace, name: ep.request.podName } : src.podAt(ip);
+      const workloads = pod ? src.workloadsOf?.(pod.namespace, pod.name) : undefined;
+      found = {
+        identity, cluster_name: src.clusterName, labels: src.labelsOf(identity), ...(ep ? { ID: ep.id } : {}),
+        ...(pod ? { namespace: pod.namespace, pod_name: pod.name } : {}),
+        ...(workloads?.length ? { workloads } : {}),
+      };
+      byIp.set(ip, found);
+    }
+    return found;
+  };
+}
+
+/**
  * The sink that puts decided flows into `ring`: what is known of each end is looked up when the
- * batch arrives (local endpoints first, as they are known before their CiliumEndpoint is written,
- * then the cluster's), once per batch and end; the flow itself is built when first read.
+ * batch arrives, once per batch and end (see {@link flowEndpoints}); the flow itself is built when
+ * first read.
  */
 export function hubbleFlowSink(ring: FlowRing, src: FlowEndpointSource): FlowSink {
   return (flows) => {
-    const local = new Map(src.localEndpoints().map((e) => [e.request.ip, e] as const));
-    const known = new Map<number, Map<string, FlowEndpoint>>();
-    const endpointOf = (ip: string, identity: number): FlowEndpoint => {
-      let byIp = known.get(identity);
-      if (!byIp) known.set(identity, (byIp = new Map()));
-      let found = byIp.get(ip);
-      if (!found) {
-        const ep = local.get(ip);
-        const pod = ep?.request.podName ? { namespace: ep.request.podNamespace, name: ep.request.podName } : src.podAt(ip);
-        const workloads = pod ? src.workloadsOf?.(pod.namespace, pod.name) : undefined;
-        found = {
-          identity, cluster_name: src.clusterName, labels: src.labelsOf(identity), ...(ep ? { ID: ep.id } : {}),
-          ...(pod ? { namespace: pod.namespace, pod_name: pod.name } : {}),
-          ...(workloads?.length ? { workloads } : {}),
-        };
-        byIp.set(ip, found);
-      }
-      return found;
-    };
+    const endpointOf = flowEndpoints(src);
     for (const d of flows) {
       const e = d.event;
       ring.push(DeferredFlow.of(buildFlow, {
@@ -189,7 +200,7 @@ export function agentHubble(o: AgentHubbleOptions): AgentHubble {
     o.metrics?.lost('PERF_EVENT_RING_BUFFER', n);
   });
   const labelsOf = (identity: number) => o.engine.selectorCache.identityLabels(identity)?.toStrings() ?? [];
-  const sink = hubbleFlowSink(ring, {
+  const ends: FlowEndpointSource = {
     nodeName: o.nodeName, clusterName: o.clusterName, labelsOf,
     localEndpoints: () => o.enforcer.endpoints(),
     podAt: (ip) => pods.get(ip),
@@ -199,7 +210,8 @@ export function agentHubble(o: AgentHubbleOptions): AgentHubble {
       return w ? [w] : undefined;
     },
     serviceAt: serviceBackendIndex(o.slices),
-  });
+  };
+  const sink = hubbleFlowSink(ring, ends);
   const runnable: Runnable = {
     needLeaderElection: false,
     async start(signal) {
@@ -213,5 +225,5 @@ export function agentHubble(o: AgentHubbleOptions): AgentHubble {
       server.close();
     },
   };
-  return { sink, runnable, ring };
+  return { sink, runnable, ring, ends };
 }

@@ -36,6 +36,35 @@ export interface Layer4 {
   ICMPv6?: { type: number; code: number };
 }
 
+/** flow.DNS: a DNS query or answer the DNS proxy relayed. */
+export interface DnsRecordInfo {
+  query: string;
+  ips?: string[];
+  ttl?: number;
+  cnames?: string[];
+  observation_source?: string;
+  rcode?: number;
+  qtypes?: string[];
+  rrtypes?: string[];
+}
+
+/** flow.HTTP: an HTTP request or response an L7 proxy relayed. */
+export interface HttpInfo {
+  code?: number;
+  method?: string;
+  url?: string;
+  protocol?: string;
+  headers?: { key: string; value: string }[];
+}
+
+/** flow.Layer7: what an L7 proxy saw (one record kind). */
+export interface Layer7 {
+  type: 'REQUEST' | 'RESPONSE' | 'SAMPLE';
+  latency_ns?: number;
+  dns?: DnsRecordInfo;
+  http?: HttpInfo;
+}
+
 /** flow.Policy: a policy that decided a flow. */
 export interface FlowPolicy {
   name: string;
@@ -57,7 +86,8 @@ export interface Flow {
   l4?: Layer4;
   source: FlowEndpoint;
   destination: FlowEndpoint;
-  Type: 'L3_L4';
+  Type: 'L3_L4' | 'L7';
+  l7?: Layer7;
   node_name: string;
   source_names?: string[];
   destination_names?: string[];

@@ -4,7 +4,7 @@
  * field, and the endpoint keeps its previous version.
  */
 import type { Direction } from '../../policy/api/model.ts';
-import { formatOrigin, keyPortRange, keyPrefixLength, type MapStateRow } from '../../policy/mapstate-types.ts';
+import { keyPortRange, keyPrefixLength, type MapStateRow } from '../../policy/mapstate-types.ts';
 import type { L7PolicyAck, L7PolicyReceiver, L7PolicyUpdate } from '../l7-policy-table.ts';
 import { compileHttpPolicy, type HttpPolicy } from './rules.ts';
 
@@ -12,8 +12,6 @@ import { compileHttpPolicy, type HttpPolicy } from './rules.ts';
 export interface HttpPolicyRow {
   readonly row: MapStateRow;
   readonly policy: HttpPolicy;
-  /** The rules behind the row, `Kind/namespace/name[i]`. */
-  readonly origins: readonly string[];
 }
 
 interface EndpointState {
@@ -63,7 +61,7 @@ export class HttpPolicyStore implements L7PolicyReceiver {
     for (const row of update.rows) {
       if (row.entry.redirect?.parser !== 'http') continue;
       try {
-        rows.push({ row, policy: compileHttpPolicy(row.entry.redirect), origins: row.entry.derivedFrom.map(formatOrigin) });
+        rows.push({ row, policy: compileHttpPolicy(row.entry.redirect) });
       } catch (err) {
         return { version: prev?.version ?? 0, error: `endpoint ${update.endpointId} version ${update.version}: ${(err as Error).message}` };
       }

@@ -12,7 +12,7 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import type { Direction } from '../../policy/api/model.ts';
+import type { Direction, RuleOrigin } from '../../policy/api/model.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { MARK_MAGIC_PROXY_EGRESS, MARK_MAGIC_PROXY_INGRESS } from '../tproxy.ts';
 import type { HttpPolicyStore } from './policy-store.ts';
@@ -23,23 +23,32 @@ export const ACCESS_DENIED_BODY = 'Access denied\r\n';
 /** The answer when the original destination cannot be reached (Envoy's words). */
 export const UPSTREAM_FAILED_BODY = 'upstream connect error or disconnect/reset before headers\r\n';
 
-/** One request as the proxy saw and decided it (an L7 flow). */
+/** One end of a proxied connection. */
+export interface HttpFlowEnd {
+  readonly ip: string;
+  readonly port: number;
+  readonly identity: number;
+}
+
+/** A request as the proxy decided it, or its response (an L7 flow each). */
 export interface HttpFlowRecord {
+  readonly type: 'request' | 'response';
   readonly direction: Direction;
-  readonly source: { ip: string; port: number };
-  readonly destination: { ip: string; port: number };
-  readonly remoteIdentity: number;
+  /** The client and the original destination. */
+  readonly source: HttpFlowEnd;
+  readonly destination: HttpFlowEnd;
   readonly method: string;
   readonly url: string;
   readonly protocol: string;
-  readonly host: string;
+  /** The request's verdict: FORWARDED, DROPPED (denied), ERROR (the upstream failed). */
   readonly verdict: 'FORWARDED' | 'DROPPED' | 'ERROR';
-  /** The response's status code (0: none, the upstream failed). */
+  /** The response's status code (responses; 0: none, the upstream failed). */
   readonly code: number;
+  /** From the request to its response (responses). */
   readonly latencyNs: bigint;
   readonly time: Date;
   /** The rules of the row that decided. */
-  readonly policies: readonly string[];
+  readonly origins: readonly RuleOrigin[];
   /** The index of the allowing HTTP rule (-1: allow-all or denied). */
   readonly rule: number;
 }
@@ -76,8 +85,8 @@ export interface HttpProxyStats {
 
 interface Conn {
   readonly direction: Direction;
-  readonly client: { ip: string; port: number };
-  readonly original: { ip: string; port: number };
+  readonly client: HttpFlowEnd;
+  readonly original: HttpFlowEnd;
   readonly remoteIdentity: number;
   readonly agent: http.Agent;
 }
@@ -137,15 +146,17 @@ export class HttpProxy {
   #onConnection(socket: net.Socket, direction: Direction): void {
     this.stats.connections++;
     socket.on('error', () => socket.destroy());
-    const client = { ip: bareIPv4(socket.remoteAddress), port: socket.remotePort ?? 0 };
-    const original = { ip: bareIPv4(socket.localAddress), port: socket.localPort ?? 0 };
-    const peer = direction === 'ingress' ? client.ip : original.ip;
+    const clientIp = bareIPv4(socket.remoteAddress);
+    const originalIp = bareIPv4(socket.localAddress);
+    const client = { ip: clientIp, port: socket.remotePort ?? 0, identity: this.opts.identityOf(clientIp) };
+    const original = { ip: originalIp, port: socket.localPort ?? 0, identity: this.opts.identityOf(originalIp) };
+    const remoteIdentity = direction === 'ingress' ? client.identity : original.identity;
     const mark = direction === 'ingress' ? MARK_MAGIC_PROXY_INGRESS : MARK_MAGIC_PROXY_EGRESS;
     const source = direction === 'ingress' ? client.ip : '';
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     (agent as unknown as { createConnection: () => net.Socket }).createConnection = () => this.opts.sockets.connect(source, original.ip, original.port, mark);
     socket.on('close', () => agent.destroy());
-    this.#conns.set(socket, { direction, client, original, remoteIdentity: this.opts.identityOf(peer), agent });
+    this.#conns.set(socket, { direction, client, original, remoteIdentity, agent });
     this.#parser.emit('connection', socket);
   }
 
@@ -162,17 +173,19 @@ export class HttpProxy {
     const decision: HttpDecision = row
       ? decideHttp(row.policy, { method: req.method ?? '', path: req.url ?? '', host, headers: req.headers })
       : { allowed: false, rule: -1, actions: [] };
-    const record = (verdict: HttpFlowRecord['verdict'], code: number) => this.opts.onFlow?.({
-      direction: conn.direction, source: conn.client, destination: conn.original, remoteIdentity: conn.remoteIdentity,
-      method: req.method ?? '', url: `http://${host || conn.original.ip}${req.url ?? ''}`, protocol: `HTTP/${req.httpVersion}`, host,
-      verdict, code, latencyNs: process.hrtime.bigint() - started, time: new Date(), policies: row?.origins ?? [], rule: decision.rule,
+    const record = (type: HttpFlowRecord['type'], verdict: HttpFlowRecord['verdict'], code: number) => this.opts.onFlow?.({
+      type, direction: conn.direction, source: conn.client, destination: conn.original,
+      method: req.method ?? '', url: `http://${host || conn.original.ip}${req.url ?? ''}`, protocol: `HTTP/${req.httpVersion}`,
+      verdict, code, latencyNs: type === 'response' ? process.hrtime.bigint() - started : 0n, time: new Date(),
+      origins: row?.row.entry.derivedFrom ?? [], rule: decision.rule,
     });
+    record('request', decision.allowed ? 'FORWARDED' : 'DROPPED', 0);
     if (!decision.allowed) {
       this.stats.denied++;
       req.resume();
       res.writeHead(403, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(ACCESS_DENIED_BODY) });
       res.end(ACCESS_DENIED_BODY);
-      record('DROPPED', 403);
+      record('response', 'DROPPED', 403);
       return;
     }
     const upstream = http.request({
@@ -183,7 +196,7 @@ export class HttpProxy {
       this.stats.forwarded++;
       res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders as unknown as http.OutgoingHttpHeaders);
       up.pipe(res);
-      up.on('end', () => record('FORWARDED', up.statusCode ?? 0));
+      up.on('end', () => record('response', 'FORWARDED', up.statusCode ?? 0));
     });
     upstream.on('error', (err) => {
       this.stats.upstreamErrors++;
@@ -192,7 +205,7 @@ export class HttpProxy {
         res.writeHead(503, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(UPSTREAM_FAILED_BODY) });
         res.end(UPSTREAM_FAILED_BODY);
       } else res.destroy();
-      record('ERROR', 0);
+      record('response', 'ERROR', 0);
     });
     req.pipe(upstream);
   }

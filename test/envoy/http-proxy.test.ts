@@ -119,11 +119,13 @@ describe('envoy/http: the proxy on loopback', function () {
     expect(answers[0]).to.match(/Ship landed\n$/);
     expect(answers[1]!.split('\r\n\r\n')[1]).to.equal(ACCESS_DENIED_BODY);
     expect(answers[1]).to.match(/keep-alive/i);
-    const mine = flows.slice(-3);
-    // Recorded as each completes (a denial is answered without waiting for the upstream).
-    expect(mine.map((f) => `${f.method} ${f.verdict} ${f.code}`).sort()).to.deep.equal(['POST FORWARDED 200', 'POST FORWARDED 200', 'PUT DROPPED 403']);
-    expect(mine.find((f) => f.method === 'POST')).to.deep.include({ url: 'http://deathstar/v1/request-landing', remoteIdentity: CLIENT_IDENTITY, rule: 0 });
-    expect(mine[0]!.policies).to.deep.equal(['CiliumNetworkPolicy/default/rule1[0]']);
+    const mine = flows.slice(-6);
+    // A request is recorded when decided, its response when complete (a denial is answered at once).
+    expect(mine.filter((f) => f.type === 'request').map((f) => `${f.method} ${f.verdict}`)).to.deep.equal(['POST FORWARDED', 'PUT DROPPED', 'POST FORWARDED']);
+    expect(mine.filter((f) => f.type === 'response').map((f) => `${f.method} ${f.code}`).sort()).to.deep.equal(['POST 200', 'POST 200', 'PUT 403']);
+    expect(mine[0]).to.deep.include({ url: 'http://deathstar/v1/request-landing', rule: 0 });
+    expect(mine[0]!.source.identity).to.equal(CLIENT_IDENTITY);
+    expect(mine[0]!.origins.map((o) => o.name)).to.deep.equal(['rule1']);
   });
 
   it('applies headerMatches mismatch actions to the forwarded request', async () => {
