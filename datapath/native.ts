@@ -127,10 +127,11 @@ export interface NativeApi {
    */
   transparentListen(ip: string, port: number, proto: 'tcp' | 'udp', mark: number): number;
   /**
-   * A non-blocking TCP socket with SO_MARK `mark`, bound to `srcIp` (any address; '' = the node's
-   * choice), its connect to dstIp:dstPort under way; returns the fd (adopt it with net.Socket).
+   * A non-blocking TCP socket with SO_MARK `mark`, bound to `srcIp`:`srcPort` (any address; '' = the
+   * node's choice; port 0 = any), its connect to dstIp:dstPort under way; returns the fd (adopt it
+   * with net.Socket).
    */
-  transparentConnect(srcIp: string, dstIp: string, dstPort: number, mark: number): number;
+  transparentConnect(srcIp: string, srcPort: number, dstIp: string, dstPort: number, mark: number): number;
 
   RingReader: RingReaderCtor;
 }

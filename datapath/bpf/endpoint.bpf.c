@@ -56,7 +56,7 @@ static __always_inline int handle_new_flow(struct __sk_buff *skb, struct pkt *p,
 		.packets = 1, .bytes = p->len,
 	};
 	event_emit(p, &info, now);
-	if (proxy_wants(skb, v.proxy_port))
+	if (proxy_wants(skb, v.proxy_port, p->tuple.dir))
 		return proxy_redirect(skb, p, v.proxy_port);
 	return forward(skb, p);
 }
@@ -107,7 +107,10 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 		/* Every packet of an admitted flow counts against the entry that admitted it. */
 		policy_count(&maps, ct.entry->entry_id, p.len);
 		event_flow_packet(&p, ct.entry, ct.state == CT_REPLY, ct.state, now);
-		if (proxy_wants(skb, ct.entry->proxy_port)) {
+		/* A reply belongs to the flow (and the entry) of the other direction. */
+		__u8 entry_dir = ct.state == CT_REPLY ? (dir == DIR_EGRESS ? DIR_INGRESS : DIR_EGRESS) : dir;
+
+		if (proxy_wants(skb, ct.entry->proxy_port, entry_dir)) {
 			metrics_count(VERDICT_FORWARDED, p.tuple.dir, p.len);
 			return proxy_redirect(skb, &p, ct.entry->proxy_port);
 		}

@@ -71,16 +71,19 @@ static Napi::Value TransparentListen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
-// transparentConnect(srcIp, dstIp, dstPort, mark): a TCP socket bound to srcIp (any address, "" = the
-// node's choice), marked, whose connect to dstIp:dstPort is under way (or done); returns its fd.
+// transparentConnect(srcIp, srcPort, dstIp, dstPort, mark): a TCP socket bound to srcIp:srcPort (any
+// address; "" = the node's choice, port 0 = any), marked, whose connect to dstIp:dstPort is under way
+// (or done); returns its fd.
 static Napi::Value TransparentConnect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   in_addr src = ArgIPv4(info, 0, "srcIp");
-  in_addr dst = ArgIPv4(info, 1, "dstIp");
-  uint32_t port = ArgU32(info, 2, "dstPort");
-  uint32_t mark = ArgU32(info, 3, "mark");
+  uint32_t srcPort = ArgU32(info, 1, "srcPort");
+  in_addr dst = ArgIPv4(info, 2, "dstIp");
+  uint32_t port = ArgU32(info, 3, "dstPort");
+  uint32_t mark = ArgU32(info, 4, "mark");
+  if (srcPort > 65535 || port == 0 || port > 65535) throw Napi::RangeError::New(env, "ports must be 0-65535 (dstPort 1-65535)");
   int fd = TransparentSocket(env, SOCK_STREAM, mark);
-  sockaddr_in from = SockAddr(src, 0);
+  sockaddr_in from = SockAddr(src, srcPort);
   if (src.s_addr && bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from))) {
     int err = errno;
     close(fd);
@@ -90,7 +93,7 @@ static Napi::Value TransparentConnect(const Napi::CallbackInfo& info) {
   if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) && errno != EINPROGRESS) {
     int err = errno;
     close(fd);
-    ThrowErrno(env, err, "connect", info[1].As<Napi::String>().Utf8Value());
+    ThrowErrno(env, err, "connect", info[2].As<Napi::String>().Utf8Value());
   }
   return Napi::Number::New(env, fd);
 }

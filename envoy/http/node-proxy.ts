@@ -30,7 +30,7 @@ const RETRY_MS = 5000;
 /** Transparent sockets from the native module. */
 export const nativeProxySockets: ProxySockets = {
   listen: (port, mark) => native().transparentListen('0.0.0.0', port, 'tcp', mark),
-  connect: (src, dst, port, mark) => new net.Socket({ fd: native().transparentConnect(src, dst, port, mark), readable: true, writable: true }),
+  connect: (src, dst, mark) => new net.Socket({ fd: native().transparentConnect(src.ip, src.port, dst.ip, dst.port, mark), readable: true, writable: true }),
 };
 
 /** The node's HTTP proxy as a runnable of the agent's manager. */

@@ -4,9 +4,10 @@
  * destination), judge every request by the endpoint's HTTP rules as they are at that moment, answer
  * a denied one with upstream's 403 "Access denied", and forward an allowed one to the original
  * destination over one upstream connection per client connection (keep-alive and pipelining kept:
- * requests go upstream in order, answers come back in order). An ingress proxy connects from the
- * client's own address, so the pod sees its real peer; an egress proxy from the node's. Its
- * sockets carry upstream's proxy marks, so the datapath does not hand their packets over again.
+ * requests go upstream in order, answers come back in order). The upstream connection is made from
+ * the client's own address and port, so the server sees its real peer and the datapath finds the
+ * flow it already tracks (and hands the answers to the proxy). The proxy's sockets carry upstream's
+ * proxy marks, so the datapath does not hand their packets over again.
  * Malformed requests get 400 (431 for oversized headers) and are counted; an error on one
  * connection never affects another.
  */
@@ -57,8 +58,8 @@ export interface HttpFlowRecord {
 export interface ProxySockets {
   /** A listening fd for `port`. */
   listen(port: number, mark: number): number;
-  /** A socket connecting to `dst:port` from `src` ('' = the node's address). */
-  connect(src: string, dst: string, port: number, mark: number): net.Socket;
+  /** A socket connecting to `dst` from `src` (any address and port, not only the node's). */
+  connect(src: { ip: string; port: number }, dst: { ip: string; port: number }, mark: number): net.Socket;
 }
 
 /** Settings and collaborators of the proxy. */
@@ -152,9 +153,8 @@ export class HttpProxy {
     const original = { ip: originalIp, port: socket.localPort ?? 0, identity: this.opts.identityOf(originalIp) };
     const remoteIdentity = direction === 'ingress' ? client.identity : original.identity;
     const mark = direction === 'ingress' ? MARK_MAGIC_PROXY_INGRESS : MARK_MAGIC_PROXY_EGRESS;
-    const source = direction === 'ingress' ? client.ip : '';
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    (agent as unknown as { createConnection: () => net.Socket }).createConnection = () => this.opts.sockets.connect(source, original.ip, original.port, mark);
+    (agent as unknown as { createConnection: () => net.Socket }).createConnection = () => this.opts.sockets.connect(client, original, mark);
     socket.on('close', () => agent.destroy());
     this.#conns.set(socket, { direction, client, original, remoteIdentity, agent });
     this.#parser.emit('connection', socket);

@@ -100,4 +100,26 @@ describe('star-wars L7 policy on real pods: HTTP through the node proxies', func
     expect(landed).to.deep.include({ verdict: 'FORWARDED', is_reply: true });
     expect(flows.find((f) => f.l7?.type === 'RESPONSE' && f.l7.http?.method === 'PUT')!.l7!.http!.code).to.equal(403);
   });
+
+  it('enforces egress HTTP rules of the client through its node\'s proxy, to the deathstar on its own node and on the other', async () => {
+    expect((await kubectl(['delete', '-n', NS, 'cnp', 'rule1'])).code).to.equal(0);
+    const egress = {
+      apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'xwing-get-only', namespace: NS },
+      spec: {
+        endpointSelector: { matchLabels: { class: 'xwing' } },
+        egress: [{ toEndpoints: [{ matchLabels: { class: 'deathstar' } }], toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }], rules: { http: [{ method: 'GET', path: '/v1/' }] } }] }],
+      },
+    };
+    const r = await runCommand(join(c.binDir, 'kubectl'), ['apply', '-f', '-'], { KUBECONFIG: c.kubeconfig }, JSON.stringify(egress));
+    expect(r.code, r.stderr).to.equal(0);
+    for (const d of deathstars) {
+      let denied = '';
+      for (let i = 0; i < 40 && denied !== 'Access denied\r\n 403'; i++) {
+        denied = await curl('xwing', '-XPOST', `http://${d.ip}/v1/request-landing`, '-w', ' %{http_code}');
+        if (denied !== 'Access denied\r\n 403') await sleep(500);
+      }
+      expect(denied, `POST to the deathstar on ${d.node}`).to.equal('Access denied\r\n 403');
+      expect(await curl('xwing', `http://${d.ip}/v1/`), `GET on ${d.node}`).to.match(/"name":"Death Star"/);
+    }
+  });
 });

@@ -37,13 +37,16 @@ static __always_inline int proxy_is_handed_back(const struct __sk_buff *skb)
 	return proxy_magic(skb) == MARK_MAGIC_TO_PROXY;
 }
 
-/* True when a packet of a flow with proxy port (network order, 0 = none) goes to the proxy: not
- * when the proxy sent it (its own upstream connection, or its answers to the client). */
-static __always_inline int proxy_wants(const struct __sk_buff *skb, __be16 port)
+/* True when a packet of a flow whose policy entry (of direction entry_dir) has a proxy port (network
+ * order, 0 = none) goes to that proxy: not when that proxy sent it (its upstream connection, or its
+ * answers to the client). The other direction's proxy's packets do go to it: an egress proxy's
+ * upstream connection to a pod with ingress L7 rules, and the ingress proxy's answers to a client
+ * whose egress proxy holds the connection, chain the two. */
+static __always_inline int proxy_wants(const struct __sk_buff *skb, __be16 port, __u8 entry_dir)
 {
-	__u32 magic = proxy_magic(skb);
+	__u32 own = entry_dir == DIR_INGRESS ? MARK_MAGIC_PROXY_INGRESS : MARK_MAGIC_PROXY_EGRESS;
 
-	return port && magic != MARK_MAGIC_PROXY_INGRESS && magic != MARK_MAGIC_PROXY_EGRESS;
+	return port && proxy_magic(skb) != own;
 }
 
 /* Hands the packet to the proxy on port (network order); returns the tc action. */
