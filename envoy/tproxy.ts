@@ -84,14 +84,30 @@ export class TransparentRedirect {
   }
 }
 
+/** Where the namespace's `net.ipv4.ip_early_demux` is written: procfs, or (in a container whose /proc/sys is read-only) the node's, mounted as upstream's chart mounts it. */
+const EARLY_DEMUX_PATHS = ['/proc/sys/net/ipv4/ip_early_demux', '/host/proc/sys/net/ipv4/ip_early_demux'];
+
 /**
- * `ip rule` and the local route of {@link PROXY_ROUTE_TABLE}, added when missing; and early demux
- * off: it would attach a proxy's socket to a client packet the node still has to route to the
- * pod's interface (where the datapath hands it to the proxy), and the kernel drops forwarded
- * packets that carry a socket.
+ * Early demux off: it would attach a proxy's socket to a client packet the node still has to route
+ * to the pod's interface (where the datapath hands it to the proxy), and the kernel drops forwarded
+ * packets that carry a socket. Throws naming the setting when no path takes the write.
  */
+async function disableEarlyDemux(): Promise<void> {
+  const errors: string[] = [];
+  for (const path of EARLY_DEMUX_PATHS) {
+    try {
+      await writeFile(path, '0');
+      return;
+    } catch (err) {
+      errors.push(`${path}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(`net.ipv4.ip_early_demux must be 0 for the L7 proxies: ${errors.join('; ')}`);
+}
+
+/** `ip rule` and the local route of {@link PROXY_ROUTE_TABLE}, added when missing, and early demux off. */
 async function ensureProxyRouting(): Promise<void> {
-  await writeFile('/proc/sys/net/ipv4/ip_early_demux', '0');
+  await disableEarlyDemux();
   const rules = await run('ip', ['-4', 'rule', 'show', 'pref', String(PROXY_RULE_PRIORITY)]);
   if (!rules.includes(`lookup ${PROXY_ROUTE_TABLE}`)) {
     await run('ip', ['-4', 'rule', 'add', 'fwmark', `0x${MARK_MAGIC_TO_PROXY.toString(16)}/0xf00`, 'lookup', String(PROXY_ROUTE_TABLE), 'pref', String(PROXY_RULE_PRIORITY)]);
