@@ -25,8 +25,8 @@ import { createEnforcement } from './enforcement.ts';
 import { kernelHealthRoutes } from './kernel-health-routes.ts';
 import { EndpointManager } from './endpoints.ts';
 import { flowLogSink, type FlowSink } from './flow-log.ts';
-import { agentHubble, flowEndpoints } from './hubble.ts';
-import { toHttpFlow } from './http-flow.ts';
+import { agentHubble } from './hubble.ts';
+import { httpFlowEntry } from './http-flow.ts';
 import { hubbleMetricsFromConfig } from './hubble-metrics-setup.ts';
 import { healthEndpoint } from './node-setup/health.ts';
 import { cniConfWriter } from './node-setup/cni-conf-writer.ts';
@@ -146,7 +146,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   const httpProxy = nodeHttpProxy({
     table: enforcement.l7Policies, log: log.child({ component: 'http-proxy' }),
     identityOf: (ip) => enforcement.enforcer.ipcache.resolve(ip)?.identity ?? ReservedIdentity.world,
-    ...(hubble ? { onFlow: (r: HttpFlowRecord) => hubble.ring.push(toHttpFlow(r, flowEndpoints(hubble.ends), { nodeName: cfg.nodeName, proxyPort: defaultProxyPort('http', r.direction) })) } : {}),
+    ...(hubble ? { onFlow: (r: HttpFlowRecord) => hubble.ring.push(httpFlowEntry(r, hubble.ends, defaultProxyPort('http', r.direction))) } : {}),
   });
   const manager = new Manager({ log }).addCache(nodes);
   for (const c of nodeControllers) manager.add(c);

@@ -9,6 +9,8 @@ import { randomUUID } from 'node:crypto';
 import type { HttpFlowRecord } from '../envoy/http/proxy.ts';
 import type { Flow, FlowEndpoint } from '../hubble/flow-types.ts';
 import { toTimestamp } from '../hubble/flow-types.ts';
+import { DeferredFlow } from '../hubble/ring.ts';
+import { flowEndpoints, type FlowEndpointSource } from './hubble.ts';
 import { EMITTER, flowPolicies } from './hubble-flow.ts';
 
 /** Upstream's event type of L7 proxy records. */
@@ -50,4 +52,19 @@ export function toHttpFlow(r: HttpFlowRecord, endpointOf: (ip: string, identity:
     Summary: summary(r),
     ...(policies.length ? { [`${dir}_${allowed ? 'allowed' : 'denied'}_by`]: policies } : {}),
   };
+}
+
+interface HttpFlowInput {
+  readonly record: HttpFlowRecord;
+  readonly ends: FlowEndpointSource;
+  readonly proxyPort: number;
+}
+
+function buildHttpFlow(i: HttpFlowInput): Flow {
+  return toHttpFlow(i.record, flowEndpoints(i.ends), { nodeName: i.ends.nodeName, proxyPort: i.proxyPort });
+}
+
+/** The ring entry of a record: built when read (what is known of its ends then), so a request costs one small record. */
+export function httpFlowEntry(record: HttpFlowRecord, ends: FlowEndpointSource, proxyPort: number): DeferredFlow {
+  return DeferredFlow.of(buildHttpFlow, { record, ends, proxyPort }, record.time.getTime());
 }
