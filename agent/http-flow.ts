@@ -1,6 +1,6 @@
 /**
  * The HTTP proxy's requests and responses as Hubble flows of type L7 (event type 129, upstream's
- * access-log type): `l7.http` with method, URL and protocol, and for a response the status code
+ * access-log type): `l7.http` with method, URL and protocol (and a request's headers), and for a response the status code
  * and the latency since its request; the verdict (FORWARDED, DROPPED for a denied request, ERROR
  * when the original destination failed) with the policies whose rule decided it; a request goes
  * from the client to the server, its response back (a reply).
@@ -15,6 +15,12 @@ import { EMITTER, flowPolicies } from './hubble-flow.ts';
 
 /** Upstream's event type of L7 proxy records. */
 export const L7_EVENT_TYPE_ACCESS_LOG = 129;
+
+function headerList(raw: readonly string[]): { key: string; value: string }[] {
+  const out: { key: string; value: string }[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push({ key: raw[i]!, value: raw[i + 1]! });
+  return out;
+}
 
 function summary(r: HttpFlowRecord): string {
   if (r.type === 'request') return `${r.protocol} ${r.method} ${r.url}`;
@@ -41,7 +47,7 @@ export function toHttpFlow(r: HttpFlowRecord, endpointOf: (ip: string, identity:
     l7: {
       type: reply ? 'RESPONSE' : 'REQUEST',
       ...(reply ? { latency_ns: Number(r.latencyNs) } : {}),
-      http: { method: r.method, url: r.url, protocol: r.protocol, ...(reply ? { code: r.code } : {}) },
+      http: { method: r.method, url: r.url, protocol: r.protocol, ...(reply ? { code: r.code } : { headers: headerList(r.headers) }) },
     },
     node_name: o.nodeName,
     event_type: { type: L7_EVENT_TYPE_ACCESS_LOG, sub_type: 0 },

@@ -6,6 +6,7 @@
  */
 import { BlockList, isIPv4 } from 'node:net';
 import type { Flow, FlowEndpoint, FlowFilter, TcpFlags } from './flow-types.ts';
+import { addHttpFilters } from './http-filters.ts';
 import { parseLabelSelector } from './label-selector.ts';
 
 /** A filter field whose value is malformed or not supported. */
@@ -28,8 +29,8 @@ const PROTOCOLS: Record<string, (f: Flow) => boolean> = {
   icmp: (f) => f.l4?.ICMPv4 !== undefined || f.l4?.ICMPv6 !== undefined,
   icmpv4: (f) => f.l4?.ICMPv4 !== undefined,
   icmpv6: (f) => f.l4?.ICMPv6 !== undefined,
-  // Layer 7 protocols: Ciliate's flows are L3/L4 only.
-  http: () => false,
+  // Layer 7 protocols: the flows of Ciliate's L7 proxies.
+  http: (f) => f.l7?.http !== undefined,
   dns: () => false,
   kafka: () => false,
 };
@@ -92,8 +93,9 @@ export function compileFilter(filter: FlowFilter): FlowPredicate {
   });
   add<string>('ip_version', (v) => (f) => v.includes(f.IP.ipVersion));
   add<boolean>('encrypted', (v) => () => v.includes(false));
-  // DNS names, translated sources, layer 7, traces and node labels: Ciliate's flows carry none of them.
-  for (const field of ['source_fqdn', 'destination_fqdn', 'source_ip_xlated', 'http_status_code', 'http_method', 'http_path', 'http_url', 'http_header', 'dns_query', 'trace_id', 'ip_trace_id', 'node_labels'] as const) {
+  addHttpFilters(add, (field, message) => new FilterError(field, message));
+  // DNS names, translated sources, DNS, traces and node labels: Ciliate's flows carry none of them.
+  for (const field of ['source_fqdn', 'destination_fqdn', 'source_ip_xlated', 'dns_query', 'trace_id', 'ip_trace_id', 'node_labels'] as const) {
     add<unknown>(field, () => () => false);
   }
   if ((filter.experimental?.cel_expression ?? []).length > 0) {

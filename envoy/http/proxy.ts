@@ -41,6 +41,8 @@ export interface HttpFlowRecord {
   readonly method: string;
   readonly url: string;
   readonly protocol: string;
+  /** The request's headers, as received (name, value, name, value, ...). */
+  readonly headers: readonly string[];
   /** The request's verdict: FORWARDED, DROPPED (denied), ERROR (the upstream failed). */
   readonly verdict: 'FORWARDED' | 'DROPPED' | 'ERROR';
   /** The response's status code (responses; 0: none, the upstream failed). */
@@ -175,7 +177,7 @@ export class HttpProxy {
       : { allowed: false, rule: -1, actions: [] };
     const record = (type: HttpFlowRecord['type'], verdict: HttpFlowRecord['verdict'], code: number) => this.opts.onFlow?.({
       type, direction: conn.direction, source: conn.client, destination: conn.original,
-      method: req.method ?? '', url: `http://${host || conn.original.ip}${req.url ?? ''}`, protocol: `HTTP/${req.httpVersion}`,
+      method: req.method ?? '', url: `http://${host || conn.original.ip}${req.url ?? ''}`, protocol: `HTTP/${req.httpVersion}`, headers: req.rawHeaders,
       verdict, code, latencyNs: type === 'response' ? process.hrtime.bigint() - started : 0n, time: new Date(),
       origins: row?.row.entry.derivedFrom ?? [], rule: decision.rule,
     });
