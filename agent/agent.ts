@@ -151,7 +151,13 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   const manager = new Manager({ log }).addCache(nodes);
   for (const c of nodeControllers) manager.add(c);
   // Metrics (controllers, work queues, kernel tables and map pressure) and the kernel tables' health where `prometheus-serve-addr` says.
-  if (cfg.prometheus) manager.add(new HttpEndpoint('metrics', cfg.prometheus, { ...metricsRoutes(registry), ...kernelHealthRoutes(enforcement.kernel) }, log));
+  if (cfg.prometheus) {
+    manager.add(new HttpEndpoint('metrics', cfg.prometheus, {
+      ...metricsRoutes(registry), ...kernelHealthRoutes(enforcement.kernel),
+      // Each endpoint's desired L7 policy version and what each proxy acknowledged.
+      '/l7-policy': async () => ({ status: 200, type: 'application/json', body: JSON.stringify(enforcement.l7Policies.status(), null, 1) + '\n' }),
+    }, log));
+  }
   for (const c of enforcement.caches) manager.addCache(c);
   for (const r of enforcement.runnables) manager.add(r);
   if (hubble) manager.add(hubble.runnable);
