@@ -105,6 +105,17 @@ async function disableEarlyDemux(): Promise<void> {
   throw new Error(`net.ipv4.ip_early_demux must be 0 for the L7 proxies: ${errors.join('; ')}`);
 }
 
+let shared: TransparentRedirect | undefined;
+
+/**
+ * The process's one redirect state: every proxy (HTTP, DNS, ...) registers its ports here, since the
+ * chain is written whole from the registered ports.
+ */
+export function nodeTransparentRedirect(): TransparentRedirect {
+  shared ??= new TransparentRedirect();
+  return shared;
+}
+
 /** `ip rule` and the local route of {@link PROXY_ROUTE_TABLE}, added when missing, and early demux off. */
 async function ensureProxyRouting(): Promise<void> {
   await disableEarlyDemux();
