@@ -10,6 +10,7 @@ import { nopLogger } from '../../runtime/logger.ts';
 import { HttpPolicyStore } from '../../envoy/http/policy-store.ts';
 import { ACCESS_DENIED_BODY, HttpProxy, type HttpFlowRecord } from '../../envoy/http/proxy.ts';
 import { compileHttpPolicy, decideHttp } from '../../envoy/http/rules.ts';
+import { checkProxyPort, tproxyRules } from '../../envoy/tproxy.ts';
 
 const CLIENT_IDENTITY = 4242;
 
@@ -63,6 +64,13 @@ describe('envoy/http: rules', () => {
     expect(d('DELETE', '/x', { 'x-token': 'secret', 'x-present': '' }).allowed).to.equal(true);
     expect(d('DELETE', '/x', { 'x-token': 'other', 'x-present': '' }).allowed).to.equal(false);
     expect(d('GET', '/hm', { 'x-team': 'rebels' })).to.deep.include({ allowed: true, actions: [{ action: 'REPLACE', name: 'x-team', value: 'empire' }] });
+  });
+
+  it('allows what any rule of any merged rule set allows', () => {
+    const p = compileHttpPolicy({ allowAll: false, rules: [{ parser: 'http', http: [{ method: 'GET' }] }, { parser: 'http', http: [{ method: 'POST', path: '/a' }] }] });
+    const d = (method: string, path: string) => decideHttp(p, { method, path, host: '', headers: {} }).allowed;
+    expect([d('GET', '/x'), d('POST', '/a'), d('POST', '/b')]).to.deep.equal([true, true, false]);
+    expect(decideHttp(compileHttpPolicy({ allowAll: true, rules: [{ parser: 'http', http: [{ method: 'GET' }] }] }), { method: 'PUT', path: '/', host: '', headers: {} }).allowed, 'an L4-only allow on the port').to.equal(true);
   });
 
   it('rejects an invalid regular expression naming the field', () => {
@@ -148,6 +156,18 @@ describe('envoy/http: the proxy on loopback', function () {
     store.apply({ endpointId: 1, version: 3, address: '127.0.0.1', rows: [row([{ method: 'POST', path: '/v1/request-landing' }])] });
   });
 
+  it('answers oversized headers with 431 while a slow client holds a half-sent request', async () => {
+    const slow = net.connect(port, '127.0.0.1');
+    await new Promise((r) => slow.once('connect', r));
+    slow.write('POST /v1/request-landing HTTP/1.1\r\nHost: deathstar\r\n');
+    const before = proxy.stats.malformed;
+    const big = await exchange(port, req('POST', '/v1/request-landing', `X-Big: ${'x'.repeat(20_000)}\r\n`), 1);
+    expect(big).to.match(/^HTTP\/1\.1 431 /);
+    expect(proxy.stats.malformed).to.equal(before + 1);
+    expect(await exchange(port, req('POST', '/v1/request-landing'), 1)).to.match(/Ship landed\n$/);
+    slow.destroy();
+  });
+
   it('answers malformed HTTP with 400 and counts it; an unknown client gets 403', async () => {
     const before = proxy.stats.malformed;
     const out = await exchange(port, 'NOT HTTP AT ALL\r\n\r\n', 1);
@@ -155,5 +175,15 @@ describe('envoy/http: the proxy on loopback', function () {
     expect(proxy.stats.malformed).to.equal(before + 1);
     store.apply({ endpointId: 1, version: 4, address: '127.0.0.1', rows: [row([{ method: 'POST' }], 999)] });
     expect((await exchange(port, req('POST', '/v1/request-landing'), 1)).slice(9, 12)).to.equal('403');
+  });
+});
+
+describe('envoy/tproxy: the TPROXY chain', () => {
+  it('has one rule per listener port and transport, matching the datapath\'s mark', () => {
+    expect(tproxyRules([{ port: 15053, proto: 'udp' }, { port: 15000, proto: 'tcp' }])).to.deep.equal([
+      '-p tcp -m mark --mark 0x3a980200 -m comment --comment "cilium: TPROXY to proxy port 15000" -j TPROXY --on-port 15000 --on-ip 0.0.0.0 --tproxy-mark 0x200/0xf00',
+      '-p udp -m mark --mark 0x3acd0200 -m comment --comment "cilium: TPROXY to proxy port 15053" -j TPROXY --on-port 15053 --on-ip 0.0.0.0 --tproxy-mark 0x200/0xf00',
+    ]);
+    expect(() => checkProxyPort(9999)).to.throw(/not in 10000-20000/);
   });
 });
