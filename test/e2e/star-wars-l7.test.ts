@@ -6,6 +6,7 @@
 // connection; the xwing is dropped at L3/L4 in the kernel. Each request and response is an L7 flow
 // in the agent's Hubble, which the upstream hubble CLI shows with `--type l7`.
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { hubbleSocketPath } from '../../cluster/agent-launch.ts';
 import type { RunningCluster } from '../../cluster/cluster.ts';
@@ -101,6 +102,57 @@ describe('star-wars L7 policy on real pods: HTTP through the node proxies', func
     expect(flows.find((f) => f.l7?.type === 'RESPONSE' && f.l7.http?.method === 'PUT')!.l7!.http!.code).to.equal(403);
   });
 
+  it('merges a second policy\'s HTTP rules on the port, applied to the next request on an open keep-alive connection', async () => {
+    const pod = {
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'echo', namespace: NS, labels: { org: 'empire', class: 'deathstar' } },
+      spec: { containers: [{ name: 'echo', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['netexec', '--http-port=80'] }] },
+    };
+    expect((await runCommand(join(c.binDir, 'kubectl'), ['apply', '-f', '-'], { KUBECONFIG: c.kubeconfig }, JSON.stringify(pod))).code).to.equal(0);
+    expect((await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'pod/echo', '--timeout=180s'])).code).to.equal(0);
+    const echo = podEndpoints(c.config).find((p) => p.namespace === NS && p.name === 'echo')!;
+    const tiefighter = podEndpoints(c.config).find((p) => p.namespace === NS && p.name === 'tiefighter')!;
+    // One socket in the tiefighter's network namespace: a request, then another when told on stdin.
+    const script = `
+      const s = require('node:net').connect(80, '${echo.ip}');
+      const ask = () => s.write('GET /echo?msg=hi HTTP/1.1\\r\\nHost: echo\\r\\n\\r\\n');
+      s.on('connect', ask);
+      s.on('data', (d) => console.log(String(d).slice(9, 12) + ' ' + s.localPort));
+      process.stdin.on('data', ask);
+      process.stdin.on('end', () => s.end());`;
+    const child = spawn('nsenter', [`--net=${tiefighter.netns}`, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines: string[] = [];
+    child.stdout.on('data', (d) => lines.push(...String(d).trim().split('\n')));
+    const waitLines = async (n: number) => { for (let i = 0; i < 100 && lines.length < n; i++) await sleep(100); };
+    try {
+      await waitLines(1);
+      expect(lines[0], 'GET under rule1 alone').to.match(/^403 /);
+      const allowEcho = {
+        apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'allow-echo', namespace: NS },
+        spec: {
+          endpointSelector: { matchLabels: { org: 'empire', class: 'deathstar' } },
+          ingress: [{ fromEndpoints: [{ matchLabels: { org: 'empire' } }], toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }], rules: { http: [{ method: 'GET', path: '/echo(\\?.*)?' }] } }] }],
+        },
+      };
+      expect((await runCommand(join(c.binDir, 'kubectl'), ['apply', '-f', '-'], { KUBECONFIG: c.kubeconfig }, JSON.stringify(allowEcho))).code).to.equal(0);
+      // The merged rules reach the proxy: then the same connection's next request passes.
+      for (let i = 0; i < 40 && !(lines.at(-1) ?? '').startsWith('200'); i++) {
+        child.stdin.write('next\n');
+        const had = lines.length;
+        for (let j = 0; j < 30 && lines.length === had; j++) await sleep(100);
+        if (!(lines.at(-1) ?? '').startsWith('200')) await sleep(300);
+      }
+      expect(lines.at(-1), 'GET once both policies apply').to.match(/^200 /);
+      expect(new Set(lines.map((l) => l.split(' ')[1])).size, 'one connection throughout').to.equal(1);
+      // rule1's own rule still holds on the deathstar: PUT is denied, POST lands.
+      expect(await curl('tiefighter', '-XPUT', `http://${deathstars[0]!.ip}/v1/exhaust-port`)).to.equal('Access denied\r\n');
+    } finally {
+      child.stdin.end();
+      child.kill();
+      const gone = await kubectl(['delete', '-n', NS, 'cnp/allow-echo', 'pod/echo', '--wait=false']);
+      expect(gone.code, gone.stderr).to.equal(0);
+    }
+  });
+
   it('enforces egress HTTP rules of the client through its node\'s proxy, to the deathstar on its own node and on the other', async () => {
     expect((await kubectl(['delete', '-n', NS, 'cnp', 'rule1'])).code).to.equal(0);
     const egress = {
@@ -119,7 +171,10 @@ describe('star-wars L7 policy on real pods: HTTP through the node proxies', func
         if (denied !== 'Access denied\r\n 403') await sleep(500);
       }
       expect(denied, `POST to the deathstar on ${d.node}`).to.equal('Access denied\r\n 403');
-      expect(await curl('xwing', `http://${d.ip}/v1/`), `GET on ${d.node}`).to.match(/"name":"Death Star"/);
+      // Forwarded, once rule1's removal (it dropped the xwing at the deathstar) reached that node too.
+      let got = '';
+      for (let i = 0; i < 20 && !got.includes('"name":"Death Star"'); i++) got = await curl('xwing', `http://${d.ip}/v1/`);
+      expect(got, `GET on ${d.node}`).to.match(/"name":"Death Star"/);
     }
   });
 });
