@@ -118,7 +118,15 @@ export class HttpProxy {
   readonly #conns = new WeakMap<net.Socket, Conn>();
 
   constructor(private readonly opts: HttpProxyOptions) {
-    this.#parser = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 300_000, headersTimeout: 60_000 }, (req, res) => this.#onRequest(req, res));
+    this.#parser = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 300_000, headersTimeout: 60_000 }, (req, res) => {
+      try {
+        this.#onRequest(req, res);
+      } catch (err) {
+        // Never the agent's problem: this request fails, the others go on.
+        this.opts.log.warn('http proxy request failed', { err: (err as Error).message });
+        res.destroy();
+      }
+    });
     this.#parser.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
       this.stats.malformed++;
       if (!socket.writable) return socket.destroy();
@@ -156,10 +164,21 @@ export class HttpProxy {
     const remoteIdentity = direction === 'ingress' ? client.identity : original.identity;
     const mark = direction === 'ingress' ? MARK_MAGIC_PROXY_INGRESS : MARK_MAGIC_PROXY_EGRESS;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    (agent as unknown as { createConnection: () => net.Socket }).createConnection = () => this.opts.sockets.connect(client, original, mark);
+    (agent as unknown as { createConnection: () => net.Socket }).createConnection = () => this.#connect(client, original, mark);
     socket.on('close', () => agent.destroy());
     this.#conns.set(socket, { direction, client, original, remoteIdentity, agent });
     this.#parser.emit('connection', socket);
+  }
+
+  /** The upstream socket; a socket that fails (as its request then does) when it cannot even be made. */
+  #connect(src: HttpFlowEnd, dst: HttpFlowEnd, mark: number): net.Socket {
+    try {
+      return this.opts.sockets.connect(src, dst, mark);
+    } catch (err) {
+      const failed = new net.Socket();
+      process.nextTick(() => failed.destroy(err as Error));
+      return failed;
+    }
   }
 
   #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -196,7 +215,16 @@ export class HttpProxy {
     });
     upstream.on('response', (up) => {
       this.stats.forwarded++;
-      res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders as unknown as http.OutgoingHttpHeaders);
+      try {
+        res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders as unknown as http.OutgoingHttpHeaders);
+      } catch (err) {
+        // A response Node would not write (bad header characters): the client gets nothing rather than garbage.
+        this.stats.upstreamErrors++;
+        this.opts.log.debug('http proxy: upstream response not relayed', { err: (err as Error).message });
+        up.destroy();
+        res.destroy();
+        return;
+      }
       up.pipe(res);
       up.on('end', () => record('response', 'FORWARDED', up.statusCode ?? 0));
     });

@@ -94,6 +94,7 @@ describe('envoy/http: the proxy on loopback', function () {
   let store: HttpPolicyStore;
   const flows: HttpFlowRecord[] = [];
   const port = 17000 + (process.pid % 2000);
+  let failConnect = false;
 
   before(async function () {
     if (!nativeAvailable() || process.getuid?.() !== 0) this.skip();
@@ -109,7 +110,10 @@ describe('envoy/http: the proxy on loopback', function () {
       ingressPort: port, egressPort: port + 1, policies: store, identityOf: () => CLIENT_IDENTITY, log: nopLogger, onFlow: (f) => flows.push(f),
       sockets: {
         listen: (p, mark) => native().transparentListen('127.0.0.1', p, 'tcp', mark),
-        connect: () => net.connect(backendPort, '127.0.0.1'),
+        connect: () => {
+          if (failConnect) throw new Error('EADDRINUSE: bind');
+          return net.connect(backendPort, '127.0.0.1');
+        },
       },
     });
     await proxy.start();
@@ -166,6 +170,14 @@ describe('envoy/http: the proxy on loopback', function () {
     expect(proxy.stats.malformed).to.equal(before + 1);
     expect(await exchange(port, req('POST', '/v1/request-landing'), 1)).to.match(/Ship landed\n$/);
     slow.destroy();
+  });
+
+  it('answers 503 when the upstream socket cannot even be made, and keeps serving', async () => {
+    failConnect = true;
+    const out = await exchange(port, req('POST', '/v1/request-landing'), 1);
+    failConnect = false;
+    expect(out).to.match(/^HTTP\/1\.1 503 /);
+    expect(await exchange(port, req('POST', '/v1/request-landing'), 1)).to.match(/Ship landed\n$/);
   });
 
   it('answers malformed HTTP with 400 and counts it; an unknown client gets 403', async () => {
