@@ -225,6 +225,7 @@ export class HttpProxy {
         res.destroy();
         return;
       }
+      up.on('error', () => res.destroy());
       up.pipe(res);
       up.on('end', () => record('response', 'FORWARDED', up.statusCode ?? 0));
     });
@@ -237,6 +238,9 @@ export class HttpProxy {
       } else res.destroy();
       record('response', 'ERROR', 0);
     });
+    // A client or server that goes away mid-message ends this exchange only.
+    req.on('error', () => upstream.destroy());
+    res.on('error', () => upstream.destroy());
     req.pipe(upstream);
   }
 }
