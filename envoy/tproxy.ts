@@ -49,39 +49,44 @@ export function checkProxyPort(port: number): void {
   }
 }
 
+/** Every listener port registered in this process: the chain is written whole from them. */
+const registered = new Map<string, ProxyListenerPort>();
+let routing: Promise<void> | undefined;
+let writing: Promise<void> = Promise.resolve();
+
 /**
- * The redirect's kernel state in the calling process's network namespace: policy routing (once)
- * and the TPROXY chain for every registered listener port.
+ * The redirect's kernel state in the calling process's network namespace: policy routing and the
+ * TPROXY chain for every registered listener port. Every instance (one per proxy: HTTP, DNS, ...)
+ * shares the process's registrations, so each chain written holds all of them.
  */
 export class TransparentRedirect {
-  readonly #ports = new Map<string, ProxyListenerPort>();
-  #routing: Promise<void> | undefined;
-  #writing: Promise<void> = Promise.resolve();
-
   /** Registers listener ports and rewrites the chain; resolves once the kernel has them. */
   add(ports: readonly ProxyListenerPort[]): Promise<void> {
     for (const p of ports) {
       checkProxyPort(p.port);
-      this.#ports.set(`${p.proto}/${p.port}`, p);
+      registered.set(`${p.proto}/${p.port}`, p);
     }
-    return this.#write();
+    return write();
   }
 
   /** Forgets listener ports and rewrites the chain. */
   remove(ports: readonly ProxyListenerPort[]): Promise<void> {
-    for (const p of ports) this.#ports.delete(`${p.proto}/${p.port}`);
-    return this.#write();
+    for (const p of ports) registered.delete(`${p.proto}/${p.port}`);
+    return write();
   }
+}
 
-  #write(): Promise<void> {
-    this.#routing ??= ensureProxyRouting();
-    const rules = tproxyRules([...this.#ports.values()]);
-    this.#writing = this.#writing.catch(() => undefined).then(async () => {
-      await this.#routing;
-      await writeChain(rules);
+/** Writes the chain from the registrations, after the policy routing (set up once; again after a failure). */
+function write(): Promise<void> {
+  writing = writing.catch(() => undefined).then(async () => {
+    routing ??= ensureProxyRouting().catch((err: unknown) => {
+      routing = undefined;
+      throw err;
     });
-    return this.#writing;
-  }
+    await routing;
+    await writeChain(tproxyRules([...registered.values()]));
+  });
+  return writing;
 }
 
 /** Where the namespace's `net.ipv4.ip_early_demux` is written: procfs, or (in a container whose /proc/sys is read-only) the node's, mounted as upstream's chart mounts it. */
@@ -103,17 +108,6 @@ async function disableEarlyDemux(): Promise<void> {
     }
   }
   throw new Error(`net.ipv4.ip_early_demux must be 0 for the L7 proxies: ${errors.join('; ')}`);
-}
-
-let shared: TransparentRedirect | undefined;
-
-/**
- * The process's one redirect state: every proxy (HTTP, DNS, ...) registers its ports here, since the
- * chain is written whole from the registered ports.
- */
-export function nodeTransparentRedirect(): TransparentRedirect {
-  shared ??= new TransparentRedirect();
-  return shared;
 }
 
 /** `ip rule` and the local route of {@link PROXY_ROUTE_TABLE}, added when missing, and early demux off. */

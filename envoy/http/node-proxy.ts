@@ -11,7 +11,7 @@ import { realClock, sleep } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import type { Runnable } from '../../runtime/manager.ts';
 import type { L7PolicyTable } from '../l7-policy-table.ts';
-import { nodeTransparentRedirect } from '../tproxy.ts';
+import { TransparentRedirect } from '../tproxy.ts';
 import { HttpPolicyStore } from './policy-store.ts';
 import { HttpProxy, type HttpFlowRecord, type ProxySockets } from './proxy.ts';
 
@@ -39,7 +39,7 @@ export function nodeHttpProxy(o: NodeHttpProxyOptions): Runnable & { proxy: Http
   const egressPort = defaultProxyPort('http', 'egress');
   const policies = new HttpPolicyStore();
   const proxy = new HttpProxy({ ingressPort, egressPort, policies, identityOf: o.identityOf, sockets: nativeProxySockets, log: o.log, ...(o.onFlow ? { onFlow: o.onFlow } : {}) });
-  const redirect = nodeTransparentRedirect();
+  const redirect = new TransparentRedirect();
   return {
     proxy,
     async start(signal) {
