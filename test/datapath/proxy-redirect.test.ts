@@ -3,12 +3,12 @@
 // the veth's ingress, MACs swapped), their replies too, and the proxies' own packets are not.
 import { expect } from 'chai';
 import { native } from '../../datapath/native.ts';
-import { loadEndpoint, type LoadedEndpoint } from '../../datapath/loader.ts';
-import { ipcacheEntry } from '../../datapath/maps/ipcache.ts';
-import { policyEntries, setEnforcement } from '../../datapath/maps/policy.ts';
+import type { LoadedEndpoint } from '../../datapath/loader.ts';
+import { policyEntries } from '../../datapath/maps/policy.ts';
 import { MARK_MAGIC_PROXY_EGRESS, MARK_MAGIC_PROXY_INGRESS, proxyMark } from '../../envoy/tproxy.ts';
 import { buildPacket, TCP, type PacketSpec } from './support/packets.ts';
 import { requireBpf } from './support/env.ts';
+import { testEndpoint } from './support/test-endpoint.ts';
 
 const OK = 0;
 const REDIRECT = 7;
@@ -28,9 +28,7 @@ describe('datapath: redirect to the L7 proxies (BPF_PROG_TEST_RUN)', function ()
   });
 
   beforeEach(function () {
-    ep = loadEndpoint({ endpointId: 43, identity: 5000 }, { maxEntries: { cilium_ct4_global: 4096, cilium_drop_aggr: 4096 } });
-    ep.maps.ipcache.updateBatch([ipcacheEntry(`${POD}/32`, 5000), ipcacheEntry(`${PEER}/32`, PEER_IDENTITY)]);
-    setEnforcement(ep.maps.policyConfig, true, true);
+    ep = testEndpoint(43, 5000, { [POD]: 5000, [PEER]: PEER_IDENTITY });
     ep.maps.policy.updateBatch([
       ...policyEntries({ direction: 'ingress', identity: PEER_IDENTITY, protocol: 6, port: 80, proxyPort: 15000, entryId: 1 }),
       ...policyEntries({ direction: 'egress', identity: PEER_IDENTITY, protocol: 6, port: 8080, proxyPort: 15001, entryId: 2 }),
