@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { EndpointManager } from './endpoints.ts';
 import { flowEventsRunnable, flowLogSink, type FlowSink } from './flow-log.ts';
 import { agentHubble } from './hubble.ts';
+import { httpFlowEntry } from './http-flow.ts';
 import { hubbleMetricsFromConfig } from './hubble-metrics-setup.ts';
 import { healthEndpoint } from './node-setup/health.ts';
 import { cniConfWriter } from './node-setup/cni-conf-writer.ts';
@@ -37,6 +38,9 @@ import { isCgroup2Dir, NodeUnusableError, requireBpffs, requireDatapathSupport }
 import { deviceWithAddress } from './netdev-attach.ts';
 import { nodeInternalIP } from './node-address.ts';
 import { nodeNetworking } from './node-networking.ts';
+import { nodeHttpProxy } from '../envoy/http/node-proxy.ts';
+import type { HttpFlowRecord } from '../envoy/http/proxy.ts';
+import { ReservedIdentity } from '../identity/numeric.ts';
 
 /**
  * Runs the agent until `signal` aborts. Throws a ConfigError for what its configuration
@@ -98,10 +102,22 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
     rejectRcode: cfg.fqdn.rejectResponse === 'nameError' ? DnsRcode.NXDOMAIN : DnsRcode.REFUSED,
     ...(hubble ? { hubble: { ring: hubble.ring, ends: hubble.ends } } : {}),
   });
+  // The node's HTTP proxy, enforcing the L7 rules the datapath redirects to it (world when unknown).
+  const httpProxy = nodeHttpProxy({
+    table: enforcement.l7Policies, log: log.child({ component: 'http-proxy' }),
+    identityOf: (ip) => enforcement.enforcer.ipcache.resolve(ip)?.identity ?? ReservedIdentity.world,
+    ...(hubble ? { onFlow: (r: HttpFlowRecord) => hubble.ring.push(httpFlowEntry(r, hubble.ends, defaultProxyPort('http', r.direction))) } : {}),
+  });
   const manager = new Manager({ log }).addCache(nodes);
   for (const c of networking.controllers) manager.add(c);
   // Metrics (controllers, work queues, kernel tables and map pressure) and the kernel tables' health where `prometheus-serve-addr` says.
-  if (cfg.prometheus) manager.add(new HttpEndpoint('metrics', cfg.prometheus, { ...metricsRoutes(registry), ...kernelHealthRoutes(enforcement.kernel) }, log));
+  if (cfg.prometheus) {
+    manager.add(new HttpEndpoint('metrics', cfg.prometheus, {
+      ...metricsRoutes(registry), ...kernelHealthRoutes(enforcement.kernel),
+      // Each endpoint's desired L7 policy version and what each proxy acknowledged.
+      '/l7-policy': async () => ({ status: 200, type: 'application/json', body: JSON.stringify(enforcement.l7Policies.status(), null, 1) + '\n' }),
+    }, log));
+  }
   // The local API (policy revisions, read-your-writes) on a root-only socket in the state folder.
   const api = new HttpEndpoint('API', { path: join(cfg.stateDir, AGENT_API_SOCKET) }, policyRoutes(enforcement.revisions), log);
   manager.add({ needLeaderElection: false, start: (s) => api.start(s).catch((err: unknown) => log.warn('local API not served', { err: (err as Error).message })) });
@@ -110,6 +126,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   if (flowSinks.length) manager.add(flowEventsRunnable(enforcement.enforcer, flowSinks, log, enforcement.started));
   if (hubble) manager.add(hubble.runnable);
   manager.add(dnsProxy);
+  manager.add(httpProxy);
   if (hubbleMetrics) manager.add(hubbleMetrics.endpoint);
   const health = healthEndpoint(cfg.healthPort, { caches: [nodes, ...enforcement.caches] }, log);
   if (health) manager.add(health);

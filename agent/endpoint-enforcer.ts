@@ -143,6 +143,7 @@ export class EndpointEnforcer {
   readonly #byId = new Map<number, EnforcedEndpoint>();
   readonly #byKey = new Map<string, EnforcedEndpoint>();
   readonly #errorListeners: Array<(id: number) => void> = [];
+  readonly #policyListeners: Array<(id: number) => void> = [];
 
   /** Touches nothing in the kernel: ipcache claims wait in their table until {@link open}. */
   constructor(readonly opts: EnforcerOptions) {
@@ -341,6 +342,7 @@ export class EndpointEnforcer {
     };
     this.#byId.set(id, ep);
     this.#byKey.set(req.key, ep);
+    this.#policyChanged(id);
     log.info('endpoint enforced', {
       endpointId: id, identity, ip: req.ip, pod: `${req.podNamespace}/${req.podName}`, restored: previous,
       ms: { podFacts: elapsedMs(t0, tFacts), identity: elapsedMs(tFacts, tIdentity), load: elapsedMs(tLoad0, tLoad), policy: elapsedMs(tLoad, tPolicy), attach: elapsedMs(tPolicy), total: elapsedMs(t0) },
@@ -379,6 +381,7 @@ export class EndpointEnforcer {
       this.#byKey.delete(key);
       this.#byId.delete(ep.id);
       this.opts.engine.removeEndpoint(ep.id);
+      this.#policyChanged(ep.id);
       ep.untrack?.();
       ep.policy.close();
       try {
@@ -420,6 +423,7 @@ export class EndpointEnforcer {
       ep.resync = true;
       this.#resync(ep);
     }
+    this.#policyChanged(ep.id);
   }
 
   /** Rebuilds an endpoint's table from the engine's map state; false (and retried later) when that throws too. */
@@ -453,6 +457,15 @@ export class EndpointEnforcer {
   /** Calls `fn` with an endpoint's id whenever its policy rows start or stop failing. */
   onEndpointErrors(fn: (id: number) => void): void {
     this.#errorListeners.push(fn);
+  }
+
+  /** Calls `fn` with an endpoint's id whenever its map state may have changed (added, diffed, removed). */
+  onPolicyChanged(fn: (id: number) => void): void {
+    this.#policyListeners.push(fn);
+  }
+
+  #policyChanged(id: number): void {
+    for (const fn of this.#policyListeners) fn(id);
   }
 
   /** Rows of an endpoint's policy map the kernel refused, or that wait for an entry id. */

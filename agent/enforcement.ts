@@ -19,6 +19,7 @@ import type { PolicyEngine } from '../policy/engine.ts';
 import type { EnforcementMode } from '../policy/endpoint-policy.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { Lifecycle } from '../runtime/lifecycle.ts';
+import { L7PolicyTable } from '../envoy/l7-policy-table.ts';
 import type { FqdnCacheOptions } from './fqdn-cache.ts';
 import type { PolicyFeed } from './policy-feed.ts';
 import type { Logger } from '../runtime/logger.ts';
@@ -91,6 +92,8 @@ export interface Enforcement {
   enforcer: EndpointEnforcer;
   /** Where policies, CIDR groups and DNS answers enter (the DNS proxy feeds its FQDN cache). */
   feed: PolicyFeed;
+  /** The local endpoints' desired L7 policy, pushed to the node's proxies. */
+  l7Policies: L7PolicyTable;
   /** The node's service load-balancing state (ClusterIP frontends and backends). */
   lb: LbSync;
   /** The reconciled kernel tables: health, map pressure, rows in error. */
@@ -128,6 +131,9 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
     ...(o.policyMapMax ? { policyMapMax: o.policyMapMax } : {}), ...(o.inNodeNetns ? { inNodeNetns: o.inNodeNetns } : {}),
     ...(o.socketLbCgroup ? { socketLbCgroup: o.socketLbCgroup } : {}), ...(o.nodeDevice === false ? { nodeDevice: false as const } : {}),
   });
+  // The local endpoints' L7 rules, pushed to the node's proxies.
+  const l7Policies = new L7PolicyTable({ rows: (id) => engine.mapState(id)?.rows(), address: (id) => enforcer.endpoint(id)?.request.ip });
+  enforcer.onPolicyChanged((id) => l7Policies.update(id));
   const status = endpointStatus({ kc, nodeIP: o.nodeIP, engine, enforcer, pods: caches.pods, log });
   if (o.registry) {
     registerDatapathMetrics(o.registry, () => enforcer.sharedMaps.metrics);
@@ -160,7 +166,7 @@ export function createEnforcement(o: EnforcementOptions): Enforcement {
   }, log.child({ component: 'map-pressure' }), o.mapSampleIntervalMs);
 
   return {
-    engine, enforcer, feed: path.feed, lb, kernel, caches: caches.all, ceps: caches.ceps, pods: caches.pods, slices: caches.slices, revisions: path.revisions,
+    engine, enforcer, feed: path.feed, l7Policies, lb, kernel, caches: caches.all, ceps: caches.ceps, pods: caches.pods, slices: caches.slices, revisions: path.revisions,
     // The lifecycle first: the kernel side opens before anything samples or refreshes it.
     runnables: [
       lifecycle.runnable(), ...controllers, refresh(hooks.started, o.driftCheckIntervalMs ?? 60_000), sampler,

@@ -14,6 +14,7 @@ import { bpfMapOps, mapTable } from '../datapath/maps/map-ops.ts';
 import { TableReconciler, type TableReconcilerObserver } from '../runtime/reconciler/reconciler.ts';
 import type { DesiredTable } from '../runtime/reconciler/table.ts';
 import type { Logger } from '../runtime/logger.ts';
+import { intToIp, ipToInt } from './ipv4.ts';
 
 /** Where an ipcache row comes from, strongest first. */
 export const IPCACHE_SOURCES = ['endpoint', 'apiserver', 'node', 'cidr', 'world'] as const;
@@ -70,6 +71,16 @@ export class IpcacheSync {
     if (!claims) return undefined;
     for (const s of IPCACHE_SOURCES) {
       const info = claims.get(s);
+      if (info) return info;
+    }
+    return undefined;
+  }
+
+  /** The row an address resolves to, as the datapath's longest-prefix lookup finds it. */
+  resolve(ip: string): IpcacheInfo | undefined {
+    const n = ipToInt(ip);
+    for (let len = 32; len >= 0; len--) {
+      const info = this.lookup(`${intToIp(len === 0 ? 0 : (n & (~0 << (32 - len))) >>> 0)}/${len}`);
       if (info) return info;
     }
     return undefined;

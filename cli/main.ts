@@ -21,7 +21,7 @@ ${POLICY_USAGE}
 async function main(argv: string[]): Promise<number> {
   const dashes = argv.indexOf('--');
   const command = dashes >= 0 ? argv.slice(dashes + 1) : [];
-  const args = parseArgs(dashes >= 0 ? argv.slice(0, dashes) : argv, ['name', 'nodes', 'runtime', 'install', 'verdict', 'pod', 'last', 'node', 'namespace', 'server', 'timeout']);
+  const args = parseArgs(dashes >= 0 ? argv.slice(0, dashes) : argv, ['name', 'nodes', 'runtime', 'install', 'verdict', 'pod', 'last', 'node', 'namespace', 'server', 'timeout', 'type']);
   switch (args.words[0]) {
     case 'cluster':
       return clusterCommand(args);

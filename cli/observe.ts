@@ -13,16 +13,22 @@ import { hubbleClients } from '../hubble/clients.ts';
 import { flag, type Args } from './args.ts';
 
 /** Usage of the command. */
-export const OBSERVE_USAGE = `  observe [--name C] [--verdict DROPPED|FORWARDED] [--pod NS/POD] [--namespace NS] [--last N] [--follow] [--server ADDR]
+export const OBSERVE_USAGE = `  observe [--name C] [--verdict DROPPED|FORWARDED] [--type drop|trace|policy-verdict|l7] [--pod NS/POD] [--namespace NS] [--last N] [--follow] [--server ADDR]
                                             flows of every node through the cluster's Hubble Relay, with the rule that decided each
                                             (the upstream CLI works too: eval "$(ciliate cluster env)"; hubble observe)`;
+
+/** `--type` names, as `hubble observe` has them, and their monitor event types. */
+const EVENT_TYPES: Record<string, number> = { drop: 1, trace: 4, 'policy-verdict': 5, l7: 129 };
 
 /** The GetFlows request of the command's flags (a pod or namespace matches either end, as `hubble observe` does). */
 export function observeRequest(args: Args): GetFlowsRequest {
   const verdict = flag(args, 'verdict')?.toUpperCase();
   const pod = flag(args, 'pod') ?? (flag(args, 'namespace') !== undefined ? `${flag(args, 'namespace')}/` : undefined);
-  const base: FlowFilter = verdict ? { verdict: [verdict] } : {};
-  const whitelist = pod ? [{ ...base, source_pod: [pod] }, { ...base, destination_pod: [pod] }] : verdict ? [base] : [];
+  const typeName = flag(args, 'type');
+  const type = typeName === undefined ? undefined : EVENT_TYPES[typeName.toLowerCase()];
+  if (typeName !== undefined && type === undefined) throw new Error(`--type must be one of ${Object.keys(EVENT_TYPES).join(', ')}, not "${typeName}"`);
+  const base: FlowFilter = { ...(verdict ? { verdict: [verdict] } : {}), ...(type !== undefined ? { event_type: [{ type }] } : {}) };
+  const whitelist = pod ? [{ ...base, source_pod: [pod] }, { ...base, destination_pod: [pod] }] : Object.keys(base).length ? [base] : [];
   const last = flag(args, 'last');
   const number = last === undefined ? (args.flags.has('follow') ? 0 : 20) : Number(last);
   if (!Number.isInteger(number) || number < 0) throw new Error(`--last must be a whole number, not "${last}"`);
@@ -52,9 +58,12 @@ export function formatFlow(f: Flow): string {
   const rules = policies(f.traffic_direction === 'INGRESS'
     ? (f.verdict === 'DROPPED' ? f.ingress_denied_by : f.ingress_allowed_by)
     : (f.verdict === 'DROPPED' ? f.egress_denied_by : f.egress_allowed_by));
-  const why = f.verdict === 'DROPPED'
-    ? `${dropReasonText(f.drop_reason ?? 0)} DROPPED${summary}${rules.length ? ` by ${rules.join(', ')}` : ': no rule allows it'}`
-    : `${f.traffic_direction === 'INGRESS' ? 'to-endpoint' : 'from-endpoint'} ${f.verdict}${summary}${rules.length ? ` by ${rules.join(', ')}` : ''}`;
+  const by = rules.length ? ` by ${rules.join(', ')}` : '';
+  const why = f.l7
+    ? `${f.l7.dns ? 'dns' : 'http'}-${f.l7.type === 'RESPONSE' ? 'response' : 'request'} ${f.verdict}${summary}${by}`
+    : f.verdict === 'DROPPED'
+      ? `${dropReasonText(f.drop_reason ?? 0)} DROPPED${summary}${by || ': no rule allows it'}`
+      : `${f.traffic_direction === 'INGRESS' ? 'to-endpoint' : 'from-endpoint'} ${f.verdict}${summary}${by}`;
   return `${stamp} [${f.node_name}]: ${endpoint(f.source, f.IP.source, l4?.source_port)} -> ${endpoint(f.destination, f.IP.destination, l4?.destination_port)} ${why}`;
 }
 

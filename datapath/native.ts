@@ -142,6 +142,18 @@ export interface NativeApi {
   /** netlinkTransact on a worker thread; the socket must not be used otherwise until the promise settles. */
   netlinkTransactAsync(fd: number, request: Buffer): Promise<Buffer>;
 
+  /**
+   * A bound IP_TRANSPARENT socket (listening when TCP) with SO_MARK `mark`, for a proxy port the
+   * node's TPROXY rule hands flows to; returns its non-blocking fd (adopt it with net.Server).
+   */
+  transparentListen(ip: string, port: number, proto: 'tcp' | 'udp', mark: number): number;
+  /**
+   * A non-blocking TCP socket with SO_MARK `mark`, bound to `srcIp`:`srcPort` (any address; '' = the
+   * node's choice; port 0 = any), its connect to dstIp:dstPort under way; returns the fd (adopt it
+   * with net.Socket).
+   */
+  transparentConnect(srcIp: string, srcPort: number, dstIp: string, dstPort: number, mark: number): number;
+
   RingReader: RingReaderCtor;
   OrigDstUdp: OrigDstUdpCtor;
 }

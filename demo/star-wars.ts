@@ -1,7 +1,9 @@
 /**
  * The star-wars demo on a local cluster: the deathstar Deployment and Service, the tiefighter and the
  * xwing; both ships land; with upstream's rule1 only the empire lands and the xwing's connection is
- * dropped in the kernel, recorded with reason and identities; deleting the policy restores access.
+ * dropped in the kernel, recorded with reason and identities; with upstream's L7 rule1 the tiefighter
+ * still lands but its PUT /v1/exhaust-port gets the node proxy's "Access denied"; deleting the
+ * policy restores access.
  * Each ship runs curl in its own container (kubectl exec, on real kubelet nodes) against the deathstar
  * Service by its cluster DNS name (resolved by CoreDNS, translated to a backend by Ciliate at the
  * ship's socket) and against each deathstar pod directly, on both nodes.
@@ -16,6 +18,7 @@ import type { FlowRecord } from '../agent/flow-log.ts';
 const run = promisify(execFile);
 const APP = join(import.meta.dirname, '..', 'examples', 'star-wars', 'http-sw-app.yaml');
 const RULE1 = join(import.meta.dirname, '..', 'examples', 'star-wars', 'sw_l3_l4_policy.yaml');
+const RULE1_L7 = join(import.meta.dirname, '..', 'examples', 'star-wars', 'sw_l3_l4_l7_policy.yaml');
 /** The deathstar Service's cluster DNS name, as the ships ask for it in upstream's demo. */
 const SERVICE_NAME = 'deathstar.default.svc.cluster.local';
 
@@ -31,6 +34,8 @@ export interface DemoResult {
   withoutPolicy: Landing[];
   withRule1: Landing[];
   drops: FlowRecord[];
+  /** Under the L7 rule1: the tiefighter's landing and its exhaust-port PUT, per deathstar target. */
+  withL7: Landing[];
   afterDelete: Landing[];
 }
 
@@ -45,20 +50,20 @@ export async function starWarsDemo(name: string, say: (line: string) => void = c
   await kubectl('wait', '--for=condition=Ready', 'pod', '-l', 'app.kubernetes.io/name', '--timeout=120s');
   say(await kubectl('get', 'cep', '-o', 'wide'));
 
-  const land = async (): Promise<Landing[]> => {
+  const land = async (ships = ['tiefighter', 'xwing'], request = ['-XPOST', 'request-landing']): Promise<Landing[]> => {
     const pods = podEndpoints(config);
     const out: Landing[] = [];
-    for (const ship of ['tiefighter', 'xwing']) {
+    for (const ship of ships) {
       const targets = [
         { address: SERVICE_NAME, label: `Service ${SERVICE_NAME}` },
         ...pods.filter((p) => p.name.startsWith('deathstar-')).map((ds) => ({ address: ds.ip, label: `${ds.name} on ${ds.node}` })),
       ];
       for (const t of targets) {
         // As upstream's demo does it: curl inside the ship's container, through kubectl exec.
-        const answer = await kubectl('exec', ship, '--', 'curl', '-s', '-m', '2', '-XPOST', `http://${t.address}/v1/request-landing`)
+        const answer = await kubectl('exec', ship, '--', 'curl', '-s', '-m', '2', request[0]!, `http://${t.address}/v1/${request[1]}`)
           .then((r) => r.trim(), () => 'no answer (connection dropped)');
         out.push({ ship, deathstar: t.label, answer });
-        say(`  ${ship.padEnd(10)} -> ${t.label}: ${answer}`);
+        say(`  ${ship.padEnd(10)} ${request[0]!.slice(2)} /v1/${request[1]} -> ${t.label}: ${answer}`);
       }
     }
     return out;
@@ -76,9 +81,13 @@ export async function starWarsDemo(name: string, say: (line: string) => void = c
   const drops = readFlows(config).filter((f) => f.time >= started && f.verdict === 'DROPPED' && f.srcIp === xwingIp);
   say('» drops recorded by the datapath (ciliate observe --verdict DROPPED --pod default/xwing):');
   for (const d of drops) say(`  ${d.node}: ${d.srcIp}:${d.srcPort} (ID:${d.srcIdentity}) -> ${d.dstIp}:${d.dstPort} (ID:${d.dstIdentity}) ${d.dropReasonDesc} (reason ${d.dropReason})`);
+  say('» applying the L7 rule1: the empire may only POST /v1/request-landing (HTTP through each node\'s proxy)');
+  await kubectl('apply', '-f', RULE1_L7);
+  await new Promise((r) => setTimeout(r, 1000));
+  const withL7 = [...await land(['tiefighter']), ...await land(['tiefighter'], ['-XPUT', 'exhaust-port'])];
   say('» deleting rule1 restores access');
   await kubectl('delete', '-f', RULE1);
   await new Promise((r) => setTimeout(r, 500));
   const afterDelete = await land();
-  return { withoutPolicy, withRule1, drops, afterDelete };
+  return { withoutPolicy, withRule1, drops, withL7, afterDelete };
 }

@@ -6,6 +6,7 @@
  */
 import { BlockList, isIPv4 } from 'node:net';
 import type { Flow, FlowEndpoint, FlowFilter, TcpFlags } from './flow-types.ts';
+import { addHttpFilters } from './http-filters.ts';
 import { parseLabelSelector } from './label-selector.ts';
 
 /** A filter field whose value is malformed or not supported. */
@@ -29,7 +30,7 @@ const PROTOCOLS: Record<string, (f: Flow) => boolean> = {
   icmpv4: (f) => f.l4?.ICMPv4 !== undefined,
   icmpv6: (f) => f.l4?.ICMPv6 !== undefined,
   // Layer 7 protocols: the flows of Ciliate's L7 proxies.
-  http: () => false,
+  http: (f) => f.l7?.http !== undefined,
   dns: (f) => f.l7?.dns !== undefined,
   kafka: () => false,
 };
@@ -105,8 +106,9 @@ export function compileFilter(filter: FlowFilter): FlowPredicate {
   });
   add<string>('source_fqdn', (v) => fqdnCheck('source_fqdn', v, (f) => f.source_names));
   add<string>('destination_fqdn', (v) => fqdnCheck('destination_fqdn', v, (f) => f.destination_names));
-  // Translated sources, HTTP, traces and node labels: Ciliate's flows carry none of them.
-  for (const field of ['source_ip_xlated', 'http_status_code', 'http_method', 'http_path', 'http_url', 'http_header', 'trace_id', 'ip_trace_id', 'node_labels'] as const) {
+  addHttpFilters(add, (field, message) => new FilterError(field, message));
+  // Translated sources, traces and node labels: Ciliate's flows carry none of them.
+  for (const field of ['source_ip_xlated', 'trace_id', 'ip_trace_id', 'node_labels'] as const) {
     add<unknown>(field, () => () => false);
   }
   if ((filter.experimental?.cel_expression ?? []).length > 0) {

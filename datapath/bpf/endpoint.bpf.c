@@ -18,9 +18,7 @@
 #include "lib/counters.h"
 #include "lib/events.h"
 #include "lib/overlay.h"
-
-/* Upstream's mark for packets to hand to the L7 proxy; the proxy port sits in the upper 16 bits. */
-#define MARK_MAGIC_TO_PROXY 0x0200
+#include "lib/proxy.h"
 
 static __always_inline int drop_packet(const struct pkt *p, __u8 reason, __u8 match_type, __u32 entry_id,
 				       __u64 now)
@@ -51,8 +49,6 @@ static __always_inline int handle_new_flow(struct __sk_buff *skb, struct pkt *p,
 	if (v.verdict != VERDICT_FORWARDED)
 		return drop_packet(p, v.verdict, v.match_type, v.entry_id, now);
 	ct_create(p, now, v.entry_id, v.proxy_port, v.match_type);
-	if (v.proxy_port)
-		skb->mark = ((__u32)bpf_ntohs(v.proxy_port) << 16) | MARK_MAGIC_TO_PROXY;
 	metrics_count(VERDICT_FORWARDED, p->tuple.dir, p->len);
 	struct event_info info = {
 		.type = EVENT_POLICY_VERDICT, .reason = VERDICT_FORWARDED, .match_type = v.match_type,
@@ -60,6 +56,8 @@ static __always_inline int handle_new_flow(struct __sk_buff *skb, struct pkt *p,
 		.packets = 1, .bytes = p->len,
 	};
 	event_emit(p, &info, now);
+	if (proxy_wants(skb, v.proxy_port, p->tuple.dir))
+		return proxy_redirect(skb, p, v.proxy_port);
 	return forward(skb, p);
 }
 
@@ -72,6 +70,8 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	int rc;
 
 	if (dir == DIR_INGRESS && lb4_is_reject(skb))
+		return CTX_ACT_OK;
+	if (dir == DIR_EGRESS && proxy_is_handed_back(skb))
 		return CTX_ACT_OK;
 	if (endpoint_resolve(&p, &maps) < 0) {
 		/* An interface the shared programs do not know (yet, or any more): fail closed. */
@@ -107,8 +107,13 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 		/* Every packet of an admitted flow counts against the entry that admitted it. */
 		policy_count(&maps, ct.entry->entry_id, p.len);
 		event_flow_packet(&p, ct.entry, ct.state == CT_REPLY, ct.state, now);
-		if (ct.entry->proxy_port && ct.state == CT_ESTABLISHED)
-			skb->mark = ((__u32)bpf_ntohs(ct.entry->proxy_port) << 16) | MARK_MAGIC_TO_PROXY;
+		/* A reply belongs to the flow (and the entry) of the other direction. */
+		__u8 entry_dir = ct.state == CT_REPLY ? (dir == DIR_EGRESS ? DIR_INGRESS : DIR_EGRESS) : dir;
+
+		if (proxy_wants(skb, ct.entry->proxy_port, entry_dir)) {
+			metrics_count(VERDICT_FORWARDED, p.tuple.dir, p.len);
+			return proxy_redirect(skb, &p, ct.entry->proxy_port);
+		}
 	}
 	metrics_count(VERDICT_FORWARDED, p.tuple.dir, p.len);
 	return forward(skb, &p);

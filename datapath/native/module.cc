@@ -13,6 +13,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitNetlink(env, exports);
   InitNetns(env, exports);
   InitUdpOrigDst(env, exports);
+  InitSocket(env, exports);
   return exports;
 }
 

@@ -3,14 +3,14 @@
 // their identifier, and frames that are neither IPv4 nor ARP dropped with upstream's reason 139.
 import { expect } from 'chai';
 import { native } from '../../datapath/native.ts';
-import { loadEndpoint, type LoadedEndpoint } from '../../datapath/loader.ts';
-import { ipcacheEntry } from '../../datapath/maps/ipcache.ts';
+import type { LoadedEndpoint } from '../../datapath/loader.ts';
 import { policyEntries, setEnforcement, type PolicyRule } from '../../datapath/maps/policy.ts';
 import { readMetrics } from '../../datapath/maps/metrics.ts';
 import { FlowEventReader, type FlowEvent } from '../../datapath/events.ts';
 import { DropReason, Direction, DROP_REASON_NAMES } from '../../datapath/constants.ts';
 import { buildFrame, buildPacket } from './support/packets.ts';
 import { requireBpf } from './support/env.ts';
+import { testEndpoint } from './support/test-endpoint.ts';
 
 const OK = 0;
 const DROP = 2;
@@ -30,9 +30,7 @@ describe('datapath: ICMP types and non-IPv4 frames (BPF_PROG_TEST_RUN)', functio
   });
 
   beforeEach(function () {
-    ep = loadEndpoint({ endpointId: 43, identity: 5000 }, { maxEntries: { cilium_ct4_global: 4096, cilium_drop_aggr: 4096 } });
-    ep.maps.ipcache.updateBatch([ipcacheEntry(`${POD}/32`, 5000), ipcacheEntry(`${PEER}/32`, PEER_IDENTITY)]);
-    setEnforcement(ep.maps.policyConfig, true, true);
+    ep = testEndpoint(43, 5000, { [POD]: 5000, [PEER]: PEER_IDENTITY });
   });
 
   afterEach(() => ep?.close());

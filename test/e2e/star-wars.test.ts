@@ -38,6 +38,7 @@ describe('star-wars demo on a two-node local cluster', function () {
     expect(result.withoutPolicy.filter((l) => l.deathstar.startsWith('Service'))).to.have.length(2);
     expect(result.withRule1.filter((l) => l.ship === 'tiefighter').map((l) => l.answer)).to.deep.equal(Array(3).fill('Ship landed'));
     expect(result.withRule1.filter((l) => l.ship === 'xwing').every((l) => l.answer.startsWith('no answer'))).to.equal(true);
+    expect(result.withL7.map((l) => l.answer), 'L7 rule1: landing allowed, exhaust port denied').to.deep.equal([...Array(3).fill('Ship landed'), ...Array(3).fill('Access denied')]);
     expect(result.afterDelete.map((l) => l.answer)).to.deep.equal(Array(6).fill('Ship landed'));
     const ids = JSON.parse((await kubectl('get', 'cep', '-o', 'json')).stdout).items as { metadata: { name: string }; status: { identity: { id: number } } }[];
     const idOf = (prefix: string) => ids.find((c) => c.metadata.name.startsWith(prefix))!.status.identity.id;

@@ -10,6 +10,7 @@ import { HubbleServer } from '../../hubble/server.ts';
 import { runCommand } from '../support/cluster.ts';
 import { ensureHubbleCli, hubble, hubbleCli, jsonLines } from '../support/hubble-cli.ts';
 import { syntheticFlows } from '../support/hubble-flows.ts';
+import { httpFlows } from '../support/hubble-http-flows.ts';
 
 const CASES: string[][] = [
   ['--verdict', 'DROPPED'],
@@ -54,6 +55,19 @@ const CASES: string[][] = [
   ['--uuid', '<first>'],
   ['--http-status', '200'],
   ['--fqdn', 'example.com'],
+  // HTTP: L7 flows of the node's proxy.
+  ['--protocol', 'http'],
+  ['--type', 'l7'],
+  ['--http-status', '4+'],
+  ['--http-status', '40+'],
+  ['--http-method', 'PUT'],
+  ['--http-method', 'post'],
+  ['--http-path', '/v1/.*'],
+  ['--http-path', 'exhaust'],
+  ['--http-url', 'deathstar\\.default'],
+  ['--http-header', 'X-Team:empire'],
+  ['--http-status', '403', '--http-method', 'PUT'],
+  ['--not', '--http-method', 'GET'],
 ];
 
 describe('Hubble filters: the server selects what upstream\'s client-side filters select', function () {
@@ -62,7 +76,7 @@ describe('Hubble filters: the server selects what upstream\'s client-side filter
   let server: HubbleServer | undefined;
   let socket: string;
   let file: string;
-  const flows = syntheticFlows(36);
+  const flows = [...syntheticFlows(36), ...httpFlows()];
 
   before(async function () {
     if (!(await ensureHubbleCli())) this.skip();

@@ -1,0 +1,76 @@
+/**
+ * The HTTP proxy's requests and responses as Hubble flows of type L7 (event type 129, upstream's
+ * access-log type): `l7.http` with method, URL and protocol (and a request's headers), and for a response the status code
+ * and the latency since its request; the verdict (FORWARDED, DROPPED for a denied request, ERROR
+ * when the original destination failed) with the policies whose rule decided it; a request goes
+ * from the client to the server, its response back (a reply).
+ */
+import { randomUUID } from 'node:crypto';
+import type { HttpFlowRecord } from '../envoy/http/proxy.ts';
+import type { Flow, FlowEndpoint } from '../hubble/flow-types.ts';
+import { toTimestamp } from '../hubble/flow-types.ts';
+import { DeferredFlow } from '../hubble/ring.ts';
+import { flowEndpoints, type FlowEndpointSource } from './hubble.ts';
+import { EMITTER, flowPolicies } from './hubble-flow.ts';
+
+/** Upstream's event type of L7 proxy records. */
+export const L7_EVENT_TYPE_ACCESS_LOG = 129;
+
+function headerList(raw: readonly string[]): { key: string; value: string }[] {
+  const out: { key: string; value: string }[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push({ key: raw[i]!, value: raw[i + 1]! });
+  return out;
+}
+
+function summary(r: HttpFlowRecord): string {
+  if (r.type === 'request') return `${r.protocol} ${r.method} ${r.url}`;
+  return `${r.protocol} ${r.code} ${Math.round(Number(r.latencyNs) / 1e6)}ms (${r.method} ${r.url})`;
+}
+
+/** Builds the flow of one HTTP proxy record; `endpointOf` tells what is known of an address. */
+export function toHttpFlow(r: HttpFlowRecord, endpointOf: (ip: string, identity: number) => FlowEndpoint, o: { nodeName: string; proxyPort: number }): Flow {
+  const reply = r.type === 'response';
+  const [from, to] = reply ? [r.destination, r.source] : [r.source, r.destination];
+  const policies = flowPolicies(r.origins);
+  const allowed = r.verdict !== 'DROPPED';
+  const dir = r.direction === 'ingress' ? 'ingress' : 'egress';
+  return {
+    time: toTimestamp(r.time.getTime()),
+    uuid: randomUUID(),
+    emitter: EMITTER,
+    verdict: r.verdict,
+    IP: { source: from.ip, destination: to.ip, ipVersion: 'IPv4' },
+    l4: { TCP: { source_port: from.port, destination_port: to.port } },
+    source: endpointOf(from.ip, from.identity),
+    destination: endpointOf(to.ip, to.identity),
+    Type: 'L7',
+    l7: {
+      type: reply ? 'RESPONSE' : 'REQUEST',
+      ...(reply ? { latency_ns: Number(r.latencyNs) } : {}),
+      http: { method: r.method, url: r.url, protocol: r.protocol, ...(reply ? { code: r.code } : { headers: headerList(r.headers) }) },
+    },
+    node_name: o.nodeName,
+    event_type: { type: L7_EVENT_TYPE_ACCESS_LOG, sub_type: 0 },
+    traffic_direction: r.direction === 'ingress' ? 'INGRESS' : 'EGRESS',
+    is_reply: { value: reply },
+    reply,
+    proxy_port: o.proxyPort,
+    Summary: summary(r),
+    ...(policies.length ? { [`${dir}_${allowed ? 'allowed' : 'denied'}_by`]: policies } : {}),
+  };
+}
+
+interface HttpFlowInput {
+  readonly record: HttpFlowRecord;
+  readonly ends: FlowEndpointSource;
+  readonly proxyPort: number;
+}
+
+function buildHttpFlow(i: HttpFlowInput): Flow {
+  return toHttpFlow(i.record, flowEndpoints(i.ends), { nodeName: i.ends.nodeName, proxyPort: i.proxyPort });
+}
+
+/** The ring entry of a record: built when read (what is known of its ends then), so a request costs one small record. */
+export function httpFlowEntry(record: HttpFlowRecord, ends: FlowEndpointSource, proxyPort: number): DeferredFlow {
+  return DeferredFlow.of(buildHttpFlow, { record, ends, proxyPort }, record.time.getTime());
+}

@@ -1,0 +1,102 @@
+/**
+ * bench/l7 (run on demand, as root, on a running local cluster with real nodes and process agents):
+ * HTTP requests per second and p50/p99 latency between one client and one agnhost server pod on
+ * different nodes, with keep-alive and with a new connection per request, under an L4-only ingress
+ * policy and under an HTTP rule (the node's proxy in the path). The client is a Node process entered
+ * into the client pod's network namespace; each measurement is interleaved, medians of the rounds.
+ *
+ * Usage: npx tsx bench/l7/run.ts --cluster NAME [--rounds R] [--seconds S]
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { clusterConfig, podEndpoints } from '../../cluster/pods.ts';
+import { clusterPaths } from '../../cluster/paths.ts';
+import { runCommand } from '../../test/support/cluster.ts';
+
+const { values: args } = parseArgs({ options: { cluster: { type: 'string' }, rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '3' } } });
+if (!args.cluster) throw new Error('usage: run.ts --cluster NAME [--rounds R] [--seconds S]');
+const NAME = args.cluster, ROUNDS = Number(args.rounds), SECONDS = Number(args.seconds);
+const NS = `bench-l7-${Math.random().toString(36).slice(2, 6)}`;
+const PORT = 8080;
+const config = clusterConfig(NAME);
+const kubectl = (a: string[], input?: string) => runCommand(join(config.binDir, 'kubectl'), a, { KUBECONFIG: clusterPaths(NAME).kubeconfig }, input);
+
+/** The load loop, run by Node inside the client's network namespace: prints {n, p50, p99} (µs). */
+const LOAD = `
+const http = require('node:http');
+const [ip, port, secs, keep] = process.argv.slice(1);
+const agent = new http.Agent({ keepAlive: keep === '1', maxSockets: 1 });
+const lat = []; const end = Date.now() + Number(secs) * 1000;
+const one = () => new Promise((res, rej) => {
+  const t = process.hrtime.bigint();
+  http.get({ host: ip, port: Number(port), path: '/echo?msg=x', agent }, (r) => {
+    if (r.statusCode !== 200) return rej(new Error('status ' + r.statusCode));
+    r.resume(); r.on('end', () => { lat.push(Number(process.hrtime.bigint() - t) / 1000); res(); });
+  }).on('error', rej);
+});
+(async () => { while (Date.now() < end) await one(); lat.sort((a, b) => a - b);
+  console.log(JSON.stringify({ n: lat.length, p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)] })); agent.destroy(); })();
+`;
+
+/** Runs the load loop in the pod's network namespace (a helm-installed node keeps it in its own mount namespace). */
+function load(pod: { netns: string; node: string }, ip: string, keep: boolean): Promise<{ n: number; p50: number; p99: number }> {
+  const nodeMounts = `/run/ciliate/mnt/${pod.node}`;
+  const enter = !existsSync(pod.netns) && existsSync(nodeMounts) ? ['nsenter', `--mount=${nodeMounts}`, '--'] : [];
+  const argv = [...enter, 'nsenter', `--net=${pod.netns}`, process.execPath, '-e', LOAD, ip, String(PORT), String(SECONDS), keep ? '1' : '0'];
+  return new Promise((resolve, reject) => {
+    const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load exited ${code}`))));
+  });
+}
+
+const policy = (l7: boolean) => JSON.stringify({
+  apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'bench', namespace: NS },
+  spec: {
+    endpointSelector: { matchLabels: { app: 'server' } },
+    ingress: [{ fromEndpoints: [{ matchLabels: { app: 'client' } }], toPorts: [{ ports: [{ port: String(PORT), protocol: 'TCP' }], ...(l7 ? { rules: { http: [{ method: 'GET', path: '/echo(\\?.*)?' }] } } : {}) }] }],
+  },
+});
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const [n0, n1] = config.nodes!;
+  await kubectl(['create', 'namespace', NS]);
+  try {
+    const pod = (name: string, node: string, spec: object) => kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS, labels: { app: name } }, spec: { nodeName: node, ...spec } }));
+    await pod('client', n0!.name, { containers: [{ name: 'c', image: 'docker.io/library/busybox:1.35', command: ['sleep', '3600'] }] });
+    await pod('server', n1!.name, { containers: [{ name: 's', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['netexec', `--http-port=${PORT}`] }] });
+    await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'pod/client', 'pod/server', '--timeout=180s']);
+    const ep = (n: string) => podEndpoints(config).find((p) => p.namespace === NS && p.name === n)!;
+    const [client, server] = [ep('client'), ep('server')];
+    const results: Record<string, { n: number[]; p50: number[]; p99: number[] }> = {};
+    await load(client, server.ip, true); // warm-up (no policy yet)
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const l7 of [false, true]) {
+        await kubectl(['apply', '-f', '-'], policy(l7));
+        await new Promise((res) => setTimeout(res, 1500));
+        for (const keep of [true, false]) {
+          const m = await load(client, server.ip, keep);
+          const k = `${l7 ? 'HTTP rule' : 'L4 only'} ${keep ? 'keep-alive' : 'new connections'}`;
+          (results[k] ??= { n: [], p50: [], p99: [] }).n.push(m.n / SECONDS);
+          results[k].p50.push(m.p50);
+          results[k].p99.push(m.p99);
+        }
+      }
+    }
+    console.log('| policy, connections | requests/s | p50 µs | p99 µs |\n|---|---|---|---|');
+    for (const [k, v] of Object.entries(results)) console.log(`| ${k} | ${Math.round(median(v.n))} | ${Math.round(median(v.p50))} | ${Math.round(median(v.p99))} |`);
+    for (const keep of ['keep-alive', 'new connections']) {
+      const l4 = results[`L4 only ${keep}`]!, l7 = results[`HTTP rule ${keep}`]!;
+      console.log(`${keep}: HTTP rule / L4 only requests/s ${(median(l7.n) / median(l4.n)).toFixed(2)}x, p50 added ${Math.round(median(l7.p50) - median(l4.p50))} µs`);
+    }
+  } finally {
+    await kubectl(['delete', 'namespace', NS, '--wait=false']);
+  }
+}
+
+await main();
