@@ -96,7 +96,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   const flowSinks: FlowSink[] = [...(hubble ? [hubble.sink] : []), ...(cfg.flowLogPath ? [flowLogSink(cfg.flowLogPath, cfg.nodeName, log)] : [])];
   // The DNS proxy on the port DNS redirect entries carry: rules.dns, toFQDNs, DNS flows.
   const dnsProxy = agentDnsProxy({
-    port: defaultProxyPort('dns', 'egress'), transparentUdp: true, engine: enforcement.engine, feed: enforcement.feed, enforcer: enforcement.enforcer,
+    port: defaultProxyPort('dns', 'egress'), redirect: true, engine: enforcement.engine, feed: enforcement.feed, enforcer: enforcement.enforcer,
     nodeName: cfg.nodeName, log: log.child({ component: 'dns-proxy' }), responseMaxDelayMs: cfg.fqdn.responseMaxDelayMs,
     statePath: join(cfg.stateDir, FQDN_CACHE_FILE),
     rejectRcode: cfg.fqdn.rejectResponse === 'nameError' ? DnsRcode.NXDOMAIN : DnsRcode.REFUSED,

@@ -19,8 +19,10 @@ import { DnsType } from '../envoy/dns/message.ts';
 import { type DnsExchange, DnsProxy, type DnsProxyRecord, type DnsPeer, type DnsUdpListener } from '../envoy/dns/proxy.ts';
 import { decideDnsQuery } from '../envoy/dns/rules.ts';
 import { transparentUdpListener } from '../envoy/dns/transparent-udp.ts';
+import { MARK_MAGIC_PROXY_EGRESS, TransparentRedirect } from '../envoy/tproxy.ts';
+import { native } from '../datapath/native.ts';
+import { closeSync } from 'node:fs';
 import type { FlowRing } from '../hubble/ring.ts';
-import { formatPrefix, parsePrefix } from '../identity/cidr.ts';
 import { ReservedIdentity } from '../identity/numeric.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import { PROTOCOL_NUMBERS } from '../policy/mapstate-types.ts';
@@ -51,7 +53,7 @@ export interface AgentDnsProxyOptions {
   feed: Pick<PolicyFeed, 'dnsAnswer' | 'fqdnGc' | 'fqdnCache'>;
   /** Where the FQDN cache is saved for the next agent (see fqdn-cache-file.ts); undefined: not saved. */
   statePath?: string;
-  enforcer: Pick<EndpointEnforcer, 'endpoints'> & { ipcache: Pick<IpcacheSync, 'lookup' | 'table' | 'reconciler'> };
+  enforcer: Pick<EndpointEnforcer, 'endpoints'> & { ipcache: Pick<IpcacheSync, 'resolve' | 'table' | 'reconciler'> };
   /** The node's Hubble ring and what it knows of flow ends; undefined: no flows. */
   hubble?: { ring: FlowRing; ends: FlowEndpointSource };
   nodeName: string;
@@ -68,6 +70,12 @@ export interface AgentDnsProxyOptions {
    * as the datapath's redirect needs; a plain socket when the node refuses one (logged).
    */
   transparentUdp?: boolean;
+  /**
+   * Join the datapath's transparent redirect: transparent UDP and TCP listeners whose answers carry
+   * the egress proxy's mark (so the datapath does not hand them back to the proxy), registered
+   * with the node's TPROXY chain. Overrides `udp`, `transparentUdp` and `tcpFd`.
+   */
+  redirect?: boolean;
   /** A transparent TCP listening socket to adopt (the datapath redirect); default a plain one. */
   tcpFd?: number;
   /** Every query to this server instead of its original destination (no redirect). */
@@ -86,15 +94,24 @@ function transparentOrPlain(port: number, log: Logger): DnsUdpListener | undefin
   }
 }
 
-/** The identity the ipcache gives an IPv4 address (longest prefix; world when none). */
-export function ipcacheIdentity(ipcache: Pick<IpcacheSync, 'lookup'>, ip: string): number {
-  for (let len = 32; len >= 0; len--) {
-    const p = parsePrefix(`${ip}/${len}`);
-    if (!p || p.family !== 4) return ReservedIdentity.world;
-    const info = ipcache.lookup(formatPrefix(p));
-    if (info) return info.identity;
+/** The proxy's listeners in the datapath's redirect: transparent UDP and TCP on `port`, marked, and the TPROXY chain holding both. */
+async function redirectListeners(port: number): Promise<{ udp: DnsUdpListener; tcpFd: number }> {
+  const udp = transparentUdpListener('', port, MARK_MAGIC_PROXY_EGRESS);
+  let tcpFd: number | undefined;
+  try {
+    tcpFd = native().transparentListen('0.0.0.0', port, 'tcp', MARK_MAGIC_PROXY_EGRESS);
+    await new TransparentRedirect().add([{ port, proto: 'udp' }, { port, proto: 'tcp' }]);
+    return { udp, tcpFd };
+  } catch (err) {
+    udp.close();
+    if (tcpFd !== undefined) closeSync(tcpFd);
+    throw err;
   }
-  return ReservedIdentity.world;
+}
+
+/** The identity the ipcache gives an IPv4 address (longest prefix; world when none). */
+export function ipcacheIdentity(ipcache: Pick<IpcacheSync, 'resolve'>, ip: string): number {
+  return ipcache.resolve(ip)?.identity ?? ReservedIdentity.world;
 }
 
 /** The names an answer's addresses are known by: the query name and every name of its CNAME chain. */
@@ -151,10 +168,13 @@ export function agentDnsProxy(o: AgentDnsProxyOptions): Runnable & { proxy(): Dn
     proxy: () => running,
     async start(signal) {
       while (!running) {
-        const udp = o.udp ?? (o.transparentUdp ? transparentOrPlain(o.port, o.log) : undefined);
+        let udp: DnsUdpListener | undefined;
+        let tcpFd = o.tcpFd;
         try {
+          if (o.redirect) ({ udp, tcpFd } = await redirectListeners(o.port));
+          else udp = o.udp ?? (o.transparentUdp ? transparentOrPlain(o.port, o.log) : undefined);
           running = await DnsProxy.start({
-            port: o.port, ...(o.host ? { host: o.host } : {}), ...(udp ? { udp } : {}), ...(o.tcpFd !== undefined ? { tcpFd: o.tcpFd } : {}),
+            port: o.port, ...(o.host ? { host: o.host } : {}), ...(udp ? { udp } : {}), ...(tcpFd !== undefined ? { tcpFd } : {}),
             ...(o.upstream ? { upstream: o.upstream } : {}), ...(o.rejectRcode !== undefined ? { rejectRcode: o.rejectRcode } : {}),
           }, {
             decide, answered, ...(record ? { record } : {}),
