@@ -13,9 +13,9 @@ export function buildGenerator(dir: string): string {
   return bin;
 }
 
-/** Starts the generator's server on `ip`:`port` in the namespace at `netnsPath`, on core 1. */
-export function spawnCrrServer(bin: string, netnsPath: string, ip: string, port: number): ChildProcess {
-  return spawn('nsenter', [`--net=${netnsPath}`, 'taskset', '-c', '1', bin, 'server', ip, String(port)], { stdio: 'ignore' });
+/** Starts the generator's server on `ip`:`port` in the namespace at `netnsPath`, on `core` (default 1). */
+export function spawnCrrServer(bin: string, netnsPath: string, ip: string, port: number, core = 1): ChildProcess {
+  return spawn('nsenter', [`--net=${netnsPath}`, 'taskset', '-c', String(core), bin, 'server', ip, String(port)], { stdio: 'ignore' });
 }
 
 /** Runs the generator's client from the namespace at `netnsPath` for `seconds` on core 0; transactions per second. */

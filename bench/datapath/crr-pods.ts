@@ -8,7 +8,10 @@
 // programs stay. Each measurement is paired with one of the bare veth path in the same run: two
 // plain veth namespaces routed by the same node namespace (its netfilter and sysctls), no programs.
 // Agent CPU is the agent process's own CPU time (/proc) while the client runs; RSS after each block.
-// Run: npx tsx bench/datapath/crr-pods.ts [reps] [seconds]
+// Traffic cores: 2 (default) puts the client on core 0 and the servers on core 1, so every cycle the
+// agent spends is taken from the traffic on a 2-core machine; 1 puts client and servers on core 0 and
+// leaves core 1 to the agent and the node, as on a node with cores to spare.
+// Run: npx tsx bench/datapath/crr-pods.ts [reps] [seconds] [traffic cores: 2|1]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -116,6 +119,7 @@ async function pods(c: RunningCluster, node: NodeConfig): Promise<{ client: PodE
 
 async function main(): Promise<void> {
   const reps = Number(process.argv[2] ?? 3), seconds = Number(process.argv[3] ?? 3);
+  const serverCore = process.argv[4] === '1' ? 0 : 1;
   const dir = mkdtempSync(join(tmpdir(), 'ciliate-crr-pods-'));
   const stateRoot = mkdtempSync(join(tmpdir(), 'ciliate-bench-'));
   const name = `crr${process.pid % 10000}`;
@@ -131,10 +135,10 @@ async function main(): Promise<void> {
     // The baseline: two plain veth namespaces routed by the same node namespace, with no programs.
     topo = createTopology(node.netns);
     nsExec(topo.podA, 'sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65535');
-    spawned.push(spawnCrrServer(bin, `/run/netns/${topo.podB}`, topo.ipB, PORT));
+    spawned.push(spawnCrrServer(bin, `/run/netns/${topo.podB}`, topo.ipB, PORT, serverCore));
     const { client, server } = await pods(c, node);
     await runCommand('nsenter', [`--net=${client.netns}`, 'sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65535']);
-    spawned.push(spawnCrrServer(bin, server.netns, server.ip, PORT));
+    spawned.push(spawnCrrServer(bin, server.netns, server.ip, PORT, serverCore));
     await new Promise((r) => setTimeout(r, 500));
     for (const s of SETTINGS) {
       const pid = await restartAgent(c, stateRoot, node, s.config);
@@ -163,7 +167,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
     rmSync(stateRoot, { recursive: true, force: true });
   }
-  console.log(`\nMedians of ${reps} runs of ${seconds} s per setting, each paired with a run of the bare veth path through the same node; x = ratio`);
+  console.log(`\nTraffic on core${serverCore ? 's 0 (client) and 1 (servers)' : ' 0 (client and servers)'}. Medians of ${reps} runs of ${seconds} s per setting, each paired with a run of the bare veth path through the same node; x = ratio`);
   console.log('to that bare rate. Agent CPU: % of one core, and scaled to 10,000 new connections/s; RSS after the block.\n');
   console.log('| agent setting | connections/s | bare veth | x | agent CPU | CPU at 10k conn/s | agent RSS |');
   console.log('|---|---|---|---|---|---|---|');
