@@ -7,21 +7,14 @@
  *
  * Usage: npx tsx bench/l7/run.ts --cluster NAME [--rounds R] [--seconds S]
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { clusterConfig, podEndpoints } from '../../cluster/pods.ts';
-import { clusterPaths } from '../../cluster/paths.ts';
-import { runCommand } from '../../test/support/cluster.ts';
+import { benchCluster, inPodNetns, median, withPodPair } from './pods.ts';
 
 const { values: args } = parseArgs({ options: { cluster: { type: 'string' }, rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '3' } } });
 if (!args.cluster) throw new Error('usage: run.ts --cluster NAME [--rounds R] [--seconds S]');
 const NAME = args.cluster, ROUNDS = Number(args.rounds), SECONDS = Number(args.seconds);
-const NS = `bench-l7-${Math.random().toString(36).slice(2, 6)}`;
 const PORT = 8080;
-const config = clusterConfig(NAME);
-const kubectl = (a: string[], input?: string) => runCommand(join(config.binDir, 'kubectl'), a, { KUBECONFIG: clusterPaths(NAME).kubeconfig }, input);
+const cluster = benchCluster(NAME);
 
 /** The load loop, run by Node inside the client's network namespace: prints {n, p50, p99} (µs). */
 const LOAD = `
@@ -40,44 +33,30 @@ const one = () => new Promise((res, rej) => {
   console.log(JSON.stringify({ n: lat.length, p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)] })); agent.destroy(); })();
 `;
 
-/** Runs the load loop in the pod's network namespace (a helm-installed node keeps it in its own mount namespace). */
-function load(pod: { netns: string; node: string }, ip: string, keep: boolean): Promise<{ n: number; p50: number; p99: number }> {
-  const nodeMounts = `/run/ciliate/mnt/${pod.node}`;
-  const enter = !existsSync(pod.netns) && existsSync(nodeMounts) ? ['nsenter', `--mount=${nodeMounts}`, '--'] : [];
-  const argv = [...enter, 'nsenter', `--net=${pod.netns}`, process.execPath, '-e', LOAD, ip, String(PORT), String(SECONDS), keep ? '1' : '0'];
-  return new Promise((resolve, reject) => {
-    const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load exited ${code}`))));
-  });
+/** Runs the load loop in the client pod's network namespace. */
+async function load(pod: { netns: string; node: string }, ip: string, keep: boolean): Promise<{ n: number; p50: number; p99: number }> {
+  return JSON.parse(await inPodNetns(pod, [process.execPath, '-e', LOAD, ip, String(PORT), String(SECONDS), keep ? '1' : '0']));
 }
 
-const policy = (l7: boolean) => JSON.stringify({
-  apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'bench', namespace: NS },
+const policy = (ns: string, l7: boolean) => JSON.stringify({
+  apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'bench', namespace: ns },
   spec: {
     endpointSelector: { matchLabels: { app: 'server' } },
     ingress: [{ fromEndpoints: [{ matchLabels: { app: 'client' } }], toPorts: [{ ports: [{ port: String(PORT), protocol: 'TCP' }], ...(l7 ? { rules: { http: [{ method: 'GET', path: '/echo(\\?.*)?' }] } } : {}) }] }],
   },
 });
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 async function main(): Promise<void> {
-  const [n0, n1] = config.nodes!;
-  await kubectl(['create', 'namespace', NS]);
-  try {
-    const pod = (name: string, node: string, spec: object) => kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS, labels: { app: name } }, spec: { nodeName: node, ...spec } }));
-    await pod('client', n0!.name, { containers: [{ name: 'c', image: 'docker.io/library/busybox:1.35', command: ['sleep', '3600'] }] });
-    await pod('server', n1!.name, { containers: [{ name: 's', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['netexec', `--http-port=${PORT}`] }] });
-    await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'pod/client', 'pod/server', '--timeout=180s']);
-    const ep = (n: string) => podEndpoints(config).find((p) => p.namespace === NS && p.name === n)!;
-    const [client, server] = [ep('client'), ep('server')];
+  const specs = {
+    client: { containers: [{ name: 'c', image: 'docker.io/library/busybox:1.35', command: ['sleep', '3600'] }] },
+    server: { containers: [{ name: 's', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['netexec', `--http-port=${PORT}`] }] },
+  };
+  await withPodPair(cluster, 'bench-l7', specs, [], async ({ ns, client, server }) => {
     const results: Record<string, { n: number[]; p50: number[]; p99: number[] }> = {};
     await load(client, server.ip, true); // warm-up (no policy yet)
     for (let r = 0; r < ROUNDS; r++) {
       for (const l7 of [false, true]) {
-        await kubectl(['apply', '-f', '-'], policy(l7));
+        await cluster.kubectl(['apply', '-f', '-'], policy(ns, l7));
         await new Promise((res) => setTimeout(res, 1500));
         for (const keep of [true, false]) {
           const m = await load(client, server.ip, keep);
@@ -94,9 +73,7 @@ async function main(): Promise<void> {
       const l4 = results[`L4 only ${keep}`]!, l7 = results[`HTTP rule ${keep}`]!;
       console.log(`${keep}: HTTP rule / L4 only requests/s ${(median(l7.n) / median(l4.n)).toFixed(2)}x, p50 added ${Math.round(median(l7.p50) - median(l4.p50))} µs`);
     }
-  } finally {
-    await kubectl(['delete', 'namespace', NS, '--wait=false']);
-  }
+  });
 }
 
 await main();

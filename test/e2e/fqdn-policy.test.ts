@@ -5,15 +5,20 @@
 // blocked.test, and a TCP listener serves their addresses. A busybox client pod on the first node
 // may ask that server for *.example names (rules.dns) and reach what web.example resolves to
 // (toFQDNs) on one port. The client's DNS packets are redirected to the proxy by its policy entry;
-// nothing in the pod is configured for it.
+// nothing in the pod is configured for it. The server's answers live TTL_SECONDS: once that ran out
+// and the agent's next FQDN garbage collection (every minute, as upstream) ran, egress to the
+// address stops and its ipcache entry goes.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { RunningCluster } from '../../cluster/cluster.ts';
 import { hubbleSocketPath } from '../../cluster/agent-launch.ts';
-import type { NodeConfig } from '../../cluster/node-config.ts';
+import { nodePinRoot, type NodeConfig } from '../../cluster/node-config.ts';
 import { podEndpoints, type PodEndpoint } from '../../cluster/pods.ts';
+import { BpfMap } from '../../datapath/maps/bpf-map.ts';
+import { IPCACHE_CODECS, ipcacheKeyCidr } from '../../datapath/maps/ipcache.ts';
 import type { Flow } from '../../hubble/flow-types.ts';
+import { IDENTITY_SCOPE_LOCAL } from '../../identity/numeric.ts';
 import { runCommand, testRealNodesCluster } from '../support/cluster.ts';
 import { coreDnsBuilt, startCoreDns, type TestCoreDns } from '../support/coredns.ts';
 import { ensureHubbleCli, hubble, jsonLines } from '../support/hubble-cli.ts';
@@ -25,7 +30,13 @@ const OUTSIDE_NETNS = `fqdn-out-${uniq}`;
 /** Outside addresses (RFC 5737 TEST-NET-1). */
 const DNS_SERVER = '192.0.2.53', WEB = '192.0.2.80', OTHER = '192.0.2.81', BLOCKED = '192.0.2.82';
 const WEB_PORT = 8080;
+/** The TTL of the server's answers: short, so that the expiry case waits about one garbage collection. */
+const TTL_SECONDS = 5;
+/** The agent's FQDN garbage collection interval (upstream's, agent/dns-proxy.ts). */
+const FQDN_GC_SECONDS = 60;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** nslookup's output line for an answer holding `ip`. */
+const resolvedTo = (ip: string) => new RegExp(`Address:\\s+${ip.replaceAll('.', '\\.')}`);
 
 /** A Python program connecting to ip:port, printing ok or the error. */
 function connectProbe(ip: string, port: number): string {
@@ -68,6 +79,11 @@ describe('DNS policy and toFQDNs on real pods: the agent\'s DNS proxy behind the
     const r = await runCommand(join(c.binDir, 'kubectl'), ['exec', '-n', NS, 'client', '--', 'nslookup', name, DNS_SERVER], { KUBECONFIG: c.kubeconfig });
     return `${r.stdout}${r.stderr}`;
   };
+  /** The identity of the first node's pinned ipcache entry for exactly `ip`/32, if any. */
+  const ipcacheHost = (ip: string): number | undefined => {
+    using map = BpfMap.openPinned(join(nodePinRoot(c.name, n0.name), 'cilium_ipcache'), IPCACHE_CODECS.key, IPCACHE_CODECS.value);
+    return map.entries().find(([k]) => ipcacheKeyCidr(k) === `${ip}/32`)?.[1].secIdentity;
+  };
 
   before(async function () {
     const coreDnsBin = await coreDnsBuilt();
@@ -98,7 +114,7 @@ describe('DNS policy and toFQDNs on real pods: the agent\'s DNS proxy behind the
     await ip(OUTSIDE_NETNS, `addr add 203.0.113.18/30 dev ${outIf}`);
     await ip(OUTSIDE_NETNS, `link set ${outIf} up`);
     await ip(n0.netns, `route add 192.0.2.0/24 via 203.0.113.18 dev ${nodeIf}`);
-    coredns = startCoreDns(coreDnsBin!, OUTSIDE_NETNS, DNS_SERVER, { [WEB]: 'web.example', [OTHER]: 'other.example', [BLOCKED]: 'blocked.test' }, 30);
+    coredns = startCoreDns(coreDnsBin!, OUTSIDE_NETNS, DNS_SERVER, { [WEB]: 'web.example', [OTHER]: 'other.example', [BLOCKED]: 'blocked.test' }, TTL_SECONDS);
     children.push(spawn('nsenter', [`--net=/run/netns/${OUTSIDE_NETNS}`, 'python3', '-c', `
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', ${WEB_PORT})); s.listen(64)
@@ -107,7 +123,7 @@ while True:
 `], { stdio: 'ignore' }));
     // Without policy the topology works: the server answers and the listener accepts.
     await expectTcp(WEB, 'ok', 'client -> web before any policy');
-    expect(await nslookup('web.example')).to.match(new RegExp(`Address:\\s+${WEB.replaceAll('.', '\\.')}`));
+    expect(await nslookup('web.example')).to.match(resolvedTo(WEB));
 
     await kubectl(['apply', '-f', '-'], JSON.stringify({
       apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'fqdn', namespace: NS },
@@ -131,12 +147,12 @@ while True:
   it('an allowed name is answered through the proxy, and egress to its address opens only then (toFQDNs)', async function () {
     await expectTcp(WEB, 'blocked', 'client -> web before the name is resolved');
     const answer = await nslookup('web.example');
-    expect(answer).to.match(new RegExp(`Address:\\s+${WEB.replaceAll('.', '\\.')}`));
+    expect(answer).to.match(resolvedTo(WEB));
     await expectTcp(WEB, 'ok', 'client -> web after web.example resolved');
   });
 
   it('a name rules.dns allows but no toFQDNs selects resolves, and its address stays closed', async function () {
-    expect(await nslookup('other.example')).to.match(new RegExp(`Address:\\s+${OTHER.replaceAll('.', '\\.')}`));
+    expect(await nslookup('other.example')).to.match(resolvedTo(OTHER));
     await expectTcp(OTHER, 'blocked', 'client -> other (resolved, not selected)');
   });
 
@@ -158,7 +174,22 @@ while True:
     const web = flows.find((f) => f.l7?.dns?.query === 'web.example.' && f.verdict === 'FORWARDED');
     expect(web, 'web.example forwarded').to.not.equal(undefined);
     expect(web!.destination.identity).to.be.a('number');
+    const decidedBy = (ps: Flow['egress_allowed_by']) => ps?.map((p) => [p.kind, p.namespace, p.name]);
+    expect(decidedBy(web!.egress_allowed_by), 'web.example allowed by').to.deep.equal([['CiliumNetworkPolicy', NS, 'fqdn']]);
     const blocked = flows.find((f) => f.l7?.dns?.query === 'blocked.test.');
     expect(blocked?.verdict, 'blocked.test dropped').to.equal('DROPPED');
+    expect(decidedBy(blocked!.egress_denied_by), 'blocked.test denied by').to.deep.equal([['CiliumNetworkPolicy', NS, 'fqdn']]);
+    expect(blocked!.egress_allowed_by).to.equal(undefined);
+  });
+
+  it('egress to the address stops once its TTL ran out and the FQDN garbage collection ran, and its ipcache entry goes', async function () {
+    expect(await nslookup('web.example')).to.match(resolvedTo(WEB));
+    await expectTcp(WEB, 'ok', 'client -> web right after web.example resolved');
+    const identity = ipcacheHost(WEB);
+    expect(identity, 'ipcache entry of web.example\'s address').to.be.at.least(IDENTITY_SCOPE_LOCAL);
+    // The TTL, then the next collection (at most a minute later), then policy propagation.
+    for (let waited = 0; waited < (TTL_SECONDS + FQDN_GC_SECONDS + 20) * 1000 && (await tcp(WEB)) === 'ok'; waited += 2000) await sleep(2000);
+    await expectTcp(WEB, 'blocked', 'client -> web after the TTL and a garbage collection');
+    expect(ipcacheHost(WEB), 'ipcache entry after expiry').to.equal(undefined);
   });
 });
