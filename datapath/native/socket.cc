@@ -12,44 +12,9 @@
 #include <string>
 
 #include "errors.h"
+#include "transparent-socket.h"
 
 namespace ciliate {
-
-// Parses argument i as a dotted IPv4 address ("" = any).
-static in_addr ArgIPv4(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
-  std::string s = info[i].As<Napi::String>().Utf8Value();
-  in_addr a{};
-  if (s.empty()) return a;
-  if (inet_pton(AF_INET, s.c_str(), &a) != 1) throw Napi::TypeError::New(info.Env(), std::string(what) + " is not an IPv4 address: " + s);
-  return a;
-}
-
-// A non-blocking, close-on-exec IPv4 socket of type with IP_TRANSPARENT, SO_REUSEADDR and mark set.
-static int TransparentSocket(Napi::Env env, int type, uint32_t mark) {
-  int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) ThrowErrno(env, errno, "socket");
-  int one = 1;
-  const char* failed = nullptr;
-  if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one))) failed = "setsockopt IP_TRANSPARENT";
-  else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) failed = "setsockopt SO_REUSEADDR";
-  else if (mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark))) failed = "setsockopt SO_MARK";
-  else if (type == SOCK_DGRAM && setsockopt(fd, SOL_IP, IP_RECVORIGDSTADDR, &one, sizeof(one))) failed = "setsockopt IP_RECVORIGDSTADDR";
-  if (failed) {
-    int err = errno;
-    close(fd);
-    ThrowErrno(env, err, failed);
-  }
-  return fd;
-}
-
-static sockaddr_in SockAddr(in_addr a, uint32_t port) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr = a;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  return sa;
-}
 
 // transparentListen(ip, port, proto 'tcp'|'udp', mark): a bound transparent socket (listening when
 // TCP) that receives what the node's TPROXY rule or the datapath assigns to it; returns its fd.
@@ -61,8 +26,8 @@ static Napi::Value TransparentListen(const Napi::CallbackInfo& info) {
   if (proto != "tcp" && proto != "udp") throw Napi::TypeError::New(env, "proto must be 'tcp' or 'udp'");
   uint32_t mark = ArgU32(info, 3, "mark");
   if (port == 0 || port > 65535) throw Napi::RangeError::New(env, "port must be 1-65535");
-  int fd = TransparentSocket(env, proto == "tcp" ? SOCK_STREAM : SOCK_DGRAM, mark);
-  sockaddr_in sa = SockAddr(ip, port);
+  int fd = TransparentSocket(env, proto == "tcp" ? SOCK_STREAM : SOCK_DGRAM, mark, proto != "tcp");
+  sockaddr_in sa = Ipv4SockAddr(ip, port);
   if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) || (proto == "tcp" && listen(fd, 1024))) {
     int err = errno;
     close(fd);
@@ -82,14 +47,14 @@ static Napi::Value TransparentConnect(const Napi::CallbackInfo& info) {
   uint32_t port = ArgU32(info, 3, "dstPort");
   uint32_t mark = ArgU32(info, 4, "mark");
   if (srcPort > 65535 || port == 0 || port > 65535) throw Napi::RangeError::New(env, "ports must be 0-65535 (dstPort 1-65535)");
-  int fd = TransparentSocket(env, SOCK_STREAM, mark);
-  sockaddr_in from = SockAddr(src, srcPort);
+  int fd = TransparentSocket(env, SOCK_STREAM, mark, false);
+  sockaddr_in from = Ipv4SockAddr(src, srcPort);
   if (src.s_addr && bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from))) {
     int err = errno;
     close(fd);
     ThrowErrno(env, err, "bind", info[0].As<Napi::String>().Utf8Value());
   }
-  sockaddr_in to = SockAddr(dst, port);
+  sockaddr_in to = Ipv4SockAddr(dst, port);
   if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) && errno != EINPROGRESS) {
     int err = errno;
     close(fd);

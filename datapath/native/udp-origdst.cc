@@ -13,49 +13,21 @@
 #include <string>
 
 #include "errors.h"
+#include "transparent-socket.h"
 #include "poll.h"
 
 namespace ciliate {
 
-// Reads argument i as a dotted IPv4 address ("" = any).
-static in_addr Ipv4Arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
-  std::string s = info[i].As<Napi::String>().Utf8Value();
-  in_addr a{};
-  if (!s.empty() && inet_pton(AF_INET, s.c_str(), &a) != 1) {
-    throw Napi::TypeError::New(info.Env(), std::string(what) + " is not an IPv4 address: " + s);
-  }
-  return a;
-}
-
-static sockaddr_in Ipv4Sockaddr(in_addr a, uint32_t port) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr = a;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  return sa;
-}
-
 // A non-blocking transparent UDP socket bound to addr:port, marked when mark != 0; throws on failure.
 static int TransparentUdp(Napi::Env env, in_addr addr, uint32_t port, uint32_t mark, bool origdst) {
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) ThrowErrno(env, errno, "socket");
-  int one = 1;
-  const char* failed = nullptr;
-  if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one))) failed = "setsockopt IP_TRANSPARENT";
-  else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) failed = "setsockopt SO_REUSEADDR";
-  else if (mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark))) failed = "setsockopt SO_MARK";
-  else if (origdst && setsockopt(fd, SOL_IP, IP_RECVORIGDSTADDR, &one, sizeof(one))) failed = "setsockopt IP_RECVORIGDSTADDR";
-  if (!failed) {
-    sockaddr_in sa = Ipv4Sockaddr(addr, port);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa))) failed = "bind";
-  }
-  if (failed) {
+  int fd = TransparentSocket(env, SOCK_DGRAM, mark, origdst);
+  sockaddr_in sa = Ipv4SockAddr(addr, port);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa))) {
     int err = errno;
     close(fd);
     char text[INET_ADDRSTRLEN] = "";
     inet_ntop(AF_INET, &addr, text, sizeof(text));
-    ThrowErrno(env, err, failed, std::string(text) + ":" + std::to_string(port));
+    ThrowErrno(env, err, "bind", std::string(text) + ":" + std::to_string(port));
   }
   return fd;
 }
@@ -71,7 +43,7 @@ class OrigDstUdp : public Napi::ObjectWrap<OrigDstUdp> {
   // new OrigDstUdp(ip, port, mark, onDatagram(data, srcIp, srcPort, dstIp, dstPort))
   explicit OrigDstUdp(const Napi::CallbackInfo& info) : Napi::ObjectWrap<OrigDstUdp>(info) {
     Napi::Env env = info.Env();
-    in_addr ip = Ipv4Arg(info, 0, "ip");
+    in_addr ip = ArgIPv4(info, 0, "ip");
     uint32_t port = ArgU32(info, 1, "port");
     if (port > 65535) throw Napi::RangeError::New(env, "port must be 0-65535");
     mark_ = ArgU32(info, 2, "mark");
@@ -135,14 +107,14 @@ class OrigDstUdp : public Napi::ObjectWrap<OrigDstUdp> {
   // (a datagram's original destination) as its source, through a transparent socket bound there.
   Napi::Value SendFrom(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    in_addr from = Ipv4Arg(info, 0, "fromIp");
+    in_addr from = ArgIPv4(info, 0, "fromIp");
     uint32_t from_port = ArgU32(info, 1, "fromPort");
-    in_addr to = Ipv4Arg(info, 2, "toIp");
+    in_addr to = ArgIPv4(info, 2, "toIp");
     uint32_t to_port = ArgU32(info, 3, "toPort");
     Napi::Buffer<uint8_t> data = ArgBuf(info, 4, "data");
     if (from_port > 65535 || to_port > 65535) throw Napi::RangeError::New(env, "ports must be 0-65535");
     int fd = TransparentUdp(env, from, from_port, mark_, false);
-    sockaddr_in sa = Ipv4Sockaddr(to, to_port);
+    sockaddr_in sa = Ipv4SockAddr(to, to_port);
     ssize_t n = sendto(fd, data.Data(), data.Length(), 0, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
     int err = errno;
     close(fd);

@@ -49,51 +49,49 @@ describe('ciliate-agent start-up errors', function () {
     expect(r.lines).to.deep.equal(['ciliate-agent: invalid setting enable-frobnication: unknown flag']);
   });
 
-  it('holds on a node without a BPF filesystem at bpf-root: logs why, answers /healthz 503 with it, configures nothing, stops on SIGTERM', async () => {
+  /**
+   * Runs the agent (behind `prefix`, e.g. setpriv) on a node it cannot set up, until its health
+   * endpoint listens; hands `check` its log and /healthz answer, then stops it and expects exit 0.
+   */
+  async function held(prefix: string[], bpfRoot: string, check: (log: string, health: { status: number; body: { status?: string; reason?: string } }) => void): Promise<void> {
     const port = await freePort();
     const env = { ...process.env, K8S_NODE_NAME: 'n1', KUBERNETES_SERVICE_HOST: '', KUBERNETES_SERVICE_PORT: '' };
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, `--bpf-root=${tmp}`, `--agent-health-port=${port}`, `--socket-path=${join(tmp, 'cilium.sock')}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [process.execPath, '--import', 'tsx', MAIN, `--bpf-root=${bpfRoot}`, `--agent-health-port=${port}`, `--socket-path=${join(tmp, 'cilium.sock')}`];
+    const all = [...prefix, ...argv];
+    const child = spawn(all[0]!, all.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stdout!.on('data', (d) => (log += d));
     child.stderr!.on('data', (d) => (log += d));
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     try {
       await eventually(() => log.includes('health listening'), 'the health endpoint listens');
-      expect(log).to.match(/node setup failed: bpf-root: .* is not a BPF filesystem/);
-      expect(log).to.contain('not reported on the Node: no credentials');
       const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-      expect(res.status).to.equal(503);
-      expect(await res.json()).to.deep.include({ status: 'failed' }).and.to.have.property('reason').that.matches(/bpf-root: .* is not a BPF filesystem/);
+      check(log, { status: res.status, body: (await res.json()) as { status?: string; reason?: string } });
       expect(readdirSync(tmp), 'no CNI socket, no pins').to.deep.equal([]);
     } finally {
       child.kill('SIGTERM');
     }
     expect(await exited).to.equal(0);
+  }
+
+  it('holds on a node without a BPF filesystem at bpf-root: logs why, answers /healthz 503 with it, configures nothing, stops on SIGTERM', async () => {
+    await held([], tmp, (log, health) => {
+      expect(log).to.match(/node setup failed: bpf-root: .* is not a BPF filesystem/);
+      expect(log).to.contain('not reported on the Node: no credentials');
+      expect(health.status).to.equal(503);
+      expect(health.body).to.deep.include({ status: 'failed' }).and.to.have.property('reason').that.matches(/bpf-root: .* is not a BPF filesystem/);
+    });
   });
 
   it('holds when the kernel refuses its datapath (no CAP_BPF / CAP_SYS_ADMIN): logs the kernel\'s answer, /healthz 503, creates nothing under bpf-root', async () => {
-    const port = await freePort();
     const bpfRoot = `/sys/fs/bpf/agent-main-${process.pid}-${Date.now()}`;
-    const env = { ...process.env, K8S_NODE_NAME: 'n1', KUBERNETES_SERVICE_HOST: '', KUBERNETES_SERVICE_PORT: '' };
     // A real refusal by the kernel: the agent runs without the capabilities that let it load BPF.
-    const child = spawn('setpriv', ['--bounding-set=-bpf,-sys_admin,-perfmon', '--inh-caps=-all', '--', process.execPath, '--import', 'tsx', MAIN,
-      `--bpf-root=${bpfRoot}`, `--agent-health-port=${port}`, `--socket-path=${join(tmp, 'cilium.sock')}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    child.stdout!.on('data', (d) => (log += d));
-    child.stderr!.on('data', (d) => (log += d));
-    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-    try {
-      await eventually(() => log.includes('health listening'), 'the health endpoint listens');
+    await held(['setpriv', '--bounding-set=-bpf,-sys_admin,-perfmon', '--inh-caps=-all', '--'], bpfRoot, (log, health) => {
       expect(log).to.match(/node setup failed: kernel: the kernel refused Ciliate's endpoint datapath: .*(not permitted|EPERM)/i);
-      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-      expect(res.status).to.equal(503);
-      expect(await res.json()).to.have.property('reason').that.matches(/^kernel: the kernel refused/);
-      expect(existsSync(bpfRoot), 'nothing under bpf-root').to.equal(false);
-      expect(readdirSync(tmp), 'no CNI socket').to.deep.equal([]);
-    } finally {
-      child.kill('SIGTERM');
-    }
-    expect(await exited).to.equal(0);
+      expect(health.status).to.equal(503);
+      expect(health.body).to.have.property('reason').that.matches(/^kernel: the kernel refused/);
+    });
+    expect(existsSync(bpfRoot), 'nothing under bpf-root').to.equal(false);
   });
 
   it('exits 2 without a kubeconfig outside a pod', async () => {
