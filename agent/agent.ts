@@ -38,9 +38,8 @@ import { isCgroup2Dir, NodeUnusableError, requireBpffs, requireDatapathSupport }
 import { deviceWithAddress } from './netdev-attach.ts';
 import { nodeInternalIP } from './node-address.ts';
 import { nodeNetworking } from './node-networking.ts';
-import { nodeHttpProxy } from '../envoy/http/node-proxy.ts';
+import { httpProxySupervisor } from '../envoy/http/proxy-supervisor.ts';
 import type { HttpFlowRecord } from '../envoy/http/proxy.ts';
-import { ReservedIdentity } from '../identity/numeric.ts';
 
 /**
  * Runs the agent until `signal` aborts. Throws a ConfigError for what its configuration
@@ -103,9 +102,9 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
     ...(hubble ? { hubble: { ring: hubble.ring, ends: hubble.ends } } : {}),
   });
   // The node's HTTP proxy, enforcing the L7 rules the datapath redirects to it (world when unknown).
-  const httpProxy = nodeHttpProxy({
-    table: enforcement.l7Policies, log: log.child({ component: 'http-proxy' }),
-    identityOf: (ip) => enforcement.enforcer.ipcache.resolve(ip)?.identity ?? ReservedIdentity.world,
+  // It runs as a process of its own, which outlives this agent; the pinned ipcache gives it identities.
+  const httpProxy = httpProxySupervisor({
+    table: enforcement.l7Policies, log: log.child({ component: 'http-proxy' }), stateDir: cfg.stateDir, pinRoot: agentPinRoot(cfg.bpfRoot, cfg.nodeName),
     ...(hubble ? { onFlow: (r: HttpFlowRecord) => hubble.ring.push(httpFlowEntry(r, hubble.ends, defaultProxyPort('http', r.direction))) } : {}),
   });
   const manager = new Manager({ log }).addCache(nodes);
