@@ -23,8 +23,8 @@ export class HttpProxyClient implements L7PolicyReceiver {
 
   constructor(private readonly onFlow: (flow: HttpFlowRecord) => void, private readonly onError: (err: Error) => void) {}
 
-  /** Connects to `path`; resolves with a promise of the connection's end, rejects when nothing answers. */
-  connect(path: string): Promise<Promise<void>> {
+  /** Connects to `path`; resolves with the connection's end (`closed`), rejects when nothing answers. */
+  connect(path: string): Promise<{ closed: Promise<void> }> {
     return new Promise((resolve, reject) => {
       const socket = net.connect(path);
       socket.once('error', reject);
@@ -40,7 +40,7 @@ export class HttpProxyClient implements L7PolicyReceiver {
           done();
         }));
         readMessages<ProxyMessage>(socket, (m) => this.#onMessage(m), this.onError);
-        resolve(closed);
+        resolve({ closed });
       });
     });
   }

@@ -71,7 +71,7 @@ export function httpProxySupervisor(o: HttpProxySupervisorOptions): Runnable {
   };
 
   /** Connects, starting the proxy when none answers; undefined when none answers even then. */
-  const connect = async (signal: AbortSignal): Promise<Promise<void> | undefined> => {
+  const connect = async (signal: AbortSignal): Promise<{ closed: Promise<void> } | undefined> => {
     const attempt = () => client.connect(socketPath).catch(() => undefined);
     const running = await attempt();
     if (running) return running;
@@ -94,12 +94,12 @@ export function httpProxySupervisor(o: HttpProxySupervisorOptions): Runnable {
         try {
           if (!redirected) await new TransparentRedirect().add(ports);
           redirected = true;
-          const closed = await connect(signal);
-          if (closed) {
+          const connection = await connect(signal);
+          if (connection) {
             const since = Date.now();
             o.log.info('http proxy connected; pushing the L7 policy table', { socket: socketPath });
             o.table.resend(client);
-            await Promise.race([closed, new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }))]);
+            await Promise.race([connection.closed, new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }))]);
             if (signal.aborted) break;
             if (Date.now() - since > STABLE_MS) backoff = BACKOFF_MS.min;
             o.log.warn('http proxy connection lost; starting it again', { delayMs: backoff });
