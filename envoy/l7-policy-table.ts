@@ -86,7 +86,8 @@ export class L7PolicyTable {
       this.#desired.delete(endpointId);
       return;
     }
-    const redirects = rows.filter((r) => r.entry.proxyPort !== 0);
+    // Plain rows (the map state's are views with getters), so they compare and travel as JSON.
+    const redirects = rows.filter((r) => r.entry.proxyPort !== 0).map((r) => ({ key: { ...r.key }, entry: r.entry }));
     const signature = `${address}|${JSON.stringify(redirects)}`;
     if (prev?.signature === signature) return;
     if (!prev && redirects.length === 0) return;
