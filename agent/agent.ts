@@ -3,8 +3,8 @@
  * cluster-pool IPAM once the cilium.io CRDs are served, CiliumNodes; installs native routes to the
  * other nodes' pod CIDRs and masquerades pod traffic leaving the cluster; serves the CNI plugin on
  * its root-only socket with host-local IPAM from this node's pod CIDRs; enforces policy and
- * services in the node's datapath; and runs the DNS proxy (rules.dns, toFQDNs). It runs in the
- * node's network namespace (a host-network pod).
+ * services in the node's datapath; runs the DNS proxy (rules.dns, toFQDNs) and starts and supervises
+ * the HTTP proxy's process (rules.http). It runs in the node's network namespace (a host-network pod).
  */
 import { Registry } from 'prom-client';
 import { HttpEndpoint, metricsRoutes } from '../runtime/http-endpoint.ts';
