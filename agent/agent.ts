@@ -3,8 +3,8 @@
  * cluster-pool IPAM once the cilium.io CRDs are served, CiliumNodes; installs native routes to the
  * other nodes' pod CIDRs and masquerades pod traffic leaving the cluster; serves the CNI plugin on
  * its root-only socket with host-local IPAM from this node's pod CIDRs; enforces policy and
- * services in the node's datapath; and runs the DNS proxy (rules.dns, toFQDNs). It runs in the
- * node's network namespace (a host-network pod).
+ * services in the node's datapath; runs the DNS proxy (rules.dns, toFQDNs) and starts and supervises
+ * the HTTP proxy's process (rules.http). It runs in the node's network namespace (a host-network pod).
  */
 import { Registry } from 'prom-client';
 import { HttpEndpoint, metricsRoutes } from '../runtime/http-endpoint.ts';
@@ -38,9 +38,8 @@ import { isCgroup2Dir, NodeUnusableError, requireBpffs, requireDatapathSupport }
 import { deviceWithAddress } from './netdev-attach.ts';
 import { nodeInternalIP } from './node-address.ts';
 import { nodeNetworking } from './node-networking.ts';
-import { nodeHttpProxy } from '../envoy/http/node-proxy.ts';
+import { httpProxySupervisor } from '../envoy/http/proxy-supervisor.ts';
 import type { HttpFlowRecord } from '../envoy/http/proxy.ts';
-import { ReservedIdentity } from '../identity/numeric.ts';
 
 /**
  * Runs the agent until `signal` aborts. Throws a ConfigError for what its configuration
@@ -103,9 +102,9 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
     ...(hubble ? { hubble: { ring: hubble.ring, ends: hubble.ends } } : {}),
   });
   // The node's HTTP proxy, enforcing the L7 rules the datapath redirects to it (world when unknown).
-  const httpProxy = nodeHttpProxy({
-    table: enforcement.l7Policies, log: log.child({ component: 'http-proxy' }),
-    identityOf: (ip) => enforcement.enforcer.ipcache.resolve(ip)?.identity ?? ReservedIdentity.world,
+  // It runs as a process of its own, which outlives this agent; the pinned ipcache gives it identities.
+  const httpProxy = httpProxySupervisor({
+    table: enforcement.l7Policies, log: log.child({ component: 'http-proxy' }), stateDir: cfg.stateDir, pinRoot: agentPinRoot(cfg.bpfRoot, cfg.nodeName),
     ...(hubble ? { onFlow: (r: HttpFlowRecord) => hubble.ring.push(httpFlowEntry(r, hubble.ends, defaultProxyPort('http', r.direction))) } : {}),
   });
   const manager = new Manager({ log }).addCache(nodes);

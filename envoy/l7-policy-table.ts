@@ -26,10 +26,10 @@ export interface L7PolicyAck {
   readonly error?: string;
 }
 
-/** A proxy that takes updates. */
+/** A proxy that takes updates: answered at once (in the agent's process) or later (a proxy process). */
 export interface L7PolicyReceiver {
   readonly name: string;
-  apply(update: L7PolicyUpdate): L7PolicyAck;
+  apply(update: L7PolicyUpdate): L7PolicyAck | Promise<L7PolicyAck>;
 }
 
 /** Where an endpoint's policy comes from. */
@@ -67,6 +67,11 @@ export class L7PolicyTable {
   /** Adds a proxy and pushes it every endpoint's current policy. */
   subscribe(receiver: L7PolicyReceiver): void {
     this.#receivers.push(receiver);
+    this.resend(receiver);
+  }
+
+  /** Pushes a subscribed proxy every endpoint's current policy again (it reconnected, or restarted). */
+  resend(receiver: L7PolicyReceiver): void {
     for (const [id, d] of this.#desired) this.#push(receiver, id, d.policy);
   }
 
@@ -81,7 +86,8 @@ export class L7PolicyTable {
       this.#desired.delete(endpointId);
       return;
     }
-    const redirects = rows.filter((r) => r.entry.proxyPort !== 0);
+    // Plain rows (the map state's are views with getters), so they compare and travel as JSON.
+    const redirects = rows.filter((r) => r.entry.proxyPort !== 0).map((r) => ({ key: { ...r.key }, entry: r.entry }));
     const signature = `${address}|${JSON.stringify(redirects)}`;
     if (prev?.signature === signature) return;
     if (!prev && redirects.length === 0) return;
@@ -94,13 +100,19 @@ export class L7PolicyTable {
   }
 
   #push(receiver: L7PolicyReceiver, endpointId: number, policy: L7PolicyUpdate): void {
-    let ack: L7PolicyAck;
+    const key = `${receiver.name}/${endpointId}`;
+    const failed = (err: unknown): L7PolicyAck => ({ version: this.#acks.get(key)?.version ?? 0, error: (err as Error).message });
+    let ack: L7PolicyAck | Promise<L7PolicyAck>;
     try {
       ack = receiver.apply(policy);
     } catch (err) {
-      ack = { version: this.#acks.get(`${receiver.name}/${endpointId}`)?.version ?? 0, error: (err as Error).message };
+      ack = failed(err);
     }
-    this.#acks.set(`${receiver.name}/${endpointId}`, ack);
+    if (!(ack instanceof Promise)) return void this.#acks.set(key, ack);
+    // A later answer counts only while this update is still the endpoint's newest.
+    void ack.catch(failed).then((a) => {
+      if (this.#desired.get(endpointId)?.version === policy.version) this.#acks.set(key, a);
+    });
   }
 
   /** Desired and acknowledged versions per endpoint and proxy. */

@@ -1,6 +1,6 @@
 /**
  * Ciliate's programs as single JavaScript files (esbuild), so images run plain Node.js with no
- * TypeScript loader: the agent and its slot worker (which it starts from beside itself), the
+ * TypeScript loader: the agent, its slot worker and its HTTP proxy (which it starts from beside itself), the
  * operator, the Hubble Relay, the CNI plugin, the agent pod's node setup, and the service map's web
  * server (hubble-ui). Native parts (the datapath addon, BPF objects) stay files of their own.
  */
@@ -17,6 +17,7 @@ export const BUNDLES = {
   'ciliate-cni': 'cni/main.ts',
   'hubble-ui': 'hubble/ui/main.ts',
   'node-setup': 'agent/node-setup/main.ts',
+  'http-proxy': 'envoy/proxy-main.ts',
 } as const;
 
 /** A bundle's name. */

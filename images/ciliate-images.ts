@@ -76,6 +76,8 @@ export async function agentImage(bundles: Record<BundleName, string>): Promise<C
   const rootfs = await nodeRootfs();
   const opt = (p: string) => `${INSTALL_DIR}/${p}`;
   rootfs.hostFile(opt('agent.mjs'), bundles.agent).hostFile(opt('endpoint-slot-worker.mjs'), bundles['endpoint-slot-worker']);
+  // The HTTP proxy, which the agent starts as a process of its own (envoy/http/proxy-supervisor.ts).
+  rootfs.hostFile(opt('http-proxy.mjs'), bundles['http-proxy']);
   // The node setup the chart runs around the agent (agent/node-setup/main.ts).
   rootfs.hostFile(opt('node-setup.mjs'), bundles['node-setup']);
   // The datapath: the addon with libbpf and the rest of its libraries, and the BPF objects.

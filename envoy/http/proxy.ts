@@ -1,5 +1,5 @@
 /**
- * The node's HTTP proxy, run inside the agent: transparent listeners on the ingress and egress
+ * The node's HTTP proxy (run as a process of its own, envoy/proxy-main.ts): transparent listeners on the ingress and egress
  * proxy ports take the connections the datapath hands over (their local address is the original
  * destination), judge every request by the endpoint's HTTP rules as they are at that moment, answer
  * a denied one with upstream's 403 "Access denied", and forward an allowed one to the original

@@ -59,6 +59,12 @@ describe("Ciliate's images (agent, operator and hubble-ui)", function () {
     expect(r.stderr.trim().split('\n')).to.deep.equal(['ciliate-agent: invalid setting cluster-id: 300 is outside 0..255']);
   });
 
+  it("agent: the HTTP proxy's bundle, which the agent starts from beside its own, starts and checks its settings", async () => {
+    const r = await run('agent', ['/usr/bin/node', '/opt/ciliate/http-proxy.mjs']);
+    expect(r.code).to.equal(2);
+    expect(r.stderr.trim()).to.match(/^ciliate-http-proxy: .*socket-path/);
+  });
+
   it('agent: the native datapath module loads with libbpf, and the BPF objects are where it looks', async () => {
     const probe = "const m = require(process.env.CILIATE_DATAPATH_DIR + '/native/build/Release/ciliate_bpf.node'); console.log(typeof m.mapLookup, require('fs').readdirSync(process.env.CILIATE_DATAPATH_DIR + '/bpf/build').join(','))";
     const r = await run('agent', ['/usr/bin/node', '-e', probe]);

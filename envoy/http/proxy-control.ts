@@ -1,0 +1,91 @@
+/**
+ * The proxy process's side of the agent's socket: a root-only unix socket where the agent connects,
+ * pushes L7 policy updates (each applied to the proxy's policy store and answered with its
+ * acknowledgement, in order) and receives every flow record. Several agent connections may be open
+ * for a moment (a restarted agent before the old connection is noticed gone): each gets the flows.
+ * Policy stays as last applied while no agent is connected.
+ */
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { dirname } from 'node:path';
+import type { Logger } from '../../runtime/logger.ts';
+import type { L7PolicyAck } from '../l7-policy-table.ts';
+import { flowToWire, readMessages, sendMessage, UNREAD_VERSION, type AgentMessage } from '../proxy-protocol.ts';
+import type { HttpPolicyStore } from './policy-store.ts';
+import type { HttpFlowRecord } from './proxy.ts';
+
+/** Whether something accepts connections on the unix socket at `path`. */
+export function socketAnswers(path: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(path);
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+/** The agent-facing socket of the proxy process. */
+export class ProxyControlServer {
+  readonly #agents = new Set<net.Socket>();
+  readonly #server: net.Server;
+
+  constructor(private readonly store: HttpPolicyStore, private readonly log: Logger) {
+    this.#server = net.createServer((s) => this.#onAgent(s));
+  }
+
+  /** Listens at `path` (its folder made root-only), replacing a stale socket file. */
+  async listen(path: string): Promise<void> {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    chmodSync(dirname(path), 0o700);
+    rmSync(path, { force: true });
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(path, () => resolve());
+    });
+    chmodSync(path, 0o600);
+  }
+
+  /** Sends a flow record to every connected agent (none connected: it is not kept). */
+  flow(record: HttpFlowRecord): void {
+    if (this.#agents.size === 0) return;
+    const wire = flowToWire(record);
+    for (const a of this.#agents) sendMessage(a, { type: 'flow', flow: wire });
+  }
+
+  /** The number of connected agents. */
+  get agents(): number {
+    return this.#agents.size;
+  }
+
+  /** Stops listening and drops the agents' connections. */
+  close(): void {
+    this.#server.close();
+    for (const a of this.#agents) a.destroy();
+  }
+
+  #onAgent(socket: net.Socket): void {
+    this.#agents.add(socket);
+    this.log.info('agent connected', { agents: this.#agents.size });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      this.#agents.delete(socket);
+      this.log.info('agent disconnected; enforcing the last policy', { agents: this.#agents.size });
+    });
+    readMessages<AgentMessage>(socket, (m) => {
+      if (m.type !== 'policy') throw new Error(`proxy socket: unknown message type ${JSON.stringify((m as { type?: unknown }).type)}`);
+      let ack: L7PolicyAck;
+      try {
+        ack = this.store.apply(m.update);
+      } catch (err) {
+        // An update the store cannot even read: refused, the previous version stays (see UNREAD_VERSION).
+        ack = { version: UNREAD_VERSION, error: `endpoint ${m.update.endpointId}: ${(err as Error).message}` };
+      }
+      if (ack.error) this.log.warn('policy update refused', { endpointId: m.update.endpointId, err: ack.error });
+      sendMessage(socket, { type: 'ack', endpointId: m.update.endpointId, ack });
+    }, (err) => this.log.warn('agent message failed', { err: err.message }));
+  }
+}
