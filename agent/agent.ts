@@ -105,6 +105,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   // It runs as a process of its own, which outlives this agent; the pinned ipcache gives it identities.
   const httpProxy = httpProxySupervisor({
     table: enforcement.l7Policies, log: log.child({ component: 'http-proxy' }), stateDir: cfg.stateDir, pinRoot: agentPinRoot(cfg.bpfRoot, cfg.nodeName),
+    external: cfg.externalEnvoyProxy,
     ...(hubble ? { onFlow: (r: HttpFlowRecord) => hubble.ring.push(httpFlowEntry(r, hubble.ends, defaultProxyPort('http', r.direction))) } : {}),
   });
   const manager = new Manager({ log }).addCache(nodes);
