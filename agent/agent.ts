@@ -102,9 +102,11 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
     ...(hubble ? { hubble: { ring: hubble.ring, ends: hubble.ends } } : {}),
   });
   // The node's HTTP proxy, enforcing the L7 rules the datapath redirects to it (world when unknown).
-  // It runs as a process of its own, which outlives this agent; the pinned ipcache gives it identities.
+  // It runs as a process of its own, which outlives this agent (started by the agent, or with
+  // external-envoy-proxy the chart's cilium-envoy DaemonSet's); the pinned ipcache gives it identities.
   const httpProxy = httpProxySupervisor({
     table: enforcement.l7Policies, log: log.child({ component: 'http-proxy' }), stateDir: cfg.stateDir, pinRoot: agentPinRoot(cfg.bpfRoot, cfg.nodeName),
+    external: cfg.externalEnvoyProxy,
     ...(hubble ? { onFlow: (r: HttpFlowRecord) => hubble.ring.push(httpFlowEntry(r, hubble.ends, defaultProxyPort('http', r.direction))) } : {}),
   });
   const manager = new Manager({ log }).addCache(nodes);

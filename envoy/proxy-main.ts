@@ -1,11 +1,13 @@
 /**
  * Entry point of the node's HTTP proxy as a process of its own (upstream runs Envoy beside the
  * agent, not inside it): the transparent listeners and every proxied connection live here, so an
- * agent that stops or restarts cuts none of them. The agent starts it (envoy/http/proxy-supervisor.ts)
- * in the node's network namespace with `--socket-path` (where the agent connects: policy in, flows
- * out) and `--pin-root` (the agent's bpffs folder, whose pinned ipcache gives peers' identities).
+ * agent that stops or restarts cuts none of them. The agent starts it (envoy/http/proxy-supervisor.ts),
+ * or the chart's cilium-envoy DaemonSet runs it (`external-envoy-proxy`), in the node's network
+ * namespace with `--socket-path` (where the agent connects: policy in, flows out) and `--pin-root`
+ * (the agent's bpffs folder, whose pinned ipcache gives peers' identities).
  * It exits when another proxy already answers on the socket, and when its socket file disappears
- * (the node's state is gone); SIGTERM stops it.
+ * (the node's state is gone); SIGTERM stops it. No agent connected is no reason to exit: it keeps
+ * enforcing the last table it was given.
  */
 import { statSync } from 'node:fs';
 import { createLogger } from '../runtime/logger.ts';

@@ -43,6 +43,8 @@ export const AGENT_SETTINGS: Readonly<Record<string, string | undefined>> = {
   'tofqdns-endpoint-max-ip-per-hostname': '1000',
   'tofqdns-dns-reject-response-code': 'refused',
   'tofqdns-proxy-response-max-delay': '100ms',
+  // The HTTP proxy runs apart (the chart's cilium-envoy DaemonSet): the agent connects to it, never starts one.
+  'external-envoy-proxy': 'false',
   'prometheus-serve-addr': ':9962',
   'ipv4-node': 'auto',
   'bpf-root': '/sys/fs/bpf',

@@ -65,6 +65,8 @@ export interface AgentConfig {
   labels: string[];
   /** The DNS proxy and toFQDNs (`tofqdns-*`). */
   fqdn: FqdnConfig;
+  /** `external-envoy-proxy`: the HTTP proxy is run apart (a DaemonSet); the agent waits for it on its socket instead of starting it. */
+  externalEnvoyProxy: boolean;
   /** `prometheus-serve-addr`; undefined: no metrics endpoint. */
   prometheus: { host: string; port: number } | undefined;
   /** `ipv4-node`; undefined (`auto`): the Node object's InternalIP. */
@@ -202,6 +204,7 @@ export function buildAgentConfig(raw: Readonly<Record<string, string | undefined
       rejectResponse: parseEnum('tofqdns-dns-reject-response-code', get('tofqdns-dns-reject-response-code'), ['refused', 'nameError'] as const),
       responseMaxDelayMs: parseDuration('tofqdns-proxy-response-max-delay', get('tofqdns-proxy-response-max-delay')),
     },
+    externalEnvoyProxy: bool('external-envoy-proxy'),
     prometheus: get('prometheus-serve-addr') ? parseListenAddress('prometheus-serve-addr', get('prometheus-serve-addr')) : undefined,
     nodeIP: get('ipv4-node') === 'auto' || !get('ipv4-node') ? undefined : ipv4Address('ipv4-node', get('ipv4-node')),
     bpfRoot: path('bpf-root'),

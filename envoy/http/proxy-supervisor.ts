@@ -5,7 +5,9 @@
  * agent owns the redirect's kernel state (TPROXY chain and policy routing) for the proxy's ports,
  * connects to the proxy, pushes it the whole L7 policy table on every connection and each change
  * after, and takes its flow records. A proxy that dies (its connection closes) is started again,
- * with a growing delay while it keeps failing. Nothing here stops the agent.
+ * with a growing delay while it keeps failing. With `external` (`external-envoy-proxy`: the chart's
+ * cilium-envoy DaemonSet runs the proxy) the agent never starts one: it connects, and waits on the
+ * socket until the DaemonSet's proxy answers. Nothing here stops the agent.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
@@ -29,6 +31,8 @@ export interface HttpProxySupervisorOptions {
   /** The agent's bpffs folder (the proxy reads the pinned ipcache there). */
   readonly pinRoot: string;
   readonly log: Logger;
+  /** The proxy is run apart (`external-envoy-proxy`): wait for it on the socket, never start it. */
+  readonly external?: boolean;
   onFlow?(flow: HttpFlowRecord): void;
 }
 
@@ -70,13 +74,14 @@ export function httpProxySupervisor(o: HttpProxySupervisorOptions): Runnable {
     }
   };
 
-  /** Connects, starting the proxy when none answers; undefined when none answers even then. */
+  /** Connects, starting the proxy when none answers (unless it is external); undefined when none answers even then. */
   const connect = async (signal: AbortSignal): Promise<{ closed: Promise<void> } | undefined> => {
     const attempt = () => client.connect(socketPath).catch(() => undefined);
     const running = await attempt();
     if (running) return running;
-    startProxy();
-    for (const deadline = Date.now() + START_TIMEOUT_MS; Date.now() < deadline && !signal.aborted;) {
+    if (o.external) o.log.info('waiting for the external http proxy (cilium-envoy) on its socket', { socket: socketPath });
+    else startProxy();
+    for (const deadline = Date.now() + START_TIMEOUT_MS; (o.external || Date.now() < deadline) && !signal.aborted;) {
       await sleep(realClock, 100, signal).catch(() => undefined);
       const started = await attempt();
       if (started) return started;
@@ -102,7 +107,7 @@ export function httpProxySupervisor(o: HttpProxySupervisorOptions): Runnable {
             await Promise.race([connection.closed, new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }))]);
             if (signal.aborted) break;
             if (Date.now() - since > STABLE_MS) backoff = BACKOFF_MS.min;
-            o.log.warn('http proxy connection lost; starting it again', { delayMs: backoff });
+            o.log.warn(`http proxy connection lost; ${o.external ? 'reconnecting' : 'starting it again'}`, { delayMs: backoff });
           } else if (!signal.aborted) o.log.error('http proxy did not answer on its socket; retrying', { socket: socketPath, delayMs: backoff });
         } catch (err) {
           o.log.error('http proxy not set up; retrying', { err: (err as Error).message, delayMs: backoff });

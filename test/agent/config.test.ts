@@ -34,7 +34,7 @@ describe('agent/config', () => {
       ipam: 'cluster-pool', nativeRoutingCIDR: undefined, autoDirectNodeRoutes: false, masquerade: true,
       kubeProxyReplacement: false, lbAlgorithm: 'random', policyMapMax: 16384, k8sNetworkPolicy: true, hubble: false,
       labels: [], nodeIP: undefined, bpfRoot: '/sys/fs/bpf', cgroupRoot: '/run/cilium/cgroupv2',
-      stateDir: '/var/run/cilium', socketPath: '/var/run/cilium/cilium.sock', debug: false,
+      stateDir: '/var/run/cilium', socketPath: '/var/run/cilium/cilium.sock', debug: false, externalEnvoyProxy: false,
     });
     expect(config.prometheus).to.deep.equal({ host: '', port: 9962 });
   });
@@ -47,7 +47,7 @@ describe('agent/config', () => {
         'ipv4-native-routing-cidr': '10.244.7.9/16', 'auto-direct-node-routes': 'true', 'kube-proxy-replacement': 'true',
         'bpf-lb-algorithm': 'maglev', 'bpf-policy-map-max': '4096', 'enable-hubble': 'true', 'enable-k8s-networkpolicy': 'false',
         labels: 'k8s:app !k8s:io\\.kubernetes', 'prometheus-serve-addr': '127.0.0.1:19962', 'enable-ipv4-masquerade': 'false',
-        'ipv4-node': '172.29.3.10', 'cgroup-root': '/run/x/cg', 'bpf-root': '/sys/fs/bpf/x',
+        'ipv4-node': '172.29.3.10', 'cgroup-root': '/run/x/cg', 'bpf-root': '/sys/fs/bpf/x', 'external-envoy-proxy': 'true',
       },
     }));
     expect(warnings).to.deep.equal([]);
@@ -55,7 +55,7 @@ describe('agent/config', () => {
       nodeName: 'worker-1', clusterName: 'blue', clusterId: 7, enforcementMode: 'always', ipam: 'kubernetes',
       nativeRoutingCIDR: '10.244.0.0/16', autoDirectNodeRoutes: true, kubeProxyReplacement: true, lbAlgorithm: 'maglev',
       policyMapMax: 4096, hubble: true, k8sNetworkPolicy: false, labels: ['k8s:app', '!k8s:io\\.kubernetes'],
-      masquerade: false, nodeIP: '172.29.3.10', cgroupRoot: '/run/x/cg', bpfRoot: '/sys/fs/bpf/x',
+      masquerade: false, nodeIP: '172.29.3.10', cgroupRoot: '/run/x/cg', bpfRoot: '/sys/fs/bpf/x', externalEnvoyProxy: true,
     });
     expect(config.prometheus).to.deep.equal({ host: '127.0.0.1', port: 19962 });
   });
@@ -135,6 +135,7 @@ describe('agent/config', () => {
     ['cgroup-root', 'relative/cg'],
     ['state-dir', 'state'],
     ['socket-path', 'agent.sock'],
+    ['external-envoy-proxy', 'sometimes'],
   ];
   for (const [key, value, reason] of invalid) {
     it(`rejects ${key}=${value} naming the setting`, () => {

@@ -64,8 +64,8 @@ describe('local cluster agent launch', () => {
     if (!bin) this.skip();
     const chart = join(import.meta.dirname, '..', '..', 'charts', 'ciliate');
     const template = (value: string) => runCommand(join(bin!, 'helm'), ['template', 'ciliate', chart, '-n', 'kube-system', '--kube-version', '1.33.0', '--set', `bpf.autoMount.enabled=${value}`]);
-    const initCommand = (out: string) => (parseAllDocuments(out).map((d) => d.toJS() as { kind?: string; spec?: { template: { spec: { initContainers: { command: string[] }[] } } } })
-      .find((o) => o?.kind === 'DaemonSet')?.spec?.template.spec.initContainers[0]?.command ?? []);
+    const initCommand = (out: string) => (parseAllDocuments(out).map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; spec?: { template: { spec: { initContainers: { command: string[] }[] } } } })
+      .find((o) => o?.kind === 'DaemonSet' && o.metadata?.name === 'cilium')?.spec?.template.spec.initContainers[0]?.command ?? []);
     const off = await template('false');
     expect(off.code, off.stderr).to.equal(0);
     expect(initCommand(off.stdout)).to.include('--skip-bpf-mount');

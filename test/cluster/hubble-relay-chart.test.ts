@@ -3,22 +3,13 @@
 // ports and settings, and values the schema refuses, named.
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { builtToolchain } from '../../cluster/toolchain.ts';
-import { runCommand } from '../support/cluster.ts';
-
-const CHART = join(import.meta.dirname, '..', '..', 'charts', 'ciliate');
-
-interface K8sObject { kind: string; metadata: { name: string }; spec?: Record<string, unknown>; data?: Record<string, string> }
+import { findObject as find, renderChart } from '../support/chart-render.ts';
 
 describe('Helm chart: the Hubble Relay', function () {
   this.timeout(60_000);
   let helm: string;
-  const template = async (...set: string[]) => {
-    const r = await runCommand(helm, ['template', 'r', CHART, '-n', 'kube-system', '--kube-version', '1.33.0', ...set.flatMap((s) => ['--set', s])]);
-    return { ...r, objects: r.code === 0 ? parseAllDocuments(r.stdout).map((d) => d.toJS() as K8sObject).filter(Boolean) : [] };
-  };
-  const find = (objects: K8sObject[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name);
+  const template = (...set: string[]) => renderChart(helm, ...set);
 
   before(async function () {
     const dir = await builtToolchain('cluster');

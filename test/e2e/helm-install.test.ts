@@ -1,8 +1,9 @@
 // Ciliate installed by its Helm chart on real kubelet nodes (`up --install helm`): the agents and the
 // operator are pods in kube-system, the nodes go Ready with Ciliate as their CNI, pods on two nodes
 // talk and policy is enforced; `helm upgrade` rolls the agents one node at a time while a TCP
-// stream and a denied probe keep their behaviour; `helm rollback`, and `helm uninstall` with
-// cni.uninstall removing the CNI configuration from every node.
+// stream and a denied probe keep their behaviour; the HTTP proxy runs in the cilium-envoy DaemonSet,
+// so a keep-alive proxied connection keeps its 200 / 403 answers across an agent pod's deletion;
+// `helm rollback`, and `helm uninstall` with cni.uninstall removing the CNI configuration from every node.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,6 +45,32 @@ while not os.path.exists('${stopFile}'):
     except OSError:
         print('blocked', flush=True)
     time.sleep(0.2)
+`;
+}
+
+/** The server admits the good pod only (L3). */
+const ONLY_GOOD = {
+  apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'only-good' },
+  spec: { endpointSelector: { matchLabels: { app: 'server' } }, ingress: [{ fromEndpoints: [{ matchLabels: { role: 'good' } }] }] },
+};
+
+/**
+ * A client that asks on one keep-alive HTTP connection, alternately an allowed GET /hostname (200)
+ * and a denied GET /echo (403), until `stopFile` exists; prints "done <rounds> <local ports used>"
+ * (a wrong answer or a stall over 5 s fails it).
+ */
+function keepAliveUntil(ip: string, port: number, stopFile: string): string {
+  return `
+import http.client, time, os
+c = http.client.HTTPConnection('${ip}', ${port}, timeout=5)
+n, ports = 0, set()
+while not os.path.exists('${stopFile}'):
+    for path, want in (('/hostname', 200), ('/echo?msg=x', 403)):
+        c.request('GET', path); r = c.getresponse(); body = r.read()
+        assert r.status == want, (path, r.status, body)
+        ports.add(c.sock.getsockname()[1])
+    n += 1; time.sleep(0.05)
+print('done', n, len(ports), flush=True)
 `;
 }
 
@@ -114,6 +141,8 @@ describe('helm install of charts/ciliate on real kubelet nodes', function () {
     const agents = pods.filter((p) => p.metadata.labels['k8s-app'] === 'cilium');
     expect(agents.map((p) => p.spec.nodeName).sort()).to.deep.equal(nodeNames().sort());
     expect(pods.filter((p) => p.metadata.labels['io.cilium/app'] === 'operator')).to.have.length(2);
+    const proxies = pods.filter((p) => p.metadata.labels['k8s-app'] === 'cilium-envoy');
+    expect(proxies.map((p) => p.spec.nodeName).sort(), 'the cilium-envoy DaemonSet').to.deep.equal(nodeNames().sort());
     for (const p of pods) expect(p.status.phase, p.metadata.name).to.equal('Running');
     const agentLog = await ok(['-n', 'kube-system', 'logs', agents[0]!.metadata.name, '-c', 'cilium-agent']);
     expect(agentLog).to.contain('CNI socket listening');
@@ -155,10 +184,7 @@ describe('helm install of charts/ciliate on real kubelet nodes', function () {
     const ip = await podIP('server');
     expect((await curlFrom('good', `http://${ip}:8080/hostname`)).stdout).to.equal('server');
     expect((await curlFrom('bad', 'http://server.default.svc.cluster.local/hostname')).stdout).to.equal('server');
-    await ok(['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'only-good' },
-      spec: { endpointSelector: { matchLabels: { app: 'server' } }, ingress: [{ fromEndpoints: [{ matchLabels: { role: 'good' } }] }] },
-    }));
+    await ok(['apply', '-f', '-'], JSON.stringify(ONLY_GOOD));
     await eventually(async () => (await curlFrom('bad', `http://${ip}:8080/hostname`)).code !== 0, 'the bad pod is denied');
     expect((await curlFrom('good', `http://${ip}:8080/hostname`)).stdout).to.equal('server');
     // What `ciliate observe` and `ciliate exec` read: the agents' state in each node's own /var/run/cilium.
@@ -195,6 +221,41 @@ describe('helm install of charts/ciliate on real kubelet nodes', function () {
     expect(after.map((p) => p.name)).to.not.include.members(before.map((p) => p.name));
     for (let i = 1; i < after.length; i++) expect(after[i]!.created, `${after[i]!.name} after ${after[i - 1]!.name} was Ready`).to.be.at.least(after[i - 1]!.ready);
     expect((await ok(['-n', 'kube-system', 'get', 'configmap', 'cilium-config', '-o', 'jsonpath={.data.debug}'])).trim()).to.equal('true');
+  });
+
+  it('keeps a proxied keep-alive connection\'s answers across an agent pod deletion (the proxy is the cilium-envoy DaemonSet\'s)', async () => {
+    const [, n1] = nodeNames() as [string, string];
+    const ip = await podIP('server');
+    const l7 = {
+      apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'l7-hostname' },
+      spec: {
+        endpointSelector: { matchLabels: { app: 'server' } },
+        ingress: [{ fromEndpoints: [{ matchLabels: { role: 'good' } }], toPorts: [{ ports: [{ port: '8080', protocol: 'TCP' }], rules: { http: [{ method: 'GET', path: '/hostname' }] } }] }],
+      },
+    };
+    await ok(['apply', '-f', '-'], JSON.stringify(l7));
+    await ok(['delete', 'ciliumnetworkpolicy', 'only-good']);
+    const code = async (path: string) => (await tool('kubectl', ['exec', 'good', '--', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '3', `http://${ip}:8080${path}`])).stdout;
+    await eventually(async () => (await code('/echo?msg=x')) === '403', 'the proxy denies /echo');
+    const agentOf = async (node: string) => (await ok(['-n', RELEASE.namespace, 'get', 'pods', '-l', 'k8s-app=cilium', '--field-selector', `spec.nodeName=${node}`, '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
+    const agent = await agentOf(n1);
+    expect(await ok(['-n', RELEASE.namespace, 'logs', agent, '-c', 'cilium-agent']), 'the agent never starts a proxy').to.not.contain('http proxy process started');
+    const client = inPod(await podPid('good'), keepAliveUntil(ip, 8080, stopFile));
+    await ok(['-n', RELEASE.namespace, 'delete', 'pod', agent, '--wait=true']);
+    const next = await eventually(async () => {
+      const p = await agentOf(n1);
+      return p && p !== agent ? p : undefined;
+    }, 'the DaemonSet recreates the agent');
+    await ok(['-n', RELEASE.namespace, 'wait', '--for=condition=Ready', '--timeout=150s', `pod/${next}`]);
+    await eventually(async () => (await ok(['-n', RELEASE.namespace, 'logs', next, '-c', 'cilium-agent'])).includes('http proxy connected'), 'the new agent reaches the cilium-envoy proxy');
+    writeFileSync(stopFile, '');
+    expect(await client.exited, `keep-alive client: ${client.output()}`).to.equal(0);
+    expect(client.output(), 'every answer right, on one connection').to.match(/^done \d+ 1$/m);
+    rmSync(stopFile);
+    expect(await code('/hostname')).to.equal('200');
+    expect(await code('/echo?msg=x')).to.equal('403');
+    await ok(['apply', '-f', '-'], JSON.stringify(ONLY_GOOD));
+    await ok(['delete', 'ciliumnetworkpolicy', 'l7-hostname']);
   });
 
   it('runs the chart\'s hubble-relay Deployment: hubble status through the relay pod sees every node', async function () {
