@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { existsSync, readdirSync } from 'node:fs';
 import { ensureNodeImages, IMAGE_NAMES, NODE_IMAGES, type ImageArchive, type NodeImageId } from '../../cluster/images/index.ts';
 import { startThrowawayContainerd, type ThrowawayContainerd } from '../support/throwaway-containerd.ts';
 import { buildableImages, buildsGoImages, imageSkipReason } from '../support/node-images.ts';
@@ -48,4 +49,25 @@ describe('node images in containerd (real ctr import and run)', function () {
       expect(ran.stdout + ran.stderr).to.contain(RUNS[id].expect);
     });
   }
+
+  it('stop() leaves no container behind, not even one whose command never ended', async function () {
+    const busybox = archives.find((a) => a.id === 'busybox');
+    if (!busybox) this.skip();
+    const own = await startThrowawayContainerd();
+    let stopped = false;
+    try {
+      expect((await own.ctr(['images', 'import', busybox!.path])).code).to.equal(0);
+      // As a test that times out leaves it: the command runs on while nobody waits for it.
+      void own.runContainer(busybox!.names[0]!, ['sleep', '3600']);
+      const cgroup = `/sys/fs/cgroup/pids/${own.dir.split('/').pop()}`;
+      const running = () => (existsSync(cgroup) ? readdirSync(cgroup, { withFileTypes: true }).filter((e) => e.isDirectory()) : []);
+      for (let i = 0; i < 100 && running().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(running(), 'the container runs').to.have.length(1);
+      await own.stop();
+      stopped = true;
+      expect(existsSync(cgroup), 'its cgroups are gone').to.equal(false);
+    } finally {
+      if (!stopped) await own.stop();
+    }
+  });
 });

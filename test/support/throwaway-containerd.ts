@@ -83,8 +83,36 @@ async function stop(child: ChildProcess, dir: string, cgroupParent: string, pree
   }
   for (const mount of mountsUnder(dir)) await runCommand('umount', [mount]);
   rmSync(dir, { recursive: true, force: true });
-  for (const hierarchy of readdirSync(CGROUP_ROOT)) removeEmptyDir(join(CGROUP_ROOT, hierarchy, cgroupParent));
+  // Containers' own processes (a command that never ended, a test that timed out) do not name the
+  // folder: they are found, and killed, by the cgroups this containerd put them in.
+  for (const hierarchy of readdirSync(CGROUP_ROOT)) await removeCgroupTree(join(CGROUP_ROOT, hierarchy, cgroupParent));
   for (const d of SHARED_RUN_DIRS) if (!preexisting.has(d)) removeEmptyDir(d);
+}
+
+/** Kills every process in the cgroup at `path` and below, then removes its folders, deepest first. */
+async function removeCgroupTree(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  for (const entry of readdirSync(path, { withFileTypes: true })) {
+    if (entry.isDirectory()) await removeCgroupTree(join(path, entry.name));
+  }
+  const procs = () => {
+    try {
+      return readFileSync(join(path, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  };
+  for (let i = 0; i < 50 && procs().length > 0; i++) {
+    for (const pid of procs()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  removeEmptyDir(path);
 }
 
 async function killAndWait(child: ChildProcess): Promise<void> {
