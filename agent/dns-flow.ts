@@ -5,15 +5,10 @@
  * query) with the rules that decided it; a query goes from the endpoint to the server, an answer
  * back (a reply).
  */
-import { randomUUID } from 'node:crypto';
 import { DnsRcode, DnsType, dnsTypeName } from '../envoy/dns/message.ts';
 import type { DnsProxyRecord } from '../envoy/dns/proxy.ts';
 import type { Flow, FlowEndpoint, Layer7 } from '../hubble/flow-types.ts';
-import { toTimestamp } from '../hubble/flow-types.ts';
-import { EMITTER, flowPolicies } from './hubble-flow.ts';
-
-/** Upstream's event type of L7 proxy records. */
-export const L7_EVENT_TYPE = 129;
+import { l7Flow } from './l7-flow.ts';
 
 /** The two ends of a DNS exchange, as the agent knows them. */
 export interface DnsFlowEnds {
@@ -51,29 +46,12 @@ function summary(r: DnsProxyRecord, dns: NonNullable<Layer7['dns']>): string {
 /** Builds the flow of one DNS proxy record. */
 export function toDnsFlow(r: DnsProxyRecord, ends: DnsFlowEnds, o: { nodeName: string; proxyPort: number }): Flow {
   const { source, destination, protocol } = r.exchange;
-  const reply = r.type === 'response';
-  const [from, to] = reply ? [destination, source] : [source, destination];
-  const ports = { source_port: from.port, destination_port: to.port };
   const dns = dnsInfo(r)!;
-  const policies = flowPolicies(r.decision.origins);
-  return {
-    time: toTimestamp(r.time.getTime()),
-    uuid: randomUUID(),
-    emitter: EMITTER,
-    verdict: r.decision.allowed ? 'FORWARDED' : 'DROPPED',
-    IP: { source: from.address, destination: to.address, ipVersion: from.address.includes(':') ? 'IPv6' : 'IPv4' },
-    l4: protocol === 'udp' ? { UDP: ports } : { TCP: ports },
-    source: reply ? ends.server : ends.client,
-    destination: reply ? ends.client : ends.server,
-    Type: 'L7',
-    l7: { type: reply ? 'RESPONSE' : 'REQUEST', ...(r.latencyNs !== undefined ? { latency_ns: Number(r.latencyNs) } : {}), dns },
-    node_name: o.nodeName,
-    event_type: { type: L7_EVENT_TYPE, sub_type: 0 },
-    traffic_direction: 'EGRESS',
-    is_reply: { value: reply },
-    reply,
-    proxy_port: o.proxyPort,
-    Summary: summary(r, dns),
-    ...(policies.length ? { [r.decision.allowed ? 'egress_allowed_by' : 'egress_denied_by']: policies } : {}),
-  };
+  return l7Flow({
+    time: r.time, verdict: r.decision.allowed ? 'FORWARDED' : 'DROPPED', transport: protocol, reply: r.type === 'response',
+    client: { ip: source.address, port: source.port }, server: { ip: destination.address, port: destination.port },
+    clientEndpoint: ends.client, serverEndpoint: ends.server,
+    ...(r.latencyNs !== undefined ? { latencyNs: r.latencyNs } : {}),
+    l7: { dns }, direction: 'egress', nodeName: o.nodeName, proxyPort: o.proxyPort, summary: summary(r, dns), origins: r.decision.origins,
+  });
 }

@@ -5,16 +5,11 @@
  * when the original destination failed) with the policies whose rule decided it; a request goes
  * from the client to the server, its response back (a reply).
  */
-import { randomUUID } from 'node:crypto';
 import type { HttpFlowRecord } from '../envoy/http/proxy.ts';
 import type { Flow, FlowEndpoint } from '../hubble/flow-types.ts';
-import { toTimestamp } from '../hubble/flow-types.ts';
 import { DeferredFlow } from '../hubble/ring.ts';
 import { flowEndpoints, type FlowEndpointSource } from './hubble.ts';
-import { EMITTER, flowPolicies } from './hubble-flow.ts';
-
-/** Upstream's event type of L7 proxy records. */
-export const L7_EVENT_TYPE_ACCESS_LOG = 129;
+import { l7Flow } from './l7-flow.ts';
 
 function headerList(raw: readonly string[]): { key: string; value: string }[] {
   const out: { key: string; value: string }[] = [];
@@ -30,34 +25,13 @@ function summary(r: HttpFlowRecord): string {
 /** Builds the flow of one HTTP proxy record; `endpointOf` tells what is known of an address. */
 export function toHttpFlow(r: HttpFlowRecord, endpointOf: (ip: string, identity: number) => FlowEndpoint, o: { nodeName: string; proxyPort: number }): Flow {
   const reply = r.type === 'response';
-  const [from, to] = reply ? [r.destination, r.source] : [r.source, r.destination];
-  const policies = flowPolicies(r.origins);
-  const allowed = r.verdict !== 'DROPPED';
-  const dir = r.direction === 'ingress' ? 'ingress' : 'egress';
-  return {
-    time: toTimestamp(r.time.getTime()),
-    uuid: randomUUID(),
-    emitter: EMITTER,
-    verdict: r.verdict,
-    IP: { source: from.ip, destination: to.ip, ipVersion: 'IPv4' },
-    l4: { TCP: { source_port: from.port, destination_port: to.port } },
-    source: endpointOf(from.ip, from.identity),
-    destination: endpointOf(to.ip, to.identity),
-    Type: 'L7',
-    l7: {
-      type: reply ? 'RESPONSE' : 'REQUEST',
-      ...(reply ? { latency_ns: Number(r.latencyNs) } : {}),
-      http: { method: r.method, url: r.url, protocol: r.protocol, ...(reply ? { code: r.code } : { headers: headerList(r.headers) }) },
-    },
-    node_name: o.nodeName,
-    event_type: { type: L7_EVENT_TYPE_ACCESS_LOG, sub_type: 0 },
-    traffic_direction: r.direction === 'ingress' ? 'INGRESS' : 'EGRESS',
-    is_reply: { value: reply },
-    reply,
-    proxy_port: o.proxyPort,
-    Summary: summary(r),
-    ...(policies.length ? { [`${dir}_${allowed ? 'allowed' : 'denied'}_by`]: policies } : {}),
-  };
+  return l7Flow({
+    time: r.time, verdict: r.verdict, client: r.source, server: r.destination, transport: 'tcp', reply,
+    clientEndpoint: endpointOf(r.source.ip, r.source.identity), serverEndpoint: endpointOf(r.destination.ip, r.destination.identity),
+    ...(reply ? { latencyNs: r.latencyNs } : {}),
+    l7: { http: { method: r.method, url: r.url, protocol: r.protocol, ...(reply ? { code: r.code } : { headers: headerList(r.headers) }) } },
+    direction: r.direction, nodeName: o.nodeName, proxyPort: o.proxyPort, summary: summary(r), origins: r.origins,
+  });
 }
 
 interface HttpFlowInput {
