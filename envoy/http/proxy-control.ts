@@ -10,7 +10,7 @@ import net from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../../runtime/logger.ts';
 import type { L7PolicyAck } from '../l7-policy-table.ts';
-import { flowToWire, readMessages, sendMessage, UNREAD_VERSION, type AgentMessage } from '../proxy-protocol.ts';
+import { flowToWire, readMessages, sendMessage, UNREAD_VERSION, type AgentMessage, type ProxyMessage } from '../proxy-protocol.ts';
 import type { HttpPolicyStore } from './policy-store.ts';
 import type { HttpFlowRecord } from './proxy.ts';
 
@@ -32,6 +32,8 @@ export function socketAnswers(path: string, timeoutMs = 1000): Promise<boolean> 
 export class ProxyControlServer {
   readonly #agents = new Set<net.Socket>();
   readonly #server: net.Server;
+  /** Flow messages of this event-loop turn, not yet sent. */
+  #flows: string[] = [];
 
   constructor(private readonly store: HttpPolicyStore, private readonly log: Logger) {
     this.#server = net.createServer((s) => this.#onAgent(s));
@@ -49,11 +51,20 @@ export class ProxyControlServer {
     chmodSync(path, 0o600);
   }
 
-  /** Sends a flow record to every connected agent (none connected: it is not kept). */
+  /**
+   * Sends a flow record to every connected agent (none connected: it is not kept); the records of
+   * one event-loop turn go out in one write.
+   */
   flow(record: HttpFlowRecord): void {
     if (this.#agents.size === 0) return;
-    const wire = flowToWire(record);
-    for (const a of this.#agents) sendMessage(a, { type: 'flow', flow: wire });
+    this.#flows.push(JSON.stringify({ type: 'flow', flow: flowToWire(record) } satisfies ProxyMessage));
+    if (this.#flows.length === 1) setImmediate(() => this.#sendFlows());
+  }
+
+  #sendFlows(): void {
+    const lines = this.#flows.join('\n') + '\n';
+    this.#flows = [];
+    for (const a of this.#agents) if (a.writable) a.write(lines);
   }
 
   /** The number of connected agents. */

@@ -9,20 +9,21 @@
  * flow it already tracks (and hands the answers to the proxy). The proxy's sockets carry upstream's
  * proxy marks, so the datapath does not hand their packets over again.
  * Malformed requests get 400 (431 for oversized headers) and are counted; an error on one
- * connection never affects another.
+ * connection never affects another. Each connection is read and relayed on raw sockets
+ * (proxy-connection.ts): only message heads are parsed, bytes are forwarded as received.
  */
-import http from 'node:http';
 import net from 'node:net';
 import type { Direction, RuleOrigin } from '../../policy/api/model.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { MARK_MAGIC_PROXY_EGRESS, MARK_MAGIC_PROXY_INGRESS } from '../tproxy.ts';
+import { ACCESS_DENIED_BODY, localAnswer } from './local-answers.ts';
+import type { RequestHead } from './message-head.ts';
 import type { HttpPolicyStore } from './policy-store.ts';
-import { decideHttp, type HeaderAction, type HttpDecision } from './rules.ts';
+import { ProxiedConnection, type RequestDecision } from './proxy-connection.ts';
+import { decideHttp, type HeaderAction } from './rules.ts';
+import { requestHeaders } from './request-headers.ts';
 
-/** Upstream's answer to a denied request. */
-export const ACCESS_DENIED_BODY = 'Access denied\r\n';
-/** The answer when the original destination cannot be reached (Envoy's words). */
-export const UPSTREAM_FAILED_BODY = 'upstream connect error or disconnect/reset before headers\r\n';
+export { ACCESS_DENIED_BODY, UPSTREAM_FAILED_BODY } from './local-answers.ts';
 
 /** One end of a proxied connection. */
 export interface HttpFlowEnd {
@@ -86,19 +87,19 @@ export interface HttpProxyStats {
   upstreamErrors: number;
 }
 
-interface Conn {
+interface ConnContext {
   readonly direction: Direction;
   readonly client: HttpFlowEnd;
   readonly original: HttpFlowEnd;
   readonly remoteIdentity: number;
-  readonly agent: http.Agent;
+  readonly mark: number;
 }
 
 function bareIPv4(ip: string | undefined): string {
   return (ip ?? '').replace(/^::ffff:/, '');
 }
 
-function applyHeaderActions(raw: string[], actions: readonly HeaderAction[]): string[] {
+function applyHeaderActions(raw: readonly string[], actions: readonly HeaderAction[]): readonly string[] {
   let out = raw;
   for (const a of actions) {
     if (a.action === 'LOG') continue;
@@ -110,35 +111,24 @@ function applyHeaderActions(raw: string[], actions: readonly HeaderAction[]): st
   return out;
 }
 
+/** The request head with `raw` as its header fields. */
+function rewrittenHead(head: RequestHead, raw: readonly string[]): Buffer {
+  let text = `${head.method} ${head.target} HTTP/1.${head.minor}\r\n`;
+  for (let i = 0; i + 1 < raw.length; i += 2) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  return Buffer.from(text + '\r\n', 'latin1');
+}
+
 /** The per-node HTTP proxy. */
 export class HttpProxy {
   readonly stats: HttpProxyStats = { connections: 0, requests: 0, forwarded: 0, denied: 0, malformed: 0, upstreamErrors: 0 };
-  readonly #parser: http.Server;
   readonly #listeners: net.Server[] = [];
-  readonly #conns = new WeakMap<net.Socket, Conn>();
 
-  constructor(private readonly opts: HttpProxyOptions) {
-    this.#parser = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 300_000, headersTimeout: 60_000 }, (req, res) => {
-      try {
-        this.#onRequest(req, res);
-      } catch (err) {
-        // Never the agent's problem: this request fails, the others go on.
-        this.opts.log.warn('http proxy request failed', { err: (err as Error).message });
-        res.destroy();
-      }
-    });
-    this.#parser.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
-      this.stats.malformed++;
-      if (!socket.writable) return socket.destroy();
-      const code = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${code}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
-    });
-  }
+  constructor(private readonly opts: HttpProxyOptions) {}
 
   /** Opens both listeners. */
   async start(): Promise<void> {
     for (const [direction, port, mark] of [['ingress', this.opts.ingressPort, MARK_MAGIC_PROXY_INGRESS], ['egress', this.opts.egressPort, MARK_MAGIC_PROXY_EGRESS]] as const) {
-      const server = net.createServer((s) => this.#onConnection(s, direction));
+      const server = net.createServer({ allowHalfOpen: true }, (s) => this.#onConnection(s, direction, mark));
       server.on('error', (err) => this.opts.log.error('http proxy listener failed', { port, err: err.message }));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -154,93 +144,46 @@ export class HttpProxy {
     this.#listeners.length = 0;
   }
 
-  #onConnection(socket: net.Socket, direction: Direction): void {
+  #onConnection(socket: net.Socket, direction: Direction, mark: number): void {
     this.stats.connections++;
-    socket.on('error', () => socket.destroy());
     const clientIp = bareIPv4(socket.remoteAddress);
     const originalIp = bareIPv4(socket.localAddress);
     const client = { ip: clientIp, port: socket.remotePort ?? 0, identity: this.opts.identityOf(clientIp) };
     const original = { ip: originalIp, port: socket.localPort ?? 0, identity: this.opts.identityOf(originalIp) };
-    const remoteIdentity = direction === 'ingress' ? client.identity : original.identity;
-    const mark = direction === 'ingress' ? MARK_MAGIC_PROXY_INGRESS : MARK_MAGIC_PROXY_EGRESS;
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    (agent as unknown as { createConnection: () => net.Socket }).createConnection = () => this.#connect(client, original, mark);
-    socket.on('close', () => agent.destroy());
-    this.#conns.set(socket, { direction, client, original, remoteIdentity, agent });
-    this.#parser.emit('connection', socket);
+    const ctx: ConnContext = { direction, client, original, remoteIdentity: direction === 'ingress' ? client.identity : original.identity, mark };
+    new ProxiedConnection(socket, {
+      decide: (head, bytes) => this.#decide(ctx, head, bytes),
+      connect: () => this.opts.sockets.connect(client, original, mark),
+      stats: this.stats, log: this.opts.log,
+    });
   }
 
-  /** The upstream socket; a socket that fails (as its request then does) when it cannot even be made. */
-  #connect(src: HttpFlowEnd, dst: HttpFlowEnd, mark: number): net.Socket {
-    try {
-      return this.opts.sockets.connect(src, dst, mark);
-    } catch (err) {
-      const failed = new net.Socket();
-      process.nextTick(() => failed.destroy(err as Error));
-      return failed;
-    }
-  }
-
-  #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const conn = this.#conns.get(req.socket);
-    if (!conn) return void res.destroy();
+  /** Decides a request by its row's rules as they are now, and records it. */
+  #decide(conn: ConnContext, head: RequestHead, bytes: Buffer): RequestDecision {
     this.stats.requests++;
     const started = process.hrtime.bigint();
-    const host = req.headers.host ?? '';
+    const headers = requestHeaders(head.rawHeaders);
+    const host = (headers.host as string | undefined) ?? '';
     const row = this.opts.policies.lookup({
       direction: conn.direction, endpoint: conn.direction === 'ingress' ? conn.original.ip : conn.client.ip,
       remoteIdentity: conn.remoteIdentity, port: conn.original.port,
     });
-    const decision: HttpDecision = row
-      ? decideHttp(row.policy, { method: req.method ?? '', path: req.url ?? '', host, headers: req.headers })
-      : { allowed: false, rule: -1, actions: [] };
-    const record = (type: HttpFlowRecord['type'], verdict: HttpFlowRecord['verdict'], code: number) => this.opts.onFlow?.({
+    const decision = row ? decideHttp(row.policy, { method: head.method, path: head.target, host, headers }) : { allowed: false, rule: -1, actions: [] };
+    const onFlow = this.opts.onFlow;
+    const record = (type: HttpFlowRecord['type'], verdict: HttpFlowRecord['verdict'], code: number) => onFlow?.({
       type, direction: conn.direction, source: conn.client, destination: conn.original,
-      method: req.method ?? '', url: `http://${host || conn.original.ip}${req.url ?? ''}`, protocol: `HTTP/${req.httpVersion}`, headers: req.rawHeaders,
+      method: head.method, url: `http://${host || conn.original.ip}${head.target}`, protocol: `HTTP/1.${head.minor}`, headers: head.rawHeaders,
       verdict, code, latencyNs: type === 'response' ? process.hrtime.bigint() - started : 0n, time: new Date(),
       origins: row?.row.entry.derivedFrom ?? [], rule: decision.rule,
     });
     record('request', decision.allowed ? 'FORWARDED' : 'DROPPED', 0);
-    if (!decision.allowed) {
-      this.stats.denied++;
-      req.resume();
-      res.writeHead(403, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(ACCESS_DENIED_BODY) });
-      res.end(ACCESS_DENIED_BODY);
-      record('response', 'DROPPED', 403);
-      return;
-    }
-    const upstream = http.request({
-      host: conn.original.ip, port: conn.original.port, method: req.method, path: req.url, agent: conn.agent, setHost: false,
-      headers: applyHeaderActions(req.rawHeaders, decision.actions) as unknown as http.OutgoingHttpHeaders,
-    });
-    upstream.on('response', (up) => {
-      this.stats.forwarded++;
-      try {
-        res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders as unknown as http.OutgoingHttpHeaders);
-      } catch (err) {
-        // A response Node would not write (bad header characters): the client gets nothing rather than garbage.
-        this.stats.upstreamErrors++;
-        this.opts.log.debug('http proxy: upstream response not relayed', { err: (err as Error).message });
-        up.destroy();
-        res.destroy();
-        return;
-      }
-      up.on('error', () => res.destroy());
-      up.pipe(res);
-      up.on('end', () => record('response', 'FORWARDED', up.statusCode ?? 0));
-    });
-    upstream.on('error', (err) => {
-      this.stats.upstreamErrors++;
-      this.opts.log.debug('http proxy upstream failed', { destination: `${conn.original.ip}:${conn.original.port}`, err: err.message });
-      if (!res.headersSent) {
-        res.writeHead(503, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(UPSTREAM_FAILED_BODY) });
-        res.end(UPSTREAM_FAILED_BODY);
-      } else res.destroy();
-      record('response', 'ERROR', 0);
-    });
-    // A client or server that goes away mid-message ends this exchange only.
-    req.on('error', () => upstream.destroy());
-    res.on('error', () => upstream.destroy());
-    req.pipe(upstream);
+    if (!decision.allowed) this.stats.denied++;
+    const changes = decision.actions.some((a) => a.action !== 'LOG');
+    return {
+      allowed: decision.allowed,
+      ...(!decision.allowed && { denial: localAnswer(403, ACCESS_DENIED_BODY, head.keepAlive) }),
+      head: changes ? rewrittenHead(head, applyHeaderActions(head.rawHeaders, decision.actions)) : bytes,
+      finish: (verdict, code) => record('response', verdict, code),
+    };
   }
 }
