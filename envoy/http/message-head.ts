@@ -47,8 +47,10 @@ export interface ResponseHead extends MessageHead {
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Field values: visible characters, spaces, tabs and obs-text; no other control characters.
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^\s]+) HTTP\/1\.([01])$/;
+// eslint-disable-next-line no-control-regex -- a reason phrase without control characters
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: [^\x00-\x08\x0a-\x1f\x7f]*)?$/;
 
 /**

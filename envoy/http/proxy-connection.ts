@@ -358,10 +358,16 @@ export class ProxiedConnection {
   #flowControl(): void {
     const c = this.client, u = this.#upstream;
     const clientKeepsUp = c.writableLength < HIGH_WATER;
-    if (u && clientKeepsUp === u.isPaused()) clientKeepsUp ? u.resume() : u.pause();
+    if (u && clientKeepsUp === u.isPaused()) {
+      if (clientKeepsUp) u.resume();
+      else u.pause();
+    }
     const readClient = clientKeepsUp && (!u || u.writableLength < HIGH_WATER) && this.#queue.length < MAX_PIPELINED
       && (this.#pending?.length ?? 0) <= MAX_HEAD_BYTES * 2;
-    if (readClient === c.isPaused()) readClient ? c.resume() : c.pause();
+    if (readClient === c.isPaused()) {
+      if (readClient) c.resume();
+      else c.pause();
+    }
   }
 
   /** After answers went out or buffers drained: requests already received and not yet read are read. */
