@@ -14,6 +14,11 @@ import { flowToWire, readMessages, sendMessage, UNREAD_VERSION, type AgentMessag
 import type { HttpPolicyStore } from './policy-store.ts';
 import type { HttpFlowRecord } from './proxy.ts';
 
+/** How long a flow record waits for others to share its write. */
+const FLOW_BATCH_MS = 20;
+/** Records that are sent at once, however young. */
+const FLOW_BATCH_MAX = 256;
+
 /** Whether something accepts connections on the unix socket at `path`. */
 export function socketAnswers(path: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
@@ -32,8 +37,9 @@ export function socketAnswers(path: string, timeoutMs = 1000): Promise<boolean> 
 export class ProxyControlServer {
   readonly #agents = new Set<net.Socket>();
   readonly #server: net.Server;
-  /** Flow messages of this event-loop turn, not yet sent. */
+  /** Flow messages not yet sent. */
   #flows: string[] = [];
+  #flowTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly store: HttpPolicyStore, private readonly log: Logger) {
     this.#server = net.createServer((s) => this.#onAgent(s));
@@ -52,16 +58,21 @@ export class ProxyControlServer {
   }
 
   /**
-   * Sends a flow record to every connected agent (none connected: it is not kept); the records of
-   * one event-loop turn go out in one write.
+   * Sends a flow record to every connected agent (none connected: it is not kept). Records go out
+   * in batches, at most FLOW_BATCH_MS after they were made: a write (and the agent's wakeup) per
+   * request would compete with the requests themselves.
    */
   flow(record: HttpFlowRecord): void {
     if (this.#agents.size === 0) return;
     this.#flows.push(JSON.stringify({ type: 'flow', flow: flowToWire(record) } satisfies ProxyMessage));
-    if (this.#flows.length === 1) setImmediate(() => this.#sendFlows());
+    if (this.#flows.length >= FLOW_BATCH_MAX) this.#sendFlows();
+    else this.#flowTimer ??= setTimeout(() => this.#sendFlows(), FLOW_BATCH_MS);
   }
 
   #sendFlows(): void {
+    clearTimeout(this.#flowTimer);
+    this.#flowTimer = undefined;
+    if (this.#flows.length === 0) return;
     const lines = this.#flows.join('\n') + '\n';
     this.#flows = [];
     for (const a of this.#agents) if (a.writable) a.write(lines);
@@ -74,6 +85,7 @@ export class ProxyControlServer {
 
   /** Stops listening and drops the agents' connections. */
   close(): void {
+    this.#sendFlows();
     this.#server.close();
     for (const a of this.#agents) a.destroy();
   }
