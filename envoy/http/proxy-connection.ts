@@ -46,6 +46,20 @@ const HEAD_MS = 60_000;
 /** An upstream that says nothing for this long while answers are due is given up. */
 const UPSTREAM_MS = 300_000;
 
+/** How long a finished upstream connection is given to close first. */
+const UPSTREAM_CLOSE_MS = 2000;
+
+/**
+ * Lets the upstream connection's server close first (it does after an answer that ends the
+ * connection), so the TIME_WAIT of the connection is the server's: the proxy's would refuse the next
+ * upstream connection from the same client address and port for a minute.
+ */
+function closePassively(up: net.Socket): void {
+  up.removeAllListeners('timeout');
+  up.setTimeout(UPSTREAM_CLOSE_MS, () => up.destroy());
+  up.once('end', () => up.destroy());
+}
+
 interface Exchange {
   readonly method: string;
   /** The request's connection may carry more requests. */
@@ -351,7 +365,7 @@ export class ProxiedConnection {
     this.client.destroySoon();
     const up = this.#upstream;
     this.#upstream = undefined;
-    up?.destroy();
+    if (up) closePassively(up);
   }
 
   /** Reads a side only while the other keeps up, and the client only while few answers are due. */
