@@ -84,8 +84,10 @@ export class ProxiedConnection {
   #upstream: net.Socket | undefined;
   #upPending: Buffer | undefined;
   #response: { reader: BodyReader; status: number; keepAlive: boolean } | undefined;
-  /** No request is read any more (the last one said close, or the client could not be understood). */
-  #closing = false;
+  /** No request head is read any more (the last one said close, or the client could not be understood). */
+  #lastRequest = false;
+  /** The connection is ending: nothing more is read from the client. */
+  #ended = false;
   /** An upgrade request waits for its answer before anything after it is read. */
   #awaitingUpgrade = false;
   #tunnel = false;
@@ -119,7 +121,7 @@ export class ProxiedConnection {
       this.#upstream?.write(chunk);
       return this.#flowControl();
     }
-    if (this.#closing) return;
+    if (this.#ended) return;
     this.#pending = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
     this.#readRequests();
   }
@@ -133,7 +135,7 @@ export class ProxiedConnection {
     upstream?.cork();
     let off = 0;
     try {
-      while (off < buf.length && !this.#closing && !this.#tunnel) {
+      while (off < buf.length && !this.#ended && !this.#tunnel && (this.#body || !this.#lastRequest)) {
         if (this.#body) {
           const n = this.#body.consume(buf, off);
           this.#bodyTo?.write(buf.subarray(off, off + n));
@@ -157,7 +159,7 @@ export class ProxiedConnection {
       this.#reading = false;
       upstream?.uncork();
     }
-    this.#pending = off < buf.length && !this.#closing ? buf.subarray(off) : undefined;
+    this.#pending = off < buf.length && !this.#ended && (this.#body || !this.#lastRequest) ? buf.subarray(off) : undefined;
     this.#watchHead();
     this.#flowControl();
   }
@@ -172,14 +174,14 @@ export class ProxiedConnection {
     }
     const status = err instanceof HeadError ? err.status : 400;
     this.#body = undefined;
-    this.#closing = true;
+    this.#lastRequest = true;
     this.#queue.push({ method: '', keepAlive: false, upgrade: false, local: localAnswer(status, '', false), continueDue: false, answered: false, finish: () => undefined });
     this.#flushFront();
   }
 
   /** A client that leaves a request head unfinished too long gets 408 and is closed. */
   #watchHead(): void {
-    const partial = this.#pending !== undefined && !this.#body && !this.#closing && !this.#awaitingUpgrade && this.#queue.length < MAX_PIPELINED;
+    const partial = this.#pending !== undefined && !this.#body && !this.#lastRequest && !this.#awaitingUpgrade && this.#queue.length < MAX_PIPELINED;
     if (!partial) {
       clearTimeout(this.#headTimer);
       this.#headTimer = undefined;
@@ -192,7 +194,7 @@ export class ProxiedConnection {
   #onRequest(head: RequestHead, bytes: Buffer): void {
     const d = this.hooks.decide(head, bytes);
     const ex: Exchange = { method: head.method, keepAlive: head.keepAlive, upgrade: head.upgrade, local: undefined, continueDue: head.expectContinue, answered: false, finish: d.finish };
-    if (!head.keepAlive) this.#closing = true;
+    if (!head.keepAlive) this.#lastRequest = true;
     let to: net.Socket | undefined;
     if (!d.allowed) {
       // As before: a client expecting 100 Continue gets it, sends its body (dropped), then the 403.
@@ -357,7 +359,7 @@ export class ProxiedConnection {
 
   /** No more requests: what is written goes out, then the connection closes. */
   #endClient(): void {
-    this.#closing = true;
+    this.#ended = this.#lastRequest = true;
     this.#pending = this.#body = this.#bodyTo = undefined;
     this.#queue.length = 0;
     clearTimeout(this.#headTimer);

@@ -190,6 +190,108 @@ describe('envoy/http: the proxy on loopback', function () {
   });
 });
 
+describe('envoy/http: messages through the proxy on loopback', function () {
+  // The same proxy set-up as above, with every method but DELETE allowed.
+  let backend: http.Server;
+  let proxy: HttpProxy;
+  const port = 19100 + (process.pid % 800);
+
+  before(async function () {
+    if (!nativeAvailable() || process.getuid?.() !== 0) this.skip();
+    backend = http.createServer((r, res) => {
+      let size = 0;
+      r.on('data', (d: Buffer) => (size += d.length));
+      r.on('end', () => {
+        if (r.url === '/chunked') return void res.write('part1,', () => res.end('part2'));
+        if (r.url === '/empty') return void res.writeHead(204).end();
+        res.end(`got ${size}`);
+      });
+    });
+    backend.on('upgrade', (_req, sock: net.Socket) => {
+      sock.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+      sock.on('data', (d) => sock.write(d));
+      sock.on('end', () => sock.end());
+    });
+    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', () => resolve()));
+    const backendPort = (backend.address() as net.AddressInfo).port;
+    const store = new HttpPolicyStore();
+    store.apply({ endpointId: 1, version: 1, address: '127.0.0.1', rows: [row([{ method: 'GET|POST|PUT|HEAD' }])] });
+    proxy = new HttpProxy({
+      ingressPort: port, egressPort: port + 1, policies: store, identityOf: () => CLIENT_IDENTITY, log: nopLogger,
+      sockets: { listen: (p, mark) => native().transparentListen('127.0.0.1', p, 'tcp', mark), connect: () => net.connect(backendPort, '127.0.0.1') },
+    });
+    await proxy.start();
+  });
+
+  after(() => {
+    proxy?.close();
+    backend?.close();
+  });
+
+  /**
+   * Writes `parts` in turn (each after the answer text so far matches the RegExp before it), and
+   * reads until the proxy closes; ends its side once a RegExp that comes last has matched.
+   */
+  function converse(...parts: (string | RegExp)[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1');
+      let got = '';
+      const next = () => {
+        while (parts.length && typeof parts[0] === 'string') s.write(parts.shift() as string);
+        if (parts.length && (parts[0] as RegExp).test(got)) {
+          parts.shift();
+          if (parts.length === 0) s.end();
+          next();
+        }
+      };
+      s.on('data', (d) => {
+        got += d;
+        next();
+      });
+      s.on('close', () => resolve(got));
+      s.on('error', reject);
+      next();
+    });
+  }
+
+  it('relays chunked bodies both ways and answers without bodies (HEAD, 204), pipelined in order, then Connection: close', async () => {
+    const out = await converse(
+      'POST /size HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n'
+      + 'GET /chunked HTTP/1.1\r\nHost: x\r\n\r\nHEAD /size HTTP/1.1\r\nHost: x\r\n\r\nGET /empty HTTP/1.1\r\nHost: x\r\n\r\nDELETE /size HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody'
+      + 'PUT /size HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nxyz' + 'GET /never HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
+    const answers = out.split(/(?=HTTP\/1\.1 \d{3})/);
+    expect(answers.map((a) => a.slice(9, 12))).to.deep.equal(['200', '200', '200', '204', '403', '200']);
+    expect(answers[0]).to.match(/\r\n\r\ngot 8$/);
+    expect(answers[1]).to.match(/transfer-encoding: chunked/i).and.match(/part1,\r\n5\r\npart2\r\n0\r\n\r\n$/);
+    expect(answers[2], 'no body').to.match(/\r\n\r\n$/);
+    expect(answers[4]).to.match(/Access denied\r\n$/);
+    expect(answers[5]).to.match(/got 3$/);
+  });
+
+  it('gives a client expecting 100 Continue its interim answer, allowed or denied', async () => {
+    const out = await converse(
+      'PUT /size HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n', /100 Continue\r\n\r\n$/, 'hello',
+      'DELETE /size HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n', /got 5[^]*100 Continue\r\n\r\n/, 'no',
+    );
+    expect(out.split(/(?=HTTP\/1\.1 \d{3})/).map((a) => a.slice(9, 12))).to.deep.equal(['100', '200', '100', '403']);
+  });
+
+  it('passes an upgrade on and relays the switched connection both ways', async () => {
+    const out = await converse('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n', /101 Switching Protocols[^]*\r\n\r\n$/, 'ping', /ping$/, 'pong', /pong$/);
+    expect(out).to.match(/^HTTP\/1\.1 101 [^]*\r\n\r\npingpong$/);
+  });
+
+  it('answers every request of a client that has finished sending before closing', async () => {
+    const s = net.connect(port, '127.0.0.1');
+    let got = '';
+    s.on('data', (d) => (got += d));
+    s.end('GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => s.on('close', r));
+    expect(got.split(/(?=HTTP\/1\.1 \d{3})/).map((a) => a.slice(9, 12))).to.deep.equal(['200', '200']);
+  });
+});
+
 describe('envoy/tproxy: the TPROXY chain', () => {
   it('has one rule per listener port and transport, matching the datapath\'s mark', () => {
     expect(tproxyRules([{ port: 15053, proto: 'udp' }, { port: 15000, proto: 'tcp' }])).to.deep.equal([
