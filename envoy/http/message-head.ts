@@ -49,13 +49,14 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Field values: visible characters, spaces, tabs and obs-text; no other control characters.
 // eslint-disable-next-line no-control-regex -- control characters are what it finds
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
-const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^\s]+) HTTP\/1\.([01])$/;
+const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e\x80-\xff]+) HTTP\/1\.([01])$/;
 // eslint-disable-next-line no-control-regex -- a reason phrase without control characters
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: [^\x00-\x08\x0a-\x1f\x7f]*)?$/;
 
 /**
  * Where the head starting at `from` ends (the index after its empty line), -1 while incomplete;
- * throws 431 when `buf` already holds more than a head may be without its end.
+ * throws 431 when `buf` already holds more than a head may be without its end, 400 for a line
+ * that ends without CR (its head would never end).
  */
 export function headEnd(buf: Buffer, from: number): number {
   const i = buf.indexOf('\r\n\r\n', from, 'latin1');
@@ -64,6 +65,9 @@ export function headEnd(buf: Buffer, from: number): number {
     return i + 4;
   }
   if (buf.length - from > MAX_HEAD_BYTES) throw new HeadError(431, 'message head too large');
+  for (let lf = buf.indexOf(0x0a, from); lf >= 0; lf = buf.indexOf(0x0a, lf + 1)) {
+    if (lf === from || buf[lf - 1] !== 0x0d) throw new HeadError(400, 'a line ends without CR');
+  }
   return -1;
 }
 

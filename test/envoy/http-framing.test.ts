@@ -64,7 +64,9 @@ describe('envoy/http: request heads', () => {
       'GET / HTTP/1.1\r\nBad Name: x\r\n\r\n', 'GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n', 'GET / HTTP/1.1\r\nA: b\x01c\r\n\r\n',
       'GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', 'GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n',
       'GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n', 'GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n',
+      'GET /\x01 HTTP/1.1\r\n\r\n',
     ]) expect(status(() => request(bad)), JSON.stringify(bad)).to.equal(400);
+    expect(status(() => headEnd(Buffer.from('GET / HTTP/1.1\nHost: a\n'), 0)), 'lines without CR').to.equal(400);
   });
 
   it('refuses an oversized head with 431, complete or not', () => {
