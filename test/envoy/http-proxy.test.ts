@@ -190,6 +190,9 @@ describe('envoy/http: the proxy on loopback', function () {
   });
 });
 
+/** A body several times the proxy's buffers. */
+const BIG = 3 << 20;
+
 describe('envoy/http: messages through the proxy on loopback', function () {
   // The same proxy set-up as above, with every method but DELETE allowed.
   let backend: http.Server;
@@ -204,6 +207,7 @@ describe('envoy/http: messages through the proxy on loopback', function () {
       r.on('end', () => {
         if (r.url === '/chunked') return void res.write('part1,', () => res.end('part2'));
         if (r.url === '/empty') return void res.writeHead(204).end();
+        if (r.url === '/big') return void res.end(Buffer.alloc(BIG, 'a'));
         res.end(`got ${size}`);
       });
     });
@@ -280,6 +284,28 @@ describe('envoy/http: messages through the proxy on loopback', function () {
   it('passes an upgrade on and relays the switched connection both ways', async () => {
     const out = await converse('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n', /101 Switching Protocols[^]*\r\n\r\n$/, 'ping', /ping$/, 'pong', /pong$/);
     expect(out).to.match(/^HTTP\/1\.1 101 [^]*\r\n\r\npingpong$/);
+  });
+
+  it('streams bodies larger than its buffers both ways, intact', async () => {
+    const s = net.connect(port, '127.0.0.1');
+    let got = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => (got = Buffer.concat([got, d])));
+    s.write(`POST /size HTTP/1.1\r\nHost: x\r\nContent-Length: ${BIG}\r\n\r\n`);
+    s.write(Buffer.alloc(BIG, 'b'));
+    s.end('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => s.on('close', r));
+    const text = got.toString('latin1');
+    expect(text).to.match(new RegExp(`^HTTP/1\\.1 200 [^]*\r\n\r\ngot ${BIG}HTTP/1\\.1 200 `));
+    expect(text.endsWith('\r\n\r\n' + 'a'.repeat(BIG))).to.equal(true);
+  });
+
+  it('keeps serving others while a client does not read its large answer', async () => {
+    const stalled = net.connect(port, '127.0.0.1');
+    stalled.pause();
+    stalled.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await converse('GET /size HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).to.match(/got 0$/);
+    stalled.destroy();
   });
 
   it('answers every request of a client that has finished sending before closing', async () => {
