@@ -43,6 +43,8 @@ const HIGH_WATER = 256 * 1024;
 const IDLE_MS = 60_000;
 /** A request head must be complete within this. */
 const HEAD_MS = 60_000;
+/** A request's body must be complete within this of its head (Node's request timeout as configured before). */
+const BODY_MS = 300_000;
 /** An upstream that says nothing for this long while answers are due is given up. */
 const UPSTREAM_MS = 300_000;
 
@@ -95,6 +97,7 @@ export class ProxiedConnection {
   /** The client sent its last byte: the connection ends once the answers due are written. */
   #clientEnded = false;
   #headTimer: NodeJS.Timeout | undefined;
+  #bodyTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly client: net.Socket, private readonly hooks: ConnectionHooks) {
     client.setNoDelay(true);
@@ -111,6 +114,7 @@ export class ProxiedConnection {
     client.on('error', () => client.destroy());
     client.on('close', () => {
       clearTimeout(this.#headTimer);
+      clearTimeout(this.#bodyTimer);
       this.#upstream?.destroy();
       this.#upstream = undefined;
     });
@@ -140,7 +144,7 @@ export class ProxiedConnection {
           const n = this.#body.consume(buf, off);
           this.#bodyTo?.write(buf.subarray(off, off + n));
           off += n;
-          if (this.#body.done) this.#body = this.#bodyTo = undefined;
+          if (this.#body.done) this.#bodyDone();
           continue;
         }
         if (this.#awaitingUpgrade || this.#queue.length >= MAX_PIPELINED) break;
@@ -173,7 +177,7 @@ export class ProxiedConnection {
       return;
     }
     const status = err instanceof HeadError ? err.status : 400;
-    this.#body = undefined;
+    this.#bodyDone();
     this.#lastRequest = true;
     this.#queue.push({ method: '', keepAlive: false, upgrade: false, local: localAnswer(status, '', false), continueDue: false, answered: false, finish: () => undefined });
     this.#flushFront();
@@ -211,9 +215,15 @@ export class ProxiedConnection {
     if (head.framing.kind !== 'none') {
       this.#body = new BodyReader(head.framing);
       this.#bodyTo = to;
+      this.#bodyTimer = setTimeout(() => this.client.destroy(), BODY_MS);
     }
     this.#queue.push(ex);
     this.#flushFront();
+  }
+
+  #bodyDone(): void {
+    this.#body = this.#bodyTo = undefined;
+    clearTimeout(this.#bodyTimer);
   }
 
   /** Writes the local answers now at the front, and a 100 Continue the front exchange is due. */
@@ -360,7 +370,8 @@ export class ProxiedConnection {
   /** No more requests: what is written goes out, then the connection closes. */
   #endClient(): void {
     this.#ended = this.#lastRequest = true;
-    this.#pending = this.#body = this.#bodyTo = undefined;
+    this.#pending = undefined;
+    this.#bodyDone();
     this.#queue.length = 0;
     clearTimeout(this.#headTimer);
     this.client.end();
