@@ -4,7 +4,7 @@
  * operator, the Hubble Relay, the CNI plugin, the agent pod's node setup, and the service map's web
  * server (hubble-ui). Native parts (the datapath addon, BPF objects) stay files of their own.
  */
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './repo.ts';
@@ -40,6 +40,25 @@ export function asciiSource(source: string): string {
   return source.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/**
+ * Tells esbuild that @kubernetes/client-node's modules have no side effects when imported (they
+ * declare classes and functions; only its File polyfill acts on load), so a bundle carries only the
+ * modules it uses: without this, importing KubeConfig brings every generated API class and model
+ * (about 1 MB of code, several MiB of heap once loaded) into programs that send raw JSON.
+ */
+const kubeClientSideEffectsFree: Plugin = {
+  name: 'kube-client-side-effects-free',
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.pluginData === KUBE_CLIENT || !(args.path.includes(KUBE_CLIENT) || args.importer.includes(KUBE_CLIENT))) return undefined;
+      const r = await b.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, importer: args.importer, pluginData: KUBE_CLIENT });
+      if (r.errors.length || !r.path.includes(`${KUBE_CLIENT}/`) || r.path.endsWith('/polyfill.js')) return undefined;
+      return { ...r, sideEffects: false };
+    });
+  },
+};
+const KUBE_CLIENT = '@kubernetes/client-node';
+
 /** Writes `<outDir>/<name>.mjs` for every bundle and returns their paths by name. */
 export async function buildBundles(outDir: string): Promise<Record<BundleName, string>> {
   const names = Object.keys(BUNDLES) as BundleName[];
@@ -54,6 +73,7 @@ export async function buildBundles(outDir: string): Promise<Record<BundleName, s
     banner: { js: REQUIRE_SHIM },
     legalComments: 'none',
     charset: 'ascii',
+    plugins: [kubeClientSideEffectsFree],
     logLevel: 'warning',
   });
   for (const n of names) {
