@@ -1,7 +1,7 @@
 /**
  * The Node.js flags a bundle runs with, wherever it runs as users run it: the images' entrypoints
- * (images/ciliate-images.ts), the chart's commands (charts/ciliate/templates/, kept equal by
- * test/images/node-flags.test.ts) and the local cluster's bundled mode (cluster/components.ts).
+ * (images/ciliate-images.ts), the chart's commands (charts/ciliate/templates/) and the local
+ * cluster's bundled mode (cluster/components.ts); test/images/ checks all three.
  *
  * The agent: `--max-semi-space-size=2` (MiB). V8 grows each of the young generation's two
  * semi-spaces up to 16 MiB by default once a program allocates steadily, and keeps them: tens of
