@@ -43,37 +43,74 @@ export interface SlotDone {
   error?: string;
 }
 
-/** Prepares slots on a worker thread. */
+/** How long the worker stays without a job before it is stopped (a new job starts it again). */
+export const SLOT_WORKER_IDLE_MS = 30_000;
+
+/**
+ * Prepares slots on a worker thread. The worker, a whole JavaScript heap of its own (about 10 MiB
+ * resident), runs only while there is work: started by the first job, stopped once it has had
+ * none for `idleMs`, started again by the next. Spare slots are made in bursts (start-up, a burst
+ * of pods), so an agent whose pool is full holds no worker.
+ */
 export class SlotPreparer {
-  readonly #worker = startWorker();
+  #worker: Worker | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
   readonly #pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
 
-  constructor() {
-    this.#worker.unref();
-    this.#worker.on('message', (done: SlotDone) => {
-      const p = this.#pending.get(done.id);
-      this.#pending.delete(done.id);
-      if (done.error) p?.reject(new Error(`preparing endpoint slot ${done.id}: ${done.error}`));
-      else p?.resolve();
-    });
-    const failAll = (err: Error) => {
-      for (const p of this.#pending.values()) p.reject(err);
-      this.#pending.clear();
-    };
-    this.#worker.on('error', failAll);
-    this.#worker.on('exit', () => failAll(new Error('the endpoint slot worker stopped')));
+  constructor(private readonly idleMs = SLOT_WORKER_IDLE_MS) {}
+
+  /** Whether a worker is running now. */
+  get running(): boolean {
+    return this.#worker !== undefined;
   }
 
   /** Resolves once the worker has made and registered the slot's maps (pinned; open them by path). */
   prepare(job: SlotJob): Promise<void> {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    const worker = this.#worker ?? this.#start();
     return new Promise((resolve, reject) => {
       this.#pending.set(job.id, { resolve, reject });
-      this.#worker.postMessage(job);
+      worker.postMessage(job);
     });
   }
 
   /** Stops the worker; unanswered jobs fail. */
   close(): void {
-    void this.#worker.terminate();
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    this.#stop();
+  }
+
+  #start(): Worker {
+    const worker = startWorker();
+    this.#worker = worker;
+    worker.unref();
+    worker.on('message', (done: SlotDone) => {
+      const p = this.#pending.get(done.id);
+      this.#pending.delete(done.id);
+      if (done.error) p?.reject(new Error(`preparing endpoint slot ${done.id}: ${done.error}`));
+      else p?.resolve();
+      if (this.#pending.size === 0 && this.#worker === worker) this.#idleTimer = setTimeout(() => this.#stop(), this.idleMs).unref();
+    });
+    // Only the current worker's end fails the jobs: a stopped idle worker had none.
+    const failAll = (err: Error) => {
+      if (this.#worker !== worker) return;
+      this.#worker = undefined;
+      for (const p of this.#pending.values()) p.reject(err);
+      this.#pending.clear();
+    };
+    worker.on('error', failAll);
+    worker.on('exit', () => failAll(new Error('the endpoint slot worker stopped')));
+    return worker;
+  }
+
+  #stop(): void {
+    const worker = this.#worker;
+    if (!worker) return;
+    this.#worker = undefined;
+    for (const p of this.#pending.values()) p.reject(new Error('the endpoint slot worker stopped'));
+    this.#pending.clear();
+    void worker.terminate();
   }
 }

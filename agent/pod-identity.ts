@@ -3,7 +3,7 @@
  * namespace caches, or the apiserver when a cache does not have them yet), and the security identity
  * of a label set (an existing CiliumIdentity with exactly those labels, else a new one allocated).
  */
-import { CustomObjectsApi, type KubeConfig, type V1Namespace, type V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1Namespace, V1Pod } from '@kubernetes/client-node';
 import { CrdIdentityAllocator } from '../identity/allocator.ts';
 import type { IdentityBackend } from '../identity/backend.ts';
 import { labelsOfCiliumIdentity } from '../identity/ciliumidentity.ts';
@@ -40,7 +40,7 @@ export function podIdentity(d: PodIdentityDeps): PodIdentity {
   const request = kubeRequester(d.kc);
   const { pods, namespaces, identities } = d.caches;
   const filter = new LabelFilter(d.labels ?? []);
-  const allocator = new CrdIdentityAllocator(d.identityBackend ?? new K8sIdentityBackend(d.kc.makeApiClient(CustomObjectsApi)), { clusterId: d.clusterId ?? 0 });
+  const allocator = new CrdIdentityAllocator(d.identityBackend ?? new K8sIdentityBackend(request), { clusterId: d.clusterId ?? 0 });
   return {
     async podFacts(namespace, name) {
       // An endpoint the runtime gave no pod for: the reserved init identity, as upstream's not-yet-known endpoints.

@@ -15,6 +15,7 @@ import { agentInvocation, HUBBLE_PORT, localCiliumConfig } from './agent-launch.
 import { portFree } from './ports.ts';
 import { existsSync } from 'node:fs';
 import type { BundleName } from '../images/bundles.ts';
+import { nodeCommand } from '../images/node-flags.ts';
 
 const REPO_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const TSX = join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
@@ -27,7 +28,7 @@ export function ciliateProgram(entry: string, bundle: BundleName, bundled: boole
   if (!bundled) return { argv: [process.execPath, '--import', TSX, join(REPO_ROOT, entry)], env: {} };
   const file = join(REPO_ROOT, 'build', 'bundle', `${bundle}.mjs`);
   if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build:bundles`);
-  return { argv: [process.execPath, file], env: { CILIATE_DATAPATH_DIR: join(REPO_ROOT, 'datapath') } };
+  return { argv: nodeCommand(process.execPath, bundle, file), env: { CILIATE_DATAPATH_DIR: join(REPO_ROOT, 'datapath') } };
 }
 
 /**

@@ -19,6 +19,7 @@ import type { ImageRuntimeConfig } from '../cluster/images/oci-layout.ts';
 import { Rootfs } from '../cluster/images/rootfs.ts';
 import { STATIC_FILES } from '../hubble/ui/server.ts';
 import type { BundleName } from './bundles.ts';
+import { nodeCommand } from './node-flags.ts';
 import { REPO_ROOT, VERSION } from './repo.ts';
 
 /** Where Ciliate lives inside its images. */
@@ -96,7 +97,7 @@ export async function agentImage(bundles: Record<BundleName, string>): Promise<C
   await addDynamicProgram(rootfs, '/usr/bin/mount', realpathSync('/usr/bin/mount'));
   await addIptables(rootfs);
   await addBusybox(rootfs);
-  return { id: 'agent', names: [AGENT_IMAGE], rootfs, runtime: { entrypoint: ['/usr/bin/node', opt('agent.mjs')], env: ENV, workingDir: INSTALL_DIR } };
+  return { id: 'agent', names: [AGENT_IMAGE], rootfs, runtime: { entrypoint: nodeCommand('/usr/bin/node', 'agent', opt('agent.mjs')), env: ENV, workingDir: INSTALL_DIR } };
 }
 
 /** The operator image: Node.js and the operator bundle. */

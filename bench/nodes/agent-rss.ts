@@ -3,6 +3,7 @@
  * (how the local cluster ran them) and from their bundles (how the images run them), on two real-node
  * clusters started one after the other, each with two pods per node. On demand:
  * `npm run build:bundles && npx tsx bench/nodes/agent-rss.ts`.
+ * Figures: bench/nodes/RESULTS.md.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -47,7 +47,7 @@ describe('Helm chart on the local cluster (real helm)', function () {
       'operator-prometheus-serve-addr': ':9963',
     });
     const ds = await kubectl(['get', 'daemonset', 'cilium', '-n', ns, '-o', 'jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].command}']);
-    expect(ds.stdout).to.equal('localhost/ciliate/ciliate:0.1.0 ["/usr/bin/node","/opt/ciliate/agent.mjs"]');
+    expect(ds.stdout).to.equal('localhost/ciliate/ciliate:0.1.0 ["/usr/bin/node","--max-semi-space-size=2","/opt/ciliate/agent.mjs"]');
     const op = await kubectl(['get', 'deployment', 'cilium-operator', '-n', ns, '-o', 'jsonpath={.spec.replicas}']);
     expect(op.stdout).to.equal('2');
     const opImage = await kubectl(['get', 'deployment', 'cilium-operator', '-n', ns, '-o', 'jsonpath={.spec.template.spec.containers[0].image}']);

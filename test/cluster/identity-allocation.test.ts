@@ -2,18 +2,18 @@
 // client, never give one number to two label sets and agree on one number per label set; the
 // CiliumIdentity objects have upstream's shape; unused identities are collected by the heartbeat GC.
 import { expect } from 'chai';
-import { CustomObjectsApi } from '@kubernetes/client-node';
 import { CrdIdentityAllocator } from '../../identity/allocator.ts';
 import { K8sIdentityBackend } from '../../identity/k8s-identity-backend.ts';
 import { IdentityGarbageCollector } from '../../identity/gc.ts';
 import { HEARTBEAT_ANNOTATION } from '../../identity/ciliumidentity.ts';
 import { sanitizePodLabels } from '../../identity/pod-labels.ts';
+import { kubeRequester } from '../../runtime/kube-request.ts';
 import { ensureCrds, kubectl, testKubeConfig } from '../support/cluster.ts';
 
 describe('CRD identity allocation on a real apiserver', function () {
   this.timeout(120_000);
   const range = { min: 60000, max: 60007 };
-  const newBackend = async () => new K8sIdentityBackend((await testKubeConfig()).makeApiClient(CustomObjectsApi));
+  const newBackend = async () => new K8sIdentityBackend(kubeRequester(await testKubeConfig()));
   const labelSets = Array.from({ length: 6 }, (_, i) => sanitizePodLabels({ namespace: 'idtest', podLabels: { app: `app${i}` } }));
 
   before(async () => {

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImages, type BuiltImage } from '../../images/main.ts';
+import { nodeCommand } from '../../images/node-flags.ts';
 import { readOciArchive } from '../support/oci-reader.ts';
 import { startThrowawayContainerd, type ThrowawayContainerd } from '../support/throwaway-containerd.ts';
 
@@ -49,6 +50,10 @@ describe("Ciliate's images (agent, operator and hubble-ui)", function () {
       expect(docker[0]!.Config).to.equal(`blobs/sha256/${oci.manifest.config.digest.slice(7)}`);
       expect(docker[0]!.Layers).to.deep.equal(oci.manifest.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`));
     }
+  });
+
+  it("agent: the entrypoint runs the bundle with the agent's Node.js flags (images/node-flags.ts)", () => {
+    expect(readOciArchive(image('agent').path).config.config.Entrypoint).to.deep.equal(nodeCommand('/usr/bin/node', 'agent', '/opt/ciliate/agent.mjs'));
   });
 
   it('agent: the bundle starts without a TypeScript loader, reads its settings and says in one line what is wrong', async () => {

@@ -153,7 +153,7 @@ describe('runtime kube adapters (mock API server)', () => {
     expect(statusCodeOf(err)).to.equal(422);
   });
 
-  it('event sink creates events and merge-patches series via setHeaderOptions', async () => {
+  it('event sink creates events and merge-patches series', async () => {
     route = (req, res) => json(res, req.method === 'POST' ? 201 : 200, { apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { name: 'e1', namespace: 'ns' }, eventTime: new Date().toISOString() });
     const sink = mod.eventsV1Sink(kc);
     const created = await sink.create({ metadata: { namespace: 'ns', generateName: 'p.' }, eventTime: new Date(), reason: 'R' });
