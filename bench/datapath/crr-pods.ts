@@ -11,6 +11,8 @@
 // Traffic cores: 2 (default) puts the client on core 0 and the servers on core 1, so every cycle the
 // agent spends is taken from the traffic on a 2-core machine; 1 puts client and servers on core 0 and
 // leaves core 1 to the agent and the node, as on a node with cores to spare.
+// CRR_SETTINGS=0,1 measures only those settings (indexes into the list above); CRR_PROFILE=<dir>
+// writes a V8 CPU profile of the agent over each setting's first run (bench/datapath/cpu-profile.ts).
 // Run: npx tsx bench/datapath/crr-pods.ts [reps] [seconds] [traffic cores: 2|1]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -83,6 +85,13 @@ async function restartAgent(c: RunningCluster, root: string, node: NodeConfig, c
   throw new Error(`the agent of ${node.name} did not come back`);
 }
 
+/** Opens the agent's inspector (SIGUSR1) and profiles it for `seconds` from its node's namespace; resolves to the top functions. */
+async function profileAgent(pid: number, node: NodeConfig, out: string, seconds: number): Promise<string> {
+  process.kill(pid, 'SIGUSR1');
+  const r = await runCommand('nsenter', [`--net=${netnsPath(node.netns)}`, process.execPath, '--import', 'tsx', join(import.meta.dirname, 'cpu-profile.ts'), String(seconds), out]);
+  return r.code === 0 ? r.stdout : `profile failed: ${r.stderr}`;
+}
+
 /** Starts two `hubble observe --follow` clients on the node's socket; the second is stopped. */
 async function followers(hubbleBin: string, socket: string): Promise<ChildProcess[]> {
   const env = { ...process.env, HUBBLE_CONFIG: '/dev/null' };
@@ -140,7 +149,9 @@ async function main(): Promise<void> {
     await runCommand('nsenter', [`--net=${client.netns}`, 'sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65535']);
     spawned.push(spawnCrrServer(bin, server.netns, server.ip, PORT, serverCore));
     await new Promise((r) => setTimeout(r, 500));
-    for (const s of SETTINGS) {
+    const only = process.env.CRR_SETTINGS?.split(',').map(Number);
+    for (const [index, s] of SETTINGS.entries()) {
+      if (only && !only.includes(index)) continue;
       const pid = await restartAgent(c, stateRoot, node, s.config);
       const clients = s.followers && hubbleBin ? await followers(hubbleBin, hubbleSocketPath(node)) : [];
       spawned.push(...clients);
@@ -149,8 +160,10 @@ async function main(): Promise<void> {
       const rate: number[] = [], bare: number[] = [], cpu: number[] = [];
       for (let rep = 0; rep < reps; rep++) {
         bare.push(await runCrrClient(bin, `/run/netns/${topo!.podA}`, topo!.ipB, PORT, seconds));
+        const profile = rep === 0 && process.env.CRR_PROFILE ? profileAgent(pid, node, join(process.env.CRR_PROFILE, `setting${index}.cpuprofile`), seconds) : undefined;
         const cpu0 = cpuSeconds(pid), t0 = performance.now();
         rate.push(await runCrrClient(bin, client.netns, server.ip, PORT, seconds));
+        if (profile) console.error(await profile);
         cpu.push((cpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000));
         console.error(`${s.name} rep ${rep + 1}: ${Math.round(rate.at(-1)!)} conn/s (bare ${Math.round(bare.at(-1)!)}), agent CPU ${(cpu.at(-1)! * 100).toFixed(1)}%`);
       }
