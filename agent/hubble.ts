@@ -166,6 +166,17 @@ export function hubbleFlowSink(ring: FlowRing, src: FlowEndpointSource): FlowSin
   };
 }
 
+/** `f` answering each argument once. */
+function memo<T>(f: (key: string) => T): (key: string) => T {
+  const known = new Map<string, T>();
+  return (key) => {
+    if (known.has(key)) return known.get(key)!;
+    const value = f(key);
+    known.set(key, value);
+    return value;
+  };
+}
+
 /**
  * The flows of one batch of records, with what was known of their ends when it was read: the ends
  * of every record are looked up at once (kept by the batch's {@link flowEndpoints}), and the few
@@ -181,16 +192,23 @@ class ObservedBatch implements FlowSource {
   constructor(private readonly flows: DecidedFlows, private readonly src: FlowEndpointSource) {
     const b = flows.events;
     const endpointOf = (this.endpointOf = flowEndpoints(src));
+    const namesAt = src.namesAt && memo(src.namesAt);
+    // The two latest records whose ends were looked up: a connection's records come both ways.
+    let recent = -1, before = -1;
     for (let i = 0; i < b.count; i++) {
       const srcIp = b.address(i, 0), dstIp = b.address(i, 1);
-      endpointOf(srcIp, b.identity(i, 0));
-      endpointOf(dstIp, b.identity(i, 1));
+      if (!(recent >= 0 && b.sameEnds(i, recent)) && !(before >= 0 && b.sameEnds(i, before))) {
+        endpointOf(srcIp, b.identity(i, 0));
+        endpointOf(dstIp, b.identity(i, 1));
+        before = recent;
+        recent = i;
+      }
       if (src.serviceAt) {
         const proto = b.protocol(i);
         const from = src.serviceAt(srcIp, b.port(i, 0), proto), to = src.serviceAt(dstIp, b.port(i, 1), proto);
         if (from || to) this.services.set(i, [from, to]);
       }
-      const names = src.namesAt?.(b.ingress(i) ? srcIp : dstIp);
+      const names = namesAt?.(b.ingress(i) ? srcIp : dstIp);
       if (names?.length) this.names.set(i, names);
     }
   }

@@ -73,6 +73,8 @@ export function toFlowEvent(r: RawFlowEvent): FlowEvent {
 }
 
 const F = FLOW_EVENT_LAYOUT.fields;
+/** The 4-byte fields that name a record's ends. */
+const END_FIELDS = [F.src_identity.offset, F.dst_identity.offset, F.saddr.offset, F.daddr.offset];
 
 /**
  * One drained batch of records, kept as the bytes the native reader handed over
@@ -130,6 +132,13 @@ export class FlowEventBatch {
   /** Record `i`'s source (`end` 0) or destination (1) address. */
   address(i: number, end: 0 | 1): string {
     return cachedIpv4(this.buf.readUInt32BE(this.offsets[i]! + (end ? F.daddr.offset : F.saddr.offset)));
+  }
+
+  /** Whether records `i` and `j` have the same source and destination addresses and identities. */
+  sameEnds(i: number, j: number): boolean {
+    const a = this.offsets[i]!, b = this.offsets[j]!, buf = this.buf;
+    for (const f of END_FIELDS) if (buf.readUInt32LE(a + f) !== buf.readUInt32LE(b + f)) return false;
+    return true;
   }
 
   /** Record `i`'s source (`end` 0) or destination (1) identity. */
