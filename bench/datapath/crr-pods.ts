@@ -5,7 +5,7 @@
 // Hubble on with the local cluster's Hubble metrics. A CiliumNetworkPolicy admits the client on the
 // server's port, so every connection makes policy-verdict, trace and close events at both pods. The
 // agent is restarted with each setting (its `cilium-config` directory rewritten); the pods and their
-// programs stay. Each measurement is paired with one of the bare veth path in the same run: two
+// programs stay. Each measurement is paired with the runs of the bare veth path just before and after it: two
 // plain veth namespaces routed by the same node namespace (its netfilter and sysctls), no programs.
 // Agent CPU is the agent process's own CPU time (/proc) while the client runs; RSS after each block.
 // Traffic cores: 2 (default) puts the client on core 0 and the servers on core 1, so every cycle the
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
   const bin = buildGenerator(dir);
   let topo: Topology | undefined;
   const spawned: ChildProcess[] = [];
-  const rows: Array<{ name: string; rate: number; bare: number; cpu: number; rss: number }> = [];
+  const rows: Array<{ name: string; rate: number; bare: number; x: number; cpu: number; perConn: number; rss: number }> = [];
   try {
     console.error(`bringing up a one-node cluster "${name}" (real kubelet node, bundled agent)`);
     const c = await up({ name, stateRoot, nodes: 1, runtime: 'kubelet', bundled: true, quiet: true, ciliumConfig: HUBBLE_OFF });
@@ -157,21 +157,28 @@ async function main(): Promise<void> {
       spawned.push(...clients);
       // Let the restarted agent settle (endpoints restored, informers synced) before measuring.
       await runCrrClient(bin, client.netns, server.ip, PORT, 2);
-      const rate: number[] = [], bare: number[] = [], cpu: number[] = [];
+      const rate: number[] = [], bare: number[] = [], cpu: number[] = [], x: number[] = [], perConn: number[] = [];
+      const runBare = () => runCrrClient(bin, `/run/netns/${topo!.podA}`, topo!.ipB, PORT, seconds);
+      let bareBefore = await runBare();
       for (let rep = 0; rep < reps; rep++) {
-        bare.push(await runCrrClient(bin, `/run/netns/${topo!.podA}`, topo!.ipB, PORT, seconds));
         const profile = rep === 0 && process.env.CRR_PROFILE ? profileAgent(pid, node, join(process.env.CRR_PROFILE, `setting${index}.cpuprofile`), seconds) : undefined;
         const cpu0 = cpuSeconds(pid), t0 = performance.now();
         rate.push(await runCrrClient(bin, client.netns, server.ip, PORT, seconds));
         if (profile) console.error(await profile);
         cpu.push((cpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000));
-        console.error(`${s.name} rep ${rep + 1}: ${Math.round(rate.at(-1)!)} conn/s (bare ${Math.round(bare.at(-1)!)}), agent CPU ${(cpu.at(-1)! * 100).toFixed(1)}%`);
+        // Paired with the bare runs just before and just after it, so that a change of load weighs on both.
+        const bareAfter = await runBare();
+        bare.push((bareBefore + bareAfter) / 2);
+        bareBefore = bareAfter;
+        x.push(rate.at(-1)! / bare.at(-1)!);
+        perConn.push(cpu.at(-1)! / rate.at(-1)!);
+        console.error(`${s.name} rep ${rep + 1}: ${Math.round(rate.at(-1)!)} conn/s (bare ${Math.round(bare.at(-1)!)}, x ${x.at(-1)!.toFixed(2)}), agent CPU ${(cpu.at(-1)! * 100).toFixed(1)}%`);
       }
       for (const p of clients) {
         p.kill('SIGCONT');
         p.kill('SIGKILL');
       }
-      rows.push({ name: s.name, rate: median(rate), bare: median(bare), cpu: median(cpu), rss: rssMiB(pid) });
+      rows.push({ name: s.name, rate: median(rate), bare: median(bare), x: median(x), cpu: median(cpu), perConn: median(perConn), rss: rssMiB(pid) });
     }
   } finally {
     for (const p of spawned) p.kill('SIGKILL');
@@ -180,13 +187,13 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
     rmSync(stateRoot, { recursive: true, force: true });
   }
-  console.log(`\nTraffic on core${serverCore ? 's 0 (client) and 1 (servers)' : ' 0 (client and servers)'}. Medians of ${reps} runs of ${seconds} s per setting, each paired with a run of the bare veth path through the same node; x = ratio`);
-  console.log('to that bare rate. Agent CPU: % of one core, and scaled to 10,000 new connections/s; RSS after the block.\n');
+  console.log(`\nTraffic on core${serverCore ? 's 0 (client) and 1 (servers)' : ' 0 (client and servers)'}. Medians of ${reps} runs of ${seconds} s per setting, each paired with the runs of the bare veth path through the same node just before and after it; x = median of`);
+  console.log('the runs\' ratios to their bare rate. Agent CPU: % of one core, and scaled to 10,000 new connections/s; RSS after the block.\n');
   console.log('| agent setting | connections/s | bare veth | x | agent CPU | CPU at 10k conn/s | agent RSS |');
   console.log('|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.name} | ${Math.round(r.rate).toLocaleString('en-US')} | ${Math.round(r.bare).toLocaleString('en-US')} | ${(r.rate / r.bare).toFixed(2)} | `
-      + `${(r.cpu * 100).toFixed(1)}% | ${((r.cpu * 100 * 10_000) / r.rate).toFixed(1)}% | ${r.rss.toFixed(0)} MiB |`);
+    console.log(`| ${r.name} | ${Math.round(r.rate).toLocaleString('en-US')} | ${Math.round(r.bare).toLocaleString('en-US')} | ${r.x.toFixed(2)} | `
+      + `${(r.cpu * 100).toFixed(1)}% | ${(r.perConn * 100 * 10_000).toFixed(1)}% | ${r.rss.toFixed(0)} MiB |`);
   }
 }
 
