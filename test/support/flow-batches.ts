@@ -11,6 +11,11 @@ import type { RuleOrigin } from '../../policy/api/model.ts';
 
 /** The batch the native reader would hand over for `events`. */
 export function flowEventBatch(events: readonly FlowEvent[]): FlowEventBatch {
+  return new FlowEventBatch(flowEventRecords(events));
+}
+
+/** The bytes of the batch the native reader would hand over for `events`. */
+export function flowEventRecords(events: readonly FlowEvent[]): Buffer {
   const size = flowEventCodec.size, stride = 8 + Math.ceil(size / 8) * 8;
   const buf = Buffer.alloc(stride * events.length);
   events.forEach((e, i) => {
@@ -24,7 +29,7 @@ export function flowEventBatch(events: readonly FlowEvent[]): FlowEventBatch {
       flags: e.serviceLoopback ? FLOW_FLAG.SERVICE_LOOPBACK : 0, packets: e.packets, bytes: e.bytes,
     }, buf, i * stride + 8);
   });
-  return new FlowEventBatch(buf);
+  return buf;
 }
 
 /** `events` read at `time` as one batch, each decided by its `origins`. */
