@@ -48,25 +48,41 @@ export function parseWorkloadAnnotation(value: string | undefined): FlowWorkload
   return { kind: value.slice(0, slash), name: value.slice(slash + 1) };
 }
 
-/** A lookup of the Service whose backend `ip`:`port` (IP protocol number) is, kept current by `slices`. */
+/**
+ * A lookup of the Service whose backend `ip`:`port` (IP protocol number) is, kept current by
+ * `slices`. Kept by address first, so that the many lookups of addresses that back no Service
+ * (every flow asks for both ends) cost one map miss and build no key.
+ */
 export function serviceBackendIndex(slices: Informer<V1EndpointSlice>): (ip: string, port: number, protocol: number) => FlowService | undefined {
-  const byBackend = new Map<string, Map<string, FlowService>>();
+  /** address -> port and protocol (port * 256 + protocol) -> slice -> Service. */
+  const byBackend = new Map<string, Map<number, Map<string, FlowService>>>();
   const PROTOCOLS: Record<string, number> = { TCP: 6, UDP: 17, SCTP: 132 };
-  const keysOf = (s: V1EndpointSlice): string[] => (s.endpoints ?? []).flatMap((e) => e.addresses.flatMap((ip) => (s.ports ?? []).flatMap((p) => (
-    p.port ? [`${ip}|${p.port}|${PROTOCOLS[p.protocol ?? 'TCP'] ?? 0}`] : []))));
+  const keysOf = (s: V1EndpointSlice): Array<[string, number]> => (s.endpoints ?? []).flatMap((e) => e.addresses.flatMap((ip) => (s.ports ?? []).flatMap((p) => (
+    p.port ? [[ip, p.port * 256 + (PROTOCOLS[p.protocol ?? 'TCP'] ?? 0)] as [string, number]] : []))));
+  const remove = (ip: string, port: number, slice: string) => {
+    const ports = byBackend.get(ip), entry = ports?.get(port);
+    if (!ports || !entry) return;
+    entry.delete(slice);
+    if (entry.size === 0) ports.delete(port);
+    if (ports.size === 0) byBackend.delete(ip);
+  };
   slices.addHandler(({ type, object, old }) => {
     const slice = `${object.metadata?.namespace}/${object.metadata?.name}`;
-    for (const k of old ? keysOf(old) : []) byBackend.get(k)?.delete(slice);
-    for (const k of keysOf(object)) {
-      const entry = byBackend.get(k) ?? new Map<string, FlowService>();
-      if (type === 'deleted') entry.delete(slice);
-      else entry.set(slice, { name: object.metadata?.labels?.['kubernetes.io/service-name'] ?? '', namespace: object.metadata?.namespace ?? '' });
-      if (entry.size > 0) byBackend.set(k, entry);
-      else byBackend.delete(k);
+    for (const [ip, port] of old ? keysOf(old) : []) remove(ip, port, slice);
+    for (const [ip, port] of keysOf(object)) {
+      if (type === 'deleted') {
+        remove(ip, port, slice);
+        continue;
+      }
+      let ports = byBackend.get(ip);
+      if (!ports) byBackend.set(ip, (ports = new Map()));
+      let entry = ports.get(port);
+      if (!entry) ports.set(port, (entry = new Map()));
+      entry.set(slice, { name: object.metadata?.labels?.['kubernetes.io/service-name'] ?? '', namespace: object.metadata?.namespace ?? '' });
     }
   });
   return (ip, port, protocol) => {
-    const entry = byBackend.get(`${ip}|${port}|${protocol}`);
+    const entry = byBackend.get(ip)?.get(port * 256 + protocol);
     if (!entry) return undefined;
     for (const svc of entry.values()) if (svc.name) return svc;
     return undefined;

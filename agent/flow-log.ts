@@ -5,7 +5,7 @@
  * the Hubble server's ring.
  */
 import { appendFileSync, existsSync, renameSync, statSync } from 'node:fs';
-import { FlowEventReader, type FlowEvent } from '../datapath/events.ts';
+import { FlowBatchReader, type FlowEvent, type FlowEventBatch } from '../datapath/events.ts';
 import type { RuleOrigin } from '../policy/api/model.ts';
 import { formatOrigin } from '../policy/mapstate-types.ts';
 import type { Logger } from '../runtime/logger.ts';
@@ -24,27 +24,48 @@ export interface FlowRecord extends Omit<FlowEvent, 'bytes' | 'tsNs'> {
   policy: string[];
 }
 
-/** A flow event with when it was read and the rules that decided it. */
-export interface DecidedFlow {
-  event: FlowEvent;
+/**
+ * One batch of flow events as read: its records (decoded on demand), when it was read, and per
+ * record the rules that decided it (resolved when read, while the policy that decided is in force).
+ */
+export interface DecidedFlows {
+  events: FlowEventBatch;
   time: Date;
-  /** The rules behind the policy entry that decided it (empty: no entry matched, default deny). */
-  origins: readonly RuleOrigin[];
+  /** Per record: the rules behind the policy entry that decided it (empty: no entry matched, default deny). */
+  origins: readonly (readonly RuleOrigin[])[];
 }
 
 /** Receives each batch of decided flows; must not throw. */
-export type FlowSink = (flows: readonly DecidedFlow[]) => void;
+export type FlowSink = (flows: DecidedFlows) => void;
 
-/** The rules behind the policy entry a kernel event names. */
-export function decidingRules(e: FlowEvent, enforcer: Pick<EndpointEnforcer, 'endpoint'>): readonly RuleOrigin[] {
-  const row = e.entryId ? enforcer.endpoint(e.endpointId)?.policy.explain(e.entryId) : undefined;
-  return row ? row.entry.derivedFrom : [];
+const NO_RULES: readonly RuleOrigin[] = [];
+
+/** The rules behind the policy entry of each record of `batch`, looked up once per endpoint and entry. */
+export function decidingRules(batch: FlowEventBatch, enforcer: Pick<EndpointEnforcer, 'endpoint'>): (readonly RuleOrigin[])[] {
+  const known = new Map<number, readonly RuleOrigin[]>();
+  const out = new Array<readonly RuleOrigin[]>(batch.count);
+  for (let i = 0; i < batch.count; i++) {
+    const entryId = batch.entryId(i), endpointId = batch.endpointId(i);
+    if (!entryId) {
+      out[i] = NO_RULES;
+      continue;
+    }
+    // Endpoint ids are 16-bit: one number keys both.
+    const key = entryId * 65536 + endpointId;
+    let rules = known.get(key);
+    if (!rules) {
+      rules = enforcer.endpoint(endpointId)?.policy.explain(entryId)?.entry.derivedFrom ?? NO_RULES;
+      known.set(key, rules);
+    }
+    out[i] = rules;
+  }
+  return out;
 }
 
-/** Turns a decided flow into a flow log record. */
-export function toFlowRecord(d: DecidedFlow, node: string): FlowRecord {
-  const { bytes, tsNs: _ts, ...rest } = d.event;
-  return { time: d.time.toISOString(), node, ...rest, bytes: Number(bytes), policy: d.origins.map(formatOrigin) };
+/** Turns a decided event into a flow log record. */
+export function toFlowRecord(event: FlowEvent, origins: readonly RuleOrigin[], time: Date, node: string): FlowRecord {
+  const { bytes, tsNs: _ts, ...rest } = event;
+  return { time: time.toISOString(), node, ...rest, bytes: Number(bytes), policy: origins.map(formatOrigin) };
 }
 
 /** Appends records to `path`, moving it to `path.1` once it passes `maxBytes`. */
@@ -58,7 +79,7 @@ export function appendFlows(path: string, records: readonly FlowRecord[], maxByt
 export function flowLogSink(path: string, node: string, log: Logger): FlowSink {
   return (flows) => {
     try {
-      appendFlows(path, flows.map((d) => toFlowRecord(d, node)));
+      appendFlows(path, flows.events.events().map((e, i) => toFlowRecord(e, flows.origins[i]!, flows.time, node)));
     } catch (err) {
       log.warn('could not write flow log', { err: (err as Error).message });
     }
@@ -72,9 +93,8 @@ export function flowEventsRunnable(enforcer: EndpointEnforcer, sinks: readonly F
     async start(signal) {
       await opened;
       if (signal.aborted) return;
-      const reader = new FlowEventReader(enforcer.sharedMaps.eventsFd, (events) => {
-        const time = new Date();
-        const flows = events.map((event) => ({ event, time, origins: decidingRules(event, enforcer) }));
+      const reader = new FlowBatchReader(enforcer.sharedMaps.eventsFd, (events) => {
+        const flows: DecidedFlows = { events, time: new Date(), origins: decidingRules(events, enforcer) };
         for (const sink of sinks) {
           try {
             sink(flows);

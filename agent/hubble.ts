@@ -4,12 +4,11 @@
  * and served over gRPC on `hubble-socket-path` and `hubble-listen-address`. Peers are the cluster's
  * nodes at their InternalIP and this node's Hubble port.
  */
+import { randomUUID } from 'node:crypto';
 import type { V1EndpointSlice, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Flow, FlowEndpoint } from '../hubble/flow-types.ts';
-import type { FlowEvent } from '../datapath/events.ts';
-import type { RuleOrigin } from '../policy/api/model.ts';
 import type { HubbleMetrics } from '../hubble/metrics/hubble-metrics.ts';
-import { DeferredFlow, FlowRing } from '../hubble/ring.ts';
+import { FlowRing, type FlowSource } from '../hubble/ring.ts';
 import { HubbleServer, type HubblePeer, type PeerSource } from '../hubble/server.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import type { CacheReader, Informer } from '../runtime/informer.ts';
@@ -17,7 +16,7 @@ import type { Logger } from '../runtime/logger.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import type { EndpointEnforcer } from './endpoint-enforcer.ts';
 import { parseWorkloadAnnotation, serviceBackendIndex, WORKLOAD_ANNOTATION, workloadOf, type FlowService, type FlowWorkload } from './flow-enrichment.ts';
-import type { FlowSink } from './flow-log.ts';
+import type { DecidedFlows, FlowSink } from './flow-log.ts';
 import { toHubbleFlow } from './hubble-flow.ts';
 import { KernelLostEvents } from './kernel-lost-events.ts';
 import { cepAddresses, type CiliumEndpointLike } from './ipcache-controllers.ts';
@@ -157,45 +156,75 @@ export function flowEndpoints(src: FlowEndpointSource): (ip: string, identity: n
 /**
  * The sink that puts decided flows into `ring`: what is known of each end is looked up when the
  * batch arrives, once per batch and end (see {@link flowEndpoints}); the flow itself is built when
- * first read.
+ * read, from the batch's records.
  */
 export function hubbleFlowSink(ring: FlowRing, src: FlowEndpointSource): FlowSink {
   return (flows) => {
-    const endpointOf = flowEndpoints(src);
-    for (const d of flows) {
-      const e = d.event;
-      ring.push(DeferredFlow.of(buildFlow, {
-        event: e, origins: d.origins, time: d.time, src,
-        from: endpointOf(e.srcIp, e.srcIdentity), to: endpointOf(e.dstIp, e.dstIdentity),
-        fromService: src.serviceAt?.(e.srcIp, e.srcPort, e.protocol), toService: src.serviceAt?.(e.dstIp, e.dstPort, e.protocol),
-        peerNames: src.namesAt?.(e.direction === 'INGRESS' ? e.srcIp : e.dstIp),
-      }, d.time.getTime()));
-    }
+    const batch = new ObservedBatch(flows, src);
+    const timeMs = flows.time.getTime();
+    for (let i = 0; i < flows.events.count; i++) ring.pushFrom(batch, i, timeMs);
   };
 }
 
-/** What a deferred flow is built from: the event and what was known of its ends when it was read. */
-interface ObservedFlow {
-  event: FlowEvent;
-  origins: readonly RuleOrigin[];
-  time: Date;
-  src: FlowEndpointSource;
-  from: FlowEndpoint;
-  to: FlowEndpoint;
-  fromService: FlowService | undefined;
-  toService: FlowService | undefined;
-  /** The DNS names of the local endpoint's peer when the event arrived. */
-  peerNames: readonly string[] | undefined;
+/** `f` answering each argument once. */
+function memo<T>(f: (key: string) => T): (key: string) => T {
+  const known = new Map<string, T>();
+  return (key) => {
+    if (known.has(key)) return known.get(key)!;
+    const value = f(key);
+    known.set(key, value);
+    return value;
+  };
 }
 
-function buildFlow(o: ObservedFlow): Flow {
-  const e = o.event;
-  return toHubbleFlow(e, o.origins, {
-    nodeName: o.src.nodeName, clusterName: o.src.clusterName,
-    endpoint: (ip, identity) => (ip === e.srcIp && identity === e.srcIdentity ? o.from : o.to),
-    service: (ip) => (ip === e.srcIp ? o.fromService : o.toService),
-    names: () => o.peerNames,
-  }, o.time);
+/**
+ * The flows of one batch of records, with what was known of their ends when it was read: the ends
+ * of every record are looked up at once (kept by the batch's {@link flowEndpoints}), and the few
+ * records with a Service or DNS names at an end keep those; nothing else is held per record.
+ */
+class ObservedBatch implements FlowSource {
+  private readonly endpointOf: (ip: string, identity: number) => FlowEndpoint;
+  private readonly services = new Map<number, [FlowService | undefined, FlowService | undefined]>();
+  private readonly names = new Map<number, readonly string[]>();
+  /** The uuid prefix of the batch's flows; a flow's uuid ends with its index. */
+  private readonly uuidPrefix = randomUUID().slice(0, 28);
+
+  constructor(private readonly flows: DecidedFlows, private readonly src: FlowEndpointSource) {
+    const b = flows.events;
+    const endpointOf = (this.endpointOf = flowEndpoints(src));
+    const namesAt = src.namesAt && memo(src.namesAt);
+    // The two latest records whose ends were looked up: a connection's records come both ways.
+    let recent = -1, before = -1;
+    for (let i = 0; i < b.count; i++) {
+      const srcIp = b.address(i, 0), dstIp = b.address(i, 1);
+      if (!(recent >= 0 && b.sameEnds(i, recent)) && !(before >= 0 && b.sameEnds(i, before))) {
+        endpointOf(srcIp, b.identity(i, 0));
+        endpointOf(dstIp, b.identity(i, 1));
+        before = recent;
+        recent = i;
+      }
+      if (src.serviceAt) {
+        const proto = b.protocol(i);
+        const from = src.serviceAt(srcIp, b.port(i, 0), proto), to = src.serviceAt(dstIp, b.port(i, 1), proto);
+        if (from || to) this.services.set(i, [from, to]);
+      }
+      const names = namesAt?.(b.ingress(i) ? srcIp : dstIp);
+      if (names?.length) this.names.set(i, names);
+    }
+  }
+
+  flowAt(i: number): Flow {
+    const e = this.flows.events.event(i);
+    const services = this.services.get(i);
+    const flow = toHubbleFlow(e, this.flows.origins[i]!, {
+      nodeName: this.src.nodeName, clusterName: this.src.clusterName,
+      endpoint: this.endpointOf,
+      service: (ip) => (ip === e.srcIp ? services?.[0] : services?.[1]),
+      names: () => this.names.get(i),
+    }, this.flows.time);
+    flow.uuid = this.uuidPrefix + i.toString(16).padStart(8, '0');
+    return flow;
+  }
 }
 
 /** DNS names as flows carry them (upstream drops the final dot); the same empty list when none. */

@@ -1,7 +1,8 @@
-// Flow events: drains the ring buffer in batches inside Node's event loop (timer + kernel wakeups)
-// and decodes records into FlowEvent objects.
+// Flow events: drains the ring buffer in batches inside Node's event loop (timer + kernel wakeups);
+// a batch reads single fields of its records in place and decodes a record into a FlowEvent only
+// when asked, so that a consumer that keeps records for later allocates nothing per record.
 import { native, type NativeRingReader } from './native.ts';
-import { flowEventCodec, type FlowEvent as RawFlowEvent } from './codecs/generated.ts';
+import { FLOW_EVENT_LAYOUT, flowEventCodec, type FlowEvent as RawFlowEvent } from './codecs/generated.ts';
 import { CtState, dropReasonText, Direction, EventType, FLOW_FLAG, matchTypeName } from './constants.ts';
 import { cachedIpv4 } from './net.ts';
 
@@ -71,17 +72,89 @@ export function toFlowEvent(r: RawFlowEvent): FlowEvent {
   };
 }
 
+const F = FLOW_EVENT_LAYOUT.fields;
+/** The 4-byte fields that name a record's ends. */
+const END_FIELDS = [F.src_identity.offset, F.dst_identity.offset, F.saddr.offset, F.daddr.offset];
+
+/**
+ * One drained batch of records, kept as the bytes the native reader handed over
+ * ([u32 len][u32 0][record][pad to 8] ...): single fields are read in place, a whole record is
+ * decoded by {@link FlowEventBatch.event}. Records shorter than struct flow_event are skipped.
+ */
+export class FlowEventBatch {
+  /** Records in the batch. */
+  readonly count: number;
+  private readonly offsets: Int32Array;
+
+  constructor(private readonly buf: Buffer) {
+    const offsets: number[] = [];
+    let off = 0;
+    while (off + 8 <= buf.length) {
+      const len = buf.readUInt32LE(off);
+      off += 8;
+      if (len >= flowEventCodec.size && off + flowEventCodec.size <= buf.length) offsets.push(off);
+      off += Math.ceil(len / 8) * 8;
+    }
+    this.offsets = Int32Array.from(offsets);
+    this.count = offsets.length;
+  }
+
+  /** Record `i` decoded. */
+  event(i: number): FlowEvent {
+    return toFlowEvent(flowEventCodec.decode(this.buf, this.offsets[i]!));
+  }
+
+  /** Every record decoded. */
+  events(): FlowEvent[] {
+    return Array.from({ length: this.count }, (_, i) => this.event(i));
+  }
+
+  /** Record `i`'s endpoint id. */
+  endpointId(i: number): number {
+    return this.buf.readUInt16LE(this.offsets[i]! + F.source.offset);
+  }
+
+  /** Record `i`'s policy entry id (0: none). */
+  entryId(i: number): number {
+    return this.buf.readUInt32LE(this.offsets[i]! + F.entry_id.offset);
+  }
+
+  /** Whether record `i` is of traffic into its endpoint. */
+  ingress(i: number): boolean {
+    return this.buf.readUInt8(this.offsets[i]! + F.dir.offset) !== Direction.EGRESS;
+  }
+
+  /** Record `i`'s IP protocol number. */
+  protocol(i: number): number {
+    return this.buf.readUInt8(this.offsets[i]! + F.proto.offset);
+  }
+
+  /** Record `i`'s source (`end` 0) or destination (1) address. */
+  address(i: number, end: 0 | 1): string {
+    return cachedIpv4(this.buf.readUInt32BE(this.offsets[i]! + (end ? F.daddr.offset : F.saddr.offset)));
+  }
+
+  /** Whether records `i` and `j` have the same source and destination addresses and identities. */
+  sameEnds(i: number, j: number): boolean {
+    const a = this.offsets[i]!, b = this.offsets[j]!, buf = this.buf;
+    for (const f of END_FIELDS) if (buf.readUInt32LE(a + f) !== buf.readUInt32LE(b + f)) return false;
+    return true;
+  }
+
+  /** Record `i`'s source (`end` 0) or destination (1) identity. */
+  identity(i: number, end: 0 | 1): number {
+    return this.buf.readUInt32LE(this.offsets[i]! + (end ? F.dst_identity.offset : F.src_identity.offset));
+  }
+
+  /** Record `i`'s source (`end` 0) or destination (1) port. */
+  port(i: number, end: 0 | 1): number {
+    return this.buf.readUInt16BE(this.offsets[i]! + (end ? F.dport.offset : F.sport.offset));
+  }
+}
+
 /** Splits a native batch ([u32 len][u32 0][record][pad to 8] ...) into decoded events. */
 export function decodeBatch(batch: Buffer): FlowEvent[] {
-  const out: FlowEvent[] = [];
-  let off = 0;
-  while (off + 8 <= batch.length) {
-    const len = batch.readUInt32LE(off);
-    off += 8;
-    if (len >= flowEventCodec.size) out.push(toFlowEvent(flowEventCodec.decode(batch, off)));
-    off += Math.ceil(len / 8) * 8;
-  }
-  return out;
+  return new FlowEventBatch(batch).events();
 }
 
 /** Reader options. */
@@ -93,11 +166,11 @@ export interface FlowReaderOptions {
 }
 
 /**
- * Delivers flow events in batches. Flow: the datapath submits without wakeup; a timer drains every
+ * Delivers flow records in batches. Flow: the datapath submits without wakeup; a timer drains every
  * intervalMs, and a kernel wakeup (backlog above the configured bytes) drains at once. Each drain is
  * bounded by maxBatchBytes; the rest waits for the next drain. Call close() to stop.
  */
-export class FlowEventReader implements Disposable {
+export class FlowBatchReader implements Disposable {
   private readonly reader: NativeRingReader;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
@@ -105,10 +178,10 @@ export class FlowEventReader implements Disposable {
   received = 0;
 
   /** @param ringFd fd of cilium_events (not owned). */
-  constructor(ringFd: number, onEvents: (events: FlowEvent[]) => void, opts: FlowReaderOptions = {}) {
+  constructor(ringFd: number, onBatch: (batch: FlowEventBatch) => void, opts: FlowReaderOptions = {}) {
     this.reader = new (native().RingReader)(ringFd, (batch, count) => {
       this.received += count;
-      onEvents(decodeBatch(batch));
+      onBatch(new FlowEventBatch(batch));
     }, opts.maxBatchBytes ?? 1 << 20);
     this.reader.start();
     this.timer = setInterval(() => this.drain(), opts.intervalMs ?? 50);
@@ -130,5 +203,13 @@ export class FlowEventReader implements Disposable {
   /** Same as close(). */
   [Symbol.dispose](): void {
     this.close();
+  }
+}
+
+/** A {@link FlowBatchReader} that hands over every batch decoded. */
+export class FlowEventReader extends FlowBatchReader {
+  /** @param ringFd fd of cilium_events (not owned). */
+  constructor(ringFd: number, onEvents: (events: FlowEvent[]) => void, opts: FlowReaderOptions = {}) {
+    super(ringFd, (batch) => onEvents(batch.events()), opts);
   }
 }

@@ -11,7 +11,7 @@ export { policyEntries, portRangeToPrefixes, setEnforcement, readPolicyStats, PO
 export type { PolicyRule, PolicyMap, PolicyStatsMap, PolicyConfigMap } from './maps/policy.ts';
 export { readMetrics, readEventStats } from './maps/metrics.ts';
 export type { MetricsRow } from './maps/metrics.ts';
-export { FlowEventReader, decodeBatch } from './events.ts';
+export { FlowBatchReader, FlowEventBatch, FlowEventReader, decodeBatch } from './events.ts';
 export type { FlowEvent, FlowReaderOptions } from './events.ts';
 export { VerifierError, NotSupportedError, isErrno } from './errors.ts';
 export { ensureBpffs, makePinDir, removePinDir } from './bpffs.ts';

@@ -2,17 +2,23 @@
  * The flows an agent keeps for Hubble: a fixed-size ring (`hubble-event-buffer-capacity`, one less
  * than a power of two as upstream), the newest overwriting the oldest, plus listeners that see each
  * flow as it arrives (followers). Memory is bounded by the capacity whatever the clients do.
- * A flow may be stored deferred: built on first read, so that with no reader a flow costs one small
- * record instead of a tree of objects that outlives the young generation.
+ * A flow may be stored deferred: built on each read, so that with no reader a flow costs one small
+ * record, or only a slot naming its source and index (a batch of kernel records), instead of a tree
+ * of objects that outlives the young generation.
  */
 import { timestampMs, type Flow } from './flow-types.ts';
+
+/** Flows built whenever someone reads them: flow `index` of the source, the same flow on every build. */
+export interface FlowSource {
+  flowAt(index: number): Flow;
+}
 
 /**
  * A flow built whenever someone reads it and not kept: only the small record it is built from
  * stays in the ring, so flows handed to listeners (metrics, followers) die young instead of being
  * promoted with the ring. Its uuid, drawn at the first build, is the same on every later one.
  */
-export class DeferredFlow {
+export class DeferredFlow implements FlowSource {
   private uuid: string | undefined;
 
   private constructor(private readonly make: (input: unknown) => Flow, private readonly input: unknown, readonly timeMs: number) {}
@@ -32,13 +38,21 @@ export class DeferredFlow {
     else flow.uuid = this.uuid;
     return flow;
   }
+
+  /** Same as {@link DeferredFlow.flow}. */
+  flowAt(): Flow {
+    return this.flow;
+  }
 }
 
-/** What the ring holds: a flow, or one to be built when read. */
+/** What the ring is given: a flow, or one to be built when read. */
 export type RingEntry = Flow | DeferredFlow;
 
-function flowOf(e: RingEntry): Flow {
-  return e instanceof DeferredFlow ? e.flow : e;
+/** What a slot holds: a flow, or the source that builds it (with the slot's index into it). */
+type Slot = Flow | FlowSource;
+
+function isSource(s: Slot): s is FlowSource {
+  return typeof (s as Partial<FlowSource>).flowAt === 'function';
 }
 
 /** Upstream's default `hubble-event-buffer-capacity`. */
@@ -51,7 +65,9 @@ export function isValidRingCapacity(n: number): boolean {
 
 /** A bounded ring of flows with live listeners. */
 export class FlowRing {
-  private readonly slots: (RingEntry | undefined)[];
+  private readonly slots: (Slot | undefined)[];
+  /** Each slot's index into its source. */
+  private readonly indexes: Int32Array;
   /** Each slot's flow time (ms), so that time questions build no flow. */
   private readonly times: Float64Array;
   private next = 0;
@@ -61,7 +77,8 @@ export class FlowRing {
 
   /** @param capacity how many flows are kept. */
   constructor(readonly capacity: number = DEFAULT_RING_CAPACITY) {
-    this.slots = new Array<RingEntry | undefined>(capacity);
+    this.slots = new Array<Slot | undefined>(capacity);
+    this.indexes = new Int32Array(capacity);
     this.times = new Float64Array(capacity);
   }
 
@@ -72,13 +89,29 @@ export class FlowRing {
 
   /** Adds a flow and hands it to every listener (a deferred flow is built only when someone listens). */
   push(entry: RingEntry): void {
-    this.slots[this.next] = entry;
-    this.times[this.next] = entry instanceof DeferredFlow ? entry.timeMs : timestampMs(entry.time);
-    this.next = (this.next + 1) % this.capacity;
+    this.store(entry, 0, entry instanceof DeferredFlow ? entry.timeMs : timestampMs(entry.time));
+  }
+
+  /** Adds flow `index` of `source`, of time `timeMs`, built only when someone listens or reads it. */
+  pushFrom(source: FlowSource, index: number, timeMs: number): void {
+    this.store(source, index, timeMs);
+  }
+
+  private store(slot: Slot, index: number, timeMs: number): void {
+    const at = this.next;
+    this.slots[at] = slot;
+    this.indexes[at] = index;
+    this.times[at] = timeMs;
+    this.next = (at + 1) % this.capacity;
     this.seen++;
     if (this.listeners.size === 0) return;
-    const flow = flowOf(entry);
+    const flow = this.flowIn(at);
     for (const l of this.listeners) l(flow);
+  }
+
+  private flowIn(at: number): Flow {
+    const slot = this.slots[at]!;
+    return isSource(slot) ? slot.flowAt(this.indexes[at]!) : slot;
   }
 
   /** The flows held, built one at a time as the caller goes: oldest first, or newest first. */
@@ -87,7 +120,7 @@ export class FlowRing {
     const start = (this.next - n + this.capacity) % this.capacity;
     for (let i = 0; i < n; i++) {
       const k = order === 'oldest' ? i : n - 1 - i;
-      yield flowOf(this.slots[(start + k) % this.capacity]!);
+      yield this.flowIn((start + k) % this.capacity);
     }
   }
 

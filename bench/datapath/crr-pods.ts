@@ -5,12 +5,14 @@
 // Hubble on with the local cluster's Hubble metrics. A CiliumNetworkPolicy admits the client on the
 // server's port, so every connection makes policy-verdict, trace and close events at both pods. The
 // agent is restarted with each setting (its `cilium-config` directory rewritten); the pods and their
-// programs stay. Each measurement is paired with one of the bare veth path in the same run: two
+// programs stay. Each measurement is paired with the runs of the bare veth path just before and after it: two
 // plain veth namespaces routed by the same node namespace (its netfilter and sysctls), no programs.
 // Agent CPU is the agent process's own CPU time (/proc) while the client runs; RSS after each block.
 // Traffic cores: 2 (default) puts the client on core 0 and the servers on core 1, so every cycle the
 // agent spends is taken from the traffic on a 2-core machine; 1 puts client and servers on core 0 and
 // leaves core 1 to the agent and the node, as on a node with cores to spare.
+// CRR_SETTINGS=0,1 measures only those settings (indexes into the list above); CRR_PROFILE=<dir>
+// writes a V8 CPU profile of the agent over each setting's first run (bench/datapath/cpu-profile.ts).
 // Run: npx tsx bench/datapath/crr-pods.ts [reps] [seconds] [traffic cores: 2|1]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -83,6 +85,13 @@ async function restartAgent(c: RunningCluster, root: string, node: NodeConfig, c
   throw new Error(`the agent of ${node.name} did not come back`);
 }
 
+/** Opens the agent's inspector (SIGUSR1) and profiles it for `seconds` from its node's namespace; resolves to the top functions. */
+async function profileAgent(pid: number, node: NodeConfig, out: string, seconds: number): Promise<string> {
+  process.kill(pid, 'SIGUSR1');
+  const r = await runCommand('nsenter', [`--net=${netnsPath(node.netns)}`, process.execPath, '--import', 'tsx', join(import.meta.dirname, 'cpu-profile.ts'), String(seconds), out]);
+  return r.code === 0 ? r.stdout : `profile failed: ${r.stderr}`;
+}
+
 /** Starts two `hubble observe --follow` clients on the node's socket; the second is stopped. */
 async function followers(hubbleBin: string, socket: string): Promise<ChildProcess[]> {
   const env = { ...process.env, HUBBLE_CONFIG: '/dev/null' };
@@ -127,7 +136,7 @@ async function main(): Promise<void> {
   const bin = buildGenerator(dir);
   let topo: Topology | undefined;
   const spawned: ChildProcess[] = [];
-  const rows: Array<{ name: string; rate: number; bare: number; cpu: number; rss: number }> = [];
+  const rows: Array<{ name: string; rate: number; bare: number; x: number; cpu: number; perConn: number; rss: number }> = [];
   try {
     console.error(`bringing up a one-node cluster "${name}" (real kubelet node, bundled agent)`);
     const c = await up({ name, stateRoot, nodes: 1, runtime: 'kubelet', bundled: true, quiet: true, ciliumConfig: HUBBLE_OFF });
@@ -140,25 +149,36 @@ async function main(): Promise<void> {
     await runCommand('nsenter', [`--net=${client.netns}`, 'sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65535']);
     spawned.push(spawnCrrServer(bin, server.netns, server.ip, PORT, serverCore));
     await new Promise((r) => setTimeout(r, 500));
-    for (const s of SETTINGS) {
+    const only = process.env.CRR_SETTINGS?.split(',').map(Number);
+    for (const [index, s] of SETTINGS.entries()) {
+      if (only && !only.includes(index)) continue;
       const pid = await restartAgent(c, stateRoot, node, s.config);
       const clients = s.followers && hubbleBin ? await followers(hubbleBin, hubbleSocketPath(node)) : [];
       spawned.push(...clients);
       // Let the restarted agent settle (endpoints restored, informers synced) before measuring.
       await runCrrClient(bin, client.netns, server.ip, PORT, 2);
-      const rate: number[] = [], bare: number[] = [], cpu: number[] = [];
+      const rate: number[] = [], bare: number[] = [], cpu: number[] = [], x: number[] = [], perConn: number[] = [];
+      const runBare = () => runCrrClient(bin, `/run/netns/${topo!.podA}`, topo!.ipB, PORT, seconds);
+      let bareBefore = await runBare();
       for (let rep = 0; rep < reps; rep++) {
-        bare.push(await runCrrClient(bin, `/run/netns/${topo!.podA}`, topo!.ipB, PORT, seconds));
+        const profile = rep === 0 && process.env.CRR_PROFILE ? profileAgent(pid, node, join(process.env.CRR_PROFILE, `setting${index}.cpuprofile`), seconds) : undefined;
         const cpu0 = cpuSeconds(pid), t0 = performance.now();
         rate.push(await runCrrClient(bin, client.netns, server.ip, PORT, seconds));
+        if (profile) console.error(await profile);
         cpu.push((cpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000));
-        console.error(`${s.name} rep ${rep + 1}: ${Math.round(rate.at(-1)!)} conn/s (bare ${Math.round(bare.at(-1)!)}), agent CPU ${(cpu.at(-1)! * 100).toFixed(1)}%`);
+        // Paired with the bare runs just before and just after it, so that a change of load weighs on both.
+        const bareAfter = await runBare();
+        bare.push((bareBefore + bareAfter) / 2);
+        bareBefore = bareAfter;
+        x.push(rate.at(-1)! / bare.at(-1)!);
+        perConn.push(cpu.at(-1)! / rate.at(-1)!);
+        console.error(`${s.name} rep ${rep + 1}: ${Math.round(rate.at(-1)!)} conn/s (bare ${Math.round(bare.at(-1)!)}, x ${x.at(-1)!.toFixed(2)}), agent CPU ${(cpu.at(-1)! * 100).toFixed(1)}%`);
       }
       for (const p of clients) {
         p.kill('SIGCONT');
         p.kill('SIGKILL');
       }
-      rows.push({ name: s.name, rate: median(rate), bare: median(bare), cpu: median(cpu), rss: rssMiB(pid) });
+      rows.push({ name: s.name, rate: median(rate), bare: median(bare), x: median(x), cpu: median(cpu), perConn: median(perConn), rss: rssMiB(pid) });
     }
   } finally {
     for (const p of spawned) p.kill('SIGKILL');
@@ -167,13 +187,13 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
     rmSync(stateRoot, { recursive: true, force: true });
   }
-  console.log(`\nTraffic on core${serverCore ? 's 0 (client) and 1 (servers)' : ' 0 (client and servers)'}. Medians of ${reps} runs of ${seconds} s per setting, each paired with a run of the bare veth path through the same node; x = ratio`);
-  console.log('to that bare rate. Agent CPU: % of one core, and scaled to 10,000 new connections/s; RSS after the block.\n');
+  console.log(`\nTraffic on core${serverCore ? 's 0 (client) and 1 (servers)' : ' 0 (client and servers)'}. Medians of ${reps} runs of ${seconds} s per setting, each paired with the runs of the bare veth path through the same node just before and after it; x = median of`);
+  console.log('the runs\' ratios to their bare rate. Agent CPU: % of one core, and scaled to 10,000 new connections/s; RSS after the block.\n');
   console.log('| agent setting | connections/s | bare veth | x | agent CPU | CPU at 10k conn/s | agent RSS |');
   console.log('|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.name} | ${Math.round(r.rate).toLocaleString('en-US')} | ${Math.round(r.bare).toLocaleString('en-US')} | ${(r.rate / r.bare).toFixed(2)} | `
-      + `${(r.cpu * 100).toFixed(1)}% | ${((r.cpu * 100 * 10_000) / r.rate).toFixed(1)}% | ${r.rss.toFixed(0)} MiB |`);
+    console.log(`| ${r.name} | ${Math.round(r.rate).toLocaleString('en-US')} | ${Math.round(r.bare).toLocaleString('en-US')} | ${r.x.toFixed(2)} | `
+      + `${(r.cpu * 100).toFixed(1)}% | ${(r.perConn * 100 * 10_000).toFixed(1)}% | ${r.rss.toFixed(0)} MiB |`);
   }
 }
 

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { attachEndpoint } from '../../datapath/attach.ts';
-import { FlowEventReader } from '../../datapath/events.ts';
+import { FlowBatchReader } from '../../datapath/events.ts';
 import { loadEndpoint } from '../../datapath/loader.ts';
 import { ipcacheEntry } from '../../datapath/maps/ipcache.ts';
 import { readEventStats } from '../../datapath/maps/metrics.ts';
@@ -73,10 +73,9 @@ function ciliate(name: string, visibility: 'off' | 'ring' | 'metrics' | 'clients
         podAt: (ip) => ({ namespace: 'default', name: pod(ip) }), labelsOf: (id) => [`k8s:app=${id === A_ID ? 'a' : 'b'}`],
       });
       let events = 0;
-      const reader = visibility === 'off' ? undefined : new FlowEventReader(ep.maps.eventsFd, (evs) => {
-        events += evs.length;
-        const time = new Date();
-        sink(evs.map((event) => ({ event, time, origins: event.entryId ? ORIGINS : [] })));
+      const reader = visibility === 'off' ? undefined : new FlowBatchReader(ep.maps.eventsFd, (batch) => {
+        events += batch.count;
+        sink({ events: batch, time: new Date(), origins: Array.from({ length: batch.count }, (_, i) => (batch.entryId(i) ? ORIGINS : [])) });
       }, { intervalMs: 100 });
       let server: HubbleServer | undefined;
       const clients: ChildProcess[] = [];

@@ -6,6 +6,8 @@ import { parseWorkloadAnnotation, workloadAnnotation } from '../../agent/flow-en
 import type { FlowEvent } from '../../datapath/events.ts';
 import { DeferredFlow, FlowRing } from '../../hubble/ring.ts';
 import type { RuleOrigin } from '../../policy/api/model.ts';
+import { decidedFlows, flowEventBatch } from '../support/flow-batches.ts';
+import { decidingRules } from '../../agent/flow-log.ts';
 
 const EVENT: FlowEvent = {
   type: 'TRACE', verdict: 'FORWARDED', dropReason: 0, dropReasonDesc: '', matchType: 'NONE', direction: 'INGRESS', endpointId: 12,
@@ -53,12 +55,12 @@ describe('Hubble flow ring with deferred flows', () => {
       podAt: (ip) => pods.get(ip), labelsOf: (id) => { labelLookups++; return [`k8s:id=${id}`]; },
     });
     const time = new Date('2026-01-01T00:00:00Z');
-    sink([{ event: EVENT, time, origins: ALLOW }, { event: { ...EVENT, srcPort: 40001 }, time, origins: ALLOW }]);
+    sink(decidedFlows([{ event: EVENT, origins: ALLOW }, { event: { ...EVENT, srcPort: 40001 }, origins: ALLOW }], time));
     expect(labelLookups, 'one lookup per end and batch').to.equal(2);
     pods.delete('10.244.0.5');
     const seen: string[] = [];
     const stop = ring.listen((f) => seen.push(f.source.pod_name ?? ''));
-    sink([{ event: EVENT, time, origins: [] }]);
+    sink(decidedFlows([{ event: EVENT, origins: [] }], time));
     stop();
     expect(seen).to.deep.equal(['']);
     const [first, second] = ring.snapshot();
@@ -67,6 +69,21 @@ describe('Hubble flow ring with deferred flows', () => {
     expect(first!.ingress_allowed_by?.[0]).to.include({ name: 'allow-web' });
     expect((second!.l4?.TCP?.source_port)).to.equal(40001);
     expect(ring.seen).to.equal(3);
+    const again = ring.snapshot();
+    expect(again.map((f) => f.uuid), 'a flow keeps its uuid from read to read').to.deep.equal([first!.uuid, second!.uuid, again[2]!.uuid]);
+    expect(new Set(again.map((f) => f.uuid)).size).to.equal(3);
+  });
+
+  it('resolves the deciding rules of a batch once per endpoint and policy entry', () => {
+    let lookups = 0;
+    const enforcer = {
+      endpoint: (id: number) => ({ policy: { explain: (entry: number) => (lookups++, { entry: { derivedFrom: [{ ...ALLOW[0]!, name: `ep${id}-entry${entry}` }] } }) } }),
+    } as unknown as Parameters<typeof decidingRules>[1];
+    const batch = flowEventBatch([EVENT, EVENT, { ...EVENT, entryId: 0 }, { ...EVENT, endpointId: 13 }]);
+    const rules = decidingRules(batch, enforcer);
+    expect(rules.map((r) => r[0]?.name)).to.deep.equal(['ep12-entry7', 'ep12-entry7', undefined, 'ep13-entry7']);
+    expect(lookups).to.equal(2);
+    expect(batch.event(3)).to.deep.equal({ ...EVENT, endpointId: 13 });
   });
 
   it('the agent sink names workloads: its own pods from the pod, other nodes\' pods from their CiliumEndpoint annotation', () => {
@@ -78,7 +95,7 @@ describe('Hubble flow ring with deferred flows', () => {
       labelsOf: () => [],
       workloadsOf: (_ns, name) => (name === 'client' ? [{ name: 'client', kind: 'StatefulSet' }] : undefined),
     });
-    sink([{ event: EVENT, time: new Date(), origins: ALLOW }]);
+    sink(decidedFlows([{ event: EVENT, origins: ALLOW }]));
     const [flow] = ring.snapshot();
     expect(flow!.source.workloads).to.deep.equal([{ name: 'client', kind: 'StatefulSet' }]);
     expect(flow!.destination.workloads).to.deep.equal([{ name: 'web', kind: 'Deployment' }]);
