@@ -1,0 +1,112 @@
+// Per-packet cost of a short TCP connection's packets at the server's endpoint, as the node's shared
+// programs (the agent's mode) see them: for each connection a SYN (new flow: conntrack create, policy
+// verdict, event), the SYN-ACK (reply), the handshake's ACK, a request and its answer, and both FINs
+// with their ACKs, each run once with BPF_PROG_TEST_RUN (kernel-timed) on a fresh client port.
+// `PROGRUN_OBJECTS=a.o,b.o` compares endpoint objects in one run (e.g. main's build and this one).
+import { native } from '../../datapath/native.ts';
+import {
+  loadEndpoint, loadEndpointMaps, registerEndpointMaps, bindEndpointInterface, closeEndpointMaps, ENDPOINT_OBJECT,
+  type LoadedEndpoint, type EndpointOwnMapsOf,
+} from '../../datapath/loader.ts';
+import { ipcacheEntry } from '../../datapath/maps/ipcache.ts';
+import { policyEntries, setEnforcement } from '../../datapath/maps/policy.ts';
+import { FlowEventReader } from '../../datapath/events.ts';
+import { buildPacket, TCP } from '../../test/datapath/support/packets.ts';
+import { median } from './tools.ts';
+
+const POD = '10.0.1.2', PEER = '10.0.1.3', PORT = 80, ENDPOINT_ID = 7;
+/** BPF_PROG_TEST_RUN's default device is the loopback interface: the endpoint is bound to it. */
+const LO_IFINDEX = 1;
+
+type Step = { name: string; from: 'peer' | 'pod'; flags: number; payload: number };
+/** One connection as the server's endpoint sees it (peer -> pod is its ingress program). */
+const CONNECTION: Step[] = [
+  { name: 'SYN', from: 'peer', flags: TCP.SYN, payload: 0 },
+  { name: 'SYN-ACK', from: 'pod', flags: TCP.SYN | TCP.ACK, payload: 0 },
+  { name: 'ACK', from: 'peer', flags: TCP.ACK, payload: 0 },
+  { name: 'request', from: 'peer', flags: TCP.ACK | TCP.PSH, payload: 100 },
+  { name: 'answer', from: 'pod', flags: TCP.ACK | TCP.PSH, payload: 100 },
+  { name: 'FIN', from: 'peer', flags: TCP.FIN | TCP.ACK, payload: 0 },
+  { name: 'FIN (pod)', from: 'pod', flags: TCP.FIN | TCP.ACK, payload: 0 },
+  { name: 'last ACK', from: 'peer', flags: TCP.ACK, payload: 0 },
+];
+
+/** One endpoint object loaded as the node's shared programs, serving the server pod on the loopback device. */
+interface Subject {
+  ep: LoadedEndpoint;
+  own: EndpointOwnMapsOf;
+  reader: FlowEventReader;
+  /** Per step of CONNECTION: the run time of every connection's packet. */
+  ns: number[][];
+}
+
+function load(objectPath: string, scale: boolean): Subject {
+  const ep = loadEndpoint({ endpointId: 0, identity: 1, shared: true }, {
+    objectPath, maxEntries: { cilium_ct4_global: 65536, cilium_drop_aggr: 4096 },
+  });
+  const own = loadEndpointMaps(ENDPOINT_ID);
+  const reader = new FlowEventReader(ep.maps.eventsFd, () => undefined, { intervalMs: 5 });
+  const subject = { ep, own, reader, ns: CONNECTION.map(() => []) };
+  try {
+    registerEndpointMaps(ep.maps, ENDPOINT_ID, own);
+    bindEndpointInterface(ep.maps, { endpointId: ENDPOINT_ID, identity: 5000, ifindex: LO_IFINDEX });
+    ep.maps.ipcache.updateBatch([ipcacheEntry(`${PEER}/32`, 1000), ipcacheEntry(`${POD}/32`, 5000)]);
+    own.policy.updateBatch(policyEntries({ direction: 'ingress', identity: 1000, protocol: 6, port: PORT, entryId: 1 }));
+    if (scale) {
+      const ips = [];
+      for (let i = 0; i < 100_000; i++) ips.push(ipcacheEntry(`10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`, 20000 + (i % 50000)));
+      ep.maps.ipcache.updateBatch(ips);
+      const rules = [];
+      for (let i = 0; i < 5_000; i++) rules.push(...policyEntries({ direction: 'ingress', identity: 20000 + i, protocol: 6, port: 1000 + (i % 5000), entryId: 2 + i }));
+      own.policy.updateBatch(rules);
+    }
+    setEnforcement(own.policyConfig, true, true);
+    return subject;
+  } catch (err) {
+    unload(subject);
+    throw err;
+  }
+}
+
+function unload(s: Subject): void {
+  s.reader.close();
+  closeEndpointMaps(s.own);
+  s.ep.close();
+}
+
+function runConnection(s: Subject, sport: number): void {
+  CONNECTION.forEach((step, i) => {
+    const pkt = step.from === 'peer'
+      ? buildPacket({ src: PEER, dst: POD, proto: 'tcp', sport, dport: PORT, flags: step.flags, payload: step.payload })
+      : buildPacket({ src: POD, dst: PEER, proto: 'tcp', sport: PORT, dport: sport, flags: step.flags, payload: step.payload });
+    const res = native().progTestRun(step.from === 'peer' ? s.ep.progs.toContainer : s.ep.progs.fromContainer, pkt);
+    if (res.retval !== 0) throw new Error(`step ${step.name} of connection ${sport} was not passed (retval ${res.retval})`);
+    s.ns[i]!.push(res.durationNs);
+  });
+}
+
+/** Prints markdown tables: per object, the median run time of each packet of the connection (ns), and their mean. */
+export function progRunCrrBench(objects: string[], connections = 5000): void {
+  console.log(`\nShort connections at the server's endpoint (shared programs, BPF_PROG_TEST_RUN once per packet, median over ${connections} connections, ns):\n`);
+  console.log(`| maps | object | ${CONNECTION.map((s) => s.name).join(' | ')} | mean |`);
+  console.log(`|---|---|${CONNECTION.map(() => '---|').join('')}---|`);
+  for (const scale of [false, true]) {
+    const subjects: Subject[] = [];
+    try {
+      for (const o of objects) subjects.push(load(o, scale));
+      // Interleaved so that the machine's load shifts hit every object alike.
+      for (let c = 0; c < connections; c++) for (const s of subjects) runConnection(s, 10000 + c);
+      subjects.forEach((s, k) => {
+        const med = s.ns.map((xs) => median(xs));
+        const mean = Math.round(med.reduce((a, b) => a + b, 0) / med.length);
+        console.log(`| ${scale ? '100k ipcache + 5k policy' : '2 ipcache + 1 policy'} | ${objects[k]} | ${med.join(' | ')} | ${mean} |`);
+      });
+    } finally {
+      subjects.forEach(unload);
+    }
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  progRunCrrBench(process.env.PROGRUN_OBJECTS ? process.env.PROGRUN_OBJECTS.split(',') : [ENDPOINT_OBJECT]);
+}
