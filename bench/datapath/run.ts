@@ -3,7 +3,7 @@
 // an event per packet) and iptables with 1 / 1,000 / 10,000 rules. Configurations are interleaved
 // per repetition; results are medians and ratios to the bare path. Run: npm run bench:datapath [reps] [seconds]
 import type { ChildProcess } from 'node:child_process';
-import { loadEndpoint, type LoadedEndpoint } from '../../datapath/loader.ts';
+import { loadEndpoint, ENDPOINT_OBJECT, type LoadedEndpoint } from '../../datapath/loader.ts';
 import { attachEndpoint } from '../../datapath/attach.ts';
 import { inNetns } from '../../datapath/netns.ts';
 import { ipcacheEntry } from '../../datapath/maps/ipcache.ts';
@@ -16,6 +16,7 @@ import { createTopology, nsSpawn, type Topology } from '../../test/datapath/supp
 import { flushRules, installRules } from './iptables.ts';
 import { median, requestResponse, tcpThroughput } from './tools.ts';
 import { progRunBench } from './progrun.ts';
+import { progRunCrrBench } from './progrun-crr.ts';
 
 const A_ID = 1000, B_ID = 5000;
 
@@ -127,8 +128,6 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv.includes('--prog-only')) await progRunBench();
-else {
-  await main();
-  await progRunBench();
-}
+if (!process.argv.includes('--prog-only')) await main();
+await progRunBench();
+await progRunCrrBench([ENDPOINT_OBJECT]);
