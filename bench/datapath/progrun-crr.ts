@@ -3,17 +3,16 @@
 // conntrack create, policy verdict, event), the SYN-ACK (reply), the handshake's ACK, a request and its
 // answer, and both FINs with their ACKs, each run once with BPF_PROG_TEST_RUN (kernel-timed) on a
 // fresh client port.
-// `PROGRUN_OBJECTS=a.o,b.o` compares endpoint objects in one run (e.g. main's build and this one).
 import { native } from '../../datapath/native.ts';
 import {
-  loadEndpoint, loadEndpointMaps, registerEndpointMaps, bindEndpointInterface, closeEndpointMaps, ENDPOINT_OBJECT,
+  loadEndpoint, loadEndpointMaps, registerEndpointMaps, bindEndpointInterface, closeEndpointMaps,
   type LoadedEndpoint, type EndpointOwnMapsOf,
 } from '../../datapath/loader.ts';
 import { ipcacheEntry } from '../../datapath/maps/ipcache.ts';
 import { policyEntries, setEnforcement } from '../../datapath/maps/policy.ts';
 import { FlowEventReader } from '../../datapath/events.ts';
 import { buildPacket, TCP } from '../../test/datapath/support/packets.ts';
-import { median } from './tools.ts';
+import { median, scaleIpcache, scalePolicy } from './tools.ts';
 
 const POD = '10.0.1.2', PEER = '10.0.1.3', PORT = 80, ENDPOINT_ID = 7;
 /** BPF_PROG_TEST_RUN's default device is the loopback interface: the endpoint is bound to it. */
@@ -59,12 +58,8 @@ function load(objectPath: string, scale: boolean): Subject {
       ...policyEntries({ direction: 'egress', identity: 1000, protocol: 6, port: PORT, entryId: 2 }),
     ]);
     if (scale) {
-      const ips = [];
-      for (let i = 0; i < 100_000; i++) ips.push(ipcacheEntry(`10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`, 20000 + (i % 50000)));
-      ep.maps.ipcache.updateBatch(ips);
-      const rules = [];
-      for (let i = 0; i < 5_000; i++) rules.push(...policyEntries({ direction: 'ingress', identity: 20000 + i, protocol: 6, port: 1000 + (i % 5000), entryId: 3 + i }));
-      own.policy.updateBatch(rules);
+      ep.maps.ipcache.updateBatch(scaleIpcache(100_000));
+      own.policy.updateBatch(scalePolicy(5_000, 3));
     }
     setEnforcement(own.policyConfig, true, true);
     return subject;
@@ -119,8 +114,4 @@ export async function progRunCrrBench(objects: string[], connections = 5000): Pr
       subjects.forEach(unload);
     }
   }
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  await progRunCrrBench(process.env.PROGRUN_OBJECTS ? process.env.PROGRUN_OBJECTS.split(',') : [ENDPOINT_OBJECT]);
 }
