@@ -3,7 +3,7 @@
 // an event per packet) and iptables with 1 / 1,000 / 10,000 rules. Configurations are interleaved
 // per repetition; results are medians and ratios to the bare path. Run: npm run bench:datapath [reps] [seconds]
 import type { ChildProcess } from 'node:child_process';
-import { loadEndpoint, type LoadedEndpoint } from '../../datapath/loader.ts';
+import { loadEndpoint, ENDPOINT_OBJECT, type LoadedEndpoint } from '../../datapath/loader.ts';
 import { attachEndpoint } from '../../datapath/attach.ts';
 import { inNetns } from '../../datapath/netns.ts';
 import { ipcacheEntry } from '../../datapath/maps/ipcache.ts';
@@ -14,8 +14,9 @@ import { native } from '../../datapath/native.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createTopology, nsSpawn, type Topology } from '../../test/datapath/support/netns.ts';
 import { flushRules, installRules } from './iptables.ts';
-import { median, requestResponse, tcpThroughput } from './tools.ts';
+import { median, requestResponse, scaleIpcache, scalePolicy, tcpThroughput } from './tools.ts';
 import { progRunBench } from './progrun.ts';
+import { progRunCrrBench } from './progrun-crr.ts';
 
 const A_ID = 1000, B_ID = 5000;
 
@@ -26,12 +27,8 @@ interface Config {
 }
 
 function fillScale(ep: LoadedEndpoint, ipcacheN: number, policyN: number): void {
-  const ips = [];
-  for (let i = 0; i < ipcacheN; i++) ips.push(ipcacheEntry(`10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`, 20000 + (i % 50000)));
-  ep.maps.ipcache.updateBatch(ips);
-  const rules = [];
-  for (let i = 0; i < policyN; i++) rules.push(...policyEntries({ direction: 'ingress', identity: 20000 + i, protocol: 6, port: 1000 + (i % 5000), entryId: 100 + (i % 16000) }));
-  ep.maps.policy.updateBatch(rules);
+  ep.maps.ipcache.updateBatch(scaleIpcache(ipcacheN));
+  ep.maps.policy.updateBatch(scalePolicy(policyN, 100));
 }
 
 function ciliate(name: string, scale: boolean, perPacketEvents: boolean): Config {
@@ -127,8 +124,8 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv.includes('--prog-only')) await progRunBench();
-else {
-  await main();
-  await progRunBench();
-}
+if (!process.argv.includes('--prog-only')) await main();
+// PROGRUN_OBJECTS=a.o,b.o: the program-cost tables compare these endpoint objects (e.g. main's build and this one).
+const objects = process.env.PROGRUN_OBJECTS ? process.env.PROGRUN_OBJECTS.split(',') : [ENDPOINT_OBJECT];
+await progRunBench(objects);
+await progRunCrrBench(objects);

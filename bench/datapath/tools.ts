@@ -1,7 +1,9 @@
 // Traffic generators for the datapath bench: iperf3 TCP throughput and sockperf TCP ping-pong,
-// run asynchronously so the event reader keeps draining while they run.
+// run asynchronously so the event reader keeps draining while they run; and the benches' bulk map rows.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { ipcacheEntry } from '../../datapath/maps/ipcache.ts';
+import { policyEntries } from '../../datapath/maps/policy.ts';
 
 const run = promisify(execFile);
 
@@ -28,4 +30,18 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** `n` /32 ipcache rows outside the benches' pod addresses (10.100.0.0 on), identities from 20000. */
+export function scaleIpcache(n: number): ReturnType<typeof ipcacheEntry>[] {
+  const ips = [];
+  for (let i = 0; i < n; i++) ips.push(ipcacheEntry(`10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`, 20000 + (i % 50000)));
+  return ips;
+}
+
+/** `n` ingress TCP allow rules for identities from 20000, entry ids from `firstEntryId`. */
+export function scalePolicy(n: number, firstEntryId: number): ReturnType<typeof policyEntries> {
+  const rules = [];
+  for (let i = 0; i < n; i++) rules.push(...policyEntries({ direction: 'ingress', identity: 20000 + i, protocol: 6, port: 1000 + (i % 5000), entryId: firstEntryId + (i % 16000) }));
+  return rules;
 }

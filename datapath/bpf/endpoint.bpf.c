@@ -3,9 +3,10 @@
  * load time) or once per node and shared (the endpoint looked up by interface; see config.h).
  * cil_from_container: tc ingress of the host veth = traffic the pod sends (endpoint egress).
  * cil_to_container:   tc egress of the host veth  = traffic to the pod (endpoint ingress).
- * Stages: parse -> lb -> ipcache -> conntrack -> policy -> overlay (seam), or for a pod's connection to
- * itself through a service, back into the pod (lb-loopback.h); counters and aggregated flow events at
- * every verdict. */
+ * Stages: parse -> lb -> conntrack -> ipcache + policy (a flow's first packet) -> overlay (seam), or for
+ * a pod's connection to itself through a service, back into the pod (lb-loopback.h); counters and
+ * aggregated flow events at every verdict. Established and reply packets look the ipcache up only when
+ * they are reported. */
 #include "lib/common.h"
 #include "lib/config.h"
 #include "lib/parse.h"
@@ -40,6 +41,14 @@ static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p)
 	if ((p->flags & PKT_F_SERVICE_LOOPBACK) && p->tuple.dir == DIR_EGRESS)
 		return lb4_loopback_turn(skb, p);
 	return overlay_forward(skb, p);
+}
+
+/* The peer's identity (and tunnel endpoint): from the ipcache, or the pod's own on a hairpinned flow.
+ * Only a flow's first packet and the packets that are reported need it. */
+static __always_inline void resolve_peer(struct pkt *p)
+{
+	ipcache_resolve(p);
+	lb4_loopback_peer(p);
 }
 
 static __always_inline int handle_new_flow(struct __sk_buff *skb, struct pkt *p, const struct policy_maps *m, __u64 now)
@@ -98,15 +107,21 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	}
 	if (rc != CTX_ACT_OK)
 		return rc;
-	ipcache_resolve(&p);
 	ct = ct_lookup(&p, now);
 	lb4_loopback_note(&p, ct.entry);
-	if (ct.state == CT_NEW)
+	if (ct.state == CT_NEW) {
+		resolve_peer(&p);
 		return handle_new_flow(skb, &p, &maps, now);
+	}
 	if (ct.entry) {
+		int side = ct.state == CT_REPLY;
+
 		/* Every packet of an admitted flow counts against the entry that admitted it. */
 		policy_count(&maps, ct.entry->entry_id, p.len);
-		event_flow_packet(&p, ct.entry, ct.state == CT_REPLY, ct.state, now);
+		if (event_flow_due(&p, ct.entry, side, now)) {
+			resolve_peer(&p);
+			event_flow_report(&p, ct.entry, side, ct.state, now);
+		}
 		/* A reply belongs to the flow (and the entry) of the other direction. */
 		__u8 entry_dir = ct.state == CT_REPLY ? (dir == DIR_EGRESS ? DIR_INGRESS : DIR_EGRESS) : dir;
 

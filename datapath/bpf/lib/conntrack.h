@@ -97,9 +97,9 @@ static __always_inline struct ct_result ct_lookup(const struct pkt *p, __u64 now
 	return res;
 }
 
-/* Records a flow that policy admitted. Returns the stored entry or NULL when the map refused it. */
-static __always_inline struct ct_entry *ct_create(const struct pkt *p, __u64 now, __u32 entry_id,
-						  __u16 proxy_port, __u8 match_type)
+/* Records a flow that policy admitted. Returns 0, or an error when the map refused it. */
+static __always_inline long ct_create(const struct pkt *p, __u64 now, __u32 entry_id, __u16 proxy_port,
+				      __u8 match_type)
 {
 	struct ct_key key = p->tuple;
 	struct ct_entry e = {
@@ -114,9 +114,7 @@ static __always_inline struct ct_entry *ct_create(const struct pkt *p, __u64 now
 		e.flags |= CT_F_PROXY;
 	if (p->flags & PKT_F_SERVICE_LOOPBACK)
 		e.flags |= CT_F_SERVICE_LOOPBACK;
-	if (bpf_map_update_elem(&cilium_ct4_global, &key, &e, BPF_ANY))
-		return 0;
-	return bpf_map_lookup_elem(&cilium_ct4_global, &key);
+	return bpf_map_update_elem(&cilium_ct4_global, &key, &e, BPF_ANY);
 }
 
 #endif

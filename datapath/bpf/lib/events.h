@@ -139,17 +139,20 @@ static __always_inline void event_emit(const struct pkt *p, const struct event_i
 
 #define REPORT_TCP_FLAGS (TCPF_SYN | TCPF_FIN | TCPF_RST)
 
-/* For a packet of an admitted flow: emits a trace event when the flow's side has not reported within
- * the aggregation interval or shows a new SYN/FIN/RST. side 0 = forward, 1 = reply. */
-static __always_inline void event_flow_packet(const struct pkt *p, struct ct_entry *e, int side, int ct_state,
+/* For a packet of an admitted flow: true when it is to be reported, i.e. the flow's side has not
+ * reported within the aggregation interval or the packet shows a new SYN/FIN/RST. side 0 = forward, 1 = reply. */
+static __always_inline int event_flow_due(const struct pkt *p, const struct ct_entry *e, int side, __u64 now)
+{
+	return (p->tcp_flags & REPORT_TCP_FLAGS & ~e->report_flags[side & 1]) ||
+	       now - e->last_report_ns[side & 1] >= ciliate_config.aggregation_interval_ns;
+}
+
+/* Emits the trace event of a packet event_flow_due picked; the flow's side starts a new interval. */
+static __always_inline void event_flow_report(const struct pkt *p, struct ct_entry *e, int side, int ct_state,
 					      __u64 now)
 {
-	__u8 fresh = p->tcp_flags & REPORT_TCP_FLAGS & ~e->report_flags[side & 1];
-
-	if (!fresh && now - e->last_report_ns[side & 1] < ciliate_config.aggregation_interval_ns)
-		return;
 	e->last_report_ns[side & 1] = now;
-	e->report_flags[side & 1] |= fresh;
+	e->report_flags[side & 1] |= p->tcp_flags & REPORT_TCP_FLAGS;
 	struct event_info info = {
 		.type = EVENT_TRACE, .reason = VERDICT_FORWARDED, .match_type = e->match_type,
 		.ct_state = ct_state, .entry_id = e->entry_id, .proxy_port = e->proxy_port,

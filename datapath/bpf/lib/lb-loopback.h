@@ -37,11 +37,16 @@ static __always_inline void lb4_loopback_mark_arrival(struct __sk_buff *skb, str
 		p->flags |= PKT_F_SERVICE_LOOPBACK;
 }
 
-/* After conntrack: every packet of a hairpinned flow is marked, and its peer is the pod itself. */
+/* After conntrack: every packet of a hairpinned flow is marked. */
 static __always_inline void lb4_loopback_note(struct pkt *p, const struct ct_entry *e)
 {
 	if (e && (e->flags & CT_F_SERVICE_LOOPBACK))
 		p->flags |= PKT_F_SERVICE_LOOPBACK;
+}
+
+/* Once the peer is resolved: a hairpinned flow's peer is the pod itself. */
+static __always_inline void lb4_loopback_peer(struct pkt *p)
+{
 	if (p->flags & PKT_F_SERVICE_LOOPBACK)
 		p->remote_identity = p->local_identity;
 }

@@ -37,7 +37,9 @@ static __always_inline int lb4_dnat(struct __sk_buff *skb, struct pkt *p)
 		/* A new connection straight to an address: forget an old service flow's reply tuple on it. */
 		if (lb_is_syn(p)) {
 			rev = lb4_reply_key(p, p->tuple.daddr, p->tuple.dport);
-			bpf_map_delete_elem(&cilium_lb4_ct, &rev);
+			/* A lookup is lock-free; a delete takes the bucket's lock even when it finds nothing. */
+			if (bpf_map_lookup_elem(&cilium_lb4_ct, &rev))
+				bpf_map_delete_elem(&cilium_lb4_ct, &rev);
 		}
 		return CTX_ACT_OK;
 	}

@@ -1,5 +1,7 @@
-/* Seam for overlay encapsulation: runs after policy admitted a packet; p->tunnel_endpoint comes from the
- * ipcache. A VXLAN stage would encapsulate and redirect here. Empty for now. */
+/* Seam for overlay encapsulation: runs after policy admitted a packet. p->tunnel_endpoint comes from the
+ * ipcache for a flow's first packet only (later packets skip the lookup unless reported): a VXLAN stage
+ * would keep the tunnel endpoint in the conntrack entry or look it up here, then encapsulate and
+ * redirect. Empty for now. */
 #ifndef CILIATE_OVERLAY_H
 #define CILIATE_OVERLAY_H
 
