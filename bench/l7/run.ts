@@ -4,6 +4,9 @@
  * different nodes, with keep-alive and with a new connection per request, under an L4-only ingress
  * policy and under an HTTP rule (the node's proxy in the path). The client is a Node process entered
  * into the client pod's network namespace; each measurement is interleaved, medians of the rounds.
+ * The client leaves a TIME_WAIT on a port for every new connection (60 s): from about the third
+ * round on, its kernel runs short of ephemeral ports and every connect() then takes ~3 ms, with or
+ * without the proxy; compare new connections in the first two rounds (each round is printed).
  *
  * Usage: npx tsx bench/l7/run.ts --cluster NAME [--rounds R] [--seconds S]
  */
@@ -67,6 +70,7 @@ async function main(): Promise<void> {
         }
       }
     }
+    for (const [k, v] of Object.entries(results)) console.log(`${k}, each round: requests/s ${v.n.map(Math.round).join(' ')}; p50 µs ${v.p50.map(Math.round).join(' ')}`);
     console.log('| policy, connections | requests/s | p50 µs | p99 µs |\n|---|---|---|---|');
     for (const [k, v] of Object.entries(results)) console.log(`| ${k} | ${Math.round(median(v.n))} | ${Math.round(median(v.p50))} | ${Math.round(median(v.p99))} |`);
     for (const keep of ['keep-alive', 'new connections']) {
