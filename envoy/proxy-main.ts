@@ -45,7 +45,7 @@ runUntilSignalled('http-proxy', log, async (signal) => {
   const control = new ProxyControlServer(store, log);
   const proxy = new HttpProxy({
     ingressPort: defaultProxyPort('http', 'ingress'), egressPort: defaultProxyPort('http', 'egress'), policies: store,
-    identityOf: pinnedIpcacheIdentity(flags['pin-root']!), sockets: nativeProxySockets, log, onFlow: (r) => control.flow(r),
+    identityOf: pinnedIpcacheIdentity(flags['pin-root']!), sockets: nativeProxySockets, log, flows: control,
   });
   await control.listen(socketPath);
   await proxy.start();

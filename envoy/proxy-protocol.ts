@@ -2,12 +2,15 @@
  * What the agent and the HTTP proxy process say to each other over the proxy's root-only unix
  * socket (upstream's agent and cilium-envoy talk xDS over /var/run/cilium/envoy/sockets/): one JSON
  * message per line. The agent sends L7 policy updates; the proxy answers each, in order, with its
- * acknowledgement, and sends every L7 flow record it makes.
+ * acknowledgement, and sends every exchange it proxies: a request and its response in one message
+ * when the response came before the batch went out, otherwise each part in a message of its own.
  */
 import { join } from 'node:path';
 import type net from 'node:net';
 import type { L7PolicyAck, L7PolicyUpdate } from './l7-policy-table.ts';
-import type { HttpFlowRecord } from './http/proxy.ts';
+import type { Direction, RuleOrigin } from '../policy/api/model.ts';
+import type { HttpExchange } from './http/exchange.ts';
+import type { HttpFlowEnd, HttpFlowRecord } from './http/proxy.ts';
 
 /** The proxy's socket below the agent's state dir (upstream: envoy/sockets/ below /var/run/cilium). */
 export function proxySocketPath(stateDir: string): string {
@@ -17,23 +20,58 @@ export function proxySocketPath(stateDir: string): string {
 /** From the agent. */
 export type AgentMessage = { readonly type: 'policy'; readonly update: L7PolicyUpdate };
 
-/** A flow record as it travels (bigint and Date as strings). */
+/** A flow record as a proxy of the previous release sends it (bigint and Date as strings); still read. */
 export type WireFlowRecord = Omit<HttpFlowRecord, 'latencyNs' | 'time'> & { readonly latencyNs: string; readonly time: string };
 
-/** From the proxy: the answer to the oldest unanswered update, or a flow record. */
+type WireEnd = readonly [ip: string, port: number, identity: number];
+type WireRequest = readonly [verdict: HttpFlowRecord['verdict'], timeMs: number, headers: readonly string[]];
+type WireResponse = readonly [verdict: HttpFlowRecord['verdict'], code: number, latencyNs: number, timeMs: number];
+
+/** An exchange as it travels, positional (it is sent for every request): what both parts share, then the parts sent (0: not in this message). */
+export type WireExchange = readonly [
+  direction: Direction, source: WireEnd, destination: WireEnd, method: string, url: string, protocol: string,
+  origins: readonly RuleOrigin[], rule: number, request: WireRequest | 0, response: WireResponse | 0,
+];
+
+/** From the proxy: the answer to the oldest unanswered update, an exchange, or (a proxy of the previous release) a flow record. */
 export type ProxyMessage =
   | { readonly type: 'ack'; readonly endpointId: number; readonly ack: L7PolicyAck }
+  | { readonly type: 'exchange'; readonly x: WireExchange }
   | { readonly type: 'flow'; readonly flow: WireFlowRecord };
+
+/** Bits of HttpExchange.wireState: its request's part was sent, its response's, it waits in a batch. */
+export const REQUEST_PART = 1, RESPONSE_PART = 2, IN_BATCH = 4;
+
+const wireEnd = (e: HttpFlowEnd): WireEnd => [e.ip, e.port, e.identity];
+const flowEnd = (w: WireEnd): HttpFlowEnd => ({ ip: w[0], port: w[1], identity: w[2] });
+
+/** The message carrying `parts` (REQUEST_PART | RESPONSE_PART) of an exchange; the response part only once it is complete. */
+export function exchangeMessage(e: HttpExchange, parts: number): string {
+  const r = parts & RESPONSE_PART ? e.response : undefined;
+  const x: WireExchange = [
+    e.conn.direction, wireEnd(e.conn.source), wireEnd(e.conn.destination), e.method, e.url, e.protocol, e.origins, e.rule,
+    parts & REQUEST_PART ? [e.verdict, e.timeMs, e.headers] : 0,
+    r ? [r.verdict, r.code, r.latencyNs, r.timeMs] : 0,
+  ];
+  return JSON.stringify({ type: 'exchange', x } satisfies ProxyMessage);
+}
+
+/** The flow records of an exchange message: its request's, its response's, or both in that order. */
+export function exchangeRecords(x: WireExchange): HttpFlowRecord[] {
+  const [direction, source, destination, method, url, protocol, origins, rule, request, response] = x;
+  const base = { direction, source: flowEnd(source), destination: flowEnd(destination), method, url, protocol, origins, rule };
+  const out: HttpFlowRecord[] = [];
+  if (request) out.push({ ...base, type: 'request', verdict: request[0], time: new Date(request[1]), headers: request[2], code: 0, latencyNs: 0n });
+  if (response) {
+    out.push({ ...base, type: 'response', verdict: response[0], code: response[1], latencyNs: BigInt(response[2]), time: new Date(response[3]), headers: [] });
+  }
+  return out;
+}
 
 /** The version an ack names when the proxy could not read the update (the agent keeps the previously acknowledged one). */
 export const UNREAD_VERSION = -1;
 
-/** A flow record for the wire. */
-export function flowToWire(f: HttpFlowRecord): WireFlowRecord {
-  return { ...f, latencyNs: f.latencyNs.toString(), time: f.time.toISOString() };
-}
-
-/** A flow record from the wire. */
+/** A flow record from the wire (a proxy of the previous release). */
 export function flowFromWire(f: WireFlowRecord): HttpFlowRecord {
   return { ...f, latencyNs: BigInt(f.latencyNs), time: new Date(f.time) };
 }

@@ -92,26 +92,47 @@ function parseFields(lines: string[]): string[] {
   return raw;
 }
 
-/** The values of field `name` (lower case) in `raw`, in order. */
-export function fieldValues(raw: readonly string[], name: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) out.push(raw[i + 1]!);
-  return out;
+/** The fields that say how a message is framed and what happens to its connection, found in one pass. */
+interface FramingFields {
+  /** Comma-separated tokens, lower case. */
+  readonly connection: string[];
+  readonly transferEncoding: string[];
+  readonly expect: string[];
+  /** Content-Length values, each split at commas. */
+  readonly contentLength: string[];
+  /** An Upgrade field is present. */
+  upgrade: boolean;
 }
 
-/** The comma-separated tokens of field `name`, lower case. */
-function fieldTokens(raw: readonly string[], name: string): string[] {
-  return fieldValues(raw, name).flatMap((v) => v.split(',')).map((t) => t.trim().toLowerCase()).filter(Boolean);
+const TOKEN_FIELDS = { connection: 'connection', 'transfer-encoding': 'transferEncoding', expect: 'expect' } as const;
+
+function framingFields(raw: readonly string[]): FramingFields {
+  const f: FramingFields = { connection: [], transferEncoding: [], expect: [], contentLength: [], upgrade: false };
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const n = raw[i]!;
+    // Only names of the lengths of the fields looked for are lowered (6 expect, 7 upgrade, 10 connection, 14 content-length, 17 transfer-encoding).
+    if (n.length !== 6 && n.length !== 7 && n.length !== 10 && n.length !== 14 && n.length !== 17) continue;
+    const name = n.toLowerCase(), value = raw[i + 1]!;
+    if (name === 'upgrade') f.upgrade = true;
+    else if (name === 'content-length') for (const v of value.split(',')) f.contentLength.push(v.trim());
+    else if (name in TOKEN_FIELDS) {
+      const into = f[TOKEN_FIELDS[name as keyof typeof TOKEN_FIELDS]];
+      for (const t of value.split(',')) {
+        const token = t.trim().toLowerCase();
+        if (token) into.push(token);
+      }
+    }
+  }
+  return f;
 }
 
-function keepAliveOf(raw: readonly string[], minor: 0 | 1): boolean {
-  const conn = fieldTokens(raw, 'connection');
-  return minor === 1 ? !conn.includes('close') : conn.includes('keep-alive');
+function keepAliveOf(f: FramingFields, minor: 0 | 1): boolean {
+  return minor === 1 ? !f.connection.includes('close') : f.connection.includes('keep-alive');
 }
 
 /** The declared length (Content-Length, all copies equal), or undefined. */
-function contentLength(raw: readonly string[], fail: (why: string) => never): number | undefined {
-  const values = fieldValues(raw, 'content-length').flatMap((v) => v.split(',')).map((v) => v.trim());
+function contentLength(f: FramingFields, fail: (why: string) => never): number | undefined {
+  const values = f.contentLength;
   if (values.length === 0) return undefined;
   if (!values.every((v) => /^\d{1,15}$/.test(v) && v === values[0])) fail('invalid Content-Length');
   return Number(values[0]);
@@ -127,19 +148,19 @@ export function parseRequestHead(buf: Buffer, from: number, end: number): Reques
   const fail = (why: string): never => {
     throw new HeadError(400, why);
   };
-  const te = fieldTokens(rawHeaders, 'transfer-encoding');
-  const length = contentLength(rawHeaders, fail);
+  const f = framingFields(rawHeaders);
+  const te = f.transferEncoding;
+  const length = contentLength(f, fail);
   let framing: BodyFraming = { kind: 'none' };
   if (te.length > 0) {
     if (length !== undefined) fail('both Transfer-Encoding and Content-Length');
     if (te[te.length - 1] !== 'chunked') fail('Transfer-Encoding without chunked last');
     framing = { kind: 'chunked' };
   } else if (length) framing = { kind: 'length', length };
-  const conn = fieldTokens(rawHeaders, 'connection');
   return {
-    method: m[1]!, target: m[2]!, minor, rawHeaders, framing, keepAlive: keepAliveOf(rawHeaders, minor),
-    expectContinue: minor === 1 && fieldTokens(rawHeaders, 'expect').includes('100-continue'),
-    upgrade: conn.includes('upgrade') && fieldValues(rawHeaders, 'upgrade').length > 0,
+    method: m[1]!, target: m[2]!, minor, rawHeaders, framing, keepAlive: keepAliveOf(f, minor),
+    expectContinue: minor === 1 && f.expect.includes('100-continue'),
+    upgrade: f.connection.includes('upgrade') && f.upgrade,
   };
 }
 
@@ -159,11 +180,12 @@ export function parseResponseHead(buf: Buffer, from: number, end: number, method
     throw new HeadError(400, why);
   };
   let framing: BodyFraming;
-  let keepAlive = keepAliveOf(rawHeaders, minor);
+  const f = framingFields(rawHeaders);
+  let keepAlive = keepAliveOf(f, minor);
   if (method === 'HEAD' || status < 200 || status === 204 || status === 304) framing = { kind: 'none' };
   else {
-    const te = fieldTokens(rawHeaders, 'transfer-encoding');
-    const length = contentLength(rawHeaders, fail);
+    const te = f.transferEncoding;
+    const length = contentLength(f, fail);
     if (te.length > 0) framing = te[te.length - 1] === 'chunked' ? { kind: 'chunked' } : { kind: 'close' };
     else if (length !== undefined) framing = length ? { kind: 'length', length } : { kind: 'none' };
     else framing = { kind: 'close' };

@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import type { L7PolicyAck, L7PolicyReceiver, L7PolicyUpdate } from '../l7-policy-table.ts';
-import { flowFromWire, readMessages, sendMessage, UNREAD_VERSION, type ProxyMessage } from '../proxy-protocol.ts';
+import { exchangeRecords, flowFromWire, readMessages, sendMessage, UNREAD_VERSION, type ProxyMessage } from '../proxy-protocol.ts';
 import type { HttpFlowRecord } from './proxy.ts';
 
 interface Pending {
@@ -61,6 +61,10 @@ export class HttpProxyClient implements L7PolicyReceiver {
   }
 
   #onMessage(m: ProxyMessage): void {
+    if (m.type === 'exchange') {
+      for (const r of exchangeRecords(m.x)) this.onFlow(r);
+      return;
+    }
     if (m.type === 'flow') return this.onFlow(flowFromWire(m.flow));
     if (m.type !== 'ack') throw new Error(`http proxy socket: unknown message type ${JSON.stringify((m as { type?: unknown }).type)}`);
     const p = this.#pending.shift();

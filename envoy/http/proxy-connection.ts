@@ -274,43 +274,60 @@ export class ProxiedConnection {
       return this.#flowControl();
     }
     const buf = this.#upPending ? Buffer.concat([this.#upPending, chunk]) : chunk;
+    // What goes to the client is relayed as one write per contiguous run of `buf` (usually the whole chunk).
+    let runFrom = 0, runTo = 0;
+    const relay = (from: number, to: number) => {
+      if (from !== runTo) flush();
+      if (runFrom === runTo) runFrom = from;
+      runTo = to;
+    };
+    const flush = () => {
+      if (runTo > runFrom) this.client.write(buf.subarray(runFrom, runTo));
+      runFrom = runTo = 0;
+    };
     let off = 0;
-    this.client.cork();
     try {
       while (off < buf.length && s === this.#upstream && !this.#tunnel) {
         const ex = this.#queue[0];
         if (!ex || ex.local) throw new Error('an answer to no request');
         if (this.#response) {
           const n = this.#response.reader.consume(buf, off);
-          this.client.write(buf.subarray(off, off + n));
+          relay(off, off + n);
           off += n;
-          if (this.#response.reader.done) this.#responseDone();
+          if (this.#response.reader.done) {
+            flush();
+            this.#responseDone();
+          }
           continue;
         }
         const end = headEnd(buf, off);
         if (end < 0) break;
         const head = parseResponseHead(buf, off, end, ex.method);
-        const bytes = buf.subarray(off, end);
+        const from = off;
         off = end;
         if (head.status === 101) {
           if (!ex.upgrade) throw new Error('101 Switching Protocols without an upgrade request');
-          this.client.write(bytes);
-          this.#startTunnel(ex, buf.subarray(off));
+          relay(from, buf.length);
+          flush();
+          this.#startTunnel(ex);
           off = buf.length;
         } else if (head.status >= 200) {
           // Interim answers (100 Continue, 103) stay between proxy and upstream, as before.
-          this.client.write(bytes);
+          relay(from, end);
           ex.answered = true;
           this.hooks.stats.forwarded++;
           this.#response = { reader: new BodyReader(head.framing), status: head.status, keepAlive: head.keepAlive };
-          if (this.#response.reader.done) this.#responseDone();
+          if (this.#response.reader.done) {
+            flush();
+            this.#responseDone();
+          }
         }
       }
     } catch (err) {
-      this.client.uncork();
+      flush();
       return this.#onUpstreamGone(s, err as Error);
     }
-    this.client.uncork();
+    flush();
     this.#upPending = off < buf.length && s === this.#upstream ? buf.subarray(off) : undefined;
     this.#resumeReading();
   }
@@ -327,7 +344,8 @@ export class ProxiedConnection {
     this.#flushFront();
   }
 
-  #startTunnel(ex: Exchange, rest: Buffer): void {
+  /** The upstream switched protocols (its answer and what followed it already relayed): bytes go both ways unread. */
+  #startTunnel(ex: Exchange): void {
     this.#queue.shift();
     ex.finish('FORWARDED', 101);
     this.#tunnel = true;
@@ -335,7 +353,6 @@ export class ProxiedConnection {
     clearTimeout(this.#headTimer);
     this.client.setTimeout(0);
     this.#upstream!.setTimeout(0);
-    if (rest.length) this.client.write(rest);
     if (this.#pending) this.#upstream!.write(this.#pending);
     this.#pending = undefined;
   }

@@ -1,7 +1,7 @@
 /**
  * The proxy process's side of the agent's socket: a root-only unix socket where the agent connects,
  * pushes L7 policy updates (each applied to the proxy's policy store and answered with its
- * acknowledgement, in order) and receives every flow record. Several agent connections may be open
+ * acknowledgement, in order) and receives every exchange's flow records. Several agent connections may be open
  * for a moment (a restarted agent before the old connection is noticed gone): each gets the flows.
  * Policy stays as last applied while no agent is connected.
  */
@@ -10,13 +10,14 @@ import net from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../../runtime/logger.ts';
 import type { L7PolicyAck } from '../l7-policy-table.ts';
-import { flowToWire, readMessages, sendMessage, UNREAD_VERSION, type AgentMessage, type ProxyMessage } from '../proxy-protocol.ts';
+import { exchangeMessage, IN_BATCH, readMessages, REQUEST_PART, RESPONSE_PART, sendMessage, UNREAD_VERSION, type AgentMessage } from '../proxy-protocol.ts';
+import type { HttpExchange } from './exchange.ts';
 import type { HttpPolicyStore } from './policy-store.ts';
-import type { HttpFlowRecord } from './proxy.ts';
+import type { HttpExchangeSink } from './proxy.ts';
 
-/** How long a flow record waits for others to share its write. */
+/** How long an exchange's record waits for others (and for its response) to share its write. */
 const FLOW_BATCH_MS = 20;
-/** Records that are sent at once, however young. */
+/** Exchanges waiting that are sent at once, however young. */
 const FLOW_BATCH_MAX = 256;
 
 /** Whether something accepts connections on the unix socket at `path`. */
@@ -33,12 +34,12 @@ export function socketAnswers(path: string, timeoutMs = 1000): Promise<boolean> 
   });
 }
 
-/** The agent-facing socket of the proxy process. */
-export class ProxyControlServer {
+/** The agent-facing socket of the proxy process; the proxy's exchange sink. */
+export class ProxyControlServer implements HttpExchangeSink {
   readonly #agents = new Set<net.Socket>();
   readonly #server: net.Server;
-  /** Flow messages not yet sent. */
-  #flows: string[] = [];
+  /** Exchanges with a part not yet sent, in the order their parts came. */
+  #waiting: HttpExchange[] = [];
   #flowTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly store: HttpPolicyStore, private readonly log: Logger) {
@@ -58,23 +59,40 @@ export class ProxyControlServer {
   }
 
   /**
-   * Sends a flow record to every connected agent (none connected: it is not kept). Records go out
-   * in batches, at most FLOW_BATCH_MS after they were made: a write (and the agent's wakeup) per
-   * request would compete with the requests themselves.
+   * A decided request, for every connected agent (none connected: it is not kept). Exchanges go
+   * out in batches, at most FLOW_BATCH_MS after they were decided, and are formatted only then: a
+   * write (and the agent's wakeup) per request would compete with the requests themselves, and a
+   * response that comes before its batch leaves shares its request's message.
    */
-  flow(record: HttpFlowRecord): void {
+  request(e: HttpExchange): void {
+    this.#wait(e);
+  }
+
+  /** A complete response: sent with its request when that is still waiting, in a message of its own otherwise. */
+  response(e: HttpExchange): void {
+    if (!(e.wireState & IN_BATCH)) this.#wait(e);
+  }
+
+  #wait(e: HttpExchange): void {
     if (this.#agents.size === 0) return;
-    this.#flows.push(JSON.stringify({ type: 'flow', flow: flowToWire(record) } satisfies ProxyMessage));
-    if (this.#flows.length >= FLOW_BATCH_MAX) this.#sendFlows();
+    e.wireState |= IN_BATCH;
+    this.#waiting.push(e);
+    if (this.#waiting.length >= FLOW_BATCH_MAX) this.#sendFlows();
     else this.#flowTimer ??= setTimeout(() => this.#sendFlows(), FLOW_BATCH_MS);
   }
 
   #sendFlows(): void {
     clearTimeout(this.#flowTimer);
     this.#flowTimer = undefined;
-    if (this.#flows.length === 0) return;
-    const lines = this.#flows.join('\n') + '\n';
-    this.#flows = [];
+    if (this.#waiting.length === 0) return;
+    let lines = '';
+    for (const e of this.#waiting) {
+      const parts = (REQUEST_PART | (e.response ? RESPONSE_PART : 0)) & ~e.wireState;
+      e.wireState = (e.wireState | parts) & ~IN_BATCH;
+      if (parts === 0) continue;
+      lines += exchangeMessage(e, parts) + '\n';
+    }
+    this.#waiting = [];
     for (const a of this.#agents) if (a.writable) a.write(lines);
   }
 

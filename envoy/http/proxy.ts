@@ -16,6 +16,7 @@ import net from 'node:net';
 import type { Direction, RuleOrigin } from '../../policy/api/model.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { MARK_MAGIC_PROXY_EGRESS, MARK_MAGIC_PROXY_INGRESS } from '../tproxy.ts';
+import { HttpExchange, type HttpExchangeConnection } from './exchange.ts';
 import { ACCESS_DENIED_BODY, localAnswer } from './local-answers.ts';
 import type { RequestHead } from './message-head.ts';
 import type { HttpPolicyStore } from './policy-store.ts';
@@ -57,6 +58,12 @@ export interface HttpFlowRecord {
   readonly rule: number;
 }
 
+/** Where the proxy reports exchanges: each request once decided, and again once its response is complete. */
+export interface HttpExchangeSink {
+  request(e: HttpExchange): void;
+  response(e: HttpExchange): void;
+}
+
 /** Transparent sockets (the native module in the agent; plain ones in tests). */
 export interface ProxySockets {
   /** A listening fd for `port`. */
@@ -74,7 +81,7 @@ export interface HttpProxyOptions {
   identityOf(ip: string): number;
   readonly sockets: ProxySockets;
   readonly log: Logger;
-  onFlow?(flow: HttpFlowRecord): void;
+  readonly flows?: HttpExchangeSink;
 }
 
 /** Counters of the proxy. */
@@ -93,6 +100,8 @@ interface ConnContext {
   readonly original: HttpFlowEnd;
   readonly remoteIdentity: number;
   readonly mark: number;
+  /** The ends as the connection's exchanges record them. */
+  readonly ends: HttpExchangeConnection;
 }
 
 function bareIPv4(ip: string | undefined): string {
@@ -150,7 +159,10 @@ export class HttpProxy {
     const originalIp = bareIPv4(socket.localAddress);
     const client = { ip: clientIp, port: socket.remotePort ?? 0, identity: this.opts.identityOf(clientIp) };
     const original = { ip: originalIp, port: socket.localPort ?? 0, identity: this.opts.identityOf(originalIp) };
-    const ctx: ConnContext = { direction, client, original, remoteIdentity: direction === 'ingress' ? client.identity : original.identity, mark };
+    const ctx: ConnContext = {
+      direction, client, original, remoteIdentity: direction === 'ingress' ? client.identity : original.identity, mark,
+      ends: { direction, source: client, destination: original },
+    };
     new ProxiedConnection(socket, {
       decide: (head, bytes) => this.#decide(ctx, head, bytes),
       connect: () => this.opts.sockets.connect(client, original, mark),
@@ -161,7 +173,6 @@ export class HttpProxy {
   /** Decides a request by its row's rules as they are now, and records it. */
   #decide(conn: ConnContext, head: RequestHead, bytes: Buffer): RequestDecision {
     this.stats.requests++;
-    const started = process.hrtime.bigint();
     const headers = requestHeaders(head.rawHeaders);
     const host = (headers.host as string | undefined) ?? '';
     const row = this.opts.policies.lookup({
@@ -169,21 +180,22 @@ export class HttpProxy {
       remoteIdentity: conn.remoteIdentity, port: conn.original.port,
     });
     const decision = row ? decideHttp(row.policy, { method: head.method, path: head.target, host, headers }) : { allowed: false, rule: -1, actions: [] };
-    const onFlow = this.opts.onFlow;
-    const record = (type: HttpFlowRecord['type'], verdict: HttpFlowRecord['verdict'], code: number) => onFlow?.({
-      type, direction: conn.direction, source: conn.client, destination: conn.original,
-      method: head.method, url: `http://${host || conn.original.ip}${head.target}`, protocol: `HTTP/1.${head.minor}`, headers: head.rawHeaders,
-      verdict, code, latencyNs: type === 'response' ? process.hrtime.bigint() - started : 0n, time: new Date(),
-      origins: row?.row.entry.derivedFrom ?? [], rule: decision.rule,
-    });
-    record('request', decision.allowed ? 'FORWARDED' : 'DROPPED', 0);
+    const exchange = new HttpExchange(
+      conn.ends, head.method, `http://${host || conn.original.ip}${head.target}`, `HTTP/1.${head.minor}`, head.rawHeaders,
+      decision.allowed ? 'FORWARDED' : 'DROPPED', row?.row.entry.derivedFrom ?? [], decision.rule,
+    );
+    const flows = this.opts.flows;
+    flows?.request(exchange);
     if (!decision.allowed) this.stats.denied++;
     const changes = decision.actions.some((a) => a.action !== 'LOG');
     return {
       allowed: decision.allowed,
       ...(!decision.allowed && { denial: localAnswer(403, ACCESS_DENIED_BODY, head.keepAlive) }),
       head: changes ? rewrittenHead(head, applyHeaderActions(head.rawHeaders, decision.actions)) : bytes,
-      finish: (verdict, code) => record('response', verdict, code),
+      finish: (verdict, code) => {
+        exchange.finish(verdict, code);
+        flows?.response(exchange);
+      },
     };
   }
 }

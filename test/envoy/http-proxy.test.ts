@@ -8,6 +8,7 @@ import type { HttpRule } from '../../policy/api/model.ts';
 import type { MapStateRow } from '../../policy/mapstate-types.ts';
 import { nopLogger } from '../../runtime/logger.ts';
 import { HttpPolicyStore } from '../../envoy/http/policy-store.ts';
+import { exchangeRecord } from '../../envoy/http/exchange.ts';
 import { ACCESS_DENIED_BODY, HttpProxy, type HttpFlowRecord } from '../../envoy/http/proxy.ts';
 import { compileHttpPolicy, decideHttp } from '../../envoy/http/rules.ts';
 import { checkProxyPort, tproxyRules } from '../../envoy/tproxy.ts';
@@ -107,7 +108,8 @@ describe('envoy/http: the proxy on loopback', function () {
     store = new HttpPolicyStore();
     store.apply({ endpointId: 1, version: 1, address: '127.0.0.1', rows: [row([{ method: 'POST', path: '/v1/request-landing' }, { method: 'GET', path: '/hm', headerMatches: [{ name: 'X-Team', value: 'empire', mismatch: 'ADD' }] }])] });
     proxy = new HttpProxy({
-      ingressPort: port, egressPort: port + 1, policies: store, identityOf: () => CLIENT_IDENTITY, log: nopLogger, onFlow: (f) => flows.push(f),
+      ingressPort: port, egressPort: port + 1, policies: store, identityOf: () => CLIENT_IDENTITY, log: nopLogger,
+      flows: { request: (e) => flows.push(exchangeRecord(e, 'request')), response: (e) => flows.push(exchangeRecord(e, 'response')) },
       sockets: {
         listen: (p, mark) => native().transparentListen('127.0.0.1', p, 'tcp', mark),
         connect: () => {

@@ -1,10 +1,12 @@
 // The agent ↔ HTTP proxy process socket, both ends in this process on a unix socket in a temporary
 // folder: the table's updates are acknowledged over it (a refusal names the field and keeps the
-// previous version), flow records come back whole, a lost connection shows in the table's status,
+// previous version), flow records come back whole (a request and its response batched in one message or not, and the
+// previous release's records too), a lost connection shows in the table's status,
 // and a reconnection with the table resent brings every endpoint back.
 import { expect } from 'chai';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import { join } from 'node:path';
 import type { MapStateRow } from '../../policy/mapstate-types.ts';
 import { nopLogger } from '../../runtime/logger.ts';
@@ -14,6 +16,7 @@ import { HttpProxyClient } from '../../envoy/http/proxy-client.ts';
 import { ProxyControlServer, socketAnswers } from '../../envoy/http/proxy-control.ts';
 import type { HttpFlowRecord } from '../../envoy/http/proxy.ts';
 import { proxySocketPath } from '../../envoy/proxy-protocol.ts';
+import { HttpExchange } from '../../envoy/http/exchange.ts';
 
 function row(path: string): MapStateRow {
   return {
@@ -72,15 +75,49 @@ describe('envoy: the HTTP proxy process socket', () => {
     expect(table.status()[0]!.error).to.match(/endpoint 1 version 2: .*path/);
   });
 
-  it('brings flow records back whole', async () => {
-    server.flow({
-      type: 'response', direction: 'ingress', source: { ip: '10.0.0.9', port: 4000, identity: 5 }, destination: { ip: '10.0.0.1', port: 80, identity: 7 },
-      method: 'GET', url: 'http://x/a', protocol: 'HTTP/1.1', headers: ['Host', 'x'], verdict: 'FORWARDED', code: 200, latencyNs: 12345678901234n,
-      time: new Date('2026-01-02T03:04:05.678Z'), origins: [], rule: 0,
-    });
-    await until(() => flows.length === 1);
-    expect(flows[0]!.latencyNs).to.equal(12345678901234n);
-    expect(flows[0]!.time.toISOString()).to.equal('2026-01-02T03:04:05.678Z');
+  it('brings flow records back whole: a request and its response in one message, or each in its own', async () => {
+    const conn = { direction: 'ingress' as const, source: { ip: '10.0.0.9', port: 4000, identity: 5 }, destination: { ip: '10.0.0.1', port: 80, identity: 7 } };
+    const origins = [{ kind: 'CiliumNetworkPolicy' as const, namespace: 'ns', name: 'p', ruleIndex: 0 }];
+    const quick = new HttpExchange(conn, 'GET', 'http://x/a', 'HTTP/1.1', ['Host', 'x'], 'FORWARDED', origins, 0);
+    server.request(quick);
+    quick.finish('FORWARDED', 200);
+    server.response(quick);
+    await until(() => flows.length === 2);
+    expect(flows.map((f) => [f.type, f.method, f.verdict, f.code])).to.deep.equal([['request', 'GET', 'FORWARDED', 0], ['response', 'GET', 'FORWARDED', 200]]);
+    expect(flows[0]).to.deep.include({ source: conn.source, destination: conn.destination, url: 'http://x/a', headers: ['Host', 'x'], origins, rule: 0 });
+    expect(flows[0]!.time.getTime()).to.equal(quick.timeMs);
+    expect(flows[1]!.latencyNs).to.equal(BigInt(quick.response!.latencyNs));
+    expect(flows[1]!.time.getTime()).to.equal(quick.response!.timeMs);
+    const slow = new HttpExchange(conn, 'PUT', 'http://x/b', 'HTTP/1.1', [], 'DROPPED', [], -1);
+    server.request(slow);
+    await until(() => flows.length === 3);
+    slow.finish('DROPPED', 403);
+    server.response(slow);
+    await until(() => flows.length === 4);
+    expect(flows.slice(2).map((f) => [f.type, f.method, f.verdict, f.code])).to.deep.equal([['request', 'PUT', 'DROPPED', 0], ['response', 'PUT', 'DROPPED', 403]]);
+  });
+
+  it('still reads the flow records of a proxy of the previous release', async () => {
+    const old: HttpFlowRecord[] = [];
+    const path = join(dir, 'old-proxy.sock');
+    const oldProxy = net.createServer((s) => s.end(JSON.stringify({
+      type: 'flow', flow: {
+        type: 'response', direction: 'ingress', source: { ip: '10.0.0.9', port: 4000, identity: 5 }, destination: { ip: '10.0.0.1', port: 80, identity: 7 },
+        method: 'GET', url: 'http://x/a', protocol: 'HTTP/1.1', headers: ['Host', 'x'], verdict: 'FORWARDED', code: 200, latencyNs: '12345678901234',
+        time: '2026-01-02T03:04:05.678Z', origins: [], rule: 0,
+      },
+    }) + '\n'));
+    await new Promise<void>((resolve) => oldProxy.listen(path, () => resolve()));
+    const reader = new HttpProxyClient((f) => old.push(f), () => undefined);
+    try {
+      await reader.connect(path);
+      await until(() => old.length === 1);
+      expect(old[0]!.latencyNs).to.equal(12345678901234n);
+      expect(old[0]!.time.toISOString()).to.equal('2026-01-02T03:04:05.678Z');
+    } finally {
+      reader.disconnect();
+      oldProxy.close();
+    }
   });
 
   it('shows a lost connection in the status, and a reconnection with the table resent applies the newest version', async () => {
