@@ -11,58 +11,24 @@
  * Usage: npx tsx bench/l7/run.ts --cluster NAME [--rounds R] [--seconds S]
  */
 import { parseArgs } from 'node:util';
-import { benchCluster, inPodNetns, median, withPodPair } from './pods.ts';
+import { HTTP_PODS, httpLoad, httpPolicy } from './http-load.ts';
+import { benchCluster, median, withPodPair } from './pods.ts';
 
 const { values: args } = parseArgs({ options: { cluster: { type: 'string' }, rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '3' } } });
 if (!args.cluster) throw new Error('usage: run.ts --cluster NAME [--rounds R] [--seconds S]');
 const NAME = args.cluster, ROUNDS = Number(args.rounds), SECONDS = Number(args.seconds);
-const PORT = 8080;
 const cluster = benchCluster(NAME);
 
-/** The load loop, run by Node inside the client's network namespace: prints {n, p50, p99} (µs). */
-const LOAD = `
-const http = require('node:http');
-const [ip, port, secs, keep] = process.argv.slice(1);
-const agent = new http.Agent({ keepAlive: keep === '1', maxSockets: 1 });
-const lat = []; const end = Date.now() + Number(secs) * 1000;
-const one = () => new Promise((res, rej) => {
-  const t = process.hrtime.bigint();
-  http.get({ host: ip, port: Number(port), path: '/echo?msg=x', agent }, (r) => {
-    if (r.statusCode !== 200) return rej(new Error('status ' + r.statusCode));
-    r.resume(); r.on('end', () => { lat.push(Number(process.hrtime.bigint() - t) / 1000); res(); });
-  }).on('error', rej);
-});
-(async () => { while (Date.now() < end) await one(); lat.sort((a, b) => a - b);
-  console.log(JSON.stringify({ n: lat.length, p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)] })); agent.destroy(); })();
-`;
-
-/** Runs the load loop in the client pod's network namespace. */
-async function load(pod: { netns: string; node: string }, ip: string, keep: boolean): Promise<{ n: number; p50: number; p99: number }> {
-  return JSON.parse(await inPodNetns(pod, [process.execPath, '-e', LOAD, ip, String(PORT), String(SECONDS), keep ? '1' : '0']));
-}
-
-const policy = (ns: string, l7: boolean) => JSON.stringify({
-  apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'bench', namespace: ns },
-  spec: {
-    endpointSelector: { matchLabels: { app: 'server' } },
-    ingress: [{ fromEndpoints: [{ matchLabels: { app: 'client' } }], toPorts: [{ ports: [{ port: String(PORT), protocol: 'TCP' }], ...(l7 ? { rules: { http: [{ method: 'GET', path: '/echo(\\?.*)?' }] } } : {}) }] }],
-  },
-});
-
 async function main(): Promise<void> {
-  const specs = {
-    client: { containers: [{ name: 'c', image: 'docker.io/library/busybox:1.35', command: ['sleep', '3600'] }] },
-    server: { containers: [{ name: 's', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['netexec', `--http-port=${PORT}`] }] },
-  };
-  await withPodPair(cluster, 'bench-l7', specs, [], async ({ ns, client, server }) => {
+  await withPodPair(cluster, 'bench-l7', HTTP_PODS, [], async ({ ns, client, server }) => {
     const results: Record<string, { n: number[]; p50: number[]; p99: number[] }> = {};
-    await load(client, server.ip, true); // warm-up (no policy yet)
+    await httpLoad(client, server.ip, SECONDS, true); // warm-up (no policy yet)
     for (let r = 0; r < ROUNDS; r++) {
       for (const l7 of [false, true]) {
-        await cluster.kubectl(['apply', '-f', '-'], policy(ns, l7));
+        await cluster.kubectl(['apply', '-f', '-'], httpPolicy(ns, l7));
         await new Promise((res) => setTimeout(res, 1500));
         for (const keep of [true, false]) {
-          const m = await load(client, server.ip, keep);
+          const m = await httpLoad(client, server.ip, SECONDS, keep);
           const k = `${l7 ? 'HTTP rule' : 'L4 only'} ${keep ? 'keep-alive' : 'new connections'}`;
           (results[k] ??= { n: [], p50: [], p99: [] }).n.push(m.n / SECONDS);
           results[k].p50.push(m.p50);

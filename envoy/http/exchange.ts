@@ -5,7 +5,7 @@
  * small object on its way through.
  */
 import type { Direction, RuleOrigin } from '../../policy/api/model.ts';
-import type { HttpFlowEnd, HttpFlowRecord } from './proxy.ts';
+import type { HttpExchangeSink, HttpFlowEnd, HttpFlowRecord } from './proxy.ts';
 
 /** The response part of an exchange. */
 export interface HttpExchangeResponse {
@@ -50,11 +50,14 @@ export class HttpExchange {
     readonly origins: readonly RuleOrigin[],
     /** The index of the allowing HTTP rule (-1: allow-all or denied). */
     readonly rule: number,
+    /** Where the complete response is reported. */
+    readonly sink?: HttpExchangeSink,
   ) {}
 
-  /** Records the response: its verdict and code (0: none). */
+  /** Records the response, its verdict and code (0: none), and reports it. */
   finish(verdict: HttpFlowRecord['verdict'], code: number): void {
     this.response = { verdict, code, latencyNs: Math.round((performance.now() - this.#startedMs) * 1e6), timeMs: Date.now() };
+    this.sink?.response(this);
   }
 }
 

@@ -130,8 +130,13 @@ function keepAliveOf(f: FramingFields, minor: 0 | 1): boolean {
   return minor === 1 ? !f.connection.includes('close') : f.connection.includes('keep-alive');
 }
 
+/** Refuses a head with 400 for `why`. */
+function fail(why: string): never {
+  throw new HeadError(400, why);
+}
+
 /** The declared length (Content-Length, all copies equal), or undefined. */
-function contentLength(f: FramingFields, fail: (why: string) => never): number | undefined {
+function contentLength(f: FramingFields): number | undefined {
   const values = f.contentLength;
   if (values.length === 0) return undefined;
   if (!values.every((v) => /^\d{1,15}$/.test(v) && v === values[0])) fail('invalid Content-Length');
@@ -145,12 +150,9 @@ export function parseRequestHead(buf: Buffer, from: number, end: number): Reques
   if (!m) throw new HeadError(400, 'invalid request line');
   const minor = m[3] === '1' ? 1 : 0;
   const rawHeaders = parseFields(lines);
-  const fail = (why: string): never => {
-    throw new HeadError(400, why);
-  };
   const f = framingFields(rawHeaders);
   const te = f.transferEncoding;
-  const length = contentLength(f, fail);
+  const length = contentLength(f);
   let framing: BodyFraming = { kind: 'none' };
   if (te.length > 0) {
     if (length !== undefined) fail('both Transfer-Encoding and Content-Length');
@@ -176,16 +178,13 @@ export function parseResponseHead(buf: Buffer, from: number, end: number, method
   const minor = m[1] === '1' ? 1 : 0;
   const status = Number(m[2]);
   const rawHeaders = parseFields(lines);
-  const fail = (why: string): never => {
-    throw new HeadError(400, why);
-  };
   let framing: BodyFraming;
   const f = framingFields(rawHeaders);
   let keepAlive = keepAliveOf(f, minor);
   if (method === 'HEAD' || status < 200 || status === 204 || status === 304) framing = { kind: 'none' };
   else {
     const te = f.transferEncoding;
-    const length = contentLength(f, fail);
+    const length = contentLength(f);
     if (te.length > 0) framing = te[te.length - 1] === 'chunked' ? { kind: 'chunked' } : { kind: 'close' };
     else if (length !== undefined) framing = length ? { kind: 'length', length } : { kind: 'none' };
     else framing = { kind: 'close' };

@@ -14,6 +14,12 @@ import { CONTINUE, localAnswer, UPSTREAM_FAILED_BODY } from './local-answers.ts'
 import { HeadError, headEnd, MAX_HEAD_BYTES, parseRequestHead, parseResponseHead, type RequestHead } from './message-head.ts';
 import type { HttpFlowRecord, HttpProxyStats } from './proxy.ts';
 
+/** Where an exchange's end is recorded. */
+export interface ExchangeRecorder {
+  /** Records the exchange's end: its verdict and the response's code (0: none). */
+  finish(verdict: HttpFlowRecord['verdict'], code: number): void;
+}
+
 /** A request's decision, as the proxy made and recorded it. */
 export interface RequestDecision {
   readonly allowed: boolean;
@@ -21,9 +27,11 @@ export interface RequestDecision {
   readonly denial?: Buffer;
   /** What goes upstream for an allowed request: the head as received, or as header actions changed it. */
   readonly head: Buffer;
-  /** Records the exchange's end: the response's code (0: none). */
-  finish(verdict: HttpFlowRecord['verdict'], code: number): void;
+  readonly record: ExchangeRecorder;
 }
+
+/** The recorder of an answer that belongs to no decided request (a malformed one). */
+const UNRECORDED: ExchangeRecorder = { finish: () => undefined };
 
 /** What a connection asks of the proxy. */
 export interface ConnectionHooks {
@@ -73,7 +81,7 @@ interface Exchange {
   continueDue: boolean;
   /** Bytes of the upstream's answer reached the client. */
   answered: boolean;
-  finish(verdict: HttpFlowRecord['verdict'], code: number): void;
+  readonly record: ExchangeRecorder;
 }
 
 /** A client connection and its upstream connection. */
@@ -98,6 +106,9 @@ export class ProxiedConnection {
   #clientEnded = false;
   #headTimer: NodeJS.Timeout | undefined;
   #bodyTimer: NodeJS.Timeout | undefined;
+  /** The run of the upstream's bytes being relayed to the client, not yet written. */
+  #runFrom = 0;
+  #runTo = 0;
 
   constructor(private readonly client: net.Socket, private readonly hooks: ConnectionHooks) {
     client.setNoDelay(true);
@@ -179,7 +190,7 @@ export class ProxiedConnection {
     const status = err instanceof HeadError ? err.status : 400;
     this.#bodyDone();
     this.#lastRequest = true;
-    this.#queue.push({ method: '', keepAlive: false, upgrade: false, local: localAnswer(status, '', false), continueDue: false, answered: false, finish: () => undefined });
+    this.#queue.push({ method: '', keepAlive: false, upgrade: false, local: localAnswer(status, '', false), continueDue: false, answered: false, record: UNRECORDED });
     this.#flushFront();
   }
 
@@ -197,20 +208,20 @@ export class ProxiedConnection {
 
   #onRequest(head: RequestHead, bytes: Buffer): void {
     const d = this.hooks.decide(head, bytes);
-    const ex: Exchange = { method: head.method, keepAlive: head.keepAlive, upgrade: head.upgrade, local: undefined, continueDue: head.expectContinue, answered: false, finish: d.finish };
+    const ex: Exchange = { method: head.method, keepAlive: head.keepAlive, upgrade: head.upgrade, local: undefined, continueDue: head.expectContinue, answered: false, record: d.record };
     if (!head.keepAlive) this.#lastRequest = true;
     let to: net.Socket | undefined;
     if (!d.allowed) {
       // As before: a client expecting 100 Continue gets it, sends its body (dropped), then the 403.
       ex.local = head.expectContinue ? Buffer.concat([CONTINUE, d.denial!]) : d.denial;
-      d.finish('DROPPED', 403);
+      d.record.finish('DROPPED', 403);
     } else if ((to = this.#upstreamSocket())) {
       to.write(d.head);
       if (head.upgrade) this.#awaitingUpgrade = true;
     } else {
       this.hooks.stats.upstreamErrors++;
       ex.local = localAnswer(503, UPSTREAM_FAILED_BODY, head.keepAlive);
-      d.finish('ERROR', 0);
+      d.record.finish('ERROR', 0);
     }
     if (head.framing.kind !== 'none') {
       this.#body = new BodyReader(head.framing);
@@ -274,17 +285,6 @@ export class ProxiedConnection {
       return this.#flowControl();
     }
     const buf = this.#upPending ? Buffer.concat([this.#upPending, chunk]) : chunk;
-    // What goes to the client is relayed as one write per contiguous run of `buf` (usually the whole chunk).
-    let runFrom = 0, runTo = 0;
-    const relay = (from: number, to: number) => {
-      if (from !== runTo) flush();
-      if (runFrom === runTo) runFrom = from;
-      runTo = to;
-    };
-    const flush = () => {
-      if (runTo > runFrom) this.client.write(buf.subarray(runFrom, runTo));
-      runFrom = runTo = 0;
-    };
     let off = 0;
     try {
       while (off < buf.length && s === this.#upstream && !this.#tunnel) {
@@ -292,10 +292,10 @@ export class ProxiedConnection {
         if (!ex || ex.local) throw new Error('an answer to no request');
         if (this.#response) {
           const n = this.#response.reader.consume(buf, off);
-          relay(off, off + n);
+          this.#relay(buf, off, off + n);
           off += n;
           if (this.#response.reader.done) {
-            flush();
+            this.#flushRun(buf);
             this.#responseDone();
           }
           continue;
@@ -307,29 +307,42 @@ export class ProxiedConnection {
         off = end;
         if (head.status === 101) {
           if (!ex.upgrade) throw new Error('101 Switching Protocols without an upgrade request');
-          relay(from, buf.length);
-          flush();
+          this.#relay(buf, from, buf.length);
+          this.#flushRun(buf);
           this.#startTunnel(ex);
           off = buf.length;
         } else if (head.status >= 200) {
           // Interim answers (100 Continue, 103) stay between proxy and upstream, as before.
-          relay(from, end);
+          this.#relay(buf, from, end);
           ex.answered = true;
           this.hooks.stats.forwarded++;
           this.#response = { reader: new BodyReader(head.framing), status: head.status, keepAlive: head.keepAlive };
           if (this.#response.reader.done) {
-            flush();
+            this.#flushRun(buf);
             this.#responseDone();
           }
         }
       }
     } catch (err) {
-      flush();
+      this.#flushRun(buf);
       return this.#onUpstreamGone(s, err as Error);
     }
-    flush();
+    this.#flushRun(buf);
     this.#upPending = off < buf.length && s === this.#upstream ? buf.subarray(off) : undefined;
     this.#resumeReading();
+  }
+
+  /** Bytes `buf[from, to)` go to the client: one write per contiguous run (usually a whole chunk of the upstream's). */
+  #relay(buf: Buffer, from: number, to: number): void {
+    if (from !== this.#runTo) this.#flushRun(buf);
+    if (this.#runFrom === this.#runTo) this.#runFrom = from;
+    this.#runTo = to;
+  }
+
+  /** Writes the run of `buf` relayed so far. */
+  #flushRun(buf: Buffer): void {
+    if (this.#runTo > this.#runFrom) this.client.write(buf.subarray(this.#runFrom, this.#runTo));
+    this.#runFrom = this.#runTo = 0;
   }
 
   /** The front exchange's answer is complete. */
@@ -337,7 +350,7 @@ export class ProxiedConnection {
     const ex = this.#queue.shift()!;
     const r = this.#response!;
     this.#response = undefined;
-    ex.finish('FORWARDED', r.status);
+    ex.record.finish('FORWARDED', r.status);
     // A server's Connection: close (or an answer that ends with its connection) is passed on.
     if (!r.keepAlive || !ex.keepAlive) return this.#endClient();
     if (ex.upgrade) this.#awaitingUpgrade = false;
@@ -347,7 +360,7 @@ export class ProxiedConnection {
   /** The upstream switched protocols (its answer and what followed it already relayed): bytes go both ways unread. */
   #startTunnel(ex: Exchange): void {
     this.#queue.shift();
-    ex.finish('FORWARDED', 101);
+    ex.record.finish('FORWARDED', 101);
     this.#tunnel = true;
     this.#awaitingUpgrade = false;
     clearTimeout(this.#headTimer);
@@ -369,7 +382,7 @@ export class ProxiedConnection {
     this.hooks.stats.upstreamErrors++;
     this.hooks.log.debug('http proxy upstream failed', { err: err?.message ?? 'closed' });
     if (this.#queue[0]!.answered) {
-      this.#queue[0]!.finish('ERROR', 0);
+      this.#queue[0]!.record.finish('ERROR', 0);
       return void this.client.destroy();
     }
     this.#response = undefined;
@@ -378,7 +391,7 @@ export class ProxiedConnection {
       if (e.local) continue;
       e.local = localAnswer(503, UPSTREAM_FAILED_BODY, e.keepAlive);
       e.continueDue = false;
-      e.finish('ERROR', 0);
+      e.record.finish('ERROR', 0);
     }
     this.#flushFront();
     this.#resumeReading();

@@ -182,20 +182,16 @@ export class HttpProxy {
     const decision = row ? decideHttp(row.policy, { method: head.method, path: head.target, host, headers }) : { allowed: false, rule: -1, actions: [] };
     const exchange = new HttpExchange(
       conn.ends, head.method, `http://${host || conn.original.ip}${head.target}`, `HTTP/1.${head.minor}`, head.rawHeaders,
-      decision.allowed ? 'FORWARDED' : 'DROPPED', row?.row.entry.derivedFrom ?? [], decision.rule,
+      decision.allowed ? 'FORWARDED' : 'DROPPED', row?.row.entry.derivedFrom ?? [], decision.rule, this.opts.flows,
     );
-    const flows = this.opts.flows;
-    flows?.request(exchange);
+    this.opts.flows?.request(exchange);
     if (!decision.allowed) this.stats.denied++;
     const changes = decision.actions.some((a) => a.action !== 'LOG');
     return {
       allowed: decision.allowed,
       ...(!decision.allowed && { denial: localAnswer(403, ACCESS_DENIED_BODY, head.keepAlive) }),
       head: changes ? rewrittenHead(head, applyHeaderActions(head.rawHeaders, decision.actions)) : bytes,
-      finish: (verdict, code) => {
-        exchange.finish(verdict, code);
-        flows?.response(exchange);
-      },
+      record: exchange,
     };
   }
 }
