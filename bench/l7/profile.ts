@@ -83,18 +83,23 @@ function printPerf(script: string): void {
   const has = (st: string[], ...names: string[]) => st.some((f) => names.some((n) => f.startsWith(n)));
   const kinds = new Map<string, number>();
   const leaves = new Map<string, number>();
+  const ownLeaves = new Map<string, number>();
   for (const st of stacks) {
     const kind = has(st, 'sock_write_iter', 'do_writev') ? (has(st, 'handle_softirqs') ? 'write: delivery to the next socket (softirq)' : 'write: sending')
       : has(st, 'sock_read_iter', 'tcp_recvmsg') ? 'read'
         : has(st, 'do_epoll_wait', '__x64_sys_epoll') ? 'epoll'
-          : has(st, 'entry_SYSCALL_64') ? 'other system calls' : has(st, 'asm_') ? 'interrupts' : 'its own code (JavaScript, V8, libuv)';
+          : has(st, 'entry_SYSCALL_64') ? 'other system calls' : st[0]!.includes('[kernel.kallsyms]') ? 'kernel: interrupts, scheduling' : 'its own code (JavaScript, V8, libuv)';
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
-    leaves.set(st[0]!, (leaves.get(st[0]!) ?? 0) + 1);
+    const leaf = st[0]!.replace(/ \(\[kernel\.kallsyms\]\)$/, ' [k]').replace(/ \(.*\)$/, '');
+    leaves.set(leaf, (leaves.get(leaf) ?? 0) + 1);
+    if (kind.startsWith('its own')) ownLeaves.set(leaf, (ownLeaves.get(leaf) ?? 0) + 1);
   }
   console.log(`${stacks.length} samples of the proxy:`);
   for (const [k, v] of [...kinds].sort((a, b) => b[1] - a[1])) console.log(`${((100 * v) / stacks.length).toFixed(1).padStart(6)}%  ${k}`);
-  console.log('top leaf symbols:');
-  for (const [k, v] of [...leaves].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`${((100 * v) / stacks.length).toFixed(1).padStart(6)}%  ${k}`);
+  for (const [title, counts] of [['top leaf symbols', leaves], ['top leaf symbols of its own code', ownLeaves]] as const) {
+    console.log(`${title}:`);
+    for (const [k, v] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${((100 * v) / stacks.length).toFixed(1).padStart(6)}%  ${k}`);
+  }
 }
 
 await withPodPair(cluster, 'bench-l7p', HTTP_PODS, [], async ({ ns, client, server }) => {
@@ -115,7 +120,7 @@ await withPodPair(cluster, 'bench-l7p', HTTP_PODS, [], async ({ ns, client, serv
     const m = await httpLoad(client, server.ip, SECONDS, true);
     await profiling;
     console.log(`keep-alive through the HTTP rule: ${Math.round(m.n / SECONDS)} requests/s, p50 ${Math.round(m.p50)} µs (proxy pid ${pid})`);
-    if (args.perf) printPerf(execFileSync('perf', ['script', '-i', out, '--pid', String(pid), '-F', 'comm,tid,ip,sym'], { maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
+    if (args.perf) printPerf(execFileSync('perf', ['script', '-i', out, '--pid', String(pid), '-F', 'comm,tid,ip,sym,dso'], { maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
     else printCpuProfile(JSON.parse(readFileSync(out, 'utf8')) as CpuProfile);
   } finally {
     rmSync(dir, { recursive: true, force: true });
