@@ -1,7 +1,8 @@
 /**
  * The node's HTTP proxy (run as a process of its own, envoy/proxy-main.ts): transparent listeners on the ingress and egress
  * proxy ports take the connections the datapath hands over (their local address is the original
- * destination), judge every request by the endpoint's HTTP rules as they are at that moment, answer
+ * destination), judge every request by the endpoint's HTTP rules as they are at that moment (an egress
+ * request to a pod of this node by that pod's ingress rules as well), answer
  * a denied one with upstream's 403 "Access denied", and forward an allowed one to the original
  * destination over one upstream connection per client connection (keep-alive and pipelining kept:
  * requests go upstream in order, answers come back in order). The upstream connection is made from
@@ -21,7 +22,7 @@ import { ACCESS_DENIED_BODY, localAnswer } from './local-answers.ts';
 import type { RequestHead } from './message-head.ts';
 import type { HttpPolicyStore } from './policy-store.ts';
 import { ProxiedConnection, type RequestDecision } from './proxy-connection.ts';
-import { decideHttp, type HeaderAction } from './rules.ts';
+import { decideHttp, type HeaderAction, type HttpDecision, type HttpRequestInfo } from './rules.ts';
 import { requestHeaders } from './request-headers.ts';
 
 export { ACCESS_DENIED_BODY, UPSTREAM_FAILED_BODY } from './local-answers.ts';
@@ -93,6 +94,14 @@ export interface HttpProxyStats {
   malformed: number;
   upstreamErrors: number;
 }
+
+/** A request's verdict and the rules that decided it. */
+interface HttpVerdict extends HttpDecision {
+  readonly origins: readonly RuleOrigin[];
+}
+
+/** No HTTP rules apply now (the endpoint or its redirect is gone): denied. */
+const NO_ROW: HttpVerdict = { allowed: false, rule: -1, actions: [], origins: [] };
 
 interface ConnContext {
   readonly direction: Direction;
@@ -170,19 +179,37 @@ export class HttpProxy {
     });
   }
 
-  /** Decides a request by its row's rules as they are now, and records it. */
-  #decide(conn: ConnContext, head: RequestHead, bytes: Buffer): RequestDecision {
-    this.stats.requests++;
-    const headers = requestHeaders(head.rawHeaders);
-    const host = (headers.host as string | undefined) ?? '';
+  /**
+   * The verdict on a request by its connection's row as it is now. An egress request to a pod of
+   * this node with ingress HTTP rules is judged by that pod's rules as well (both must allow; the
+   * header actions of both apply): the datapath delivers what this node's egress proxy sends
+   * without handing it to the ingress proxy (see datapath/bpf/lib/proxy.h).
+   */
+  #judge(conn: ConnContext, req: HttpRequestInfo): HttpVerdict {
     const row = this.opts.policies.lookup({
       direction: conn.direction, endpoint: conn.direction === 'ingress' ? conn.original.ip : conn.client.ip,
       remoteIdentity: conn.remoteIdentity, port: conn.original.port,
     });
-    const decision = row ? decideHttp(row.policy, { method: head.method, path: head.target, host, headers }) : { allowed: false, rule: -1, actions: [] };
+    if (!row) return NO_ROW;
+    const own = decideHttp(row.policy, req);
+    const origins = row.row.entry.derivedFrom;
+    if (conn.direction === 'ingress' || !own.allowed) return { ...own, origins };
+    const dest = this.opts.policies.lookup({ direction: 'ingress', endpoint: conn.original.ip, remoteIdentity: conn.client.identity, port: conn.original.port });
+    if (!dest) return { ...own, origins };
+    const theirs = decideHttp(dest.policy, req);
+    if (!theirs.allowed) return { allowed: false, rule: -1, actions: [], origins: dest.row.entry.derivedFrom };
+    return { allowed: true, rule: own.rule, actions: [...own.actions, ...theirs.actions], origins: [...origins, ...dest.row.entry.derivedFrom] };
+  }
+
+  /** Decides a request by the rules as they are now, and records it. */
+  #decide(conn: ConnContext, head: RequestHead, bytes: Buffer): RequestDecision {
+    this.stats.requests++;
+    const headers = requestHeaders(head.rawHeaders);
+    const host = (headers.host as string | undefined) ?? '';
+    const decision = this.#judge(conn, { method: head.method, path: head.target, host, headers });
     const exchange = new HttpExchange(
       conn.ends, head.method, `http://${host || conn.original.ip}${head.target}`, `HTTP/1.${head.minor}`, head.rawHeaders,
-      decision.allowed ? 'FORWARDED' : 'DROPPED', row?.row.entry.derivedFrom ?? [], decision.rule, this.opts.flows,
+      decision.allowed ? 'FORWARDED' : 'DROPPED', decision.origins, decision.rule, this.opts.flows,
     );
     this.opts.flows?.request(exchange);
     if (!decision.allowed) this.stats.denied++;

@@ -59,9 +59,10 @@ describe('datapath: redirect to the L7 proxies (BPF_PROG_TEST_RUN)', function ()
     expect(fromPod({ sport: 80, dport: 40000, flags: TCP.SYN | TCP.ACK })).to.deep.include({ action: OK, mark: proxyMark(15000) });
   });
 
-  it('delivers the ingress proxy\'s own upstream connection, but hands an egress proxy\'s to the ingress proxy', function () {
+  it('delivers the ingress proxy\'s own upstream connection, and this node\'s egress proxy\'s (it judged the pod\'s ingress rules too)', function () {
     expect(toPod({ sport: 40001, dport: 80 }, MARK_MAGIC_PROXY_INGRESS)).to.deep.include({ action: OK, mark: MARK_MAGIC_PROXY_INGRESS });
-    expect(toPod({ sport: 40002, dport: 80 }, MARK_MAGIC_PROXY_EGRESS)).to.include({ action: REDIRECT, mark: proxyMark(15000) });
+    expect(toPod({ sport: 40002, dport: 80 }, MARK_MAGIC_PROXY_EGRESS)).to.deep.include({ action: OK, mark: MARK_MAGIC_PROXY_EGRESS });
+    expect(toPod({ sport: 40002, dport: 80, flags: TCP.ACK }, MARK_MAGIC_PROXY_EGRESS)).to.deep.include({ action: OK, mark: MARK_MAGIC_PROXY_EGRESS });
   });
 
   it('marks an egress flow for the proxy, and hands its replies to the proxy unless the egress proxy sent them', function () {

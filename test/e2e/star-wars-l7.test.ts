@@ -4,7 +4,9 @@
 // tiefighter lands (POST /v1/request-landing), its PUT /v1/exhaust-port gets upstream's 403
 // "Access denied", on a pod of either node and through the Service, also on one kept-alive
 // connection; the xwing is dropped at L3/L4 in the kernel. Each request and response is an L7 flow
-// in the agent's Hubble, which the upstream hubble CLI shows with `--type l7`.
+// in the agent's Hubble, which the upstream hubble CLI shows with `--type l7`. The xwing's egress HTTP
+// rules go through its node's proxy; with the deathstar's ingress HTTP rules as well, both judge each
+// request, on the xwing's own node (its egress proxy judges both) as across nodes (two proxies chained).
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -175,6 +177,31 @@ describe('star-wars L7 policy on real pods: HTTP through the node proxies', func
       let got = '';
       for (let i = 0; i < 20 && !got.includes('"name":"Death Star"'); i++) got = await curl('xwing', `http://${d.ip}/v1/`);
       expect(got, `GET on ${d.node}`).to.match(/"name":"Death Star"/);
+    }
+  });
+
+  it('judges the client\'s egress rules and the deathstar\'s ingress rules both, on the same node as across nodes', async () => {
+    // The xwing may GET anything below /v1/; the deathstar lets it GET /v1/ only. On the xwing's own
+    // node its egress proxy judges both (the datapath does not hand that proxy's connection to the
+    // ingress proxy); to the other node the two proxies chain.
+    const policies = [
+      { name: 'xwing-get-only', endpointSelector: { matchLabels: { class: 'xwing' } }, egress: [{ toEndpoints: [{ matchLabels: { class: 'deathstar' } }], toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }], rules: { http: [{ method: 'GET', path: '/v1/.*' }] } }] }] },
+      { name: 'deathstar-from-xwing', endpointSelector: { matchLabels: { class: 'deathstar' } }, ingress: [{ fromEndpoints: [{ matchLabels: { class: 'xwing' } }], toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }], rules: { http: [{ method: 'GET', path: '/v1/' }] } }] }] },
+    ];
+    for (const { name, ...spec } of policies) {
+      const r = await runCommand(join(c.binDir, 'kubectl'), ['apply', '-f', '-'], { KUBECONFIG: c.kubeconfig },
+        JSON.stringify({ apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name, namespace: NS }, spec }));
+      expect(r.code, r.stderr).to.equal(0);
+    }
+    for (const d of deathstars) {
+      let denied = '';
+      for (let i = 0; i < 40 && denied !== 'Access denied\r\n 403'; i++) {
+        denied = await curl('xwing', `http://${d.ip}/v1/exhaust-port`, '-w', ' %{http_code}');
+        if (denied !== 'Access denied\r\n 403') await sleep(500);
+      }
+      expect(denied, `GET /v1/exhaust-port on ${d.node} (egress allows, ingress denies)`).to.equal('Access denied\r\n 403');
+      expect(await curl('xwing', `http://${d.ip}/v1/`), `GET /v1/ on ${d.node}`).to.match(/"name":"Death Star"/);
+      expect(await curl('xwing', '-XPOST', `http://${d.ip}/v1/request-landing`, '-w', ' %{http_code}'), `POST on ${d.node} (egress denies)`).to.equal('Access denied\r\n 403');
     }
   });
 });

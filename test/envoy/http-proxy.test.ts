@@ -15,10 +15,10 @@ import { checkProxyPort, tproxyRules } from '../../envoy/tproxy.ts';
 
 const CLIENT_IDENTITY = 4242;
 
-function row(http: HttpRule[], identity = CLIENT_IDENTITY): MapStateRow {
+function row(http: HttpRule[], identity = CLIENT_IDENTITY, direction: 'ingress' | 'egress' = 'ingress', name = 'rule1'): MapStateRow {
   return {
-    key: { direction: 'ingress', identity, protocol: 6, port: 0, portPrefixLen: 0 },
-    entry: { deny: false, proxyPort: 15000, redirect: { parser: 'http', rules: [{ parser: 'http', http }], allowAll: false }, derivedFrom: [{ kind: 'CiliumNetworkPolicy', namespace: 'default', name: 'rule1', ruleIndex: 0 }] },
+    key: { direction, identity, protocol: 6, port: 0, portPrefixLen: 0 },
+    entry: { deny: false, proxyPort: 15000, redirect: { parser: 'http', rules: [{ parser: 'http', http }], allowAll: false }, derivedFrom: [{ kind: 'CiliumNetworkPolicy', namespace: 'default', name, ruleIndex: 0 }] },
   };
 }
 
@@ -180,6 +180,19 @@ describe('envoy/http: the proxy on loopback', function () {
     failConnect = false;
     expect(out).to.match(/^HTTP\/1\.1 503 /);
     expect(await exchange(port, req('POST', '/v1/request-landing'), 1)).to.match(/Ship landed\n$/);
+  });
+
+  it('judges an egress request to a pod of its node by that pod\'s ingress rules as well', async () => {
+    // On loopback the client and the original destination are the same address: one endpoint with both rows.
+    store.apply({ endpointId: 1, version: 5, address: '127.0.0.1', rows: [
+      row([{ method: 'GET', path: '/v1/.*' }], CLIENT_IDENTITY, 'egress', 'client-egress'), row([{ method: 'GET', path: '/v1/' }], CLIENT_IDENTITY, 'ingress', 'server-ingress'),
+    ] });
+    const out = await exchange(port + 1, req('GET', '/v1/') + req('GET', '/v1/exhaust-port') + req('POST', '/v1/request-landing'), 3);
+    expect(out.split(/(?=HTTP\/1\.1 \d{3})/).map((a) => a.slice(9, 12))).to.deep.equal(['200', '403', '403']);
+    const requests = flows.slice(-6).filter((f) => f.type === 'request');
+    expect(requests.map((f) => [f.direction, f.verdict, f.origins.map((o) => o.name).join('+')])).to.deep.equal([
+      ['egress', 'FORWARDED', 'client-egress+server-ingress'], ['egress', 'DROPPED', 'server-ingress'], ['egress', 'DROPPED', 'client-egress'],
+    ]);
   });
 
   it('answers malformed HTTP with 400 and counts it; an unknown client gets 403', async () => {

@@ -11,8 +11,8 @@
  *     packet pass untouched, since a mark never crosses into the node's namespace from a pod.
  * Replies take the same way back: a reply of a proxied flow that the proxy did not send itself is
  * handed to the proxy too, where it reaches the proxy's own connection.
- * The proxy's sockets carry MARK_MAGIC_PROXY_INGRESS or _EGRESS; their packets are never handed
- * to a proxy again (an ingress proxy's upstream connection is policed but not redirected). */
+ * The proxy's sockets carry MARK_MAGIC_PROXY_INGRESS or _EGRESS; their packets are policed but never
+ * handed to a proxy of their direction again, nor an egress proxy's to this node's ingress proxy. */
 #ifndef CILIATE_PROXY_H
 #define CILIATE_PROXY_H
 
@@ -38,15 +38,19 @@ static __always_inline int proxy_is_handed_back(const struct __sk_buff *skb)
 }
 
 /* True when a packet of a flow whose policy entry (of direction entry_dir) has a proxy port (network
- * order, 0 = none) goes to that proxy: not when that proxy sent it (its upstream connection, or its
- * answers to the client). The other direction's proxy's packets do go to it: an egress proxy's
- * upstream connection to a pod with ingress L7 rules, and the ingress proxy's answers to a client
- * whose egress proxy holds the connection, chain the two. */
+ * order, 0 = none) goes to that proxy. Not when that proxy sent it (its upstream connection, or its
+ * answers to the client), and not what this node's egress proxy sends to a pod with ingress L7
+ * rules: that proxy judged the request by the pod's ingress rules as well (a mark never crosses
+ * nodes, so an egress proxy's mark on a pod's ingress means this node's). From another node an
+ * egress proxy's upstream connection arrives unmarked and goes to this node's ingress proxy: the
+ * two chain. */
 static __always_inline int proxy_wants(const struct __sk_buff *skb, __be16 port, __u8 entry_dir)
 {
-	__u32 own = entry_dir == DIR_INGRESS ? MARK_MAGIC_PROXY_INGRESS : MARK_MAGIC_PROXY_EGRESS;
+	__u32 magic = proxy_magic(skb);
 
-	return port && proxy_magic(skb) != own;
+	if (!port || magic == MARK_MAGIC_PROXY_EGRESS)
+		return 0;
+	return entry_dir == DIR_EGRESS || magic != MARK_MAGIC_PROXY_INGRESS;
 }
 
 /* Hands the packet to the proxy on port (network order); returns the tc action. */
