@@ -1,13 +1,15 @@
 /**
  * bench/l7/profile.ts (on demand, as root, on a running two-node cluster): where the server node's
- * HTTP proxy spends its time under bench/l7's keep-alive load with the HTTP rule in place.
+ * HTTP proxy spends its time under bench/l7's load with the HTTP rule in place.
  * `--perf`: a system-wide `perf record` (software clock) during the load, then the proxy process's
  * samples split into its own code, its writes (with the kernel's delivery of what it writes to the
  * next socket, which runs in its context), its reads, epoll and the rest, and its top kernel
  * symbols. `--inspector`: the proxy's JavaScript CPU profile through its inspector (opened with
  * SIGUSR1 inside its network namespace, closed after), top functions by self time.
  *
- * Usage: npx tsx bench/l7/profile.ts --cluster NAME (--perf | --inspector) [--seconds S]
+ * `--new-connections`: the load opens a connection per request instead.
+ *
+ * Usage: npx tsx bench/l7/profile.ts --cluster NAME (--perf | --inspector) [--seconds S] [--new-connections]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,8 +19,9 @@ import { parseArgs } from 'node:util';
 import { HTTP_PODS, httpLoad, httpPolicy } from './http-load.ts';
 import { benchCluster, withPodPair } from './pods.ts';
 
-const { values: args } = parseArgs({ options: { cluster: { type: 'string' }, seconds: { type: 'string', default: '8' }, perf: { type: 'boolean' }, inspector: { type: 'boolean' } } });
-if (!args.cluster || args.perf === args.inspector) throw new Error('usage: profile.ts --cluster NAME (--perf | --inspector) [--seconds S]');
+const { values: args } = parseArgs({ options: { cluster: { type: 'string' }, seconds: { type: 'string', default: '8' }, perf: { type: 'boolean' }, inspector: { type: 'boolean' }, 'new-connections': { type: 'boolean' } } });
+if (!args.cluster || args.perf === args.inspector) throw new Error('usage: profile.ts --cluster NAME (--perf | --inspector) [--seconds S] [--new-connections]');
+const KEEP = !args['new-connections'];
 const SECONDS = Number(args.seconds);
 const cluster = benchCluster(args.cluster);
 
@@ -117,9 +120,9 @@ await withPodPair(cluster, 'bench-l7p', HTTP_PODS, [], async ({ ns, client, serv
       await new Promise((res) => setTimeout(res, 500));
       profiling = run('nsenter', [`--net=/proc/${pid}/ns/net`, process.execPath, '--experimental-websocket', '-e', INSPECT, String(SECONDS - 2), out]);
     }
-    const m = await httpLoad(client, server.ip, SECONDS, true);
+    const m = await httpLoad(client, server.ip, SECONDS, KEEP);
     await profiling;
-    console.log(`keep-alive through the HTTP rule: ${Math.round(m.n / SECONDS)} requests/s, p50 ${Math.round(m.p50)} µs (proxy pid ${pid})`);
+    console.log(`${KEEP ? 'keep-alive' : 'new connections'} through the HTTP rule: ${Math.round(m.n / SECONDS)} requests/s, p50 ${Math.round(m.p50)} µs (proxy pid ${pid})`);
     if (args.perf) printPerf(execFileSync('perf', ['script', '-i', out, '--pid', String(pid), '-F', 'comm,tid,ip,sym,dso'], { maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
     else printCpuProfile(JSON.parse(readFileSync(out, 'utf8')) as CpuProfile);
   } finally {
