@@ -106,7 +106,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   // external-envoy-proxy the chart's cilium-envoy DaemonSet's); the pinned ipcache gives it identities.
   const httpProxy = httpProxySupervisor({
     table: enforcement.l7Policies, log: log.child({ component: 'http-proxy' }), stateDir: cfg.stateDir, pinRoot: agentPinRoot(cfg.bpfRoot, cfg.nodeName),
-    external: cfg.externalEnvoyProxy,
+    external: cfg.externalEnvoyProxy, upstreamLingerSeconds: cfg.httpUpstreamLingerSeconds,
     ...(hubble ? { onFlow: (r: HttpFlowRecord) => hubble.ring.push(httpFlowEntry(r, hubble.ends, defaultProxyPort('http', r.direction))) } : {}),
   });
   const manager = new Manager({ log }).addCache(nodes);

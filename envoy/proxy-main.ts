@@ -4,7 +4,8 @@
  * agent that stops or restarts cuts none of them. The agent starts it (envoy/http/proxy-supervisor.ts),
  * or the chart's cilium-envoy DaemonSet runs it (`external-envoy-proxy`), in the node's network
  * namespace with `--socket-path` (where the agent connects: policy in, flows out) and `--pin-root`
- * (the agent's bpffs folder, whose pinned ipcache gives peers' identities).
+ * (the agent's bpffs folder, whose pinned ipcache gives peers' identities), and
+ * `--http-upstream-linger-timeout` (how it closes upstream connections; http/upstream-close.ts).
  * It exits when another proxy already answers on the socket, and when its socket file disappears
  * (the node's state is gone); SIGTERM stops it. No agent connected is no reason to exit: it keeps
  * enforcing the last table it was given.
@@ -12,29 +13,26 @@
 import { statSync } from 'node:fs';
 import { createLogger } from '../runtime/logger.ts';
 import { runUntilSignalled } from '../runtime/process-main.ts';
-import { ConfigError, parseFlags } from '../runtime/settings.ts';
 import { defaultProxyPort } from '../policy/endpoint-policy.ts';
 import { nativeProxySockets } from './http/native-sockets.ts';
 import { HttpPolicyStore } from './http/policy-store.ts';
 import { ProxyControlServer, socketAnswers } from './http/proxy-control.ts';
 import { HttpProxy } from './http/proxy.ts';
 import { pinnedIpcacheIdentity } from './pinned-ipcache.ts';
+import { parseHttpProxyArgs, type HttpProxyArgs } from './proxy-args.ts';
 
-/** The flags the proxy takes. */
-const FLAGS = ['socket-path', 'pin-root', 'debug'];
 /** How often the socket file is checked. */
 const WATCH_MS = 1000;
 
-let flags: Record<string, string>;
+let args: HttpProxyArgs;
 try {
-  flags = parseFlags(process.argv.slice(2), (n) => FLAGS.includes(n));
-  for (const required of ['socket-path', 'pin-root']) if (!flags[required]) throw new ConfigError(required, 'required');
+  args = parseHttpProxyArgs(process.argv.slice(2));
 } catch (err) {
   process.stderr.write(`ciliate-http-proxy: ${(err as Error).message}\n`);
   process.exit(2);
 }
-const socketPath = flags['socket-path']!;
-const log = createLogger({ level: flags.debug === 'true' ? 'debug' : 'info', fields: { component: 'http-proxy', pid: process.pid } });
+const socketPath = args.socketPath;
+const log = createLogger({ level: args.debug ? 'debug' : 'info', fields: { component: 'http-proxy', pid: process.pid } });
 
 runUntilSignalled('http-proxy', log, async (signal) => {
   if (await socketAnswers(socketPath)) {
@@ -45,11 +43,14 @@ runUntilSignalled('http-proxy', log, async (signal) => {
   const control = new ProxyControlServer(store, log);
   const proxy = new HttpProxy({
     ingressPort: defaultProxyPort('http', 'ingress'), egressPort: defaultProxyPort('http', 'egress'), policies: store,
-    identityOf: pinnedIpcacheIdentity(flags['pin-root']!), sockets: nativeProxySockets, log, flows: control,
+    identityOf: pinnedIpcacheIdentity(args.pinRoot), sockets: nativeProxySockets, log, flows: control,
+    upstreamLingerSeconds: args.upstreamLingerSeconds,
   });
   await control.listen(socketPath);
   await proxy.start();
-  log.info('http proxy listening', { socket: socketPath, ports: [defaultProxyPort('http', 'ingress'), defaultProxyPort('http', 'egress')] });
+  log.info('http proxy listening', {
+    socket: socketPath, ports: [defaultProxyPort('http', 'ingress'), defaultProxyPort('http', 'egress')], upstreamLingerTimeout: args.upstreamLingerSeconds,
+  });
   const inode = statSync(socketPath).ino;
   let timer: NodeJS.Timeout | undefined;
   await new Promise<void>((resolve) => {

@@ -45,6 +45,8 @@ export const AGENT_SETTINGS: Readonly<Record<string, string | undefined>> = {
   'tofqdns-proxy-response-max-delay': '100ms',
   // The HTTP proxy runs apart (the chart's cilium-envoy DaemonSet): the agent connects to it, never starts one.
   'external-envoy-proxy': 'false',
+  // How the HTTP proxy closes its upstream connections (seconds; -1 in the background, 0 with a reset).
+  'envoy-http-upstream-linger-timeout': '-1',
   'prometheus-serve-addr': ':9962',
   'ipv4-node': 'auto',
   'bpf-root': '/sys/fs/bpf',

@@ -7,6 +7,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { isValidRingCapacity } from '../../hubble/ring.ts';
+import { parseUpstreamLinger, UPSTREAM_LINGER_SETTING } from '../../envoy/http/upstream-close.ts';
 import { LabelFilter } from '../../identity/label-filter.ts';
 import type { EnforcementMode } from '../../policy/endpoint-policy.ts';
 import {
@@ -67,6 +68,8 @@ export interface AgentConfig {
   fqdn: FqdnConfig;
   /** `external-envoy-proxy`: the HTTP proxy is run apart (a DaemonSet); the agent waits for it on its socket instead of starting it. */
   externalEnvoyProxy: boolean;
+  /** `envoy-http-upstream-linger-timeout`: how the HTTP proxy closes upstream connections (envoy/http/upstream-close.ts), seconds. */
+  httpUpstreamLingerSeconds: number;
   /** `prometheus-serve-addr`; undefined: no metrics endpoint. */
   prometheus: { host: string; port: number } | undefined;
   /** `ipv4-node`; undefined (`auto`): the Node object's InternalIP. */
@@ -205,6 +208,7 @@ export function buildAgentConfig(raw: Readonly<Record<string, string | undefined
       responseMaxDelayMs: parseDuration('tofqdns-proxy-response-max-delay', get('tofqdns-proxy-response-max-delay')),
     },
     externalEnvoyProxy: bool('external-envoy-proxy'),
+    httpUpstreamLingerSeconds: parseUpstreamLinger(UPSTREAM_LINGER_SETTING, get(UPSTREAM_LINGER_SETTING)),
     prometheus: get('prometheus-serve-addr') ? parseListenAddress('prometheus-serve-addr', get('prometheus-serve-addr')) : undefined,
     nodeIP: get('ipv4-node') === 'auto' || !get('ipv4-node') ? undefined : ipv4Address('ipv4-node', get('ipv4-node')),
     bpfRoot: path('bpf-root'),

@@ -13,6 +13,7 @@ import { BodyReader } from './body-framing.ts';
 import { CONTINUE, localAnswer, UPSTREAM_FAILED_BODY } from './local-answers.ts';
 import { HeadError, headEnd, MAX_HEAD_BYTES, parseRequestHead, parseResponseHead, type RequestHead } from './message-head.ts';
 import type { HttpFlowRecord, HttpProxyStats } from './proxy.ts';
+import type { UpstreamCloser } from './upstream-close.ts';
 
 /** Where an exchange's end is recorded. */
 export interface ExchangeRecorder {
@@ -39,6 +40,8 @@ export interface ConnectionHooks {
   decide(head: RequestHead, bytes: Buffer): RequestDecision;
   /** A new upstream connection; throws when it cannot even be made. */
   connect(): net.Socket;
+  /** Closes an upstream connection the client connection no longer needs (the linger timeout). */
+  readonly closer: UpstreamCloser;
   readonly stats: HttpProxyStats;
   readonly log: Logger;
 }
@@ -55,20 +58,6 @@ const HEAD_MS = 60_000;
 const BODY_MS = 300_000;
 /** An upstream that says nothing for this long while answers are due is given up. */
 const UPSTREAM_MS = 300_000;
-
-/** How long a finished upstream connection is given to close first. */
-const UPSTREAM_CLOSE_MS = 2000;
-
-/**
- * Lets the upstream connection's server close first (it does after an answer that ends the
- * connection), so the TIME_WAIT of the connection is the server's: the proxy's would refuse the next
- * upstream connection from the same client address and port for a minute.
- */
-function closePassively(up: net.Socket): void {
-  up.removeAllListeners('timeout');
-  up.setTimeout(UPSTREAM_CLOSE_MS, () => up.destroy());
-  up.once('end', () => up.destroy());
-}
 
 interface Exchange {
   readonly method: string;
@@ -126,8 +115,9 @@ export class ProxiedConnection {
     client.on('close', () => {
       clearTimeout(this.#headTimer);
       clearTimeout(this.#bodyTimer);
-      this.#upstream?.destroy();
+      const up = this.#upstream;
       this.#upstream = undefined;
+      if (up) this.hooks.closer.abandoned(up);
     });
   }
 
@@ -408,7 +398,7 @@ export class ProxiedConnection {
     this.client.destroySoon();
     const up = this.#upstream;
     this.#upstream = undefined;
-    if (up) closePassively(up);
+    if (up) this.hooks.closer.finished(up);
   }
 
   /** Reads a side only while the other keeps up, and the client only while few answers are due. */

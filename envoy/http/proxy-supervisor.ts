@@ -18,10 +18,12 @@ import { realClock, sleep } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import type { Runnable } from '../../runtime/manager.ts';
 import type { L7PolicyTable } from '../l7-policy-table.ts';
+import { httpProxyFlags } from '../proxy-args.ts';
 import { proxySocketPath } from '../proxy-protocol.ts';
 import { TransparentRedirect } from '../tproxy.ts';
 import { HttpProxyClient } from './proxy-client.ts';
 import type { HttpFlowRecord } from './proxy.ts';
+import { DEFAULT_UPSTREAM_LINGER } from './upstream-close.ts';
 
 /** What the supervisor needs from the agent. */
 export interface HttpProxySupervisorOptions {
@@ -33,6 +35,8 @@ export interface HttpProxySupervisorOptions {
   readonly log: Logger;
   /** The proxy is run apart (`external-envoy-proxy`): wait for it on the socket, never start it. */
   readonly external?: boolean;
+  /** `envoy-http-upstream-linger-timeout` (seconds) for a proxy the agent starts; a running proxy keeps its own. */
+  readonly upstreamLingerSeconds?: number;
   onFlow?(flow: HttpFlowRecord): void;
 }
 
@@ -64,7 +68,8 @@ export function httpProxySupervisor(o: HttpProxySupervisorOptions): Runnable {
     const logFd = openSync(join(o.stateDir, HTTP_PROXY_LOG), 'a', 0o600);
     const [cmd, ...args] = proxyArgv();
     try {
-      const child = spawn(cmd!, [...args, `--socket-path=${socketPath}`, `--pin-root=${o.pinRoot}`], { detached: true, stdio: ['ignore', logFd, logFd] });
+      const flags = httpProxyFlags({ socketPath, pinRoot: o.pinRoot, debug: false, upstreamLingerSeconds: o.upstreamLingerSeconds ?? DEFAULT_UPSTREAM_LINGER });
+      const child = spawn(cmd!, [...args, ...flags], { detached: true, stdio: ['ignore', logFd, logFd] });
       child.on('error', (err) => o.log.error('http proxy process not started', { err: err.message }));
       child.on('exit', (code, sig) => o.log.warn('http proxy process exited', { pid: child.pid, code, signal: sig }));
       child.unref();

@@ -24,6 +24,7 @@ import type { HttpPolicyStore } from './policy-store.ts';
 import { ProxiedConnection, type RequestDecision } from './proxy-connection.ts';
 import { decideHttp, type HeaderAction, type HttpDecision, type HttpRequestInfo } from './rules.ts';
 import { requestHeaders } from './request-headers.ts';
+import { DEFAULT_UPSTREAM_LINGER, upstreamCloser, type UpstreamCloser } from './upstream-close.ts';
 
 export { ACCESS_DENIED_BODY, UPSTREAM_FAILED_BODY } from './local-answers.ts';
 
@@ -83,6 +84,8 @@ export interface HttpProxyOptions {
   readonly sockets: ProxySockets;
   readonly log: Logger;
   readonly flows?: HttpExchangeSink;
+  /** `envoy-http-upstream-linger-timeout` in seconds (default -1: close in the background; upstream-close.ts). */
+  readonly upstreamLingerSeconds?: number;
 }
 
 /** Counters of the proxy. */
@@ -140,8 +143,11 @@ function rewrittenHead(head: RequestHead, raw: readonly string[]): Buffer {
 export class HttpProxy {
   readonly stats: HttpProxyStats = { connections: 0, requests: 0, forwarded: 0, denied: 0, malformed: 0, upstreamErrors: 0 };
   readonly #listeners: net.Server[] = [];
+  readonly #closer: UpstreamCloser;
 
-  constructor(private readonly opts: HttpProxyOptions) {}
+  constructor(private readonly opts: HttpProxyOptions) {
+    this.#closer = upstreamCloser(opts.upstreamLingerSeconds ?? DEFAULT_UPSTREAM_LINGER);
+  }
 
   /** Opens both listeners. */
   async start(): Promise<void> {
@@ -175,7 +181,7 @@ export class HttpProxy {
     new ProxiedConnection(socket, {
       decide: (head, bytes) => this.#decide(ctx, head, bytes),
       connect: () => this.opts.sockets.connect(client, original, mark),
-      stats: this.stats, log: this.opts.log,
+      closer: this.#closer, stats: this.stats, log: this.opts.log,
     });
   }
 

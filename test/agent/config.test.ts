@@ -35,6 +35,7 @@ describe('agent/config', () => {
       kubeProxyReplacement: false, lbAlgorithm: 'random', policyMapMax: 16384, k8sNetworkPolicy: true, hubble: false,
       labels: [], nodeIP: undefined, bpfRoot: '/sys/fs/bpf', cgroupRoot: '/run/cilium/cgroupv2',
       stateDir: '/var/run/cilium', socketPath: '/var/run/cilium/cilium.sock', debug: false, externalEnvoyProxy: false,
+      httpUpstreamLingerSeconds: -1,
     });
     expect(config.prometheus).to.deep.equal({ host: '', port: 9962 });
   });
@@ -48,6 +49,7 @@ describe('agent/config', () => {
         'bpf-lb-algorithm': 'maglev', 'bpf-policy-map-max': '4096', 'enable-hubble': 'true', 'enable-k8s-networkpolicy': 'false',
         labels: 'k8s:app !k8s:io\\.kubernetes', 'prometheus-serve-addr': '127.0.0.1:19962', 'enable-ipv4-masquerade': 'false',
         'ipv4-node': '172.29.3.10', 'cgroup-root': '/run/x/cg', 'bpf-root': '/sys/fs/bpf/x', 'external-envoy-proxy': 'true',
+        'envoy-http-upstream-linger-timeout': '0',
       },
     }));
     expect(warnings).to.deep.equal([]);
@@ -56,6 +58,7 @@ describe('agent/config', () => {
       nativeRoutingCIDR: '10.244.0.0/16', autoDirectNodeRoutes: true, kubeProxyReplacement: true, lbAlgorithm: 'maglev',
       policyMapMax: 4096, hubble: true, k8sNetworkPolicy: false, labels: ['k8s:app', '!k8s:io\\.kubernetes'],
       masquerade: false, nodeIP: '172.29.3.10', cgroupRoot: '/run/x/cg', bpfRoot: '/sys/fs/bpf/x', externalEnvoyProxy: true,
+      httpUpstreamLingerSeconds: 0,
     });
     expect(config.prometheus).to.deep.equal({ host: '127.0.0.1', port: 19962 });
   });
@@ -136,6 +139,9 @@ describe('agent/config', () => {
     ['state-dir', 'state'],
     ['socket-path', 'agent.sock'],
     ['external-envoy-proxy', 'sometimes'],
+    ['envoy-http-upstream-linger-timeout', '-2', /not -1 \(close in the background\), 0 \(reset at once\) or seconds/],
+    ['envoy-http-upstream-linger-timeout', '5s'],
+    ['envoy-http-upstream-linger-timeout', '9999999'],
   ];
   for (const [key, value, reason] of invalid) {
     it(`rejects ${key}=${value} naming the setting`, () => {
