@@ -19,8 +19,9 @@ describe('Helm chart: the cilium-envoy DaemonSet', function () {
   let helm: string;
   const podOf = (o: K8sObject) => (o.spec!.template as { spec: PodSpec }).spec;
   /** What the agent makes of the rendered cilium-config. */
-  const externalProxy = (objects: K8sObject[]) =>
-    loadAgentConfig({ flags: { 'config-dir': '/cfg' }, env: {}, readDir: () => findObject(objects, 'ConfigMap', 'cilium-config')!.data!, hostname: 'n1' }).config.externalEnvoyProxy;
+  const agentConfig = (objects: K8sObject[]) =>
+    loadAgentConfig({ flags: { 'config-dir': '/cfg' }, env: {}, readDir: () => findObject(objects, 'ConfigMap', 'cilium-config')!.data!, hostname: 'n1' }).config;
+  const externalProxy = (objects: K8sObject[]) => agentConfig(objects).externalEnvoyProxy;
 
   before(async function () {
     const dir = await builtToolchain('cluster');
@@ -54,6 +55,20 @@ describe('Helm chart: the cilium-envoy DaemonSet', function () {
     expect(r.code, r.stderr).to.equal(0);
     expect(findObject(r.objects, 'DaemonSet', 'cilium-envoy')).to.equal(undefined);
     expect(externalProxy(r.objects)).to.equal(false);
+  });
+
+  it('envoy.httpUpstreamLingerTimeout: rendered only when set (0 included), into cilium-config and the proxy\'s flag', async () => {
+    const unset = await renderChart(helm);
+    expect(findObject(unset.objects, 'ConfigMap', 'cilium-config')!.data).to.not.have.property('envoy-http-upstream-linger-timeout');
+    expect(agentConfig(unset.objects).httpUpstreamLingerSeconds).to.equal(-1);
+    const zero = await renderChart(helm, 'envoy.httpUpstreamLingerTimeout=0');
+    expect(zero.code, zero.stderr).to.equal(0);
+    expect(findObject(zero.objects, 'ConfigMap', 'cilium-config')!.data!['envoy-http-upstream-linger-timeout']).to.equal('0');
+    expect(agentConfig(zero.objects).httpUpstreamLingerSeconds).to.equal(0);
+    expect(podOf(findObject(zero.objects, 'DaemonSet', 'cilium-envoy')!).containers[0]!.args).to.include('--http-upstream-linger-timeout=0');
+    const bad = await renderChart(helm, 'envoy.httpUpstreamLingerTimeout=-2');
+    expect(bad.code).to.not.equal(0);
+    expect(bad.stderr).to.include('/envoy/httpUpstreamLingerTimeout');
   });
 
   it('refuses a non-boolean envoy.enabled, naming it', async () => {

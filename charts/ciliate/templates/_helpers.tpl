@@ -38,6 +38,16 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- .Values.hubble.peerService.servicePort | default (ternary 443 80 .Values.hubble.tls.enabled) -}}
 {{- end -}}
 
+{{/*
+envoy.httpUpstreamLingerTimeout as whole seconds, empty while unset (as upstream, the setting is
+rendered only when set, 0 included): cilium-config's key and the cilium-envoy proxy's flag.
+*/}}
+{{- define "ciliate.envoyLingerTimeout" -}}
+{{- if not (kindIs "invalid" .Values.envoy.httpUpstreamLingerTimeout) -}}
+{{ .Values.envoy.httpUpstreamLingerTimeout | int }}
+{{- end -}}
+{{- end -}}
+
 {{/* The relay's image: hubble.relay.image.override, its repository and tag, or the agent's image. */}}
 {{- define "ciliate.hubbleRelayImage" -}}
 {{- $i := .Values.hubble.relay.image -}}
