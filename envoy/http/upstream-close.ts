@@ -1,8 +1,9 @@
 /**
  * How the HTTP proxy closes an upstream connection it no longer needs: upstream's
  * `envoy-http-upstream-linger-timeout`. The proxy's upstream connections use the client's own
- * address and port, so a TIME_WAIT the proxy leaves on one can fail (503) the next connection a
- * client makes from that port within a minute. The setting says who may hold that TIME_WAIT:
+ * address and port, so a TIME_WAIT the proxy leaves on one is on that address and port in the node
+ * for a minute (the next connection from the port takes it over only if the old one had TCP
+ * timestamps; otherwise it fails, 503). The setting says who may hold that TIME_WAIT:
  * - `-1` (the default): the proxy closes with a FIN, in the background (a finished connection is
  *   given 2 s for the server to close first; one whose client vanished is closed at once);
  * - `0`: the proxy resets the connection as soon as its client connection is done (SO_LINGER 0):
