@@ -6,18 +6,15 @@
 // start it again, and L7 enforcement resumes.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { agentStateDir } from '../../cluster/agent-launch.ts';
 import type { RunningCluster } from '../../cluster/cluster.ts';
-import { podEndpoints, type PodEndpoint } from '../../cluster/pods.ts';
-import { alive, readState } from '../../cluster/state.ts';
-import { HTTP_PROXY_LOG } from '../../envoy/http/proxy-supervisor.ts';
+import type { PodEndpoint } from '../../cluster/pods.ts';
 import { runCommand, testRealNodesCluster } from '../support/cluster.ts';
+import { l7EchoPods } from '../support/l7-echo-pods.ts';
+import { killAgent, killProxy, proxyPid } from '../support/node-processes.ts';
 
 const NS = `l7-life-${Math.random().toString(36).slice(2, 6)}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const AGNHOST = 'registry.k8s.io/e2e-test-images/agnhost:2.53';
 
 /**
  * Run in the client pod's network namespace for `ms`: every 50 ms, a request on one keep-alive
@@ -68,14 +65,6 @@ describe('the HTTP proxy as its own process: agent restarts and proxy crashes on
   let client: PodEndpoint;
 
   const kubectl = (args: string[], input?: string) => runCommand(join(c.binDir, 'kubectl'), args, { KUBECONFIG: c.kubeconfig }, input);
-  const node = (name: string) => c.config.nodes!.find((n) => n.name === name)!;
-  const agentPid = (nodeName: string) => readState(join(c.config.dir, 'state.json'))!.components[`agent-${nodeName}`]!;
-  /** The pid of the proxy that last said it listens on `nodeName` (its log in the agent's state dir). */
-  const proxyPid = (nodeName: string): number | undefined => {
-    const lines = readFileSync(join(agentStateDir(node(nodeName)), HTTP_PROXY_LOG), 'utf8').split('\n').filter((l) => l.includes('"http proxy listening"'));
-    const pid = (JSON.parse(lines.at(-1) ?? '{}') as { pid?: number }).pid;
-    return alive(pid) ? pid : undefined;
-  };
   /** One request from the client pod on a new connection: the status code, or `exit N` from curl. */
   const request = async (method: string) => {
     const r = await runCommand('nsenter', [`--net=${client.netns}`, 'curl', '-s', '-o', '/dev/null', '-m', '2', '-w', '%{http_code}', '-X', method, `http://${echo.ip}/echo?msg=x`]);
@@ -97,26 +86,7 @@ describe('the HTTP proxy as its own process: agent restarts and proxy crashes on
 
   before(async () => {
     c = await testRealNodesCluster();
-    const [a, b] = c.config.nodes!;
-    expect((await kubectl(['create', 'namespace', NS])).code).to.equal(0);
-    const pod = (name: string, nodeName: string, args: string[]) => ({
-      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS, labels: { app: name } },
-      spec: { nodeName, containers: [{ name, image: AGNHOST, args }] },
-    });
-    const policy = {
-      apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'echo-get-only', namespace: NS },
-      spec: {
-        endpointSelector: { matchLabels: { app: 'echo' } },
-        ingress: [{ fromEndpoints: [{ matchLabels: { app: 'client' } }], toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }], rules: { http: [{ method: 'GET', path: '/echo.*' }] } }] }],
-      },
-    };
-    const items = [pod('echo', a!.name, ['netexec', '--http-port=80']), pod('client', b!.name, ['pause']), policy];
-    const applied = await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
-    expect(applied.code, applied.stderr).to.equal(0);
-    const ready = await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'pod', '--all', '--timeout=180s']);
-    expect(ready.code, ready.stderr).to.equal(0);
-    echo = podEndpoints(c.config).find((p) => p.namespace === NS && p.name === 'echo')!;
-    client = podEndpoints(c.config).find((p) => p.namespace === NS && p.name === 'client')!;
+    ({ echo, client } = await l7EchoPods(c, NS));
     let put = '';
     for (let i = 0; i < 40 && put !== '403'; i++) {
       put = await request('PUT');
@@ -131,25 +101,17 @@ describe('the HTTP proxy as its own process: agent restarts and proxy crashes on
   });
 
   it('keeps an open keep-alive proxied connection answering 200 / 403 while the agent is SIGKILLed and restarted', async () => {
-    const before = agentPid(echo.node);
-    const proxyBefore = proxyPid(echo.node);
+    const proxyBefore = proxyPid(c, echo.node);
     expect(proxyBefore, 'a proxy process').to.be.a('number');
     const report = runClient(8000);
     await sleep(1500);
-    process.kill(before.pid!, 'SIGKILL');
-    let restarted = false;
-    for (let i = 0; i < 150 && !restarted; i++) {
-      await sleep(200);
-      const now = agentPid(echo.node);
-      restarted = now.pid !== before.pid && alive(now.pid) && now.phase !== 'exited';
-    }
-    expect(restarted, 'the supervisor restarted the agent').to.equal(true);
+    expect(await killAgent(c, echo.node), 'the supervisor restarted the agent').to.equal(true);
     const r = await report;
     console.log(`      agent SIGKILL: keep-alive ${r.keepAlive.length} requests on ${r.ports.length} connection(s); new connections ${r.fresh.failed} failed of ${r.fresh.ok + r.fresh.failed}`);
     expect(r.keepAlive.length).to.be.greaterThan(20);
     expect(r.keepAlive.filter((a) => a !== 'GET 200' && a !== 'PUT 403'), 'wrong answers on the keep-alive connection').to.deep.equal([]);
     expect(r.ports, 'one connection throughout').to.have.length(1);
-    expect(proxyPid(echo.node), 'the same proxy process').to.equal(proxyBefore);
+    expect(proxyPid(c, echo.node), 'the same proxy process').to.equal(proxyBefore);
     // The restarted agent reconnected: a policy change reaches the proxy (PUT allowed, then denied again).
     const allowPut = { apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'echo-put', namespace: NS },
       spec: { endpointSelector: { matchLabels: { app: 'echo' } }, ingress: [{ fromEndpoints: [{ matchLabels: { app: 'client' } }], toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }], rules: { http: [{ method: 'PUT' }] } }] }] } };
@@ -169,15 +131,9 @@ describe('the HTTP proxy as its own process: agent restarts and proxy crashes on
   });
 
   it('starts a killed proxy again, and L7 enforcement resumes', async () => {
-    const old = proxyPid(echo.node)!;
+    const old = proxyPid(c, echo.node)!;
     expect(old).to.be.a('number');
-    process.kill(old, 'SIGKILL');
-    let fresh: number | undefined;
-    for (let i = 0; i < 100 && (fresh === undefined || fresh === old); i++) {
-      await sleep(200);
-      fresh = proxyPid(echo.node);
-    }
-    expect(fresh, 'a new proxy process').to.be.a('number').and.not.equal(old);
+    expect(await killProxy(c, echo.node), 'a new proxy process').to.be.a('number').and.not.equal(old);
     let put = '';
     for (let i = 0; i < 40 && put !== '403'; i++) {
       put = await request('PUT');

@@ -18,9 +18,9 @@ import { expectConfigError } from '../support/config-error.ts';
 const IDENTITY = 4242;
 /** The upstream connection of a client from port p is made from p + this. */
 const UP_OFFSET = 5000;
-/** Each run's own ports, below the ephemeral range: proxies, clients (their upstream ports UP_OFFSET above). */
-const PROXY_BASE = 20000 + (process.pid % 250) * 8;
-const CLIENT_BASE = 22000 + (process.pid % 1000) * 5;
+/** Each run's own ports, below the ephemeral range and apart from local clusters' (20000-22300): proxies, clients (their upstream ports UP_OFFSET above). */
+const PROXY_BASE = 12000 + (process.pid % 250) * 8;
+const CLIENT_BASE = 22400 + (process.pid % 500) * 5;
 
 describe('envoy/http: the upstream linger timeout setting', () => {
   it('reads -1, 0 and seconds; anything else is refused naming the setting', () => {
