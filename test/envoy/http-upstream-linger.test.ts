@@ -138,43 +138,37 @@ describe('envoy/http: the proxy closing upstream connections on loopback', funct
     return states;
   }
 
+  /**
+   * One request from `clientPort` through the proxy on `proxyPort`, the client closing as `close`:
+   * its answer, how the backend saw the upstream connection end, the proxy's sockets left on it.
+   */
+  async function through(proxyPort: number, clientPort: number, path: string, close: 'fin' | 'reset') {
+    const answer = await request(proxyPort, clientPort, path, close);
+    const up = clientPort + UP_OFFSET;
+    const result = { answer, end: await endOf(up), left: await proxySocketsLeft(up) };
+    ended.delete(up);
+    return result;
+  }
+
   const clientPort = () => CLIENT_BASE + next++;
 
   it('-1 (the default): a finished upstream connection is closed by the proxy (FIN), leaving its TIME_WAIT on the client\'s port', async () => {
     const port = await proxyWith(-1);
-    const c = clientPort();
-    expect(await request(port, c, '/a', 'fin')).to.equal('200');
-    expect(await endOf(c + UP_OFFSET)).to.equal('fin');
-    expect(await proxySocketsLeft(c + UP_OFFSET)).to.deep.equal(['TIME-WAIT']);
+    expect(await through(port, clientPort(), '/a', 'fin')).to.deep.equal({ answer: '200', end: 'fin', left: ['TIME-WAIT'] });
   });
 
   it('0: the upstream connection is reset as soon as the client is done: no TIME_WAIT, the port is free at once', async () => {
     const port = await proxyWith(0);
-    const c = clientPort();
-    expect(await request(port, c, '/a', 'fin')).to.equal('200');
-    expect(await endOf(c + UP_OFFSET)).to.equal('reset');
-    expect(await proxySocketsLeft(c + UP_OFFSET)).to.deep.equal([]);
+    expect(await through(port, clientPort(), '/a', 'fin')).to.deep.equal({ answer: '200', end: 'reset', left: [] });
     // A client that resets its connection and comes back from the same port.
-    const r = clientPort();
-    expect(await request(port, r, '/a', 'reset')).to.equal('200');
-    expect(await endOf(r + UP_OFFSET)).to.equal('reset');
-    ended.delete(r + UP_OFFSET);
-    expect(await request(port, r, '/b', 'reset')).to.equal('200');
-    expect(await endOf(r + UP_OFFSET)).to.equal('reset');
-    expect(await proxySocketsLeft(r + UP_OFFSET)).to.deep.equal([]);
+    const again = clientPort();
+    expect(await through(port, again, '/a', 'reset')).to.deep.equal({ answer: '200', end: 'reset', left: [] });
+    expect(await through(port, again, '/b', 'reset')).to.deep.equal({ answer: '200', end: 'reset', left: [] });
   });
 
   it('N > 0: the server is given N s to close first; one that does not is reset, not sent a FIN', async () => {
-    const port = await proxyWith(1);
-    const quiet = clientPort();
-    expect(await request(port, quiet, '/a', 'fin')).to.equal('200');
-    expect(await endOf(quiet + UP_OFFSET)).to.equal('reset');
-    expect(await proxySocketsLeft(quiet + UP_OFFSET)).to.deep.equal([]);
-    const patient = await proxyWith(60);
-    const closing = clientPort();
-    expect(await request(patient, closing, '/bye', 'fin')).to.equal('200');
-    expect(await endOf(closing + UP_OFFSET)).to.equal('server');
+    expect(await through(await proxyWith(1), clientPort(), '/a', 'fin')).to.deep.equal({ answer: '200', end: 'reset', left: [] });
     // The server closed first: the TIME_WAIT is the server's, not the proxy's.
-    expect(await proxySocketsLeft(closing + UP_OFFSET)).to.deep.equal([]);
+    expect(await through(await proxyWith(60), clientPort(), '/bye', 'fin')).to.deep.equal({ answer: '200', end: 'server', left: [] });
   });
 });
