@@ -145,15 +145,24 @@ export function agentDnsProxy(o: AgentDnsProxyOptions): Runnable & { proxy(): Dn
     if (byName.size === 0) return;
     for (const [name, records] of byName) o.feed.dnsAnswer(name, records, now());
     saver?.schedule();
-    // Released when the kernel holds the change, or after the maximum delay.
+    // Released when the kernel holds the change, or after the maximum delay; at once when it
+    // already does (an answer that added nothing, or a change the reconcilers wrote synchronously).
     const ep = endpointAt(x.source.address);
+    const ipcache = o.enforcer.ipcache;
+    const ipcacheHeld = !ipcache.table.pendingUpTo(ipcache.table.revision);
+    const policyHeld = !ep || !ep.policy.table.pendingUpTo(ep.policy.table.revision);
+    if (ipcacheHeld && policyHeld) return;
     const written = Promise.all([
-      o.enforcer.ipcache.reconciler.waitUntilReconciled(o.enforcer.ipcache.table),
-      ep ? ep.policy.reconciler.waitUntilReconciled(ep.policy.table) : undefined,
+      ipcacheHeld ? undefined : ipcache.reconciler.waitUntilReconciled(ipcache.table),
+      policyHeld ? undefined : ep.policy.reconciler.waitUntilReconciled(ep.policy.table),
     ]);
-    const stop = new AbortController();
-    await Promise.race([written, sleep(realClock, o.responseMaxDelayMs ?? DEFAULT_RESPONSE_MAX_DELAY_MS, stop.signal)]);
-    stop.abort();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, o.responseMaxDelayMs ?? DEFAULT_RESPONSE_MAX_DELAY_MS)));
+    try {
+      await Promise.race([written, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   };
   const record = o.hubble && ((r: DnsProxyRecord) => {
     const { ring, ends } = o.hubble!;

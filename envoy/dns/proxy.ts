@@ -21,7 +21,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { type DnsMessage, DnsFormatError, DnsRcode, decodeDnsMessage, encodeDnsMessage, dnsMessageId, rcodeResponse } from './message.ts';
 import type { DnsDecision } from './rules.ts';
 import { DnsFrameReader, dnsFrame } from './tcp-framing.ts';
-import { type DnsPeer, exchangeTcp, exchangeUdp } from './upstream.ts';
+import { type DnsPeer, exchangeTcp, UdpUpstreams } from './upstream.ts';
 
 export type { DnsPeer } from './upstream.ts';
 
@@ -120,6 +120,7 @@ export class DnsProxy {
   #tcp: Server | undefined;
   #udp: DnsUdpListener | undefined;
   readonly #clients = new Set<Socket>();
+  readonly #upstreams = new UdpUpstreams();
   #port = 0;
 
   private constructor(private readonly opts: DnsProxyOptions, private readonly handler: DnsProxyHandler) {}
@@ -146,6 +147,7 @@ export class DnsProxy {
     this.#udp?.close();
     this.#tcp?.close();
     for (const c of this.#clients) c.destroy();
+    this.#upstreams.close();
   }
 
   async #listen(): Promise<void> {
@@ -224,7 +226,7 @@ export class DnsProxy {
     let raw: Buffer;
     let response: DnsMessage;
     try {
-      raw = await (exchange.protocol === 'udp' ? exchangeUdp(msg, server, timeout) : exchangeTcp(msg, server, timeout));
+      raw = await (exchange.protocol === 'udp' ? this.#upstreams.exchange(msg, server, timeout) : exchangeTcp(msg, server, timeout));
       response = decodeDnsMessage(raw);
       await this.handler.answered?.(exchange, query, response);
     } catch (err) {
