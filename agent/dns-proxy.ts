@@ -29,7 +29,7 @@ import { PROTOCOL_NUMBERS } from '../policy/mapstate-types.ts';
 import { sleep, realClock } from '../runtime/clock.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Runnable } from '../runtime/manager.ts';
-import { toDnsFlow } from './dns-flow.ts';
+import { type DnsFlowEnds, toDnsFlow } from './dns-flow.ts';
 import type { EndpointEnforcer } from './endpoint-enforcer.ts';
 import { fqdnCacheSaver } from './fqdn-cache-file.ts';
 import { flowEndpoints, type FlowEndpointSource } from './hubble.ts';
@@ -164,12 +164,21 @@ export function agentDnsProxy(o: AgentDnsProxyOptions): Runnable & { proxy(): Dn
       clearTimeout(timer);
     }
   };
+  /** The flow ends of a query, looked up once for its request and answer records. */
+  const endsOf = new WeakMap<DnsMessage, DnsFlowEnds>();
   const record = o.hubble && ((r: DnsProxyRecord) => {
     const { ring, ends } = o.hubble!;
-    const endOf = flowEndpoints(ends);
-    const client = endOf(r.exchange.source.address, endpointAt(r.exchange.source.address)?.identity ?? ipcacheIdentity(o.enforcer.ipcache, r.exchange.source.address));
-    const server = endOf(r.exchange.destination.address, ipcacheIdentity(o.enforcer.ipcache, r.exchange.destination.address));
-    ring.push(toDnsFlow(r, { client, server }, { nodeName: o.nodeName, proxyPort: running?.port ?? o.port }));
+    let both = endsOf.get(r.query);
+    if (!both) {
+      const endOf = flowEndpoints(ends);
+      const { source, destination } = r.exchange;
+      both = {
+        client: endOf(source.address, endpointAt(source.address)?.identity ?? ipcacheIdentity(o.enforcer.ipcache, source.address)),
+        server: endOf(destination.address, ipcacheIdentity(o.enforcer.ipcache, destination.address)),
+      };
+      if (r.type === 'request') endsOf.set(r.query, both);
+    } else if (r.type === 'response') endsOf.delete(r.query);
+    ring.push(toDnsFlow(r, both, { nodeName: o.nodeName, proxyPort: running?.port ?? o.port }));
   });
   let running: DnsProxy | undefined;
   return {
