@@ -4,11 +4,12 @@
  * then answers SERVFAIL.
  *
  * UDP ({@link UdpUpstreams}): queries to one server share a connected socket (the kernel only
- * hands it datagrams from that server), each sent with an id the proxy picks at random among the
- * ids that socket has outstanding, the answer matched by that id and its question and given the
- * client's id back. A socket carries at most {@link MAX_OUTSTANDING} queries at once and
- * {@link MAX_QUERIES_PER_SOCKET} in all; then a new socket (a new random source port) takes over
- * and the old one closes once its last answer is in. Sockets idle for {@link IDLE_CLOSE_MS} close.
+ * hands it datagrams from that server), each sent with a random id none of that socket's
+ * outstanding queries has, the answer matched by that id and its question and given the client's
+ * id back. A socket carries a bounded number of queries at once and in all (see
+ * {@link UdpUpstreamLimits}); then a new socket (a new random source port) takes over and the old
+ * one closes once its last answer is in. Idle sockets close. A socket error (an ICMP port
+ * unreachable from the server) fails the queries that socket has outstanding at once.
  * TCP: a connection per query.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
@@ -22,12 +23,17 @@ export interface DnsPeer {
   readonly port: number;
 }
 
-/** Queries one UDP socket has outstanding at most. */
-export const MAX_OUTSTANDING = 1024;
-/** Queries one UDP socket sends before a new one (a new source port) takes over. */
-export const MAX_QUERIES_PER_SOCKET = 4096;
-/** A UDP socket with nothing outstanding for this long closes. */
-export const IDLE_CLOSE_MS = 30_000;
+/** How much one shared UDP socket carries. */
+export interface UdpUpstreamLimits {
+  /** Queries outstanding at once (default 1024). */
+  readonly maxOutstanding: number;
+  /** Queries sent before a new socket (a new source port) takes over (default 4096). */
+  readonly maxQueries: number;
+  /** A socket with nothing outstanding for this long closes (default 30 s). */
+  readonly idleCloseMs: number;
+}
+
+const DEFAULT_LIMITS: UdpUpstreamLimits = { maxOutstanding: 1024, maxQueries: 4096, idleCloseMs: 30_000 };
 
 const HEADER_LENGTH = 12;
 
@@ -126,7 +132,10 @@ class SharedUdpSocket {
   /** When the last answer came in (or the socket was made), for the idle sweep. */
   idleSince = Date.now();
 
-  constructor(readonly server: DnsPeer, private readonly ids: RandomIds, private readonly onClosed: (s: SharedUdpSocket) => void) {
+  constructor(
+    readonly server: DnsPeer, private readonly limits: UdpUpstreamLimits, private readonly ids: RandomIds,
+    private readonly onClosed: (s: SharedUdpSocket) => void,
+  ) {
     this.#socket = createSocket(isIPv6(server.address) ? 'udp6' : 'udp4');
     this.#socket.on('message', (msg) => this.#received(msg));
     this.#socket.on('error', (err) => this.#fail(err));
@@ -139,12 +148,12 @@ class SharedUdpSocket {
 
   /** Whether it takes another query (not full, not worn out, not closed). */
   get open(): boolean {
-    return !this.#closed && this.#sent < MAX_QUERIES_PER_SOCKET && this.#outstanding.size < MAX_OUTSTANDING;
+    return !this.#closed && this.#sent < this.limits.maxQueries && this.#outstanding.size < this.limits.maxOutstanding;
   }
 
   /** Whether it may close: nothing outstanding and worn out or idle since `beforeMs`. */
   done(beforeMs: number): boolean {
-    return this.#outstanding.size === 0 && (this.#sent >= MAX_QUERIES_PER_SOCKET || this.idleSince <= beforeMs);
+    return this.#outstanding.size === 0 && (this.#sent >= this.limits.maxQueries || this.idleSince <= beforeMs);
   }
 
   /** Sends `query` (at least a header) under a fresh id; resolves with the answer, under the client's id again. */
@@ -188,7 +197,7 @@ class SharedUdpSocket {
     clearTimeout(q.timer);
     if (this.#outstanding.size === 0) {
       this.idleSince = Date.now();
-      if (this.#sent >= MAX_QUERIES_PER_SOCKET) this.#fail(undefined);
+      if (this.#sent >= this.limits.maxQueries) this.#fail(undefined);
     }
     return q;
   }
@@ -223,14 +232,26 @@ export class UdpUpstreams {
   readonly #current = new Map<string, SharedUdpSocket>();
   readonly #all = new Set<SharedUdpSocket>();
   readonly #ids = new RandomIds();
+  readonly #limits: UdpUpstreamLimits;
   readonly #sweep: NodeJS.Timeout;
 
-  constructor() {
+  constructor(limits: Partial<UdpUpstreamLimits> = {}) {
+    this.#limits = { ...DEFAULT_LIMITS, ...limits };
+    for (const [k, v] of Object.entries(this.#limits)) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`UdpUpstreams ${k} must be a positive integer, got ${v}`);
+    }
+    if (this.#limits.maxOutstanding > 0x8000) throw new RangeError(`UdpUpstreams maxOutstanding must be at most 32768 (of 65536 ids), got ${this.#limits.maxOutstanding}`);
+    const idle = this.#limits.idleCloseMs;
     this.#sweep = setInterval(() => {
-      const before = Date.now() - IDLE_CLOSE_MS;
+      const before = Date.now() - idle;
       for (const s of [...this.#all]) if (s.done(before)) s.close();
-    }, IDLE_CLOSE_MS);
+    }, idle);
     this.#sweep.unref();
+  }
+
+  /** Sockets open (the current ones and retired ones still waiting for answers). */
+  get sockets(): number {
+    return this.#all.size;
   }
 
   /** Sends one query (at least a 12-byte header) to `server` and resolves with its answer (the query's id). */
@@ -239,7 +260,7 @@ export class UdpUpstreams {
     const key = `${server.address}|${server.port}`;
     let s = this.#current.get(key);
     if (!s?.open) {
-      s = new SharedUdpSocket(server, this.#ids, (closed) => {
+      s = new SharedUdpSocket(server, this.#limits, this.#ids, (closed) => {
         this.#all.delete(closed);
         if (this.#current.get(key) === closed) this.#current.delete(key);
       });
