@@ -3,13 +3,13 @@
  * and its answer read back. A server that does not answer in time rejects the promise; the proxy
  * then answers SERVFAIL.
  *
- * UDP ({@link UdpUpstreams}): queries to one server share a connected socket (the kernel only
- * hands it datagrams from that server), each sent with a random id none of that socket's
- * outstanding queries has, the answer matched by that id and its question and given the client's
- * id back. A socket carries a bounded number of queries at once and in all (see
+ * UDP ({@link UdpUpstreams}): queries to one server share a socket, each sent with a random id
+ * none of that socket's outstanding queries has, the answer matched by its source (the server), that
+ * id and its question, and given the client's id back. The socket is not connected, so every query
+ * is a send of its own: a service address is translated to a backend per query, as with a socket
+ * per query. A socket carries a bounded number of queries at once and in all (see
  * {@link UdpUpstreamLimits}); then a new socket (a new random source port) takes over and the old
- * one closes once its last answer is in. Idle sockets close. A socket error (an ICMP port
- * unreachable from the server) fails the queries that socket has outstanding at once.
+ * one closes once its last answer is in. Idle sockets close.
  * TCP: a connection per query.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
@@ -121,12 +121,10 @@ interface Outstanding {
   readonly reject: (err: Error) => void;
 }
 
-/** One connected UDP socket towards one server and the queries it has outstanding by the proxy's id. */
+/** One UDP socket towards one server and the queries it has outstanding by the proxy's id. */
 class SharedUdpSocket {
   readonly #socket: UdpSocket;
   readonly #outstanding = new Map<number, Outstanding>();
-  /** Queries (by the proxy's id) waiting for the socket to be connected; undefined once it is. */
-  #unconnected: number[] | undefined = [];
   #sent = 0;
   #closed = false;
   /** When the last answer came in (or the socket was made), for the idle sweep. */
@@ -137,13 +135,10 @@ class SharedUdpSocket {
     private readonly onClosed: (s: SharedUdpSocket) => void,
   ) {
     this.#socket = createSocket(isIPv6(server.address) ? 'udp6' : 'udp4');
-    this.#socket.on('message', (msg) => this.#received(msg));
-    this.#socket.on('error', (err) => this.#fail(err));
-    this.#socket.connect(server.port, server.address, () => {
-      const waiting = this.#unconnected ?? [];
-      this.#unconnected = undefined;
-      for (const id of waiting) this.#send(id);
+    this.#socket.on('message', (msg, from) => {
+      if (from.port === server.port && from.address === server.address) this.#received(msg);
     });
+    this.#socket.on('error', (err) => this.#fail(err));
   }
 
   /** Whether it takes another query (not full, not worn out, not closed). */
@@ -169,17 +164,9 @@ class SharedUdpSocket {
         if (this.#settle(id)) reject(new Error(`no answer from ${this.server.address}:${this.server.port} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.#outstanding.set(id, { clientId: query.readUInt16BE(0), sent, questionEnd: questionEnd(sent), timer, resolve, reject });
-      if (this.#unconnected) this.#unconnected.push(id);
-      else this.#send(id);
-    });
-  }
-
-  /** Sends outstanding query `id` on the connected socket (a query that timed out meanwhile is not). */
-  #send(id: number): void {
-    const q = this.#outstanding.get(id);
-    if (!q || this.#closed) return;
-    this.#socket.send(q.sent, (err) => {
-      if (err && this.#settle(id)) q.reject(err);
+      this.#socket.send(sent, this.server.port, this.server.address, (err) => {
+        if (err && this.#settle(id)) reject(err);
+      });
     });
   }
 
