@@ -121,17 +121,17 @@ class OrigDstUdp : public Napi::ObjectWrap<OrigDstUdp> {
     uint32_t to_port = ArgU32(info, 3, "toPort");
     Napi::Buffer<uint8_t> data = ArgBuf(info, 4, "data");
     if (from_port > 65535 || to_port > 65535) throw Napi::RangeError::New(env, "ports must be 0-65535");
-    if (fd_ < 0) ThrowErrno(env, EBADF, "sendto");
     uint64_t key = (static_cast<uint64_t>(from.s_addr) << 16) | from_port;
-    int fd = SenderFor(env, key, from, from_port);
+    // Once closed, an answer still due gets a socket of its own, closed at once.
+    bool keep = fd_ >= 0;
+    int fd = keep ? SenderFor(env, key, from, from_port) : TransparentUdp(env, from, from_port, mark_, false);
     sockaddr_in sa = Ipv4SockAddr(to, to_port);
     ssize_t n = sendto(fd, data.Data(), data.Length(), 0, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-    if (n < 0) {
-      int err = errno;
-      // A socket that failed is not trusted with the next answer.
-      DropSender(key);
-      ThrowErrno(env, err, "sendto");
-    }
+    int err = errno;
+    // A socket that failed is not trusted with the next answer.
+    if (!keep) close(fd);
+    else if (n < 0) DropSender(key);
+    if (n < 0) ThrowErrno(env, err, "sendto");
     return env.Undefined();
   }
 
