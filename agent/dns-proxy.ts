@@ -29,7 +29,7 @@ import { PROTOCOL_NUMBERS } from '../policy/mapstate-types.ts';
 import { sleep, realClock } from '../runtime/clock.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Runnable } from '../runtime/manager.ts';
-import { toDnsFlow } from './dns-flow.ts';
+import { type DnsFlowEnds, toDnsFlow } from './dns-flow.ts';
 import type { EndpointEnforcer } from './endpoint-enforcer.ts';
 import { fqdnCacheSaver } from './fqdn-cache-file.ts';
 import { flowEndpoints, type FlowEndpointSource } from './hubble.ts';
@@ -145,22 +145,40 @@ export function agentDnsProxy(o: AgentDnsProxyOptions): Runnable & { proxy(): Dn
     if (byName.size === 0) return;
     for (const [name, records] of byName) o.feed.dnsAnswer(name, records, now());
     saver?.schedule();
-    // Released when the kernel holds the change, or after the maximum delay.
+    // Released when the kernel holds the change, or after the maximum delay; at once when it
+    // already does (an answer that added nothing, or a change the reconcilers wrote synchronously).
     const ep = endpointAt(x.source.address);
+    const ipcache = o.enforcer.ipcache;
+    const ipcacheHeld = !ipcache.table.pendingUpTo(ipcache.table.revision);
+    const policyHeld = !ep || !ep.policy.table.pendingUpTo(ep.policy.table.revision);
+    if (ipcacheHeld && policyHeld) return;
     const written = Promise.all([
-      o.enforcer.ipcache.reconciler.waitUntilReconciled(o.enforcer.ipcache.table),
-      ep ? ep.policy.reconciler.waitUntilReconciled(ep.policy.table) : undefined,
+      ipcacheHeld ? undefined : ipcache.reconciler.waitUntilReconciled(ipcache.table),
+      policyHeld ? undefined : ep.policy.reconciler.waitUntilReconciled(ep.policy.table),
     ]);
-    const stop = new AbortController();
-    await Promise.race([written, sleep(realClock, o.responseMaxDelayMs ?? DEFAULT_RESPONSE_MAX_DELAY_MS, stop.signal)]);
-    stop.abort();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, o.responseMaxDelayMs ?? DEFAULT_RESPONSE_MAX_DELAY_MS)));
+    try {
+      await Promise.race([written, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   };
+  /** The flow ends of a query, looked up once for its request and answer records. */
+  const endsOf = new WeakMap<DnsMessage, DnsFlowEnds>();
   const record = o.hubble && ((r: DnsProxyRecord) => {
     const { ring, ends } = o.hubble!;
-    const endOf = flowEndpoints(ends);
-    const client = endOf(r.exchange.source.address, endpointAt(r.exchange.source.address)?.identity ?? ipcacheIdentity(o.enforcer.ipcache, r.exchange.source.address));
-    const server = endOf(r.exchange.destination.address, ipcacheIdentity(o.enforcer.ipcache, r.exchange.destination.address));
-    ring.push(toDnsFlow(r, { client, server }, { nodeName: o.nodeName, proxyPort: running?.port ?? o.port }));
+    let both = endsOf.get(r.query);
+    if (!both) {
+      const endOf = flowEndpoints(ends);
+      const { source, destination } = r.exchange;
+      both = {
+        client: endOf(source.address, endpointAt(source.address)?.identity ?? ipcacheIdentity(o.enforcer.ipcache, source.address)),
+        server: endOf(destination.address, ipcacheIdentity(o.enforcer.ipcache, destination.address)),
+      };
+      if (r.type === 'request') endsOf.set(r.query, both);
+    } else if (r.type === 'response') endsOf.delete(r.query);
+    ring.push(toDnsFlow(r, both, { nodeName: o.nodeName, proxyPort: running?.port ?? o.port }));
   });
   let running: DnsProxy | undefined;
   return {

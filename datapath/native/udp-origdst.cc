@@ -3,14 +3,22 @@
 // datagram's original destination (IP_RECVORIGDSTADDR), read inside Node's event loop (uv_poll);
 // and answers sent from that original destination, so the client sees its server reply. Node's
 // dgram module can neither set these options nor read the original destination.
+//
+// Answers leave through a transparent socket bound to their source (the original destination),
+// kept for the next answer from that address and port: at most kMaxSenders, the oldest closed
+// first. They are never connected and receive nothing (the redirect hands every datagram for the
+// original destination to the listening socket).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <deque>
 #include <string>
+#include <unordered_map>
 
 #include "errors.h"
 #include "transparent-socket.h"
@@ -113,13 +121,44 @@ class OrigDstUdp : public Napi::ObjectWrap<OrigDstUdp> {
     uint32_t to_port = ArgU32(info, 3, "toPort");
     Napi::Buffer<uint8_t> data = ArgBuf(info, 4, "data");
     if (from_port > 65535 || to_port > 65535) throw Napi::RangeError::New(env, "ports must be 0-65535");
-    int fd = TransparentUdp(env, from, from_port, mark_, false);
+    uint64_t key = (static_cast<uint64_t>(from.s_addr) << 16) | from_port;
+    // Once closed, an answer still due gets a socket of its own, closed at once.
+    bool keep = fd_ >= 0;
+    int fd = keep ? SenderFor(env, key, from, from_port) : TransparentUdp(env, from, from_port, mark_, false);
     sockaddr_in sa = Ipv4SockAddr(to, to_port);
     ssize_t n = sendto(fd, data.Data(), data.Length(), 0, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
     int err = errno;
-    close(fd);
+    // A socket that failed is not trusted with the next answer.
+    if (!keep) close(fd);
+    else if (n < 0) DropSender(key);
     if (n < 0) ThrowErrno(env, err, "sendto");
     return env.Undefined();
+  }
+
+  // The kept socket bound to from:port, made (and the oldest closed beyond kMaxSenders) when missing.
+  int SenderFor(Napi::Env env, uint64_t key, in_addr from, uint32_t from_port) {
+    auto found = senders_.find(key);
+    if (found != senders_.end()) return found->second;
+    int fd = TransparentUdp(env, from, from_port, mark_, false);
+    while (senders_.size() >= kMaxSenders && !order_.empty()) {
+      DropSender(order_.front());
+    }
+    senders_.emplace(key, fd);
+    order_.push_back(key);
+    return fd;
+  }
+
+  void DropSender(uint64_t key) {
+    auto found = senders_.find(key);
+    if (found == senders_.end()) return;
+    close(found->second);
+    senders_.erase(found);
+    for (auto it = order_.begin(); it != order_.end(); ++it) {
+      if (*it == key) {
+        order_.erase(it);
+        break;
+      }
+    }
   }
 
   // port(): the bound port (useful when bound to 0).
@@ -137,6 +176,9 @@ class OrigDstUdp : public Napi::ObjectWrap<OrigDstUdp> {
   }
 
   void Release() {
+    for (auto& [key, fd] : senders_) close(fd);
+    senders_.clear();
+    order_.clear();
     StopPoll(poll_);
     if (fd_ >= 0) {
       close(fd_);
@@ -144,7 +186,12 @@ class OrigDstUdp : public Napi::ObjectWrap<OrigDstUdp> {
     }
   }
 
+  static constexpr size_t kMaxSenders = 64;
+
   Napi::FunctionReference callback_;
+  // Kept answer sockets by source (address << 16 | port), and their order of making.
+  std::unordered_map<uint64_t, int> senders_;
+  std::deque<uint64_t> order_;
   uv_poll_t* poll_ = nullptr;
   int fd_ = -1;
   uint32_t mark_ = 0;

@@ -21,7 +21,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { type DnsMessage, DnsFormatError, DnsRcode, decodeDnsMessage, encodeDnsMessage, dnsMessageId, rcodeResponse } from './message.ts';
 import type { DnsDecision } from './rules.ts';
 import { DnsFrameReader, dnsFrame } from './tcp-framing.ts';
-import { type DnsPeer, exchangeTcp, exchangeUdp } from './upstream.ts';
+import { type DnsPeer, exchangeTcp, UdpUpstreams } from './upstream.ts';
 
 export type { DnsPeer } from './upstream.ts';
 
@@ -120,6 +120,7 @@ export class DnsProxy {
   #tcp: Server | undefined;
   #udp: DnsUdpListener | undefined;
   readonly #clients = new Set<Socket>();
+  readonly #upstreams = new UdpUpstreams();
   #port = 0;
 
   private constructor(private readonly opts: DnsProxyOptions, private readonly handler: DnsProxyHandler) {}
@@ -146,6 +147,7 @@ export class DnsProxy {
     this.#udp?.close();
     this.#tcp?.close();
     for (const c of this.#clients) c.destroy();
+    this.#upstreams.close();
   }
 
   async #listen(): Promise<void> {
@@ -165,9 +167,9 @@ export class DnsProxy {
     this.#port = (tcp.address() as { port: number }).port;
     const udp = this.opts.udp ?? (await plainUdpListener(host, this.#port));
     udp.onDatagram((msg, source, destination) => {
-      void this.#handle(msg, { protocol: 'udp', source, destination: this.opts.upstream ?? destination }).then((answer) => {
+      void this.#handle(msg, { protocol: 'udp', source, destination: this.opts.upstream ?? destination }, (answer) => {
         try {
-          if (answer) udp.send(answer, source, destination);
+          udp.send(answer, source, destination);
         } catch (err) {
           this.handler.warn?.('DNS answer could not be sent', { client: `${source.address}:${source.port}`, err: (err as Error).message });
         }
@@ -189,16 +191,20 @@ export class DnsProxy {
     const frames = new DnsFrameReader();
     socket.on('data', (chunk) => {
       for (const msg of frames.push(chunk)) {
-        void this.#handle(msg, exchange).then((answer) => {
-          if (answer && !socket.destroyed) socket.write(dnsFrame(answer));
+        void this.#handle(msg, exchange, (answer) => {
+          if (!socket.destroyed) socket.write(dnsFrame(answer));
         });
       }
     });
   }
 
-  /** One query to its answer (undefined: nothing to send back). Never rejects. */
-  async #handle(msg: Buffer, exchange: DnsExchange): Promise<Buffer | undefined> {
+  /**
+   * One query to its answer, handed to `reply` (nothing for a message without a header); the
+   * records are made after the reply, off the client's path. Never rejects.
+   */
+  async #handle(msg: Buffer, exchange: DnsExchange, reply: (answer: Buffer) => void): Promise<void> {
     const start = process.hrtime.bigint();
+    const time = new Date();
     let query: DnsMessage;
     try {
       query = decodeDnsMessage(msg);
@@ -207,7 +213,8 @@ export class DnsProxy {
     } catch (err) {
       this.handler.warn?.('malformed DNS query', { source: `${exchange.source.address}:${exchange.source.port}`, err: (err as Error).message });
       const id = dnsMessageId(msg);
-      return msg.length >= 12 && id !== undefined ? encodeDnsMessage({ id, qr: true, rcode: DnsRcode.FORMERR }) : undefined;
+      if (msg.length >= 12 && id !== undefined) reply(encodeDnsMessage({ id, qr: true, rcode: DnsRcode.FORMERR }));
+      return;
     }
     let decision: DnsDecision;
     try {
@@ -216,27 +223,38 @@ export class DnsProxy {
       this.handler.warn?.('DNS query could not be decided; refused', { err: (err as Error).message });
       decision = { allowed: false, origins: [] };
     }
-    this.#record({ type: 'request', exchange, query, decision, time: new Date() });
     // A denied query is recorded once, as upstream's proxy logs it: the request, dropped.
-    if (!decision.allowed) return rcodeResponse(query, this.opts.rejectRcode ?? DnsRcode.REFUSED);
+    if (!decision.allowed) {
+      reply(rcodeResponse(query, this.opts.rejectRcode ?? DnsRcode.REFUSED));
+      this.#record({ type: 'request', exchange, query, decision, time });
+      return;
+    }
     const server = exchange.destination;
     const timeout = this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    let raw: Buffer;
-    let response: DnsMessage;
+    // The query leaves (synchronously) before its record is made.
+    const asked = this.#ask(msg, exchange.protocol, server, timeout);
+    this.#record({ type: 'request', exchange, query, decision, time });
+    let answer: { raw: Buffer; response: DnsMessage };
     try {
-      raw = await (exchange.protocol === 'udp' ? exchangeUdp(msg, server, timeout) : exchangeTcp(msg, server, timeout));
-      response = decodeDnsMessage(raw);
+      const raw = await asked;
+      const response = decodeDnsMessage(raw);
       await this.handler.answered?.(exchange, query, response);
+      answer = { raw, response };
     } catch (err) {
       this.handler.warn?.('DNS server failed; answering SERVFAIL', { server: `${server.address}:${server.port}`, err: (err as Error).message });
-      return this.#answer(rcodeAnswer(query, DnsRcode.SERVFAIL), exchange, query, decision, start);
+      answer = rcodeAnswer(query, DnsRcode.SERVFAIL);
     }
-    return this.#answer({ raw, response }, exchange, query, decision, start);
+    reply(answer.raw);
+    this.#record({ type: 'response', exchange, query, response: answer.response, decision, latencyNs: process.hrtime.bigint() - start, time: new Date() });
   }
 
-  #answer(a: { raw: Buffer; response: DnsMessage }, exchange: DnsExchange, query: DnsMessage, decision: DnsDecision, start: bigint): Buffer {
-    this.#record({ type: 'response', exchange, query, response: a.response, decision, latencyNs: process.hrtime.bigint() - start, time: new Date() });
-    return a.raw;
+  /** Sends the query to `server`; what fails, even at once, rejects. */
+  #ask(msg: Buffer, protocol: DnsExchange['protocol'], server: DnsPeer, timeoutMs: number): Promise<Buffer> {
+    try {
+      return protocol === 'udp' ? this.#upstreams.exchange(msg, server, timeoutMs) : exchangeTcp(msg, server, timeoutMs);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   #record(r: DnsProxyRecord): void {
