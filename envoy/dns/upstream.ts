@@ -25,15 +25,18 @@ export interface DnsPeer {
 
 /** How much one shared UDP socket carries. */
 export interface UdpUpstreamLimits {
-  /** Queries outstanding at once (default 1024). */
+  /** Queries outstanding at once (default 256). */
   readonly maxOutstanding: number;
-  /** Queries sent before a new socket (a new source port) takes over (default 4096). */
+  /**
+   * Queries sent before a new socket (a new source port) takes over (default 256): a forged answer
+   * must guess the port as well as the id and question, and the port changes often.
+   */
   readonly maxQueries: number;
   /** A socket with nothing outstanding for this long closes (default 30 s). */
   readonly idleCloseMs: number;
 }
 
-const DEFAULT_LIMITS: UdpUpstreamLimits = { maxOutstanding: 1024, maxQueries: 4096, idleCloseMs: 30_000 };
+const DEFAULT_LIMITS: UdpUpstreamLimits = { maxOutstanding: 256, maxQueries: 256, idleCloseMs: 30_000 };
 
 const HEADER_LENGTH = 12;
 
