@@ -7,21 +7,23 @@
  * symbols. `--inspector`: the proxy's JavaScript CPU profile through its inspector (opened with
  * SIGUSR1 inside its network namespace, closed after), top functions by self time.
  *
- * `--new-connections`: the load opens a connection per request instead.
+ * `--new-connections`: the load opens a connection per request instead. `--agent`: the node's agent
+ * is profiled instead of its proxy (what the proxy's flow records cost it).
  *
- * Usage: npx tsx bench/l7/profile.ts --cluster NAME (--perf | --inspector) [--seconds S] [--new-connections]
+ * Usage: npx tsx bench/l7/profile.ts --cluster NAME (--perf | --inspector) [--seconds S] [--new-connections] [--agent]
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HTTP_PODS, httpLoad, httpPolicy } from './http-load.ts';
 import { benchCluster, withPodPair } from './pods.ts';
 
-const { values: args } = parseArgs({ options: { cluster: { type: 'string' }, seconds: { type: 'string', default: '8' }, perf: { type: 'boolean' }, inspector: { type: 'boolean' }, 'new-connections': { type: 'boolean' } } });
-if (!args.cluster || args.perf === args.inspector) throw new Error('usage: profile.ts --cluster NAME (--perf | --inspector) [--seconds S] [--new-connections]');
+const { values: args } = parseArgs({ options: { cluster: { type: 'string' }, seconds: { type: 'string', default: '8' }, perf: { type: 'boolean' }, inspector: { type: 'boolean' }, 'new-connections': { type: 'boolean' }, agent: { type: 'boolean' } } });
+if (!args.cluster || args.perf === args.inspector) throw new Error('usage: profile.ts --cluster NAME (--perf | --inspector) [--seconds S] [--new-connections] [--agent]');
 const KEEP = !args['new-connections'];
+const TARGET = args.agent ? 'agent' : 'proxy';
 const SECONDS = Number(args.seconds);
 const cluster = benchCluster(args.cluster);
 
@@ -29,6 +31,18 @@ const cluster = benchCluster(args.cluster);
 function proxyPid(node: string): number {
   const out = execFileSync('pgrep', ['-f', `(proxy-main\\.ts|http-proxy\\.mjs).*--pin-root=\\S*/${node}( |$)`]).toString().trim();
   return Number(out.split('\n')[0]);
+}
+
+/** The agent of `node`: the parent of its proxy when the agent started it, else the agent process in the proxy's network namespace. */
+function agentPid(node: string): number {
+  const proxy = proxyPid(node);
+  const parent = Number(readFileSync(`/proc/${proxy}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  if (readFileSync(`/proc/${parent}/cmdline`, 'utf8').includes('agent')) return parent;
+  const netns = readlinkSync(`/proc/${proxy}/ns/net`);
+  const agents = execFileSync('pgrep', ['-f', '(agent-main\\.ts|agent\\.mjs)']).toString().trim().split('\n').map(Number);
+  const found = agents.find((pid) => readlinkSync(`/proc/${pid}/ns/net`) === netns);
+  if (!found) throw new Error(`no agent found in the network namespace of ${node}'s proxy`);
+  return found;
 }
 
 const run = (cmd: string, argv: string[]) => new Promise<void>((resolve, reject) => {
@@ -111,7 +125,7 @@ await withPodPair(cluster, 'bench-l7p', HTTP_PODS, [], async ({ ns, client, serv
     await cluster.kubectl(['apply', '-f', '-'], httpPolicy(ns, true));
     await new Promise((res) => setTimeout(res, 1500));
     await httpLoad(client, server.ip, 1, true); // warm-up, through the proxy
-    const pid = proxyPid(server.node);
+    const pid = TARGET === 'agent' ? agentPid(server.node) : proxyPid(server.node);
     const out = join(dir, args.perf ? 'perf.data' : 'proxy.cpuprofile');
     let profiling: Promise<void>;
     if (args.perf) profiling = run('perf', ['record', '-a', '-g', '-e', 'cpu-clock', '-F', '4999', '-o', out, '--', 'sleep', String(SECONDS - 2)]);
@@ -122,7 +136,7 @@ await withPodPair(cluster, 'bench-l7p', HTTP_PODS, [], async ({ ns, client, serv
     }
     const m = await httpLoad(client, server.ip, SECONDS, KEEP);
     await profiling;
-    console.log(`${KEEP ? 'keep-alive' : 'new connections'} through the HTTP rule: ${Math.round(m.n / SECONDS)} requests/s, p50 ${Math.round(m.p50)} µs (proxy pid ${pid})`);
+    console.log(`${KEEP ? 'keep-alive' : 'new connections'} through the HTTP rule: ${Math.round(m.n / SECONDS)} requests/s, p50 ${Math.round(m.p50)} µs (${TARGET} pid ${pid})`);
     if (args.perf) printPerf(execFileSync('perf', ['script', '-i', out, '--pid', String(pid), '-F', 'comm,tid,ip,sym,dso'], { maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
     else printCpuProfile(JSON.parse(readFileSync(out, 'utf8')) as CpuProfile);
   } finally {

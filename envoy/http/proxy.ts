@@ -199,9 +199,10 @@ export class HttpProxy {
     if (!row) return NO_ROW;
     const own = decideHttp(row.policy, req);
     const origins = row.row.entry.derivedFrom;
-    if (conn.direction === 'ingress' || !own.allowed) return { ...own, origins };
+    // Built field by field (a spread followed by more fields is slow in V8, and this runs per request).
+    if (conn.direction === 'ingress' || !own.allowed) return { allowed: own.allowed, rule: own.rule, actions: own.actions, origins };
     const dest = this.opts.policies.lookup({ direction: 'ingress', endpoint: conn.original.ip, remoteIdentity: conn.client.identity, port: conn.original.port });
-    if (!dest) return { ...own, origins };
+    if (!dest) return { allowed: true, rule: own.rule, actions: own.actions, origins };
     const theirs = decideHttp(dest.policy, req);
     if (!theirs.allowed) return { allowed: false, rule: -1, actions: [], origins: dest.row.entry.derivedFrom };
     return { allowed: true, rule: own.rule, actions: [...own.actions, ...theirs.actions], origins: [...origins, ...dest.row.entry.derivedFrom] };
@@ -222,7 +223,7 @@ export class HttpProxy {
     const changes = decision.actions.some((a) => a.action !== 'LOG');
     return {
       allowed: decision.allowed,
-      ...(!decision.allowed && { denial: localAnswer(403, ACCESS_DENIED_BODY, head.keepAlive) }),
+      denial: decision.allowed ? undefined : localAnswer(403, ACCESS_DENIED_BODY, head.keepAlive),
       head: changes ? rewrittenHead(head, applyHeaderActions(head.rawHeaders, decision.actions)) : bytes,
       record: exchange,
     };
