@@ -6,10 +6,10 @@
  * from the client to the server, its response back (a reply).
  */
 import type { HttpFlowRecord } from '../envoy/http/proxy.ts';
-import type { Flow, FlowEndpoint } from '../hubble/flow-types.ts';
+import type { Flow, FlowEndpoint, Layer7 } from '../hubble/flow-types.ts';
 import { DeferredFlow } from '../hubble/ring.ts';
 import { flowEndpoints, type FlowEndpointSource } from './hubble.ts';
-import { l7Flow } from './l7-flow.ts';
+import { l7Flow, type L7FlowParts } from './l7-flow.ts';
 
 function headerList(raw: readonly string[]): { key: string; value: string }[] {
   const out: { key: string; value: string }[] = [];
@@ -25,13 +25,16 @@ function summary(r: HttpFlowRecord): string {
 /** Builds the flow of one HTTP proxy record; `endpointOf` tells what is known of an address. */
 export function toHttpFlow(r: HttpFlowRecord, endpointOf: (ip: string, identity: number) => FlowEndpoint, o: { nodeName: string; proxyPort: number }): Flow {
   const reply = r.type === 'response';
-  return l7Flow({
+  const http: NonNullable<Layer7['http']> = { method: r.method, url: r.url, protocol: r.protocol };
+  if (reply) http.code = r.code;
+  else http.headers = headerList(r.headers);
+  const parts: L7FlowParts = {
     time: r.time, verdict: r.verdict, client: r.source, server: r.destination, transport: 'tcp', reply,
     clientEndpoint: endpointOf(r.source.ip, r.source.identity), serverEndpoint: endpointOf(r.destination.ip, r.destination.identity),
-    ...(reply ? { latencyNs: r.latencyNs } : {}),
-    l7: { http: { method: r.method, url: r.url, protocol: r.protocol, ...(reply ? { code: r.code } : { headers: headerList(r.headers) }) } },
-    direction: r.direction, nodeName: o.nodeName, proxyPort: o.proxyPort, summary: summary(r), origins: r.origins,
-  });
+    l7: { http }, direction: r.direction, nodeName: o.nodeName, proxyPort: o.proxyPort, summary: summary(r), origins: r.origins,
+  };
+  if (reply) parts.latencyNs = r.latencyNs;
+  return l7Flow(parts);
 }
 
 interface HttpFlowInput {

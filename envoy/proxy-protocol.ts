@@ -56,25 +56,43 @@ export function exchangeMessage(e: HttpExchange, parts: number): string {
   return JSON.stringify({ type: 'exchange', x } satisfies ProxyMessage);
 }
 
+/** Rule lists as received, one shared array per distinct list (bounded; cleared when full). */
+const internedOrigins = new Map<string, readonly RuleOrigin[]>();
+const MAX_INTERNED_ORIGINS = 4096;
+
+/**
+ * One array for equal rule lists: what is derived from a list once (its flow.Policy entries) is
+ * then derived once per list, not once per record.
+ */
+function internOrigins(origins: readonly RuleOrigin[]): readonly RuleOrigin[] {
+  let key = '';
+  for (const o of origins) key += `${o.kind}\0${o.namespace ?? ''}\0${o.name}\0${o.ruleIndex}\0${o.path ?? ''}\n`;
+  const known = internedOrigins.get(key);
+  if (known) return known;
+  if (internedOrigins.size >= MAX_INTERNED_ORIGINS) internedOrigins.clear();
+  internedOrigins.set(key, origins);
+  return origins;
+}
+
 /**
  * The flow records of an exchange message: its request's, its response's, or both in that order.
  * Built field by field: an object spread followed by more fields is many times slower in V8, and
  * this runs for every request the proxy sees.
  */
 export function exchangeRecords(x: WireExchange): HttpFlowRecord[] {
-  const source = flowEnd(x[1]), destination = flowEnd(x[2]);
+  const source = flowEnd(x[1]), destination = flowEnd(x[2]), origins = internOrigins(x[6]);
   const request = x[8], response = x[9];
   const out: HttpFlowRecord[] = [];
   if (request) {
     out.push({
       type: 'request', direction: x[0], source, destination, method: x[3], url: x[4], protocol: x[5], headers: request[2],
-      verdict: request[0], code: 0, latencyNs: 0n, time: new Date(request[1]), origins: x[6], rule: x[7],
+      verdict: request[0], code: 0, latencyNs: 0n, time: new Date(request[1]), origins, rule: x[7],
     });
   }
   if (response) {
     out.push({
       type: 'response', direction: x[0], source, destination, method: x[3], url: x[4], protocol: x[5], headers: [],
-      verdict: response[0], code: response[1], latencyNs: BigInt(response[2]), time: new Date(response[3]), origins: x[6], rule: x[7],
+      verdict: response[0], code: response[1], latencyNs: BigInt(response[2]), time: new Date(response[3]), origins, rule: x[7],
     });
   }
   return out;
