@@ -28,6 +28,9 @@ export async function ciliateImageArchives(): Promise<string[]> {
   return (await buildImages(join(REPO_ROOT, 'build', 'images'))).map((i) => i.path);
 }
 
+/** The CPU request the local cluster gives the agent and cilium-envoy containers. */
+const NODE_PROXY_CPU_REQUEST = '100m';
+
 /** `value` as one `--set` value: commas and backslashes escaped. */
 function setValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/,/g, '\\,');
@@ -46,6 +49,9 @@ export function localChartValues(c: Pick<ClusterConfig, 'network' | 'ports' | 'n
     `ipam.operator.clusterPoolIPv4PodCIDRList={${OPERATOR_POD_CIDR}}`,
     'routingMode=native', `ipv4NativeRoutingCIDR=${LOCAL_NATIVE_ROUTING_CIDR}`, 'autoDirectNodeRoutes=true',
     'kubeProxyReplacement=true', 'hubble.enabled=true', 'prometheus.enabled=true',
+    // Burstable, not BestEffort: a BestEffort pod gets the kernel's least CPU weight, and the agent
+    // (DNS proxy, Hubble) and the HTTP proxy are on the path of the requests they handle.
+    `resources.requests.cpu=${NODE_PROXY_CPU_REQUEST}`, `envoy.resources.requests.cpu=${NODE_PROXY_CPU_REQUEST}`,
     ...Object.entries(extra).map(([k, v]) => `extraConfig.${k}=${setValue(v)}`),
     `operator.replicas=${Math.min(2, c.nodes?.length ?? 1)}`,
     ...(clusterName ? [`cluster.name=${clusterName}`] : []),

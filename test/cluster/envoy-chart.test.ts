@@ -50,6 +50,20 @@ describe('Helm chart: the cilium-envoy DaemonSet', function () {
     expect(externalProxy(r.objects)).to.equal(true);
   });
 
+  it('envoy.resources and resources: none by default (as upstream), else on the proxy\'s and the agent\'s containers; unknown keys refused', async () => {
+    const resourcesOf = (objects: K8sObject[], name: string) => (podOf(findObject(objects, 'DaemonSet', name)!).containers[0] as { resources?: unknown }).resources;
+    const plain = await renderChart(helm);
+    expect(resourcesOf(plain.objects, 'cilium-envoy')).to.equal(undefined);
+    expect(resourcesOf(plain.objects, 'cilium')).to.equal(undefined);
+    const set = await renderChart(helm, 'envoy.resources.requests.cpu=100m', 'resources.requests.cpu=50m', 'resources.limits.memory=1Gi');
+    expect(set.code, set.stderr).to.equal(0);
+    expect(resourcesOf(set.objects, 'cilium-envoy')).to.deep.equal({ requests: { cpu: '100m' } });
+    expect(resourcesOf(set.objects, 'cilium')).to.deep.equal({ requests: { cpu: '50m' }, limits: { memory: '1Gi' } });
+    const bad = await renderChart(helm, 'envoy.resources.cpu=1');
+    expect(bad.code).to.not.equal(0);
+    expect(bad.stderr).to.match(/envoy\/resources.*cpu/);
+  });
+
   it('envoy.enabled=false: no DaemonSet, and the agent starts the proxy itself', async () => {
     const r = await renderChart(helm, 'envoy.enabled=false');
     expect(r.code, r.stderr).to.equal(0);
