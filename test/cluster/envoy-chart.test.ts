@@ -1,7 +1,8 @@
 // The chart's cilium-envoy DaemonSet rendered by the real helm (`helm template`, no cluster): on by
 // default (envoy.enabled, upstream's default for new installs), the agent image's HTTP proxy in a
 // host-network pod with the shared socket folder and the BPF filesystem, few capabilities and no
-// API token, and `external-envoy-proxy` in cilium-config as the agent reads it; off: neither.
+// API token, and `external-envoy-proxy` in cilium-config as the agent reads it; off: neither. Container
+// resources (`envoy.resources`, `resources`) only when set.
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { builtToolchain } from '../../cluster/toolchain.ts';
