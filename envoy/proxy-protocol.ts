@@ -45,15 +45,19 @@ export const REQUEST_PART = 1, RESPONSE_PART = 2, IN_BATCH = 4;
 const wireEnd = (e: HttpFlowEnd): WireEnd => [e.ip, e.port, e.identity];
 const flowEnd = (w: WireEnd): HttpFlowEnd => ({ ip: w[0], port: w[1], identity: w[2] });
 
-/** The message carrying `parts` (REQUEST_PART | RESPONSE_PART) of an exchange; the response part only once it is complete. */
-export function exchangeMessage(e: HttpExchange, parts: number): string {
+/** `parts` (REQUEST_PART | RESPONSE_PART) of an exchange as they travel; the response part only once it is complete. */
+export function wireExchange(e: HttpExchange, parts: number): WireExchange {
   const r = parts & RESPONSE_PART ? e.response : undefined;
-  const x: WireExchange = [
+  return [
     e.conn.direction, wireEnd(e.conn.source), wireEnd(e.conn.destination), e.method, e.url, e.protocol, e.origins, e.rule,
     parts & REQUEST_PART ? [e.verdict, e.timeMs, e.headers] : 0,
     r ? [r.verdict, r.code, r.latencyNs, r.timeMs] : 0,
   ];
-  return JSON.stringify({ type: 'exchange', x } satisfies ProxyMessage);
+}
+
+/** The message carrying `parts` of an exchange. */
+export function exchangeMessage(e: HttpExchange, parts: number): string {
+  return JSON.stringify({ type: 'exchange', x: wireExchange(e, parts) } satisfies ProxyMessage);
 }
 
 /** Rule lists as received, one shared array per distinct list (bounded; cleared when full). */

@@ -60,14 +60,3 @@ export class HttpExchange {
     this.sink?.response(this);
   }
 }
-
-/** The flow record of an exchange's request, or of its response (which must be complete). */
-export function exchangeRecord(e: HttpExchange, type: HttpFlowRecord['type']): HttpFlowRecord {
-  const r = type === 'response' ? e.response! : undefined;
-  return {
-    type, direction: e.conn.direction, source: e.conn.source, destination: e.conn.destination,
-    method: e.method, url: e.url, protocol: e.protocol, headers: e.headers,
-    verdict: r?.verdict ?? e.verdict, code: r?.code ?? 0, latencyNs: BigInt(r?.latencyNs ?? 0), time: new Date(r?.timeMs ?? e.timeMs),
-    origins: e.origins, rule: e.rule,
-  };
-}

@@ -8,7 +8,8 @@ import type { HttpRule } from '../../policy/api/model.ts';
 import type { MapStateRow } from '../../policy/mapstate-types.ts';
 import { nopLogger } from '../../runtime/logger.ts';
 import { HttpPolicyStore } from '../../envoy/http/policy-store.ts';
-import { exchangeRecord } from '../../envoy/http/exchange.ts';
+import type { HttpExchange } from '../../envoy/http/exchange.ts';
+import { exchangeRecords, REQUEST_PART, RESPONSE_PART, wireExchange } from '../../envoy/proxy-protocol.ts';
 import { ACCESS_DENIED_BODY, HttpProxy, type HttpFlowRecord } from '../../envoy/http/proxy.ts';
 import { compileHttpPolicy, decideHttp } from '../../envoy/http/rules.ts';
 import { checkProxyPort, tproxyRules } from '../../envoy/tproxy.ts';
@@ -45,6 +46,9 @@ function bodiesComplete(text: string): boolean {
     return !m || Buffer.byteLength(body) >= Number(m[1]);
   });
 }
+
+/** The flow record the agent makes of one part of an exchange. */
+const recordOf = (e: HttpExchange, part: number) => exchangeRecords(wireExchange(e, part))[0]!;
 
 const req = (method: string, path: string, extra = '') => `${method} ${path} HTTP/1.1\r\nHost: deathstar\r\n${extra}Content-Length: 0\r\n\r\n`;
 
@@ -109,7 +113,7 @@ describe('envoy/http: the proxy on loopback', function () {
     store.apply({ endpointId: 1, version: 1, address: '127.0.0.1', rows: [row([{ method: 'POST', path: '/v1/request-landing' }, { method: 'GET', path: '/hm', headerMatches: [{ name: 'X-Team', value: 'empire', mismatch: 'ADD' }] }])] });
     proxy = new HttpProxy({
       ingressPort: port, egressPort: port + 1, policies: store, identityOf: () => CLIENT_IDENTITY, log: nopLogger,
-      flows: { request: (e) => flows.push(exchangeRecord(e, 'request')), response: (e) => flows.push(exchangeRecord(e, 'response')) },
+      flows: { request: (e) => flows.push(recordOf(e, REQUEST_PART)), response: (e) => flows.push(recordOf(e, RESPONSE_PART)) },
       sockets: {
         listen: (p, mark) => native().transparentListen('127.0.0.1', p, 'tcp', mark),
         connect: () => {
