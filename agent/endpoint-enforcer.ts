@@ -415,6 +415,11 @@ export class EndpointEnforcer {
   }
 
   #applyTo(ep: EnforcedEndpoint, diff: MapStateDiff): void {
+    // The proxies are sent the change before the policy map is written (upstream even waits for
+    // Envoy's acknowledgment), so a new redirect's first requests rarely beat its rules there. They
+    // hold all of the endpoint's rows: a request the datapath still redirects under an older policy
+    // meets its port's current allow or deny.
+    this.#policyChanged(ep.id);
     try {
       if (ep.resync) this.#resync(ep);
       else ep.policy.apply(diff);
@@ -423,7 +428,6 @@ export class EndpointEnforcer {
       ep.resync = true;
       this.#resync(ep);
     }
-    this.#policyChanged(ep.id);
   }
 
   /** Rebuilds an endpoint's table from the engine's map state; false (and retried later) when that throws too. */

@@ -1,13 +1,16 @@
 /**
  * The desired L7 policy of each local endpoint, as the agent gives it to its proxies (upstream
- * gives Envoy its NetworkPolicy resources over xDS): for every endpoint, its address and the policy
- * rows that redirect to a proxy, with their L7 rules. Each change of an endpoint's rows is a new
- * version, pushed to every proxy; each proxy answers with the version it applied or why it
- * refused it (then it keeps enforcing the previous one). `status()` shows desired vs acknowledged.
+ * gives Envoy its NetworkPolicy resources over xDS): for every endpoint that has had a row
+ * redirecting to a proxy, its address and all its policy rows, the redirecting ones with their L7
+ * rules. All rows, so that a proxy judges a connection the datapath redirected under an older policy
+ * by the current one (a plain allow or a deny of its port) rather than by no policy at all. Each
+ * change of an endpoint's rows is a new version, pushed to every proxy; each proxy answers with the
+ * version it applied or why it refused it (then it keeps enforcing the previous one). `status()`
+ * shows desired vs acknowledged.
  */
 import type { MapStateRow } from '../policy/mapstate-types.ts';
 
-/** One endpoint's L7 policy: the redirect rows of its map state. */
+/** One endpoint's L7 policy: the rows of its map state. */
 export interface L7EndpointPolicy {
   readonly endpointId: number;
   readonly version: number;
@@ -86,12 +89,12 @@ export class L7PolicyTable {
       this.#desired.delete(endpointId);
       return;
     }
+    if (!prev && !rows.some((r) => r.entry.proxyPort !== 0)) return;
     // Plain rows (the map state's are views with getters), so they compare and travel as JSON.
-    const redirects = rows.filter((r) => r.entry.proxyPort !== 0).map((r) => ({ key: { ...r.key }, entry: r.entry }));
-    const signature = `${address}|${JSON.stringify(redirects)}`;
+    const plain = rows.map((r) => ({ key: { ...r.key }, entry: r.entry }));
+    const signature = `${address}|${JSON.stringify(plain)}`;
     if (prev?.signature === signature) return;
-    if (!prev && redirects.length === 0) return;
-    this.#set(endpointId, signature, { endpointId, version: ++this.#version, address, rows: redirects });
+    this.#set(endpointId, signature, { endpointId, version: ++this.#version, address, rows: plain });
   }
 
   #set(endpointId: number, signature: string, policy: L7PolicyUpdate): void {

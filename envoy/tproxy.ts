@@ -4,10 +4,14 @@
  * this node (`ip rule fwmark 0x200/0xf00 lookup 2004`, `local 0.0.0.0/0 dev lo table 2004`, as
  * upstream), and a mangle chain `CILIUM_PRE_mangle` (upstream's name) gives each proxy port's
  * packets to its transparent listener (TPROXY), or to the proxy's connection they belong to. TCP
- * and UDP alike; any proxy port. The chain is written whole from the registered ports.
+ * and UDP alike; any proxy port. The chain is written whole from the registered ports, together
+ * with the raw and filter chains that take the proxies' traffic out of connection tracking
+ * (proxy-notrack.ts).
  */
 import { writeFile } from 'node:fs/promises';
 import { run } from '../runtime/exec.ts';
+import { MARK_MAGIC_TO_PROXY, proxyMark } from './proxy-marks.ts';
+import { type OwnedChain, PROXY_NOTRACK_CHAINS, restoreInput } from './proxy-notrack.ts';
 
 /** The routing table of packets for a proxy (upstream's number). */
 export const PROXY_ROUTE_TABLE = 2004;
@@ -15,12 +19,6 @@ export const PROXY_ROUTE_TABLE = 2004;
 export const PROXY_RULE_PRIORITY = 9;
 /** The mangle chain the agent owns. */
 export const TPROXY_CHAIN = 'CILIUM_PRE_mangle';
-/** Upstream's magic marks (bits 8-11 of the skb mark). */
-export const MARK_MAGIC_TO_PROXY = 0x0200;
-/** Set by a proxy on what it sends while enforcing ingress policy. */
-export const MARK_MAGIC_PROXY_INGRESS = 0x0a00;
-/** Set by a proxy on what it sends while enforcing egress policy. */
-export const MARK_MAGIC_PROXY_EGRESS = 0x0b00;
 /** Proxy ports are taken from upstream's range. */
 export const PROXY_PORT_RANGE = { from: 10000, to: 20000 } as const;
 
@@ -30,12 +28,7 @@ export interface ProxyListenerPort {
   readonly proto: 'tcp' | 'udp';
 }
 
-/** The mark the datapath gives a packet for the proxy on `port`. */
-export function proxyMark(port: number): number {
-  return ((port << 16) | MARK_MAGIC_TO_PROXY) >>> 0;
-}
-
-/** The chain's rules (iptables-restore syntax, without `-A CHAIN`). */
+/** The TPROXY chain's rules (iptables-restore syntax, without `-A CHAIN`). */
 export function tproxyRules(ports: readonly ProxyListenerPort[]): string[] {
   return [...ports].sort((a, b) => a.port - b.port || a.proto.localeCompare(b.proto)).map(({ port, proto }) =>
     `-p ${proto} -m mark --mark 0x${proxyMark(port).toString(16)} -m comment --comment "cilium: TPROXY to proxy port ${port}" ` +
@@ -84,7 +77,7 @@ function write(): Promise<void> {
       throw err;
     });
     await routing;
-    await writeChain(tproxyRules([...registered.values()]));
+    await writeChains([{ table: 'mangle', name: TPROXY_CHAIN, hook: 'PREROUTING', rules: tproxyRules([...registered.values()]) }, ...PROXY_NOTRACK_CHAINS]);
   });
   return writing;
 }
@@ -120,11 +113,12 @@ async function ensureProxyRouting(): Promise<void> {
   await run('ip', ['-4', 'route', 'replace', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', String(PROXY_ROUTE_TABLE)]);
 }
 
-/** Writes the chain whole (atomically) and makes sure mangle PREROUTING jumps to it once. */
-async function writeChain(rules: readonly string[]): Promise<void> {
-  const body = ['*mangle', `:${TPROXY_CHAIN} - [0:0]`, ...rules.map((r) => `-A ${TPROXY_CHAIN} ${r}`), 'COMMIT', ''].join('\n');
-  await run('iptables-restore', ['-w', '--noflush'], { input: body });
-  const jump = ['PREROUTING', '-m', 'comment', '--comment', `cilium-feeder: ${TPROXY_CHAIN}`, '-j', TPROXY_CHAIN];
-  const present = await run('iptables', ['-w', '-t', 'mangle', '-C', ...jump]).then(() => true, () => false);
-  if (!present) await run('iptables', ['-w', '-t', 'mangle', '-A', ...jump]);
+/** Writes the chains whole (atomically) and makes sure each one's built-in chain jumps to it once, first (as upstream prepends). */
+async function writeChains(chains: readonly OwnedChain[]): Promise<void> {
+  await run('iptables-restore', ['-w', '--noflush'], { input: restoreInput(chains) });
+  for (const c of chains) {
+    const feeder = ['-m', 'comment', '--comment', `cilium-feeder: ${c.name}`, '-j', c.name];
+    const present = await run('iptables', ['-w', '-t', c.table, '-C', c.hook, ...feeder]).then(() => true, () => false);
+    if (!present) await run('iptables', ['-w', '-t', c.table, '-I', c.hook, '1', ...feeder]);
+  }
 }

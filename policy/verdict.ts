@@ -35,8 +35,11 @@ function rowMatches(r: MapStateRow, p: PacketInfo): boolean {
   return p.port >= from && p.port <= to;
 }
 
+/** What a verdict reads: an endpoint's rows by direction and remote identity (a {@link MapState}, or a copy of its rows). */
+export type RowSource = Pick<MapState, 'rowsFor'>;
+
 /** The longest-prefix entry for one identity, as one LPM lookup returns it. */
-export function lookup(state: MapState, p: PacketInfo, identity: number): MapStateRow | undefined {
+export function lookup(state: RowSource, p: PacketInfo, identity: number): MapStateRow | undefined {
   let best: MapStateRow | undefined;
   for (const r of state.rowsFor(p.direction, identity)) {
     if (!rowMatches(r, p)) continue;
@@ -55,7 +58,7 @@ function choose(specific: MapStateRow | undefined, wildcard: MapStateRow | undef
 }
 
 /** Decides one packet against an endpoint's map state. */
-export function verdict(state: MapState, p: PacketInfo): Verdict {
+export function verdict(state: RowSource, p: PacketInfo): Verdict {
   const specific = p.remoteIdentity === 0 ? undefined : lookup(state, p, p.remoteIdentity);
   const match = choose(specific, lookup(state, p, 0));
   if (!match) return { verdict: 'default-deny', derivedFrom: [] };

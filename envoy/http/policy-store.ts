@@ -1,24 +1,34 @@
 /**
- * The HTTP proxy's copy of the L7 policy table: per local endpoint (by address) its redirect rows
- * with compiled HTTP rules. An update whose rules do not compile is refused as a whole, naming the
- * field, and the endpoint keeps its previous version.
+ * The HTTP proxy's copy of the L7 policy table: per local endpoint (by address) its policy rows,
+ * those redirecting to the HTTP proxy with their compiled HTTP rules. A request is judged by the
+ * row the datapath would choose for its connection now, so a connection redirected under an older
+ * policy follows the current one: its HTTP rules, a plain L3/L4 allow (every request passes) or a
+ * deny. An update whose rules do not compile is refused as a whole, naming the field, and the
+ * endpoint keeps its previous version.
  */
 import type { Direction } from '../../policy/api/model.ts';
-import { keyPortRange, keyPrefixLength, type MapStateRow } from '../../policy/mapstate-types.ts';
+import { PROTOCOL_NUMBERS, type MapStateRow } from '../../policy/mapstate-types.ts';
+import { verdict } from '../../policy/verdict.ts';
 import type { L7PolicyAck, L7PolicyReceiver, L7PolicyUpdate } from '../l7-policy-table.ts';
 import { compileHttpPolicy, type HttpPolicy } from './rules.ts';
 
-/** A redirect row with its compiled rules. */
-export interface HttpPolicyRow {
-  readonly row: MapStateRow;
-  readonly policy: HttpPolicy;
-}
+/** What decides a connection's requests now. */
+export type HttpPolicyRow =
+  /** A row redirecting to the HTTP proxy: its HTTP rules decide. */
+  | { readonly kind: 'http'; readonly row: MapStateRow; readonly policy: HttpPolicy }
+  /** A plain L3/L4 allow: every request passes. */
+  | { readonly kind: 'allow'; readonly row: MapStateRow }
+  /** A deny, no row at all (default deny), or a redirect to another parser's proxy: every request is denied. */
+  | { readonly kind: 'deny'; readonly row?: MapStateRow };
 
 interface EndpointState {
   readonly endpointId: number;
   readonly version: number;
   readonly address: string;
-  readonly rows: readonly HttpPolicyRow[];
+  /** The compiled HTTP rules of each redirecting row. */
+  readonly http: ReadonlyMap<MapStateRow, HttpPolicy>;
+  /** Its rows of one direction and remote identity (what policy/verdict.ts reads). */
+  rowsFor(direction: Direction, identity: number): MapStateRow[];
 }
 
 /** What a connection is judged by. */
@@ -30,19 +40,8 @@ export interface HttpFlowKey {
   readonly port: number;
 }
 
-function matches(r: MapStateRow, k: HttpFlowKey, identity: number): boolean {
-  if (r.key.direction !== k.direction || r.key.identity !== identity) return false;
-  if (r.key.protocol === 0) return true;
-  if (r.key.protocol !== 6) return false;
-  const { from, to } = keyPortRange(r.key);
-  return k.port >= from && k.port <= to;
-}
-
-function longest(rows: readonly HttpPolicyRow[], k: HttpFlowKey, identity: number): HttpPolicyRow | undefined {
-  let best: HttpPolicyRow | undefined;
-  for (const r of rows) if (matches(r.row, k, identity) && (!best || keyPrefixLength(r.row.key) > keyPrefixLength(best.row.key))) best = r;
-  return best;
-}
+const groupKey = (direction: Direction, identity: number) => `${direction}/${identity}`;
+const NO_ROWS: MapStateRow[] = [];
 
 /** The endpoints' HTTP policies, as the proxy enforces them. */
 export class HttpPolicyStore implements L7PolicyReceiver {
@@ -57,17 +56,26 @@ export class HttpPolicyStore implements L7PolicyReceiver {
       if (prev) this.#forget(prev);
       return { version: update.version };
     }
-    const rows: HttpPolicyRow[] = [];
+    const groups = new Map<string, MapStateRow[]>();
+    const http = new Map<MapStateRow, HttpPolicy>();
     for (const row of update.rows) {
-      if (row.entry.redirect?.parser !== 'http') continue;
-      try {
-        rows.push({ row, policy: compileHttpPolicy(row.entry.redirect) });
-      } catch (err) {
-        return { version: prev?.version ?? 0, error: `endpoint ${update.endpointId} version ${update.version}: ${(err as Error).message}` };
+      if (row.entry.redirect?.parser === 'http') {
+        try {
+          http.set(row, compileHttpPolicy(row.entry.redirect));
+        } catch (err) {
+          return { version: prev?.version ?? 0, error: `endpoint ${update.endpointId} version ${update.version}: ${(err as Error).message}` };
+        }
       }
+      const k = groupKey(row.key.direction, row.key.identity);
+      const group = groups.get(k);
+      if (group) group.push(row);
+      else groups.set(k, [row]);
     }
     if (prev) this.#forget(prev);
-    const state = { endpointId: update.endpointId, version: update.version, address: update.address, rows };
+    const state: EndpointState = {
+      endpointId: update.endpointId, version: update.version, address: update.address, http,
+      rowsFor: (direction, identity) => groups.get(groupKey(direction, identity)) ?? NO_ROWS,
+    };
     this.#byId.set(state.endpointId, state);
     this.#byAddress.set(state.address, state);
     return { version: update.version };
@@ -79,16 +87,16 @@ export class HttpPolicyStore implements L7PolicyReceiver {
   }
 
   /**
-   * The row deciding a flow, chosen as the datapath chooses (the identity's longest match, then the
-   * wildcard's; the longer prefix wins, the identity-specific row on a tie); undefined: no HTTP
-   * rules apply now (the endpoint or its redirect is gone), so requests are denied.
+   * What decides a flow's requests: the row the datapath chooses for it (policy/verdict.ts);
+   * undefined when the proxy holds no policy for the endpoint at all (it is gone).
    */
   lookup(k: HttpFlowKey): HttpPolicyRow | undefined {
     const s = this.#byAddress.get(k.endpoint);
     if (!s) return undefined;
-    const specific = k.remoteIdentity !== 0 ? longest(s.rows, k, k.remoteIdentity) : undefined;
-    const wildcard = longest(s.rows, k, 0);
-    if (!specific || !wildcard) return specific ?? wildcard;
-    return keyPrefixLength(wildcard.row.key) > keyPrefixLength(specific.row.key) ? wildcard : specific;
+    const v = verdict(s, { direction: k.direction, remoteIdentity: k.remoteIdentity, protocol: PROTOCOL_NUMBERS.TCP, port: k.port });
+    const row = v.match;
+    if (v.verdict === 'allowed') return { kind: 'allow', row: row! };
+    const policy = row && v.verdict === 'redirect' ? s.http.get(row) : undefined;
+    return policy ? { kind: 'http', row: row!, policy } : { kind: 'deny', ...(row && { row }) };
   }
 }

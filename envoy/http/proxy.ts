@@ -16,7 +16,7 @@
 import net from 'node:net';
 import type { Direction, RuleOrigin } from '../../policy/api/model.ts';
 import type { Logger } from '../../runtime/logger.ts';
-import { MARK_MAGIC_PROXY_EGRESS, MARK_MAGIC_PROXY_INGRESS } from '../tproxy.ts';
+import { MARK_MAGIC_PROXY_EGRESS, MARK_MAGIC_PROXY_INGRESS } from '../proxy-marks.ts';
 import { HttpExchange, type HttpExchangeConnection } from './exchange.ts';
 import { ACCESS_DENIED_BODY, localAnswer } from './local-answers.ts';
 import type { RequestHead } from './message-head.ts';
@@ -103,8 +103,10 @@ interface HttpVerdict extends HttpDecision {
   readonly origins: readonly RuleOrigin[];
 }
 
-/** No HTTP rules apply now (the endpoint or its redirect is gone): denied. */
-const NO_ROW: HttpVerdict = { allowed: false, rule: -1, actions: [], origins: [] };
+const NO_ORIGINS: readonly RuleOrigin[] = [];
+const NO_ACTIONS: HttpVerdict['actions'] = [];
+/** The proxy holds no policy for the endpoint (it is gone): denied. */
+const NO_ROW: HttpVerdict = { allowed: false, rule: -1, actions: NO_ACTIONS, origins: NO_ORIGINS };
 
 interface ConnContext {
   readonly direction: Direction;
@@ -197,12 +199,15 @@ export class HttpProxy {
       remoteIdentity: conn.remoteIdentity, port: conn.original.port,
     });
     if (!row) return NO_ROW;
+    const origins = row.row?.entry.derivedFrom ?? NO_ORIGINS;
+    // The connection was redirected under an older policy: a plain allow passes every request, a deny none.
+    if (row.kind !== 'http') return { allowed: row.kind === 'allow', rule: -1, actions: NO_ACTIONS, origins };
     const own = decideHttp(row.policy, req);
-    const origins = row.row.entry.derivedFrom;
     // Built field by field (a spread followed by more fields is slow in V8, and this runs per request).
     if (conn.direction === 'ingress' || !own.allowed) return { allowed: own.allowed, rule: own.rule, actions: own.actions, origins };
     const dest = this.opts.policies.lookup({ direction: 'ingress', endpoint: conn.original.ip, remoteIdentity: conn.client.identity, port: conn.original.port });
-    if (!dest) return { allowed: true, rule: own.rule, actions: own.actions, origins };
+    // Only the destination's HTTP rules are judged here; its L3/L4 verdict applies to the proxy's own connection.
+    if (dest?.kind !== 'http') return { allowed: true, rule: own.rule, actions: own.actions, origins };
     const theirs = decideHttp(dest.policy, req);
     if (!theirs.allowed) return { allowed: false, rule: -1, actions: [], origins: dest.row.entry.derivedFrom };
     return { allowed: true, rule: own.rule, actions: [...own.actions, ...theirs.actions], origins: [...origins, ...dest.row.entry.derivedFrom] };

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { native } from '../../datapath/native.ts';
 import type { LoadedEndpoint } from '../../datapath/loader.ts';
 import { policyEntries } from '../../datapath/maps/policy.ts';
-import { MARK_MAGIC_PROXY_EGRESS, MARK_MAGIC_PROXY_INGRESS, proxyMark } from '../../envoy/tproxy.ts';
+import { MARK_MAGIC_PROXY_EGRESS, MARK_MAGIC_PROXY_INGRESS, proxyMark } from '../../envoy/proxy-marks.ts';
 import { buildPacket, TCP, type PacketSpec } from './support/packets.ts';
 import { requireBpf } from './support/env.ts';
 import { testEndpoint } from './support/test-endpoint.ts';

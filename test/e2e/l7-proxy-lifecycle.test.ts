@@ -3,7 +3,8 @@
 // agent) leaves an open keep-alive proxied connection working: every request on it keeps its
 // correct 200 / 403 answer during and after the restart, on the same connection; and new
 // connections made meanwhile are counted (the figure is printed). Killing the proxy makes the agent
-// start it again, and L7 enforcement resumes.
+// start it again, and L7 enforcement resumes. A keep-alive connection the proxy holds follows its
+// port's policy becoming L4-only (every request passes) and back.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import type { RunningCluster } from '../../cluster/cluster.ts';
 import type { PodEndpoint } from '../../cluster/pods.ts';
 import { runCommand, testRealNodesCluster } from '../support/cluster.ts';
 import { l7EchoPods } from '../support/l7-echo-pods.ts';
+import { keepAliveClient } from '../support/keep-alive-client.ts';
 import { killAgent, killProxy, proxyPid } from '../support/node-processes.ts';
 
 const NS = `l7-life-${Math.random().toString(36).slice(2, 6)}`;
@@ -141,5 +143,28 @@ describe('the HTTP proxy as its own process: agent restarts and proxy crashes on
     }
     expect(put, 'PUT denied by the new proxy').to.equal('403');
     expect(await request('GET'), 'GET forwarded by the new proxy').to.equal('200');
+  });
+
+  it('follows the policy becoming L4-only, and back, on an open keep-alive proxied connection', async () => {
+    const conn = keepAliveClient(client.netns, echo.ip, 80, 'PUT /echo?msg=x HTTP/1.1\r\nHost: echo\r\nContent-Length: 0\r\n\r\n');
+    const policy = (http: boolean) => JSON.stringify({
+      apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'echo-get-only', namespace: NS },
+      spec: {
+        endpointSelector: { matchLabels: { app: 'echo' } },
+        ingress: [{ fromEndpoints: [{ matchLabels: { app: 'client' } }], toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }], ...(http && { rules: { http: [{ method: 'GET', path: '/echo.*' }] } }) }] }],
+      },
+    });
+    try {
+      expect(await conn.first(), 'PUT under the HTTP rule').to.match(/^403 /);
+      // L4-only: the datapath keeps handing this connection to the proxy, which now passes every request.
+      expect((await kubectl(['apply', '-f', '-'], policy(false))).code).to.equal(0);
+      expect(await conn.askUntil('200'), 'PUT once the port is L4-only').to.match(/^200 /);
+      expect((await kubectl(['apply', '-f', '-'], policy(true))).code).to.equal(0);
+      expect(await conn.askUntil('403'), 'PUT under the HTTP rule again').to.match(/^403 /);
+      expect(new Set(conn.lines.map((l) => l.split(' ')[1])).size, 'one connection throughout').to.equal(1);
+    } finally {
+      conn.close();
+      await kubectl(['apply', '-f', '-'], policy(true));
+    }
   });
 });

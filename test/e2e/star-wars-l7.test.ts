@@ -8,7 +8,6 @@
 // rules go through its node's proxy; with the deathstar's ingress HTTP rules as well, both judge each
 // request, on the xwing's own node (its egress proxy judges both) as across nodes (two proxies chained).
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { hubbleSocketPath } from '../../cluster/agent-launch.ts';
 import type { RunningCluster } from '../../cluster/cluster.ts';
@@ -17,6 +16,7 @@ import { podEndpoints } from '../../cluster/pods.ts';
 import type { Flow } from '../../hubble/flow-types.ts';
 import { runCommand, testRealNodesCluster } from '../support/cluster.ts';
 import { ensureHubbleCli, hubble, jsonLines } from '../support/hubble-cli.ts';
+import { keepAliveClient } from '../support/keep-alive-client.ts';
 
 const NS = `sw-l7-${Math.random().toString(36).slice(2, 6)}`;
 const EXAMPLES = join(import.meta.dirname, '..', '..', 'examples', 'star-wars');
@@ -113,21 +113,10 @@ describe('star-wars L7 policy on real pods: HTTP through the node proxies', func
     expect((await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'pod/echo', '--timeout=180s'])).code).to.equal(0);
     const echo = podEndpoints(c.config).find((p) => p.namespace === NS && p.name === 'echo')!;
     const tiefighter = podEndpoints(c.config).find((p) => p.namespace === NS && p.name === 'tiefighter')!;
-    // One socket in the tiefighter's network namespace: a request, then another when told on stdin.
-    const script = `
-      const s = require('node:net').connect(80, '${echo.ip}');
-      const ask = () => s.write('GET /echo?msg=hi HTTP/1.1\\r\\nHost: echo\\r\\n\\r\\n');
-      s.on('connect', ask);
-      s.on('data', (d) => console.log(String(d).slice(9, 12) + ' ' + s.localPort));
-      process.stdin.on('data', ask);
-      process.stdin.on('end', () => s.end());`;
-    const child = spawn('nsenter', [`--net=${tiefighter.netns}`, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const lines: string[] = [];
-    child.stdout.on('data', (d) => lines.push(...String(d).trim().split('\n')));
-    const waitLines = async (n: number) => { for (let i = 0; i < 100 && lines.length < n; i++) await sleep(100); };
+    // One connection from the tiefighter: a request now, another on each ask.
+    const conn = keepAliveClient(tiefighter.netns, echo.ip, 80, 'GET /echo?msg=hi HTTP/1.1\r\nHost: echo\r\n\r\n');
     try {
-      await waitLines(1);
-      expect(lines[0], 'GET under rule1 alone').to.match(/^403 /);
+      expect(await conn.first(), 'GET under rule1 alone').to.match(/^403 /);
       const allowEcho = {
         apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'allow-echo', namespace: NS },
         spec: {
@@ -137,19 +126,12 @@ describe('star-wars L7 policy on real pods: HTTP through the node proxies', func
       };
       expect((await runCommand(join(c.binDir, 'kubectl'), ['apply', '-f', '-'], { KUBECONFIG: c.kubeconfig }, JSON.stringify(allowEcho))).code).to.equal(0);
       // The merged rules reach the proxy: then the same connection's next request passes.
-      for (let i = 0; i < 40 && !(lines.at(-1) ?? '').startsWith('200'); i++) {
-        child.stdin.write('next\n');
-        const had = lines.length;
-        for (let j = 0; j < 30 && lines.length === had; j++) await sleep(100);
-        if (!(lines.at(-1) ?? '').startsWith('200')) await sleep(300);
-      }
-      expect(lines.at(-1), 'GET once both policies apply').to.match(/^200 /);
-      expect(new Set(lines.map((l) => l.split(' ')[1])).size, 'one connection throughout').to.equal(1);
+      expect(await conn.askUntil('200'), 'GET once both policies apply').to.match(/^200 /);
+      expect(new Set(conn.lines.map((l) => l.split(' ')[1])).size, 'one connection throughout').to.equal(1);
       // rule1's own rule still holds on the deathstar: PUT is denied, POST lands.
       expect(await curl('tiefighter', '-XPUT', `http://${deathstars[0]!.ip}/v1/exhaust-port`)).to.equal('Access denied\r\n');
     } finally {
-      child.stdin.end();
-      child.kill();
+      conn.close();
       const gone = await kubectl(['delete', '-n', NS, 'cnp/allow-echo', 'pod/echo', '--wait=false']);
       expect(gone.code, gone.stderr).to.equal(0);
     }

@@ -12,6 +12,7 @@ import type { HttpExchange } from '../../envoy/http/exchange.ts';
 import { exchangeRecords, REQUEST_PART, RESPONSE_PART, wireExchange } from '../../envoy/proxy-protocol.ts';
 import { ACCESS_DENIED_BODY, HttpProxy, type HttpFlowRecord } from '../../envoy/http/proxy.ts';
 import { compileHttpPolicy, decideHttp } from '../../envoy/http/rules.ts';
+import { PROXY_NOTRACK_CHAINS, restoreInput } from '../../envoy/proxy-notrack.ts';
 import { checkProxyPort, tproxyRules } from '../../envoy/tproxy.ts';
 
 const CLIENT_IDENTITY = 4242;
@@ -88,7 +89,7 @@ describe('envoy/http: rules', () => {
     const ack = store.apply({ endpointId: 1, version: 2, address: '10.0.0.1', rows: [row([{ method: '[' }])] });
     expect(ack.version).to.equal(1);
     expect(ack.error).to.match(/version 2: rules\[0\]\.http\[0\]\.method: invalid regular expression/);
-    expect(store.lookup({ direction: 'ingress', endpoint: '10.0.0.1', remoteIdentity: CLIENT_IDENTITY, port: 80 })?.row.key.identity).to.equal(CLIENT_IDENTITY);
+    expect(store.lookup({ direction: 'ingress', endpoint: '10.0.0.1', remoteIdentity: CLIENT_IDENTITY, port: 80 })?.row?.key.identity).to.equal(CLIENT_IDENTITY);
   });
 });
 
@@ -164,6 +165,31 @@ describe('envoy/http: the proxy on loopback', function () {
     s.destroy();
     expect(answers.join('').split(/(?=HTTP\/1\.1 \d{3})/).map((a) => a.slice(9, 12))).to.deep.equal(['403', '200']);
     store.apply({ endpointId: 1, version: 3, address: '127.0.0.1', rows: [row([{ method: 'POST', path: '/v1/request-landing' }])] });
+  });
+
+  it('judges a connection redirected under an HTTP rule by its port\'s plain allow or deny once the rule is gone', async () => {
+    const s = net.connect(port, '127.0.0.1');
+    const answers: string[] = [];
+    s.on('data', (d) => answers.push(String(d)));
+    const codes = () => answers.join('').split(/(?=HTTP\/1\.1 \d{3})/).filter(Boolean).map((a) => a.slice(9, 12));
+    const send = async (r: string) => {
+      const n = codes().length;
+      s.write(r);
+      while (codes().length === n) await new Promise((res) => setTimeout(res, 10));
+    };
+    await send(req('PUT', '/v1/exhaust-port'));
+    // The policy became L4-only: the datapath would no longer redirect, but this connection still is.
+    const l4 = row([], CLIENT_IDENTITY, 'ingress', 'l4-only');
+    store.apply({ endpointId: 1, version: 4, address: '127.0.0.1', rows: [{ key: l4.key, entry: { deny: false, proxyPort: 0, derivedFrom: l4.entry.derivedFrom } }] });
+    await send(req('PUT', '/v1/exhaust-port'));
+    // Then a deny of the client.
+    store.apply({ endpointId: 1, version: 5, address: '127.0.0.1', rows: [{ key: l4.key, entry: { deny: true, proxyPort: 0, derivedFrom: l4.entry.derivedFrom } }] });
+    await send(req('PUT', '/v1/exhaust-port'));
+    s.destroy();
+    expect(codes()).to.deep.equal(['403', '200', '403']);
+    const mine = flows.filter((f) => f.type === 'request').slice(-2);
+    expect(mine.map((f) => `${f.verdict} ${f.origins.map((o) => o.name).join()}`)).to.deep.equal(['FORWARDED l4-only', 'DROPPED l4-only']);
+    store.apply({ endpointId: 1, version: 6, address: '127.0.0.1', rows: [row([{ method: 'POST', path: '/v1/request-landing' }])] });
   });
 
   it('answers oversized headers with 431 while a slow client holds a half-sent request', async () => {
@@ -344,5 +370,23 @@ describe('envoy/tproxy: the TPROXY chain', () => {
       '-p udp -m mark --mark 0x3acd0200 -m comment --comment "cilium: TPROXY to proxy port 15053" -j TPROXY --on-port 15053 --on-ip 0.0.0.0 --tproxy-mark 0x200/0xf00',
     ]);
     expect(() => checkProxyPort(9999)).to.throw(/not in 10000-20000/);
+  });
+
+  it('takes the proxies\' traffic out of conntrack as upstream does, and accepts it explicitly', () => {
+    expect(restoreInput(PROXY_NOTRACK_CHAINS)).to.equal([
+      '*raw',
+      ':CILIUM_PRE_raw - [0:0]',
+      ':CILIUM_OUTPUT_raw - [0:0]',
+      '-A CILIUM_PRE_raw -m mark --mark 0x200/0xf00 -m comment --comment "cilium: NOTRACK for proxy traffic" -j CT --notrack',
+      '-A CILIUM_OUTPUT_raw -o lxc+ -m mark --mark 0xa00/0xfffffeff -m comment --comment "cilium: NOTRACK for proxy return traffic" -j CT --notrack',
+      'COMMIT',
+      '*filter',
+      ':CILIUM_INPUT - [0:0]',
+      ':CILIUM_OUTPUT - [0:0]',
+      '-A CILIUM_INPUT -m mark --mark 0x200/0xf00 -m comment --comment "cilium: ACCEPT for proxy traffic" -j ACCEPT',
+      '-A CILIUM_OUTPUT -o lxc+ -m mark --mark 0xa00/0xfffffeff -m comment --comment "cilium: ACCEPT for proxy return traffic" -j ACCEPT',
+      'COMMIT',
+      '',
+    ].join('\n'));
   });
 });

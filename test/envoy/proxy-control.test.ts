@@ -64,7 +64,7 @@ describe('envoy: the HTTP proxy process socket', () => {
     ({ closed } = await client.connect(proxySocketPath(dir)));
     table.resend(client);
     await until(() => table.status()[0]?.acked === 1 && !table.status()[0]?.error);
-    expect(lookup()?.policy).to.not.equal(undefined);
+    expect(lookup()?.kind).to.equal('http');
   });
 
   it('keeps the previous version when the proxy refuses an update, naming the field', async () => {
