@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { EndpointManager } from './endpoints.ts';
 import { flowEventsRunnable, flowLogSink, type FlowSink } from './flow-log.ts';
 import { agentHubble } from './hubble.ts';
-import { httpFlowEntry } from './http-flow.ts';
+import { httpFlowEntries } from './http-flow.ts';
 import { hubbleMetricsFromConfig } from './hubble-metrics-setup.ts';
 import { healthEndpoint } from './node-setup/health.ts';
 import { cniConfWriter } from './node-setup/cni-conf-writer.ts';
@@ -104,10 +104,11 @@ export async function runAgent(cfg: AgentConfig, log: Logger, signal: AbortSigna
   // The node's HTTP proxy, enforcing the L7 rules the datapath redirects to it (world when unknown).
   // It runs as a process of its own, which outlives this agent (started by the agent, or with
   // external-envoy-proxy the chart's cilium-envoy DaemonSet's); the pinned ipcache gives it identities.
+  const httpFlowEntry = hubble && httpFlowEntries(hubble.ends);
   const httpProxy = httpProxySupervisor({
     table: enforcement.l7Policies, log: log.child({ component: 'http-proxy' }), stateDir: cfg.stateDir, pinRoot: agentPinRoot(cfg.bpfRoot, cfg.nodeName),
     external: cfg.externalEnvoyProxy, upstreamLingerSeconds: cfg.httpUpstreamLingerSeconds,
-    ...(hubble ? { onFlow: (r: HttpFlowRecord) => hubble.ring.push(httpFlowEntry(r, hubble.ends, defaultProxyPort('http', r.direction))) } : {}),
+    ...(hubble && httpFlowEntry ? { onFlow: (r: HttpFlowRecord) => hubble.ring.push(httpFlowEntry(r, defaultProxyPort('http', r.direction))) } : {}),
   });
   const manager = new Manager({ log }).addCache(nodes);
   for (const c of networking.controllers) manager.add(c);

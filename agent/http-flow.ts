@@ -22,15 +22,15 @@ function summary(r: HttpFlowRecord): string {
   return `${r.protocol} ${r.code} ${Math.round(Number(r.latencyNs) / 1e6)}ms (${r.method} ${r.url})`;
 }
 
-/** Builds the flow of one HTTP proxy record; `endpointOf` tells what is known of an address. */
-export function toHttpFlow(r: HttpFlowRecord, endpointOf: (ip: string, identity: number) => FlowEndpoint, o: { nodeName: string; proxyPort: number }): Flow {
+/** Builds the flow of one HTTP proxy record, with what was known of its two ends when it arrived. */
+export function toHttpFlow(r: HttpFlowRecord, ends: { client: FlowEndpoint; server: FlowEndpoint }, o: { nodeName: string; proxyPort: number }): Flow {
   const reply = r.type === 'response';
   const http: NonNullable<Layer7['http']> = { method: r.method, url: r.url, protocol: r.protocol };
   if (reply) http.code = r.code;
   else http.headers = headerList(r.headers);
   const parts: L7FlowParts = {
     time: r.time, verdict: r.verdict, client: r.source, server: r.destination, transport: 'tcp', reply,
-    clientEndpoint: endpointOf(r.source.ip, r.source.identity), serverEndpoint: endpointOf(r.destination.ip, r.destination.identity),
+    clientEndpoint: ends.client, serverEndpoint: ends.server,
     l7: { http }, direction: r.direction, nodeName: o.nodeName, proxyPort: o.proxyPort, summary: summary(r), origins: r.origins,
   };
   if (reply) parts.latencyNs = r.latencyNs;
@@ -39,15 +39,33 @@ export function toHttpFlow(r: HttpFlowRecord, endpointOf: (ip: string, identity:
 
 interface HttpFlowInput {
   readonly record: HttpFlowRecord;
-  readonly ends: FlowEndpointSource;
+  readonly client: FlowEndpoint;
+  readonly server: FlowEndpoint;
+  readonly nodeName: string;
   readonly proxyPort: number;
 }
 
 function buildHttpFlow(i: HttpFlowInput): Flow {
-  return toHttpFlow(i.record, flowEndpoints(i.ends), { nodeName: i.ends.nodeName, proxyPort: i.proxyPort });
+  return toHttpFlow(i.record, i, i);
 }
 
-/** The ring entry of a record: built when read (what is known of its ends then), so a request costs one small record. */
-export function httpFlowEntry(record: HttpFlowRecord, ends: FlowEndpointSource, proxyPort: number): DeferredFlow {
-  return DeferredFlow.of(buildHttpFlow, { record, ends, proxyPort }, record.time.getTime());
+/**
+ * Makes the ring entries of HTTP proxy records. What is known of a record's ends (pod, namespace,
+ * labels) is looked up when it arrives, shared by the records that arrive together, and kept: a
+ * flow read later still names the pods of that moment, even once their addresses went to other
+ * pods. The flow itself is built when read, so a request costs one small record.
+ */
+export function httpFlowEntries(ends: FlowEndpointSource): (record: HttpFlowRecord, proxyPort: number) => DeferredFlow {
+  let endpointOf: ReturnType<typeof flowEndpoints> | undefined;
+  return (record, proxyPort) => {
+    if (!endpointOf) {
+      endpointOf = flowEndpoints(ends);
+      queueMicrotask(() => (endpointOf = undefined));
+    }
+    const input: HttpFlowInput = {
+      record, client: endpointOf(record.source.ip, record.source.identity), server: endpointOf(record.destination.ip, record.destination.identity),
+      nodeName: ends.nodeName, proxyPort,
+    };
+    return DeferredFlow.of(buildHttpFlow, input, record.time.getTime());
+  };
 }

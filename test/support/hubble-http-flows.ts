@@ -19,7 +19,8 @@ export function httpFlows(): Flow[] {
         code: type === 'response' ? code : 0, latencyNs: type === 'response' ? 1_500_000n : 0n, time: new Date(Date.UTC(2026, 0, 1, 0, 0, i, type === 'response' ? 500 : 0)),
         origins: [{ kind: 'CiliumNetworkPolicy', namespace: 'default', name: 'rule1', ruleIndex: 0 }], rule: allowed ? 0 : -1,
       };
-      out.push(toHttpFlow(r, (ip, identity) => ({ identity, namespace: 'default', pod_name: ip.endsWith('.5') ? 'tiefighter' : 'deathstar-0', labels: [] }), { nodeName: 'node-a', proxyPort: 15000 }));
+      const ends = { client: { identity: 1001, namespace: 'default', pod_name: 'tiefighter', labels: [] }, server: { identity: 1002, namespace: 'default', pod_name: 'deathstar-0', labels: [] } };
+      out.push(toHttpFlow(r, ends, { nodeName: 'node-a', proxyPort: 15000 }));
     }
   });
   return out;
