@@ -1,8 +1,8 @@
 /**
  * The HTTP benches' load (bench/l7/run.ts, bench/l7/profile.ts): an agnhost server and a client pod,
  * an ingress policy to the server's port that is L4-only or carries an HTTP rule (the node's proxy
- * then in the path), and a load loop run by Node inside the client pod's network namespace, one
- * request at a time.
+ * then in the path), and a load loop run by Node inside the client pod's network namespace: one
+ * request at a time per connection, on one connection or several.
  */
 import { inPodNetns } from './pods.ts';
 
@@ -15,11 +15,13 @@ export const HTTP_PODS = {
   server: { containers: [{ name: 's', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['netexec', `--http-port=${HTTP_PORT}`] }] },
 };
 
-/** The load loop: prints {n, p50, p99} (µs). */
+/** The load loop: `conns` connections (keep-alive) or loops of one (new connections), each one request at a time; prints {n, p50, p99} (µs). */
 const LOAD = `
 const http = require('node:http');
-const [ip, port, secs, keep] = process.argv.slice(1);
-const agent = new http.Agent({ keepAlive: keep === '1', maxSockets: 1 });
+const [ip, port, secs, keep, conns] = process.argv.slice(1);
+// A new connection per request says so (Connection: close), so the server closes first and holds
+// the TIME_WAIT: an agent with a finite maxSockets would ask for keep-alive and then close first.
+const agent = keep === '1' ? new http.Agent({ keepAlive: true, maxSockets: Number(conns) }) : false;
 const lat = []; const end = Date.now() + Number(secs) * 1000;
 const one = () => new Promise((res, rej) => {
   const t = process.hrtime.bigint();
@@ -28,8 +30,9 @@ const one = () => new Promise((res, rej) => {
     r.resume(); r.on('end', () => { lat.push(Number(process.hrtime.bigint() - t) / 1000); res(); });
   }).on('error', rej);
 });
-(async () => { while (Date.now() < end) await one(); lat.sort((a, b) => a - b);
-  console.log(JSON.stringify({ n: lat.length, p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)] })); agent.destroy(); })();
+const loop = async () => { while (Date.now() < end) await one(); };
+(async () => { await Promise.all(Array.from({ length: Number(conns) }, loop)); lat.sort((a, b) => a - b);
+  console.log(JSON.stringify({ n: lat.length, p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)] })); if (agent) agent.destroy(); })();
 `;
 
 /** What one load run measured: requests, and p50 / p99 latency in µs. */
@@ -39,9 +42,9 @@ export interface LoadResult {
   readonly p99: number;
 }
 
-/** Runs the load loop for `seconds` in the client pod's network namespace, with keep-alive or a new connection per request. */
-export async function httpLoad(pod: { netns: string; node: string }, ip: string, seconds: number, keep: boolean): Promise<LoadResult> {
-  return JSON.parse(await inPodNetns(pod, [process.execPath, '-e', LOAD, ip, String(HTTP_PORT), String(seconds), keep ? '1' : '0'])) as LoadResult;
+/** Runs the load loop for `seconds` in the client pod's network namespace, with keep-alive or a new connection per request, `conns` at a time. */
+export async function httpLoad(pod: { netns: string; node: string }, ip: string, seconds: number, keep: boolean, conns = 1): Promise<LoadResult> {
+  return JSON.parse(await inPodNetns(pod, [process.execPath, '-e', LOAD, ip, String(HTTP_PORT), String(seconds), keep ? '1' : '0', String(conns)])) as LoadResult;
 }
 
 /** The bench's policy in `ns`: the client may reach the server's port, L4-only or (`l7`) through an HTTP rule. */
