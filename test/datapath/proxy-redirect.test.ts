@@ -3,6 +3,7 @@
 // the veth's ingress, MACs swapped), their replies too, and the proxies' own packets are not.
 import { expect } from 'chai';
 import { native } from '../../datapath/native.ts';
+import { ipv4ToNumber } from '../../datapath/net.ts';
 import type { LoadedEndpoint } from '../../datapath/loader.ts';
 import { policyEntries } from '../../datapath/maps/policy.ts';
 import { MARK_MAGIC_PROXY_EGRESS, MARK_MAGIC_PROXY_INGRESS, proxyMark } from '../../envoy/proxy-marks.ts';
@@ -78,5 +79,17 @@ describe('datapath: redirect to the L7 proxies (BPF_PROG_TEST_RUN)', function ()
   it('leaves flows without a proxy port alone', function () {
     ep.maps.policy.updateBatch(policyEntries({ direction: 'ingress', identity: PEER_IDENTITY, protocol: 6, port: 443, entryId: 3 }));
     expect(toPod({ sport: 40005, dport: 443 })).to.deep.equal({ action: OK, mark: 0, dstMac: POD_MAC.toString('hex') });
+  });
+
+  it('hands a reply to the proxy when another CPU touched the flow after the reply\'s clock was read', function () {
+    expect(toPod({ sport: 40006, dport: 80 })).to.include({ action: REDIRECT, mark: proxyMark(15000) });
+    const key = { saddr: ipv4ToNumber(PEER), daddr: ipv4ToNumber(POD), sport: 40006, dport: 80, proto: 6, dir: 1 };
+    const entry = ep.maps.conntrack.lookup(key)!;
+    // As a concurrent packet leaves it: last seen later than this packet's `now` (an hour ahead).
+    ep.maps.conntrack.update(key, { ...entry, lastSeenNs: entry.lastSeenNs + 3_600_000_000_000n });
+    expect(fromPod({ sport: 80, dport: 40006, flags: TCP.FIN | TCP.ACK })).to.deep.include({ action: OK, mark: proxyMark(15000) });
+    // Not taken for a new flow of the pod's: no entry of its own that would shadow the proxied flow.
+    const reverse = { saddr: ipv4ToNumber(POD), daddr: ipv4ToNumber(PEER), sport: 80, dport: 40006, proto: 6, dir: 2 };
+    expect(ep.maps.conntrack.lookup(reverse)).to.equal(undefined);
   });
 });

@@ -28,6 +28,9 @@
 #define DROP_NO_LXC 152
 #define DROP_UNKNOWN_L3 139
 
+/* One read of a field other CPUs write (the compiler neither repeats nor caches it). */
+#define READ_ONCE(x) (*(const volatile typeof(x) *)&(x))
+
 /* What the stage pipeline decides for a packet. */
 #define CTX_ACT_OK TC_ACT_OK
 #define CTX_ACT_DROP TC_ACT_SHOT

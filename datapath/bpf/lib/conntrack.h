@@ -51,9 +51,15 @@ static __always_inline __u64 ct_lifetime(const struct pkt *p)
 
 static __always_inline int ct_expired(const struct pkt *p, const struct ct_entry *e, __u64 now)
 {
+	__u64 last = READ_ONCE(e->last_seen_ns);
+
+	/* Another CPU touched the entry after this packet's `now` was taken: it is alive (and
+	 * `now - last` would wrap around to an age of centuries). */
+	if (last >= now)
+		return 0;
 	if (e->flags & CT_F_CLOSING)
-		return now - e->last_seen_ns > 10ULL * 1000000000ULL;
-	return now - e->last_seen_ns > ct_lifetime(p);
+		return now - last > 10ULL * 1000000000ULL;
+	return now - last > ct_lifetime(p);
 }
 
 static __always_inline void ct_touch(const struct pkt *p, struct ct_entry *e, __u64 now)
