@@ -5,7 +5,8 @@
  * or the chart's cilium-envoy DaemonSet runs it (`external-envoy-proxy`), in the node's network
  * namespace with `--socket-path` (where the agent connects: policy in, flows out) and `--pin-root`
  * (the agent's bpffs folder, whose pinned ipcache gives peers' identities), and
- * `--http-upstream-linger-timeout` (how it closes upstream connections; http/upstream-close.ts).
+ * `--http-upstream-linger-timeout` (how it closes upstream connections; http/upstream-close.ts), which
+ * the agent's own setting replaces on each of its connections.
  * It exits when another proxy already answers on the socket, and when its socket file disappears
  * (the node's state is gone); SIGTERM stops it. No agent connected is no reason to exit: it keeps
  * enforcing the last table it was given.
@@ -20,6 +21,7 @@ import { ProxyControlServer, socketAnswers } from './http/proxy-control.ts';
 import { HttpProxy } from './http/proxy.ts';
 import { pinnedIpcacheIdentity } from './pinned-ipcache.ts';
 import { parseHttpProxyArgs, type HttpProxyArgs } from './proxy-args.ts';
+import { parseUpstreamLinger, UPSTREAM_LINGER_SETTING } from './http/upstream-close.ts';
 
 /** How often the socket file is checked. */
 const WATCH_MS = 1000;
@@ -40,7 +42,15 @@ runUntilSignalled('http-proxy', log, async (signal) => {
     return;
   }
   const store = new HttpPolicyStore();
-  const control = new ProxyControlServer(store, log);
+  // The agent's settings, on each of its connections: they replace the flags' from then on.
+  const control = new ProxyControlServer(store, log, (s) => {
+    try {
+      const seconds = parseUpstreamLinger(UPSTREAM_LINGER_SETTING, String(s.upstreamLingerSeconds));
+      log.info('agent settings applied', { upstreamLingerTimeout: seconds, changed: proxy.setUpstreamLinger(seconds) });
+    } catch (err) {
+      log.warn('agent settings refused; keeping the current ones', { err: (err as Error).message });
+    }
+  });
   const proxy = new HttpProxy({
     ingressPort: defaultProxyPort('http', 'ingress'), egressPort: defaultProxyPort('http', 'egress'), policies: store,
     identityOf: pinnedIpcacheIdentity(args.pinRoot), sockets: nativeProxySockets, log, flows: control,

@@ -1,7 +1,7 @@
 /**
  * What the agent and the HTTP proxy process say to each other over the proxy's root-only unix
  * socket (upstream's agent and cilium-envoy talk xDS over /var/run/cilium/envoy/sockets/): one JSON
- * message per line. The agent sends L7 policy updates; the proxy answers each, in order, with its
+ * message per line. The agent sends its settings and L7 policy updates; the proxy answers each update, in order, with its
  * acknowledgement, and sends every exchange it proxies: a request and its response in one message
  * when the response came before the batch went out, otherwise each part in a message of its own.
  */
@@ -17,8 +17,16 @@ export function proxySocketPath(stateDir: string): string {
   return join(stateDir, 'envoy', 'sockets', 'http-proxy.sock');
 }
 
-/** From the agent. */
-export type AgentMessage = { readonly type: 'policy'; readonly update: L7PolicyUpdate };
+/** The agent's settings for the proxy, sent on every connection (the proxy applies them to what it does next). */
+export interface ProxySettings {
+  /** `envoy-http-upstream-linger-timeout`, seconds (http/upstream-close.ts). */
+  readonly upstreamLingerSeconds: number;
+}
+
+/** From the agent: an L7 policy update (answered), or its settings (not answered; a proxy of the previous release logs and ignores them). */
+export type AgentMessage =
+  | { readonly type: 'policy'; readonly update: L7PolicyUpdate }
+  | { readonly type: 'settings'; readonly settings: ProxySettings };
 
 /** A flow record as a proxy of the previous release sends it (bigint and Date as strings); still read. */
 export type WireFlowRecord = Omit<HttpFlowRecord, 'latencyNs' | 'time'> & { readonly latencyNs: string; readonly time: string };

@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import type { L7PolicyAck, L7PolicyReceiver, L7PolicyUpdate } from '../l7-policy-table.ts';
-import { exchangeRecords, flowFromWire, readMessages, sendMessage, UNREAD_VERSION, type ProxyMessage } from '../proxy-protocol.ts';
+import { exchangeRecords, flowFromWire, readMessages, sendMessage, UNREAD_VERSION, type ProxyMessage, type ProxySettings } from '../proxy-protocol.ts';
 import type { HttpFlowRecord } from './proxy.ts';
 
 interface Pending {
@@ -48,6 +48,13 @@ export class HttpProxyClient implements L7PolicyReceiver {
   /** Closes the connection (the proxy keeps running and enforcing). */
   disconnect(): void {
     this.#socket?.destroy();
+  }
+
+  /** Sends the agent's settings (no answer); false when not connected. */
+  sendSettings(settings: ProxySettings): boolean {
+    if (!this.#socket) return false;
+    sendMessage(this.#socket, { type: 'settings', settings });
+    return true;
   }
 
   /** Sends an update; the proxy's acknowledgement, or a failure when it is not connected or goes away. */

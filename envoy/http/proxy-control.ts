@@ -1,6 +1,6 @@
 /**
  * The proxy process's side of the agent's socket: a root-only unix socket where the agent connects,
- * pushes L7 policy updates (each applied to the proxy's policy store and answered with its
+ * sends its settings, pushes L7 policy updates (each applied to the proxy's policy store and answered with its
  * acknowledgement, in order) and receives every exchange's flow records. Several agent connections may be open
  * for a moment (a restarted agent before the old connection is noticed gone): each gets the flows.
  * Policy stays as last applied while no agent is connected.
@@ -10,7 +10,7 @@ import net from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../../runtime/logger.ts';
 import type { L7PolicyAck } from '../l7-policy-table.ts';
-import { exchangeMessage, IN_BATCH, readMessages, REQUEST_PART, RESPONSE_PART, sendMessage, UNREAD_VERSION, type AgentMessage } from '../proxy-protocol.ts';
+import { exchangeMessage, IN_BATCH, readMessages, REQUEST_PART, RESPONSE_PART, sendMessage, UNREAD_VERSION, type AgentMessage, type ProxySettings } from '../proxy-protocol.ts';
 import type { HttpExchange } from './exchange.ts';
 import type { HttpPolicyStore } from './policy-store.ts';
 import type { HttpExchangeSink } from './proxy.ts';
@@ -42,7 +42,8 @@ export class ProxyControlServer implements HttpExchangeSink {
   #waiting: HttpExchange[] = [];
   #flowTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly store: HttpPolicyStore, private readonly log: Logger) {
+  /** `onSettings`: the settings an agent sent (on each of its connections). */
+  constructor(private readonly store: HttpPolicyStore, private readonly log: Logger, private readonly onSettings: (s: ProxySettings) => void = () => undefined) {
     this.#server = net.createServer((s) => this.#onAgent(s));
   }
 
@@ -117,6 +118,7 @@ export class ProxyControlServer implements HttpExchangeSink {
       this.log.info('agent disconnected; enforcing the last policy', { agents: this.#agents.size });
     });
     readMessages<AgentMessage>(socket, (m) => {
+      if (m.type === 'settings') return this.onSettings(m.settings);
       if (m.type !== 'policy') throw new Error(`proxy socket: unknown message type ${JSON.stringify((m as { type?: unknown }).type)}`);
       let ack: L7PolicyAck;
       try {

@@ -35,7 +35,7 @@ export interface HttpProxySupervisorOptions {
   readonly log: Logger;
   /** The proxy is run apart (`external-envoy-proxy`): wait for it on the socket, never start it. */
   readonly external?: boolean;
-  /** `envoy-http-upstream-linger-timeout` (seconds) for a proxy the agent starts; a running proxy keeps its own. */
+  /** `envoy-http-upstream-linger-timeout` (seconds): a proxy the agent starts gets it as a flag, a running one over the socket. */
   readonly upstreamLingerSeconds?: number;
   onFlow?(flow: HttpFlowRecord): void;
 }
@@ -108,6 +108,8 @@ export function httpProxySupervisor(o: HttpProxySupervisorOptions): Runnable {
           if (connection) {
             const since = Date.now();
             o.log.info('http proxy connected; pushing the L7 policy table', { socket: socketPath });
+            // A proxy that outlived an agent restart takes this agent's setting, not the one it was started with.
+            client.sendSettings({ upstreamLingerSeconds: o.upstreamLingerSeconds ?? DEFAULT_UPSTREAM_LINGER });
             o.table.resend(client);
             await Promise.race([connection.closed, new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }))]);
             if (signal.aborted) break;

@@ -145,10 +145,30 @@ function rewrittenHead(head: RequestHead, raw: readonly string[]): Buffer {
 export class HttpProxy {
   readonly stats: HttpProxyStats = { connections: 0, requests: 0, forwarded: 0, denied: 0, malformed: 0, upstreamErrors: 0 };
   readonly #listeners: net.Server[] = [];
-  readonly #closer: UpstreamCloser;
+  #lingerSeconds: number;
+  #closer: UpstreamCloser;
+  /** What connections close their upstream connections with: the closer current when they let go of one. */
+  readonly #currentCloser: UpstreamCloser = {
+    finished: (up) => this.#closer.finished(up),
+    abandoned: (up) => this.#closer.abandoned(up),
+  };
 
   constructor(private readonly opts: HttpProxyOptions) {
-    this.#closer = upstreamCloser(opts.upstreamLingerSeconds ?? DEFAULT_UPSTREAM_LINGER);
+    this.#lingerSeconds = opts.upstreamLingerSeconds ?? DEFAULT_UPSTREAM_LINGER;
+    this.#closer = upstreamCloser(this.#lingerSeconds);
+  }
+
+  /** The linger timeout in force (seconds). */
+  get upstreamLingerSeconds(): number {
+    return this.#lingerSeconds;
+  }
+
+  /** A new linger timeout: upstream connections let go of from now on close by it; false when it is already in force. */
+  setUpstreamLinger(seconds: number): boolean {
+    if (seconds === this.#lingerSeconds) return false;
+    this.#closer = upstreamCloser(seconds);
+    this.#lingerSeconds = seconds;
+    return true;
   }
 
   /** Opens both listeners. */
@@ -183,7 +203,7 @@ export class HttpProxy {
     new ProxiedConnection(socket, {
       decide: (head, bytes) => this.#decide(ctx, head, bytes),
       connect: () => this.opts.sockets.connect(client, original, mark),
-      closer: this.#closer, stats: this.stats, log: this.opts.log,
+      closer: this.#currentCloser, stats: this.stats, log: this.opts.log,
     });
   }
 

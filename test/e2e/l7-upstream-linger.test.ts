@@ -1,11 +1,11 @@
 // envoy-http-upstream-linger-timeout on the shared two-node cluster of real (kubelet) nodes: a client
 // pod whose connections to an L7-policed server (the server's node's ingress proxy) each end with a
 // reset (SO_LINGER 0) and are made again from the same source port a moment later. With the setting
-// at 0 on the server's node (its cilium-config, the agent restarted, the proxy restarted by it with
-// the flag) every new connection is answered 200 and the proxy leaves no TIME_WAIT on the client's
-// address and port in the node. The default (-1) is run first: the proxy's TIME_WAITs are there (its
-// answers are printed: Linux reuses a TIME_WAIT with TCP timestamps, so they are 200 too). The node's
-// cilium-config and its proxy are put back afterwards.
+// at 0 on the server's node (its cilium-config, the agent restarted; the running proxy takes the
+// setting from the new agent) every new connection is answered 200 and the proxy leaves no
+// TIME_WAIT on the client's address and port in the node. The default (-1) is run first: the proxy's
+// TIME_WAITs are there (its answers are printed: Linux reuses a TIME_WAIT with TCP timestamps, so
+// they are 200 too). The node's cilium-config and the proxy's setting are put back afterwards.
 import { expect } from 'chai';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import type { PodEndpoint } from '../../cluster/pods.ts';
 import { UPSTREAM_LINGER_SETTING } from '../../envoy/http/upstream-close.ts';
 import { runCommand, testRealNodesCluster } from '../support/cluster.ts';
 import { l7EchoPods } from '../support/l7-echo-pods.ts';
-import { agentPid, killAgent, killProxy, lastProxyStart } from '../support/node-processes.ts';
+import { agentPid, killAgent, lastProxyLog, proxyPid } from '../support/node-processes.ts';
 
 const NS = `l7-linger-${Math.random().toString(36).slice(2, 6)}`;
 /** Source ports the client uses, below its ephemeral range. */
@@ -61,11 +61,19 @@ describe('envoy-http-upstream-linger-timeout on real pods: a client reusing its 
   const kubectl = (args: string[], input?: string) => runCommand(join(c.binDir, 'kubectl'), args, { KUBECONFIG: c.kubeconfig }, input);
   const settingFile = () => join(agentConfigDir(c.config.nodes!.find((n) => n.name === echo.node)!), UPSTREAM_LINGER_SETTING);
 
-  /** The server node's agent restarted (it reads its cilium-config at start), then its proxy (started again by the new agent). */
-  const restartServerNode = async () => {
+  /**
+   * The server node's agent restarted (it reads its cilium-config at start); resolves once the
+   * running proxy applied the new agent's setting, which must be `linger`.
+   */
+  const restartServerAgent = async (linger: number) => {
+    const since = new Date().toISOString();
     expect(await killAgent(c, echo.node), 'the supervisor restarted the agent').to.equal(true);
-    // Whether the new agent found the old proxy first or not, the next proxy is one it started, with its setting.
-    expect(await killProxy(c, echo.node), 'a new proxy').to.be.a('number');
+    let applied = lastProxyLog(c, echo.node, 'agent settings applied');
+    for (let i = 0; i < 150 && !((applied.ts ?? '') > since); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      applied = lastProxyLog(c, echo.node, 'agent settings applied');
+    }
+    expect(applied, 'the new agent\'s setting, applied by the running proxy').to.deep.include({ upstreamLingerTimeout: linger, pid: proxyPid(c, echo.node) });
     await enforcing();
   };
 
@@ -98,7 +106,7 @@ describe('envoy-http-upstream-linger-timeout on real pods: a client reusing its 
     if (!c) return;
     if (configured) {
       rmSync(settingFile(), { force: true });
-      await restartServerNode();
+      await restartServerAgent(-1);
     }
     await kubectl(['delete', 'namespace', NS, '--wait=false']);
   });
@@ -111,10 +119,12 @@ describe('envoy-http-upstream-linger-timeout on real pods: a client reusing its 
     expect(before.first.every((a) => a === '200'), before.first.join(' ')).to.equal(true);
     expect(before.timeWaits, 'the proxy closed its upstream connections itself').to.be.greaterThan(0);
 
+    // The proxy keeps running (and its connections with it): the restarted agent gives it the setting.
+    const proxy = proxyPid(c, echo.node);
     writeFileSync(settingFile(), '0');
     configured = true;
-    await restartServerNode();
-    expect(lastProxyStart(c, echo.node).upstreamLingerTimeout, 'the proxy the agent started has the setting').to.equal(0);
+    await restartServerAgent(0);
+    expect(proxyPid(c, echo.node), 'the same proxy process').to.equal(proxy);
     const after = await run(base + PORTS);
     console.log(`      0: first ${after.first.join(' ')}; again from the same port ${after.second.join(' ')}; the proxy's TIME_WAITs ${after.timeWaits}`);
     expect([...after.first, ...after.second].filter((a) => a !== '200'), 'answers other than 200').to.deep.equal([]);

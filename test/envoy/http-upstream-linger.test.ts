@@ -171,4 +171,13 @@ describe('envoy/http: the proxy closing upstream connections on loopback', funct
     // The server closed first: the TIME_WAIT is the server's, not the proxy's.
     expect(await through(await proxyWith(60), clientPort(), '/bye', 'fin')).to.deep.equal({ answer: '200', end: 'server', left: [] });
   });
+
+  it('a running proxy takes a new setting (the agent sends it on connecting) for the connections it lets go of next', async () => {
+    const port = await proxyWith(-1);
+    const proxy = proxies.at(-1)!;
+    expect(await through(port, clientPort(), '/a', 'fin')).to.deep.include({ end: 'fin' });
+    expect(proxy.setUpstreamLinger(0)).to.equal(true);
+    expect(proxy.setUpstreamLinger(0), 'already in force').to.equal(false);
+    expect(await through(port, clientPort(), '/a', 'fin')).to.deep.equal({ answer: '200', end: 'reset', left: [] });
+  });
 });

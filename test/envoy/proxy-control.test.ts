@@ -15,7 +15,7 @@ import { HttpPolicyStore } from '../../envoy/http/policy-store.ts';
 import { HttpProxyClient } from '../../envoy/http/proxy-client.ts';
 import { ProxyControlServer, socketAnswers } from '../../envoy/http/proxy-control.ts';
 import type { HttpFlowRecord } from '../../envoy/http/proxy.ts';
-import { proxySocketPath } from '../../envoy/proxy-protocol.ts';
+import { proxySocketPath, type ProxySettings } from '../../envoy/proxy-protocol.ts';
 import { HttpExchange } from '../../envoy/http/exchange.ts';
 
 function row(path: string): MapStateRow {
@@ -36,6 +36,7 @@ describe('envoy: the HTTP proxy process socket', () => {
   let client: HttpProxyClient;
   let closed: Promise<void>;
   const flows: HttpFlowRecord[] = [];
+  const settings: ProxySettings[] = [];
   const rows = new Map<number, MapStateRow[]>([[1, [row('/a')]]]);
   const table = new L7PolicyTable({ rows: (id) => rows.get(id), address: (id) => (rows.has(id) ? `10.0.0.${id}` : undefined) });
   const store = new HttpPolicyStore();
@@ -43,7 +44,7 @@ describe('envoy: the HTTP proxy process socket', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'proxy-control-'));
-    server = new ProxyControlServer(store, nopLogger);
+    server = new ProxyControlServer(store, nopLogger, (st) => settings.push(st));
     await server.listen(proxySocketPath(dir));
     client = new HttpProxyClient((f) => flows.push(f), () => undefined);
   });
@@ -65,6 +66,13 @@ describe('envoy: the HTTP proxy process socket', () => {
     table.resend(client);
     await until(() => table.status()[0]?.acked === 1 && !table.status()[0]?.error);
     expect(lookup()?.kind).to.equal('http');
+  });
+
+  it('passes the agent\'s settings to the proxy, unanswered, between policy updates', async () => {
+    expect(client.sendSettings({ upstreamLingerSeconds: 0 })).to.equal(true);
+    table.resend(client);
+    await until(() => settings.length === 1 && table.status()[0]?.acked === 1 && !table.status()[0]?.error);
+    expect(settings).to.deep.equal([{ upstreamLingerSeconds: 0 }]);
   });
 
   it('keeps the previous version when the proxy refuses an update, naming the field', async () => {

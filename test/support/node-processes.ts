@@ -21,10 +21,15 @@ export function agentPid(c: RunningCluster, nodeName: string): ComponentState {
   return readState(join(c.config.dir, 'state.json'))!.components[`agent-${nodeName}`]!;
 }
 
-/** The log record of the proxy that last said it listens on `nodeName` (its log in the agent's state dir). */
+/** The last record with message `msg` in the log of `nodeName`'s proxies (in the agent's state dir); {} when none. */
+export function lastProxyLog(c: RunningCluster, nodeName: string, msg: string): Record<string, unknown> & { pid?: number; ts?: string } {
+  const lines = readFileSync(join(agentStateDir(nodeOf(c, nodeName)), HTTP_PROXY_LOG), 'utf8').split('\n').filter((l) => l.includes(`"msg":${JSON.stringify(msg)}`));
+  return JSON.parse(lines.at(-1) ?? '{}') as Record<string, unknown> & { pid?: number; ts?: string };
+}
+
+/** The log record of the proxy that last said it listens on `nodeName`. */
 export function lastProxyStart(c: RunningCluster, nodeName: string): Record<string, unknown> & { pid?: number } {
-  const lines = readFileSync(join(agentStateDir(nodeOf(c, nodeName)), HTTP_PROXY_LOG), 'utf8').split('\n').filter((l) => l.includes('"http proxy listening"'));
-  return JSON.parse(lines.at(-1) ?? '{}') as Record<string, unknown> & { pid?: number };
+  return lastProxyLog(c, nodeName, 'http proxy listening');
 }
 
 /** The pid of the proxy that last said it listens on `nodeName`, if alive. */
