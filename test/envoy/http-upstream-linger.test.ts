@@ -178,6 +178,7 @@ describe('envoy/http: the proxy closing upstream connections on loopback', funct
     expect(await through(port, clientPort(), '/a', 'fin')).to.deep.include({ end: 'fin' });
     expect(proxy.setUpstreamLinger(0)).to.equal(true);
     expect(proxy.setUpstreamLinger(0), 'already in force').to.equal(false);
+    expect(proxy.upstreamLingerSeconds).to.equal(0);
     expect(await through(port, clientPort(), '/a', 'fin')).to.deep.equal({ answer: '200', end: 'reset', left: [] });
   });
 });
