@@ -9,6 +9,7 @@
  */
 import type { V1Node } from '@kubernetes/client-node';
 import { run } from '../runtime/exec.ts';
+import { writeOwnedChains } from '../runtime/iptables-chains.ts';
 import type { CacheReader } from '../runtime/informer.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Reconciler } from '../runtime/reconcile.ts';
@@ -43,15 +44,6 @@ async function installedRules(): Promise<string[] | undefined> {
   return out.split('\n').filter((l) => l.startsWith(`-A ${MASQUERADE_CHAIN} `)).map((l) => l.slice(`-A ${MASQUERADE_CHAIN} `.length));
 }
 
-/** Writes the chain whole (atomically) and makes sure POSTROUTING jumps to it once. */
-async function writeChain(rules: string[]): Promise<void> {
-  const body = ['*nat', `:${MASQUERADE_CHAIN} - [0:0]`, ...rules.map((r) => `-A ${MASQUERADE_CHAIN} ${r}`), 'COMMIT', ''].join('\n');
-  await run('iptables-restore', ['-w', '--noflush'], { input: body });
-  const jump = ['POSTROUTING', '-m', 'comment', '--comment', `cilium-feeder: ${MASQUERADE_CHAIN}`, '-j', MASQUERADE_CHAIN];
-  const present = await run('iptables', ['-w', '-t', 'nat', '-C', ...jump]).then(() => true, () => false);
-  if (!present) await run('iptables', ['-w', '-t', 'nat', '-A', ...jump]);
-}
-
 /** Normalises a rule for comparison with what `iptables -S` prints (quotes dropped, spaces folded). */
 function norm(rule: string): string {
   return rule.replace(/"/g, '').replace(/\s+/g, ' ').trim();
@@ -64,7 +56,7 @@ export function masqueradeReconciler(self: string, nodes: CacheReader<V1Node>, c
       const want = masqueradeRules(self, nodes, ciliumNodes, nativeRoutingCIDR);
       const have = await installedRules();
       if (have === undefined || have.map(norm).join('\n') !== want.map(norm).join('\n')) {
-        await writeChain(want);
+        await writeOwnedChains([{ table: 'nat', name: MASQUERADE_CHAIN, hook: 'POSTROUTING', rules: want }]);
         log.info('masquerade rules written', { rules: want.length });
       }
       return { requeueAfterMs: RECHECK_MS };

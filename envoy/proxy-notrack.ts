@@ -7,18 +7,8 @@
  * Untracked packets no longer count as ESTABLISHED for a host's stateful filter (INPUT or OUTPUT
  * dropping by default), so the same packets are accepted explicitly, as upstream does.
  */
+import type { OwnedChain } from '../runtime/iptables-chains.ts';
 import { MARK_MAGIC_PROXY_INGRESS, MARK_MAGIC_TO_PROXY } from './proxy-marks.ts';
-
-/** A chain the agent owns: written whole, fed from a built-in chain of its table. */
-export interface OwnedChain {
-  readonly table: 'mangle' | 'raw' | 'filter';
-  /** Upstream's chain name. */
-  readonly name: string;
-  /** The built-in chain that jumps to it. */
-  readonly hook: 'PREROUTING' | 'INPUT' | 'OUTPUT';
-  /** Its rules (iptables-restore syntax, without `-A CHAIN`). */
-  readonly rules: readonly string[];
-}
 
 /** The interfaces of this node's pods (the datapath's host-side veths). */
 const POD_INTERFACES = 'lxc+';
@@ -35,12 +25,3 @@ export const PROXY_NOTRACK_CHAINS: readonly OwnedChain[] = [
   { table: 'filter', name: 'CILIUM_INPUT', hook: 'INPUT', rules: [`${TO_PROXY} -m comment --comment "cilium: ACCEPT for proxy traffic" -j ACCEPT`] },
   { table: 'filter', name: 'CILIUM_OUTPUT', hook: 'OUTPUT', rules: [`${FROM_PROXY} -m comment --comment "cilium: ACCEPT for proxy return traffic" -j ACCEPT`] },
 ];
-
-/** iptables-restore input (with --noflush) that writes `chains` whole, each table committed once. */
-export function restoreInput(chains: readonly OwnedChain[]): string {
-  const tables = [...new Set(chains.map((c) => c.table))];
-  return tables.flatMap((t) => {
-    const own = chains.filter((c) => c.table === t);
-    return [`*${t}`, ...own.map((c) => `:${c.name} - [0:0]`), ...own.flatMap((c) => c.rules.map((r) => `-A ${c.name} ${r}`)), 'COMMIT'];
-  }).join('\n') + '\n';
-}

@@ -11,7 +11,8 @@
 import { writeFile } from 'node:fs/promises';
 import { run } from '../runtime/exec.ts';
 import { MARK_MAGIC_TO_PROXY, proxyMark } from './proxy-marks.ts';
-import { type OwnedChain, PROXY_NOTRACK_CHAINS, restoreInput } from './proxy-notrack.ts';
+import { writeOwnedChains } from '../runtime/iptables-chains.ts';
+import { PROXY_NOTRACK_CHAINS } from './proxy-notrack.ts';
 
 /** The routing table of packets for a proxy (upstream's number). */
 export const PROXY_ROUTE_TABLE = 2004;
@@ -77,7 +78,7 @@ function write(): Promise<void> {
       throw err;
     });
     await routing;
-    await writeChains([{ table: 'mangle', name: TPROXY_CHAIN, hook: 'PREROUTING', rules: tproxyRules([...registered.values()]) }, ...PROXY_NOTRACK_CHAINS]);
+    await writeOwnedChains([{ table: 'mangle', name: TPROXY_CHAIN, hook: 'PREROUTING', rules: tproxyRules([...registered.values()]) }, ...PROXY_NOTRACK_CHAINS]);
   });
   return writing;
 }
@@ -111,14 +112,4 @@ async function ensureProxyRouting(): Promise<void> {
     await run('ip', ['-4', 'rule', 'add', 'fwmark', `0x${MARK_MAGIC_TO_PROXY.toString(16)}/0xf00`, 'lookup', String(PROXY_ROUTE_TABLE), 'pref', String(PROXY_RULE_PRIORITY)]);
   }
   await run('ip', ['-4', 'route', 'replace', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', String(PROXY_ROUTE_TABLE)]);
-}
-
-/** Writes the chains whole (atomically) and makes sure each one's built-in chain jumps to it once, first (as upstream prepends). */
-async function writeChains(chains: readonly OwnedChain[]): Promise<void> {
-  await run('iptables-restore', ['-w', '--noflush'], { input: restoreInput(chains) });
-  for (const c of chains) {
-    const feeder = ['-m', 'comment', '--comment', `cilium-feeder: ${c.name}`, '-j', c.name];
-    const present = await run('iptables', ['-w', '-t', c.table, '-C', c.hook, ...feeder]).then(() => true, () => false);
-    if (!present) await run('iptables', ['-w', '-t', c.table, '-I', c.hook, '1', ...feeder]);
-  }
 }

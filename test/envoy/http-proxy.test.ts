@@ -12,7 +12,8 @@ import type { HttpExchange } from '../../envoy/http/exchange.ts';
 import { exchangeRecords, REQUEST_PART, RESPONSE_PART, wireExchange } from '../../envoy/proxy-protocol.ts';
 import { ACCESS_DENIED_BODY, HttpProxy, type HttpFlowRecord } from '../../envoy/http/proxy.ts';
 import { compileHttpPolicy, decideHttp } from '../../envoy/http/rules.ts';
-import { PROXY_NOTRACK_CHAINS, restoreInput } from '../../envoy/proxy-notrack.ts';
+import { PROXY_NOTRACK_CHAINS } from '../../envoy/proxy-notrack.ts';
+import { restoreInput } from '../../runtime/iptables-chains.ts';
 import { checkProxyPort, tproxyRules } from '../../envoy/tproxy.ts';
 
 const CLIENT_IDENTITY = 4242;
